@@ -1,0 +1,272 @@
+#include "commands.h"
+
+#include <google/protobuf/util/json_util.h>
+
+#include <CLI/CLI.hpp>
+#include <functional>
+#include <iostream>
+#include <string>
+
+#include "absl/status/status.h"
+#include "idem/client.h"
+#include "json_output.h"
+#include "json_values.h"
+
+namespace idemctl {
+namespace {
+
+constexpr int kUsageError =
+    static_cast<int>(absl::StatusCode::kInvalidArgument);
+
+constexpr char kExamples[] = R"(
+Rows, keys and values are JSON: {"id": 1, "name": "Ada", "note": null}.
+@FILE reads JSON from a file, - from standard input. {"$base64": "..."} is
+bytes; other objects and arrays are sent as JSON text (for json columns).
+
+Examples (server from scripts/run, plaintext on localhost:50051):
+  idemctl insert --table accounts --rows '[{"id": 1, "balance": 0}]'
+  idemctl update --table accounts --where '{"id": 1}' --set '{"balance": 5}'
+  idemctl update --table accounts --where '{"id": 1}' \
+      --increment '{"balance": 10}' --key payment-8731
+  idemctl copy --from inbox/a.csv --to archive/a.csv --new-key
+  idemctl keyed --key order-42 --request '{"insert": {"table": "orders",
+      "rows": [{"columns": {"id": {"int_value": "42"}}}]}}'
+
+Prints {"response": ..., "attempts": N, "replayed": ...} or {"error": ...}.
+Exit status: the gRPC status code (0 OK, 3 INVALID_ARGUMENT (also bad
+command lines), 5 NOT_FOUND, 7 PERMISSION_DENIED, 9 FAILED_PRECONDITION,
+14 UNAVAILABLE, 16 UNAUTHENTICATED, ...).
+)";
+
+struct Flags {
+  idem::ClientOptions client;
+  double timeout_seconds = 30;
+  int attempts = 5;
+  std::string key;
+  bool new_key = false;
+  bool compact = false;
+};
+
+// --key / --new-key: idemctl sends the call as a KeyedCall when either is
+// given, so that re-running the same command with the same key is safe.
+void AddKeyOptions(CLI::App& command, Flags& flags) {
+  CLI::Option* key = command.add_option(
+      "--key", flags.key,
+      "Idempotency key: the server runs the call at most once per key "
+      "(1-255 printable ASCII characters)");
+  command
+      .add_flag("--new-key", flags.new_key,
+                "Send as a KeyedCall with a new random key (printed)")
+      ->excludes(key);
+}
+
+template <typename Response>
+int Print(const absl::StatusOr<Response>& result, const idem::CallInfo& info,
+          const Flags& flags) {
+  absl::StatusOr<const google::protobuf::Message*> view =
+      result.ok() ? absl::StatusOr<const google::protobuf::Message*>(&*result)
+                  : result.status();
+  std::cout << CallReport(view, info).dump(flags.compact ? -1 : 2) << "\n";
+  return static_cast<int>(info.final_status.code());
+}
+
+int PrintUsageError(const absl::Status& status) {
+  std::cerr << "idemctl: " << status.message() << "\n";
+  return kUsageError;
+}
+
+// Sends `call` on its own, or as a KeyedCall when a key was asked for.
+template <typename Request, typename Response>
+int Send(const idem::Client& client, Request call, const Flags& flags,
+         absl::StatusOr<Response> (idem::Client::*plain)(
+             const Request&, const idem::CallOptions&, idem::CallInfo*) const) {
+  idem::CallInfo info;
+  if (flags.new_key || !flags.key.empty()) {
+    const idem::v1::KeyedCallRequest keyed =
+        flags.new_key ? idem::ExactlyOnce(std::move(call))
+                      : idem::ExactlyOnce(std::move(call), flags.key);
+    return Print(client.KeyedCall(keyed, {}, &info), info, flags);
+  }
+  return Print((client.*plain)(call, {}, &info), info, flags);
+}
+
+// Reads the JSON of a row-valued flag (--where, --set, --increment) into
+// `row`; an empty flag leaves it empty.
+absl::Status ReadRow(const std::string& text, idem::v1::Row* row) {
+  if (text.empty()) return absl::OkStatus();
+  absl::StatusOr<nlohmann::json> json = ReadJsonArgument(text);
+  if (!json.ok()) return json.status();
+  absl::StatusOr<idem::v1::Row> parsed = ToRow(*json);
+  if (!parsed.ok()) return parsed.status();
+  *row = *std::move(parsed);
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+int Main(int argc, char** argv) {
+  Flags flags;
+  CLI::App app(
+      "idemctl: call an idem server (Insert, Update, CopyFile, KeyedCall).\n"
+      "Transient failures are retried when that is safe; an increment is\n"
+      "retried only when sent with --key or --new-key.",
+      "idemctl");
+  app.footer(kExamples);
+  app.require_subcommand(1);
+
+  app.add_option("--target", flags.client.target, "Server address host:port")
+      ->envname("IDEM_TARGET")
+      ->capture_default_str();
+  app.add_option("--token", flags.client.bearer_token,
+                 "Bearer token sent as 'authorization: Bearer <token>'")
+      ->envname("IDEM_TOKEN");
+  app.add_flag("--tls", flags.client.tls.enabled, "Connect with TLS");
+  app.add_option("--ca-file", flags.client.tls.ca_file,
+                 "PEM roots that the server certificate must chain to "
+                 "(implies --tls; default: the system's)");
+  app.add_option("--cert-file", flags.client.tls.cert_file,
+                 "PEM client certificate for mutual TLS (implies --tls)");
+  app.add_option("--key-file", flags.client.tls.key_file,
+                 "PEM key of --cert-file (implies --tls)");
+  app.add_option("--server-name", flags.client.tls.server_name_override,
+                 "Name expected in the server certificate (implies --tls)");
+  app.add_option("--timeout", flags.timeout_seconds,
+                 "Overall deadline of the call in seconds, retries included")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
+  app.add_option("--attempts", flags.attempts,
+                 "Most attempts (1 turns retries off)")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 100));
+  app.add_flag("--compact", flags.compact, "Print the JSON on one line");
+
+  std::function<int(const idem::Client&)> run;
+
+  CLI::App* insert = app.add_subcommand(
+      "insert", "Insert rows (ON CONFLICT DO NOTHING, or upsert)");
+  std::string table, rows, on_conflict = "do-nothing", version_column;
+  insert->add_option("--table", table, "Table, name or schema.name")
+      ->required();
+  insert->add_option("--rows", rows, "A JSON object or array of objects")
+      ->required();
+  insert
+      ->add_option("--on-conflict", on_conflict,
+                   "What an existing primary key gets")
+      ->check(CLI::IsMember({"do-nothing", "do-update"}))
+      ->capture_default_str();
+  insert->add_option("--version-column", version_column,
+                     "With do-update: replace only when this column grows");
+  AddKeyOptions(*insert, flags);
+  insert->callback([&] {
+    run = [&](const idem::Client& client) {
+      idem::v1::InsertRequest request;
+      request.set_table(table);
+      request.set_on_conflict(on_conflict == "do-update"
+                                  ? idem::v1::ON_CONFLICT_DO_UPDATE
+                                  : idem::v1::ON_CONFLICT_DO_NOTHING);
+      request.set_version_column(version_column);
+      absl::StatusOr<nlohmann::json> json = ReadJsonArgument(rows);
+      if (!json.ok()) return PrintUsageError(json.status());
+      absl::StatusOr<std::vector<idem::v1::Row>> parsed = ToRows(*json);
+      if (!parsed.ok()) return PrintUsageError(parsed.status());
+      for (auto& row : *parsed) *request.add_rows() = std::move(row);
+      return Send(client, std::move(request), flags, &idem::Client::Insert);
+    };
+  });
+
+  CLI::App* update =
+      app.add_subcommand("update", "Update one row by its primary key");
+  std::string where, set, increment;
+  update->add_option("--table", table, "Table, name or schema.name")
+      ->required();
+  update
+      ->add_option("--where", where, "JSON object of every primary-key column")
+      ->required();
+  update->add_option("--set", set, "JSON object of new values");
+  update->add_option("--increment", increment,
+                     "JSON object of numeric deltas (col = col + delta)");
+  update->add_option("--version-column", version_column,
+                     "Update only when --set's value of this column grows");
+  AddKeyOptions(*update, flags);
+  update->callback([&] {
+    run = [&](const idem::Client& client) {
+      idem::v1::UpdateRequest request;
+      request.set_table(table);
+      request.set_version_column(version_column);
+      for (const auto& [text, row] :
+           {std::pair{&where, request.mutable_key()},
+            std::pair{&set, request.mutable_set()},
+            std::pair{&increment, request.mutable_increment()}}) {
+        if (absl::Status status = ReadRow(*text, row); !status.ok()) {
+          return PrintUsageError(status);
+        }
+      }
+      return Send(client, std::move(request), flags, &idem::Client::Update);
+    };
+  });
+
+  CLI::App* copy = app.add_subcommand(
+      "copy", "Copy a file within the server's storage root");
+  std::string from, to;
+  copy->add_option("--from", from, "Source, relative to the storage root")
+      ->required();
+  copy->add_option("--to", to, "Destination, relative to the storage root")
+      ->required();
+  AddKeyOptions(*copy, flags);
+  copy->callback([&] {
+    run = [&](const idem::Client& client) {
+      idem::v1::CopyFileRequest request;
+      request.set_source_path(from);
+      request.set_destination_path(to);
+      return Send(client, std::move(request), flags, &idem::Client::CopyFile);
+    };
+  });
+
+  CLI::App* keyed = app.add_subcommand(
+      "keyed", "Send a KeyedCallRequest written in proto JSON");
+  std::string request_json;
+  keyed
+      ->add_option("--request", request_json,
+                   "KeyedCallRequest as proto JSON (@FILE, - for stdin)")
+      ->required();
+  AddKeyOptions(*keyed, flags);
+  keyed->callback([&] {
+    run = [&](const idem::Client& client) {
+      absl::StatusOr<nlohmann::json> json = ReadJsonArgument(request_json);
+      if (!json.ok()) return PrintUsageError(json.status());
+      idem::v1::KeyedCallRequest request;
+      if (auto status = google::protobuf::util::JsonStringToMessage(
+              json->dump(), &request);
+          !status.ok()) {
+        return PrintUsageError(absl::InvalidArgumentError(
+            "--request is not a KeyedCallRequest: " + status.ToString()));
+      }
+      // --key wins over a key in the JSON; without either the client
+      // generates one (and the report shows it).
+      if (!flags.key.empty()) request.set_idempotency_key(flags.key);
+      if (flags.new_key) request.clear_idempotency_key();
+      idem::CallInfo info;
+      return Print(client.KeyedCall(request, {}, &info), info, flags);
+    };
+  });
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& error) {
+    const int code = app.exit(error);  // prints help or the error
+    return code == 0 ? 0 : kUsageError;
+  }
+
+  idem::TlsOptions& tls = flags.client.tls;
+  tls.enabled = tls.enabled || !tls.ca_file.empty() || !tls.cert_file.empty() ||
+                !tls.key_file.empty() || !tls.server_name_override.empty();
+  flags.client.retry.max_attempts = flags.attempts;
+  flags.client.retry.total_timeout = absl::Seconds(flags.timeout_seconds);
+  flags.client.retry.per_attempt_timeout = std::min(
+      flags.client.retry.per_attempt_timeout, flags.client.retry.total_timeout);
+  absl::StatusOr<idem::Client> client = idem::Client::Create(flags.client);
+  if (!client.ok()) return PrintUsageError(client.status());
+  return run(*client);
+}
+
+}  // namespace idemctl

@@ -1,0 +1,39 @@
+#include "json_output.h"
+
+#include <google/protobuf/util/json_util.h>
+
+#include <string>
+
+#include "absl/status/status.h"
+
+namespace idemctl {
+
+nlohmann::json CallReport(
+    const absl::StatusOr<const google::protobuf::Message*>& response,
+    const idem::CallInfo& info) {
+  nlohmann::json report;
+  if (response.ok()) {
+    google::protobuf::util::JsonPrintOptions options;
+    // Counts of zero and default outcomes are answers too: print them.
+    options.always_print_primitive_fields = true;
+    options.preserve_proto_field_names = true;
+    std::string text;
+    // Cannot fail for a message of the generated types.
+    (void)google::protobuf::util::MessageToJsonString(**response, &text,
+                                                      options);
+    report["response"] = nlohmann::json::parse(text);
+  } else {
+    report["error"] = {
+        {"code", absl::StatusCodeToString(response.status().code())},
+        {"message", std::string(response.status().message())}};
+  }
+  report["attempts"] = info.attempts;
+  report["replayed"] = info.replayed;
+  report["stop_reason"] = std::string(idem::StopReasonName(info.stop_reason));
+  if (!info.idempotency_key.empty()) {
+    report["idempotency_key"] = info.idempotency_key;
+  }
+  return report;
+}
+
+}  // namespace idemctl

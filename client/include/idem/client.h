@@ -1,0 +1,140 @@
+#ifndef IDEM_CLIENT_H_
+#define IDEM_CLIENT_H_
+
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "idem/backoff_policy.h"
+#include "idem/environment.h"
+#include "idem/idempotency.h"
+#include "idem/keyed_call.h"
+#include "idem/retry_budget.h"
+#include "idem/retry_policy.h"
+#include "idem/rows.h"
+#include "idem/v1/idem.pb.h"
+
+namespace grpc {
+class Channel;
+}  // namespace grpc
+
+namespace idem {
+
+// TLS towards the server; files are PEM. With no ca_file the system's roots
+// are used. cert_file and key_file together give mutual TLS.
+struct TlsOptions {
+  bool enabled = false;
+  std::string ca_file;
+  std::string cert_file;
+  std::string key_file;
+  // Name checked against the server's certificate instead of the target's
+  // host (for tests and for servers reached through an address).
+  std::string server_name_override;
+};
+
+struct ClientOptions {
+  std::string target = "localhost:50051";  // any gRPC target ("dns:///h:p")
+  TlsOptions tls;
+  // Sent as "authorization: Bearer <token>" on every attempt. Sent on
+  // plaintext channels too: keep tokens to TLS outside a trusted network.
+  std::string bearer_token;
+  RetryPolicy retry;
+  BackoffPolicy backoff;
+  RetryBudgetOptions retry_budget;
+  RetryEnvironment environment = RetryEnvironment::Real();
+};
+
+// Per-call adjustments; unset fields take the Client's options.
+struct CallOptions {
+  std::optional<RetryPolicy> retry;
+};
+
+// Why the client stopped attempting a call.
+enum class StopReason {
+  kSucceeded,
+  kNotRetryable,   // the code means repeating cannot help
+  kNotIdempotent,  // an increment Update outside a KeyedCall
+  kMaxAttempts,
+  kDeadline,         // the next attempt would not start before the deadline
+  kRetryBudget,      // too many recent failures on this Client
+  kPushbackRefusal,  // the server asked not to retry
+};
+absl::string_view StopReasonName(StopReason reason);
+
+// What happened to one logical call, for logs and metrics.
+struct CallInfo {
+  int attempts = 0;
+  // The server answered from a stored result (KeyedCall replay), success or
+  // stored error; nothing ran again.
+  bool replayed = false;
+  absl::Status final_status;
+  StopReason stop_reason = StopReason::kSucceeded;
+  // The key a KeyedCall was sent with (generated when the request had none).
+  std::string idempotency_key;
+};
+
+template <typename Response>
+using Callback = std::function<void(absl::StatusOr<Response>, CallInfo)>;
+
+namespace internal {
+struct ClientCore;
+}  // namespace internal
+
+// A client of idem.v1.IdemService over one channel. Thread-safe; copies share
+// the channel and the retry budget. Calls retry transient failures (see
+// retry_policy.h) only when repeating them is safe (idempotency.h); the
+// attempt number travels as "idem-attempt" metadata.
+class Client {
+ public:
+  // Opens a channel as `options` say (lazily: no server is contacted yet).
+  static absl::StatusOr<Client> Create(ClientOptions options);
+  // Uses a channel the caller built; options.target and options.tls are
+  // ignored.
+  static Client FromChannel(std::shared_ptr<grpc::Channel> channel,
+                            ClientOptions options = {});
+
+  absl::StatusOr<v1::InsertResponse> Insert(const v1::InsertRequest& request,
+                                            const CallOptions& options = {},
+                                            CallInfo* info = nullptr) const;
+  absl::StatusOr<v1::UpdateResponse> Update(const v1::UpdateRequest& request,
+                                            const CallOptions& options = {},
+                                            CallInfo* info = nullptr) const;
+  absl::StatusOr<v1::CopyFileResponse> CopyFile(
+      const v1::CopyFileRequest& request, const CallOptions& options = {},
+      CallInfo* info = nullptr) const;
+  // A request without a key gets a new one (NewIdempotencyKey), used by all
+  // its attempts and reported in CallInfo. Prefer ExactlyOnce() so that the
+  // key survives your own resends too.
+  absl::StatusOr<v1::KeyedCallResponse> KeyedCall(
+      const v1::KeyedCallRequest& request, const CallOptions& options = {},
+      CallInfo* info = nullptr) const;
+
+  // The same calls without blocking: `done` runs once, on a gRPC thread, when
+  // the call (with its retries) is over. It must not block for long.
+  void InsertAsync(v1::InsertRequest request, Callback<v1::InsertResponse> done,
+                   const CallOptions& options = {}) const;
+  void UpdateAsync(v1::UpdateRequest request, Callback<v1::UpdateResponse> done,
+                   const CallOptions& options = {}) const;
+  void CopyFileAsync(v1::CopyFileRequest request,
+                     Callback<v1::CopyFileResponse> done,
+                     const CallOptions& options = {}) const;
+  void KeyedCallAsync(v1::KeyedCallRequest request,
+                      Callback<v1::KeyedCallResponse> done,
+                      const CallOptions& options = {}) const;
+
+  // Tokens left in the retry budget shared by this client's calls.
+  double retry_budget_tokens() const;
+
+ private:
+  explicit Client(std::shared_ptr<internal::ClientCore> core);
+
+  std::shared_ptr<internal::ClientCore> core_;
+};
+
+}  // namespace idem
+
+#endif  // IDEM_CLIENT_H_

@@ -1,0 +1,31 @@
+#ifndef IDEM_CLIENT_SRC_ATTEMPT_METADATA_H_
+#define IDEM_CLIENT_SRC_ATTEMPT_METADATA_H_
+
+#include <grpcpp/client_context.h>
+#include <grpcpp/support/status.h>
+
+#include <optional>
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/strings/string_view.h"
+
+namespace idem::internal {
+
+// Metadata names shared with the server.
+inline constexpr char kAttemptHeader[] = "idem-attempt";
+inline constexpr char kReplayedTrailer[] = "idempotent-replayed";
+inline constexpr char kPushbackTrailer[] = "grpc-retry-pushback-ms";
+
+// Deadline, attempt number and credentials of one attempt.
+void PrepareAttempt(grpc::ClientContext& context, absl::Duration timeout,
+                    int attempt, const std::string& bearer_token);
+
+std::optional<absl::string_view> FindTrailer(const grpc::ClientContext& context,
+                                             absl::string_view name);
+
+absl::Status ToAbslStatus(const grpc::Status& status);
+
+}  // namespace idem::internal
+
+#endif  // IDEM_CLIENT_SRC_ATTEMPT_METADATA_H_

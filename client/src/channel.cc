@@ -1,0 +1,67 @@
+#include "channel.h"
+
+#include <grpcpp/create_channel.h>
+#include <grpcpp/security/credentials.h>
+#include <grpcpp/support/channel_arguments.h>
+
+#include <fstream>
+#include <sstream>
+
+#include "absl/strings/str_cat.h"
+
+namespace idem::internal {
+namespace {
+
+absl::StatusOr<std::string> ReadPem(const std::string& path) {
+  if (path.empty()) return std::string();
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream contents;
+  contents << in.rdbuf();
+  if (!in.good() && !in.eof()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("cannot read TLS file ", path));
+  }
+  if (contents.str().empty()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("TLS file ", path, " is missing or empty"));
+  }
+  return contents.str();
+}
+
+absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> MakeCredentials(
+    const TlsOptions& tls) {
+  if (!tls.enabled) return grpc::InsecureChannelCredentials();
+  if (tls.cert_file.empty() != tls.key_file.empty()) {
+    return absl::InvalidArgumentError(
+        "a client certificate needs its key and a key its certificate");
+  }
+  grpc::SslCredentialsOptions ssl;
+  for (auto [path, field] : {std::pair{&tls.ca_file, &ssl.pem_root_certs},
+                             std::pair{&tls.cert_file, &ssl.pem_cert_chain},
+                             std::pair{&tls.key_file, &ssl.pem_private_key}}) {
+    absl::StatusOr<std::string> pem = ReadPem(*path);
+    if (!pem.ok()) return pem.status();
+    *field = *std::move(pem);
+  }
+  return grpc::SslCredentials(ssl);
+}
+
+}  // namespace
+
+absl::StatusOr<std::shared_ptr<grpc::Channel>> OpenChannel(
+    const ClientOptions& options) {
+  absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> credentials =
+      MakeCredentials(options.tls);
+  if (!credentials.ok()) return credentials.status();
+  grpc::ChannelArguments args;
+  // The client does its own retries. A service config from DNS could turn on
+  // gRPC's retryPolicy as well and multiply attempts, so none is taken.
+  // (Transparent retries of calls that never left the client stay on.)
+  args.SetInt(GRPC_ARG_SERVICE_CONFIG_DISABLE_RESOLUTION, 1);
+  if (!options.tls.server_name_override.empty()) {
+    args.SetSslTargetNameOverride(options.tls.server_name_override);
+  }
+  return grpc::CreateCustomChannel(options.target, *credentials, args);
+}
+
+}  // namespace idem::internal

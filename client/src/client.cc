@@ -1,0 +1,159 @@
+#include "idem/client.h"
+
+#include <future>
+#include <utility>
+
+#include "channel.h"
+#include "client_core.h"
+#include "retrying_call.h"
+
+namespace idem {
+namespace {
+
+using internal::AsyncStub;
+using internal::RetryingCall;
+
+// Each sends one attempt of one RPC on gRPC's callback API.
+void SendInsert(AsyncStub* stub, grpc::ClientContext* context,
+                const v1::InsertRequest* request, v1::InsertResponse* response,
+                std::function<void(grpc::Status)> done) {
+  stub->Insert(context, request, response, std::move(done));
+}
+void SendUpdate(AsyncStub* stub, grpc::ClientContext* context,
+                const v1::UpdateRequest* request, v1::UpdateResponse* response,
+                std::function<void(grpc::Status)> done) {
+  stub->Update(context, request, response, std::move(done));
+}
+void SendCopyFile(AsyncStub* stub, grpc::ClientContext* context,
+                  const v1::CopyFileRequest* request,
+                  v1::CopyFileResponse* response,
+                  std::function<void(grpc::Status)> done) {
+  stub->CopyFile(context, request, response, std::move(done));
+}
+void SendKeyedCall(AsyncStub* stub, grpc::ClientContext* context,
+                   const v1::KeyedCallRequest* request,
+                   v1::KeyedCallResponse* response,
+                   std::function<void(grpc::Status)> done) {
+  stub->KeyedCall(context, request, response, std::move(done));
+}
+
+// Runs an async call and blocks until its callback has run.
+template <typename Response, typename StartAsync>
+absl::StatusOr<Response> Await(StartAsync start, CallInfo* info) {
+  using Outcome = std::pair<absl::StatusOr<Response>, CallInfo>;
+  auto promise = std::make_shared<std::promise<Outcome>>();
+  std::future<Outcome> future = promise->get_future();
+  start([promise](absl::StatusOr<Response> result, CallInfo call_info) {
+    promise->set_value(Outcome(std::move(result), std::move(call_info)));
+  });
+  Outcome outcome = future.get();
+  if (info != nullptr) *info = std::move(outcome.second);
+  return std::move(outcome.first);
+}
+
+}  // namespace
+
+absl::string_view StopReasonName(StopReason reason) {
+  switch (reason) {
+    case StopReason::kSucceeded:
+      return "succeeded";
+    case StopReason::kNotRetryable:
+      return "not_retryable";
+    case StopReason::kNotIdempotent:
+      return "not_idempotent";
+    case StopReason::kMaxAttempts:
+      return "max_attempts";
+    case StopReason::kDeadline:
+      return "deadline";
+    case StopReason::kRetryBudget:
+      return "retry_budget";
+    case StopReason::kPushbackRefusal:
+      return "pushback_refusal";
+  }
+  return "unknown";
+}
+
+Client::Client(std::shared_ptr<internal::ClientCore> core)
+    : core_(std::move(core)) {}
+
+absl::StatusOr<Client> Client::Create(ClientOptions options) {
+  absl::StatusOr<std::shared_ptr<grpc::Channel>> channel =
+      internal::OpenChannel(options);
+  if (!channel.ok()) return channel.status();
+  return FromChannel(*std::move(channel), std::move(options));
+}
+
+Client Client::FromChannel(std::shared_ptr<grpc::Channel> channel,
+                           ClientOptions options) {
+  return Client(std::make_shared<internal::ClientCore>(std::move(channel),
+                                                       std::move(options)));
+}
+
+double Client::retry_budget_tokens() const { return core_->budget.tokens(); }
+
+void Client::InsertAsync(v1::InsertRequest request,
+                         Callback<v1::InsertResponse> done,
+                         const CallOptions& options) const {
+  RetryingCall<v1::InsertRequest, v1::InsertResponse>::Start(
+      core_, options, std::move(request), SendInsert, std::move(done));
+}
+
+void Client::UpdateAsync(v1::UpdateRequest request,
+                         Callback<v1::UpdateResponse> done,
+                         const CallOptions& options) const {
+  RetryingCall<v1::UpdateRequest, v1::UpdateResponse>::Start(
+      core_, options, std::move(request), SendUpdate, std::move(done));
+}
+
+void Client::CopyFileAsync(v1::CopyFileRequest request,
+                           Callback<v1::CopyFileResponse> done,
+                           const CallOptions& options) const {
+  RetryingCall<v1::CopyFileRequest, v1::CopyFileResponse>::Start(
+      core_, options, std::move(request), SendCopyFile, std::move(done));
+}
+
+void Client::KeyedCallAsync(v1::KeyedCallRequest request,
+                            Callback<v1::KeyedCallResponse> done,
+                            const CallOptions& options) const {
+  // The key is fixed here, before the first attempt, so that every attempt
+  // of this call carries the same one.
+  if (request.idempotency_key().empty()) {
+    request.set_idempotency_key(NewIdempotencyKey());
+  }
+  std::string key = request.idempotency_key();
+  RetryingCall<v1::KeyedCallRequest, v1::KeyedCallResponse>::Start(
+      core_, options, std::move(request), SendKeyedCall, std::move(done),
+      std::move(key));
+}
+
+absl::StatusOr<v1::InsertResponse> Client::Insert(
+    const v1::InsertRequest& request, const CallOptions& options,
+    CallInfo* info) const {
+  return Await<v1::InsertResponse>(
+      [&](auto done) { InsertAsync(request, std::move(done), options); }, info);
+}
+
+absl::StatusOr<v1::UpdateResponse> Client::Update(
+    const v1::UpdateRequest& request, const CallOptions& options,
+    CallInfo* info) const {
+  return Await<v1::UpdateResponse>(
+      [&](auto done) { UpdateAsync(request, std::move(done), options); }, info);
+}
+
+absl::StatusOr<v1::CopyFileResponse> Client::CopyFile(
+    const v1::CopyFileRequest& request, const CallOptions& options,
+    CallInfo* info) const {
+  return Await<v1::CopyFileResponse>(
+      [&](auto done) { CopyFileAsync(request, std::move(done), options); },
+      info);
+}
+
+absl::StatusOr<v1::KeyedCallResponse> Client::KeyedCall(
+    const v1::KeyedCallRequest& request, const CallOptions& options,
+    CallInfo* info) const {
+  return Await<v1::KeyedCallResponse>(
+      [&](auto done) { KeyedCallAsync(request, std::move(done), options); },
+      info);
+}
+
+}  // namespace idem

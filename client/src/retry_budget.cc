@@ -1,0 +1,26 @@
+#include "idem/retry_budget.h"
+
+#include <algorithm>
+
+namespace idem {
+
+RetryBudget::RetryBudget(RetryBudgetOptions options)
+    : options_(options), tokens_(options.max_tokens) {}
+
+bool RetryBudget::OnFailure() {
+  absl::MutexLock lock(&mu_);
+  tokens_ = std::max(0.0, tokens_ - 1);
+  return tokens_ > options_.max_tokens / 2;
+}
+
+void RetryBudget::OnSuccess() {
+  absl::MutexLock lock(&mu_);
+  tokens_ = std::min(options_.max_tokens, tokens_ + options_.token_ratio);
+}
+
+double RetryBudget::tokens() const {
+  absl::MutexLock lock(&mu_);
+  return tokens_;
+}
+
+}  // namespace idem

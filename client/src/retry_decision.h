@@ -1,0 +1,54 @@
+#ifndef IDEM_CLIENT_SRC_RETRY_DECISION_H_
+#define IDEM_CLIENT_SRC_RETRY_DECISION_H_
+
+#include <optional>
+
+#include "absl/status/status.h"
+#include "absl/time/time.h"
+#include "idem/backoff_policy.h"
+#include "idem/client.h"
+#include "idem/retry_budget.h"
+#include "idem/retry_policy.h"
+
+namespace idem::internal {
+
+// What the server said about retrying in its trailing metadata
+// ("grpc-retry-pushback-ms").
+struct Pushback {
+  bool present = false;
+  // A negative or unreadable value: the server asks for no retry at all.
+  bool refuses = false;
+  absl::Duration delay;
+};
+Pushback ParsePushback(std::optional<absl::string_view> header);
+
+struct AttemptResult {
+  absl::Status status;
+  Pushback pushback;
+};
+
+struct RetryContext {
+  const RetryPolicy& policy;
+  const BackoffPolicy& backoff;
+  bool idempotent;
+  int attempts_done;
+  absl::Time now;
+  absl::Time deadline;
+};
+
+struct Decision {
+  bool retry = false;
+  absl::Duration sleep;                             // when retry
+  StopReason stop_reason = StopReason::kSucceeded;  // when not
+};
+
+// Decides after each attempt whether and when to try again. The budget is
+// charged for every retryable failure, retried or not, so that failures of
+// calls that may not be retried still throttle the ones that may.
+Decision DecideAfterAttempt(const RetryContext& context,
+                            const AttemptResult& result, RetryBudget& budget,
+                            uint64_t random);
+
+}  // namespace idem::internal
+
+#endif  // IDEM_CLIENT_SRC_RETRY_DECISION_H_

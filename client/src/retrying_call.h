@@ -1,0 +1,120 @@
+#ifndef IDEM_CLIENT_SRC_RETRYING_CALL_H_
+#define IDEM_CLIENT_SRC_RETRYING_CALL_H_
+
+#include <grpcpp/client_context.h>
+
+#include <algorithm>
+#include <functional>
+#include <memory>
+#include <string>
+#include <utility>
+
+#include "attempt_metadata.h"
+#include "client_core.h"
+#include "idem/client.h"
+#include "retry_decision.h"
+
+namespace idem::internal {
+
+using AsyncStub = v1::IdemService::StubInterface::async_interface;
+
+// One logical call: attempts it, and after each failed attempt asks
+// DecideAfterAttempt whether to sleep and attempt again. Every attempt sends
+// the same request (so a KeyedCall keeps its key) with a fresh ClientContext.
+// Keeps itself alive through the callbacks it hands to gRPC and the sleep.
+template <typename Request, typename Response>
+class RetryingCall
+    : public std::enable_shared_from_this<RetryingCall<Request, Response>> {
+ public:
+  using Send = void (*)(AsyncStub*, grpc::ClientContext*, const Request*,
+                        Response*, std::function<void(grpc::Status)>);
+
+  static void Start(std::shared_ptr<ClientCore> core,
+                    const CallOptions& options, Request request, Send send,
+                    Callback<Response> done, std::string idempotency_key = "") {
+    const bool idempotent = IsIdempotent(request);
+    const RetryPolicy policy = options.retry.value_or(core->options.retry);
+    std::shared_ptr<RetryingCall> call(
+        new RetryingCall(std::move(core), policy, idempotent,
+                         std::move(request), send, std::move(done)));
+    call->info_.idempotency_key = std::move(idempotency_key);
+    call->deadline_ = call->env().now() + call->policy_.total_timeout;
+    call->Attempt();
+  }
+
+ private:
+  RetryingCall(std::shared_ptr<ClientCore> core, RetryPolicy policy,
+               bool idempotent, Request request, Send send,
+               Callback<Response> done)
+      : core_(std::move(core)),
+        policy_(policy),
+        idempotent_(idempotent),
+        request_(std::move(request)),
+        send_(send),
+        done_(std::move(done)) {}
+
+  const RetryEnvironment& env() const { return core_->options.environment; }
+
+  void Attempt() {
+    ++info_.attempts;
+    context_ = std::make_unique<grpc::ClientContext>();
+    const absl::Duration timeout =
+        std::min(policy_.per_attempt_timeout, deadline_ - env().now());
+    PrepareAttempt(*context_, timeout, info_.attempts,
+                   core_->options.bearer_token);
+    response_.Clear();
+    send_(core_->stub->async(), context_.get(), &request_, &response_,
+          [self = this->shared_from_this()](grpc::Status status) {
+            self->OnAttemptDone(status);
+          });
+  }
+
+  void OnAttemptDone(const grpc::Status& grpc_status) {
+    AttemptResult result;
+    result.status = ToAbslStatus(grpc_status);
+    result.pushback = ParsePushback(FindTrailer(*context_, kPushbackTrailer));
+    info_.replayed = FindTrailer(*context_, kReplayedTrailer) == "true" ||
+                     ReplayedField(response_);
+    const RetryContext retry_context{policy_,     core_->options.backoff,
+                                     idempotent_, info_.attempts,
+                                     env().now(), deadline_};
+    const Decision decision = DecideAfterAttempt(retry_context, result,
+                                                 core_->budget, env().random());
+    if (decision.retry) {
+      env().sleep(decision.sleep,
+                  [self = this->shared_from_this()] { self->Attempt(); });
+      return;
+    }
+    info_.final_status = result.status;
+    info_.stop_reason = decision.stop_reason;
+    Callback<Response> done = std::move(done_);
+    if (result.status.ok()) {
+      done(std::move(response_), std::move(info_));
+    } else {
+      done(result.status, std::move(info_));
+    }
+  }
+
+  static bool ReplayedField(const v1::KeyedCallResponse& r) {
+    return r.replayed();
+  }
+  template <typename Other>
+  static bool ReplayedField(const Other&) {
+    return false;
+  }
+
+  const std::shared_ptr<ClientCore> core_;
+  const RetryPolicy policy_;
+  const bool idempotent_;
+  const Request request_;
+  const Send send_;
+  Callback<Response> done_;
+  absl::Time deadline_;
+  std::unique_ptr<grpc::ClientContext> context_;
+  Response response_;
+  CallInfo info_;
+};
+
+}  // namespace idem::internal
+
+#endif  // IDEM_CLIENT_SRC_RETRYING_CALL_H_
