@@ -1,0 +1,18 @@
+#ifndef IDEM_SERVICE_FILES_COPY_CONTENTS_H_
+#define IDEM_SERVICE_FILES_COPY_CONTENTS_H_
+
+#include "absl/status/status.h"
+#include "absl/strings/string_view.h"
+
+namespace idem::files {
+
+// Copies `src_fd` from offset 0 up to its end into `dst_fd` from offset 0,
+// in bounded chunks so memory stays flat for any size: copy_file_range while
+// the kernel accepts it for this pair of files (no data through user space,
+// reflinks where the file system has them), pread/pwrite otherwise. `what`
+// names the copy in errors; a full volume is RESOURCE_EXHAUSTED.
+absl::Status CopyContents(int src_fd, int dst_fd, absl::string_view what);
+
+}  // namespace idem::files
+
+#endif  // IDEM_SERVICE_FILES_COPY_CONTENTS_H_

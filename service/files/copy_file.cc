@@ -1,0 +1,130 @@
+#include "service/files/copy_file.h"
+
+#include <sys/stat.h>
+
+#include <cerrno>
+#include <optional>
+#include <string>
+
+#include "absl/strings/str_cat.h"
+#include "service/files/backup.h"
+#include "service/files/errno_status.h"
+#include "service/files/fault_points.h"
+#include "service/files/file_digest.h"
+#include "service/files/folder_lock.h"
+#include "service/files/relative_path.h"
+#include "service/files/sandboxed_open.h"
+#include "service/files/temp_file.h"
+
+namespace idem::files {
+namespace {
+
+using idem::v1::CopyFileResponse;
+
+CopyFileResponse Response(idem::v1::CopyOutcome outcome,
+                          const FileDigest& digest) {
+  CopyFileResponse response;
+  response.set_outcome(outcome);
+  response.set_sha256(digest.sha256_hex);
+  response.set_size_bytes(digest.size);
+  return response;
+}
+
+// The digest of the destination if it already holds exactly the source;
+// nothing when it differs. The size decides first, without reading.
+absl::StatusOr<std::optional<FileDigest>> SameContent(
+    int src_fd, const struct stat& src, int dest_fd, absl::string_view src_what,
+    absl::string_view dest_what, std::optional<FileDigest>* dest_digest) {
+  struct stat dest;
+  if (fstat(dest_fd, &dest) != 0) return ErrnoStatus(errno, dest_what);
+  if (dest.st_size != src.st_size) return std::nullopt;
+  absl::StatusOr<FileDigest> old = DigestFile(dest_fd, dest_what);
+  if (!old.ok()) return old.status();
+  *dest_digest = *old;
+  absl::StatusOr<FileDigest> incoming = DigestFile(src_fd, src_what);
+  if (!incoming.ok()) return incoming.status();
+  if (*incoming == *old) return *old;
+  return std::nullopt;
+}
+
+}  // namespace
+
+absl::StatusOr<CopyFileResponse> CopyFile(
+    const StorageRoot& root, const idem::v1::CopyFileRequest& request) {
+  // Both paths are checked before anything is opened.
+  absl::StatusOr<RelativePath> src_path =
+      ParseRelativePath("source_path", request.source_path());
+  if (!src_path.ok()) return src_path.status();
+  absl::StatusOr<RelativePath> dest_path =
+      ParseRelativePath("destination_path", request.destination_path());
+  if (!dest_path.ok()) return dest_path.status();
+  const std::string src_what = absl::StrCat("source_path ", src_path->display);
+  const std::string dest_what =
+      absl::StrCat("destination_path ", dest_path->display);
+  const std::string& name = dest_path->name();
+
+  // The source first: a bad source must not create destination folders.
+  absl::StatusOr<UniqueFd> src = OpenSourceFile(root, *src_path);
+  if (!src.ok()) return src.status();
+  struct stat src_stat;
+  if (fstat(src->get(), &src_stat) != 0) return ErrnoStatus(errno, src_what);
+
+  absl::StatusOr<UniqueFd> folder = OpenDestinationFolder(root, *dest_path);
+  if (!folder.ok()) return folder.status();
+  absl::StatusOr<FolderLock> lock =
+      FolderLock::Acquire(folder->get(), dest_what);
+  if (!lock.ok()) return lock.status();
+  if (absl::Status status =
+          TempFile::RemoveLeftover(folder->get(), name, dest_what);
+      !status.ok()) {
+    return status;
+  }
+
+  absl::StatusOr<UniqueFd> existing =
+      OpenExistingDestination(folder->get(), *dest_path);
+  if (!existing.ok()) return existing.status();
+  std::optional<FileDigest> old_digest;
+  if (existing->valid()) {
+    absl::StatusOr<std::optional<FileDigest>> same =
+        SameContent(src->get(), src_stat, existing->get(), src_what, dest_what,
+                    &old_digest);
+    if (!same.ok()) return same.status();
+    if (same->has_value()) {
+      return Response(idem::v1::COPY_OUTCOME_UNCHANGED, **same);
+    }
+  }
+
+  absl::StatusOr<TempFile> temp =
+      TempFile::Create(folder->get(), name, dest_what);
+  if (!temp.ok()) return temp.status();
+  absl::StatusOr<FileDigest> digest = temp->Fill(src->get(), src_stat.st_mode);
+  if (!digest.ok()) return digest.status();
+
+  CopyFileResponse response = Response(idem::v1::COPY_OUTCOME_COPIED, *digest);
+  if (existing->valid()) {
+    if (!old_digest) {
+      absl::StatusOr<FileDigest> old = DigestFile(existing->get(), dest_what);
+      if (!old.ok()) return old.status();
+      old_digest = *old;
+    }
+    // The source may have changed since the first comparison into what the
+    // destination already holds; then there is nothing to replace.
+    if (*old_digest == *digest) {
+      return Response(idem::v1::COPY_OUTCOME_UNCHANGED, *digest);
+    }
+    absl::StatusOr<std::string> backup =
+        KeepBackup(folder->get(), name, *old_digest, dest_what);
+    if (!backup.ok()) return backup.status();
+    const std::string parent = dest_path->ParentJoined();
+    response.set_outcome(idem::v1::COPY_OUTCOME_REPLACED);
+    response.set_backup_path(
+        parent.empty() ? *backup : absl::StrCat(parent, "/", *backup));
+  }
+#ifdef IDEM_FILES_FAULT_POINTS
+  if (testing::Faults().before_rename) testing::Faults().before_rename();
+#endif
+  if (absl::Status status = temp->Commit(); !status.ok()) return status;
+  return response;
+}
+
+}  // namespace idem::files

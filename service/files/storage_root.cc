@@ -1,0 +1,51 @@
+#include "service/files/storage_root.h"
+
+#include <fcntl.h>
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <system_error>
+
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "service/files/open_beneath.h"
+
+namespace idem::files {
+
+absl::StatusOr<std::unique_ptr<StorageRoot>> StorageRoot::Open(
+    const std::string& path) {
+  if (path.empty()) {
+    return absl::InvalidArgumentError("storage root path is empty");
+  }
+  UniqueFd fd(open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!fd.valid() && errno == ENOENT) {
+    std::error_code error;
+    std::filesystem::create_directories(path, error);
+    if (error) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "cannot create storage root '", path, "': ", error.message()));
+    }
+    fd = UniqueFd(open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  }
+  if (!fd.valid()) {
+    if (errno == ENOTDIR) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("storage root '", path, "' is not a directory"));
+    }
+    return absl::FailedPreconditionError(absl::StrCat(
+        "cannot open storage root '", path, "': ", std::strerror(errno)));
+  }
+  // Probe the resolver every copy depends on. Fail closed: without openat2
+  // a symbolic link could lead a copy out of the root.
+  int probe_error = 0;
+  if (!OpenBeneath(fd.get(), ".", O_PATH | O_DIRECTORY, &probe_error).valid()) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "openat2(RESOLVE_BENEATH) is unavailable (", std::strerror(probe_error),
+        "); CopyFile needs Linux 5.6 or later and a seccomp profile that "
+        "allows openat2"));
+  }
+  return std::unique_ptr<StorageRoot>(new StorageRoot(std::move(fd)));
+}
+
+}  // namespace idem::files

@@ -1,0 +1,36 @@
+#ifndef IDEM_SERVICE_FILES_STORAGE_ROOT_H_
+#define IDEM_SERVICE_FILES_STORAGE_ROOT_H_
+
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "service/files/unique_fd.h"
+
+namespace idem::files {
+
+// The folder CopyFile works in (IDEM_STORAGE_ROOT), held open as a directory
+// descriptor for the life of the server: every path is resolved beneath this
+// descriptor, never by joining strings onto the root's name, so renaming or
+// replacing the root's path later changes nothing. Thread-safe: the
+// descriptor is only read.
+class StorageRoot {
+ public:
+  // Creates `path` (and missing parents) if needed and opens it. Fails with
+  // INVALID_ARGUMENT if it is not a directory, and with FAILED_PRECONDITION
+  // if the kernel lacks openat2 (Linux < 5.6, or blocked by seccomp): the
+  // server then refuses to start instead of resolving paths unsafely. There
+  // is no fallback resolver. Errors name `path`: they are for the operator.
+  static absl::StatusOr<std::unique_ptr<StorageRoot>> Open(
+      const std::string& path);
+
+  int fd() const { return fd_.get(); }
+
+ private:
+  explicit StorageRoot(UniqueFd fd) : fd_(std::move(fd)) {}
+  UniqueFd fd_;
+};
+
+}  // namespace idem::files
+
+#endif  // IDEM_SERVICE_FILES_STORAGE_ROOT_H_

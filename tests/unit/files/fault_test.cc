@@ -1,0 +1,157 @@
+// Crashes and failures in the middle of a copy, through the fault points of
+// idem_files_testing (service/files/fault_points.h).
+#include <gtest/gtest.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/mount.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <iostream>
+#include <string>
+
+#include "service/common/sha256.h"
+#include "service/files/fault_points.h"
+#include "service/files/file_names.h"
+#include "temp_tree.h"
+
+namespace idem::files {
+namespace {
+
+using testing::Faults;
+
+class FaultTest : public TempTreeTest {
+ protected:
+  void TearDown() override {
+    Faults() = {};
+    TempTreeTest::TearDown();
+  }
+
+  // Runs the copy in a child process that is killed with SIGKILL after its
+  // temporary file is written and fsynced, just before the rename.
+  void CopyAndCrashBeforeRename(const std::string& source,
+                                const std::string& destination) {
+    pid_t child = fork();
+    ASSERT_GE(child, 0);
+    if (child == 0) {
+      Faults().before_rename = [] { raise(SIGKILL); };
+      (void)Copy(source, destination);
+      _exit(0);  // not reached when the fault point fires
+    }
+    int status = 0;
+    ASSERT_EQ(waitpid(child, &status, 0), child);
+    ASSERT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL)
+        << "the child did not reach the fault point";
+  }
+};
+
+TEST_F(FaultTest, CrashBeforeRenameOfANewFileLeavesNoDestination) {
+  Write(Root() / "in", std::string(1 << 20, 'n'));
+  CopyAndCrashBeforeRename("in", "dir/out");
+  EXPECT_FALSE(fs::exists(Root() / "dir/out"));
+  EXPECT_EQ(TempFiles(Root() / "dir"), 1);  // the crash's leftover
+
+  auto retry = Copy("in", "dir/out");
+  ASSERT_TRUE(retry.ok()) << retry.status();
+  EXPECT_EQ(retry->outcome(), v1::COPY_OUTCOME_COPIED);
+  EXPECT_EQ(Read(Root() / "dir/out"), std::string(1 << 20, 'n'));
+  EXPECT_EQ(TempFiles(Root() / "dir"), 0);
+}
+
+TEST_F(FaultTest, CrashBeforeRenameOfAReplacementKeepsTheOldFile) {
+  Write(Root() / "new", "new content");
+  Write(Root() / "out", "old content");
+  CopyAndCrashBeforeRename("new", "out");
+  EXPECT_EQ(Read(Root() / "out"), "old content");
+  EXPECT_EQ(TempFiles(Root()), 1);
+
+  auto retry = Copy("new", "out");
+  ASSERT_TRUE(retry.ok()) << retry.status();
+  EXPECT_EQ(retry->outcome(), v1::COPY_OUTCOME_REPLACED);
+  EXPECT_EQ(Read(Root() / "out"), "new content");
+  EXPECT_EQ(Read(Root() / retry->backup_path()), "old content");
+  EXPECT_EQ(TempFiles(Root()), 0);
+}
+
+TEST_F(FaultTest, AnUnchangedCopyAlsoCleansUpACrashedOne) {
+  Write(Root() / "new", "new content");
+  Write(Root() / "old", "old content");
+  Write(Root() / "out", "old content");
+  CopyAndCrashBeforeRename("new", "out");
+  ASSERT_EQ(TempFiles(Root()), 1);
+  auto response = Copy("old", "out");
+  ASSERT_TRUE(response.ok()) << response.status();
+  EXPECT_EQ(response->outcome(), v1::COPY_OUTCOME_UNCHANGED);
+  EXPECT_EQ(TempFiles(Root()), 0);
+}
+
+TEST_F(FaultTest, DiskFullLeavesDestinationAndNoTempFile) {
+  for (int error : {ENOSPC, EDQUOT}) {
+    Write(Root() / "in", "new content");
+    Write(Root() / "out", "old content");
+    const auto before = Snapshot();
+    Faults().chunk_error = [error] { return error; };
+    auto response = Copy("in", "out");
+    EXPECT_EQ(response.status().code(), absl::StatusCode::kResourceExhausted)
+        << response.status();
+    EXPECT_EQ(Snapshot(), before);
+    // A new destination in a new folder: the folder may stay, no file does.
+    response = Copy("in", "fresh/out");
+    EXPECT_EQ(response.status().code(), absl::StatusCode::kResourceExhausted);
+    EXPECT_FALSE(fs::exists(Root() / "fresh/out"));
+    EXPECT_EQ(TempFiles(Root() / "fresh"), 0);
+    Faults() = {};
+  }
+}
+
+TEST_F(FaultTest, ReadWriteFallbackCopiesEverything) {
+  std::string content;
+  for (int i = 0; content.size() < (5u << 20) + 123; ++i) {
+    content += std::to_string(i) + ",";
+  }
+  Write(Root() / "in", content);
+  Faults().disable_copy_file_range = true;
+  auto response = Copy("in", "out");
+  ASSERT_TRUE(response.ok()) << response.status();
+  EXPECT_EQ(response->sha256(), Sha256Hex(content));
+  EXPECT_EQ(response->size_bytes(), content.size());
+  EXPECT_EQ(Read(Root() / "out"), content);
+}
+
+// A real full volume: a 1 MiB tmpfs mounted in a private mount namespace of
+// a child process (needs CAP_SYS_ADMIN; skipped without it). The namespace,
+// and with it the mount, disappears with the child.
+TEST_F(FaultTest, RealFullVolumeIsResourceExhausted) {
+  constexpr int kSkip = 77;
+  const fs::path volume = Root() / "small";
+  fs::create_directory(volume);
+  Write(Root() / "big", std::string(4 << 20, 'b'));
+  pid_t child = fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    if (unshare(CLONE_NEWNS) != 0 ||
+        mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0 ||
+        mount("tmpfs", volume.c_str(), "tmpfs", 0, "size=1m") != 0) {
+      _exit(kSkip);
+    }
+    // The root descriptor opened before unshare() still walks the old
+    // namespace's mounts, where the tmpfs does not exist.
+    root_ = *std::move(StorageRoot::Open(Root().string()));
+    auto response = Copy("big", "small/out");
+    bool ok =
+        response.status().code() == absl::StatusCode::kResourceExhausted &&
+        fs::is_empty(volume);
+    if (!ok) std::cerr << response.status() << "\n";
+    _exit(ok ? 0 : 1);
+  }
+  int status = 0;
+  ASSERT_EQ(waitpid(child, &status, 0), child);
+  ASSERT_TRUE(WIFEXITED(status));
+  if (WEXITSTATUS(status) == kSkip) GTEST_SKIP() << "cannot mount a tmpfs";
+  EXPECT_EQ(WEXITSTATUS(status), 0)
+      << "expected RESOURCE_EXHAUSTED and an empty volume";
+}
+
+}  // namespace
+}  // namespace idem::files
