@@ -5,5 +5,6 @@ find_package(gRPC CONFIG REQUIRED)           # RPC runtime and grpc_cpp_plugin
 find_package(absl CONFIG REQUIRED)           # Status, flags, time, sync
 find_package(OpenSSL REQUIRED)               # SHA-256 (fingerprints, files)
 find_package(nlohmann_json CONFIG REQUIRED)  # tokens file, idemctl, logs
+find_package(spdlog CONFIG REQUIRED)          # structured log lines
 find_package(PkgConfig REQUIRED)
 pkg_check_modules(PQXX REQUIRED IMPORTED_TARGET libpqxx)  # PostgreSQL client

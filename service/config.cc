@@ -1,0 +1,197 @@
+#include "service/config.h"
+
+#include <cstdlib>
+#include <thread>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/flags/reflection.h"
+#include "absl/flags/usage.h"
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
+
+ABSL_FLAG(std::string, listen, "0.0.0.0:50051", "gRPC address (host:port)");
+ABSL_FLAG(std::string, database_url, "",
+          "libpq connection string or URI; empty: libpq's PG* variables");
+ABSL_FLAG(std::vector<std::string>, tables, {},
+          "comma-separated allow-list of tables (schema.name or name); "
+          "empty: Insert and Update refuse every table");
+ABSL_FLAG(std::string, storage_root, "",
+          "root folder for CopyFile; empty: CopyFile is refused");
+ABSL_FLAG(absl::Duration, key_retention, absl::Hours(24),
+          "how long idempotency keys are kept, e.g. 24h, 90s");
+ABSL_FLAG(int, pool_size, 0,
+          "database connections; 0: four per core, at least 8");
+ABSL_FLAG(int, workers, 0, "threads running database work; 0: pool_size");
+ABSL_FLAG(int, max_queued, 4096,
+          "requests waiting for a worker before RESOURCE_EXHAUSTED");
+ABSL_FLAG(std::string, metrics_listen, "",
+          "HTTP address for Prometheus metrics; empty: off");
+ABSL_FLAG(std::string, tls_cert, "", "server certificate (PEM file)");
+ABSL_FLAG(std::string, tls_key, "", "server private key (PEM file)");
+ABSL_FLAG(std::string, tls_client_ca, "",
+          "CA (PEM file) that client certificates must chain to: mutual TLS");
+ABSL_FLAG(bool, allow_plaintext, false,
+          "serve without TLS; without TLS settings and without this, the "
+          "server refuses to start");
+ABSL_FLAG(std::string, auth_tokens, "",
+          "JSON file of accepted bearer-token hashes; empty: one default "
+          "tenant, no authentication");
+ABSL_FLAG(int64_t, max_rows, 10000, "rows per Insert request");
+ABSL_FLAG(int64_t, max_message_bytes, 16 << 20,
+          "largest request message in bytes");
+ABSL_FLAG(absl::Duration, acquire_timeout, absl::Seconds(5),
+          "wait for a free database connection before UNAVAILABLE");
+ABSL_FLAG(absl::Duration, statement_timeout, absl::Seconds(30),
+          "PostgreSQL statement_timeout of the server's sessions");
+ABSL_FLAG(absl::Duration, lock_timeout, absl::Seconds(5),
+          "longest wait behind a row lock (e.g. a key in flight)");
+ABSL_FLAG(absl::Duration, drain_delay, absl::Seconds(5),
+          "after SIGTERM: keep serving this long with health NOT_SERVING");
+ABSL_FLAG(absl::Duration, shutdown_grace, absl::Seconds(20),
+          "after the drain delay: longest wait for in-flight calls");
+ABSL_FLAG(absl::Duration, max_connection_age, absl::Minutes(5),
+          "clients reconnect after this, so new replicas receive traffic");
+ABSL_FLAG(absl::Duration, reaper_interval, absl::Minutes(1),
+          "how often expired idempotency keys are removed");
+ABSL_FLAG(int, reaper_batch, 1000, "keys removed per reaper statement");
+ABSL_FLAG(absl::Duration, copy_lease, absl::Seconds(60),
+          "how long a keyed CopyFile holds its key before a retry may take "
+          "it over");
+
+namespace idem {
+namespace {
+
+constexpr const char* kFlagNames[] = {"listen",          "database_url",
+                                      "tables",          "storage_root",
+                                      "key_retention",   "pool_size",
+                                      "workers",         "max_queued",
+                                      "metrics_listen",  "tls_cert",
+                                      "tls_key",         "tls_client_ca",
+                                      "allow_plaintext", "auth_tokens",
+                                      "max_rows",        "max_message_bytes",
+                                      "acquire_timeout", "statement_timeout",
+                                      "lock_timeout",    "drain_delay",
+                                      "shutdown_grace",  "max_connection_age",
+                                      "reaper_interval", "reaper_batch",
+                                      "copy_lease"};
+
+std::string EnvName(absl::string_view flag) {
+  return absl::StrCat("IDEM_", absl::AsciiStrToUpper(flag));
+}
+
+// IDEM_* variables become the flags' values before the command line is
+// parsed, so that the command line overrides them.
+absl::Status ApplyEnvironment() {
+  for (const char* name : kFlagNames) {
+    const char* value = std::getenv(EnvName(name).c_str());
+    if (value == nullptr) continue;
+    absl::CommandLineFlag* flag = absl::FindCommandLineFlag(name);
+    std::string error;
+    if (!flag->ParseFrom(value, &error)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(EnvName(name), ": ", error));
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Invalid(absl::string_view flag, absl::string_view why) {
+  return absl::InvalidArgumentError(
+      absl::StrCat("--", flag, " (", EnvName(flag), "): ", why));
+}
+
+absl::Status Validate(const Config& config) {
+  if (config.listen.empty()) return Invalid("listen", "must not be empty");
+  if (config.key_retention <= absl::ZeroDuration()) {
+    return Invalid("key_retention", "must be positive");
+  }
+  if (config.pool_size < 1 || config.pool_size > 1000) {
+    return Invalid("pool_size", "must be between 1 and 1000");
+  }
+  if (config.workers < 1 || config.workers > 1000) {
+    return Invalid("workers", "must be between 1 and 1000");
+  }
+  if (config.max_rows < 1) return Invalid("max_rows", "must be positive");
+  if (config.max_message_bytes < 1024 ||
+      config.max_message_bytes > (1u << 30)) {
+    return Invalid("max_message_bytes", "must be between 1 KiB and 1 GiB");
+  }
+  if (config.reaper_batch < 1)
+    return Invalid("reaper_batch", "must be positive");
+  for (const std::string& table : config.tables) {
+    if (table.empty()) return Invalid("tables", "has an empty entry");
+  }
+  if (config.tls_cert.empty() != config.tls_key.empty()) {
+    return Invalid("tls_cert", "needs --tls_key too, and the other way round");
+  }
+  if (!config.tls_client_ca.empty() && config.tls_cert.empty()) {
+    return Invalid("tls_client_ca", "needs --tls_cert and --tls_key");
+  }
+  if (config.command == Config::Command::kServe && config.tls_cert.empty() &&
+      !config.allow_plaintext) {
+    return absl::InvalidArgumentError(
+        "refusing to serve without TLS: set IDEM_TLS_CERT and IDEM_TLS_KEY, "
+        "or IDEM_ALLOW_PLAINTEXT=true to serve plaintext on purpose");
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::StatusOr<Config> LoadConfig(int argc, char** argv) {
+  absl::SetProgramUsageMessage(
+      "exactly-once data operations on PostgreSQL over gRPC.\n\n"
+      "usage: idem-server [flags]          serve\n"
+      "       idem-server migrate [flags]  apply the database migrations and "
+      "exit\n\n"
+      "Every flag --name may also be set by the environment variable "
+      "IDEM_NAME;\nthe command line wins.");
+  if (absl::Status env = ApplyEnvironment(); !env.ok()) return env;
+  std::vector<char*> positional = absl::ParseCommandLine(argc, argv);
+
+  Config config;
+  if (positional.size() == 2 && absl::string_view(positional[1]) == "migrate") {
+    config.command = Config::Command::kMigrate;
+  } else if (positional.size() > 1) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("unknown command \"", positional[1], "\"; see --help"));
+  }
+  config.listen = absl::GetFlag(FLAGS_listen);
+  config.database_url = absl::GetFlag(FLAGS_database_url);
+  for (std::string table : absl::GetFlag(FLAGS_tables)) {
+    config.tables.emplace_back(absl::StripAsciiWhitespace(table));
+  }
+  config.storage_root = absl::GetFlag(FLAGS_storage_root);
+  config.key_retention = absl::GetFlag(FLAGS_key_retention);
+  int cores = static_cast<int>(std::thread::hardware_concurrency());
+  config.pool_size = absl::GetFlag(FLAGS_pool_size);
+  if (config.pool_size == 0) config.pool_size = std::max(8, 4 * cores);
+  config.workers = absl::GetFlag(FLAGS_workers);
+  if (config.workers == 0) config.workers = config.pool_size;
+  config.max_queued = absl::GetFlag(FLAGS_max_queued);
+  config.metrics_listen = absl::GetFlag(FLAGS_metrics_listen);
+  config.tls_cert = absl::GetFlag(FLAGS_tls_cert);
+  config.tls_key = absl::GetFlag(FLAGS_tls_key);
+  config.tls_client_ca = absl::GetFlag(FLAGS_tls_client_ca);
+  config.allow_plaintext = absl::GetFlag(FLAGS_allow_plaintext);
+  config.auth_tokens = absl::GetFlag(FLAGS_auth_tokens);
+  config.max_rows =
+      static_cast<size_t>(std::max<int64_t>(0, absl::GetFlag(FLAGS_max_rows)));
+  config.max_message_bytes = static_cast<size_t>(
+      std::max<int64_t>(0, absl::GetFlag(FLAGS_max_message_bytes)));
+  config.acquire_timeout = absl::GetFlag(FLAGS_acquire_timeout);
+  config.statement_timeout = absl::GetFlag(FLAGS_statement_timeout);
+  config.lock_timeout = absl::GetFlag(FLAGS_lock_timeout);
+  config.drain_delay = absl::GetFlag(FLAGS_drain_delay);
+  config.shutdown_grace = absl::GetFlag(FLAGS_shutdown_grace);
+  config.max_connection_age = absl::GetFlag(FLAGS_max_connection_age);
+  config.reaper_interval = absl::GetFlag(FLAGS_reaper_interval);
+  config.reaper_batch = absl::GetFlag(FLAGS_reaper_batch);
+  config.copy_lease = absl::GetFlag(FLAGS_copy_lease);
+  if (absl::Status valid = Validate(config); !valid.ok()) return valid;
+  return config;
+}
+
+}  // namespace idem

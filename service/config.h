@@ -1,0 +1,55 @@
+#ifndef IDEM_SERVICE_CONFIG_H_
+#define IDEM_SERVICE_CONFIG_H_
+
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+
+namespace idem {
+
+// Every setting of the server (brief §4a). Each is a flag, and each flag
+// --name can also be set by the environment variable IDEM_NAME (upper
+// case), so that a Kubernetes ConfigMap can set it; a flag on the command
+// line wins over the variable.
+struct Config {
+  enum class Command { kServe, kMigrate };
+  Command command = Command::kServe;
+
+  std::string listen;
+  std::string database_url;  // empty: libpq's PG* variables
+  std::vector<std::string> tables;
+  std::string storage_root;  // empty: CopyFile answers FAILED_PRECONDITION
+  absl::Duration key_retention;
+  int pool_size = 0;
+  int workers = 0;             // threads that run database work
+  int max_queued = 0;          // requests waiting for a worker; then overload
+  std::string metrics_listen;  // empty: no metrics endpoint
+  std::string tls_cert;
+  std::string tls_key;
+  std::string tls_client_ca;
+  bool allow_plaintext = false;
+  std::string auth_tokens;  // path of the tokens file; empty: no auth
+
+  size_t max_rows = 0;
+  size_t max_message_bytes = 0;
+  absl::Duration acquire_timeout;
+  absl::Duration statement_timeout;
+  absl::Duration lock_timeout;
+  absl::Duration drain_delay;
+  absl::Duration shutdown_grace;
+  absl::Duration max_connection_age;
+  absl::Duration reaper_interval;
+  int reaper_batch = 0;
+  absl::Duration copy_lease;
+};
+
+// Reads flags, with IDEM_* variables as their defaults, and validates them.
+// Exits with usage on --help; returns INVALID_ARGUMENT naming the setting
+// (flag and variable) for a bad value.
+absl::StatusOr<Config> LoadConfig(int argc, char** argv);
+
+}  // namespace idem
+
+#endif  // IDEM_SERVICE_CONFIG_H_

@@ -1,0 +1,168 @@
+#include "service/db/catalog.h"
+
+#include <pqxx/transaction>
+
+#include "absl/strings/str_cat.h"
+#include "service/db/identifiers.h"
+#include "service/db/transaction.h"
+
+namespace idem::db {
+namespace {
+
+constexpr char kRelationSql[] = R"sql(
+SELECT c.oid, n.nspname, c.relname
+FROM pg_catalog.pg_class c
+JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+WHERE c.oid = pg_catalog.to_regclass($1) AND c.relkind IN ('r', 'p')
+)sql";
+
+constexpr char kColumnsSql[] = R"sql(
+SELECT a.attname, pg_catalog.format_type(a.atttypid, NULL),
+       bt.typname, bt.typcategory, a.attnotnull, a.attgenerated <> ''
+FROM pg_catalog.pg_attribute a
+JOIN pg_catalog.pg_type t ON t.oid = a.atttypid
+JOIN pg_catalog.pg_type bt
+  ON bt.oid = CASE WHEN t.typtype = 'd' THEN t.typbasetype ELSE t.oid END
+WHERE a.attrelid = $1 AND a.attnum > 0 AND NOT a.attisdropped
+ORDER BY a.attnum
+)sql";
+
+constexpr char kPrimaryKeySql[] = R"sql(
+SELECT a.attname
+FROM pg_catalog.pg_index i
+CROSS JOIN LATERAL unnest(i.indkey) WITH ORDINALITY AS k(attnum, position)
+JOIN pg_catalog.pg_attribute a
+  ON a.attrelid = i.indrelid AND a.attnum = k.attnum
+WHERE i.indrelid = $1 AND i.indisprimary
+ORDER BY k.position
+)sql";
+
+absl::string_view BareName(absl::string_view name) {
+  size_t dot = name.rfind('.');
+  return dot == absl::string_view::npos ? name : name.substr(dot + 1);
+}
+
+}  // namespace
+
+std::optional<size_t> Table::FindColumn(absl::string_view column) const {
+  for (size_t i = 0; i < columns.size(); ++i) {
+    if (columns[i].name == column) return i;
+  }
+  return std::nullopt;
+}
+
+bool Table::IsKeyColumn(size_t index) const {
+  for (size_t k : primary_key) {
+    if (k == index) return true;
+  }
+  return false;
+}
+
+Catalog::Catalog(ConnectionPool& pool, std::vector<std::string> allowed_tables)
+    : pool_(pool), allowed_(std::move(allowed_tables)) {}
+
+absl::Status Catalog::LoadAll() {
+  for (const std::string& entry : allowed_) {
+    absl::StatusOr<std::shared_ptr<const Table>> table = LoadEntry(entry);
+    if (!table.ok() && table.status().code() != absl::StatusCode::kNotFound) {
+      return table.status();
+    }
+  }
+  return absl::OkStatus();
+}
+
+std::optional<std::string> Catalog::MatchEntry(
+    absl::string_view requested) const {
+  // An entry matches as written, by its loaded schema.name, or by its bare
+  // name when no other allowed table shares that name.
+  std::optional<std::string> by_bare_name;
+  int bare_matches = 0;
+  for (const std::string& entry : allowed_) {
+    if (entry == requested) return entry;
+    auto it = tables_.find(entry);
+    absl::string_view loaded =
+        it != tables_.end() ? absl::string_view(it->second->name) : entry;
+    if (loaded == requested) return entry;
+    if (requested.find('.') == absl::string_view::npos &&
+        BareName(loaded) == requested) {
+      by_bare_name = entry;
+      ++bare_matches;
+    }
+  }
+  if (bare_matches == 1) return by_bare_name;
+  return std::nullopt;
+}
+
+absl::StatusOr<std::shared_ptr<const Table>> Catalog::Find(
+    absl::string_view requested) {
+  std::optional<std::string> entry;
+  {
+    absl::ReaderMutexLock lock(&mu_);
+    entry = MatchEntry(requested);
+    if (entry.has_value()) {
+      auto it = tables_.find(*entry);
+      if (it != tables_.end()) return it->second;
+    }
+  }
+  if (!entry.has_value()) {
+    return absl::PermissionDeniedError(absl::StrCat(
+        "table \"", requested, "\" is not exposed by this server"));
+  }
+  return LoadEntry(*entry);
+}
+
+absl::StatusOr<std::shared_ptr<const Table>> Catalog::Reload(
+    const Table& table) {
+  std::optional<std::string> entry;
+  {
+    absl::ReaderMutexLock lock(&mu_);
+    entry = MatchEntry(table.name);
+  }
+  if (!entry.has_value()) {
+    return absl::PermissionDeniedError(absl::StrCat(
+        "table \"", table.name, "\" is not exposed by this server"));
+  }
+  return LoadEntry(*entry);
+}
+
+absl::StatusOr<std::shared_ptr<const Table>> Catalog::LoadEntry(
+    const std::string& entry) {
+  absl::StatusOr<std::shared_ptr<const Table>> loaded = RunInTransaction(
+      pool_,
+      [&](PgSession&,
+          pqxx::work& txn) -> absl::StatusOr<std::shared_ptr<const Table>> {
+        pqxx::result relation = txn.exec_params(kRelationSql, entry);
+        if (relation.empty()) {
+          return absl::NotFoundError(
+              absl::StrCat("table \"", entry, "\" does not exist"));
+        }
+        auto oid = relation[0][0].as<unsigned>();
+        auto table = std::make_shared<Table>();
+        table->name =
+            absl::StrCat(relation[0][1].c_str(), ".", relation[0][2].c_str());
+        table->sql_name =
+            absl::StrCat(QuoteIdentifier(relation[0][1].c_str()), ".",
+                         QuoteIdentifier(relation[0][2].c_str()));
+        for (const pqxx::row& row : txn.exec_params(kColumnsSql, oid)) {
+          Column column;
+          column.name = row[0].c_str();
+          column.type = row[1].c_str();
+          column.type_name = row[2].c_str();
+          column.category = row[3].c_str()[0];
+          column.not_null = row[4].as<bool>();
+          column.generated = row[5].as<bool>();
+          table->columns.push_back(std::move(column));
+        }
+        for (const pqxx::row& row : txn.exec_params(kPrimaryKeySql, oid)) {
+          table->primary_key.push_back(*table->FindColumn(row[0].c_str()));
+        }
+        return std::shared_ptr<const Table>(std::move(table));
+      });
+  if (loaded.ok()) {
+    absl::MutexLock lock(&mu_);
+    tables_[entry] = *loaded;
+  }
+  return loaded;
+}
+
+}  // namespace idem::db

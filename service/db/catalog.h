@@ -1,0 +1,79 @@
+#ifndef IDEM_SERVICE_DB_CATALOG_H_
+#define IDEM_SERVICE_DB_CATALOG_H_
+
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/synchronization/mutex.h"
+#include "service/db/connection_pool.h"
+
+namespace idem::db {
+
+struct Column {
+  std::string name;
+  // format_type() without the modifier: what a parameter is cast to, so that
+  // a too-long varchar fails on assignment instead of being cut by the cast.
+  std::string type;
+  std::string type_name;  // pg_type.typname, e.g. "int8", "bytea", "json"
+  char category = 'X';    // pg_type.typcategory: 'N' numeric, 'B' bool, ...
+  bool not_null = false;
+  bool generated = false;  // GENERATED ALWAYS: never written by idem
+};
+
+// An allow-listed table as the catalog described it when it was loaded.
+struct Table {
+  std::string name;      // schema.name, for messages
+  std::string sql_name;  // "schema"."name", for statements
+  std::vector<Column> columns;
+  std::vector<size_t> primary_key;  // indexes into columns, in key order
+
+  // Index of the column called `name`, if any.
+  std::optional<size_t> FindColumn(absl::string_view column) const;
+  bool IsKeyColumn(size_t index) const;
+};
+
+// The shapes of the allow-listed tables (brief §4). Loaded at start and
+// reloaded for one table on a miss (a table created or altered since), never
+// per request.
+class Catalog {
+ public:
+  Catalog(ConnectionPool& pool, std::vector<std::string> allowed_tables);
+
+  // Loads every allow-listed table that exists; one that does not yet is
+  // loaded on first use. Fails only when the database cannot be read.
+  absl::Status LoadAll();
+
+  // The table a request names, as "schema.name" or "name".
+  // PERMISSION_DENIED: not allow-listed; NOT_FOUND: allow-listed but absent.
+  absl::StatusOr<std::shared_ptr<const Table>> Find(
+      absl::string_view requested);
+
+  // Reloads `table` after a request found the catalog out of date.
+  absl::StatusOr<std::shared_ptr<const Table>> Reload(const Table& table);
+
+  const std::vector<std::string>& allowed_tables() const { return allowed_; }
+
+ private:
+  // The allow-list entry a request names, if any.
+  std::optional<std::string> MatchEntry(absl::string_view requested) const
+      ABSL_SHARED_LOCKS_REQUIRED(mu_);
+  absl::StatusOr<std::shared_ptr<const Table>> LoadEntry(
+      const std::string& entry);
+
+  ConnectionPool& pool_;
+  const std::vector<std::string> allowed_;
+  mutable absl::Mutex mu_;
+  // Allow-list entry -> loaded table (absent until it exists).
+  std::map<std::string, std::shared_ptr<const Table>, std::less<>> tables_
+      ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace idem::db
+
+#endif  // IDEM_SERVICE_DB_CATALOG_H_

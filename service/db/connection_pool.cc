@@ -1,0 +1,104 @@
+#include "service/db/connection_pool.h"
+
+#include <pqxx/nontransaction>
+
+#include "absl/strings/str_cat.h"
+#include "service/db/database_error.h"
+
+namespace idem::db {
+
+ConnectionPool::ConnectionPool(PoolOptions options)
+    : options_(std::move(options)) {}
+
+ConnectionPool::Lease::Lease(Lease&& other) noexcept
+    : pool_(other.pool_),
+      session_(std::move(other.session_)),
+      discard_(other.discard_) {}
+
+ConnectionPool::Lease::~Lease() {
+  if (session_ != nullptr) pool_->Release(std::move(session_), discard_);
+}
+
+absl::StatusOr<std::unique_ptr<PgSession>> ConnectionPool::Connect() const {
+  try {
+    auto session = std::make_unique<PgSession>(options_.url);
+    pqxx::nontransaction setup(session->connection());
+    setup.exec(absl::StrCat(
+        "SET statement_timeout = ",
+        absl::ToInt64Milliseconds(options_.statement_timeout),
+        "; SET lock_timeout = ",
+        absl::ToInt64Milliseconds(options_.lock_timeout),
+        "; SET application_name = ", setup.quote(options_.application_name)));
+    return session;
+  } catch (const std::exception& error) {
+    return MapDatabaseError(error);
+  }
+}
+
+absl::StatusOr<ConnectionPool::Lease> ConnectionPool::Acquire() {
+  std::unique_ptr<PgSession> session;
+  {
+    absl::MutexLock lock(&mu_);
+    ++waiting_;
+    auto ready = [this]() ABSL_SHARED_LOCKS_REQUIRED(mu_) {
+      return closed_ || !idle_.empty() || open_ < options_.size;
+    };
+    bool got =
+        mu_.AwaitWithTimeout(absl::Condition(&ready), options_.acquire_timeout);
+    --waiting_;
+    if (closed_) return absl::UnavailableError("server is shutting down");
+    if (!got) {
+      return absl::UnavailableError(
+          "all database connections are busy; retry later");
+    }
+    if (!idle_.empty()) {
+      session = std::move(idle_.back());
+      idle_.pop_back();
+    } else {
+      ++open_;  // reserve the slot while connecting outside the lock
+    }
+  }
+  if (session != nullptr && session->is_open()) {
+    return Lease(this, std::move(session));
+  }
+  session.reset();  // a dead idle session keeps its slot for a new one
+  absl::StatusOr<std::unique_ptr<PgSession>> fresh = Connect();
+  if (!fresh.ok()) {
+    absl::MutexLock lock(&mu_);
+    --open_;
+    return fresh.status();
+  }
+  return Lease(this, *std::move(fresh));
+}
+
+void ConnectionPool::Release(std::unique_ptr<PgSession> session, bool discard) {
+  bool keep = !discard && session->is_open();
+  absl::MutexLock lock(&mu_);
+  if (keep && !closed_) {
+    idle_.push_back(std::move(session));
+  } else {
+    --open_;
+  }
+}
+
+void ConnectionPool::Close() {
+  std::vector<std::unique_ptr<PgSession>> idle;
+  {
+    absl::MutexLock lock(&mu_);
+    closed_ = true;
+    open_ -= static_cast<int>(idle_.size());
+    idle.swap(idle_);
+  }
+}
+
+int ConnectionPool::in_use() const {
+  absl::MutexLock lock(&mu_);
+  return open_ - static_cast<int>(idle_.size());
+}
+
+int ConnectionPool::waiting() const {
+  absl::MutexLock lock(&mu_);
+  return waiting_;
+}
+
+}  // namespace idem::db

@@ -1,0 +1,83 @@
+#ifndef IDEM_SERVICE_DB_CONNECTION_POOL_H_
+#define IDEM_SERVICE_DB_CONNECTION_POOL_H_
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "service/db/pg_session.h"
+
+namespace idem::db {
+
+struct PoolOptions {
+  std::string url;  // libpq connection string or URI; empty: PG* variables
+  int size = 8;
+  // How long Acquire waits for a free connection before UNAVAILABLE.
+  absl::Duration acquire_timeout = absl::Seconds(5);
+  // Session settings: a statement never runs unbounded, and a lock wait
+  // (for example behind an in-flight idempotency key) ends in time for the
+  // caller to be told to come back.
+  absl::Duration statement_timeout = absl::Seconds(30);
+  absl::Duration lock_timeout = absl::Seconds(5);
+  std::string application_name = "idem-server";
+};
+
+// A bounded set of PostgreSQL sessions. Connections open lazily up to
+// `size`; a broken one is dropped when returned and replaced on demand.
+class ConnectionPool {
+ public:
+  explicit ConnectionPool(PoolOptions options);
+  ConnectionPool(const ConnectionPool&) = delete;
+  ConnectionPool& operator=(const ConnectionPool&) = delete;
+
+  // Exclusive use of one session until destroyed.
+  class Lease {
+   public:
+    Lease(Lease&& other) noexcept;
+    Lease& operator=(Lease&&) = delete;
+    ~Lease();
+    PgSession& operator*() const { return *session_; }
+    PgSession* operator->() const { return session_.get(); }
+    // Closes the session instead of returning it: for a session whose state
+    // is unknown after an error.
+    void Discard() { discard_ = true; }
+
+   private:
+    friend class ConnectionPool;
+    Lease(ConnectionPool* pool, std::unique_ptr<PgSession> session)
+        : pool_(pool), session_(std::move(session)) {}
+    ConnectionPool* pool_;
+    std::unique_ptr<PgSession> session_;
+    bool discard_ = false;
+  };
+
+  // Waits up to options.acquire_timeout; UNAVAILABLE when the pool stays
+  // exhausted, the database cannot be reached or the pool is closed.
+  absl::StatusOr<Lease> Acquire();
+
+  // Refuses further Acquire calls and closes idle sessions.
+  void Close();
+
+  int in_use() const;
+  int waiting() const;
+  int size() const { return options_.size; }
+
+ private:
+  void Release(std::unique_ptr<PgSession> session, bool discard);
+  absl::StatusOr<std::unique_ptr<PgSession>> Connect() const;
+
+  const PoolOptions options_;
+  mutable absl::Mutex mu_;
+  std::vector<std::unique_ptr<PgSession>> idle_ ABSL_GUARDED_BY(mu_);
+  int open_ ABSL_GUARDED_BY(mu_) = 0;  // idle + leased + being opened
+  int waiting_ ABSL_GUARDED_BY(mu_) = 0;
+  bool closed_ ABSL_GUARDED_BY(mu_) = false;
+};
+
+}  // namespace idem::db
+
+#endif  // IDEM_SERVICE_DB_CONNECTION_POOL_H_

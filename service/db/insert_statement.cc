@@ -1,0 +1,140 @@
+#include "service/db/insert_statement.h"
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "idem/v1/idem.pb.h"
+#include "service/db/identifiers.h"
+#include "service/db/sql_fragments.h"
+
+namespace idem::db {
+namespace {
+
+// Positional alias of shape column i inside the statement ("c0", "c1", ...):
+// request names never appear in SQL.
+std::string Alias(size_t i) { return absl::StrCat("c", i); }
+
+std::string InputCte(const InsertShape& shape) {
+  std::vector<std::string> casts, params, aliases;
+  for (size_t i = 0; i < shape.columns.size(); ++i) {
+    const Column& column = shape.table->columns[shape.columns[i]];
+    casts.push_back(
+        absl::StrCat("u.", Alias(i), "::", column.type, " AS ", Alias(i)));
+    params.push_back(absl::StrCat("$", i + 1, "::text[]"));
+    aliases.push_back(Alias(i));
+  }
+  return absl::StrCat("input AS (SELECT u.ord, ", absl::StrJoin(casts, ", "),
+                      " FROM unnest(", absl::StrJoin(params, ", "),
+                      ") WITH ORDINALITY AS u(", absl::StrJoin(aliases, ", "),
+                      ", ord))");
+}
+
+// Join condition of `other` (with table column names) to input's key.
+std::string KeyMatch(const InsertShape& shape, const std::string& other) {
+  std::vector<std::string> terms;
+  for (size_t i = 0; i < shape.columns.size(); ++i) {
+    if (!shape.table->IsKeyColumn(shape.columns[i])) continue;
+    const Column& column = shape.table->columns[shape.columns[i]];
+    terms.push_back(absl::StrCat(other, ".", QuoteIdentifier(column.name),
+                                 " = input.", Alias(i)));
+  }
+  return absl::StrJoin(terms, " AND ");
+}
+
+// True when `stored` already holds every non-key value of the input row.
+std::string StoredEqualsInput(const InsertShape& shape) {
+  std::vector<std::string> terms = {"TRUE"};
+  for (size_t i = 0; i < shape.columns.size(); ++i) {
+    if (shape.table->IsKeyColumn(shape.columns[i])) continue;
+    const Column& column = shape.table->columns[shape.columns[i]];
+    terms.push_back(EqualExpr(column, "stored." + QuoteIdentifier(column.name),
+                              "input." + Alias(i)));
+  }
+  return absl::StrJoin(terms, " AND ");
+}
+
+std::string FirstKeyColumn(const InsertShape& shape) {
+  return QuoteIdentifier(
+      shape.table->columns[shape.table->primary_key[0]].name);
+}
+
+// The outcome of a row that was not written, from the stored row.
+std::string UnwrittenOutcome(const InsertShape& shape) {
+  int differs =
+      shape.do_update ? v1::ROW_OUTCOME_STALE : v1::ROW_OUTCOME_CONFLICT;
+  return absl::StrCat("WHEN stored.", FirstKeyColumn(shape),
+                      " IS NULL THEN 0 WHEN ", StoredEqualsInput(shape),
+                      " THEN ", v1::ROW_OUTCOME_DUPLICATE, " ELSE ", differs);
+}
+
+std::string KeyPartition(const InsertShape& shape) {
+  std::vector<std::string> keys;
+  for (size_t i = 0; i < shape.columns.size(); ++i) {
+    if (shape.table->IsKeyColumn(shape.columns[i])) {
+      keys.push_back("input." + Alias(i));
+    }
+  }
+  return absl::StrJoin(keys, ", ");
+}
+
+std::string ConflictAction(const InsertShape& shape) {
+  std::vector<std::string> sets, equal = {"TRUE"};
+  for (size_t index : shape.columns) {
+    if (shape.table->IsKeyColumn(index)) continue;
+    const Column& column = shape.table->columns[index];
+    std::string name = QuoteIdentifier(column.name);
+    sets.push_back(absl::StrCat(name, " = EXCLUDED.", name));
+    equal.push_back(EqualExpr(column, "t." + name, "EXCLUDED." + name));
+  }
+  if (!shape.do_update || sets.empty()) return "DO NOTHING";
+  std::string guard;
+  if (shape.version_column.has_value()) {
+    std::string v =
+        QuoteIdentifier(shape.table->columns[*shape.version_column].name);
+    guard = absl::StrCat(" AND (t.", v, " IS NULL OR EXCLUDED.", v, " > t.", v,
+                         ")");
+  }
+  return absl::StrCat("DO UPDATE SET ", absl::StrJoin(sets, ", "),
+                      " WHERE NOT (", absl::StrJoin(equal, " AND "), ")",
+                      guard);
+}
+
+}  // namespace
+
+InsertSql BuildInsertSql(const InsertShape& shape) {
+  const Table& table = *shape.table;
+  std::vector<std::string> names, aliases, keys, returned;
+  for (size_t i = 0; i < shape.columns.size(); ++i) {
+    names.push_back(QuoteIdentifier(table.columns[shape.columns[i]].name));
+    aliases.push_back(Alias(i));
+  }
+  for (size_t index : table.primary_key) {
+    keys.push_back(QuoteIdentifier(table.columns[index].name));
+  }
+  std::string stored_join =
+      absl::StrCat(" LEFT JOIN ", table.sql_name, " AS stored ON ",
+                   KeyMatch(shape, "stored"));
+  std::string same_key =
+      absl::StrCat("count(*) OVER (PARTITION BY ", KeyPartition(shape), ")");
+
+  InsertSql sql;
+  // The outer query reads `stored` in the statement's snapshot, i.e. before
+  // the insert: exactly the row a conflicting input row met.
+  sql.write = absl::StrCat(
+      "WITH ", InputCte(shape), ", written AS (INSERT INTO ", table.sql_name,
+      " AS t (", absl::StrJoin(names, ", "), ") SELECT ",
+      absl::StrJoin(aliases, ", "), " FROM input ORDER BY ord ON CONFLICT (",
+      absl::StrJoin(keys, ", "), ") ", ConflictAction(shape), " RETURNING ",
+      absl::StrJoin(keys, ", "), ", (t.xmax = 0) AS fresh) ",
+      "SELECT input.ord, CASE WHEN written.fresh THEN ",
+      v1::ROW_OUTCOME_INSERTED, " WHEN written.fresh IS NOT NULL THEN ",
+      v1::ROW_OUTCOME_UPDATED, " ", UnwrittenOutcome(shape), " END, ", same_key,
+      " FROM input LEFT JOIN written ON ", KeyMatch(shape, "written"),
+      stored_join, " ORDER BY input.ord");
+  sql.classify =
+      absl::StrCat("WITH ", InputCte(shape), " SELECT input.ord, CASE ",
+                   UnwrittenOutcome(shape), " END, ", same_key, " FROM input",
+                   stored_join, " ORDER BY input.ord");
+  return sql;
+}
+
+}  // namespace idem::db

@@ -1,0 +1,38 @@
+#ifndef IDEM_SERVICE_DB_INSERT_STATEMENT_H_
+#define IDEM_SERVICE_DB_INSERT_STATEMENT_H_
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "service/db/catalog.h"
+
+namespace idem::db {
+
+// What varies between Insert statements. Equal shapes give equal SQL, so a
+// session prepares each shape once.
+struct InsertShape {
+  const Table* table = nullptr;
+  std::vector<size_t> columns;  // the request's columns, in table order
+  bool do_update = false;       // ON CONFLICT DO UPDATE (else DO NOTHING)
+  std::optional<size_t> version_column;  // DO UPDATE guard
+};
+
+// Both statements take one text[] parameter per shape column (element i is
+// row i's value) and return (ordinal, outcome, rows_with_same_key) per
+// request row in request order, where outcome is a v1::RowOutcome number or
+// 0 when the statement's snapshot could not tell (a concurrent transaction
+// committed the key after the statement began).
+struct InsertSql {
+  // INSERT ... ON CONFLICT, classifying every row.
+  std::string write;
+  // Classifies rows again in a fresh snapshot, writing nothing: run for
+  // rows the write left at 0.
+  std::string classify;
+};
+
+InsertSql BuildInsertSql(const InsertShape& shape);
+
+}  // namespace idem::db
+
+#endif  // IDEM_SERVICE_DB_INSERT_STATEMENT_H_

@@ -1,0 +1,45 @@
+#include "service/db/migration_runner.h"
+
+#include <pqxx/transaction>
+
+#include "service/db/migrations.h"
+#include "service/db/transaction.h"
+
+namespace idem::db {
+namespace {
+
+// Any fixed number shared by every idem replica: "idem" in ASCII.
+constexpr long long kMigrationLockId = 0x6964656d;
+
+}  // namespace
+
+absl::StatusOr<std::vector<int>> ApplyMigrations(ConnectionPool& pool) {
+  return RunInTransaction(
+      pool,
+      [](PgSession&, pqxx::work& txn) -> absl::StatusOr<std::vector<int>> {
+        txn.exec_params("SELECT pg_advisory_xact_lock($1)", kMigrationLockId);
+        txn.exec(
+            "CREATE SCHEMA IF NOT EXISTS idem; "
+            "CREATE TABLE IF NOT EXISTS idem.schema_migrations ("
+            "  version integer PRIMARY KEY,"
+            "  name text NOT NULL,"
+            "  applied_at timestamptz NOT NULL DEFAULT now())");
+        int current = txn.exec(
+                             "SELECT coalesce(max(version), 0) FROM "
+                             "idem.schema_migrations")[0][0]
+                          .as<int>();
+        std::vector<int> applied;
+        for (const Migration& migration : Migrations()) {
+          if (migration.version <= current) continue;
+          txn.exec(migration.sql);
+          txn.exec_params(
+              "INSERT INTO idem.schema_migrations (version, name) "
+              "VALUES ($1, $2)",
+              migration.version, migration.name);
+          applied.push_back(migration.version);
+        }
+        return applied;
+      });
+}
+
+}  // namespace idem::db

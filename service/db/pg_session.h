@@ -1,0 +1,44 @@
+#ifndef IDEM_SERVICE_DB_PG_SESSION_H_
+#define IDEM_SERVICE_DB_PG_SESSION_H_
+
+#include <optional>
+#include <pqxx/connection>
+#include <pqxx/result>
+#include <pqxx/transaction_base>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+namespace idem::db {
+
+// A parameter in PostgreSQL's text format; nullopt is SQL NULL.
+using TextParam = std::optional<std::string>;
+
+// One PostgreSQL connection and the statements prepared on it. Statements
+// are prepared once per connection, on first use, and named by a counter so
+// that any SQL text (built from catalog names) maps to one server-side plan.
+class PgSession {
+ public:
+  // Throws pqxx::broken_connection when the database cannot be reached; the
+  // pool turns that into a status.
+  explicit PgSession(const std::string& url);
+
+  pqxx::connection& connection() { return connection_; }
+
+  // The name of `sql` prepared on this connection.
+  const std::string& Prepared(const std::string& sql);
+
+  // Runs `sql`, prepared on this connection, with `params` in `txn`.
+  pqxx::result Exec(pqxx::transaction_base& txn, const std::string& sql,
+                    const std::vector<TextParam>& params);
+
+  bool is_open() const { return connection_.is_open(); }
+
+ private:
+  pqxx::connection connection_;
+  std::unordered_map<std::string, std::string> prepared_;  // sql -> name
+};
+
+}  // namespace idem::db
+
+#endif  // IDEM_SERVICE_DB_PG_SESSION_H_

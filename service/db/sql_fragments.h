@@ -1,0 +1,21 @@
+#ifndef IDEM_SERVICE_DB_SQL_FRAGMENTS_H_
+#define IDEM_SERVICE_DB_SQL_FRAGMENTS_H_
+
+#include <string>
+
+#include "service/db/catalog.h"
+
+namespace idem::db {
+
+// "left IS NOT DISTINCT FROM right" for a column, adapted to types without
+// an equality operator: json compares as jsonb, xml and geometric types as
+// text.
+std::string EqualExpr(const Column& column, const std::string& left,
+                      const std::string& right);
+
+// "$n::type": parameter n (1-based) cast to the column's type.
+std::string CastParam(const Column& column, size_t n);
+
+}  // namespace idem::db
+
+#endif  // IDEM_SERVICE_DB_SQL_FRAGMENTS_H_

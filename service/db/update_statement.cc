@@ -1,0 +1,49 @@
+#include "service/db/update_statement.h"
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "service/db/identifiers.h"
+#include "service/db/sql_fragments.h"
+
+namespace idem::db {
+
+UpdateSql BuildUpdateSql(const UpdateShape& shape) {
+  const Table& table = *shape.table;
+  size_t param = 0;
+  std::vector<std::string> where;
+  for (size_t index : table.primary_key) {
+    const Column& column = table.columns[index];
+    where.push_back(absl::StrCat("t.", QuoteIdentifier(column.name), " = ",
+                                 CastParam(column, ++param)));
+  }
+  std::vector<std::string> assignments, unchanged = {"TRUE"};
+  std::string guard = "TRUE";
+  for (size_t index : shape.set_columns) {
+    const Column& column = table.columns[index];
+    std::string name = QuoteIdentifier(column.name);
+    std::string value = CastParam(column, ++param);
+    assignments.push_back(absl::StrCat(name, " = ", value));
+    unchanged.push_back(EqualExpr(column, "t." + name, value));
+    if (shape.version_column == index) {
+      guard =
+          absl::StrCat("(t.", name, " IS NULL OR ", value, " > t.", name, ")");
+    }
+  }
+  for (size_t index : shape.increment_columns) {
+    const Column& column = table.columns[index];
+    std::string name = QuoteIdentifier(column.name);
+    std::string delta = CastParam(column, ++param);
+    assignments.push_back(absl::StrCat(name, " = t.", name, " + ", delta));
+    unchanged.push_back(absl::StrCat("(", delta, " = 0)"));
+  }
+  std::string key = absl::StrJoin(where, " AND ");
+  UpdateSql sql;
+  sql.probe = absl::StrCat("SELECT NOT (", absl::StrJoin(unchanged, " AND "),
+                           "), ", guard, " FROM ", table.sql_name,
+                           " AS t WHERE ", key, " FOR UPDATE");
+  sql.apply = absl::StrCat("UPDATE ", table.sql_name, " AS t SET ",
+                           absl::StrJoin(assignments, ", "), " WHERE ", key);
+  return sql;
+}
+
+}  // namespace idem::db

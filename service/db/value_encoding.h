@@ -1,0 +1,28 @@
+#ifndef IDEM_SERVICE_DB_VALUE_ENCODING_H_
+#define IDEM_SERVICE_DB_VALUE_ENCODING_H_
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "idem/v1/idem.pb.h"
+#include "service/db/catalog.h"
+#include "service/db/pg_session.h"
+
+namespace idem::db {
+
+// The text form of `value` for a parameter cast to `column.type`. Refuses,
+// with INVALID_ARGUMENT naming the column, a value kind that cannot mean a
+// value of the column's type (a bool for a number, bytes for text, ...), a
+// NULL for a NOT NULL column and a string with a NUL byte. Whether a string
+// parses as the type is PostgreSQL's to decide.
+absl::StatusOr<TextParam> EncodeValue(const v1::Value& value,
+                                      const Column& column);
+
+// `elements` as a one-dimensional array literal, e.g. {"a",NULL,"b\"c"}.
+std::string ArrayLiteral(const std::vector<TextParam>& elements);
+
+}  // namespace idem::db
+
+#endif  // IDEM_SERVICE_DB_VALUE_ENCODING_H_

@@ -1,0 +1,45 @@
+#include "service/health_monitor.h"
+
+#include <memory>
+#include <pqxx/nontransaction>
+
+#include "service/db/pg_session.h"
+#include "service/observability/log.h"
+
+namespace idem {
+
+HealthMonitor::HealthMonitor(grpc::HealthCheckServiceInterface* health,
+                             std::string database_url, absl::Duration interval)
+    : health_(health),
+      database_url_(std::move(database_url)),
+      interval_(interval),
+      thread_([this] { Run(); }) {}
+
+HealthMonitor::~HealthMonitor() {
+  stop_.Notify();
+  thread_.join();
+}
+
+void HealthMonitor::Run() {
+  std::unique_ptr<db::PgSession> session;
+  bool last = true;
+  do {
+    bool serving = false;
+    try {
+      if (session == nullptr || !session->is_open()) {
+        session = std::make_unique<db::PgSession>(database_url_);
+      }
+      pqxx::nontransaction(session->connection()).exec("SELECT 1");
+      serving = true;
+    } catch (const std::exception&) {
+      session.reset();
+    }
+    health_->SetServingStatus(serving);
+    if (serving != last) {
+      log::Info("health", {{"serving", serving}});
+      last = serving;
+    }
+  } while (!stop_.WaitForNotificationWithTimeout(interval_));
+}
+
+}  // namespace idem

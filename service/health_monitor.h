@@ -1,0 +1,36 @@
+#ifndef IDEM_SERVICE_HEALTH_MONITOR_H_
+#define IDEM_SERVICE_HEALTH_MONITOR_H_
+
+#include <grpcpp/health_check_service_interface.h>
+
+#include <string>
+#include <thread>
+
+#include "absl/synchronization/notification.h"
+#include "absl/time/time.h"
+
+namespace idem {
+
+// Keeps the gRPC health status SERVING only while PostgreSQL answers a
+// query, checked on a connection of its own so that a busy pool never reads
+// as an outage.
+class HealthMonitor {
+ public:
+  HealthMonitor(grpc::HealthCheckServiceInterface* health,
+                std::string database_url, absl::Duration interval);
+  // Stops checking; the status stays as last set.
+  ~HealthMonitor();
+
+ private:
+  void Run();
+
+  grpc::HealthCheckServiceInterface* const health_;
+  const std::string database_url_;
+  const absl::Duration interval_;
+  absl::Notification stop_;
+  std::thread thread_;
+};
+
+}  // namespace idem
+
+#endif  // IDEM_SERVICE_HEALTH_MONITOR_H_

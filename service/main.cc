@@ -1,0 +1,30 @@
+// idem-server: settings in, server out. See service/config.h for settings.
+#include "absl/status/status.h"
+#include "service/config.h"
+#include "service/observability/log.h"
+#include "service/server.h"
+
+int main(int argc, char** argv) {
+  idem::BlockShutdownSignals();
+  absl::StatusOr<idem::Config> config = idem::LoadConfig(argc, argv);
+  if (!config.ok()) {
+    idem::log::Error("config", {{"message", config.status().message()}});
+    return 2;
+  }
+  if (config->command == idem::Config::Command::kMigrate) {
+    absl::Status migrated = idem::RunMigrations(*config);
+    if (!migrated.ok()) {
+      idem::log::Error("migrations", {{"message", migrated.message()}});
+      return 1;
+    }
+    return 0;
+  }
+  absl::StatusOr<std::unique_ptr<idem::Server>> server =
+      idem::Server::Start(*config);
+  if (!server.ok()) {
+    idem::log::Error("startup", {{"message", server.status().message()}});
+    return 1;
+  }
+  (*server)->RunUntilSignalled();
+  return 0;
+}

@@ -1,0 +1,39 @@
+#include "service/ops/column_resolution.h"
+
+#include "absl/strings/str_cat.h"
+
+namespace idem::ops {
+
+absl::StatusOr<std::shared_ptr<const db::Table>> FindTableWithColumns(
+    db::Catalog& catalog, const std::string& table_name,
+    const std::vector<std::string>& column_names) {
+  if (table_name.empty()) {
+    return absl::InvalidArgumentError("table is required");
+  }
+  absl::StatusOr<std::shared_ptr<const db::Table>> table =
+      catalog.Find(table_name);
+  if (!table.ok()) return table;
+  for (const std::string& name : column_names) {
+    if (!(*table)->FindColumn(name).has_value()) {
+      return catalog.Reload(**table);
+    }
+  }
+  return table;
+}
+
+absl::StatusOr<size_t> WritableColumn(const db::Table& table,
+                                      const std::string& name) {
+  std::optional<size_t> index = table.FindColumn(name);
+  if (!index.has_value()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("table ", table.name, " has no column \"", name, "\""));
+  }
+  if (table.columns[*index].generated) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("column \"", name, "\" of table ", table.name,
+                     " is generated and cannot be written"));
+  }
+  return *index;
+}
+
+}  // namespace idem::ops

@@ -1,0 +1,191 @@
+#include "service/ops/insert_op.h"
+
+#include <algorithm>
+#include <pqxx/transaction>
+
+#include "absl/strings/str_cat.h"
+#include "service/db/transaction.h"
+#include "service/db/value_encoding.h"
+#include "service/ops/column_resolution.h"
+
+namespace idem::ops {
+namespace {
+
+absl::StatusOr<db::InsertShape> ShapeOf(const db::Table& table,
+                                        const v1::InsertRequest& request) {
+  db::InsertShape shape;
+  shape.table = &table;
+  if (table.primary_key.empty()) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("table ", table.name,
+                     " has no primary key, so a repeated insert "
+                     "cannot be recognised"));
+  }
+  for (const auto& [name, value] : request.rows(0).columns()) {
+    absl::StatusOr<size_t> index = WritableColumn(table, name);
+    if (!index.ok()) return index.status();
+    shape.columns.push_back(*index);
+  }
+  std::sort(shape.columns.begin(), shape.columns.end());
+  for (size_t key : table.primary_key) {
+    if (!std::binary_search(shape.columns.begin(), shape.columns.end(), key)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("every row needs primary-key column \"",
+                       table.columns[key].name, "\""));
+    }
+  }
+  switch (request.on_conflict()) {
+    case v1::ON_CONFLICT_UNSPECIFIED:
+    case v1::ON_CONFLICT_DO_NOTHING:
+      break;
+    case v1::ON_CONFLICT_DO_UPDATE:
+      shape.do_update = true;
+      break;
+    default:
+      return absl::InvalidArgumentError(
+          absl::StrCat("unknown on_conflict value ", request.on_conflict()));
+  }
+  if (!request.version_column().empty()) {
+    if (!shape.do_update) {
+      return absl::InvalidArgumentError(
+          "version_column applies only to ON_CONFLICT_DO_UPDATE");
+    }
+    std::optional<size_t> version = table.FindColumn(request.version_column());
+    if (!version.has_value() || table.IsKeyColumn(*version) ||
+        !std::binary_search(shape.columns.begin(), shape.columns.end(),
+                            *version)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("version_column \"", request.version_column(),
+                       "\" must be a non-key column given in every row"));
+    }
+    shape.version_column = version;
+  }
+  return shape;
+}
+
+}  // namespace
+
+absl::StatusOr<PreparedInsert> PrepareInsert(const OpsContext& context,
+                                             const v1::InsertRequest& request) {
+  if (request.rows().empty()) {
+    return absl::InvalidArgumentError("an insert needs at least one row");
+  }
+  if (static_cast<size_t>(request.rows_size()) >
+      context.limits.max_rows_per_insert) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "an insert takes at most ", context.limits.max_rows_per_insert,
+        " rows; got ", request.rows_size()));
+  }
+  std::vector<std::string> names;
+  for (const auto& [name, value] : request.rows(0).columns()) {
+    names.push_back(name);
+  }
+  PreparedInsert insert;
+  absl::StatusOr<std::shared_ptr<const db::Table>> table =
+      FindTableWithColumns(*context.catalog, request.table(), names);
+  if (!table.ok()) return table.status();
+  insert.table = *std::move(table);
+  absl::StatusOr<db::InsertShape> shape = ShapeOf(*insert.table, request);
+  if (!shape.ok()) return shape.status();
+  insert.shape = *std::move(shape);
+  insert.row_count = request.rows_size();
+
+  const std::vector<size_t>& columns = insert.shape.columns;
+  std::vector<std::vector<db::TextParam>> values(columns.size());
+  for (int r = 0; r < request.rows_size(); ++r) {
+    const auto& row = request.rows(r).columns();
+    if (row.size() != columns.size()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("row ", r, " names ", row.size(),
+                       " columns; every row of an "
+                       "insert must name the same ",
+                       columns.size(), " columns"));
+    }
+    for (size_t c = 0; c < columns.size(); ++c) {
+      const db::Column& column = insert.table->columns[columns[c]];
+      auto it = row.find(column.name);
+      if (it == row.end()) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "row ", r, " lacks column \"", column.name,
+            "\"; every row of an insert must name the same columns"));
+      }
+      absl::StatusOr<db::TextParam> text = db::EncodeValue(it->second, column);
+      if (!text.ok()) {
+        return absl::Status(
+            text.status().code(),
+            absl::StrCat("row ", r, ": ", text.status().message()));
+      }
+      values[c].push_back(*std::move(text));
+    }
+  }
+  for (const std::vector<db::TextParam>& column_values : values) {
+    insert.params.push_back(db::ArrayLiteral(column_values));
+  }
+  return insert;
+}
+
+absl::StatusOr<v1::InsertResponse> ExecuteInsert(db::PgSession& session,
+                                                 pqxx::work& txn,
+                                                 const PreparedInsert& insert) {
+  db::InsertSql sql = db::BuildInsertSql(insert.shape);
+  std::vector<int> outcomes(insert.row_count, 0);
+  bool unresolved = false;
+  for (const pqxx::row& row : session.Exec(txn, sql.write, insert.params)) {
+    size_t ordinal = row[0].as<size_t>();
+    if (row[2].as<long long>() > 1) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("row ", ordinal - 1,
+                       " repeats the primary key of another row of "
+                       "the same request"));
+    }
+    outcomes[ordinal - 1] = row[1].as<int>();
+    unresolved = unresolved || outcomes[ordinal - 1] == 0;
+  }
+  if (unresolved) {
+    // A concurrent transaction committed some keys after the insert began:
+    // a new statement sees them (READ COMMITTED).
+    for (const pqxx::row& row :
+         session.Exec(txn, sql.classify, insert.params)) {
+      int& outcome = outcomes[row[0].as<size_t>() - 1];
+      if (outcome == 0) outcome = row[1].as<int>();
+      if (outcome == 0) {
+        return absl::AbortedError(
+            "a concurrent transaction changed the same keys; retry");
+      }
+    }
+  }
+  v1::InsertResponse response;
+  for (int outcome : outcomes) {
+    response.add_outcomes(static_cast<v1::RowOutcome>(outcome));
+    switch (outcome) {
+      case v1::ROW_OUTCOME_INSERTED:
+        response.set_inserted(response.inserted() + 1);
+        break;
+      case v1::ROW_OUTCOME_DUPLICATE:
+        response.set_duplicates(response.duplicates() + 1);
+        break;
+      case v1::ROW_OUTCOME_CONFLICT:
+        response.set_conflicts(response.conflicts() + 1);
+        break;
+      case v1::ROW_OUTCOME_UPDATED:
+        response.set_updated(response.updated() + 1);
+        break;
+      case v1::ROW_OUTCOME_STALE:
+        response.set_stale(response.stale() + 1);
+        break;
+    }
+  }
+  return response;
+}
+
+absl::StatusOr<v1::InsertResponse> RunInsert(const OpsContext& context,
+                                             const v1::InsertRequest& request) {
+  absl::StatusOr<PreparedInsert> insert = PrepareInsert(context, request);
+  if (!insert.ok()) return insert.status();
+  return db::RunInTransaction(*context.pool,
+                              [&](db::PgSession& session, pqxx::work& txn) {
+                                return ExecuteInsert(session, txn, *insert);
+                              });
+}
+
+}  // namespace idem::ops

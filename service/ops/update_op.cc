@@ -1,0 +1,167 @@
+#include "service/ops/update_op.h"
+
+#include <algorithm>
+#include <map>
+#include <pqxx/transaction>
+
+#include "absl/strings/str_cat.h"
+#include "service/db/transaction.h"
+#include "service/db/value_encoding.h"
+#include "service/ops/column_resolution.h"
+
+namespace idem::ops {
+namespace {
+
+std::vector<std::string> NamesIn(const v1::UpdateRequest& request) {
+  std::vector<std::string> names;
+  for (const v1::Row* row :
+       {&request.key(), &request.set(), &request.increment()}) {
+    for (const auto& [name, value] : row->columns()) names.push_back(name);
+  }
+  return names;
+}
+
+// The columns of `row` as (table index -> value), in table order, refusing
+// key columns: set and increment never move a row to another key.
+absl::StatusOr<std::map<size_t, const v1::Value*>> NonKeyColumns(
+    const db::Table& table, const v1::Row& row, absl::string_view role) {
+  std::map<size_t, const v1::Value*> columns;
+  for (const auto& [name, value] : row.columns()) {
+    absl::StatusOr<size_t> index = WritableColumn(table, name);
+    if (!index.ok()) return index.status();
+    if (table.IsKeyColumn(*index)) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          role, " cannot change primary-key column \"", name, "\""));
+    }
+    columns.emplace(*index, &value);
+  }
+  return columns;
+}
+
+absl::Status AddParam(const v1::Value& value, const db::Column& column,
+                      std::vector<db::TextParam>& params) {
+  absl::StatusOr<db::TextParam> text = db::EncodeValue(value, column);
+  if (!text.ok()) return text.status();
+  params.push_back(*std::move(text));
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::StatusOr<PreparedUpdate> PrepareUpdate(const OpsContext& context,
+                                             const v1::UpdateRequest& request) {
+  PreparedUpdate update;
+  absl::StatusOr<std::shared_ptr<const db::Table>> found =
+      FindTableWithColumns(*context.catalog, request.table(), NamesIn(request));
+  if (!found.ok()) return found.status();
+  update.table = *std::move(found);
+  const db::Table& table = *update.table;
+  update.shape.table = &table;
+  if (table.primary_key.empty()) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "table ", table.name, " has no primary key to find the row by"));
+  }
+
+  // key: exactly the primary-key columns.
+  for (const auto& [name, value] : request.key().columns()) {
+    std::optional<size_t> index = table.FindColumn(name);
+    if (!index.has_value() || !table.IsKeyColumn(*index)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("key column \"", name,
+                       "\" is not part of the primary key of ", table.name));
+    }
+  }
+  for (size_t index : table.primary_key) {
+    const db::Column& column = table.columns[index];
+    auto it = request.key().columns().find(column.name);
+    if (it == request.key().columns().end()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("key lacks primary-key column \"", column.name, "\""));
+    }
+    if (it->second.has_null_value()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("key column \"", column.name, "\" cannot be null"));
+    }
+    if (absl::Status s = AddParam(it->second, column, update.params); !s.ok()) {
+      return s;
+    }
+  }
+
+  auto set = NonKeyColumns(table, request.set(), "set");
+  if (!set.ok()) return set.status();
+  auto increment = NonKeyColumns(table, request.increment(), "increment");
+  if (!increment.ok()) return increment.status();
+  if (set->empty() && increment->empty()) {
+    return absl::InvalidArgumentError(
+        "an update needs at least one column in set or increment");
+  }
+  for (const auto& [index, value] : *set) {
+    if (increment->count(index) > 0) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("column \"", table.columns[index].name,
+                       "\" is both in set and in increment"));
+    }
+    update.shape.set_columns.push_back(index);
+    if (absl::Status s = AddParam(*value, table.columns[index], update.params);
+        !s.ok()) {
+      return s;
+    }
+  }
+  for (const auto& [index, value] : *increment) {
+    const db::Column& column = table.columns[index];
+    if (column.category != 'N' || value->has_null_value()) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "increment needs a numeric column and a number; column \"",
+          column.name, "\" has type ", column.type));
+    }
+    update.shape.increment_columns.push_back(index);
+    if (absl::Status s = AddParam(*value, column, update.params); !s.ok()) {
+      return s;
+    }
+  }
+  if (!request.version_column().empty()) {
+    std::optional<size_t> version = table.FindColumn(request.version_column());
+    if (!version.has_value() || set->count(*version) == 0) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("version_column \"", request.version_column(),
+                       "\" must be one of the columns in set"));
+    }
+    if (set->at(*version)->has_null_value()) {
+      return absl::InvalidArgumentError(
+          "the new value of version_column cannot be null");
+    }
+    update.shape.version_column = version;
+  }
+  return update;
+}
+
+absl::StatusOr<v1::UpdateResponse> ExecuteUpdate(db::PgSession& session,
+                                                 pqxx::work& txn,
+                                                 const PreparedUpdate& update) {
+  db::UpdateSql sql = db::BuildUpdateSql(update.shape);
+  v1::UpdateResponse response;
+  pqxx::result probe = session.Exec(txn, sql.probe, update.params);
+  if (probe.empty()) {
+    response.set_outcome(v1::UPDATE_OUTCOME_NOT_FOUND);
+  } else if (!probe[0][0].as<bool>()) {
+    response.set_outcome(v1::UPDATE_OUTCOME_UNCHANGED);
+  } else if (!probe[0][1].as<bool>()) {
+    response.set_outcome(v1::UPDATE_OUTCOME_STALE);
+  } else {
+    session.Exec(txn, sql.apply, update.params);
+    response.set_outcome(v1::UPDATE_OUTCOME_UPDATED);
+  }
+  return response;
+}
+
+absl::StatusOr<v1::UpdateResponse> RunUpdate(const OpsContext& context,
+                                             const v1::UpdateRequest& request) {
+  absl::StatusOr<PreparedUpdate> update = PrepareUpdate(context, request);
+  if (!update.ok()) return update.status();
+  return db::RunInTransaction(*context.pool,
+                              [&](db::PgSession& session, pqxx::work& txn) {
+                                return ExecuteUpdate(session, txn, *update);
+                              });
+}
+
+}  // namespace idem::ops

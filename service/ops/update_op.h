@@ -1,0 +1,39 @@
+#ifndef IDEM_SERVICE_OPS_UPDATE_OP_H_
+#define IDEM_SERVICE_OPS_UPDATE_OP_H_
+
+#include <memory>
+#include <pqxx/transaction>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "idem/v1/idem.pb.h"
+#include "service/db/catalog.h"
+#include "service/db/pg_session.h"
+#include "service/db/update_statement.h"
+#include "service/ops/ops_context.h"
+
+namespace idem::ops {
+
+// An UpdateRequest checked against the catalog, with its parameters
+// encoded (keys, then set values, then increments).
+struct PreparedUpdate {
+  std::shared_ptr<const db::Table> table;
+  db::UpdateShape shape;
+  std::vector<db::TextParam> params;
+};
+
+absl::StatusOr<PreparedUpdate> PrepareUpdate(const OpsContext& context,
+                                             const v1::UpdateRequest& request);
+
+// Locks the row, decides the outcome and applies the change in `txn`.
+absl::StatusOr<v1::UpdateResponse> ExecuteUpdate(db::PgSession& session,
+                                                 pqxx::work& txn,
+                                                 const PreparedUpdate& update);
+
+// PrepareUpdate and ExecuteUpdate in a transaction of its own.
+absl::StatusOr<v1::UpdateResponse> RunUpdate(const OpsContext& context,
+                                             const v1::UpdateRequest& request);
+
+}  // namespace idem::ops
+
+#endif  // IDEM_SERVICE_OPS_UPDATE_OP_H_

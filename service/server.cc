@@ -1,0 +1,166 @@
+#include "service/server.h"
+
+#include <grpcpp/ext/proto_server_reflection_plugin.h>
+#include <grpcpp/health_check_service_interface.h>
+#include <signal.h>
+
+#include <fstream>
+#include <sstream>
+
+#include "absl/strings/str_cat.h"
+#include "service/db/migration_runner.h"
+#include "service/observability/log.h"
+
+namespace idem {
+namespace {
+
+db::PoolOptions PoolOptionsFrom(const Config& config) {
+  db::PoolOptions options;
+  options.url = config.database_url;
+  options.size = config.pool_size;
+  options.acquire_timeout = config.acquire_timeout;
+  options.statement_timeout = config.statement_timeout;
+  options.lock_timeout = config.lock_timeout;
+  return options;
+}
+
+absl::StatusOr<std::string> ReadFile(const std::string& path,
+                                     absl::string_view setting) {
+  std::ifstream in(path);
+  if (!in) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(setting, ": cannot read ", path));
+  }
+  std::stringstream content;
+  content << in.rdbuf();
+  return content.str();
+}
+
+absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> Credentials(
+    const Config& config) {
+  if (config.tls_cert.empty()) {
+    log::Warn("plaintext", {{"message",
+                             "serving WITHOUT TLS because IDEM_ALLOW_PLAINTEXT "
+                             "is set: traffic and tokens travel in clear"}});
+    return grpc::InsecureServerCredentials();
+  }
+  grpc::SslServerCredentialsOptions options;
+  absl::StatusOr<std::string> cert = ReadFile(config.tls_cert, "IDEM_TLS_CERT");
+  if (!cert.ok()) return cert.status();
+  absl::StatusOr<std::string> key = ReadFile(config.tls_key, "IDEM_TLS_KEY");
+  if (!key.ok()) return key.status();
+  options.pem_key_cert_pairs.push_back({*key, *cert});
+  if (!config.tls_client_ca.empty()) {
+    absl::StatusOr<std::string> ca =
+        ReadFile(config.tls_client_ca, "IDEM_TLS_CLIENT_CA");
+    if (!ca.ok()) return ca.status();
+    options.pem_root_certs = *ca;
+    options.client_certificate_request =
+        GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY;
+  }
+  return grpc::SslServerCredentials(options);
+}
+
+}  // namespace
+
+void BlockShutdownSignals() {
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+}
+
+absl::Status RunMigrations(const Config& config) {
+  db::ConnectionPool pool(PoolOptionsFrom(config));
+  absl::StatusOr<std::vector<int>> applied = db::ApplyMigrations(pool);
+  if (!applied.ok()) return applied.status();
+  log::Info("migrations", {{"applied", *applied}});
+  return absl::OkStatus();
+}
+
+Server::Server(const Config& config) : config_(config) {}
+
+Server::~Server() = default;
+
+absl::StatusOr<std::unique_ptr<Server>> Server::Start(const Config& config) {
+  std::unique_ptr<Server> server(new Server(config));
+  absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> credentials =
+      Credentials(config);
+  if (!credentials.ok()) return credentials.status();
+
+  server->pool_ = std::make_unique<db::ConnectionPool>(PoolOptionsFrom(config));
+  absl::StatusOr<std::vector<int>> applied =
+      db::ApplyMigrations(*server->pool_);
+  if (!applied.ok()) {
+    return absl::Status(applied.status().code(),
+                        absl::StrCat("cannot prepare the database: ",
+                                     applied.status().message()));
+  }
+  log::Info("migrations", {{"applied", *applied}});
+  server->catalog_ =
+      std::make_unique<db::Catalog>(*server->pool_, config.tables);
+  if (absl::Status loaded = server->catalog_->LoadAll(); !loaded.ok()) {
+    return loaded;
+  }
+
+  server->ops_.pool = server->pool_.get();
+  server->ops_.catalog = server->catalog_.get();
+  server->ops_.limits.max_rows_per_insert = config.max_rows;
+  server->workers_ =
+      std::make_unique<WorkerPool>(config.workers, config.max_queued);
+  server->service_ = std::make_unique<api::IdemService>(
+      server->ops_, *server->workers_, config.max_message_bytes);
+
+  grpc::EnableDefaultHealthCheckService(true);
+  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  grpc::ServerBuilder builder;
+  int port = 0;
+  builder.AddListeningPort(config.listen, *credentials, &port);
+  builder.RegisterService(server->service_.get());
+  // Twice the request limit, so that the handler (not the transport) turns
+  // an oversized request down with a message that says why.
+  builder.SetMaxReceiveMessageSize(static_cast<int>(
+      std::min<size_t>(2 * config.max_message_bytes, INT32_MAX)));
+  builder.AddChannelArgument(
+      GRPC_ARG_MAX_CONNECTION_AGE_MS,
+      static_cast<int>(absl::ToInt64Milliseconds(config.max_connection_age)));
+  builder.AddChannelArgument(
+      GRPC_ARG_MAX_CONNECTION_AGE_GRACE_MS,
+      static_cast<int>(absl::ToInt64Milliseconds(config.shutdown_grace)));
+  server->grpc_server_ = builder.BuildAndStart();
+  if (server->grpc_server_ == nullptr || port == 0) {
+    return absl::UnavailableError(
+        absl::StrCat("cannot listen on ", config.listen));
+  }
+  server->health_monitor_ = std::make_unique<HealthMonitor>(
+      server->grpc_server_->GetHealthCheckService(), config.database_url,
+      absl::Seconds(1));
+  std::string host = config.listen.substr(0, config.listen.rfind(':'));
+  log::Info("listening", {{"address", absl::StrCat(host, ":", port)},
+                          {"tls", !config.tls_cert.empty()},
+                          {"tables", config.tables}});
+  return server;
+}
+
+void Server::RunUntilSignalled() {
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  int signal_number = 0;
+  sigwait(&signals, &signal_number);
+  log::Info("draining", {{"signal", signal_number},
+                         {"drain_delay_ms",
+                          absl::ToInt64Milliseconds(config_.drain_delay)}});
+  health_monitor_.reset();
+  grpc_server_->GetHealthCheckService()->Shutdown();  // NOT_SERVING for good
+  absl::SleepFor(config_.drain_delay);
+  grpc_server_->Shutdown(
+      absl::ToChronoTime(absl::Now() + config_.shutdown_grace));
+  workers_.reset();  // runs what is still queued
+  pool_->Close();
+  log::Info("stopped");
+}
+
+}  // namespace idem

@@ -1,0 +1,56 @@
+#ifndef IDEM_SERVICE_SERVER_H_
+#define IDEM_SERVICE_SERVER_H_
+
+#include <grpcpp/grpcpp.h>
+
+#include <memory>
+
+#include "absl/status/statusor.h"
+#include "service/api/idem_service.h"
+#include "service/config.h"
+#include "service/db/catalog.h"
+#include "service/db/connection_pool.h"
+#include "service/health_monitor.h"
+#include "service/ops/ops_context.h"
+#include "service/worker_pool.h"
+
+namespace idem {
+
+// The running server: database pool, catalog, workers, the gRPC service
+// with health and reflection, and the orderly stop.
+class Server {
+ public:
+  // Connects, applies migrations, loads the catalog and starts listening.
+  static absl::StatusOr<std::unique_ptr<Server>> Start(const Config& config);
+  ~Server();
+
+  // Blocks until SIGTERM or SIGINT (which the caller must have blocked in
+  // every thread, see BlockShutdownSignals), then drains: health turns
+  // NOT_SERVING at once, calls are still served for the drain delay, then
+  // the listener closes and in-flight calls get the shutdown grace.
+  void RunUntilSignalled();
+
+ private:
+  explicit Server(const Config& config);
+
+  const Config config_;
+  std::unique_ptr<db::ConnectionPool> pool_;
+  std::unique_ptr<db::Catalog> catalog_;
+  ops::OpsContext ops_;
+  std::unique_ptr<WorkerPool> workers_;
+  std::unique_ptr<api::IdemService> service_;
+  std::unique_ptr<grpc::Server> grpc_server_;
+  std::unique_ptr<HealthMonitor> health_monitor_;
+};
+
+// Blocks SIGTERM and SIGINT in the calling thread and every thread it
+// starts later, so that RunUntilSignalled can wait for them. Call first
+// thing in main.
+void BlockShutdownSignals();
+
+// `idem-server migrate`: applies the migrations and returns.
+absl::Status RunMigrations(const Config& config);
+
+}  // namespace idem
+
+#endif  // IDEM_SERVICE_SERVER_H_
