@@ -1,0 +1,52 @@
+#include "tests/support/test_database.h"
+
+#include <unistd.h>
+
+#include <atomic>
+#include <cstdlib>
+#include <pqxx/nontransaction>
+#include <stdexcept>
+
+namespace idem::testing {
+
+std::string DatabaseUrl() {
+  const char* url = std::getenv("IDEM_TEST_DATABASE_URL");
+  if (url == nullptr) {
+    throw std::runtime_error(
+        "IDEM_TEST_DATABASE_URL is not set: run the tests through ctest");
+  }
+  return url;
+}
+
+TestDatabase::TestDatabase() : connection_(DatabaseUrl()) {}
+
+void TestDatabase::Exec(const std::string& sql) { Query(sql); }
+
+pqxx::result TestDatabase::Query(const std::string& sql) {
+  pqxx::nontransaction txn(connection_);
+  return txn.exec(sql);
+}
+
+std::string TestDatabase::Scalar(const std::string& sql) {
+  pqxx::result result = Query(sql);
+  if (result.empty() || result[0][0].is_null()) return "";
+  return result[0][0].c_str();
+}
+
+std::string TestDatabase::Dump(const std::string& table) {
+  std::string out;
+  for (const pqxx::row& row :
+       Query("SELECT t::text FROM " + table + " AS t ORDER BY 1")) {
+    out += row[0].c_str();
+    out += '\n';
+  }
+  return out;
+}
+
+std::string TestDatabase::UniqueName(const std::string& prefix) {
+  static std::atomic<int> counter{0};
+  return prefix + "_" + std::to_string(getpid()) + "_" +
+         std::to_string(++counter);
+}
+
+}  // namespace idem::testing

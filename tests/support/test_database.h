@@ -1,0 +1,36 @@
+#ifndef IDEM_TESTS_SUPPORT_TEST_DATABASE_H_
+#define IDEM_TESTS_SUPPORT_TEST_DATABASE_H_
+
+#include <pqxx/connection>
+#include <pqxx/result>
+#include <string>
+
+namespace idem::testing {
+
+// The tests' PostgreSQL (the CTest "pg" fixture): IDEM_TEST_DATABASE_URL.
+std::string DatabaseUrl();
+
+// A direct connection for arranging tables and checking what a call left
+// behind. Tests never share a table: UniqueName gives each its own.
+class TestDatabase {
+ public:
+  TestDatabase();
+
+  void Exec(const std::string& sql);
+  pqxx::result Query(const std::string& sql);
+  // The first column of the first row, as text ("" for NULL).
+  std::string Scalar(const std::string& sql);
+  // The whole table as text, ordered by its first column: compare before and
+  // after a refused call to prove that nothing changed.
+  std::string Dump(const std::string& table);
+
+  // "prefix_<pid>_<n>": unique across tests that run at once.
+  static std::string UniqueName(const std::string& prefix);
+
+ private:
+  pqxx::connection connection_;
+};
+
+}  // namespace idem::testing
+
+#endif  // IDEM_TESTS_SUPPORT_TEST_DATABASE_H_
