@@ -8,6 +8,7 @@
 #include <memory>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "attempt_metadata.h"
 #include "client_core.h"
@@ -57,13 +58,17 @@ class RetryingCall
 
   void Attempt() {
     ++info_.attempts;
-    context_ = std::make_unique<grpc::ClientContext>();
+    // Contexts of earlier attempts stay alive with the call: this may run
+    // inside the previous attempt's completion callback, and gRPC still uses
+    // that attempt's context until its callback has returned.
+    contexts_.push_back(std::make_unique<grpc::ClientContext>());
+    grpc::ClientContext& context = *contexts_.back();
     const absl::Duration timeout =
         std::min(policy_.per_attempt_timeout, deadline_ - env().now());
-    PrepareAttempt(*context_, timeout, info_.attempts,
+    PrepareAttempt(context, timeout, info_.attempts,
                    core_->options.bearer_token);
     response_.Clear();
-    send_(core_->stub->async(), context_.get(), &request_, &response_,
+    send_(core_->stub->async(), &context, &request_, &response_,
           [self = this->shared_from_this()](grpc::Status status) {
             self->OnAttemptDone(status);
           });
@@ -72,9 +77,11 @@ class RetryingCall
   void OnAttemptDone(const grpc::Status& grpc_status) {
     AttemptResult result;
     result.status = ToAbslStatus(grpc_status);
-    result.pushback = ParsePushback(FindTrailer(*context_, kPushbackTrailer));
-    info_.replayed = FindTrailer(*context_, kReplayedTrailer) == "true" ||
-                     ReplayedField(response_);
+    result.pushback =
+        ParsePushback(FindTrailer(*contexts_.back(), kPushbackTrailer));
+    info_.replayed =
+        FindTrailer(*contexts_.back(), kReplayedTrailer) == "true" ||
+        ReplayedField(response_);
     const RetryContext retry_context{policy_,     core_->options.backoff,
                                      idempotent_, info_.attempts,
                                      env().now(), deadline_};
@@ -110,7 +117,7 @@ class RetryingCall
   const Send send_;
   Callback<Response> done_;
   absl::Time deadline_;
-  std::unique_ptr<grpc::ClientContext> context_;
+  std::vector<std::unique_ptr<grpc::ClientContext>> contexts_;
   Response response_;
   CallInfo info_;
 };

@@ -1,0 +1,301 @@
+// The Client's retry loop end to end over a real gRPC channel, against a
+// scripted in-process peer, with a fake clock, sleep and random source.
+#include <gmock/gmock.h>
+#include <grpcpp/create_channel.h>
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <future>
+
+#include "fake_environment.h"
+#include "idem/client.h"
+#include "scripted_server.h"
+
+namespace idem {
+namespace {
+
+using ::testing::Each;
+using ::testing::ElementsAre;
+using testing::FakeEnvironment;
+using testing::ReceivedCall;
+using testing::ScriptedReply;
+using testing::ScriptedServer;
+
+ScriptedReply Fail(grpc::StatusCode code,
+                   std::map<std::string, std::string> trailers = {}) {
+  return ScriptedReply{code, "scripted failure", std::move(trailers),
+                       absl::ZeroDuration()};
+}
+const ScriptedReply kUnavailable = Fail(grpc::StatusCode::UNAVAILABLE);
+
+v1::UpdateRequest Increment() {
+  v1::UpdateRequest request;
+  request.set_table("counters");
+  *request.mutable_key() = MakeRow({{"id", 1}});
+  *request.mutable_increment() = MakeRow({{"n", 1}});
+  return request;
+}
+
+class ClientRetryTest : public ::testing::Test {
+ protected:
+  ClientRetryTest() {
+    options_.target = server_.target();
+    options_.retry =
+        RetryPolicy{/*max_attempts=*/5, absl::Seconds(30), absl::Seconds(5)};
+    options_.backoff =
+        BackoffPolicy{absl::Milliseconds(100), absl::Seconds(2), 2.0};
+    options_.retry_budget = {/*max_tokens=*/1000, /*token_ratio=*/1};
+    options_.environment = env_.environment();
+  }
+
+  Client MakeClient() { return *Client::Create(options_); }
+
+  std::vector<std::string> Attempts() const {
+    std::vector<std::string> attempts;
+    for (const ReceivedCall& call : server_.received()) {
+      attempts.push_back(call.attempt);
+    }
+    return attempts;
+  }
+
+  ScriptedServer server_;
+  FakeEnvironment env_;
+  ClientOptions options_;
+};
+
+TEST_F(ClientRetryTest, RetriesTransientFailuresWithGrowingBackoff) {
+  server_.Script({kUnavailable, Fail(grpc::StatusCode::ABORTED),
+                  Fail(grpc::StatusCode::RESOURCE_EXHAUSTED)});
+  CallInfo info;
+  absl::StatusOr<v1::InsertResponse> result =
+      MakeClient().Insert(v1::InsertRequest(), {}, &info);
+  ASSERT_TRUE(result.ok()) << result.status();
+  EXPECT_EQ(info.attempts, 4);
+  EXPECT_EQ(info.stop_reason, StopReason::kSucceeded);
+  EXPECT_TRUE(info.final_status.ok());
+  // random = max: each sleep is exactly its ceiling.
+  EXPECT_THAT(env_.sleeps(),
+              ElementsAre(absl::Milliseconds(100), absl::Milliseconds(200),
+                          absl::Milliseconds(400)));
+  EXPECT_THAT(Attempts(), ElementsAre("1", "2", "3", "4"));
+}
+
+TEST_F(ClientRetryTest, JitterIsDrawnFromTheRandomSource) {
+  env_.set_random(UINT64_MAX / 4);
+  server_.Script({kUnavailable, kUnavailable});
+  ASSERT_TRUE(MakeClient().CopyFile(v1::CopyFileRequest()).ok());
+  const std::vector<absl::Duration> sleeps = env_.sleeps();
+  ASSERT_EQ(sleeps.size(), 2u);
+  EXPECT_NEAR(absl::ToDoubleMilliseconds(sleeps[0]), 25, 0.01);
+  EXPECT_NEAR(absl::ToDoubleMilliseconds(sleeps[1]), 50, 0.01);
+}
+
+TEST_F(ClientRetryTest, NeverSleepsPastTheOverallDeadline) {
+  options_.retry = RetryPolicy{/*max_attempts=*/100, absl::Seconds(1),
+                               absl::Milliseconds(500)};
+  options_.backoff =
+      BackoffPolicy{absl::Milliseconds(300), absl::Seconds(10), 2.0};
+  server_.Script(std::vector<ScriptedReply>(100, kUnavailable));
+  CallInfo info;
+  absl::StatusOr<v1::InsertResponse> result =
+      MakeClient().Insert(v1::InsertRequest(), {}, &info);
+  EXPECT_EQ(result.status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_EQ(info.stop_reason, StopReason::kDeadline);
+  EXPECT_EQ(info.attempts, 3);  // sleeps 300 + 600; 1200 more would pass 1 s
+  EXPECT_LT(env_.now() - FakeEnvironment::start(), absl::Seconds(1));
+}
+
+TEST_F(ClientRetryTest, AnExhaustedBudgetStopsRetriesForTheWholeClient) {
+  options_.retry_budget = {/*max_tokens=*/6, /*token_ratio=*/0.1};
+  server_.Script(std::vector<ScriptedReply>(20, kUnavailable));
+  const Client client = MakeClient();
+  CallInfo first, second;
+  EXPECT_FALSE(client.Insert(v1::InsertRequest(), {}, &first).ok());
+  EXPECT_EQ(first.attempts, 3);  // tokens 5, 4, then 3 is not above half
+  EXPECT_EQ(first.stop_reason, StopReason::kRetryBudget);
+  const Client copy = client;  // copies share the budget
+  EXPECT_FALSE(copy.Insert(v1::InsertRequest(), {}, &second).ok());
+  EXPECT_EQ(second.attempts, 1);
+  EXPECT_EQ(second.stop_reason, StopReason::kRetryBudget);
+  EXPECT_EQ(server_.received().size(), 4u);
+}
+
+TEST_F(ClientRetryTest, HonoursServerPushback) {
+  env_.set_random(0);  // the backoff alone would not wait at all
+  server_.Script(
+      {Fail(grpc::StatusCode::ABORTED, {{"grpc-retry-pushback-ms", "1234"}})});
+  CallInfo info;
+  ASSERT_TRUE(
+      MakeClient().KeyedCall(ExactlyOnce(Increment(), "k1"), {}, &info).ok());
+  EXPECT_EQ(info.attempts, 2);
+  EXPECT_THAT(env_.sleeps(), ElementsAre(absl::Milliseconds(1234)));
+}
+
+TEST_F(ClientRetryTest, ANegativePushbackMeansDoNotRetry) {
+  server_.Script({Fail(grpc::StatusCode::RESOURCE_EXHAUSTED,
+                       {{"grpc-retry-pushback-ms", "-1"}})});
+  CallInfo info;
+  EXPECT_FALSE(MakeClient().Insert(v1::InsertRequest(), {}, &info).ok());
+  EXPECT_EQ(info.attempts, 1);
+  EXPECT_EQ(info.stop_reason, StopReason::kPushbackRefusal);
+}
+
+TEST_F(ClientRetryTest, NeverRetriesAPlainIncrement) {
+  server_.Script({kUnavailable});
+  CallInfo info;
+  absl::StatusOr<v1::UpdateResponse> result =
+      MakeClient().Update(Increment(), {}, &info);
+  EXPECT_EQ(result.status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_EQ(info.attempts, 1);
+  EXPECT_EQ(info.stop_reason, StopReason::kNotIdempotent);
+  EXPECT_EQ(server_.received().size(), 1u);
+}
+
+TEST_F(ClientRetryTest, RetriesASetOnlyUpdate) {
+  v1::UpdateRequest set = Increment();
+  set.clear_increment();
+  *set.mutable_set() = MakeRow({{"n", 5}});
+  server_.Script({kUnavailable});
+  CallInfo info;
+  EXPECT_TRUE(MakeClient().Update(set, {}, &info).ok());
+  EXPECT_EQ(info.attempts, 2);
+}
+
+TEST_F(ClientRetryTest, SendsTheSameKeyOnEveryAttempt) {
+  server_.Script({kUnavailable, Fail(grpc::StatusCode::ABORTED)});
+  const v1::KeyedCallRequest once = ExactlyOnce(Increment());
+  CallInfo info;
+  ASSERT_TRUE(MakeClient().KeyedCall(once, {}, &info).ok());
+  EXPECT_EQ(info.attempts, 3);
+  EXPECT_EQ(info.idempotency_key, once.idempotency_key());
+  for (const ReceivedCall& call : server_.received()) {
+    EXPECT_EQ(call.idempotency_key, once.idempotency_key());
+  }
+  EXPECT_THAT(Attempts(), ElementsAre("1", "2", "3"));
+}
+
+TEST_F(ClientRetryTest, GeneratesOneKeyForAKeylessKeyedCall) {
+  server_.Script({kUnavailable, kUnavailable});
+  v1::KeyedCallRequest keyless;
+  *keyless.mutable_update() = Increment();
+  CallInfo info;
+  ASSERT_TRUE(MakeClient().KeyedCall(keyless, {}, &info).ok());
+  EXPECT_EQ(info.idempotency_key.size(), 36u);
+  const std::vector<ReceivedCall> calls = server_.received();
+  ASSERT_EQ(calls.size(), 3u);
+  for (const ReceivedCall& call : calls) {
+    EXPECT_EQ(call.idempotency_key, info.idempotency_key);
+  }
+}
+
+TEST_F(ClientRetryTest, ReportsAReplayedStoredError) {
+  server_.Script(
+      {Fail(grpc::StatusCode::NOT_FOUND, {{"idempotent-replayed", "true"}})});
+  CallInfo info;
+  absl::StatusOr<v1::KeyedCallResponse> result =
+      MakeClient().KeyedCall(ExactlyOnce(Increment(), "k2"), {}, &info);
+  EXPECT_EQ(result.status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(result.status().message(), "scripted failure");
+  EXPECT_TRUE(info.replayed);
+  EXPECT_EQ(info.attempts, 1);
+  EXPECT_EQ(info.stop_reason, StopReason::kNotRetryable);
+}
+
+TEST_F(ClientRetryTest, ReportsAReplayedSuccess) {
+  server_.Script({ScriptedReply{grpc::StatusCode::OK,
+                                "",
+                                {{"idempotent-replayed", "true"}},
+                                absl::ZeroDuration()}});
+  CallInfo info;
+  absl::StatusOr<v1::KeyedCallResponse> result =
+      MakeClient().KeyedCall(ExactlyOnce(Increment(), "k3"), {}, &info);
+  ASSERT_TRUE(result.ok());
+  EXPECT_TRUE(result->replayed());
+  EXPECT_TRUE(info.replayed);
+}
+
+TEST_F(ClientRetryTest, RetriesAnAttemptThatTimedOut) {
+  options_.retry = RetryPolicy{/*max_attempts=*/3, absl::Seconds(30),
+                               absl::Milliseconds(100)};
+  server_.Script(
+      {ScriptedReply{grpc::StatusCode::OK, "", {}, absl::Milliseconds(1000)}});
+  CallInfo info;
+  ASSERT_TRUE(MakeClient().Insert(v1::InsertRequest(), {}, &info).ok());
+  EXPECT_EQ(info.attempts, 2);
+}
+
+TEST_F(ClientRetryTest, PerCallOptionsOverrideTheClients) {
+  server_.Script({kUnavailable, kUnavailable});
+  CallOptions once;
+  once.retry =
+      RetryPolicy{/*max_attempts=*/1, absl::Seconds(5), absl::Seconds(5)};
+  CallInfo info;
+  EXPECT_FALSE(MakeClient().Insert(v1::InsertRequest(), once, &info).ok());
+  EXPECT_EQ(info.attempts, 1);
+  EXPECT_EQ(info.stop_reason, StopReason::kMaxAttempts);
+}
+
+TEST_F(ClientRetryTest, SendsTheBearerToken) {
+  options_.bearer_token = "s3cret";
+  ASSERT_TRUE(MakeClient().Insert(v1::InsertRequest()).ok());
+  ASSERT_EQ(server_.received().size(), 1u);
+  EXPECT_EQ(server_.received()[0].authorization, "Bearer s3cret");
+}
+
+TEST_F(ClientRetryTest, KeepsHundredsOfAsyncCallsInFlight) {
+  constexpr int kCalls = 300;
+  server_.Script(std::vector<ScriptedReply>(100, kUnavailable));
+  const Client client = MakeClient();
+  std::atomic<int> succeeded{0}, finished{0};
+  std::promise<void> all_done;
+  for (int i = 0; i < kCalls; ++i) {
+    client.KeyedCallAsync(
+        ExactlyOnce(Increment()),
+        [&](absl::StatusOr<v1::KeyedCallResponse> result, CallInfo) {
+          if (result.ok()) ++succeeded;
+          if (++finished == kCalls) all_done.set_value();
+        });
+  }
+  all_done.get_future().wait();
+  EXPECT_EQ(succeeded, kCalls);
+  EXPECT_EQ(server_.received().size(), kCalls + 100u);
+}
+
+TEST_F(ClientRetryTest, RealEnvironmentSleepsAndRetries) {
+  options_.environment = RetryEnvironment::Real();
+  options_.backoff =
+      BackoffPolicy{absl::Milliseconds(50), absl::Milliseconds(50), 1.0};
+  server_.Script({kUnavailable, kUnavailable});
+  CallInfo info;
+  const absl::Time start = absl::Now();
+  ASSERT_TRUE(MakeClient().Insert(v1::InsertRequest(), {}, &info).ok());
+  EXPECT_EQ(info.attempts, 3);
+  EXPECT_LT(absl::Now() - start, absl::Seconds(5));
+}
+
+TEST(ClientWithoutServer, FailsCleanlyWithUnavailable) {
+  ClientOptions options;
+  options.target = "127.0.0.1:1";  // nothing listens on port 1
+  options.retry =
+      RetryPolicy{/*max_attempts=*/2, absl::Seconds(5), absl::Seconds(1)};
+  CallInfo info;
+  absl::StatusOr<v1::InsertResponse> result =
+      Client::Create(options)->Insert(v1::InsertRequest(), {}, &info);
+  EXPECT_EQ(result.status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_EQ(info.attempts, 2);
+}
+
+TEST(ClientCreate, RefusesUnreadableTlsFiles) {
+  ClientOptions options;
+  options.tls.enabled = true;
+  options.tls.ca_file = "/nonexistent/ca.pem";
+  EXPECT_EQ(Client::Create(options).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  options.tls.ca_file.clear();
+  options.tls.cert_file = "/nonexistent/cert.pem";
+  EXPECT_EQ(Client::Create(options).status().code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
+}  // namespace
+}  // namespace idem

@@ -1,0 +1,194 @@
+// The retry building blocks on their own: backoff, jitter, budget, and the
+// decision taken after each attempt.
+#include <gtest/gtest.h>
+
+#include <memory>
+
+#include "idem/backoff_policy.h"
+#include "idem/idempotency.h"
+#include "idem/retry_budget.h"
+#include "idem/retry_policy.h"
+#include "idem/rows.h"
+#include "retry_decision.h"
+
+namespace idem {
+namespace {
+
+using internal::AttemptResult;
+using internal::DecideAfterAttempt;
+using internal::Decision;
+using internal::ParsePushback;
+using internal::RetryContext;
+
+TEST(BackoffCeiling, GrowsByTheMultiplierUpToTheMaximum) {
+  BackoffPolicy policy{absl::Milliseconds(100), absl::Seconds(1), 3.0};
+  EXPECT_EQ(BackoffCeiling(policy, 1), absl::Milliseconds(100));
+  EXPECT_EQ(BackoffCeiling(policy, 2), absl::Milliseconds(300));
+  EXPECT_EQ(BackoffCeiling(policy, 3), absl::Milliseconds(900));
+  EXPECT_EQ(BackoffCeiling(policy, 4), absl::Seconds(1));
+  EXPECT_EQ(BackoffCeiling(policy, 10'000), absl::Seconds(1));
+}
+
+TEST(FullJitter, SpansZeroToTheCeiling) {
+  const absl::Duration ceiling = absl::Milliseconds(800);
+  EXPECT_EQ(FullJitter(ceiling, 0), absl::ZeroDuration());
+  EXPECT_EQ(FullJitter(ceiling, UINT64_MAX), ceiling);
+  const absl::Duration middle = FullJitter(ceiling, UINT64_MAX / 2);
+  EXPECT_GT(middle, absl::Milliseconds(399));
+  EXPECT_LT(middle, absl::Milliseconds(401));
+  uint64_t r = 1;
+  for (int i = 0; i < 10'000; ++i) {
+    r = r * 6364136223846793005u + 1442695040888963407u;  // spread values
+    const absl::Duration d = FullJitter(ceiling, r);
+    ASSERT_GE(d, absl::ZeroDuration());
+    ASSERT_LE(d, ceiling);
+  }
+}
+
+TEST(RetryBudget, StopsAtHalfTheTokensAndRefillsWithSuccesses) {
+  RetryBudget budget({/*max_tokens=*/4, /*token_ratio=*/0.5});
+  EXPECT_TRUE(budget.OnFailure());   // 3 > 2
+  EXPECT_FALSE(budget.OnFailure());  // 2
+  EXPECT_FALSE(budget.OnFailure());  // 1
+  budget.OnSuccess();
+  budget.OnSuccess();
+  budget.OnSuccess();
+  budget.OnSuccess();  // 3
+  EXPECT_DOUBLE_EQ(budget.tokens(), 3);
+  EXPECT_FALSE(budget.OnFailure());  // 2 again: still not above half
+  for (int i = 0; i < 100; ++i) budget.OnSuccess();
+  EXPECT_DOUBLE_EQ(budget.tokens(), 4);  // capped
+}
+
+TEST(RetryableCodes, AreTheTransientOnes) {
+  for (auto code : {absl::StatusCode::kUnavailable, absl::StatusCode::kAborted,
+                    absl::StatusCode::kResourceExhausted,
+                    absl::StatusCode::kDeadlineExceeded}) {
+    EXPECT_TRUE(IsRetryableCode(code)) << absl::StatusCodeToString(code);
+  }
+  for (auto code :
+       {absl::StatusCode::kInvalidArgument, absl::StatusCode::kNotFound,
+        absl::StatusCode::kFailedPrecondition, absl::StatusCode::kInternal,
+        absl::StatusCode::kUnknown, absl::StatusCode::kPermissionDenied,
+        absl::StatusCode::kUnauthenticated}) {
+    EXPECT_FALSE(IsRetryableCode(code)) << absl::StatusCodeToString(code);
+  }
+}
+
+TEST(Idempotency, OnlyAnIncrementIsUnsafeToRepeat) {
+  v1::UpdateRequest set_only;
+  *set_only.mutable_set() = MakeRow({{"name", "Ada"}});
+  EXPECT_TRUE(IsIdempotent(set_only));
+  v1::UpdateRequest increment = set_only;
+  *increment.mutable_increment() = MakeRow({{"n", 1}});
+  EXPECT_FALSE(IsIdempotent(increment));
+  v1::KeyedCallRequest keyed;
+  *keyed.mutable_update() = increment;
+  EXPECT_TRUE(IsIdempotent(keyed));
+  EXPECT_TRUE(IsIdempotent(v1::InsertRequest()));
+  EXPECT_TRUE(IsIdempotent(v1::CopyFileRequest()));
+}
+
+TEST(Pushback, ParsesMillisecondsAndRefusals) {
+  EXPECT_FALSE(ParsePushback(std::nullopt).present);
+  EXPECT_EQ(ParsePushback("250").delay, absl::Milliseconds(250));
+  EXPECT_FALSE(ParsePushback("250").refuses);
+  EXPECT_TRUE(ParsePushback("-1").refuses);
+  EXPECT_TRUE(ParsePushback("soon").refuses);
+}
+
+class Decide : public ::testing::Test {
+ protected:
+  Decision After(absl::Status status, int attempts_done,
+                 absl::Duration elapsed = absl::ZeroDuration(),
+                 std::optional<absl::string_view> pushback = std::nullopt,
+                 bool idempotent = true, uint64_t random = UINT64_MAX) {
+    const RetryContext context{
+        policy_,       backoff_,         idempotent,
+        attempts_done, start_ + elapsed, start_ + policy_.total_timeout};
+    return DecideAfterAttempt(
+        context, AttemptResult{std::move(status), ParsePushback(pushback)},
+        *budget_, random);
+  }
+
+  RetryPolicy policy_{/*max_attempts=*/4, absl::Seconds(10), absl::Seconds(2)};
+  BackoffPolicy backoff_{absl::Milliseconds(100), absl::Seconds(5), 2.0};
+  std::unique_ptr<RetryBudget> budget_ = std::make_unique<RetryBudget>(
+      RetryBudgetOptions{/*max_tokens=*/1000, /*token_ratio=*/1});
+  absl::Time start_ = absl::FromUnixSeconds(1000);
+};
+
+TEST_F(Decide, RetriesATransientFailureAfterAJitteredBackoff) {
+  Decision d = After(absl::UnavailableError("down"), 3);
+  EXPECT_TRUE(d.retry);
+  EXPECT_EQ(d.sleep, absl::Milliseconds(400));  // 100 * 2^(3-1), random=max
+  EXPECT_EQ(After(absl::UnavailableError("down"), 3, absl::ZeroDuration(),
+                  std::nullopt, true, 0)
+                .sleep,
+            absl::ZeroDuration());
+}
+
+TEST_F(Decide, StopsOnSuccessAndOnPermanentErrors) {
+  EXPECT_EQ(After(absl::OkStatus(), 1).stop_reason, StopReason::kSucceeded);
+  Decision d = After(absl::InvalidArgumentError("bad column"), 1);
+  EXPECT_FALSE(d.retry);
+  EXPECT_EQ(d.stop_reason, StopReason::kNotRetryable);
+}
+
+TEST_F(Decide, NeverRetriesWhatIsNotIdempotent) {
+  Decision d = After(absl::UnavailableError("reset"), 1, absl::ZeroDuration(),
+                     std::nullopt, /*idempotent=*/false);
+  EXPECT_FALSE(d.retry);
+  EXPECT_EQ(d.stop_reason, StopReason::kNotIdempotent);
+}
+
+TEST_F(Decide, StopsAtMaxAttempts) {
+  EXPECT_TRUE(After(absl::AbortedError("busy"), 3).retry);
+  EXPECT_EQ(After(absl::AbortedError("busy"), 4).stop_reason,
+            StopReason::kMaxAttempts);
+}
+
+TEST_F(Decide, NeverSleepsUpToOrPastTheDeadline) {
+  // 9.7 s of 10 s gone; the next backoff (400 ms) would end past the deadline.
+  Decision d =
+      After(absl::UnavailableError("down"), 3, absl::Milliseconds(9700));
+  EXPECT_FALSE(d.retry);
+  EXPECT_EQ(d.stop_reason, StopReason::kDeadline);
+  // The same with a short enough draw of the jitter retries.
+  EXPECT_TRUE(After(absl::UnavailableError("down"), 3, absl::Milliseconds(9700),
+                    std::nullopt, true, UINT64_MAX / 2)
+                  .retry);
+}
+
+TEST_F(Decide, DeadlineExceededOfTheWholeCallIsFinal) {
+  EXPECT_TRUE(
+      After(absl::DeadlineExceededError("attempt"), 1, absl::Seconds(2)).retry);
+  EXPECT_EQ(After(absl::DeadlineExceededError("call"), 1, absl::Seconds(10))
+                .stop_reason,
+            StopReason::kDeadline);
+}
+
+TEST_F(Decide, PushbackReplacesTheBackoff) {
+  Decision d = After(absl::ResourceExhaustedError("overload"), 1,
+                     absl::ZeroDuration(), "1500", true, 0);
+  EXPECT_TRUE(d.retry);
+  EXPECT_EQ(d.sleep, absl::Milliseconds(1500));
+  EXPECT_EQ(After(absl::AbortedError("busy"), 1, absl::ZeroDuration(), "-1")
+                .stop_reason,
+            StopReason::kPushbackRefusal);
+  // A pushback past the deadline ends the call now rather than at the deadline.
+  EXPECT_EQ(After(absl::AbortedError("busy"), 1, absl::ZeroDuration(), "60000")
+                .stop_reason,
+            StopReason::kDeadline);
+}
+
+TEST_F(Decide, AnEmptyBudgetStopsRetries) {
+  budget_ = std::make_unique<RetryBudget>(
+      RetryBudgetOptions{/*max_tokens=*/2, /*token_ratio=*/0.1});
+  Decision d = After(absl::UnavailableError("down"), 1);  // 1 token: not > 1
+  EXPECT_FALSE(d.retry);
+  EXPECT_EQ(d.stop_reason, StopReason::kRetryBudget);
+}
+
+}  // namespace
+}  // namespace idem

@@ -1,0 +1,61 @@
+#ifndef IDEM_TESTS_UNIT_CLIENT_SCRIPTED_SERVER_H_
+#define IDEM_TESTS_UNIT_CLIENT_SCRIPTED_SERVER_H_
+
+#include <grpcpp/server.h>
+
+#include <deque>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "idem/v1/idem.grpc.pb.h"
+
+namespace idem::testing {
+
+// What the scripted peer answers to one call.
+struct ScriptedReply {
+  grpc::StatusCode code = grpc::StatusCode::OK;
+  std::string message;
+  std::map<std::string, std::string> trailers;
+  absl::Duration delay;  // before answering
+};
+
+// What the scripted peer saw of one call.
+struct ReceivedCall {
+  std::string method;
+  std::string attempt;        // "idem-attempt" metadata
+  std::string authorization;  // "authorization" metadata
+  std::string idempotency_key;
+};
+
+// An in-process IdemService on 127.0.0.1 that answers calls from a script,
+// in arrival order, and OK once the script is used up. It stands in for the
+// network peer in tests of the client's retry logic; it knows nothing of
+// data (that is tested against the real server).
+class ScriptedServer {
+ public:
+  ScriptedServer();
+  ~ScriptedServer();
+
+  std::string target() const;
+  void Script(std::vector<ScriptedReply> replies);
+  std::vector<ReceivedCall> received() const;
+
+ private:
+  class Service;
+  ScriptedReply Next(ReceivedCall call);
+
+  mutable absl::Mutex mu_;
+  std::deque<ScriptedReply> script_ ABSL_GUARDED_BY(mu_);
+  std::vector<ReceivedCall> received_ ABSL_GUARDED_BY(mu_);
+  std::unique_ptr<Service> service_;
+  std::unique_ptr<grpc::Server> server_;
+  int port_ = 0;
+};
+
+}  // namespace idem::testing
+
+#endif  // IDEM_TESTS_UNIT_CLIENT_SCRIPTED_SERVER_H_
