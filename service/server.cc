@@ -104,8 +104,22 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const Config& config) {
     return loaded;
   }
 
+  if (!config.storage_root.empty()) {
+    absl::StatusOr<std::unique_ptr<files::StorageRoot>> root =
+        files::StorageRoot::Open(config.storage_root);
+    if (!root.ok()) {
+      return absl::Status(
+          root.status().code(),
+          absl::StrCat("IDEM_STORAGE_ROOT: ", root.status().message()));
+    }
+    server->storage_root_ = *std::move(root);
+  }
+  server->key_store_ = std::make_unique<keys::KeyStore>(config.key_retention);
   server->ops_.pool = server->pool_.get();
   server->ops_.catalog = server->catalog_.get();
+  server->ops_.key_store = server->key_store_.get();
+  server->ops_.storage_root = server->storage_root_.get();
+  server->ops_.copy_lease = config.copy_lease;
   server->ops_.limits.max_rows_per_insert = config.max_rows;
   server->workers_ =
       std::make_unique<WorkerPool>(config.workers, config.max_queued);
@@ -136,6 +150,8 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const Config& config) {
   server->health_monitor_ = std::make_unique<HealthMonitor>(
       server->grpc_server_->GetHealthCheckService(), config.database_url,
       absl::Seconds(1));
+  server->reaper_ = std::make_unique<keys::KeyReaper>(
+      *server->pool_, config.reaper_interval, config.reaper_batch);
   std::string host = config.listen.substr(0, config.listen.rfind(':'));
   log::Info("listening", {{"address", absl::StrCat(host, ":", port)},
                           {"tls", !config.tls_cert.empty()},
@@ -154,6 +170,7 @@ void Server::RunUntilSignalled() {
                          {"drain_delay_ms",
                           absl::ToInt64Milliseconds(config_.drain_delay)}});
   health_monitor_.reset();
+  reaper_.reset();
   grpc_server_->GetHealthCheckService()->Shutdown();  // NOT_SERVING for good
   absl::SleepFor(config_.drain_delay);
   grpc_server_->Shutdown(

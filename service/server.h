@@ -10,7 +10,10 @@
 #include "service/config.h"
 #include "service/db/catalog.h"
 #include "service/db/connection_pool.h"
+#include "service/files/storage_root.h"
 #include "service/health_monitor.h"
+#include "service/keys/key_reaper.h"
+#include "service/keys/key_store.h"
 #include "service/ops/ops_context.h"
 #include "service/worker_pool.h"
 
@@ -36,11 +39,14 @@ class Server {
   const Config config_;
   std::unique_ptr<db::ConnectionPool> pool_;
   std::unique_ptr<db::Catalog> catalog_;
+  std::unique_ptr<keys::KeyStore> key_store_;
+  std::unique_ptr<files::StorageRoot> storage_root_;
   ops::OpsContext ops_;
   std::unique_ptr<WorkerPool> workers_;
   std::unique_ptr<api::IdemService> service_;
   std::unique_ptr<grpc::Server> grpc_server_;
   std::unique_ptr<HealthMonitor> health_monitor_;
+  std::unique_ptr<keys::KeyReaper> reaper_;
 };
 
 // Blocks SIGTERM and SIGINT in the calling thread and every thread it

@@ -3,7 +3,9 @@
 #include "absl/strings/str_cat.h"
 #include "service/api/grpc_status.h"
 #include "service/common/retry_delay.h"
+#include "service/ops/copy_file_op.h"
 #include "service/ops/insert_op.h"
+#include "service/ops/keyed_call_op.h"
 #include "service/ops/update_op.h"
 
 namespace idem::api {
@@ -12,11 +14,21 @@ IdemService::IdemService(ops::OpsContext& ops, WorkerPool& workers,
                          size_t max_message_bytes)
     : ops_(ops), workers_(workers), max_message_bytes_(max_message_bytes) {}
 
+namespace {
+
+// Moves an operation's result into the response; the status is the call's.
 template <typename Response>
+absl::Status Into(absl::StatusOr<Response> result, Response* response) {
+  if (result.ok()) *response = *std::move(result);
+  return result.status();
+}
+
+}  // namespace
+
 grpc::ServerUnaryReactor* IdemService::Dispatch(
     grpc::CallbackServerContext* context,
-    const google::protobuf::Message& request, Response* response,
-    std::function<absl::StatusOr<Response>()> operation) {
+    const google::protobuf::Message& request,
+    IdemService::Operation operation) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   if (request.ByteSizeLong() > max_message_bytes_) {
     reactor->Finish(
@@ -26,11 +38,10 @@ grpc::ServerUnaryReactor* IdemService::Dispatch(
                      *context));
     return reactor;
   }
-  bool queued = workers_.Submit(
-      [context, reactor, response, operation = std::move(operation)] {
-        absl::StatusOr<Response> result = operation();
-        if (result.ok()) *response = *std::move(result);
-        reactor->Finish(ToGrpcStatus(result.status(), *context));
+  bool queued =
+      workers_.Submit([context, reactor, operation = std::move(operation)] {
+        absl::Status status = operation(*context);
+        reactor->Finish(ToGrpcStatus(status, *context));
       });
   if (!queued) {
     reactor->Finish(ToGrpcStatus(
@@ -45,37 +56,39 @@ grpc::ServerUnaryReactor* IdemService::Dispatch(
 grpc::ServerUnaryReactor* IdemService::Insert(
     grpc::CallbackServerContext* context, const v1::InsertRequest* request,
     v1::InsertResponse* response) {
-  return Dispatch<v1::InsertResponse>(
-      context, *request, response,
-      [this, request] { return ops::RunInsert(ops_, *request); });
+  return Dispatch(context, *request, [=](grpc::CallbackServerContext&) {
+    return Into(ops::RunInsert(ops_, *request), response);
+  });
 }
 
 grpc::ServerUnaryReactor* IdemService::Update(
     grpc::CallbackServerContext* context, const v1::UpdateRequest* request,
     v1::UpdateResponse* response) {
-  return Dispatch<v1::UpdateResponse>(
-      context, *request, response,
-      [this, request] { return ops::RunUpdate(ops_, *request); });
+  return Dispatch(context, *request, [=](grpc::CallbackServerContext&) {
+    return Into(ops::RunUpdate(ops_, *request), response);
+  });
 }
 
 grpc::ServerUnaryReactor* IdemService::CopyFile(
     grpc::CallbackServerContext* context, const v1::CopyFileRequest* request,
     v1::CopyFileResponse* response) {
-  return Dispatch<v1::CopyFileResponse>(
-      context, *request, response,
-      []() -> absl::StatusOr<v1::CopyFileResponse> {
-        return absl::UnimplementedError("CopyFile is not available yet");
-      });
+  return Dispatch(context, *request, [=](grpc::CallbackServerContext&) {
+    return Into(ops::RunCopyFile(ops_, *request), response);
+  });
 }
 
 grpc::ServerUnaryReactor* IdemService::KeyedCall(
     grpc::CallbackServerContext* context, const v1::KeyedCallRequest* request,
     v1::KeyedCallResponse* response) {
-  return Dispatch<v1::KeyedCallResponse>(
-      context, *request, response,
-      []() -> absl::StatusOr<v1::KeyedCallResponse> {
-        return absl::UnimplementedError("KeyedCall is not available yet");
-      });
+  return Dispatch(context, *request, [=](grpc::CallbackServerContext& call) {
+    ops::KeyedOutcome outcome =
+        ops::RunKeyedCall(ops_, kDefaultTenant, *request);
+    if (outcome.replayed) {
+      call.AddTrailingMetadata("idempotent-replayed", "true");
+    }
+    if (outcome.status.ok()) *response = std::move(outcome.response);
+    return outcome.status;
+  });
 }
 
 }  // namespace idem::api

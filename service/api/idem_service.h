@@ -8,6 +8,9 @@
 #include "service/ops/ops_context.h"
 #include "service/worker_pool.h"
 
+// The tenant every call belongs to while authentication is off.
+inline constexpr char kDefaultTenant[] = "default";
+
 namespace idem::api {
 
 // Where every request enters: the four RPCs on gRPC's callback API. A
@@ -32,12 +35,13 @@ class IdemService final : public v1::IdemService::CallbackService {
                                       v1::KeyedCallResponse* response) override;
 
  private:
-  // Runs `operation` on a worker and finishes the call with its result.
-  template <typename Response>
-  grpc::ServerUnaryReactor* Dispatch(
-      grpc::CallbackServerContext* context,
-      const google::protobuf::Message& request, Response* response,
-      std::function<absl::StatusOr<Response>()> operation);
+  // Runs `operation` on a worker and finishes the call with the status it
+  // returns; the operation fills the response and may add trailing
+  // metadata.
+  using Operation = std::function<absl::Status(grpc::CallbackServerContext&)>;
+  grpc::ServerUnaryReactor* Dispatch(grpc::CallbackServerContext* context,
+                                     const google::protobuf::Message& request,
+                                     Operation operation);
 
   ops::OpsContext& ops_;
   WorkerPool& workers_;

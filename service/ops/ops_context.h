@@ -3,11 +3,19 @@
 
 #include <cstddef>
 
+#include "absl/time/time.h"
+
 namespace idem {
 namespace db {
 class Catalog;
 class ConnectionPool;
 }  // namespace db
+namespace files {
+class StorageRoot;
+}  // namespace files
+namespace keys {
+class KeyStore;
+}  // namespace keys
 
 namespace ops {
 
@@ -16,10 +24,14 @@ struct Limits {
   size_t max_rows_per_insert = 10000;
 };
 
-// What the operations share: where rows go and what they may look like.
+// What the operations share: where rows, files and keys go.
 struct OpsContext {
   db::ConnectionPool* pool = nullptr;
   db::Catalog* catalog = nullptr;
+  keys::KeyStore* key_store = nullptr;
+  files::StorageRoot* storage_root = nullptr;  // null: CopyFile is off
+  // How long a keyed CopyFile holds its key before a retry may take over.
+  absl::Duration copy_lease = absl::Seconds(60);
   Limits limits;
 };
 

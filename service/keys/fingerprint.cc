@@ -1,0 +1,130 @@
+#include "service/keys/fingerprint.h"
+
+#include <algorithm>
+#include <cstdint>
+#include <cstring>
+#include <vector>
+
+#include "service/common/sha256.h"
+
+namespace idem::keys {
+namespace {
+
+// Builds the canonical encoding: every item is a one-byte tag followed by
+// its payload; strings and bytes are length-prefixed, integers are 8 bytes
+// big-endian, so that no two different calls share an encoding.
+class Encoder {
+ public:
+  void Tag(char tag) { out_ += tag; }
+  void Uint(uint64_t value) {
+    for (int shift = 56; shift >= 0; shift -= 8) {
+      out_ += static_cast<char>((value >> shift) & 0xff);
+    }
+  }
+  void Bytes(const std::string& bytes) {
+    Uint(bytes.size());
+    out_ += bytes;
+  }
+  void Value(const v1::Value& value) {
+    switch (value.kind_case()) {
+      case v1::Value::kNullValue:
+        Tag('n');
+        break;
+      case v1::Value::kBoolValue:
+        Tag(value.bool_value() ? 't' : 'f');
+        break;
+      case v1::Value::kIntValue:
+        Tag('i');
+        Uint(static_cast<uint64_t>(value.int_value()));
+        break;
+      case v1::Value::kDoubleValue: {
+        Tag('d');
+        double d = value.double_value();
+        if (d == 0) d = 0;  // -0.0 and 0.0 are one value to PostgreSQL
+        uint64_t bits;
+        std::memcpy(&bits, &d, sizeof(bits));
+        Uint(bits);
+        break;
+      }
+      case v1::Value::kStringValue:
+        Tag('s');
+        Bytes(value.string_value());
+        break;
+      case v1::Value::kBytesValue:
+        Tag('b');
+        Bytes(value.bytes_value());
+        break;
+      case v1::Value::KIND_NOT_SET:
+        Tag('0');
+        break;
+    }
+  }
+  // Map entries sorted by column name: map order never matters.
+  void Row(const v1::Row& row) {
+    std::vector<const std::string*> names;
+    for (const auto& [name, value] : row.columns()) names.push_back(&name);
+    std::sort(
+        names.begin(), names.end(),
+        [](const std::string* a, const std::string* b) { return *a < *b; });
+    Tag('r');
+    Uint(names.size());
+    for (const std::string* name : names) {
+      Bytes(*name);
+      Value(row.columns().at(*name));
+    }
+  }
+  std::string Take() { return std::move(out_); }
+
+ private:
+  std::string out_;
+};
+
+}  // namespace
+
+std::string CanonicalEncoding(const v1::KeyedCallRequest& request) {
+  Encoder e;
+  e.Bytes("idem.v1.KeyedCall/1");
+  switch (request.call_case()) {
+    case v1::KeyedCallRequest::kInsert: {
+      const v1::InsertRequest& insert = request.insert();
+      e.Tag('I');
+      e.Bytes(insert.table());
+      // UNSPECIFIED means DO_NOTHING: one call, one fingerprint.
+      int on_conflict = insert.on_conflict() == v1::ON_CONFLICT_UNSPECIFIED
+                            ? v1::ON_CONFLICT_DO_NOTHING
+                            : insert.on_conflict();
+      e.Uint(static_cast<uint64_t>(on_conflict));
+      e.Bytes(insert.version_column());
+      e.Uint(insert.rows_size());
+      for (const v1::Row& row : insert.rows()) e.Row(row);
+      break;
+    }
+    case v1::KeyedCallRequest::kUpdate: {
+      const v1::UpdateRequest& update = request.update();
+      e.Tag('U');
+      e.Bytes(update.table());
+      e.Row(update.key());
+      e.Row(update.set());
+      e.Row(update.increment());
+      e.Bytes(update.version_column());
+      break;
+    }
+    case v1::KeyedCallRequest::kCopyFile:
+      e.Tag('C');
+      e.Bytes(request.copy_file().source_path());
+      e.Bytes(request.copy_file().destination_path());
+      break;
+    case v1::KeyedCallRequest::CALL_NOT_SET:
+      e.Tag('0');
+      break;
+  }
+  return e.Take();
+}
+
+std::string Fingerprint(const v1::KeyedCallRequest& request) {
+  Sha256 hash;
+  hash.Update(CanonicalEncoding(request));
+  return hash.Digest();
+}
+
+}  // namespace idem::keys

@@ -1,0 +1,39 @@
+#ifndef IDEM_SERVICE_KEYS_KEY_REAPER_H_
+#define IDEM_SERVICE_KEYS_KEY_REAPER_H_
+
+#include <cstdint>
+#include <thread>
+
+#include "absl/status/statusor.h"
+#include "absl/synchronization/notification.h"
+#include "absl/time/time.h"
+#include "service/db/connection_pool.h"
+
+namespace idem::keys {
+
+// Deletes expired idempotency keys in the background, tenant by tenant, in
+// small batches: each batch is one short transaction that locks only the
+// rows it deletes (SKIP LOCKED), walking the (tenant, expires_at) index.
+// Expired keys are already treated as absent before they are deleted, so
+// the reaper only reclaims space.
+class KeyReaper {
+ public:
+  KeyReaper(db::ConnectionPool& pool, absl::Duration interval, int batch);
+  ~KeyReaper();  // stops the background pass
+
+  // One full pass; returns how many keys it deleted.
+  static absl::StatusOr<int64_t> RunOnce(db::ConnectionPool& pool, int batch);
+
+ private:
+  void Run();
+
+  db::ConnectionPool& pool_;
+  const absl::Duration interval_;
+  const int batch_;
+  absl::Notification stop_;
+  std::thread thread_;
+};
+
+}  // namespace idem::keys
+
+#endif  // IDEM_SERVICE_KEYS_KEY_REAPER_H_

@@ -1,0 +1,75 @@
+#ifndef IDEM_SERVICE_KEYS_KEY_STORE_H_
+#define IDEM_SERVICE_KEYS_KEY_STORE_H_
+
+#include <cstdint>
+#include <optional>
+#include <pqxx/transaction>
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/time/time.h"
+#include "service/db/pg_session.h"
+
+namespace idem::keys {
+
+// A key is scoped by its tenant: the same string under two tenants is two
+// keys.
+struct KeyId {
+  std::string tenant;
+  std::string key;
+};
+
+// What idem.idempotency_keys holds for a live (unexpired) key.
+struct StoredCall {
+  std::string fingerprint;
+  bool done = false;
+  absl::Status status;   // the stored outcome; OK for a response
+  std::string response;  // serialized KeyedCallResponse, when OK
+  absl::Time first_executed_at;
+  absl::Duration lease_remaining;  // in progress only; <= 0: lapsed
+};
+
+// Where a key is recorded: the SQL on idem.idempotency_keys. Every method
+// runs inside the caller's transaction, so that a key and the data change
+// it guards commit together; concurrency is decided by the table's primary
+// key, never by memory, so any number of replicas can share it. Methods
+// throw libpqxx exceptions; the transaction boundary maps them.
+class KeyStore {
+ public:
+  explicit KeyStore(absl::Duration retention) : retention_(retention) {}
+
+  // The key's record, if it exists and has not expired. Writes nothing.
+  std::optional<StoredCall> Lookup(db::PgSession& session, pqxx::work& txn,
+                                   const KeyId& id) const;
+
+  // Records the key as in progress for this call, also over an expired
+  // record or over a lapsed lease of the same call. Waits (up to the
+  // session's lock_timeout) behind a concurrent claim that has not
+  // committed. Returns the call's first_executed_at, or nullopt when a live
+  // record holds the key (read it with Lookup).
+  // `lease`: for work outside the transaction (a file copy), the claim is
+  // committed on its own and others may take it over after this long.
+  std::optional<absl::Time> Claim(db::PgSession& session, pqxx::work& txn,
+                                  const KeyId& id,
+                                  const std::string& fingerprint,
+                                  std::optional<absl::Duration> lease) const;
+
+  // Stores the outcome of the claimed call: `response` (serialized) when
+  // `status` is OK, else the status. False when the claim was lost to a
+  // takeover after its lease lapsed.
+  bool Complete(db::PgSession& session, pqxx::work& txn, const KeyId& id,
+                const std::string& fingerprint, const absl::Status& status,
+                const std::string& response) const;
+
+  // Forgets an in-progress claim after a transient failure, so that the
+  // next attempt runs the call afresh.
+  void Release(db::PgSession& session, pqxx::work& txn, const KeyId& id,
+               const std::string& fingerprint) const;
+
+ private:
+  const absl::Duration retention_;
+};
+
+}  // namespace idem::keys
+
+#endif  // IDEM_SERVICE_KEYS_KEY_STORE_H_
