@@ -121,10 +121,15 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const Config& config) {
   server->ops_.storage_root = server->storage_root_.get();
   server->ops_.copy_lease = config.copy_lease;
   server->ops_.limits.max_rows_per_insert = config.max_rows;
+  absl::StatusOr<std::unique_ptr<auth::Authenticator>> authenticator =
+      auth::Authenticator::Create(config.auth_tokens);
+  if (!authenticator.ok()) return authenticator.status();
+  server->authenticator_ = *std::move(authenticator);
   server->workers_ =
       std::make_unique<WorkerPool>(config.workers, config.max_queued);
   server->service_ = std::make_unique<api::IdemService>(
-      server->ops_, *server->workers_, config.max_message_bytes);
+      server->ops_, *server->workers_, *server->authenticator_,
+      config.max_message_bytes);
 
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();

@@ -7,6 +7,7 @@
 
 #include "absl/status/statusor.h"
 #include "service/api/idem_service.h"
+#include "service/auth/authenticator.h"
 #include "service/config.h"
 #include "service/db/catalog.h"
 #include "service/db/connection_pool.h"
@@ -42,6 +43,7 @@ class Server {
   std::unique_ptr<keys::KeyStore> key_store_;
   std::unique_ptr<files::StorageRoot> storage_root_;
   ops::OpsContext ops_;
+  std::unique_ptr<auth::Authenticator> authenticator_;
   std::unique_ptr<WorkerPool> workers_;
   std::unique_ptr<api::IdemService> service_;
   std::unique_ptr<grpc::Server> grpc_server_;

@@ -1,19 +1,19 @@
 #include "service/api/idem_service.h"
 
+#include <memory>
+
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 #include "service/api/grpc_status.h"
+#include "service/api/request_log.h"
 #include "service/common/retry_delay.h"
+#include "service/db/catalog.h"
 #include "service/ops/copy_file_op.h"
 #include "service/ops/insert_op.h"
 #include "service/ops/keyed_call_op.h"
 #include "service/ops/update_op.h"
 
 namespace idem::api {
-
-IdemService::IdemService(ops::OpsContext& ops, WorkerPool& workers,
-                         size_t max_message_bytes)
-    : ops_(ops), workers_(workers), max_message_bytes_(max_message_bytes) {}
-
 namespace {
 
 // Moves an operation's result into the response; the status is the call's.
@@ -23,32 +23,87 @@ absl::Status Into(absl::StatusOr<Response> result, Response* response) {
   return result.status();
 }
 
+// The operation and table a KeyedCall wraps: permissions are those of the
+// wrapped call.
+auth::Operation WrappedOperation(const v1::KeyedCallRequest& request) {
+  if (request.has_update()) return auth::Operation::kUpdate;
+  if (request.has_copy_file()) return auth::Operation::kCopyFile;
+  return auth::Operation::kInsert;
+}
+
+std::string WrappedTable(const v1::KeyedCallRequest& request) {
+  if (request.has_insert()) return request.insert().table();
+  if (request.has_update()) return request.update().table();
+  return "";
+}
+
 }  // namespace
+
+IdemService::IdemService(ops::OpsContext& ops, WorkerPool& workers,
+                         const auth::Authenticator& authenticator,
+                         size_t max_message_bytes)
+    : ops_(ops),
+      workers_(workers),
+      authenticator_(authenticator),
+      max_message_bytes_(max_message_bytes) {}
+
+absl::Status IdemService::Authorize(const auth::Caller& caller,
+                                    const CallInfo& info) {
+  if (!caller.Allows(info.operation)) {
+    return absl::PermissionDeniedError(
+        absl::StrCat("tenant \"", caller.tenant, "\" may not call ",
+                     auth::OperationName(info.operation)));
+  }
+  if (info.table.empty() || caller.all_tables) return absl::OkStatus();
+  // Permissions name tables as the catalog does; an unknown table is left
+  // for the operation to refuse with its own status.
+  absl::StatusOr<std::shared_ptr<const db::Table>> table =
+      ops_.catalog->Find(info.table);
+  if (table.ok() && !caller.AllowsTable((*table)->name)) {
+    return absl::PermissionDeniedError(absl::StrCat(
+        "tenant \"", caller.tenant, "\" may not use table ", (*table)->name));
+  }
+  return absl::OkStatus();
+}
 
 grpc::ServerUnaryReactor* IdemService::Dispatch(
     grpc::CallbackServerContext* context,
-    const google::protobuf::Message& request,
-    IdemService::Operation operation) {
+    const google::protobuf::Message& request, CallInfo info,
+    Operation operation) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  if (request.ByteSizeLong() > max_message_bytes_) {
-    reactor->Finish(
-        ToGrpcStatus(absl::InvalidArgumentError(absl::StrCat(
-                         "request of ", request.ByteSizeLong(),
-                         " bytes exceeds the limit of ", max_message_bytes_)),
-                     *context));
+  auto record = std::make_shared<RequestRecord>(info.method, *context);
+  auto finish = [context, reactor, record](const absl::Status& status) {
+    record->Finish(status);
+    reactor->Finish(ToGrpcStatus(status, *context));
+  };
+
+  absl::StatusOr<auth::Caller> caller = authenticator_.Authenticate(*context);
+  if (!caller.ok()) {
+    finish(caller.status());
     return reactor;
   }
-  bool queued =
-      workers_.Submit([context, reactor, operation = std::move(operation)] {
-        absl::Status status = operation(*context);
-        reactor->Finish(ToGrpcStatus(status, *context));
+  record->set_tenant(caller->tenant);
+  if (request.ByteSizeLong() > max_message_bytes_) {
+    finish(absl::InvalidArgumentError(
+        absl::StrCat("request of ", request.ByteSizeLong(),
+                     " bytes exceeds the limit of ", max_message_bytes_)));
+    return reactor;
+  }
+  bool queued = workers_.Submit(
+      [this, context, record, finish, caller = *std::move(caller),
+       info = std::move(info), operation = std::move(operation)] {
+        absl::Status status = Authorize(caller, info);
+        if (status.ok()) {
+          bool replayed = false;
+          status = operation(caller, *context, &replayed);
+          record->set_replayed(replayed);
+        }
+        finish(status);
       });
   if (!queued) {
-    reactor->Finish(ToGrpcStatus(
-        WithRetryDelay(absl::ResourceExhaustedError(
-                           "server overloaded; retry after the delay"),
-                       absl::Milliseconds(200)),
-        *context));
+    finish(WithRetryDelay(absl::ResourceExhaustedError(
+                              "server overloaded; retry after the delay"),
+                          absl::Milliseconds(200)));
   }
   return reactor;
 }
@@ -56,39 +111,54 @@ grpc::ServerUnaryReactor* IdemService::Dispatch(
 grpc::ServerUnaryReactor* IdemService::Insert(
     grpc::CallbackServerContext* context, const v1::InsertRequest* request,
     v1::InsertResponse* response) {
-  return Dispatch(context, *request, [=](grpc::CallbackServerContext&) {
-    return Into(ops::RunInsert(ops_, *request), response);
-  });
+  return Dispatch(
+      context, *request, {"Insert", auth::Operation::kInsert, request->table()},
+      [=](const auth::Caller&, grpc::CallbackServerContext&, bool*) {
+        return Into(ops::RunInsert(ops_, *request), response);
+      });
 }
 
 grpc::ServerUnaryReactor* IdemService::Update(
     grpc::CallbackServerContext* context, const v1::UpdateRequest* request,
     v1::UpdateResponse* response) {
-  return Dispatch(context, *request, [=](grpc::CallbackServerContext&) {
-    return Into(ops::RunUpdate(ops_, *request), response);
-  });
+  return Dispatch(
+      context, *request, {"Update", auth::Operation::kUpdate, request->table()},
+      [=](const auth::Caller&, grpc::CallbackServerContext&, bool*) {
+        return Into(ops::RunUpdate(ops_, *request), response);
+      });
 }
 
 grpc::ServerUnaryReactor* IdemService::CopyFile(
     grpc::CallbackServerContext* context, const v1::CopyFileRequest* request,
     v1::CopyFileResponse* response) {
-  return Dispatch(context, *request, [=](grpc::CallbackServerContext&) {
-    return Into(ops::RunCopyFile(ops_, *request), response);
-  });
+  return Dispatch(
+      context, *request, {"CopyFile", auth::Operation::kCopyFile, ""},
+      [=](const auth::Caller&, grpc::CallbackServerContext&, bool*) {
+        return Into(ops::RunCopyFile(ops_, *request), response);
+      });
 }
 
 grpc::ServerUnaryReactor* IdemService::KeyedCall(
     grpc::CallbackServerContext* context, const v1::KeyedCallRequest* request,
     v1::KeyedCallResponse* response) {
-  return Dispatch(context, *request, [=](grpc::CallbackServerContext& call) {
-    ops::KeyedOutcome outcome =
-        ops::RunKeyedCall(ops_, kDefaultTenant, *request);
-    if (outcome.replayed) {
-      call.AddTrailingMetadata("idempotent-replayed", "true");
-    }
-    if (outcome.status.ok()) *response = std::move(outcome.response);
-    return outcome.status;
-  });
+  return Dispatch(
+      context, *request,
+      {"KeyedCall", WrappedOperation(*request), WrappedTable(*request)},
+      [=](const auth::Caller& caller, grpc::CallbackServerContext& call,
+          bool* replayed) {
+        if (!caller.Allows(auth::Operation::kKeyedCall)) {
+          return absl::PermissionDeniedError(absl::StrCat(
+              "tenant \"", caller.tenant, "\" may not call keyed_call"));
+        }
+        ops::KeyedOutcome outcome =
+            ops::RunKeyedCall(ops_, caller.tenant, *request);
+        *replayed = outcome.replayed;
+        if (outcome.replayed) {
+          call.AddTrailingMetadata("idempotent-replayed", "true");
+        }
+        if (outcome.status.ok()) *response = std::move(outcome.response);
+        return outcome.status;
+      });
 }
 
 }  // namespace idem::api

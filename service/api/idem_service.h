@@ -2,23 +2,24 @@
 #define IDEM_SERVICE_API_IDEM_SERVICE_H_
 
 #include <functional>
+#include <string>
 
-#include "absl/status/statusor.h"
+#include "absl/status/status.h"
 #include "idem/v1/idem.grpc.pb.h"
+#include "service/auth/authenticator.h"
 #include "service/ops/ops_context.h"
 #include "service/worker_pool.h"
-
-// The tenant every call belongs to while authentication is off.
-inline constexpr char kDefaultTenant[] = "default";
 
 namespace idem::api {
 
 // Where every request enters: the four RPCs on gRPC's callback API. A
-// handler checks what needs no I/O, then hands the operation to the worker
-// pool and returns at once; the worker finishes the call.
+// handler authenticates and checks what needs no I/O, then hands the
+// operation to the worker pool and returns at once; the worker authorizes
+// the table, runs the operation and finishes the call.
 class IdemService final : public v1::IdemService::CallbackService {
  public:
   IdemService(ops::OpsContext& ops, WorkerPool& workers,
+              const auth::Authenticator& authenticator,
               size_t max_message_bytes);
 
   grpc::ServerUnaryReactor* Insert(grpc::CallbackServerContext* context,
@@ -35,16 +36,26 @@ class IdemService final : public v1::IdemService::CallbackService {
                                       v1::KeyedCallResponse* response) override;
 
  private:
-  // Runs `operation` on a worker and finishes the call with the status it
-  // returns; the operation fills the response and may add trailing
-  // metadata.
-  using Operation = std::function<absl::Status(grpc::CallbackServerContext&)>;
+  // What a call asks to do, for authorization and the request log.
+  struct CallInfo {
+    const char* method;
+    auth::Operation operation;
+    std::string table;  // empty for CopyFile
+  };
+  // The operation proper: fills the response, may add trailing metadata
+  // and reports whether its answer was a replay.
+  using Operation = std::function<absl::Status(
+      const auth::Caller&, grpc::CallbackServerContext&, bool* replayed)>;
+
   grpc::ServerUnaryReactor* Dispatch(grpc::CallbackServerContext* context,
                                      const google::protobuf::Message& request,
-                                     Operation operation);
+                                     CallInfo info, Operation operation);
+  // PERMISSION_DENIED unless `caller` may run `info` (its table included).
+  absl::Status Authorize(const auth::Caller& caller, const CallInfo& info);
 
   ops::OpsContext& ops_;
   WorkerPool& workers_;
+  const auth::Authenticator& authenticator_;
   const size_t max_message_bytes_;
 };
 

@@ -1,0 +1,33 @@
+#include "service/api/request_log.h"
+
+#include "absl/strings/numbers.h"
+#include "absl/time/clock.h"
+#include "service/observability/log.h"
+
+namespace idem::api {
+
+RequestRecord::RequestRecord(const char* method,
+                             const grpc::ServerContextBase& context)
+    : method_(method), peer_(context.peer()), start_(absl::Now()) {
+  auto attempt = context.client_metadata().find("idem-attempt");
+  if (attempt != context.client_metadata().end()) {
+    attempt_.assign(attempt->second.data(),
+                    std::min<size_t>(attempt->second.size(), 16));
+  }
+}
+
+void RequestRecord::Finish(const absl::Status& status) {
+  nlohmann::json fields = {
+      {"method", method_},
+      {"code", absl::StatusCodeToString(status.code())},
+      {"latency_ms", absl::ToDoubleMilliseconds(absl::Now() - start_)},
+      {"tenant", tenant_},
+      {"replayed", replayed_},
+      {"peer", peer_}};
+  int attempt = 0;
+  if (absl::SimpleAtoi(attempt_, &attempt)) fields["attempt"] = attempt;
+  if (!status.ok()) fields["message"] = status.message();
+  log::Info("request", std::move(fields));
+}
+
+}  // namespace idem::api
