@@ -85,8 +85,8 @@ absl::StatusOr<Client> Client::Create(ClientOptions options) {
 
 Client Client::FromChannel(std::shared_ptr<grpc::Channel> channel,
                            ClientOptions options) {
-  return Client(std::make_shared<internal::ClientCore>(std::move(channel),
-                                                       std::move(options)));
+  return Client(
+      internal::MakeClientCore(std::move(channel), std::move(options)));
 }
 
 double Client::retry_budget_tokens() const { return core_->budget.tokens(); }

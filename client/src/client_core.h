@@ -26,6 +26,26 @@ struct ClientCore {
   RetryBudget budget;
 };
 
+// A ClientCore whose last owner may be a call finishing on a gRPC thread.
+std::shared_ptr<ClientCore> MakeClientCore(
+    std::shared_ptr<grpc::Channel> channel, ClientOptions options);
+
+// Marks code that runs inside a gRPC callback. A ClientCore whose last
+// reference goes away there (the caller dropped every Client, maybe from its
+// own callback) is destroyed on a thread of its own: gRPC corrupts its
+// completion queue when a channel is destroyed on a thread that serves that
+// channel's callbacks.
+class CallbackThreadScope {
+ public:
+  CallbackThreadScope();
+  ~CallbackThreadScope();
+  CallbackThreadScope(const CallbackThreadScope&) = delete;
+  CallbackThreadScope& operator=(const CallbackThreadScope&) = delete;
+
+ private:
+  const bool outer_;
+};
+
 }  // namespace idem::internal
 
 #endif  // IDEM_CLIENT_SRC_CLIENT_CORE_H_

@@ -75,6 +75,7 @@ class RetryingCall
   }
 
   void OnAttemptDone(const grpc::Status& grpc_status) {
+    const CallbackThreadScope on_callback_thread;
     AttemptResult result;
     result.status = ToAbslStatus(grpc_status);
     result.pushback =
@@ -94,6 +95,9 @@ class RetryingCall
     }
     info_.final_status = result.status;
     info_.stop_reason = decision.stop_reason;
+    // Released here, inside the scope, rather than when gRPC destroys this
+    // call's last callback.
+    core_.reset();
     Callback<Response> done = std::move(done_);
     if (result.status.ok()) {
       done(std::move(response_), std::move(info_));
@@ -110,7 +114,7 @@ class RetryingCall
     return false;
   }
 
-  const std::shared_ptr<ClientCore> core_;
+  std::shared_ptr<ClientCore> core_;  // null once the call is over
   const RetryPolicy policy_;
   const bool idempotent_;
   const Request request_;
