@@ -1,0 +1,257 @@
+// End-to-end: the idem-server process as an operator meets it. Health and
+// reflection on a running server, `idem-server migrate` (also twice at
+// once), refusal of bad configuration, and a SIGTERM drain that lets calls
+// in flight finish.
+#include "tests/support/server_process.h"
+
+#include <grpcpp/grpcpp.h>
+#include <gtest/gtest.h>
+#include <signal.h>
+
+#include <chrono>
+#include <functional>
+#include <pqxx/pqxx>
+#include <thread>
+
+#include "grpc/health/v1/health.grpc.pb.h"
+#include "grpc/reflection/v1alpha/reflection.grpc.pb.h"
+#include "tests/support/test_database.h"
+
+namespace idem::testing {
+namespace {
+
+using grpc::health::v1::Health;
+using grpc::health::v1::HealthCheckRequest;
+using grpc::health::v1::HealthCheckResponse;
+using std::chrono::seconds;
+
+// Polls `condition` every 20 ms until it holds or `bound` passes.
+bool Eventually(const std::function<bool()>& condition,
+                std::chrono::seconds bound = seconds(30)) {
+  auto deadline = std::chrono::steady_clock::now() + bound;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (condition()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return condition();
+}
+
+grpc::Status CheckHealth(const std::shared_ptr<grpc::Channel>& channel,
+                         HealthCheckResponse* response) {
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + seconds(2));
+  return Health::NewStub(channel)->Check(&context, HealthCheckRequest(),
+                                         response);
+}
+
+TEST(HealthTest, ServingWhileTheDatabaseAnswers) {
+  auto server = ServerProcess::Start({});
+  std::shared_ptr<grpc::Channel> channel = server->Channel();
+  HealthCheckResponse response;
+  EXPECT_TRUE(Eventually([&] {
+    return CheckHealth(channel, &response).ok() &&
+           response.status() == HealthCheckResponse::SERVING;
+  })) << server->Log();
+}
+
+TEST(ReflectionTest, ListsTheIdemService) {
+  auto server = ServerProcess::Start({});
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + seconds(30));
+  auto stub =
+      grpc::reflection::v1alpha::ServerReflection::NewStub(server->Channel());
+  auto stream = stub->ServerReflectionInfo(&context);
+  grpc::reflection::v1alpha::ServerReflectionRequest request;
+  request.set_list_services("");
+  ASSERT_TRUE(stream->Write(request));
+  stream->WritesDone();
+  grpc::reflection::v1alpha::ServerReflectionResponse response;
+  ASSERT_TRUE(stream->Read(&response));
+  std::vector<std::string> services;
+  for (const auto& service : response.list_services_response().service()) {
+    services.push_back(service.name());
+  }
+  EXPECT_NE(std::find(services.begin(), services.end(), "idem.v1.IdemService"),
+            services.end());
+  EXPECT_NE(
+      std::find(services.begin(), services.end(), "grpc.health.v1.Health"),
+      services.end());
+  while (stream->Read(&response)) {
+  }
+  EXPECT_TRUE(stream->Finish().ok());
+}
+
+// A database of its own, dropped afterwards, for migrations from nothing.
+class FreshDatabase {
+ public:
+  FreshDatabase() : name_(TestDatabase::UniqueName("migrate")) {
+    admin_.Exec("CREATE DATABASE " + name_);
+  }
+  ~FreshDatabase() { admin_.Exec("DROP DATABASE " + name_ + " WITH (FORCE)"); }
+
+  std::string Url() const {
+    std::string url = DatabaseUrl();
+    return url.substr(0, url.rfind('/') + 1) + name_;
+  }
+
+  std::string Scalar(const std::string& sql) const {
+    pqxx::connection connection(Url());
+    pqxx::nontransaction txn(connection);
+    return txn.exec(sql)[0][0].c_str();
+  }
+
+ private:
+  TestDatabase admin_;
+  std::string name_;
+};
+
+TEST(MigrateTest, AppliesAndExitsZero) {
+  std::string log;
+  EXPECT_EQ(RunServerCommand({}, {"migrate"}, &log), 0) << log;
+  // Applying again is a no-op.
+  EXPECT_EQ(RunServerCommand({}, {"migrate"}, &log), 0) << log;
+}
+
+TEST(MigrateTest, TwoAtOnceOnAFreshDatabaseApplyEachVersionOnce) {
+  for (int round = 0; round < 3; ++round) {
+    SCOPED_TRACE(round);
+    FreshDatabase database;
+    std::string logs[2];
+    int codes[2];
+    std::thread runners[2];
+    for (int i = 0; i < 2; ++i) {
+      runners[i] = std::thread([&, i] {
+        codes[i] = RunServerCommand({{"IDEM_DATABASE_URL", database.Url()}},
+                                    {"migrate"}, &logs[i]);
+      });
+    }
+    for (std::thread& runner : runners) runner.join();
+    EXPECT_EQ(codes[0], 0) << logs[0];
+    EXPECT_EQ(codes[1], 0) << logs[1];
+    // Versions 1..n, each once.
+    EXPECT_EQ(database.Scalar("SELECT count(*) = count(DISTINCT version) AND "
+                              "count(*) = max(version) AND count(*) > 0 "
+                              "FROM idem.schema_migrations"),
+              "t");
+  }
+}
+
+struct BadConfig {
+  std::string name;
+  std::map<std::string, std::string> env;
+  std::vector<std::string> args;
+  // Part of the message the operator must see.
+  std::string says;
+};
+
+std::ostream& operator<<(std::ostream& out, const BadConfig& config) {
+  return out << config.name;
+}
+
+class BadConfigTest : public ::testing::TestWithParam<BadConfig> {};
+
+TEST_P(BadConfigTest, ExitsNonZeroWithAClearMessage) {
+  std::string log;
+  int code = RunServerCommand(GetParam().env, GetParam().args, &log);
+  EXPECT_NE(code, 0) << log;
+  EXPECT_LT(code, 128) << "killed by a signal, not a clean refusal: " << log;
+  EXPECT_NE(log.find(GetParam().says), std::string::npos) << log;
+  EXPECT_EQ(log.find("\"listening\""), std::string::npos) << log;
+}
+
+const char kUnreachable[] =
+    "postgresql://postgres@127.0.0.1:1/idem?connect_timeout=5";
+
+INSTANTIATE_TEST_SUITE_P(
+    Settings, BadConfigTest,
+    ::testing::Values(BadConfig{"UnparsableRetention",
+                                {{"IDEM_KEY_RETENTION", "abc"}},
+                                {},
+                                "IDEM_KEY_RETENTION"},
+                      BadConfig{"NoTlsAndNoPlaintext",
+                                {{"IDEM_ALLOW_PLAINTEXT", "false"}},
+                                {},
+                                "IDEM_ALLOW_PLAINTEXT"},
+                      BadConfig{"UnreachableDatabase",
+                                {{"IDEM_DATABASE_URL", kUnreachable}},
+                                {},
+                                "database"},
+                      BadConfig{"MigrateUnreachableDatabase",
+                                {{"IDEM_DATABASE_URL", kUnreachable}},
+                                {"migrate"},
+                                "migrations"},
+                      BadConfig{"NegativePoolSize",
+                                {{"IDEM_POOL_SIZE", "-1"}},
+                                {},
+                                "IDEM_POOL_SIZE"},
+                      BadConfig{"CertificateWithoutKey",
+                                {{"IDEM_TLS_CERT", "/nonexistent"}},
+                                {},
+                                "--tls_key"},
+                      BadConfig{
+                          "UnknownCommand", {}, {"frobnicate"}, "frobnicate"}),
+    [](const ::testing::TestParamInfo<BadConfig>& info) {
+      return info.param.name;
+    });
+
+TEST(DrainTest, SigtermLetsCallsInFlightFinishAndExitsZero) {
+  constexpr int kCalls = 4;
+  TestDatabase db;
+  std::string table = TestDatabase::UniqueName("drain");
+  db.Exec("CREATE TABLE " + table + " (id bigint PRIMARY KEY, n bigint)");
+  db.Exec("INSERT INTO " + table + " VALUES (1, 0)");
+  ServerProcess::Options options;
+  options.env = {{"IDEM_TABLES", table},
+                 {"IDEM_LOCK_TIMEOUT", "120s"},
+                 {"IDEM_SHUTDOWN_GRACE", "120s"}};
+  auto server = ServerProcess::Start(options);
+
+  // Hold the row, so that every Update waits inside the server.
+  pqxx::connection holder(DatabaseUrl());
+  pqxx::work lock(holder);
+  lock.exec("SELECT * FROM " + table + " WHERE id = 1 FOR UPDATE");
+
+  v1::UpdateRequest request;
+  request.set_table(table);
+  (*request.mutable_key()->mutable_columns())["id"].set_int_value(1);
+  (*request.mutable_increment()->mutable_columns())["n"].set_int_value(1);
+  grpc::Status statuses[kCalls];
+  v1::UpdateResponse responses[kCalls];
+  std::vector<std::thread> calls;
+  for (int i = 0; i < kCalls; ++i) {
+    calls.emplace_back([&, i] {
+      grpc::ClientContext context;
+      context.set_deadline(std::chrono::system_clock::now() + seconds(120));
+      statuses[i] = server->Stub()->Update(&context, request, &responses[i]);
+    });
+  }
+  ASSERT_TRUE(Eventually([&] {
+    return db.Scalar(
+               "SELECT count(*) FROM pg_stat_activity WHERE "
+               "wait_event_type = 'Lock' AND query LIKE '%" +
+               table + "%'") == std::to_string(kCalls);
+  })) << server->Log();
+
+  server->Signal(SIGTERM);
+  // Stopped accepting: a new connection is refused.
+  EXPECT_TRUE(Eventually([&] {
+    HealthCheckResponse response;
+    return !CheckHealth(grpc::CreateChannel(server->address(),
+                                            grpc::InsecureChannelCredentials()),
+                        &response)
+                .ok();
+  })) << server->Log();
+  EXPECT_TRUE(server->Running());
+
+  lock.commit();
+  for (std::thread& call : calls) call.join();
+  for (int i = 0; i < kCalls; ++i) {
+    EXPECT_TRUE(statuses[i].ok()) << statuses[i].error_message();
+    EXPECT_EQ(responses[i].outcome(), v1::UPDATE_OUTCOME_UPDATED);
+  }
+  EXPECT_EQ(server->Wait(), 0) << server->Log();
+  EXPECT_EQ(db.Scalar("SELECT n FROM " + table), std::to_string(kCalls));
+}
+
+}  // namespace
+}  // namespace idem::testing

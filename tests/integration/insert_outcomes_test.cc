@@ -1,0 +1,131 @@
+// Every Insert outcome, with counts and in request order, for DO_NOTHING and
+// DO_UPDATE with and without a version column, on three kinds of primary key.
+#include <gtest/gtest.h>
+
+#include "tests/integration/harness.h"
+#include "tests/integration/key_shapes.h"
+
+namespace idem::testing {
+namespace {
+
+constexpr v1::RowOutcome kInserted = v1::ROW_OUTCOME_INSERTED;
+constexpr v1::RowOutcome kDuplicate = v1::ROW_OUTCOME_DUPLICATE;
+constexpr v1::RowOutcome kConflict = v1::ROW_OUTCOME_CONFLICT;
+constexpr v1::RowOutcome kUpdated = v1::ROW_OUTCOME_UPDATED;
+constexpr v1::RowOutcome kStale = v1::ROW_OUTCOME_STALE;
+
+class InsertOutcomesTest : public IntegrationTest,
+                           public ::testing::WithParamInterface<KeyShape> {
+ protected:
+  void SetUp() override {
+    table_ = CreateTable(GetParam().Definition("name text, version bigint"));
+  }
+
+  Columns Row(int n, const std::string& name, v1::Value version = Int(1)) {
+    return GetParam().key(n) +
+           Columns{{"name", Str(name)}, {"version", version}};
+  }
+
+  // "name:version" of row n as stored, "" when absent.
+  std::string Stored(int n) {
+    return db().Scalar(
+        "SELECT name || ':' || coalesce(version::text, 'null') "
+        "FROM " +
+        table_ + " WHERE " + GetParam().where(n));
+  }
+
+  std::string RowCount() {
+    return db().Scalar("SELECT count(*) FROM " + table_);
+  }
+
+  std::string table_;
+};
+
+TEST_P(InsertOutcomesTest, DoNothingReportsDuplicateAndConflictInOrder) {
+  // UNSPECIFIED means DO_NOTHING.
+  ExpectOutcomes(InsertOk(InsertOf(table_, {Row(1, "a"), Row(2, "b")})),
+                 {kInserted, kInserted});
+  ExpectOutcomes(InsertOk(InsertOf(table_,
+                                   {Row(3, "c"), Row(2, "changed"), Row(1, "a"),
+                                    Row(4, "d"), Row(0, "z")},
+                                   v1::ON_CONFLICT_DO_NOTHING)),
+                 {kInserted, kConflict, kDuplicate, kInserted, kInserted});
+  EXPECT_EQ(Stored(2), "b:1");  // a conflict leaves the row untouched
+  EXPECT_EQ(Stored(3), "c:1");
+  EXPECT_EQ(RowCount(), "5");
+}
+
+TEST_P(InsertOutcomesTest, ReplayedRequestIsAllDuplicateAndChangesNothing) {
+  for (v1::OnConflict policy :
+       {v1::ON_CONFLICT_DO_NOTHING, v1::ON_CONFLICT_DO_UPDATE}) {
+    SCOPED_TRACE(v1::OnConflict_Name(policy));
+    int first = policy * 10;
+    v1::InsertRequest request = InsertOf(
+        table_, {Row(first + 2, "b"), Row(first + 1, "a", Null())}, policy);
+    ExpectOutcomes(InsertOk(request), {kInserted, kInserted});
+    std::string before = db().Dump(table_);
+    ExpectOutcomes(InsertOk(request), {kDuplicate, kDuplicate});
+    EXPECT_EQ(db().Dump(table_), before);
+  }
+}
+
+TEST_P(InsertOutcomesTest, DoUpdateWithoutVersionReplacesDifferentRows) {
+  InsertOk(InsertOf(table_, {Row(1, "a"), Row(2, "b", Int(7))}));
+  ExpectOutcomes(
+      InsertOk(InsertOf(table_, {Row(2, "B", Int(3)), Row(3, "c"), Row(1, "a")},
+                        v1::ON_CONFLICT_DO_UPDATE)),
+      {kUpdated, kInserted, kDuplicate});
+  // Without a version column an older version still wins.
+  EXPECT_EQ(Stored(2), "B:3");
+  EXPECT_EQ(Stored(3), "c:1");
+  EXPECT_EQ(Stored(1), "a:1");
+}
+
+TEST_P(InsertOutcomesTest, DoUpdateWithVersionColumnKeepsNewerRows) {
+  InsertOk(InsertOf(
+      table_, {Row(1, "a", Int(5)), Row(2, "b", Int(5)), Row(3, "c", Int(5)),
+               Row(4, "d", Int(5)), Row(5, "e", Null())}));
+  ExpectOutcomes(InsertOk(InsertOf(table_,
+                                   {Row(1, "a2", Int(6)), Row(2, "b2", Int(4)),
+                                    Row(3, "c2", Int(5)), Row(4, "d", Int(5)),
+                                    Row(6, "f", Int(1)), Row(5, "e2", Int(1))},
+                                   v1::ON_CONFLICT_DO_UPDATE, "version")),
+                 {kUpdated, kStale, kStale, kDuplicate, kInserted, kUpdated});
+  EXPECT_EQ(Stored(1), "a2:6");
+  EXPECT_EQ(Stored(2), "b:5");   // an older event never wins
+  EXPECT_EQ(Stored(3), "c:5");   // nor does an equal version
+  EXPECT_EQ(Stored(5), "e2:1");  // a NULL stored version gives way
+  EXPECT_EQ(Stored(6), "f:1");
+}
+
+INSTANTIATE_TEST_SUITE_P(KeyShapes, InsertOutcomesTest,
+                         ::testing::ValuesIn(AllKeyShapes()), KeyShapeName);
+
+// An allow-listed table may be named with or without its schema.
+class TableNameTest : public IntegrationTest {
+ protected:
+  std::string NewTable() {
+    return CreateTable("id bigint PRIMARY KEY, v text");
+  }
+};
+
+TEST_F(TableNameTest, SchemaQualifiedAfterBareNameWasUsed) {
+  std::string table = NewTable();
+  ExpectOutcomes(InsertOk(InsertOf(table, {{{"id", Int(1)}}})), {kInserted});
+  ExpectOutcomes(InsertOk(InsertOf("public." + table, {{{"id", Int(1)}}})),
+                 {kDuplicate});
+}
+
+// The table did not exist when the server started and was never used by
+// its bare name: "public.<name>" must find it all the same.
+TEST_F(TableNameTest, SchemaQualifiedBeforeBareNameWasUsed) {
+  std::string table = NewTable();
+  ExpectOutcomes(InsertOk(InsertOf("public." + table, {{{"id", Int(1)}}})),
+                 {kInserted});
+  EXPECT_EQ(UpdateOk(UpdateOf("public." + NewTable(), {{"id", Int(1)}},
+                              {{"v", Str("x")}})),
+            v1::UPDATE_OUTCOME_NOT_FOUND);
+}
+
+}  // namespace
+}  // namespace idem::testing

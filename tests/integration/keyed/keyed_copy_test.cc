@@ -1,0 +1,202 @@
+// Keyed CopyFile: the key is held with a lease while the file is copied.
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/escaping.h"
+#include "service/common/sha256.h"
+#include "service/keys/fingerprint.h"
+#include "tests/integration/keyed/keyed_fixture.h"
+
+namespace idem::testing::keyed {
+namespace {
+
+namespace fs = std::filesystem;
+
+class KeyedCopyTest : public KeyedCallTest {
+ public:
+  static void SetUpTestSuite() {
+    char dir[] = "/tmp/idem-keyed-root-XXXXXX";
+    root_ = mkdtemp(dir);
+    StartServer({{"IDEM_STORAGE_ROOT", root_}});
+  }
+  static void TearDownTestSuite() {
+    KeyedCallTest::TearDownTestSuite();
+    fs::remove_all(root_);
+  }
+
+ protected:
+  static void Write(const std::string& path, const std::string& content) {
+    fs::create_directories((fs::path(root_) / path).parent_path());
+    std::ofstream(fs::path(root_) / path, std::ios::binary) << content;
+  }
+  static std::string Read(const std::string& path) {
+    std::ifstream in(fs::path(root_) / path, std::ios::binary);
+    std::stringstream content;
+    content << in.rdbuf();
+    return content.str();
+  }
+  // A fresh source file with `content`; its path.
+  static std::string NewSource(const std::string& content) {
+    std::string path = "in/" + TestDatabase::UniqueName("src") + ".txt";
+    Write(path, content);
+    return path;
+  }
+  static std::string NewDestination() {
+    return "out/" + TestDatabase::UniqueName("dst") + ".txt";
+  }
+  // What a server that died while copying leaves behind: the key in
+  // progress under this call's fingerprint, with a lease of `lease_ms`.
+  void InsertInProgress(const v1::KeyedCallRequest& request, int lease_ms) {
+    db().Exec(
+        "INSERT INTO idem.idempotency_keys (tenant, idempotency_key, "
+        "fingerprint, state, first_executed_at, last_seen_at, "
+        "lease_expires_at, expires_at) VALUES ('default', " +
+        Quote(request.idempotency_key()) + ", decode(" +
+        Quote(absl::BytesToHexString(keys::Fingerprint(request))) +
+        ", 'hex'), 1, now(), now(), now() + interval '" +
+        std::to_string(lease_ms) + " milliseconds', now() + interval '1 day')");
+  }
+  void ShortenLease(const std::string& key) {
+    db().Exec(
+        "UPDATE idem.idempotency_keys SET lease_expires_at = now() + interval "
+        "'100 milliseconds' WHERE tenant = 'default' AND idempotency_key = " +
+        Quote(key));
+  }
+  void WaitForLeaseToLapse(const std::string& key) {
+    ASSERT_TRUE(Eventually([&] {
+      return db().Scalar(
+                 "SELECT lease_expires_at <= now() FROM idem.idempotency_keys "
+                 "WHERE idempotency_key = " +
+                 Quote(key)) == "t";
+    }));
+  }
+
+  static std::string root_;
+};
+
+std::string KeyedCopyTest::root_;
+
+TEST_F(KeyedCopyTest, FirstCallCopiesRepeatReplays) {
+  std::string source = NewSource("first content");
+  std::string destination = NewDestination();
+  std::string key = NewKey("copy");
+  Answer first = Call(stub(), Copy(key, source, destination));
+  ExpectExecuted(first);
+  EXPECT_EQ(first.response.copy_file().outcome(), v1::COPY_OUTCOME_COPIED);
+  EXPECT_EQ(first.response.copy_file().sha256(), Sha256Hex("first content"));
+  EXPECT_EQ(Read(destination), "first content");
+  EXPECT_EQ(KeyState(key), "2");
+
+  // The source changes: a replay still answers the first copy and writes
+  // nothing.
+  Write(source, "second content");
+  ExpectReplayOf(Call(stub(), Copy(key, source, destination)), first);
+  EXPECT_EQ(Read(destination), "first content");
+
+  Answer mismatch = Call(stub(), Copy(key, source, NewDestination()));
+  EXPECT_EQ(mismatch.status.error_code(),
+            grpc::StatusCode::FAILED_PRECONDITION);
+}
+
+TEST_F(KeyedCopyTest, MissingSourceIsStoredAndReplayed) {
+  std::string source = "in/" + TestDatabase::UniqueName("missing") + ".txt";
+  std::string destination = NewDestination();
+  std::string key = NewKey("copy");
+  Answer first = Call(stub(), Copy(key, source, destination));
+  ASSERT_FALSE(first.ok());
+  EXPECT_EQ(first.status.error_code(), grpc::StatusCode::NOT_FOUND)
+      << first.status.error_message();
+  EXPECT_FALSE(first.marked_replayed());
+
+  Write(source, "now it exists");
+  ExpectReplayOf(Call(stub(), Copy(key, source, destination)), first);
+  EXPECT_FALSE(fs::exists(fs::path(root_) / destination));
+}
+
+TEST_F(KeyedCopyTest, ConcurrentDuplicatesReplayOrAreToldToRetry) {
+  std::string source = NewSource(std::string(1 << 20, 'x'));
+  std::string destination = NewDestination();
+  std::string key = NewKey("copy");
+  constexpr int kCallers = 8;
+  std::vector<Answer> answers(kCallers);
+  std::vector<Answer> settled(kCallers);
+  {
+    std::vector<std::thread> callers;
+    for (int i = 0; i < kCallers; ++i) {
+      callers.emplace_back([&, i] {
+        answers[i] = Call(stub(), Copy(key, source, destination));
+        settled[i] =
+            answers[i].ok()
+                ? answers[i]
+                : CallUntilSettled(stub(), Copy(key, source, destination));
+      });
+    }
+    for (std::thread& caller : callers) caller.join();
+  }
+  const Answer* first = nullptr;
+  for (int i = 0; i < kCallers; ++i) {
+    if (!answers[i].ok()) ExpectAbortedWithPushback(answers[i]);
+    ASSERT_TRUE(settled[i].ok()) << settled[i].status.error_message();
+    if (!settled[i].response.replayed()) {
+      EXPECT_EQ(first, nullptr) << "copied twice";
+      first = &settled[i];
+    }
+  }
+  ASSERT_NE(first, nullptr);
+  EXPECT_EQ(first->response.copy_file().outcome(), v1::COPY_OUTCOME_COPIED);
+  for (const Answer& answer : settled) {
+    if (&answer != first) ExpectReplayOf(answer, *first);
+  }
+  EXPECT_EQ(Read(destination), std::string(1 << 20, 'x'));
+}
+
+// A server was SIGKILLed while it held the key's lease: until the lease
+// lapses, retries are told to come back; then one retry copies, once.
+TEST_F(KeyedCopyTest, RetryTakesOverALapsedLeaseAndCompletesOnce) {
+  std::string source = NewSource("leased");
+  std::string destination = NewDestination();
+  std::string key = NewKey("lease");
+  v1::KeyedCallRequest request = Copy(key, source, destination);
+  InsertInProgress(request, 60000);
+
+  Answer held = Call(stub(), request);
+  ExpectAbortedWithPushback(held);
+  EXPECT_FALSE(fs::exists(fs::path(root_) / destination));
+  // Another call under the leased key is a mismatch right away.
+  EXPECT_EQ(
+      Call(stub(), Copy(key, source, NewDestination())).status.error_code(),
+      grpc::StatusCode::FAILED_PRECONDITION);
+
+  ShortenLease(key);
+  WaitForLeaseToLapse(key);
+  Answer retry = Call(stub(), request);
+  ExpectExecuted(retry);
+  EXPECT_EQ(retry.response.copy_file().outcome(), v1::COPY_OUTCOME_COPIED);
+  EXPECT_EQ(Read(destination), "leased");
+  EXPECT_EQ(KeyState(key), "2");
+  ExpectReplayOf(Call(stub(), request), retry);
+}
+
+// The dead server had already copied before it died: the retry's copy finds
+// the destination identical and changes nothing.
+TEST_F(KeyedCopyTest, RetryAfterACopyThatFinishedBeforeTheCrash) {
+  std::string source = NewSource("already there");
+  std::string destination = NewDestination();
+  Write(destination, "already there");
+  std::string key = NewKey("lease");
+  v1::KeyedCallRequest request = Copy(key, source, destination);
+  InsertInProgress(request, 100);
+  WaitForLeaseToLapse(key);
+
+  Answer retry = Call(stub(), request);
+  ExpectExecuted(retry);
+  EXPECT_EQ(retry.response.copy_file().outcome(), v1::COPY_OUTCOME_UNCHANGED);
+  EXPECT_EQ(Read(destination), "already there");
+  ExpectReplayOf(Call(stub(), request), retry);
+}
+
+}  // namespace
+}  // namespace idem::testing::keyed

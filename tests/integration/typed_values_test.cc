@@ -1,0 +1,134 @@
+// Typed values: native kinds, text-carried values the server casts to the
+// column's type (timestamptz, numeric, json, jsonb, uuid, bytea, bigint,
+// boolean), bytes into bytea, and NULLs; equality for DUPLICATE and
+// UNCHANGED follows the column's type, not the text that carried it.
+#include <gtest/gtest.h>
+
+#include "tests/integration/harness.h"
+
+namespace idem::testing {
+namespace {
+
+class TypedValuesTest : public IntegrationTest {
+ protected:
+  void SetUp() override {
+    table_ = CreateTable(
+        "id bigint PRIMARY KEY, ts timestamptz, num numeric, js json, "
+        "jb jsonb, u uuid, b bytea, flag boolean, f double precision, "
+        "i integer, t text, d date");
+  }
+
+  // One column of row `id`, rendered by PostgreSQL from `expression`.
+  std::string Read(int id, const std::string& expression) {
+    return db().Scalar("SELECT " + expression + " FROM " + table_ +
+                       " WHERE id = " + std::to_string(id));
+  }
+
+  v1::RowOutcome InsertOne(const Columns& row) {
+    v1::InsertResponse response = InsertOk(InsertOf(table_, {row}));
+    return response.outcomes_size() == 1
+               ? static_cast<v1::RowOutcome>(response.outcomes(0))
+               : v1::ROW_OUTCOME_UNSPECIFIED;
+  }
+
+  std::string table_;
+};
+
+const std::string kBinary("\x00\x01\xff'\"\\{},", 9);
+
+Columns TextCarried() {
+  return {{"id", Int(1)},
+          {"ts", Str("2024-02-29T23:59:58.123456Z")},
+          {"num", Str("12345678901234567890.000000000000000001")},
+          {"js", Str(R"({"b": [1, 2], "a": null})")},
+          {"jb", Str(R"({"b": [1, 2], "a": "x"})")},
+          {"u", Str("0B5A4A8E-1D2C-4F00-9A3B-7C6D5E4F3A2B")},
+          {"b", Str("\\x00ff10")},
+          {"flag", Str("true")},
+          {"f", Str("-1.25e-3")},
+          {"i", Str("42")},
+          {"t", Str("plain text")},
+          {"d", Str("2024-03-01")}};
+}
+
+TEST_F(TypedValuesTest, TextCarriedValuesAreCastToTheColumnType) {
+  EXPECT_EQ(InsertOne(TextCarried()), v1::ROW_OUTCOME_INSERTED);
+  EXPECT_EQ(Read(1, "ts = '2024-02-29 23:59:58.123456+00'"), "t");
+  EXPECT_EQ(Read(1, "num::text"), "12345678901234567890.000000000000000001");
+  EXPECT_EQ(Read(1, "js::text"), R"({"b": [1, 2], "a": null})");
+  EXPECT_EQ(Read(1, "jb = '{\"a\": \"x\", \"b\": [1, 2]}'::jsonb"), "t");
+  EXPECT_EQ(Read(1, "jsonb_typeof(jb)"), "object");
+  EXPECT_EQ(Read(1, "u::text"), "0b5a4a8e-1d2c-4f00-9a3b-7c6d5e4f3a2b");
+  EXPECT_EQ(Read(1, "encode(b, 'hex')"), "00ff10");
+  EXPECT_EQ(Read(1, "flag"), "t");
+  EXPECT_EQ(Read(1, "f = -0.00125"), "t");
+  EXPECT_EQ(Read(1, "i"), "42");
+  EXPECT_EQ(Read(1, "d"), "2024-03-01");
+}
+
+TEST_F(TypedValuesTest, EqualValuesInOtherSpellingsAreDuplicates) {
+  EXPECT_EQ(InsertOne(TextCarried()), v1::ROW_OUTCOME_INSERTED);
+  Columns respelled =
+      TextCarried() +
+      Columns{{"ts", Str("2024-03-01T01:59:58.123456+02:00")},
+              {"num", Str("12345678901234567890.0000000000000000010")},
+              {"js", Str(R"({"a":null,"b":[1,2]})")},
+              {"jb", Str(R"({"a":"x","b":[1,2]})")},
+              {"u", Str("0b5a4a8e1d2c4f009a3b7c6d5e4f3a2b")},
+              {"b", Bytes(std::string("\x00\xff\x10", 3))},
+              {"flag", Bool(true)},
+              {"f", Dbl(-0.00125)},
+              {"i", Int(42)}};
+  EXPECT_EQ(InsertOne(respelled), v1::ROW_OUTCOME_DUPLICATE);
+  EXPECT_EQ(InsertOne(respelled + Columns{{"jb", Str(R"({"a":"y"})")}}),
+            v1::ROW_OUTCOME_CONFLICT);
+  v1::UpdateRequest same =
+      UpdateOf(table_, {{"id", Int(1)}},
+               {{"ts", Str("2024-02-29 18:59:58.123456-05")},
+                {"js", Str(R"({ "b":[1,2], "a":null })")}});
+  EXPECT_EQ(UpdateOk(same), v1::UPDATE_OUTCOME_UNCHANGED);
+}
+
+TEST_F(TypedValuesTest, NativeKindsAndBytes) {
+  EXPECT_EQ(InsertOne({{"id", Int(2)},
+                       {"b", Bytes(kBinary)},
+                       {"flag", Bool(false)},
+                       {"f", Dbl(0.1)},
+                       {"num", Dbl(2.5)},
+                       {"i", Int(-7)},
+                       {"t", Str("ünïcödé ✓")}}),
+            v1::ROW_OUTCOME_INSERTED);
+  EXPECT_EQ(Read(2, "encode(b, 'hex')"), "0001ff27225c7b7d2c");
+  EXPECT_EQ(Read(2, "flag"), "f");
+  EXPECT_EQ(Read(2, "f = 0.1::float8"), "t");
+  EXPECT_EQ(Read(2, "num"), "2.5");
+  EXPECT_EQ(Read(2, "i"), "-7");
+  EXPECT_EQ(Read(2, "t"), "ünïcödé ✓");
+  EXPECT_EQ(InsertOne({{"id", Int(3)}, {"f", Dbl(1e300)}, {"num", Int(1)}}),
+            v1::ROW_OUTCOME_INSERTED);
+  EXPECT_EQ(Read(3, "f = 1e300::float8"), "t");
+}
+
+TEST_F(TypedValuesTest, NullsAreStoredAndCompared) {
+  Columns nulls = {{"id", Int(4)}};
+  for (const char* column :
+       {"ts", "num", "js", "jb", "u", "b", "flag", "f", "i", "t", "d"}) {
+    nulls[column] = Null();
+  }
+  EXPECT_EQ(InsertOne(nulls), v1::ROW_OUTCOME_INSERTED);
+  EXPECT_EQ(Read(4, "num_nulls(ts, num, js, jb, u, b, flag, f, i, t, d)"),
+            "11");
+  EXPECT_EQ(InsertOne(nulls), v1::ROW_OUTCOME_DUPLICATE);
+  // NULL differs from any value, and from the text "NULL".
+  EXPECT_EQ(InsertOne(nulls + Columns{{"t", Str("NULL")}}),
+            v1::ROW_OUTCOME_CONFLICT);
+  EXPECT_EQ(UpdateOk(UpdateOf(table_, {{"id", Int(4)}}, {{"t", Str("NULL")}})),
+            v1::UPDATE_OUTCOME_UPDATED);
+  EXPECT_EQ(Read(4, "t IS NOT NULL AND t = 'NULL'"), "t");
+  EXPECT_EQ(UpdateOk(UpdateOf(table_, {{"id", Int(4)}}, {{"t", Null()}})),
+            v1::UPDATE_OUTCOME_UPDATED);
+  EXPECT_EQ(Read(4, "t IS NULL"), "t");
+}
+
+}  // namespace
+}  // namespace idem::testing
