@@ -38,6 +38,11 @@ absl::Status FromSqlState(const std::string& state, const std::string& text) {
   if (state == "42501") return absl::PermissionDeniedError(text);
   if (state == "23505") return absl::AlreadyExistsError(text);
   if (state == "23503") return absl::FailedPreconditionError(text);
+  // Raised by ON CONFLICT DO UPDATE when one request names a key twice.
+  if (state == "21000") {
+    return absl::InvalidArgumentError(
+        "two rows of the request have the same primary key");
+  }
   // Data exceptions (22), other integrity violations (23), cardinality (21),
   // program limits (54), unknown columns (42703) and type mismatches (42804):
   // the request itself is wrong.
