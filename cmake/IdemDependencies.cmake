@@ -6,5 +6,6 @@ find_package(absl CONFIG REQUIRED)           # Status, flags, time, sync
 find_package(OpenSSL REQUIRED)               # SHA-256 (fingerprints, files)
 find_package(nlohmann_json CONFIG REQUIRED)  # tokens file, idemctl, logs
 find_package(spdlog CONFIG REQUIRED)          # structured log lines
+find_package(prometheus-cpp CONFIG REQUIRED)  # /metrics (pulls civetweb)
 find_package(PkgConfig REQUIRED)
 pkg_check_modules(PQXX REQUIRED IMPORTED_TARGET libpqxx)  # PostgreSQL client

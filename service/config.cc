@@ -28,6 +28,9 @@ ABSL_FLAG(int, max_queued, 4096,
           "requests waiting for a worker before RESOURCE_EXHAUSTED");
 ABSL_FLAG(std::string, metrics_listen, "",
           "HTTP address for Prometheus metrics; empty: off");
+ABSL_FLAG(std::string, health_listen, "",
+          "plaintext address serving only the gRPC health service (for "
+          "Kubernetes probes when the main port is TLS); empty: off");
 ABSL_FLAG(std::string, tls_cert, "", "server certificate (PEM file)");
 ABSL_FLAG(std::string, tls_key, "", "server private key (PEM file)");
 ABSL_FLAG(std::string, tls_client_ca, "",
@@ -38,6 +41,13 @@ ABSL_FLAG(bool, allow_plaintext, false,
 ABSL_FLAG(std::string, auth_tokens, "",
           "JSON file of accepted bearer-token hashes; empty: one default "
           "tenant, no authentication");
+ABSL_FLAG(std::string, reflection, "auto",
+          "gRPC server reflection: true, false, or auto (on without "
+          "IDEM_AUTH_TOKENS, off with it: reflection answers without "
+          "credentials)");
+ABSL_FLAG(int, tenant_max_in_flight, 256,
+          "calls one tenant may have in flight before RESOURCE_EXHAUSTED, so "
+          "that one tenant cannot fill the queue for all");
 ABSL_FLAG(int64_t, max_rows, 10000, "rows per Insert request");
 ABSL_FLAG(int64_t, max_message_bytes, 16 << 20,
           "largest request message in bytes");
@@ -63,19 +73,34 @@ ABSL_FLAG(absl::Duration, copy_lease, absl::Seconds(60),
 namespace idem {
 namespace {
 
-constexpr const char* kFlagNames[] = {"listen",          "database_url",
-                                      "tables",          "storage_root",
-                                      "key_retention",   "pool_size",
-                                      "workers",         "max_queued",
-                                      "metrics_listen",  "tls_cert",
-                                      "tls_key",         "tls_client_ca",
-                                      "allow_plaintext", "auth_tokens",
-                                      "max_rows",        "max_message_bytes",
-                                      "acquire_timeout", "statement_timeout",
-                                      "lock_timeout",    "drain_delay",
-                                      "shutdown_grace",  "max_connection_age",
-                                      "reaper_interval", "reaper_batch",
-                                      "copy_lease"};
+constexpr const char* kFlagNames[] = {"listen",
+                                      "database_url",
+                                      "tables",
+                                      "storage_root",
+                                      "key_retention",
+                                      "pool_size",
+                                      "workers",
+                                      "max_queued",
+                                      "metrics_listen",
+                                      "health_listen",
+                                      "tls_cert",
+                                      "tls_key",
+                                      "tls_client_ca",
+                                      "allow_plaintext",
+                                      "auth_tokens",
+                                      "max_rows",
+                                      "max_message_bytes",
+                                      "acquire_timeout",
+                                      "statement_timeout",
+                                      "lock_timeout",
+                                      "drain_delay",
+                                      "shutdown_grace",
+                                      "max_connection_age",
+                                      "reaper_interval",
+                                      "reaper_batch",
+                                      "copy_lease",
+                                      "reflection",
+                                      "tenant_max_in_flight"};
 
 std::string EnvName(absl::string_view flag) {
   return absl::StrCat("IDEM_", absl::AsciiStrToUpper(flag));
@@ -117,6 +142,9 @@ absl::Status Validate(const Config& config) {
   if (config.max_message_bytes < 1024 ||
       config.max_message_bytes > (1u << 30)) {
     return Invalid("max_message_bytes", "must be between 1 KiB and 1 GiB");
+  }
+  if (config.tenant_max_in_flight < 1) {
+    return Invalid("tenant_max_in_flight", "must be positive");
   }
   if (config.reaper_batch < 1)
     return Invalid("reaper_batch", "must be positive");
@@ -172,11 +200,20 @@ absl::StatusOr<Config> LoadConfig(int argc, char** argv) {
   if (config.workers == 0) config.workers = config.pool_size;
   config.max_queued = absl::GetFlag(FLAGS_max_queued);
   config.metrics_listen = absl::GetFlag(FLAGS_metrics_listen);
+  config.health_listen = absl::GetFlag(FLAGS_health_listen);
   config.tls_cert = absl::GetFlag(FLAGS_tls_cert);
   config.tls_key = absl::GetFlag(FLAGS_tls_key);
   config.tls_client_ca = absl::GetFlag(FLAGS_tls_client_ca);
   config.allow_plaintext = absl::GetFlag(FLAGS_allow_plaintext);
   config.auth_tokens = absl::GetFlag(FLAGS_auth_tokens);
+  const std::string reflection =
+      absl::AsciiStrToLower(absl::GetFlag(FLAGS_reflection));
+  if (reflection != "auto" && reflection != "true" && reflection != "false") {
+    return Invalid("reflection", "must be true, false or auto");
+  }
+  config.reflection =
+      reflection == "auto" ? config.auth_tokens.empty() : reflection == "true";
+  config.tenant_max_in_flight = absl::GetFlag(FLAGS_tenant_max_in_flight);
   config.max_rows =
       static_cast<size_t>(std::max<int64_t>(0, absl::GetFlag(FLAGS_max_rows)));
   config.max_message_bytes = static_cast<size_t>(

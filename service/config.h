@@ -26,11 +26,18 @@ struct Config {
   int workers = 0;             // threads that run database work
   int max_queued = 0;          // requests waiting for a worker; then overload
   std::string metrics_listen;  // empty: no metrics endpoint
+  // A plaintext listener serving only grpc.health.v1, for kubelet's native
+  // gRPC probes (which cannot speak TLS); empty: none.
+  std::string health_listen;
   std::string tls_cert;
   std::string tls_key;
   std::string tls_client_ca;
   bool allow_plaintext = false;
   std::string auth_tokens;  // path of the tokens file; empty: no auth
+  // Server reflection; "auto" resolves to on only without authentication,
+  // because reflection (like health) answers without credentials.
+  bool reflection = true;
+  int tenant_max_in_flight = 0;  // calls in flight per tenant
 
   size_t max_rows = 0;
   size_t max_message_bytes = 0;

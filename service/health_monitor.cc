@@ -8,9 +8,10 @@
 
 namespace idem {
 
-HealthMonitor::HealthMonitor(grpc::HealthCheckServiceInterface* health,
-                             std::string database_url, absl::Duration interval)
-    : health_(health),
+HealthMonitor::HealthMonitor(
+    std::vector<grpc::HealthCheckServiceInterface*> health,
+    std::string database_url, absl::Duration interval)
+    : health_(std::move(health)),
       database_url_(std::move(database_url)),
       interval_(interval),
       thread_([this] { Run(); }) {}
@@ -34,7 +35,9 @@ void HealthMonitor::Run() {
     } catch (const std::exception&) {
       session.reset();
     }
-    health_->SetServingStatus(serving);
+    for (grpc::HealthCheckServiceInterface* service : health_) {
+      service->SetServingStatus(serving);
+    }
     if (serving != last) {
       log::Info("health", {{"serving", serving}});
       last = serving;

@@ -5,6 +5,7 @@
 
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "absl/synchronization/notification.h"
 #include "absl/time/time.h"
@@ -16,7 +17,9 @@ namespace idem {
 // as an outage.
 class HealthMonitor {
  public:
-  HealthMonitor(grpc::HealthCheckServiceInterface* health,
+  // Sets the status on every one of `health` (the main listener's and the
+  // probe listener's).
+  HealthMonitor(std::vector<grpc::HealthCheckServiceInterface*> health,
                 std::string database_url, absl::Duration interval);
   // Stops checking; the status stays as last set.
   ~HealthMonitor();
@@ -24,7 +27,7 @@ class HealthMonitor {
  private:
   void Run();
 
-  grpc::HealthCheckServiceInterface* const health_;
+  const std::vector<grpc::HealthCheckServiceInterface*> health_;
   const std::string database_url_;
   const absl::Duration interval_;
   absl::Notification stop_;

@@ -121,18 +121,36 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const Config& config) {
   server->ops_.storage_root = server->storage_root_.get();
   server->ops_.copy_lease = config.copy_lease;
   server->ops_.limits.max_rows_per_insert = config.max_rows;
+  absl::StatusOr<std::unique_ptr<observability::Metrics>> metrics =
+      observability::Metrics::Create(
+          config.metrics_listen,
+          {[pool = server->pool_.get()] { return pool->in_use(); },
+           [pool = server->pool_.get()] { return pool->waiting(); }});
+  if (!metrics.ok()) return metrics.status();
+  server->metrics_ = *std::move(metrics);
   absl::StatusOr<std::unique_ptr<auth::Authenticator>> authenticator =
       auth::Authenticator::Create(config.auth_tokens);
   if (!authenticator.ok()) return authenticator.status();
   server->authenticator_ = *std::move(authenticator);
+  if (server->authenticator_->maps_client_certificates() &&
+      config.tls_client_ca.empty()) {
+    return absl::InvalidArgumentError(
+        "IDEM_AUTH_TOKENS maps client certificates, which needs mutual TLS: "
+        "set IDEM_TLS_CLIENT_CA");
+  }
+  server->limiter_ =
+      std::make_unique<api::TenantLimiter>(config.tenant_max_in_flight);
   server->workers_ =
       std::make_unique<WorkerPool>(config.workers, config.max_queued);
   server->service_ = std::make_unique<api::IdemService>(
       server->ops_, *server->workers_, *server->authenticator_,
-      config.max_message_bytes);
+      *server->limiter_, *server->metrics_, config.max_message_bytes);
 
   grpc::EnableDefaultHealthCheckService(true);
-  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  // Reflection, like health, answers without credentials (IDEM_REFLECTION).
+  if (config.reflection) {
+    grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  }
   grpc::ServerBuilder builder;
   int port = 0;
   builder.AddListeningPort(config.listen, *credentials, &port);
@@ -152,11 +170,27 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const Config& config) {
     return absl::UnavailableError(
         absl::StrCat("cannot listen on ", config.listen));
   }
+  std::vector<grpc::HealthCheckServiceInterface*> health = {
+      server->grpc_server_->GetHealthCheckService()};
+  if (!config.health_listen.empty()) {
+    grpc::ServerBuilder probes;
+    int probe_port = 0;
+    probes.AddListeningPort(config.health_listen,
+                            grpc::InsecureServerCredentials(), &probe_port);
+    server->health_server_ = probes.BuildAndStart();
+    if (server->health_server_ == nullptr || probe_port == 0) {
+      return absl::UnavailableError(absl::StrCat(
+          "IDEM_HEALTH_LISTEN: cannot listen on ", config.health_listen));
+    }
+    health.push_back(server->health_server_->GetHealthCheckService());
+  }
   server->health_monitor_ = std::make_unique<HealthMonitor>(
-      server->grpc_server_->GetHealthCheckService(), config.database_url,
-      absl::Seconds(1));
+      health, config.database_url, absl::Seconds(1));
   server->reaper_ = std::make_unique<keys::KeyReaper>(
-      *server->pool_, config.reaper_interval, config.reaper_batch);
+      *server->pool_, config.reaper_interval, config.reaper_batch,
+      [metrics = server->metrics_.get()](int64_t deleted) {
+        metrics->RecordReaped(deleted);
+      });
   std::string host = config.listen.substr(0, config.listen.rfind(':'));
   log::Info("listening", {{"address", absl::StrCat(host, ":", port)},
                           {"tls", !config.tls_cert.empty()},
@@ -176,10 +210,16 @@ void Server::RunUntilSignalled() {
                           absl::ToInt64Milliseconds(config_.drain_delay)}});
   health_monitor_.reset();
   reaper_.reset();
-  grpc_server_->GetHealthCheckService()->Shutdown();  // NOT_SERVING for good
+  // NOT_SERVING for good, so that endpoints drop this replica while it
+  // still serves the calls that arrive meanwhile.
+  grpc_server_->GetHealthCheckService()->Shutdown();
+  if (health_server_ != nullptr) {
+    health_server_->GetHealthCheckService()->Shutdown();
+  }
   absl::SleepFor(config_.drain_delay);
   grpc_server_->Shutdown(
       absl::ToChronoTime(absl::Now() + config_.shutdown_grace));
+  if (health_server_ != nullptr) health_server_->Shutdown();
   workers_.reset();  // runs what is still queued
   pool_->Close();
   log::Info("stopped");

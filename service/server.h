@@ -15,6 +15,7 @@
 #include "service/health_monitor.h"
 #include "service/keys/key_reaper.h"
 #include "service/keys/key_store.h"
+#include "service/observability/metrics.h"
 #include "service/ops/ops_context.h"
 #include "service/worker_pool.h"
 
@@ -44,9 +45,12 @@ class Server {
   std::unique_ptr<files::StorageRoot> storage_root_;
   ops::OpsContext ops_;
   std::unique_ptr<auth::Authenticator> authenticator_;
+  std::unique_ptr<api::TenantLimiter> limiter_;
   std::unique_ptr<WorkerPool> workers_;
   std::unique_ptr<api::IdemService> service_;
+  std::unique_ptr<observability::Metrics> metrics_;
   std::unique_ptr<grpc::Server> grpc_server_;
+  std::unique_ptr<grpc::Server> health_server_;  // plaintext probes only
   std::unique_ptr<HealthMonitor> health_monitor_;
   std::unique_ptr<keys::KeyReaper> reaper_;
 };

@@ -41,10 +41,14 @@ std::string WrappedTable(const v1::KeyedCallRequest& request) {
 
 IdemService::IdemService(ops::OpsContext& ops, WorkerPool& workers,
                          const auth::Authenticator& authenticator,
+                         TenantLimiter& limiter,
+                         observability::Metrics& metrics,
                          size_t max_message_bytes)
     : ops_(ops),
       workers_(workers),
       authenticator_(authenticator),
+      limiter_(limiter),
+      metrics_(metrics),
       max_message_bytes_(max_message_bytes) {}
 
 absl::Status IdemService::Authorize(const auth::Caller& caller,
@@ -71,8 +75,12 @@ grpc::ServerUnaryReactor* IdemService::Dispatch(
     const google::protobuf::Message& request, CallInfo info,
     Operation operation) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  auto record = std::make_shared<RequestRecord>(info.method, *context);
-  auto finish = [context, reactor, record](const absl::Status& status) {
+  auto record = std::make_shared<RequestRecord>(info.method, *context, metrics_);
+  // The caller's slot in the tenant limiter, freed before the answer leaves
+  // so that a caller holding its answer may call again at once.
+  auto slot = std::make_shared<std::unique_ptr<TenantLimiter::Permit>>();
+  auto finish = [context, reactor, record, slot](const absl::Status& status) {
+    slot->reset();
     record->Finish(status);
     reactor->Finish(ToGrpcStatus(status, *context));
   };
@@ -89,6 +97,13 @@ grpc::ServerUnaryReactor* IdemService::Dispatch(
                      " bytes exceeds the limit of ", max_message_bytes_)));
     return reactor;
   }
+  absl::StatusOr<std::unique_ptr<TenantLimiter::Permit>> permit =
+      limiter_.Acquire(caller->tenant);
+  if (!permit.ok()) {
+    finish(permit.status());
+    return reactor;
+  }
+  *slot = *std::move(permit);
   bool queued = workers_.Submit(
       [this, context, record, finish, caller = *std::move(caller),
        info = std::move(info), operation = std::move(operation)] {
@@ -113,8 +128,11 @@ grpc::ServerUnaryReactor* IdemService::Insert(
     v1::InsertResponse* response) {
   return Dispatch(
       context, *request, {"Insert", auth::Operation::kInsert, request->table()},
-      [=](const auth::Caller&, grpc::CallbackServerContext&, bool*) {
-        return Into(ops::RunInsert(ops_, *request), response);
+      [=](const auth::Caller& caller, grpc::CallbackServerContext&, bool*) {
+        absl::Status status = Into(ops::RunInsert(ops_, *request), response);
+        metrics_.RecordRowConflicts(caller.tenant, response->conflicts(),
+                                    response->stale());
+        return status;
       });
 }
 
@@ -153,6 +171,12 @@ grpc::ServerUnaryReactor* IdemService::KeyedCall(
         ops::KeyedOutcome outcome =
             ops::RunKeyedCall(ops_, caller.tenant, *request);
         *replayed = outcome.replayed;
+        if (outcome.key_mismatch) metrics_.RecordKeyMismatch(caller.tenant);
+        if (!outcome.replayed && outcome.response.has_insert()) {
+          metrics_.RecordRowConflicts(caller.tenant,
+                                      outcome.response.insert().conflicts(),
+                                      outcome.response.insert().stale());
+        }
         if (outcome.replayed) {
           call.AddTrailingMetadata("idempotent-replayed", "true");
         }

@@ -6,7 +6,9 @@
 
 #include "absl/status/status.h"
 #include "idem/v1/idem.grpc.pb.h"
+#include "service/api/tenant_limiter.h"
 #include "service/auth/authenticator.h"
+#include "service/observability/metrics.h"
 #include "service/ops/ops_context.h"
 #include "service/worker_pool.h"
 
@@ -20,7 +22,8 @@ class IdemService final : public v1::IdemService::CallbackService {
  public:
   IdemService(ops::OpsContext& ops, WorkerPool& workers,
               const auth::Authenticator& authenticator,
-              size_t max_message_bytes);
+              TenantLimiter& limiter,
+              observability::Metrics& metrics, size_t max_message_bytes);
 
   grpc::ServerUnaryReactor* Insert(grpc::CallbackServerContext* context,
                                    const v1::InsertRequest* request,
@@ -56,6 +59,8 @@ class IdemService final : public v1::IdemService::CallbackService {
   ops::OpsContext& ops_;
   WorkerPool& workers_;
   const auth::Authenticator& authenticator_;
+  TenantLimiter& limiter_;
+  observability::Metrics& metrics_;
   const size_t max_message_bytes_;
 };
 

@@ -7,8 +7,12 @@
 namespace idem::api {
 
 RequestRecord::RequestRecord(const char* method,
-                             const grpc::ServerContextBase& context)
-    : method_(method), peer_(context.peer()), start_(absl::Now()) {
+                             const grpc::ServerContextBase& context,
+                             observability::Metrics& metrics)
+    : method_(method),
+      metrics_(metrics),
+      peer_(context.peer()),
+      start_(absl::Now()) {
   auto attempt = context.client_metadata().find("idem-attempt");
   if (attempt != context.client_metadata().end()) {
     attempt_.assign(attempt->second.data(),
@@ -17,10 +21,12 @@ RequestRecord::RequestRecord(const char* method,
 }
 
 void RequestRecord::Finish(const absl::Status& status) {
+  absl::Duration latency = absl::Now() - start_;
+  metrics_.RecordRequest(method_, status.code(), tenant_, latency, replayed_);
   nlohmann::json fields = {
       {"method", method_},
       {"code", absl::StatusCodeToString(status.code())},
-      {"latency_ms", absl::ToDoubleMilliseconds(absl::Now() - start_)},
+      {"latency_ms", absl::ToDoubleMilliseconds(latency)},
       {"tenant", tenant_},
       {"replayed", replayed_},
       {"peer", peer_}};

@@ -9,39 +9,43 @@
 
 #include "absl/status/statusor.h"
 #include "service/auth/caller.h"
+#include "service/auth/tokens_file.h"
 
 namespace idem::auth {
 
 // The tenant of every call when authentication is off.
 inline constexpr char kDefaultTenant[] = "default";
 
-// Establishes the Caller of a call from its `authorization: Bearer <token>`
-// metadata, checked against the tokens file (IDEM_AUTH_TOKENS), which holds
-// only SHA-256 hashes of tokens. Without a tokens file every call is the
-// default tenant with every permission.
+// Establishes the Caller of a call from its credentials, checked against
+// the tokens file (IDEM_AUTH_TOKENS, see tokens_file.h): an
+// `authorization: Bearer <token>` header whose SHA-256 is listed, or else a
+// verified mutual-TLS client certificate whose subject is listed. Without a
+// tokens file every call is the default tenant with every permission.
 class Authenticator {
  public:
-  // `tokens_path` empty: authentication off. Otherwise the file must parse:
-  // {"tokens": [{"sha256": hex, "tenant": name, "tables": [...],
-  //              "operations": [...]}]}, "*" granting all.
+  // `tokens_path` empty: authentication off.
   static absl::StatusOr<std::unique_ptr<Authenticator>> Create(
       const std::string& tokens_path);
 
-  // UNAUTHENTICATED without a valid token.
+  // UNAUTHENTICATED without valid credentials. A call that sends an
+  // authorization header is judged by it alone: a bad token is refused even
+  // with a good certificate, so that a mistake is never papered over.
   absl::StatusOr<Caller> Authenticate(
       const grpc::ServerContextBase& context) const;
 
   bool enabled() const { return enabled_; }
+  // Whether some entry names a client certificate subject: those need
+  // mutual TLS (IDEM_TLS_CLIENT_CA) to ever match.
+  bool maps_client_certificates() const;
 
  private:
-  struct Entry {
-    std::string sha256;  // 32 raw bytes
-    Caller caller;
-  };
   Authenticator() = default;
+  absl::StatusOr<Caller> FromBearerToken(absl::string_view header) const;
+  absl::StatusOr<Caller> FromClientCertificate(
+      const grpc::ServerContextBase& context) const;
 
   bool enabled_ = false;
-  std::vector<Entry> entries_;
+  std::vector<CredentialEntry> entries_;
 };
 
 }  // namespace idem::auth

@@ -104,11 +104,30 @@ absl::StatusOr<std::shared_ptr<const Table>> Catalog::Find(
       if (it != tables_.end()) return it->second;
     }
   }
+  if (!entry.has_value() && LoadMissing()) {
+    // A table created since start is known by its schema.name only once
+    // loaded.
+    absl::ReaderMutexLock lock(&mu_);
+    entry = MatchEntry(requested);
+  }
   if (!entry.has_value()) {
     return absl::PermissionDeniedError(absl::StrCat(
         "table \"", requested, "\" is not exposed by this server"));
   }
   return LoadEntry(*entry);
+}
+
+bool Catalog::LoadMissing() {
+  std::vector<std::string> missing;
+  {
+    absl::ReaderMutexLock lock(&mu_);
+    for (const std::string& entry : allowed_) {
+      if (tables_.count(entry) == 0) missing.push_back(entry);
+    }
+  }
+  bool loaded = false;
+  for (const std::string& entry : missing) loaded |= LoadEntry(entry).ok();
+  return loaded;
 }
 
 absl::StatusOr<std::shared_ptr<const Table>> Catalog::Reload(

@@ -65,6 +65,9 @@ class Catalog {
       ABSL_SHARED_LOCKS_REQUIRED(mu_);
   absl::StatusOr<std::shared_ptr<const Table>> LoadEntry(
       const std::string& entry);
+  // Loads the allow-listed tables not loaded yet; true when any now is.
+  // Runs only when a request names no known table.
+  bool LoadMissing();
 
   ConnectionPool& pool_;
   const std::vector<std::string> allowed_;

@@ -18,8 +18,13 @@ absl::StatusOr<std::vector<int>> ApplyMigrations(ConnectionPool& pool) {
       pool,
       [](PgSession&, pqxx::work& txn) -> absl::StatusOr<std::vector<int>> {
         txn.exec_params("SELECT pg_advisory_xact_lock($1)", kMigrationLockId);
+        // CREATE SCHEMA checks the database's CREATE privilege even when
+        // the schema exists, so only a missing schema is created: the
+        // least-privilege role (deploy/sql) owns idem but may not create
+        // schemas.
         txn.exec(
-            "CREATE SCHEMA IF NOT EXISTS idem; "
+            "DO $$BEGIN IF to_regnamespace('idem') IS NULL THEN "
+            "CREATE SCHEMA idem; END IF; END$$; "
             "CREATE TABLE IF NOT EXISTS idem.schema_migrations ("
             "  version integer PRIMARY KEY,"
             "  name text NOT NULL,"

@@ -36,10 +36,11 @@ WHERE k.tenant = expired.tenant
 }  // namespace
 
 KeyReaper::KeyReaper(db::ConnectionPool& pool, absl::Duration interval,
-                     int batch)
+                     int batch, std::function<void(int64_t)> on_deleted)
     : pool_(pool),
       interval_(interval),
       batch_(batch),
+      on_deleted_(std::move(on_deleted)),
       thread_([this] { Run(); }) {}
 
 KeyReaper::~KeyReaper() {
@@ -85,6 +86,7 @@ void KeyReaper::Run() {
     if (!deleted.ok()) {
       log::Warn("reaper", {{"message", deleted.status().message()}});
     } else if (*deleted > 0) {
+      on_deleted_(*deleted);
       log::Info("reaper", {{"deleted", *deleted}});
     }
   }

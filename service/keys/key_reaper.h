@@ -2,6 +2,7 @@
 #define IDEM_SERVICE_KEYS_KEY_REAPER_H_
 
 #include <cstdint>
+#include <functional>
 #include <thread>
 
 #include "absl/status/statusor.h"
@@ -18,7 +19,9 @@ namespace idem::keys {
 // the reaper only reclaims space.
 class KeyReaper {
  public:
-  KeyReaper(db::ConnectionPool& pool, absl::Duration interval, int batch);
+  // `on_deleted` is told how many keys each pass deleted.
+  KeyReaper(db::ConnectionPool& pool, absl::Duration interval, int batch,
+            std::function<void(int64_t)> on_deleted);
   ~KeyReaper();  // stops the background pass
 
   // One full pass; returns how many keys it deleted.
@@ -30,6 +33,7 @@ class KeyReaper {
   db::ConnectionPool& pool_;
   const absl::Duration interval_;
   const int batch_;
+  const std::function<void(int64_t)> on_deleted_;
   absl::Notification stop_;
   std::thread thread_;
 };

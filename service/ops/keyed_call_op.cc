@@ -42,6 +42,7 @@ std::optional<KeyedOutcome> FromStored(const StoredCall& stored,
                                        const KeyId& id) {
   KeyedOutcome outcome;
   if (stored.fingerprint != fingerprint) {
+    outcome.key_mismatch = true;
     outcome.status = absl::FailedPreconditionError(absl::StrCat(
         "idempotency key \"", id.key,
         "\" was already used for a different call; use a new key for a new "

@@ -15,6 +15,7 @@ struct KeyedOutcome {
   absl::Status status;
   v1::KeyedCallResponse response;
   bool replayed = false;
+  bool key_mismatch = false;  // the key was used for another call
 };
 
 // Runs the wrapped call at most once per (tenant, idempotency key):

@@ -1,0 +1,42 @@
+#include "service/api/tenant_limiter.h"
+
+#include "absl/strings/str_cat.h"
+#include "service/common/retry_delay.h"
+
+namespace idem::api {
+
+TenantLimiter::Permit::~Permit() { limiter_.Release(tenant_); }
+
+TenantLimiter::TenantLimiter(int max_in_flight)
+    : max_in_flight_(max_in_flight) {}
+
+absl::StatusOr<std::unique_ptr<TenantLimiter::Permit>> TenantLimiter::Acquire(
+    const std::string& tenant) {
+  {
+    absl::MutexLock lock(&mu_);
+    int& count = in_flight_[tenant];
+    if (count >= max_in_flight_) {
+      return WithRetryDelay(
+          absl::ResourceExhaustedError(absl::StrCat(
+              "tenant \"", tenant, "\" already has ", count,
+              " calls in flight, the most allowed; retry after the delay")),
+          kRetryDelay);
+    }
+    ++count;
+  }
+  return std::unique_ptr<Permit>(new Permit(*this, tenant));
+}
+
+int TenantLimiter::in_flight(const std::string& tenant) const {
+  absl::MutexLock lock(&mu_);
+  auto it = in_flight_.find(tenant);
+  return it == in_flight_.end() ? 0 : it->second;
+}
+
+void TenantLimiter::Release(const std::string& tenant) {
+  absl::MutexLock lock(&mu_);
+  auto it = in_flight_.find(tenant);
+  if (it != in_flight_.end() && --it->second <= 0) in_flight_.erase(it);
+}
+
+}  // namespace idem::api

@@ -1,0 +1,60 @@
+#ifndef IDEM_SERVICE_API_TENANT_LIMITER_H_
+#define IDEM_SERVICE_API_TENANT_LIMITER_H_
+
+#include <memory>
+#include <string>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+
+namespace idem::api {
+
+// Caps the calls one tenant has in flight (accepted, not yet answered), so
+// that a noisy tenant fills at most its share of the worker queue and the
+// other tenants' calls still reach a worker (IDEM_TENANT_MAX_IN_FLIGHT).
+class TenantLimiter {
+ public:
+  // Holds one of a tenant's slots until destroyed.
+  class Permit {
+   public:
+    ~Permit();
+    Permit(const Permit&) = delete;
+    Permit& operator=(const Permit&) = delete;
+
+   private:
+    friend class TenantLimiter;
+    Permit(TenantLimiter& limiter, std::string tenant)
+        : limiter_(limiter), tenant_(std::move(tenant)) {}
+    TenantLimiter& limiter_;
+    const std::string tenant_;
+  };
+
+  // How long a refused caller is asked to wait before trying again.
+  static constexpr absl::Duration kRetryDelay = absl::Milliseconds(100);
+
+  explicit TenantLimiter(int max_in_flight);
+  TenantLimiter(const TenantLimiter&) = delete;
+  TenantLimiter& operator=(const TenantLimiter&) = delete;
+
+  // A slot for `tenant`, or RESOURCE_EXHAUSTED with a retry delay when the
+  // tenant already has max_in_flight calls running.
+  absl::StatusOr<std::unique_ptr<Permit>> Acquire(const std::string& tenant);
+
+  int in_flight(const std::string& tenant) const;
+
+ private:
+  void Release(const std::string& tenant);
+
+  const int max_in_flight_;
+  mutable absl::Mutex mu_;
+  // Tenants without calls in flight are erased: the map stays as small as
+  // the set of busy tenants.
+  absl::flat_hash_map<std::string, int> in_flight_ ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace idem::api
+
+#endif  // IDEM_SERVICE_API_TENANT_LIMITER_H_

@@ -1,0 +1,155 @@
+#include "service/observability/metrics.h"
+
+#include <prometheus/collectable.h>
+#include <prometheus/counter.h>
+#include <prometheus/exposer.h>
+#include <prometheus/gauge.h>
+#include <prometheus/histogram.h>
+#include <prometheus/registry.h>
+
+#include <exception>
+
+#include "absl/strings/str_cat.h"
+
+#ifndef IDEM_VERSION
+#define IDEM_VERSION "dev"
+#endif
+
+namespace idem::observability {
+namespace {
+
+// Pool occupancy, read when Prometheus scrapes rather than on every change.
+class PoolCollector : public prometheus::Collectable {
+ public:
+  explicit PoolCollector(Metrics::PoolGauges gauges)
+      : gauges_(std::move(gauges)) {}
+
+  std::vector<prometheus::MetricFamily> Collect() const override {
+    return {
+        Gauge("idem_db_connections_in_use",
+              "Database connections leased to a request", gauges_.in_use),
+        Gauge("idem_db_connections_waiting",
+              "Requests waiting for a database connection", gauges_.waiting)};
+  }
+
+ private:
+  static prometheus::MetricFamily Gauge(const std::string& name,
+                                        const std::string& help,
+                                        const std::function<int()>& read) {
+    prometheus::ClientMetric metric;
+    metric.gauge.value = read ? read() : 0;
+    return {name, help, prometheus::MetricType::Gauge, {metric}};
+  }
+
+  Metrics::PoolGauges gauges_;
+};
+
+}  // namespace
+
+struct Metrics::Families {
+  explicit Families(prometheus::Registry& registry)
+      : requests(prometheus::BuildCounter()
+                     .Name("idem_requests_total")
+                     .Help("Finished requests by method, gRPC code and tenant")
+                     .Register(registry)),
+        latency(prometheus::BuildHistogram()
+                    .Name("idem_request_duration_seconds")
+                    .Help("Request latency by method")
+                    .Register(registry)),
+        replays(prometheus::BuildCounter()
+                    .Name("idem_replays_total")
+                    .Help("KeyedCall answers replayed from the key store")
+                    .Register(registry)),
+        row_conflicts(prometheus::BuildCounter()
+                          .Name("idem_row_conflicts_total")
+                          .Help("Inserted rows that met a different stored row")
+                          .Register(registry)),
+        key_mismatches(prometheus::BuildCounter()
+                           .Name("idem_key_mismatches_total")
+                           .Help("Idempotency keys reused with another call")
+                           .Register(registry)),
+        reaped(prometheus::BuildCounter()
+                   .Name("idem_reaper_deleted_total")
+                   .Help("Expired idempotency keys deleted")
+                   .Register(registry)
+                   .Add({})),
+        build_info(prometheus::BuildGauge()
+                       .Name("idem_build_info")
+                       .Help("Always 1; labels name the build")
+                       .Register(registry)) {
+    build_info.Add({{"version", IDEM_VERSION}}).Set(1);
+  }
+
+  prometheus::Family<prometheus::Counter>& requests;
+  prometheus::Family<prometheus::Histogram>& latency;
+  prometheus::Family<prometheus::Counter>& replays;
+  prometheus::Family<prometheus::Counter>& row_conflicts;
+  prometheus::Family<prometheus::Counter>& key_mismatches;
+  prometheus::Counter& reaped;
+  prometheus::Family<prometheus::Gauge>& build_info;
+};
+
+Metrics::Metrics()
+    : registry_(std::make_shared<prometheus::Registry>()),
+      families_(std::make_unique<Families>(*registry_)) {}
+
+Metrics::~Metrics() = default;
+
+absl::StatusOr<std::unique_ptr<Metrics>> Metrics::Create(
+    const std::string& listen_address, PoolGauges pool) {
+  std::unique_ptr<Metrics> metrics(new Metrics());
+  if (listen_address.empty()) return metrics;
+  try {
+    metrics->exposer_ = std::make_unique<prometheus::Exposer>(listen_address);
+  } catch (const std::exception& error) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("IDEM_METRICS_LISTEN: cannot listen on ", listen_address));
+  }
+  metrics->exposer_->RegisterCollectable(metrics->registry_);
+  metrics->pool_collector_ = std::make_shared<PoolCollector>(std::move(pool));
+  metrics->exposer_->RegisterCollectable(metrics->pool_collector_);
+  return metrics;
+}
+
+void Metrics::RecordRequest(absl::string_view method, absl::StatusCode code,
+                            absl::string_view tenant, absl::Duration latency,
+                            bool replayed) {
+  std::string method_label(method);
+  families_->requests
+      .Add({{"method", method_label},
+            {"code", absl::StatusCodeToString(code)},
+            {"tenant", std::string(tenant)}})
+      .Increment();
+  static const prometheus::Histogram::BucketBoundaries kBuckets = {
+      0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
+      0.1,    0.25,  0.5,    1,     2.5,  5,     10};
+  families_->latency.Add({{"method", method_label}}, kBuckets)
+      .Observe(absl::ToDoubleSeconds(latency));
+  if (replayed) {
+    families_->replays.Add({{"tenant", std::string(tenant)}}).Increment();
+  }
+}
+
+void Metrics::RecordRowConflicts(absl::string_view tenant, int64_t conflicts,
+                                 int64_t stale) {
+  if (conflicts > 0) {
+    families_->row_conflicts
+        .Add({{"tenant", std::string(tenant)}, {"outcome", "CONFLICT"}})
+        .Increment(static_cast<double>(conflicts));
+  }
+  if (stale > 0) {
+    families_->row_conflicts
+        .Add({{"tenant", std::string(tenant)}, {"outcome", "STALE"}})
+        .Increment(static_cast<double>(stale));
+  }
+}
+
+void Metrics::RecordKeyMismatch(absl::string_view tenant) {
+  families_->key_mismatches.Add({{"tenant", std::string(tenant)}}).Increment();
+}
+
+void Metrics::RecordReaped(int64_t keys) {
+  families_->reaped.Increment(static_cast<double>(keys));
+}
+
+}  // namespace idem::observability

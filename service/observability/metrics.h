@@ -1,0 +1,61 @@
+#ifndef IDEM_SERVICE_OBSERVABILITY_METRICS_H_
+#define IDEM_SERVICE_OBSERVABILITY_METRICS_H_
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+
+namespace prometheus {
+class Collectable;
+class Exposer;
+class Registry;
+}  // namespace prometheus
+
+namespace idem::observability {
+
+// The server's Prometheus metrics (prometheus-cpp), served over HTTP at
+// /metrics when an address is configured. Every method is thread-safe and
+// cheap enough for the request path.
+class Metrics {
+ public:
+  // Gauges read at scrape time, e.g. from the connection pool.
+  struct PoolGauges {
+    std::function<int()> in_use;
+    std::function<int()> waiting;
+  };
+
+  // `listen_address` empty: metrics are kept but not served.
+  static absl::StatusOr<std::unique_ptr<Metrics>> Create(
+      const std::string& listen_address, PoolGauges pool);
+  ~Metrics();
+
+  void RecordRequest(absl::string_view method, absl::StatusCode code,
+                     absl::string_view tenant, absl::Duration latency,
+                     bool replayed);
+  // Insert rows that met a different stored row (CONFLICT) or lost to the
+  // version guard (STALE).
+  void RecordRowConflicts(absl::string_view tenant, int64_t conflicts,
+                          int64_t stale);
+  void RecordKeyMismatch(absl::string_view tenant);
+  void RecordReaped(int64_t keys);
+
+ private:
+  struct Families;
+  Metrics();
+
+  std::shared_ptr<prometheus::Registry> registry_;
+  std::unique_ptr<Families> families_;
+  // The exposer holds collectables weakly: they live here.
+  std::shared_ptr<prometheus::Collectable> pool_collector_;
+  std::unique_ptr<prometheus::Exposer> exposer_;
+};
+
+}  // namespace idem::observability
+
+#endif  // IDEM_SERVICE_OBSERVABILITY_METRICS_H_
