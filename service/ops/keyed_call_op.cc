@@ -24,7 +24,13 @@ using keys::KeyId;
 using keys::StoredCall;
 using PreparedCall = std::variant<PreparedInsert, PreparedUpdate>;
 
+// An ABORTED answer always says when to come back (brief §3): a lock timeout
+// behind a key in flight, or a serialization failure, has no delay of its own.
 KeyedOutcome StatusOnly(absl::Status status) {
+  if (status.code() == absl::StatusCode::kAborted &&
+      !RetryDelayOf(status).has_value()) {
+    status = WithRetryDelay(std::move(status), absl::Milliseconds(100));
+  }
   KeyedOutcome outcome;
   outcome.status = std::move(status);
   return outcome;

@@ -80,7 +80,7 @@ TEST_F(KeyedTransientTest, TerminatedBackendStoresNothingAndRetryRunsOnce) {
   auto hold = std::make_unique<pqxx::work>(locker);
   hold->exec("SELECT n FROM " + counters() +
              " WHERE id = " + std::to_string(id) + " FOR UPDATE");
-  std::string locker_pid = std::to_string(locker.backend_pid());
+  std::string locker_pid = std::to_string(locker.backendpid());
 
   std::future<Answer> pending = std::async(std::launch::async, [&] {
     return Call(stub(), Increment(key, counters(), id));
@@ -248,7 +248,8 @@ TEST(KeyedDatabaseDownTest, StoppedDatabaseIsUnavailableThenRetryRunsOnce) {
   std::unique_ptr<ServerProcess> server =
       ServerProcess::Start({.env = {{"IDEM_DATABASE_URL", cluster.url()},
                                     {"IDEM_TABLES", "counters"},
-                                    {"IDEM_ACQUIRE_TIMEOUT", "2s"}}});
+                                    {"IDEM_ACQUIRE_TIMEOUT", "2s"}},
+                            .args = {}});
   std::unique_ptr<v1::IdemService::Stub> stub = server->Stub();
   std::string key = TestDatabase::UniqueName("down");
   ExpectExecuted(

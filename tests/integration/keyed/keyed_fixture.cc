@@ -185,7 +185,7 @@ void KeyedCallTest::StartServer(std::map<std::string, std::string> env) {
   db_->Exec("CREATE TABLE " + items_ +
             " (id bigint PRIMARY KEY, name text, qty integer)");
   env_ = ServerEnv(tables_, std::move(env));
-  server_ = ServerProcess::Start({.env = env_});
+  server_ = ServerProcess::Start({.env = env_, .args = {}});
   stub_ = server_->Stub();
 }
 
@@ -193,7 +193,7 @@ std::unique_ptr<ServerProcess> KeyedCallTest::StartAnotherServer(
     std::map<std::string, std::string> env) {
   std::map<std::string, std::string> settings = env_;
   for (const auto& [name, value] : env) settings[name] = value;
-  return ServerProcess::Start({.env = settings});
+  return ServerProcess::Start({.env = settings, .args = {}});
 }
 
 void KeyedCallTest::TearDownTestSuite() {
