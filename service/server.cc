@@ -2,8 +2,11 @@
 
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
 #include <grpcpp/health_check_service_interface.h>
+#include <grpcpp/impl/server_builder_option.h>
+#include <grpcpp/impl/server_builder_plugin.h>
 #include <signal.h>
 
+#include <algorithm>
 #include <fstream>
 #include <sstream>
 
@@ -60,6 +63,23 @@ absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> Credentials(
   }
   return grpc::SslServerCredentials(options);
 }
+
+// Linking gRPC's reflection library registers its plugin for every server
+// at static initialization; this option takes it out again.
+class NoReflection : public grpc::ServerBuilderOption {
+ public:
+  void UpdateArguments(grpc::ChannelArguments*) override {}
+  void UpdatePlugins(
+      std::vector<std::unique_ptr<grpc::ServerBuilderPlugin>>* plugins)
+      override {
+    plugins->erase(
+        std::remove_if(plugins->begin(), plugins->end(),
+                       [](const std::unique_ptr<grpc::ServerBuilderPlugin>& p) {
+                         return p->name() == "proto_server_reflection";
+                       }),
+        plugins->end());
+  }
+};
 
 }  // namespace
 
@@ -147,11 +167,10 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const Config& config) {
       *server->limiter_, *server->metrics_, config.max_message_bytes);
 
   grpc::EnableDefaultHealthCheckService(true);
-  // Reflection, like health, answers without credentials (IDEM_REFLECTION).
-  if (config.reflection) {
-    grpc::reflection::InitProtoReflectionServerBuilderPlugin();
-  }
+  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
+  // Reflection, like health, answers without credentials (IDEM_REFLECTION).
+  if (!config.reflection) builder.SetOption(std::make_unique<NoReflection>());
   int port = 0;
   builder.AddListeningPort(config.listen, *credentials, &port);
   builder.RegisterService(server->service_.get());
