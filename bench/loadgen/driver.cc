@@ -1,0 +1,139 @@
+#include "bench/loadgen/driver.h"
+
+#include <sys/resource.h>
+
+#include <atomic>
+#include <thread>
+#include <utility>
+
+#include "absl/synchronization/mutex.h"
+
+namespace idem::bench {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double CpuSeconds() {
+  rusage usage{};
+  getrusage(RUSAGE_SELF, &usage);
+  auto seconds = [](const timeval& t) { return t.tv_sec + t.tv_usec / 1e6; };
+  return seconds(usage.ru_utime) + seconds(usage.ru_stime);
+}
+
+class Run {
+ public:
+  Run(Workload& workload, const DriveOptions& options)
+      : workload_(workload), options_(options) {
+    result_.latencies = std::make_unique<LatencyHistogram>();
+  }
+
+  DriveResult Go() {
+    Clock::time_point start = Clock::now();
+    measure_from_ = start + options_.warmup;
+    end_ = measure_from_ + options_.duration;
+    std::thread pacer;
+    if (options_.rate > 0) {
+      pacer = std::thread([this, start] { Pace(start); });
+    } else {
+      for (int i = 0; i < options_.concurrency; ++i) Launch(Clock::now());
+    }
+    std::this_thread::sleep_until(measure_from_);
+    double cpu_from = CpuSeconds();
+    std::this_thread::sleep_until(end_);
+    double cpu_to = CpuSeconds();
+    if (pacer.joinable()) pacer.join();
+    {
+      absl::MutexLock lock(&mu_);
+      mu_.Await(absl::Condition(
+          +[](int* n) { return *n == 0; }, &in_flight_));
+    }
+    result_.seconds = std::chrono::duration<double>(options_.duration).count();
+    result_.cpu_seconds = cpu_to - cpu_from;
+    return std::move(result_);
+  }
+
+ private:
+  // Rate mode: one call per 1/rate seconds, each when it is due, waiting
+  // for a free slot when `concurrency` calls are in flight.
+  void Pace(Clock::time_point start) {
+    const auto interval =
+        std::chrono::nanoseconds(static_cast<int64_t>(1e9 / options_.rate));
+    for (int64_t i = 0;; ++i) {
+      Clock::time_point due = start + i * interval;
+      if (due >= end_) return;
+      std::this_thread::sleep_until(due);
+      {
+        absl::MutexLock lock(&mu_);
+        if (in_flight_ >= options_.concurrency) {
+          if (due >= measure_from_) ++result_.late;
+          mu_.Await(absl::Condition(this, &Run::HasSlot));
+        }
+        ++in_flight_;
+      }
+      Start(due);
+    }
+  }
+
+  bool HasSlot() const { return in_flight_ < options_.concurrency; }
+
+  void Launch(Clock::time_point due) {
+    {
+      absl::MutexLock lock(&mu_);
+      ++in_flight_;
+    }
+    Start(due);
+  }
+
+  void Start(Clock::time_point due) {
+    workload_.Start([this, due](CallResult r) { Finish(due, std::move(r)); });
+  }
+
+  void Finish(Clock::time_point due, CallResult r) {
+    Clock::time_point now = Clock::now();
+    bool counted = now >= measure_from_ && now <= end_;
+    bool again = options_.rate <= 0 && now < end_;
+    if (counted && r.ok) {
+      result_.latencies->Record(
+          std::chrono::duration_cast<std::chrono::nanoseconds>(now - due)
+              .count());
+    }
+    if (counted) Count(r);
+    if (again) {
+      Start(now);
+    } else {
+      absl::MutexLock lock(&mu_);
+      --in_flight_;
+    }
+  }
+
+  void Count(const CallResult& r) {
+    absl::MutexLock lock(&mu_);
+    result_.attempts += r.attempts;
+    if (r.ok) {
+      ++result_.ok;
+    } else {
+      ++result_.errors;
+      ++result_.errors_by_code[r.status.code()];
+      if (result_.first_error.empty()) {
+        result_.first_error = r.status.ToString();
+      }
+    }
+  }
+
+  Workload& workload_;
+  const DriveOptions options_;
+  Clock::time_point measure_from_;
+  Clock::time_point end_;
+  absl::Mutex mu_;
+  int in_flight_ ABSL_GUARDED_BY(mu_) = 0;
+  DriveResult result_;
+};
+
+}  // namespace
+
+DriveResult Drive(Workload& workload, const DriveOptions& options) {
+  Run run(workload, options);
+  return run.Go();
+}
+
+}  // namespace idem::bench
