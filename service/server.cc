@@ -193,6 +193,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const Config& config) {
       server->grpc_server_->GetHealthCheckService()};
   if (!config.health_listen.empty()) {
     grpc::ServerBuilder probes;
+    probes.SetOption(std::make_unique<NoReflection>());  // health only
     int probe_port = 0;
     probes.AddListeningPort(config.health_listen,
                             grpc::InsecureServerCredentials(), &probe_port);
