@@ -14,7 +14,7 @@
 namespace idem::files {
 
 absl::StatusOr<std::unique_ptr<StorageRoot>> StorageRoot::Open(
-    const std::string& path) {
+    const std::string& path, const SweepLimits& sweep_limits) {
   if (path.empty()) {
     return absl::InvalidArgumentError("storage root path is empty");
   }
@@ -45,7 +45,8 @@ absl::StatusOr<std::unique_ptr<StorageRoot>> StorageRoot::Open(
         "); CopyFile needs Linux 5.6 or later and a seccomp profile that "
         "allows openat2"));
   }
-  return std::unique_ptr<StorageRoot>(new StorageRoot(std::move(fd)));
+  SweepResult sweep = RemoveLeftoverTempFiles(fd.get(), sweep_limits);
+  return std::unique_ptr<StorageRoot>(new StorageRoot(std::move(fd), sweep));
 }
 
 }  // namespace idem::files

@@ -5,6 +5,7 @@
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "service/files/leftover_sweep.h"
 #include "service/files/unique_fd.h"
 
 namespace idem::files {
@@ -21,14 +22,20 @@ class StorageRoot {
   // if the kernel lacks openat2 (Linux < 5.6, or blocked by seccomp): the
   // server then refuses to start instead of resolving paths unsafely. There
   // is no fallback resolver. Errors name `path`: they are for the operator.
+  // Once open, removes the temporary files of copies that crashed before
+  // (RemoveLeftoverTempFiles, within `sweep_limits`).
   static absl::StatusOr<std::unique_ptr<StorageRoot>> Open(
-      const std::string& path);
+      const std::string& path, const SweepLimits& sweep_limits = {});
 
   int fd() const { return fd_.get(); }
+  // What the sweep at Open did.
+  const SweepResult& start_sweep() const { return start_sweep_; }
 
  private:
-  explicit StorageRoot(UniqueFd fd) : fd_(std::move(fd)) {}
+  StorageRoot(UniqueFd fd, SweepResult start_sweep)
+      : fd_(std::move(fd)), start_sweep_(start_sweep) {}
   UniqueFd fd_;
+  SweepResult start_sweep_;
 };
 
 }  // namespace idem::files
