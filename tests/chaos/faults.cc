@@ -1,0 +1,213 @@
+#include "tests/chaos/faults.h"
+
+#include <sstream>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "tests/chaos/command.h"
+
+namespace idem::chaos {
+namespace {
+
+absl::Duration Uniform(std::mt19937_64& random, int min_ms, int max_ms) {
+  return absl::Milliseconds(
+      std::uniform_int_distribution<int>(min_ms, max_ms)(random));
+}
+
+// Gap before the next fault of a kind, and how long a fault lasts, in ms.
+struct Pace {
+  int gap_min, gap_max, length_min, length_max;
+};
+Pace PaceOf(FaultKind kind) {
+  switch (kind) {
+    case FaultKind::kReplicaKill:
+      return {300, 1500, 0, 1000};
+    case FaultKind::kPgCrash:
+      return {500, 2000, 0, 1000};
+    case FaultKind::kPgTerminate:
+      return {200, 1000, 0, 0};
+    default:
+      return {200, 1000, 300, 1500};  // network windows
+  }
+}
+
+}  // namespace
+
+const char* FaultKindName(FaultKind kind) {
+  switch (kind) {
+    case FaultKind::kReplicaKill:
+      return "replica_sigkill_restart";
+    case FaultKind::kPgCrash:
+      return "postgres_crash_restart";
+    case FaultKind::kPgTerminate:
+      return "pg_terminate_backend";
+    case FaultKind::kProxyDrop:
+      return "proxy_drop_window";
+    case FaultKind::kProxyReset:
+      return "proxy_reset_window";
+    case FaultKind::kNetnsDrop:
+      return "netns_iptables_drop_window";
+    case FaultKind::kNetnsReset:
+      return "netns_iptables_reset_window";
+  }
+  return "?";
+}
+
+int NamespaceFirewall::Iptables(std::vector<std::string> args,
+                                std::string* out) {
+  std::vector<std::string> argv = {"ip",       "netns", "exec", netns_,
+                                   "iptables", "-w",    "5"};
+  argv.insert(argv.end(), args.begin(), args.end());
+  return RunCommand(argv, out);
+}
+
+bool NamespaceFirewall::Setup() {
+  return Iptables({"-N", "IDEM_CHAOS"}) == 0 &&
+         Iptables({"-I", "INPUT", "-d", address_, "-p", "tcp", "-j",
+                   "IDEM_CHAOS"}) == 0 &&
+         Iptables({"-I", "OUTPUT", "-s", address_, "-p", "tcp", "-j",
+                   "IDEM_CHAOS"}) == 0;
+}
+
+bool NamespaceFirewall::Add(const std::string& probability, bool reset) {
+  std::vector<std::string> rule = {"-A",  "IDEM_CHAOS", "-p",
+                                   "tcp", "-m",         "statistic"};
+  rule.insert(rule.end(),
+              {"--mode", "random", "--probability", probability, "-j"});
+  if (reset) {
+    rule.insert(rule.end(), {"REJECT", "--reject-with", "tcp-reset"});
+  } else {
+    rule.push_back("DROP");
+  }
+  return Iptables(rule) == 0;
+}
+
+int64_t NamespaceFirewall::Flush() {
+  std::string listing;
+  Iptables({"-L", "IDEM_CHAOS", "-v", "-x", "-n"}, &listing);
+  Iptables({"-F", "IDEM_CHAOS"});
+  int64_t packets = 0;
+  std::istringstream lines(listing);
+  std::string line;
+  while (std::getline(lines, line)) {
+    std::istringstream words(line);
+    std::string first;
+    int64_t n = 0;
+    if (words >> first && absl::SimpleAtoi(first, &n)) packets += n;
+  }
+  return packets;
+}
+
+FaultInjector::FaultInjector(Replicas& replicas, Database& database,
+                             std::vector<testing::FaultProxy*> proxies,
+                             NamespaceFirewall* firewall, int max_per_kind,
+                             uint64_t seed)
+    : replicas_(replicas),
+      database_(database),
+      proxies_(std::move(proxies)),
+      firewall_(firewall),
+      max_per_kind_(max_per_kind),
+      seed_(seed) {}
+
+FaultInjector::~FaultInjector() { Stop(); }
+
+bool FaultInjector::Enabled(FaultKind kind) const {
+  if (kind == FaultKind::kNetnsDrop || kind == FaultKind::kNetnsReset) {
+    return firewall_ != nullptr;
+  }
+  return true;
+}
+
+void FaultInjector::Start() {
+  for (int k = 0; k < kFaultKinds; ++k) {
+    if (!Enabled(static_cast<FaultKind>(k))) continue;
+    threads_.emplace_back([this, k] { Loop(static_cast<FaultKind>(k)); });
+  }
+}
+
+void FaultInjector::Stop() {
+  stopping_ = true;
+  for (std::thread& t : threads_) t.join();
+  threads_.clear();
+}
+
+void FaultInjector::Loop(FaultKind kind) {
+  std::mt19937_64 random(seed_ * 1000003 + static_cast<int>(kind));
+  const Pace pace = PaceOf(kind);
+  const int k = static_cast<int>(kind);
+  while (!stopping_ && counts_.injected[k] < max_per_kind_) {
+    const absl::Time next =
+        absl::Now() + Uniform(random, pace.gap_min, pace.gap_max);
+    while (!stopping_ && absl::Now() < next) {
+      absl::SleepFor(absl::Milliseconds(20));
+    }
+    if (stopping_) break;
+    if (InjectOne(kind, random)) {
+      ++counts_.injected[k];
+    } else {
+      ++counts_.failed[k];
+      absl::SleepFor(absl::Milliseconds(200));
+    }
+  }
+}
+
+bool FaultInjector::InjectOne(FaultKind kind, std::mt19937_64& random) {
+  const Pace pace = PaceOf(kind);
+  const absl::Duration length =
+      Uniform(random, pace.length_min, pace.length_max);
+  switch (kind) {
+    case FaultKind::kReplicaKill: {
+      const int victim =
+          std::uniform_int_distribution<int>(0, replicas_.size() - 1)(random);
+      replicas_.Kill(victim);
+      absl::SleepFor(length);
+      return replicas_.Restart(victim);
+    }
+    case FaultKind::kPgCrash: {
+      if (!database_.Crash()) return false;
+      absl::SleepFor(length);
+      return database_.Restart();
+    }
+    case FaultKind::kPgTerminate: {
+      const int n = database_.TerminateServerSessions();
+      if (n <= 0) return false;  // database down (a crash) or no sessions
+      counts_.sessions_terminated += n;
+      return true;
+    }
+    case FaultKind::kProxyDrop:
+    case FaultKind::kProxyReset: {
+      const bool reset = kind == FaultKind::kProxyReset;
+      testing::FaultProxy::Faults faults;
+      (reset ? faults.reset_probability : faults.drop_probability) =
+          std::uniform_real_distribution<double>(0.02, 0.1)(random);
+      faults.seed = random() | 1;
+      // Both proxy kinds share the proxies: serialise their windows.
+      static absl::Mutex window;
+      absl::MutexLock lock(&window);
+      for (testing::FaultProxy* p : proxies_) p->SetFaults(faults);
+      absl::SleepFor(length);
+      for (testing::FaultProxy* p : proxies_) p->SetFaults({});
+      return true;
+    }
+    case FaultKind::kNetnsDrop:
+    case FaultKind::kNetnsReset: {
+      const bool reset = kind == FaultKind::kNetnsReset;
+      const double p =
+          reset ? std::uniform_real_distribution<double>(0.01, 0.05)(random)
+                : std::uniform_real_distribution<double>(0.05, 0.2)(random);
+      // Both netns kinds share the chain: serialise their windows.
+      static absl::Mutex window;
+      absl::MutexLock lock(&window);
+      if (!firewall_->Add(absl::StrCat(p), reset)) return false;
+      absl::SleepFor(length);
+      const int64_t hit = firewall_->Flush();
+      (reset ? counts_.netns_packets_reset : counts_.netns_packets_dropped) +=
+          hit;
+      return true;
+    }
+  }
+  return false;
+}
+
+}  // namespace idem::chaos

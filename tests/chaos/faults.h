@@ -1,0 +1,85 @@
+#ifndef IDEM_TESTS_CHAOS_FAULTS_H_
+#define IDEM_TESTS_CHAOS_FAULTS_H_
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <random>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "tests/chaos/cluster.h"
+#include "tests/support/fault_proxy.h"
+
+namespace idem::chaos {
+
+enum class FaultKind {
+  kReplicaKill,  // SIGKILL a replica, restart it on its port
+  kPgCrash,      // pg_ctl stop -m immediate, then start
+  kPgTerminate,  // pg_terminate_backend of the servers' sessions
+  kProxyDrop,    // fault proxies close connections quietly (lost chunks)
+  kProxyReset,   // fault proxies reset connections (RST)
+  kNetnsDrop,    // iptables DROP of a share of the namespace's packets
+  kNetnsReset,   // iptables REJECT --reject-with tcp-reset
+};
+constexpr int kFaultKinds = 7;
+const char* FaultKindName(FaultKind kind);
+
+struct FaultCounts {
+  std::atomic<int> injected[kFaultKinds] = {};
+  std::atomic<int> failed[kFaultKinds] = {};  // injection or recovery failed
+  std::atomic<int64_t> sessions_terminated{0};
+  std::atomic<int64_t> netns_packets_dropped{0};
+  std::atomic<int64_t> netns_packets_reset{0};
+};
+
+// iptables inside the run's own namespace; every rule sits in chain
+// IDEM_CHAOS, entered only for the namespace's own address.
+class NamespaceFirewall {
+ public:
+  NamespaceFirewall(std::string netns, std::string address)
+      : netns_(std::move(netns)), address_(std::move(address)) {}
+  bool Setup();  // chain + jumps; false when iptables does not work here
+  bool Add(const std::string& probability, bool reset);
+  int64_t Flush();  // removes the rules, returns the packets they matched
+
+ private:
+  int Iptables(std::vector<std::string> args, std::string* out = nullptr);
+  std::string netns_, address_;
+};
+
+// One thread per fault kind, each injecting at random intervals, one fault
+// at a time, bounded in duration, until Stop(), or until its kind reached
+// `max_per_kind`.
+class FaultInjector {
+ public:
+  FaultInjector(Replicas& replicas, Database& database,
+                std::vector<testing::FaultProxy*> proxies,
+                NamespaceFirewall* firewall, int max_per_kind, uint64_t seed);
+  ~FaultInjector();
+
+  void Start();
+  // Stops injecting, lets the current faults end and heals everything.
+  void Stop();
+  bool Enabled(FaultKind kind) const;
+  const FaultCounts& counts() const { return counts_; }
+
+ private:
+  void Loop(FaultKind kind);
+  bool InjectOne(FaultKind kind, std::mt19937_64& random);
+
+  Replicas& replicas_;
+  Database& database_;
+  std::vector<testing::FaultProxy*> proxies_;
+  NamespaceFirewall* firewall_;
+  const int max_per_kind_;
+  const uint64_t seed_;
+  std::atomic<bool> stopping_{false};
+  std::vector<std::thread> threads_;
+  FaultCounts counts_;
+};
+
+}  // namespace idem::chaos
+
+#endif  // IDEM_TESTS_CHAOS_FAULTS_H_
