@@ -2,7 +2,9 @@
 // client library's async API against one idem-server, and prints one line:
 // ops/s, latency percentiles, errors, the server's peak RSS and its own CPU.
 // Only for loopback targets; every run ends by itself.
+#include <algorithm>
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
 #include <string>
 
@@ -10,7 +12,6 @@
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
 #include "absl/strings/match.h"
-#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/time/time.h"
@@ -50,12 +51,9 @@ double PeakRssMib(int pid) {
   std::ifstream status(absl::StrCat("/proc/", pid, "/status"));
   std::string line;
   while (std::getline(status, line)) {
-    int64_t kib = 0;
-    if (absl::StartsWith(line, "VmHWM:") &&
-        absl::SimpleAtoi(
-            absl::StripAsciiWhitespace(absl::StripSuffix(line.substr(6), "kB")),
-            &kib)) {
-      return kib / 1024.0;
+    // "VmHWM:     12345 kB"
+    if (absl::StartsWith(line, "VmHWM:")) {
+      return std::strtoll(line.c_str() + 6, nullptr, 10) / 1024.0;
     }
   }
   return -1;
