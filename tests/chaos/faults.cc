@@ -101,14 +101,15 @@ int64_t NamespaceFirewall::Flush() {
 
 FaultInjector::FaultInjector(Replicas& replicas, Database& database,
                              std::vector<testing::FaultProxy*> proxies,
-                             NamespaceFirewall* firewall, int max_per_kind,
-                             uint64_t seed)
+                             NamespaceFirewall* firewall, int per_kind,
+                             uint64_t seed, std::function<double()> progress)
     : replicas_(replicas),
       database_(database),
       proxies_(std::move(proxies)),
       firewall_(firewall),
-      max_per_kind_(max_per_kind),
-      seed_(seed) {}
+      per_kind_(per_kind),
+      seed_(seed),
+      progress_(std::move(progress)) {}
 
 FaultInjector::~FaultInjector() { Stop(); }
 
@@ -136,23 +137,26 @@ void FaultInjector::Loop(FaultKind kind) {
   std::mt19937_64 random(seed_ * 1000003 + static_cast<int>(kind));
   const Pace pace = PaceOf(kind);
   const int k = static_cast<int>(kind);
-  while (!stopping_ && counts_.injected[k] < max_per_kind_) {
+  while (!stopping_ && counts_.injected[k] < per_kind_) {
     const absl::Time next =
         absl::Now() + Uniform(random, pace.gap_min, pace.gap_max);
-    while (!stopping_ && absl::Now() < next) {
+    const double due = static_cast<double>(counts_.injected[k]) / per_kind_;
+    while (!stopping_ && (absl::Now() < next || progress_() < due)) {
       absl::SleepFor(absl::Milliseconds(20));
     }
     if (stopping_) break;
-    if (InjectOne(kind, random)) {
+    const Outcome outcome = InjectOne(kind, random);
+    if (outcome == Outcome::kInjected) {
       ++counts_.injected[k];
-    } else {
+    } else if (outcome == Outcome::kFailed) {
       ++counts_.failed[k];
       absl::SleepFor(absl::Milliseconds(200));
     }
   }
 }
 
-bool FaultInjector::InjectOne(FaultKind kind, std::mt19937_64& random) {
+FaultInjector::Outcome FaultInjector::InjectOne(FaultKind kind,
+                                                std::mt19937_64& random) {
   const Pace pace = PaceOf(kind);
   const absl::Duration length =
       Uniform(random, pace.length_min, pace.length_max);
@@ -162,18 +166,19 @@ bool FaultInjector::InjectOne(FaultKind kind, std::mt19937_64& random) {
           std::uniform_int_distribution<int>(0, replicas_.size() - 1)(random);
       replicas_.Kill(victim);
       absl::SleepFor(length);
-      return replicas_.Restart(victim);
+      return replicas_.Restart(victim) ? Outcome::kInjected : Outcome::kFailed;
     }
     case FaultKind::kPgCrash: {
-      if (!database_.Crash()) return false;
+      if (!database_.Crash()) return Outcome::kFailed;
       absl::SleepFor(length);
-      return database_.Restart();
+      return database_.Restart() ? Outcome::kInjected : Outcome::kFailed;
     }
     case FaultKind::kPgTerminate: {
       const int n = database_.TerminateServerSessions();
-      if (n <= 0) return false;  // database down (a crash) or no sessions
+      if (n < 0) return Outcome::kFailed;    // database down (a crash)
+      if (n == 0) return Outcome::kNothing;  // no sessions open right now
       counts_.sessions_terminated += n;
-      return true;
+      return Outcome::kInjected;
     }
     case FaultKind::kProxyDrop:
     case FaultKind::kProxyReset: {
@@ -188,7 +193,7 @@ bool FaultInjector::InjectOne(FaultKind kind, std::mt19937_64& random) {
       for (testing::FaultProxy* p : proxies_) p->SetFaults(faults);
       absl::SleepFor(length);
       for (testing::FaultProxy* p : proxies_) p->SetFaults({});
-      return true;
+      return Outcome::kInjected;
     }
     case FaultKind::kNetnsDrop:
     case FaultKind::kNetnsReset: {
@@ -199,15 +204,15 @@ bool FaultInjector::InjectOne(FaultKind kind, std::mt19937_64& random) {
       // Both netns kinds share the chain: serialise their windows.
       static absl::Mutex window;
       absl::MutexLock lock(&window);
-      if (!firewall_->Add(absl::StrCat(p), reset)) return false;
+      if (!firewall_->Add(absl::StrCat(p), reset)) return Outcome::kFailed;
       absl::SleepFor(length);
       const int64_t hit = firewall_->Flush();
       (reset ? counts_.netns_packets_reset : counts_.netns_packets_dropped) +=
           hit;
-      return true;
+      return Outcome::kInjected;
     }
   }
-  return false;
+  return Outcome::kFailed;
 }
 
 }  // namespace idem::chaos

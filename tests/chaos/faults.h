@@ -3,6 +3,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <random>
 #include <string>
@@ -49,14 +50,17 @@ class NamespaceFirewall {
   std::string netns_, address_;
 };
 
-// One thread per fault kind, each injecting at random intervals, one fault
-// at a time, bounded in duration, until Stop(), or until its kind reached
-// `max_per_kind`.
+// One thread per fault kind, each injecting one fault at a time, bounded in
+// duration, at random intervals, until Stop() or until its kind reached
+// `per_kind` faults. The faults are spread over the workload: fault i of a
+// kind waits until progress() (0 to 1: the share of the workload done)
+// reached i / per_kind.
 class FaultInjector {
  public:
   FaultInjector(Replicas& replicas, Database& database,
                 std::vector<testing::FaultProxy*> proxies,
-                NamespaceFirewall* firewall, int max_per_kind, uint64_t seed);
+                NamespaceFirewall* firewall, int per_kind, uint64_t seed,
+                std::function<double()> progress);
   ~FaultInjector();
 
   void Start();
@@ -66,15 +70,17 @@ class FaultInjector {
   const FaultCounts& counts() const { return counts_; }
 
  private:
+  enum class Outcome { kInjected, kNothing, kFailed };
   void Loop(FaultKind kind);
-  bool InjectOne(FaultKind kind, std::mt19937_64& random);
+  Outcome InjectOne(FaultKind kind, std::mt19937_64& random);
 
   Replicas& replicas_;
   Database& database_;
   std::vector<testing::FaultProxy*> proxies_;
   NamespaceFirewall* firewall_;
-  const int max_per_kind_;
+  const int per_kind_;
   const uint64_t seed_;
+  const std::function<double()> progress_;
   std::atomic<bool> stopping_{false};
   std::vector<std::thread> threads_;
   FaultCounts counts_;
