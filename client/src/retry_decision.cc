@@ -36,6 +36,13 @@ Decision DecideAfterAttempt(const RetryContext& context,
   if (!IsRetryableCode(result.status.code())) {
     return Stop(StopReason::kNotRetryable);
   }
+  // idem sends a retry delay with every overload answer. RESOURCE_EXHAUSTED
+  // without one is a refusal that no retry mends: a message over the
+  // transport's size limit, or a full disk.
+  if (result.status.code() == absl::StatusCode::kResourceExhausted &&
+      !result.pushback.present) {
+    return Stop(StopReason::kNotRetryable);
+  }
   const bool budget_left = budget.OnFailure();
   if (!context.idempotent) return Stop(StopReason::kNotIdempotent);
   // A DEADLINE_EXCEEDED that is the overall deadline ends the call like any

@@ -3,6 +3,7 @@
 
 #include <exception>
 #include <pqxx/except>
+#include <pqxx/nontransaction>
 #include <pqxx/transaction>
 #include <type_traits>
 #include <utility>
@@ -13,19 +14,21 @@
 
 namespace idem::db {
 
-// Runs `body(session, txn)` in one READ COMMITTED transaction on a pooled
-// session and commits when it returns OK; any other status rolls back. This
-// is the storage boundary: every libpqxx exception thrown below it is caught
-// here and mapped once, by MapDatabaseError.
+// Runs `body(session, txn)` on a pooled session in a `Txn`: pqxx::work for
+// one READ COMMITTED transaction that commits when `body` returns OK (any
+// other status rolls back), or pqxx::nontransaction for a single statement
+// in autocommit (one round trip instead of three, for reads). This is the
+// storage boundary: every libpqxx exception thrown below it is caught here
+// and mapped once, by MapDatabaseError.
 //
 // `body` returns absl::StatusOr<T> (or absl::Status).
-template <typename Body>
-auto RunInTransaction(ConnectionPool& pool, Body&& body)
-    -> decltype(body(std::declval<PgSession&>(), std::declval<pqxx::work&>())) {
+template <typename Txn, typename Body>
+auto RunIn(ConnectionPool& pool, Body&& body)
+    -> decltype(body(std::declval<PgSession&>(), std::declval<Txn&>())) {
   absl::StatusOr<ConnectionPool::Lease> lease = pool.Acquire();
   if (!lease.ok()) return lease.status();
   try {
-    pqxx::work txn((*lease)->connection());
+    Txn txn((*lease)->connection());
     auto result = body(**lease, txn);
     if (result.ok()) txn.commit();
     return result;
@@ -38,6 +41,11 @@ auto RunInTransaction(ConnectionPool& pool, Body&& body)
     }
     return MapDatabaseError(error);
   }
+}
+
+template <typename Body>
+auto RunInTransaction(ConnectionPool& pool, Body&& body) {
+  return RunIn<pqxx::work>(pool, std::forward<Body>(body));
 }
 
 }  // namespace idem::db

@@ -69,7 +69,7 @@ absl::Time FromMicros(const pqxx::field& field) {
 }  // namespace
 
 std::optional<StoredCall> KeyStore::Lookup(db::PgSession& session,
-                                           pqxx::work& txn,
+                                           pqxx::transaction_base& txn,
                                            const KeyId& id) const {
   pqxx::result rows = session.Exec(txn, kLookupSql, {id.tenant, id.key});
   if (rows.empty()) return std::nullopt;

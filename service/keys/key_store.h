@@ -39,7 +39,8 @@ class KeyStore {
   explicit KeyStore(absl::Duration retention) : retention_(retention) {}
 
   // The key's record, if it exists and has not expired. Writes nothing.
-  std::optional<StoredCall> Lookup(db::PgSession& session, pqxx::work& txn,
+  std::optional<StoredCall> Lookup(db::PgSession& session,
+                                   pqxx::transaction_base& txn,
                                    const KeyId& id) const;
 
   // Records the key as in progress for this call, also over an expired

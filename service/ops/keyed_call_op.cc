@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <optional>
+#include <pqxx/nontransaction>
 #include <pqxx/transaction>
 #include <variant>
 
@@ -243,13 +244,15 @@ KeyedOutcome RunKeyedCall(const OpsContext& context, const std::string& tenant,
   const KeyId id{tenant, request.idempotency_key()};
   const std::string fingerprint = keys::Fingerprint(request);
 
-  // A finished key is answered from a read alone: replays write nothing.
-  absl::StatusOr<std::optional<StoredCall>> stored = db::RunInTransaction(
-      *context.pool,
-      [&](db::PgSession& session,
-          pqxx::work& txn) -> absl::StatusOr<std::optional<StoredCall>> {
-        return context.key_store->Lookup(session, txn, id);
-      });
+  // A finished key is answered from a single autocommit read: replays
+  // write nothing and cost one round trip.
+  absl::StatusOr<std::optional<StoredCall>> stored =
+      db::RunIn<pqxx::nontransaction>(
+          *context.pool,
+          [&](db::PgSession& session, pqxx::nontransaction& txn)
+              -> absl::StatusOr<std::optional<StoredCall>> {
+            return context.key_store->Lookup(session, txn, id);
+          });
   if (!stored.ok()) return StatusOnly(stored.status());
   if (stored->has_value()) {
     if (std::optional<KeyedOutcome> answer =

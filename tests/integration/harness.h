@@ -13,22 +13,13 @@
 #include "idem/v1/idem.grpc.pb.h"
 #include "tests/support/server_process.h"
 #include "tests/support/test_database.h"
+#include "tests/support/values.h"
 
 namespace idem::testing {
 
-// Builders for the typed values of a request.
-v1::Value Int(int64_t value);
-v1::Value Dbl(double value);
-v1::Value Str(const std::string& value);
-v1::Value Bool(bool value);
-v1::Value Bytes(const std::string& value);
-v1::Value Null();
-
-// Column name -> value; merged with `+` so that a key and its values can be
-// built apart: RowOf(key + Columns{{"name", Str("a")}}).
-using Columns = std::map<std::string, v1::Value>;
+// Columns (tests/support/values.h) merged with `+`, so that a key and its
+// values can be built apart: RowOf(key + Columns{{"name", Str("a")}}).
 Columns operator+(Columns left, const Columns& right);
-v1::Row RowOf(const Columns& columns);
 
 v1::InsertRequest InsertOf(
     const std::string& table, const std::vector<Columns>& rows,

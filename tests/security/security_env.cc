@@ -127,25 +127,6 @@ grpc::Status ListServicesByReflection(
       std::string("\x3a\x00", 2), nullptr);
 }
 
-v1::Value Int(int64_t value) {
-  v1::Value v;
-  v.set_int_value(value);
-  return v;
-}
-
-v1::Value Str(const std::string& value) {
-  v1::Value v;
-  v.set_string_value(value);
-  return v;
-}
-
-v1::Row RowOf(const std::map<std::string, v1::Value>& columns) {
-  v1::Row row;
-  for (const auto& [name, value] : columns)
-    (*row.mutable_columns())[name] = value;
-  return row;
-}
-
 v1::InsertRequest InsertOf(const std::string& table,
                            const std::vector<v1::Row>& rows) {
   v1::InsertRequest request;

@@ -12,6 +12,7 @@
 #include "idem/v1/idem.pb.h"
 #include "tests/security/pki.h"
 #include "tests/support/server_process.h"
+#include "tests/support/values.h"
 
 namespace idem::testing {
 
@@ -57,9 +58,6 @@ grpc::Status CheckHealth(const std::shared_ptr<grpc::Channel>& channel,
 grpc::Status ListServicesByReflection(
     const std::shared_ptr<grpc::Channel>& channel);
 
-v1::Value Int(int64_t value);
-v1::Value Str(const std::string& value);
-v1::Row RowOf(const std::map<std::string, v1::Value>& columns);
 v1::InsertRequest InsertOf(const std::string& table,
                            const std::vector<v1::Row>& rows);
 v1::KeyedCallRequest KeyedInsertOf(const std::string& key,

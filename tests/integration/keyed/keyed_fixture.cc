@@ -6,26 +6,6 @@
 
 namespace idem::testing::keyed {
 
-v1::Value Int(int64_t value) {
-  v1::Value v;
-  v.set_int_value(value);
-  return v;
-}
-
-v1::Value Str(const std::string& value) {
-  v1::Value v;
-  v.set_string_value(value);
-  return v;
-}
-
-v1::Row RowOf(const Columns& columns) {
-  v1::Row row;
-  for (const auto& [name, value] : columns) {
-    (*row.mutable_columns())[name] = value;
-  }
-  return row;
-}
-
 v1::KeyedCallRequest Increment(const std::string& key, const std::string& table,
                                int64_t id, int64_t delta) {
   v1::KeyedCallRequest request;

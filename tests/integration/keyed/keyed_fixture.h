@@ -16,6 +16,7 @@
 #include "idem/v1/idem.grpc.pb.h"
 #include "tests/support/server_process.h"
 #include "tests/support/test_database.h"
+#include "tests/support/values.h"
 
 // Helpers shared by the KeyedCall integration suites (issue 3): request
 // builders, one call with its trailing metadata, polling, and a fixture that
@@ -24,11 +25,10 @@ namespace idem::testing::keyed {
 
 using namespace std::chrono_literals;
 
-v1::Value Int(int64_t value);
-v1::Value Str(const std::string& value);
-
-using Columns = std::map<std::string, v1::Value>;
-v1::Row RowOf(const Columns& columns);
+using testing::Columns;
+using testing::Int;
+using testing::RowOf;
+using testing::Str;
 
 // Update `table` row `id`: n = n + delta.
 v1::KeyedCallRequest Increment(const std::string& key, const std::string& table,

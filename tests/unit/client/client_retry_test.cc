@@ -65,7 +65,7 @@ class ClientRetryTest : public ::testing::Test {
 
 TEST_F(ClientRetryTest, RetriesTransientFailuresWithGrowingBackoff) {
   server_.Script({kUnavailable, Fail(grpc::StatusCode::ABORTED),
-                  Fail(grpc::StatusCode::RESOURCE_EXHAUSTED)});
+                  Fail(grpc::StatusCode::DEADLINE_EXCEEDED)});
   CallInfo info;
   absl::StatusOr<v1::InsertResponse> result =
       MakeClient().Insert(v1::InsertRequest(), {}, &info);
@@ -138,6 +138,15 @@ TEST_F(ClientRetryTest, ANegativePushbackMeansDoNotRetry) {
   EXPECT_FALSE(MakeClient().Insert(v1::InsertRequest(), {}, &info).ok());
   EXPECT_EQ(info.attempts, 1);
   EXPECT_EQ(info.stop_reason, StopReason::kPushbackRefusal);
+}
+
+TEST_F(ClientRetryTest, ResourceExhaustedWithoutPushbackIsFinal) {
+  // What gRPC's transport answers for a message over its size limit.
+  server_.Script({Fail(grpc::StatusCode::RESOURCE_EXHAUSTED)});
+  CallInfo info;
+  EXPECT_FALSE(MakeClient().Insert(v1::InsertRequest(), {}, &info).ok());
+  EXPECT_EQ(info.attempts, 1);
+  EXPECT_EQ(info.stop_reason, StopReason::kNotRetryable);
 }
 
 TEST_F(ClientRetryTest, NeverRetriesAPlainIncrement) {

@@ -15,47 +15,19 @@
 
 #include "absl/strings/escaping.h"
 #include "service/common/sha256.h"
+#include "tests/support/values.h"
 
 namespace idem::keys {
 namespace {
 
 using google::protobuf::internal::WireFormatLite;
 
-v1::Value Int(int64_t value) {
-  v1::Value v;
-  v.set_int_value(value);
-  return v;
-}
-
-v1::Value Dbl(double value) {
-  v1::Value v;
-  v.set_double_value(value);
-  return v;
-}
-
-v1::Value Str(const std::string& value) {
-  v1::Value v;
-  v.set_string_value(value);
-  return v;
-}
-
-v1::Value Bytes(const std::string& value) {
-  v1::Value v;
-  v.set_bytes_value(value);
-  return v;
-}
-
-v1::Value Bool(bool value) {
-  v1::Value v;
-  v.set_bool_value(value);
-  return v;
-}
-
-v1::Value Null() {
-  v1::Value v;
-  v.set_null_value(google::protobuf::NULL_VALUE);
-  return v;
-}
+using testing::Bool;
+using testing::Bytes;
+using testing::Dbl;
+using testing::Int;
+using testing::Null;
+using testing::Str;
 
 using Columns = std::vector<std::pair<std::string, v1::Value>>;
 
