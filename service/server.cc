@@ -69,9 +69,8 @@ absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> Credentials(
 class NoReflection : public grpc::ServerBuilderOption {
  public:
   void UpdateArguments(grpc::ChannelArguments*) override {}
-  void UpdatePlugins(
-      std::vector<std::unique_ptr<grpc::ServerBuilderPlugin>>* plugins)
-      override {
+  void UpdatePlugins(std::vector<std::unique_ptr<grpc::ServerBuilderPlugin>>*
+                         plugins) override {
     plugins->erase(
         std::remove_if(plugins->begin(), plugins->end(),
                        [](const std::unique_ptr<grpc::ServerBuilderPlugin>& p) {

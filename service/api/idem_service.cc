@@ -75,7 +75,8 @@ grpc::ServerUnaryReactor* IdemService::Dispatch(
     const google::protobuf::Message& request, CallInfo info,
     Operation operation) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  auto record = std::make_shared<RequestRecord>(info.method, *context, metrics_);
+  auto record =
+      std::make_shared<RequestRecord>(info.method, *context, metrics_);
   // The caller's slot in the tenant limiter, freed before the answer leaves
   // so that a caller holding its answer may call again at once.
   auto slot = std::make_shared<std::unique_ptr<TenantLimiter::Permit>>();

@@ -21,8 +21,7 @@ namespace idem::api {
 class IdemService final : public v1::IdemService::CallbackService {
  public:
   IdemService(ops::OpsContext& ops, WorkerPool& workers,
-              const auth::Authenticator& authenticator,
-              TenantLimiter& limiter,
+              const auth::Authenticator& authenticator, TenantLimiter& limiter,
               observability::Metrics& metrics, size_t max_message_bytes);
 
   grpc::ServerUnaryReactor* Insert(grpc::CallbackServerContext* context,

@@ -23,13 +23,12 @@ RequestRecord::RequestRecord(const char* method,
 void RequestRecord::Finish(const absl::Status& status) {
   absl::Duration latency = absl::Now() - start_;
   metrics_.RecordRequest(method_, status.code(), tenant_, latency, replayed_);
-  nlohmann::json fields = {
-      {"method", method_},
-      {"code", absl::StatusCodeToString(status.code())},
-      {"latency_ms", absl::ToDoubleMilliseconds(latency)},
-      {"tenant", tenant_},
-      {"replayed", replayed_},
-      {"peer", peer_}};
+  nlohmann::json fields = {{"method", method_},
+                           {"code", absl::StatusCodeToString(status.code())},
+                           {"latency_ms", absl::ToDoubleMilliseconds(latency)},
+                           {"tenant", tenant_},
+                           {"replayed", replayed_},
+                           {"peer", peer_}};
   int attempt = 0;
   if (absl::SimpleAtoi(attempt_, &attempt)) fields["attempt"] = attempt;
   if (!status.ok()) fields["message"] = status.message();

@@ -24,7 +24,8 @@ namespace {
 std::string ServerBinary() {
   const char* binary = std::getenv("IDEM_SERVER_BINARY");
   if (binary == nullptr) {
-    throw std::runtime_error("IDEM_SERVER_BINARY is not set: run through ctest");
+    throw std::runtime_error(
+        "IDEM_SERVER_BINARY is not set: run through ctest");
   }
   return binary;
 }
@@ -41,10 +42,8 @@ std::string ReadAll(const std::string& path) {
 pid_t Spawn(const std::map<std::string, std::string>& env,
             const std::vector<std::string>& args, const std::string& log_path) {
   std::map<std::string, std::string> settings = {
-      {"IDEM_DATABASE_URL", DatabaseUrl()},
-      {"IDEM_LISTEN", "127.0.0.1:0"},
-      {"IDEM_ALLOW_PLAINTEXT", "true"},
-      {"IDEM_DRAIN_DELAY", "0s"},
+      {"IDEM_DATABASE_URL", DatabaseUrl()}, {"IDEM_LISTEN", "127.0.0.1:0"},
+      {"IDEM_ALLOW_PLAINTEXT", "true"},     {"IDEM_DRAIN_DELAY", "0s"},
       {"IDEM_SHUTDOWN_GRACE", "5s"},
   };
   for (const auto& [name, value] : env) settings[name] = value;
@@ -98,7 +97,8 @@ std::unique_ptr<ServerProcess> ServerProcess::Start(const Options& options) {
   std::unique_ptr<ServerProcess> server(new ServerProcess());
   server->log_path_ = TempLogPath();
   server->pid_ = Spawn(options.env, options.args, server->log_path_);
-  static const std::regex kListening(R"re("address":"([^"]+)","event":"listening")re");
+  static const std::regex kListening(
+      R"re("address":"([^"]+)","event":"listening")re");
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
   while (std::chrono::steady_clock::now() < deadline) {
     std::smatch match;
