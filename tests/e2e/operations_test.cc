@@ -1,0 +1,209 @@
+// End-to-end operations (issue 7): the Prometheus counters move by exactly
+// the calls made, and a SIGTERM drain turns health NOT_SERVING while the
+// listener still serves, then exits 0.
+#include <arpa/inet.h>
+#include <grpcpp/grpcpp.h>
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <map>
+#include <sstream>
+#include <string>
+#include <thread>
+
+#include "grpc/health/v1/health.grpc.pb.h"
+#include "tests/support/server_process.h"
+#include "tests/support/test_database.h"
+#include "tests/support/values.h"
+
+namespace idem::testing {
+namespace {
+
+using grpc::health::v1::Health;
+using grpc::health::v1::HealthCheckRequest;
+using grpc::health::v1::HealthCheckResponse;
+
+int FreeLoopbackPort() {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address));
+  socklen_t length = sizeof(address);
+  getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length);
+  close(fd);
+  return ntohs(address.sin_port);
+}
+
+// GET /metrics with a plain HTTP/1.0 request; the body as text.
+std::string Scrape(int port) {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_port = htons(port);
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)) !=
+      0) {
+    close(fd);
+    return "";
+  }
+  const std::string request = "GET /metrics HTTP/1.0\r\nHost: x\r\n\r\n";
+  if (write(fd, request.data(), request.size()) < 0) {
+    close(fd);
+    return "";
+  }
+  std::string reply;
+  char buffer[4096];
+  ssize_t n;
+  while ((n = read(fd, buffer, sizeof(buffer))) > 0) reply.append(buffer, n);
+  close(fd);
+  return reply;
+}
+
+// Sample name with its labels (as printed) -> value.
+std::map<std::string, double> Samples(const std::string& text) {
+  std::map<std::string, double> samples;
+  std::istringstream lines(text);
+  std::string line;
+  while (std::getline(lines, line)) {
+    if (line.rfind("idem_", 0) != 0) continue;
+    size_t space = line.rfind(' ');
+    samples[line.substr(0, space)] = std::stod(line.substr(space + 1));
+  }
+  return samples;
+}
+
+bool Eventually(const std::function<bool()>& condition) {
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (condition()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return condition();
+}
+
+class OperationsTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    table_ = TestDatabase::UniqueName("ops");
+    db_.Exec("CREATE TABLE " + table_ + " (id bigint PRIMARY KEY, n bigint)");
+  }
+
+  v1::InsertRequest Insert(int64_t id, int64_t n) const {
+    v1::InsertRequest request;
+    request.set_table(table_);
+    *request.add_rows() = RowOf({{"id", Int(id)}, {"n", Int(n)}});
+    return request;
+  }
+
+  TestDatabase db_;
+  std::string table_;
+};
+
+TEST_F(OperationsTest, MetricsCountExactlyTheCallsMade) {
+  const int metrics_port = FreeLoopbackPort();
+  ServerProcess::Options options;
+  options.env = {
+      {"IDEM_TABLES", table_},
+      {"IDEM_METRICS_LISTEN", "127.0.0.1:" + std::to_string(metrics_port)}};
+  auto server = ServerProcess::Start(options);
+  std::map<std::string, double> before = Samples(Scrape(metrics_port));
+  ASSERT_EQ(before.count("idem_build_info{version=\"0.1.0\"}"), 1u)
+      << Scrape(metrics_port);
+
+  auto stub = server->Stub();
+  auto call = [&](auto method, const auto& request, auto* response) {
+    grpc::ClientContext context;
+    return ((*stub).*method)(&context, request, response).error_code();
+  };
+  v1::InsertResponse inserted;
+  EXPECT_EQ(call(&v1::IdemService::Stub::Insert, Insert(1, 1), &inserted),
+            grpc::StatusCode::OK);
+  EXPECT_EQ(call(&v1::IdemService::Stub::Insert, Insert(1, 2), &inserted),
+            grpc::StatusCode::OK);  // CONFLICT
+  EXPECT_EQ(
+      call(&v1::IdemService::Stub::Insert, v1::InsertRequest(), &inserted),
+      grpc::StatusCode::INVALID_ARGUMENT);
+  v1::KeyedCallRequest keyed;
+  keyed.set_idempotency_key("metrics-k1");
+  *keyed.mutable_insert() = Insert(2, 2);
+  v1::KeyedCallResponse answer;
+  EXPECT_EQ(call(&v1::IdemService::Stub::KeyedCall, keyed, &answer),
+            grpc::StatusCode::OK);
+  EXPECT_EQ(call(&v1::IdemService::Stub::KeyedCall, keyed, &answer),
+            grpc::StatusCode::OK);  // replay
+  *keyed.mutable_insert() = Insert(3, 3);
+  EXPECT_EQ(call(&v1::IdemService::Stub::KeyedCall, keyed, &answer),
+            grpc::StatusCode::FAILED_PRECONDITION);  // key reused
+
+  std::map<std::string, double> after = Samples(Scrape(metrics_port));
+  auto delta = [&](const std::string& sample) {
+    return after[sample] - before[sample];
+  };
+  const std::string tenant = "tenant=\"default\"";
+  EXPECT_EQ(delta("idem_requests_total{code=\"OK\",method=\"Insert\"," +
+                  tenant + "}"),
+            2);
+  EXPECT_EQ(
+      delta("idem_requests_total{code=\"INVALID_ARGUMENT\",method=\"Insert\"," +
+            tenant + "}"),
+      1);
+  EXPECT_EQ(delta("idem_requests_total{code=\"OK\",method=\"KeyedCall\"," +
+                  tenant + "}"),
+            2);
+  EXPECT_EQ(delta("idem_requests_total{code=\"FAILED_PRECONDITION\",method="
+                  "\"KeyedCall\"," +
+                  tenant + "}"),
+            1);
+  EXPECT_EQ(delta("idem_request_duration_seconds_count{method=\"Insert\"}"), 3);
+  EXPECT_EQ(delta("idem_replays_total{" + tenant + "}"), 1);
+  EXPECT_EQ(
+      delta("idem_row_conflicts_total{outcome=\"CONFLICT\"," + tenant + "}"),
+      1);
+  EXPECT_EQ(delta("idem_key_mismatches_total{" + tenant + "}"), 1);
+  EXPECT_EQ(after.count("idem_db_connections_in_use"), 1u);
+}
+
+TEST_F(OperationsTest, DrainTurnsHealthNotServingBeforeTheListenerCloses) {
+  ServerProcess::Options options;
+  options.env = {{"IDEM_TABLES", table_},
+                 {"IDEM_DRAIN_DELAY", "8s"},
+                 {"IDEM_SHUTDOWN_GRACE", "10s"}};
+  auto server = ServerProcess::Start(options);
+  auto health = Health::NewStub(server->Channel());
+  auto status_now = [&] {
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() +
+                         std::chrono::seconds(2));
+    HealthCheckResponse response;
+    grpc::Status status =
+        health->Check(&context, HealthCheckRequest(), &response);
+    return status.ok() ? response.status() : HealthCheckResponse::UNKNOWN;
+  };
+  ASSERT_TRUE(Eventually([&] {
+    return status_now() == HealthCheckResponse::SERVING;
+  })) << server->Log();
+
+  server->Signal(SIGTERM);
+  ASSERT_TRUE(Eventually([&] {
+    return status_now() == HealthCheckResponse::NOT_SERVING;
+  })) << server->Log();
+  // Still inside the (generous) drain delay: a new connection is served.
+  grpc::ClientContext context;
+  v1::InsertResponse response;
+  grpc::Status insert =
+      v1::IdemService::NewStub(
+          grpc::CreateChannel(server->address(),
+                              grpc::InsecureChannelCredentials()))
+          ->Insert(&context, Insert(9, 9), &response);
+  EXPECT_TRUE(insert.ok()) << insert.error_message();
+  EXPECT_EQ(server->Wait(), 0) << server->Log();
+  EXPECT_EQ(db_.Scalar("SELECT n FROM " + table_ + " WHERE id = 9"), "9");
+}
+
+}  // namespace
+}  // namespace idem::testing
