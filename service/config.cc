@@ -22,7 +22,7 @@ ABSL_FLAG(std::string, storage_root, "",
 ABSL_FLAG(absl::Duration, key_retention, absl::Hours(24),
           "how long idempotency keys are kept, e.g. 24h, 90s");
 ABSL_FLAG(int, pool_size, 0,
-          "database connections; 0: four per core, at least 8");
+          "database connections; 0: four per core, at least 16");
 ABSL_FLAG(int, workers, 0, "threads running database work; 0: pool_size");
 ABSL_FLAG(int, max_queued, 4096,
           "requests waiting for a worker before RESOURCE_EXHAUSTED");
@@ -195,7 +195,7 @@ absl::StatusOr<Config> LoadConfig(int argc, char** argv) {
   config.key_retention = absl::GetFlag(FLAGS_key_retention);
   int cores = static_cast<int>(std::thread::hardware_concurrency());
   config.pool_size = absl::GetFlag(FLAGS_pool_size);
-  if (config.pool_size == 0) config.pool_size = std::max(8, 4 * cores);
+  if (config.pool_size == 0) config.pool_size = std::max(16, 4 * cores);
   config.workers = absl::GetFlag(FLAGS_workers);
   if (config.workers == 0) config.workers = config.pool_size;
   config.max_queued = absl::GetFlag(FLAGS_max_queued);
