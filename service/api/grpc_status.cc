@@ -7,6 +7,16 @@
 
 namespace idem::api {
 
+std::string BoundedStatusMessage(absl::string_view message) {
+  if (message.size() <= kMaxStatusMessageBytes) return std::string(message);
+  size_t cut = kMaxStatusMessageBytes - 3;
+  // Back off continuation bytes (10xxxxxx) to start a character cleanly.
+  while (cut > 0 && (static_cast<unsigned char>(message[cut]) & 0xC0) == 0x80) {
+    --cut;
+  }
+  return absl::StrCat(message.substr(0, cut), "...");
+}
+
 grpc::Status ToGrpcStatus(const absl::Status& status,
                           grpc::ServerContextBase& context) {
   if (std::optional<absl::Duration> delay = RetryDelayOf(status)) {
@@ -15,7 +25,7 @@ grpc::Status ToGrpcStatus(const absl::Status& status,
         absl::StrCat(absl::ToInt64Milliseconds(*delay)));
   }
   return grpc::Status(static_cast<grpc::StatusCode>(status.code()),
-                      std::string(status.message()));
+                      BoundedStatusMessage(status.message()));
 }
 
 }  // namespace idem::api

@@ -3,13 +3,25 @@
 
 #include <grpcpp/grpcpp.h>
 
+#include <string>
+
 #include "absl/status/status.h"
+#include "absl/strings/string_view.h"
 
 namespace idem::api {
 
-// absl and gRPC share code numbers; the message travels as it is. A retry
-// delay carried by the status becomes trailing metadata
-// `grpc-retry-pushback-ms` on `context`.
+// The longest status message sent or logged, in bytes.
+inline constexpr size_t kMaxStatusMessageBytes = 1024;
+
+// `message` cut to kMaxStatusMessageBytes at a UTF-8 character boundary,
+// with "..." appended when cut. Messages can echo request text (a table or
+// column name of any length), and a peer refuses trailers over its metadata
+// limit (8 KiB by default) with a status that hides the real one.
+std::string BoundedStatusMessage(absl::string_view message);
+
+// absl and gRPC share code numbers; the message travels bounded by
+// BoundedStatusMessage. A retry delay carried by the status becomes trailing
+// metadata `grpc-retry-pushback-ms` on `context`.
 grpc::Status ToGrpcStatus(const absl::Status& status,
                           grpc::ServerContextBase& context);
 

@@ -2,6 +2,7 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/time/clock.h"
+#include "service/api/grpc_status.h"
 #include "service/observability/log.h"
 
 namespace idem::api {
@@ -31,7 +32,7 @@ void RequestRecord::Finish(const absl::Status& status) {
                            {"peer", peer_}};
   int attempt = 0;
   if (absl::SimpleAtoi(attempt_, &attempt)) fields["attempt"] = attempt;
-  if (!status.ok()) fields["message"] = status.message();
+  if (!status.ok()) fields["message"] = BoundedStatusMessage(status.message());
   log::Info("request", std::move(fields));
 }
 
