@@ -22,6 +22,9 @@ HealthMonitor::~HealthMonitor() {
 }
 
 void HealthMonitor::Run() {
+  for (grpc::HealthCheckServiceInterface* service : health_) {
+    service->SetServingStatus(std::string(kLivenessService), true);
+  }
   std::unique_ptr<db::PgSession> session;
   bool last = true;
   do {

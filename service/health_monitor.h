@@ -12,9 +12,14 @@
 
 namespace idem {
 
-// Keeps the gRPC health status SERVING only while PostgreSQL answers a
-// query, checked on a connection of its own so that a busy pool never reads
-// as an outage.
+// The health service name that answers SERVING while the process is alive.
+inline constexpr char kLivenessService[] = "liveness";
+
+// Keeps the gRPC health status (service "") SERVING only while PostgreSQL
+// answers a query, checked on a connection of its own so that a busy pool
+// never reads as an outage: readiness. The service "liveness" stays SERVING
+// while the process runs, so that a database outage takes replicas out of
+// rotation without restarting them.
 class HealthMonitor {
  public:
   // Sets the status on every one of `health` (the main listener's and the

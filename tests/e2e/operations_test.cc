@@ -129,7 +129,7 @@ TEST_F(OperationsTest, MetricsCountExactlyTheCallsMade) {
       call(&v1::IdemService::Stub::Insert, v1::InsertRequest(), &inserted),
       grpc::StatusCode::INVALID_ARGUMENT);
   v1::KeyedCallRequest keyed;
-  keyed.set_idempotency_key("metrics-k1");
+  keyed.set_idempotency_key("metrics-" + table_);
   *keyed.mutable_insert() = Insert(2, 2);
   v1::KeyedCallResponse answer;
   EXPECT_EQ(call(&v1::IdemService::Stub::KeyedCall, keyed, &answer),
@@ -166,6 +166,19 @@ TEST_F(OperationsTest, MetricsCountExactlyTheCallsMade) {
       1);
   EXPECT_EQ(delta("idem_key_mismatches_total{" + tenant + "}"), 1);
   EXPECT_EQ(after.count("idem_db_connections_in_use"), 1u);
+}
+
+TEST_F(OperationsTest, LivenessIsServingWhileTheProcessRuns) {
+  auto server = ServerProcess::Start(ServerProcess::Options());
+  auto health = Health::NewStub(server->Channel());
+  HealthCheckRequest request;
+  request.set_service("liveness");
+  EXPECT_TRUE(Eventually([&] {
+    grpc::ClientContext context;
+    HealthCheckResponse response;
+    return health->Check(&context, request, &response).ok() &&
+           response.status() == HealthCheckResponse::SERVING;
+  })) << server->Log();
 }
 
 TEST_F(OperationsTest, DrainTurnsHealthNotServingBeforeTheListenerCloses) {
