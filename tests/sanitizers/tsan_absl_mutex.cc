@@ -39,8 +39,8 @@ Fn Next(Fn, const char* symbol) {
   void* next = dlsym(RTLD_NEXT, symbol);
   if (next == nullptr) {
     // absl loaded later with dlopen (a Python extension): ask it directly.
-    void* absl = dlopen("libabsl_synchronization.so.20220623",
-                        RTLD_NOW | RTLD_NOLOAD);
+    void* absl =
+        dlopen("libabsl_synchronization.so.20220623", RTLD_NOW | RTLD_NOLOAD);
     if (absl != nullptr) next = dlsym(absl, symbol);
   }
   if (next == nullptr) {
