@@ -16,6 +16,7 @@
 #include <thread>
 
 #include "grpc/health/v1/health.grpc.pb.h"
+#include "tests/support/polling.h"
 #include "tests/support/server_process.h"
 #include "tests/support/test_database.h"
 #include "tests/support/values.h"
@@ -75,15 +76,6 @@ std::map<std::string, double> Samples(const std::string& text) {
     samples[line.substr(0, space)] = std::stod(line.substr(space + 1));
   }
   return samples;
-}
-
-bool Eventually(const std::function<bool()>& condition) {
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (condition()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-  return condition();
 }
 
 class OperationsTest : public ::testing::Test {

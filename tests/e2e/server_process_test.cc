@@ -15,6 +15,7 @@
 
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "grpc/reflection/v1alpha/reflection.grpc.pb.h"
+#include "tests/support/polling.h"
 #include "tests/support/test_database.h"
 
 namespace idem::testing {
@@ -24,17 +25,6 @@ using grpc::health::v1::Health;
 using grpc::health::v1::HealthCheckRequest;
 using grpc::health::v1::HealthCheckResponse;
 using std::chrono::seconds;
-
-// Polls `condition` every 20 ms until it holds or `bound` passes.
-bool Eventually(const std::function<bool()>& condition,
-                std::chrono::seconds bound = seconds(30)) {
-  auto deadline = std::chrono::steady_clock::now() + bound;
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (condition()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-  return condition();
-}
 
 grpc::Status CheckHealth(const std::shared_ptr<grpc::Channel>& channel,
                          HealthCheckResponse* response) {
@@ -225,12 +215,8 @@ TEST(DrainTest, SigtermLetsCallsInFlightFinishAndExitsZero) {
       statuses[i] = server->Stub()->Update(&context, request, &responses[i]);
     });
   }
-  ASSERT_TRUE(Eventually([&] {
-    return db.Scalar(
-               "SELECT count(*) FROM pg_stat_activity WHERE "
-               "wait_event_type = 'Lock' AND query LIKE '%" +
-               table + "%'") == std::to_string(kCalls);
-  })) << server->Log();
+  ASSERT_TRUE(Eventually([&] { return db.LockWaiters(table) == kCalls; }))
+      << server->Log();
 
   server->Signal(SIGTERM);
   // Stopped accepting: a new connection is refused.

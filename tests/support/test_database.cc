@@ -43,6 +43,13 @@ std::string TestDatabase::Dump(const std::string& table) {
   return out;
 }
 
+int TestDatabase::LockWaiters(const std::string& table) {
+  return std::stoi(Scalar(
+      "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+      "AND query LIKE '%" +
+      table + "%'"));
+}
+
 std::string TestDatabase::UniqueName(const std::string& prefix) {
   static std::atomic<int> counter{0};
   return prefix + "_" + std::to_string(getpid()) + "_" +

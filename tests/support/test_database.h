@@ -24,6 +24,10 @@ class TestDatabase {
   // after a refused call to prove that nothing changed.
   std::string Dump(const std::string& table);
 
+  // How many sessions wait on a lock in a statement that names `table`:
+  // how a test knows that calls it parked behind a lock have arrived.
+  int LockWaiters(const std::string& table);
+
   // "prefix_<pid>_<n>": unique across tests that run at once.
   static std::string UniqueName(const std::string& prefix);
 

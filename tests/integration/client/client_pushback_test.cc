@@ -11,6 +11,7 @@
 
 #include "idem/client.h"
 #include "idem/rows.h"
+#include "tests/support/polling.h"
 #include "tests/support/server_process.h"
 #include "tests/support/test_database.h"
 
@@ -18,20 +19,12 @@ namespace idem {
 namespace {
 
 using testing::DatabaseUrl;
+using testing::Eventually;
 using testing::ServerProcess;
 using testing::TestDatabase;
 
 // The server's delay for a tenant over its limit (service/api).
 constexpr auto kServerDelay = std::chrono::milliseconds(100);
-
-bool Eventually(const std::function<bool()>& condition) {
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (condition()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-  return condition();
-}
 
 int CountOf(const std::string& text, const std::string& needle) {
   int count = 0;
@@ -67,12 +60,8 @@ TEST(ClientPushbackTest, WaitsAtLeastTheServersDelayBetweenAttempts) {
     v1::UpdateResponse response;
     parked_status = server->Stub()->Update(&context, parked_request, &response);
   });
-  ASSERT_TRUE(Eventually([&] {
-    return db.Scalar(
-               "SELECT count(*) FROM pg_stat_activity WHERE "
-               "wait_event_type = 'Lock' AND query LIKE '%" +
-               table + "%'") == "1";
-  })) << server->Log();
+  ASSERT_TRUE(Eventually([&] { return db.LockWaiters(table) == 1; }))
+      << server->Log();
 
   ClientOptions client_options;
   client_options.target = server->address();

@@ -83,16 +83,6 @@ Answer CallUntilSettled(v1::IdemService::Stub& stub,
   }
 }
 
-bool Eventually(const std::function<bool()>& condition,
-                std::chrono::milliseconds timeout) {
-  auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (!condition()) {
-    if (std::chrono::steady_clock::now() > deadline) return false;
-    std::this_thread::sleep_for(20ms);
-  }
-  return true;
-}
-
 std::string Quote(const std::string& text) {
   std::string quoted = "'";
   for (char c : text) {

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "idem/v1/idem.grpc.pb.h"
+#include "tests/support/polling.h"
 #include "tests/support/server_process.h"
 #include "tests/support/test_database.h"
 #include "tests/support/values.h"
@@ -64,8 +65,7 @@ Answer CallUntilSettled(v1::IdemService::Stub& stub,
                         const std::string& token = "", int* attempts = nullptr);
 
 // Polls `condition` every 20 ms until it holds or `timeout` passes.
-bool Eventually(const std::function<bool()>& condition,
-                std::chrono::milliseconds timeout = 30s);
+using testing::Eventually;
 
 // `text` as a SQL string literal.
 std::string Quote(const std::string& text);
