@@ -8,6 +8,7 @@
 
 #include "idem/client.h"
 #include "tests/support/fault_proxy.h"
+#include "tests/support/polling.h"
 #include "tests/support/server_process.h"
 #include "tests/support/test_database.h"
 
@@ -110,12 +111,13 @@ TEST_F(ClientFaultsTest, APlainIncrementIsNotRetriedAfterAReset) {
   ASSERT_TRUE(client.Update(set_note).ok());  // connection up before the fault
 
   FaultProxy::Faults faults;
-  faults.response_delay = absl::Seconds(2);  // answers are held back...
+  faults.response_delay = absl::Seconds(5);  // answers are held back...
   proxy_->SetFaults(faults);
   CallInfo info;
   absl::StatusOr<v1::UpdateResponse> result;
   std::thread caller([&] { result = client.Update(Increment(), {}, &info); });
-  absl::SleepFor(absl::Milliseconds(700));  // ...while the server has run it
+  // ...while the server has run it: wait until the increment committed.
+  ASSERT_TRUE(testing::Eventually([&] { return Counter() == 1; }));
   proxy_->ResetAll();
   caller.join();
   proxy_->SetFaults({});
