@@ -13,20 +13,12 @@
 #include <cstring>
 
 #include "absl/strings/str_cat.h"
+#include "tests/support/socket_io.h"
 
 namespace idem::chaos {
 namespace {
 
-bool SendAll(int fd, const char* data, size_t size) {
-  while (size > 0) {
-    const ssize_t n = send(fd, data, size, MSG_NOSIGNAL);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return false;
-    data += n;
-    size -= static_cast<size_t>(n);
-  }
-  return true;
-}
+using testing::SendAll;
 
 // Creates the listening socket from a thread that joined the namespace: a
 // socket belongs to the namespace it was created in, whichever thread uses
