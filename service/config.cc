@@ -22,10 +22,17 @@ ABSL_FLAG(std::string, storage_root, "",
 ABSL_FLAG(absl::Duration, key_retention, absl::Hours(24),
           "how long idempotency keys are kept, e.g. 24h, 90s");
 ABSL_FLAG(int, pool_size, 0,
-          "database connections; 0: four per core, at least 16");
-ABSL_FLAG(int, workers, 0, "threads running database work; 0: pool_size");
+          "database connections; 0: workers + batch_threads");
+ABSL_FLAG(int, workers, 0,
+          "threads running database work; 0: four per core, at least 16");
 ABSL_FLAG(int, max_queued, 4096,
           "requests waiting for a worker before RESOURCE_EXHAUSTED");
+ABSL_FLAG(int, batch_threads, 4,
+          "Insert and KeyedCall batches committed at once (group commit), "
+          "each on its own connection");
+ABSL_FLAG(int, batch_max_calls, 64,
+          "calls committed together in one transaction at most; 1: no "
+          "batching");
 ABSL_FLAG(std::string, metrics_listen, "",
           "HTTP address for Prometheus metrics; empty: off");
 ABSL_FLAG(std::string, health_listen, "",
@@ -81,6 +88,8 @@ constexpr const char* kFlagNames[] = {"listen",
                                       "pool_size",
                                       "workers",
                                       "max_queued",
+                                      "batch_threads",
+                                      "batch_max_calls",
                                       "metrics_listen",
                                       "health_listen",
                                       "tls_cert",
@@ -138,6 +147,12 @@ absl::Status Validate(const Config& config) {
   if (config.workers < 1 || config.workers > 1000) {
     return Invalid("workers", "must be between 1 and 1000");
   }
+  if (config.batch_threads < 1 || config.batch_threads > 256) {
+    return Invalid("batch_threads", "must be between 1 and 256");
+  }
+  if (config.batch_max_calls < 1 || config.batch_max_calls > 1000) {
+    return Invalid("batch_max_calls", "must be between 1 and 1000");
+  }
   if (config.max_rows < 1) return Invalid("max_rows", "must be positive");
   if (config.max_message_bytes < 1024 ||
       config.max_message_bytes > (1u << 30)) {
@@ -194,10 +209,16 @@ absl::StatusOr<Config> LoadConfig(int argc, char** argv) {
   config.storage_root = absl::GetFlag(FLAGS_storage_root);
   config.key_retention = absl::GetFlag(FLAGS_key_retention);
   int cores = static_cast<int>(std::thread::hardware_concurrency());
-  config.pool_size = absl::GetFlag(FLAGS_pool_size);
-  if (config.pool_size == 0) config.pool_size = std::max(16, 4 * cores);
   config.workers = absl::GetFlag(FLAGS_workers);
-  if (config.workers == 0) config.workers = config.pool_size;
+  if (config.workers == 0) config.workers = std::max(16, 4 * cores);
+  config.batch_threads = absl::GetFlag(FLAGS_batch_threads);
+  config.batch_max_calls = absl::GetFlag(FLAGS_batch_max_calls);
+  // A connection for every thread that holds one: no worker or committer
+  // waits for another's connection.
+  config.pool_size = absl::GetFlag(FLAGS_pool_size);
+  if (config.pool_size == 0) {
+    config.pool_size = config.workers + config.batch_threads;
+  }
   config.max_queued = absl::GetFlag(FLAGS_max_queued);
   config.metrics_listen = absl::GetFlag(FLAGS_metrics_listen);
   config.health_listen = absl::GetFlag(FLAGS_health_listen);

@@ -25,6 +25,8 @@ struct Config {
   int pool_size = 0;
   int workers = 0;             // threads that run database work
   int max_queued = 0;          // requests waiting for a worker; then overload
+  int batch_threads = 0;       // group-commit batches in flight at once
+  int batch_max_calls = 0;     // calls per group-commit batch
   std::string metrics_listen;  // empty: no metrics endpoint
   // A plaintext listener serving only grpc.health.v1, for kubelet's native
   // gRPC probes (which cannot speak TLS); empty: none.

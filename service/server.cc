@@ -147,6 +147,17 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const Config& config) {
            [pool = server->pool_.get()] { return pool->waiting(); }});
   if (!metrics.ok()) return metrics.status();
   server->metrics_ = *std::move(metrics);
+  ops::GroupCommitOptions batching;
+  batching.threads = config.batch_threads;
+  batching.max_calls = static_cast<size_t>(config.batch_max_calls);
+  batching.max_rows = config.max_rows;
+  batching.max_queued = static_cast<size_t>(config.max_queued);
+  batching.on_batch = [metrics = server->metrics_.get()](size_t calls) {
+    metrics->RecordBatch(calls);
+  };
+  server->committer_ =
+      std::make_unique<ops::GroupCommitter>(server->ops_, std::move(batching));
+  server->ops_.committer = server->committer_.get();
   absl::StatusOr<std::unique_ptr<auth::Authenticator>> authenticator =
       auth::Authenticator::Create(config.auth_tokens);
   if (!authenticator.ok()) return authenticator.status();
@@ -239,7 +250,8 @@ void Server::RunUntilSignalled() {
   grpc_server_->Shutdown(
       absl::ToChronoTime(absl::Now() + config_.shutdown_grace));
   if (health_server_ != nullptr) health_server_->Shutdown();
-  workers_.reset();  // runs what is still queued
+  workers_.reset();    // runs what is still queued
+  committer_.reset();  // commits what the workers handed over
   pool_->Close();
   log::Info("stopped");
 }

@@ -16,6 +16,7 @@
 #include "service/keys/key_reaper.h"
 #include "service/keys/key_store.h"
 #include "service/observability/metrics.h"
+#include "service/ops/group_commit.h"
 #include "service/ops/ops_context.h"
 #include "service/worker_pool.h"
 
@@ -44,11 +45,13 @@ class Server {
   std::unique_ptr<keys::KeyStore> key_store_;
   std::unique_ptr<files::StorageRoot> storage_root_;
   ops::OpsContext ops_;
+  // Declared before the threads that use them, so destroyed after them.
+  std::unique_ptr<observability::Metrics> metrics_;
+  std::unique_ptr<ops::GroupCommitter> committer_;
   std::unique_ptr<auth::Authenticator> authenticator_;
   std::unique_ptr<api::TenantLimiter> limiter_;
   std::unique_ptr<WorkerPool> workers_;
   std::unique_ptr<api::IdemService> service_;
-  std::unique_ptr<observability::Metrics> metrics_;
   std::unique_ptr<grpc::Server> grpc_server_;
   std::unique_ptr<grpc::Server> health_server_;  // plaintext probes only
   std::unique_ptr<HealthMonitor> health_monitor_;

@@ -108,13 +108,16 @@ grpc::ServerUnaryReactor* IdemService::Dispatch(
   bool queued = workers_.Submit(
       [this, context, record, finish, caller = *std::move(caller),
        info = std::move(info), operation = std::move(operation)] {
-        absl::Status status = Authorize(caller, info);
-        if (status.ok()) {
-          bool replayed = false;
-          status = operation(caller, *context, &replayed);
-          record->set_replayed(replayed);
+        absl::Status allowed = Authorize(caller, info);
+        if (!allowed.ok()) {
+          finish(allowed);
+          return;
         }
-        finish(status);
+        operation(caller, *context,
+                  [record, finish](const absl::Status& status, bool replayed) {
+                    record->set_replayed(replayed);
+                    finish(status);
+                  });
       });
   if (!queued) {
     finish(WithRetryDelay(absl::ResourceExhaustedError(
@@ -129,11 +132,16 @@ grpc::ServerUnaryReactor* IdemService::Insert(
     v1::InsertResponse* response) {
   return Dispatch(
       context, *request, {"Insert", auth::Operation::kInsert, request->table()},
-      [=](const auth::Caller& caller, grpc::CallbackServerContext&, bool*) {
-        absl::Status status = Into(ops::RunInsert(ops_, *request), response);
-        metrics_.RecordRowConflicts(caller.tenant, response->conflicts(),
-                                    response->stale());
-        return status;
+      [=](const auth::Caller& caller, grpc::CallbackServerContext&, Done done) {
+        ops::RunInsert(ops_, caller.tenant, *request,
+                       [=, tenant = caller.tenant](
+                           absl::StatusOr<v1::InsertResponse> result) {
+                         absl::Status status =
+                             Into(std::move(result), response);
+                         metrics_.RecordRowConflicts(
+                             tenant, response->conflicts(), response->stale());
+                         done(status, false);
+                       });
       });
 }
 
@@ -142,8 +150,8 @@ grpc::ServerUnaryReactor* IdemService::Update(
     v1::UpdateResponse* response) {
   return Dispatch(
       context, *request, {"Update", auth::Operation::kUpdate, request->table()},
-      [=](const auth::Caller&, grpc::CallbackServerContext&, bool*) {
-        return Into(ops::RunUpdate(ops_, *request), response);
+      [=](const auth::Caller&, grpc::CallbackServerContext&, Done done) {
+        done(Into(ops::RunUpdate(ops_, *request), response), false);
       });
 }
 
@@ -152,8 +160,8 @@ grpc::ServerUnaryReactor* IdemService::CopyFile(
     v1::CopyFileResponse* response) {
   return Dispatch(
       context, *request, {"CopyFile", auth::Operation::kCopyFile, ""},
-      [=](const auth::Caller&, grpc::CallbackServerContext&, bool*) {
-        return Into(ops::RunCopyFile(ops_, *request), response);
+      [=](const auth::Caller&, grpc::CallbackServerContext&, Done done) {
+        done(Into(ops::RunCopyFile(ops_, *request), response), false);
       });
 }
 
@@ -164,25 +172,28 @@ grpc::ServerUnaryReactor* IdemService::KeyedCall(
       context, *request,
       {"KeyedCall", WrappedOperation(*request), WrappedTable(*request)},
       [=](const auth::Caller& caller, grpc::CallbackServerContext& call,
-          bool* replayed) {
+          Done done) {
         if (!caller.Allows(auth::Operation::kKeyedCall)) {
-          return absl::PermissionDeniedError(absl::StrCat(
-              "tenant \"", caller.tenant, "\" may not call keyed_call"));
+          return done(
+              absl::PermissionDeniedError(absl::StrCat(
+                  "tenant \"", caller.tenant, "\" may not call keyed_call")),
+              false);
         }
-        ops::KeyedOutcome outcome =
-            ops::RunKeyedCall(ops_, caller.tenant, *request);
-        *replayed = outcome.replayed;
-        if (outcome.key_mismatch) metrics_.RecordKeyMismatch(caller.tenant);
-        if (!outcome.replayed && outcome.response.has_insert()) {
-          metrics_.RecordRowConflicts(caller.tenant,
-                                      outcome.response.insert().conflicts(),
-                                      outcome.response.insert().stale());
-        }
-        if (outcome.replayed) {
-          call.AddTrailingMetadata("idempotent-replayed", "true");
-        }
-        if (outcome.status.ok()) *response = std::move(outcome.response);
-        return outcome.status;
+        ops::RunKeyedCall(
+            ops_, caller.tenant, *request,
+            [=, &call, tenant = caller.tenant](ops::KeyedOutcome outcome) {
+              if (outcome.key_mismatch) metrics_.RecordKeyMismatch(tenant);
+              if (!outcome.replayed && outcome.response.has_insert()) {
+                metrics_.RecordRowConflicts(
+                    tenant, outcome.response.insert().conflicts(),
+                    outcome.response.insert().stale());
+              }
+              if (outcome.replayed) {
+                call.AddTrailingMetadata("idempotent-replayed", "true");
+              }
+              if (outcome.status.ok()) *response = std::move(outcome.response);
+              done(outcome.status, outcome.replayed);
+            });
       });
 }
 

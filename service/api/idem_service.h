@@ -17,7 +17,9 @@ namespace idem::api {
 // Where every request enters: the four RPCs on gRPC's callback API. A
 // handler authenticates and checks what needs no I/O, then hands the
 // operation to the worker pool and returns at once; the worker authorizes
-// the table, runs the operation and finishes the call.
+// the table and runs the operation, which finishes the call itself or, for
+// Insert and KeyedCall writes, hands it to the group committer, whose
+// thread finishes it after the batch's commit.
 class IdemService final : public v1::IdemService::CallbackService {
  public:
   IdemService(ops::OpsContext& ops, WorkerPool& workers,
@@ -44,10 +46,13 @@ class IdemService final : public v1::IdemService::CallbackService {
     auth::Operation operation;
     std::string table;  // empty for CopyFile
   };
-  // The operation proper: fills the response, may add trailing metadata
-  // and reports whether its answer was a replay.
-  using Operation = std::function<absl::Status(
-      const auth::Caller&, grpc::CallbackServerContext&, bool* replayed)>;
+  // Ends a call with its status; `replayed` marks an answer from the key
+  // store. May run on a worker or a group-commit thread.
+  using Done = std::function<void(const absl::Status&, bool replayed)>;
+  // The operation proper: fills the response, may add trailing metadata,
+  // then calls `done` once (it may hand the work on and return first).
+  using Operation = std::function<void(
+      const auth::Caller&, grpc::CallbackServerContext&, Done done)>;
 
   grpc::ServerUnaryReactor* Dispatch(grpc::CallbackServerContext* context,
                                      const google::protobuf::Message& request,

@@ -100,6 +100,11 @@ std::string ConflictAction(const InsertShape& shape) {
 
 }  // namespace
 
+bool operator==(const InsertShape& a, const InsertShape& b) {
+  return a.table == b.table && a.columns == b.columns &&
+         a.do_update == b.do_update && a.version_column == b.version_column;
+}
+
 InsertSql BuildInsertSql(const InsertShape& shape) {
   const Table& table = *shape.table;
   std::vector<std::string> names, aliases, keys, returned;

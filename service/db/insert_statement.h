@@ -18,6 +18,10 @@ struct InsertShape {
   std::optional<size_t> version_column;  // DO UPDATE guard
 };
 
+// Equal shapes (of the same catalog table object) build the same SQL, so
+// their rows can go in one statement.
+bool operator==(const InsertShape& a, const InsertShape& b);
+
 // Both statements take one text[] parameter per shape column (element i is
 // row i's value) and return (ordinal, outcome, rows_with_same_key) per
 // request row in request order, where outcome is a v1::RowOutcome number or

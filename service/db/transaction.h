@@ -48,6 +48,37 @@ auto RunInTransaction(ConnectionPool& pool, Body&& body) {
   return RunIn<pqxx::work>(pool, std::forward<Body>(body));
 }
 
+// Runs `body()`, which works in `txn`, inside a savepoint: when `body`
+// returns a non-OK status or a statement fails, only what `body` did is
+// rolled back and `txn` goes on. Exceptions are mapped here, as in RunIn; a
+// connection lost meanwhile also fails the enclosing commit. (Plain
+// SAVEPOINT statements: libpqxx 6.4's subtransaction sends none before a
+// prepared statement.)
+template <typename Body>
+auto RunInSavepoint(pqxx::transaction_base& txn, Body&& body)
+    -> decltype(body()) {
+  using Result = decltype(body());
+  try {
+    txn.exec0("SAVEPOINT idem_call");
+  } catch (const std::exception& error) {
+    return MapDatabaseError(error);
+  }
+  Result result = [&]() -> Result {
+    try {
+      return body();
+    } catch (const std::exception& error) {
+      return MapDatabaseError(error);
+    }
+  }();
+  try {
+    txn.exec0(result.ok() ? "RELEASE SAVEPOINT idem_call"
+                          : "ROLLBACK TO SAVEPOINT idem_call");
+  } catch (const std::exception& error) {
+    return MapDatabaseError(error);
+  }
+  return result;
+}
+
 }  // namespace idem::db
 
 #endif  // IDEM_SERVICE_DB_TRANSACTION_H_

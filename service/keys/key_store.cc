@@ -1,9 +1,12 @@
 #include "service/keys/key_store.h"
 
 #include <pqxx/binarystring>
+#include <utility>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
+#include "service/db/value_encoding.h"
 
 namespace idem::keys {
 namespace {
@@ -18,14 +21,19 @@ FROM idem.idempotency_keys
 WHERE tenant = $1 AND idempotency_key = $2 AND expires_at > now()
 )sql";
 
-// The conflict clause reads "now" from EXCLUDED instead of calling now():
-// a distributed (Citus) table allows no volatile function in DO UPDATE.
+// One statement for any number of keys: each array parameter holds one
+// element per key. The conflict clause reads "now" from EXCLUDED instead of
+// calling now(): a distributed (Citus) table allows no volatile function in
+// DO UPDATE.
 constexpr char kClaimSql[] = R"sql(
 INSERT INTO idem.idempotency_keys AS k
   (tenant, idempotency_key, fingerprint, state, first_executed_at,
    last_seen_at, lease_expires_at, expires_at)
-VALUES ($1, $2, $3::bytea, 1, now(), now(), now() + $4::interval,
-        now() + $5::interval)
+SELECT c.tenant, c.idempotency_key, decode(c.fingerprint, 'hex'), 1, now(),
+       now(), now() + $4::interval, now() + $5::interval
+FROM unnest($1::text[], $2::text[], $3::text[])
+  AS c(tenant, idempotency_key, fingerprint)
+ORDER BY c.tenant, c.idempotency_key
 ON CONFLICT (tenant, idempotency_key) DO UPDATE SET
   fingerprint = EXCLUDED.fingerprint, state = EXCLUDED.state,
   status_code = NULL, status_message = NULL, response = NULL,
@@ -36,16 +44,21 @@ ON CONFLICT (tenant, idempotency_key) DO UPDATE SET
 WHERE k.expires_at <= EXCLUDED.last_seen_at
    OR (k.state = 1 AND k.lease_expires_at <= EXCLUDED.last_seen_at
        AND k.fingerprint = EXCLUDED.fingerprint)
-RETURNING (extract(epoch FROM first_executed_at) * 1000000)::bigint
+RETURNING tenant, idempotency_key,
+          (extract(epoch FROM first_executed_at) * 1000000)::bigint
 )sql";
 
 constexpr char kCompleteSql[] = R"sql(
-UPDATE idem.idempotency_keys
-SET state = 2, status_code = $4::integer, status_message = $5,
-    response = $6::bytea, lease_expires_at = NULL, last_seen_at = now(),
-    expires_at = now() + $7::interval
-WHERE tenant = $1 AND idempotency_key = $2 AND fingerprint = $3::bytea
-  AND state = 1
+UPDATE idem.idempotency_keys AS k
+SET state = 2, status_code = c.status_code, status_message = c.status_message,
+    response = decode(c.response, 'hex'), lease_expires_at = NULL,
+    last_seen_at = now(), expires_at = now() + $7::interval
+FROM unnest($1::text[], $2::text[], $3::text[], $4::integer[], $5::text[],
+            $6::text[])
+  AS c(tenant, idempotency_key, fingerprint, status_code, status_message,
+       response)
+WHERE k.tenant = c.tenant AND k.idempotency_key = c.idempotency_key
+  AND k.fingerprint = decode(c.fingerprint, 'hex') AND k.state = 1
 )sql";
 
 constexpr char kReleaseSql[] = R"sql(
@@ -60,6 +73,10 @@ std::string Bytea(const std::string& bytes) {
 
 std::string Interval(absl::Duration duration) {
   return absl::StrCat(absl::ToInt64Milliseconds(duration), " milliseconds");
+}
+
+std::string Hex(const std::string& bytes) {
+  return absl::BytesToHexString(bytes);
 }
 
 absl::Time FromMicros(const pqxx::field& field) {
@@ -89,39 +106,74 @@ std::optional<StoredCall> KeyStore::Lookup(db::PgSession& session,
   return call;
 }
 
-std::optional<absl::Time> KeyStore::Claim(
-    db::PgSession& session, pqxx::work& txn, const KeyId& id,
-    const std::string& fingerprint, std::optional<absl::Duration> lease) const {
+std::vector<std::optional<absl::Time>> KeyStore::ClaimAll(
+    db::PgSession& session, pqxx::transaction_base& txn,
+    const std::vector<const KeyClaim*>& claims,
+    std::optional<absl::Duration> lease) const {
+  std::vector<db::TextParam> tenants, keys, fingerprints;
+  absl::flat_hash_map<std::pair<std::string, std::string>, size_t> index;
+  for (const KeyClaim* claim : claims) {
+    index[{claim->id.tenant, claim->id.key}] = tenants.size();
+    tenants.push_back(claim->id.tenant);
+    keys.push_back(claim->id.key);
+    fingerprints.push_back(Hex(claim->fingerprint));
+  }
   db::TextParam lease_text;
   if (lease.has_value()) lease_text = Interval(*lease);
-  pqxx::result rows = session.Exec(txn, kClaimSql,
-                                   {id.tenant, id.key, Bytea(fingerprint),
-                                    lease_text, Interval(retention_)});
-  if (rows.empty()) return std::nullopt;
-  return FromMicros(rows[0][0]);
+  pqxx::result rows = session.Exec(
+      txn, kClaimSql,
+      {db::ArrayLiteral(tenants), db::ArrayLiteral(keys),
+       db::ArrayLiteral(fingerprints), lease_text, Interval(retention_)});
+  std::vector<std::optional<absl::Time>> first(claims.size());
+  for (const pqxx::row& row : rows) {
+    first[index.at({row[0].c_str(), row[1].c_str()})] = FromMicros(row[2]);
+  }
+  return first;
 }
 
-bool KeyStore::Complete(db::PgSession& session, pqxx::work& txn,
-                        const KeyId& id, const std::string& fingerprint,
-                        const absl::Status& status,
-                        const std::string& response) const {
-  db::TextParam message, body;
-  if (status.ok()) {
-    body = Bytea(response);
-  } else {
-    message = std::string(status.message());
+std::optional<absl::Time> KeyStore::Claim(
+    db::PgSession& session, pqxx::transaction_base& txn, const KeyClaim& claim,
+    std::optional<absl::Duration> lease) const {
+  return ClaimAll(session, txn, {&claim}, lease)[0];
+}
+
+size_t KeyStore::CompleteAll(
+    db::PgSession& session, pqxx::transaction_base& txn,
+    const std::vector<KeyCompletion>& completions) const {
+  std::vector<db::TextParam> tenants, keys, fingerprints, codes, messages,
+      bodies;
+  for (const KeyCompletion& completion : completions) {
+    const KeyClaim& claim = *completion.claim;
+    tenants.push_back(claim.id.tenant);
+    keys.push_back(claim.id.key);
+    fingerprints.push_back(Hex(claim.fingerprint));
+    codes.push_back(absl::StrCat(static_cast<int>(completion.status.code())));
+    if (completion.status.ok()) {
+      messages.push_back(std::nullopt);
+      bodies.push_back(Hex(completion.response));
+    } else {
+      messages.push_back(std::string(completion.status.message()));
+      bodies.push_back(std::nullopt);
+    }
   }
   pqxx::result result =
       session.Exec(txn, kCompleteSql,
-                   {id.tenant, id.key, Bytea(fingerprint),
-                    absl::StrCat(static_cast<int>(status.code())), message,
-                    body, Interval(retention_)});
-  return result.affected_rows() == 1;
+                   {db::ArrayLiteral(tenants), db::ArrayLiteral(keys),
+                    db::ArrayLiteral(fingerprints), db::ArrayLiteral(codes),
+                    db::ArrayLiteral(messages), db::ArrayLiteral(bodies),
+                    Interval(retention_)});
+  return result.affected_rows();
 }
 
-void KeyStore::Release(db::PgSession& session, pqxx::work& txn, const KeyId& id,
-                       const std::string& fingerprint) const {
-  session.Exec(txn, kReleaseSql, {id.tenant, id.key, Bytea(fingerprint)});
+bool KeyStore::Complete(db::PgSession& session, pqxx::transaction_base& txn,
+                        const KeyCompletion& completion) const {
+  return CompleteAll(session, txn, {completion}) == 1;
+}
+
+void KeyStore::Release(db::PgSession& session, pqxx::transaction_base& txn,
+                       const KeyClaim& claim) const {
+  session.Exec(txn, kReleaseSql,
+               {claim.id.tenant, claim.id.key, Bytea(claim.fingerprint)});
 }
 
 }  // namespace idem::keys

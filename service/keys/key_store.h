@@ -3,8 +3,9 @@
 
 #include <cstdint>
 #include <optional>
-#include <pqxx/transaction>
+#include <pqxx/transaction_base>
 #include <string>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/time/time.h"
@@ -17,6 +18,20 @@ namespace idem::keys {
 struct KeyId {
   std::string tenant;
   std::string key;
+};
+
+// A key and the fingerprint of the call made under it.
+struct KeyClaim {
+  KeyId id;
+  std::string fingerprint;
+};
+
+// The outcome stored under a claimed key: `response` (serialized
+// KeyedCallResponse) when `status` is OK, else the status.
+struct KeyCompletion {
+  const KeyClaim* claim = nullptr;
+  absl::Status status;
+  std::string response;
 };
 
 // What idem.idempotency_keys holds for a live (unexpired) key.
@@ -43,29 +58,35 @@ class KeyStore {
                                    pqxx::transaction_base& txn,
                                    const KeyId& id) const;
 
-  // Records the key as in progress for this call, also over an expired
-  // record or over a lapsed lease of the same call. Waits (up to the
-  // session's lock_timeout) behind a concurrent claim that has not
-  // committed. Returns the call's first_executed_at, or nullopt when a live
-  // record holds the key (read it with Lookup).
+  // Records each key as in progress for its call, also over an expired
+  // record or over a lapsed lease of the same call, in one statement (keys
+  // in sorted order, so that two batches never wait on each other in a
+  // cycle). Waits (up to the session's lock_timeout) behind a concurrent
+  // claim that has not committed. Returns, per claim, the call's
+  // first_executed_at, or nullopt when a live record holds the key (read it
+  // with Lookup). The keys must be distinct.
   // `lease`: for work outside the transaction (a file copy), the claim is
   // committed on its own and others may take it over after this long.
-  std::optional<absl::Time> Claim(db::PgSession& session, pqxx::work& txn,
-                                  const KeyId& id,
-                                  const std::string& fingerprint,
+  std::vector<std::optional<absl::Time>> ClaimAll(
+      db::PgSession& session, pqxx::transaction_base& txn,
+      const std::vector<const KeyClaim*>& claims,
+      std::optional<absl::Duration> lease) const;
+  std::optional<absl::Time> Claim(db::PgSession& session,
+                                  pqxx::transaction_base& txn,
+                                  const KeyClaim& claim,
                                   std::optional<absl::Duration> lease) const;
 
-  // Stores the outcome of the claimed call: `response` (serialized) when
-  // `status` is OK, else the status. False when the claim was lost to a
-  // takeover after its lease lapsed.
-  bool Complete(db::PgSession& session, pqxx::work& txn, const KeyId& id,
-                const std::string& fingerprint, const absl::Status& status,
-                const std::string& response) const;
+  // Stores the outcomes of claimed calls in one statement. Returns how many
+  // were stored: a claim lost to a takeover after its lease lapsed is not.
+  size_t CompleteAll(db::PgSession& session, pqxx::transaction_base& txn,
+                     const std::vector<KeyCompletion>& completions) const;
+  bool Complete(db::PgSession& session, pqxx::transaction_base& txn,
+                const KeyCompletion& completion) const;
 
   // Forgets an in-progress claim after a transient failure, so that the
   // next attempt runs the call afresh.
-  void Release(db::PgSession& session, pqxx::work& txn, const KeyId& id,
-               const std::string& fingerprint) const;
+  void Release(db::PgSession& session, pqxx::transaction_base& txn,
+               const KeyClaim& claim) const;
 
  private:
   const absl::Duration retention_;

@@ -73,6 +73,13 @@ struct Metrics::Families {
                    .Help("Expired idempotency keys deleted")
                    .Register(registry)
                    .Add({})),
+        batch_calls(prometheus::BuildHistogram()
+                        .Name("idem_batch_calls")
+                        .Help("Calls committed in one transaction")
+                        .Register(registry)
+                        .Add({},
+                             prometheus::Histogram::BucketBoundaries{
+                                 1, 2, 4, 8, 16, 32, 64, 128, 256})),
         build_info(prometheus::BuildGauge()
                        .Name("idem_build_info")
                        .Help("Always 1; labels name the build")
@@ -86,6 +93,7 @@ struct Metrics::Families {
   prometheus::Family<prometheus::Counter>& row_conflicts;
   prometheus::Family<prometheus::Counter>& key_mismatches;
   prometheus::Counter& reaped;
+  prometheus::Histogram& batch_calls;
   prometheus::Family<prometheus::Gauge>& build_info;
 };
 
@@ -150,6 +158,10 @@ void Metrics::RecordKeyMismatch(absl::string_view tenant) {
 
 void Metrics::RecordReaped(int64_t keys) {
   families_->reaped.Increment(static_cast<double>(keys));
+}
+
+void Metrics::RecordBatch(size_t calls) {
+  families_->batch_calls.Observe(static_cast<double>(calls));
 }
 
 }  // namespace idem::observability

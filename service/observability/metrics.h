@@ -44,6 +44,8 @@ class Metrics {
                           int64_t stale);
   void RecordKeyMismatch(absl::string_view tenant);
   void RecordReaped(int64_t keys);
+  // Calls committed together by the group committer.
+  void RecordBatch(size_t calls);
 
  private:
   struct Families;

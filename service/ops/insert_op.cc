@@ -1,12 +1,11 @@
 #include "service/ops/insert_op.h"
 
 #include <algorithm>
-#include <pqxx/transaction>
 
 #include "absl/strings/str_cat.h"
-#include "service/db/transaction.h"
 #include "service/db/value_encoding.h"
 #include "service/ops/column_resolution.h"
+#include "service/ops/group_commit.h"
 
 namespace idem::ops {
 namespace {
@@ -91,7 +90,8 @@ absl::StatusOr<PreparedInsert> PrepareInsert(const OpsContext& context,
   insert.row_count = request.rows_size();
 
   const std::vector<size_t>& columns = insert.shape.columns;
-  std::vector<std::vector<db::TextParam>> values(columns.size());
+  std::vector<std::vector<db::TextParam>>& values = insert.values;
+  values.resize(columns.size());
   for (int r = 0; r < request.rows_size(); ++r) {
     const auto& row = request.rows(r).columns();
     if (row.size() != columns.size()) {
@@ -118,19 +118,29 @@ absl::StatusOr<PreparedInsert> PrepareInsert(const OpsContext& context,
       values[c].push_back(*std::move(text));
     }
   }
-  for (const std::vector<db::TextParam>& column_values : values) {
-    insert.params.push_back(db::ArrayLiteral(column_values));
-  }
   return insert;
 }
 
-absl::StatusOr<v1::InsertResponse> ExecuteInsert(db::PgSession& session,
-                                                 pqxx::work& txn,
-                                                 const PreparedInsert& insert) {
-  db::InsertSql sql = db::BuildInsertSql(insert.shape);
-  std::vector<int> outcomes(insert.row_count, 0);
+absl::StatusOr<std::vector<v1::InsertResponse>> ExecuteInserts(
+    db::PgSession& session, pqxx::transaction_base& txn,
+    const std::vector<const PreparedInsert*>& inserts) {
+  const db::InsertShape& shape = inserts.front()->shape;
+  std::vector<db::TextParam> params;
+  for (size_t c = 0; c < shape.columns.size(); ++c) {
+    std::vector<db::TextParam> column;
+    for (const PreparedInsert* insert : inserts) {
+      column.insert(column.end(), insert->values[c].begin(),
+                    insert->values[c].end());
+    }
+    params.push_back(db::ArrayLiteral(column));
+  }
+  size_t row_count = 0;
+  for (const PreparedInsert* insert : inserts) row_count += insert->row_count;
+
+  db::InsertSql sql = db::BuildInsertSql(shape);
+  std::vector<int> outcomes(row_count, 0);
   bool unresolved = false;
-  for (const pqxx::row& row : session.Exec(txn, sql.write, insert.params)) {
+  for (const pqxx::row& row : session.Exec(txn, sql.write, params)) {
     size_t ordinal = row[0].as<size_t>();
     if (row[2].as<long long>() > 1) {
       return absl::InvalidArgumentError(
@@ -144,8 +154,7 @@ absl::StatusOr<v1::InsertResponse> ExecuteInsert(db::PgSession& session,
   if (unresolved) {
     // A concurrent transaction committed some keys after the insert began:
     // a new statement sees them (READ COMMITTED).
-    for (const pqxx::row& row :
-         session.Exec(txn, sql.classify, insert.params)) {
+    for (const pqxx::row& row : session.Exec(txn, sql.classify, params)) {
       int& outcome = outcomes[row[0].as<size_t>() - 1];
       if (outcome == 0) outcome = row[1].as<int>();
       if (outcome == 0) {
@@ -154,38 +163,52 @@ absl::StatusOr<v1::InsertResponse> ExecuteInsert(db::PgSession& session,
       }
     }
   }
-  v1::InsertResponse response;
-  for (int outcome : outcomes) {
-    response.add_outcomes(static_cast<v1::RowOutcome>(outcome));
-    switch (outcome) {
-      case v1::ROW_OUTCOME_INSERTED:
-        response.set_inserted(response.inserted() + 1);
-        break;
-      case v1::ROW_OUTCOME_DUPLICATE:
-        response.set_duplicates(response.duplicates() + 1);
-        break;
-      case v1::ROW_OUTCOME_CONFLICT:
-        response.set_conflicts(response.conflicts() + 1);
-        break;
-      case v1::ROW_OUTCOME_UPDATED:
-        response.set_updated(response.updated() + 1);
-        break;
-      case v1::ROW_OUTCOME_STALE:
-        response.set_stale(response.stale() + 1);
-        break;
+  std::vector<v1::InsertResponse> responses;
+  auto next = outcomes.begin();
+  for (const PreparedInsert* insert : inserts) {
+    v1::InsertResponse& response = responses.emplace_back();
+    for (size_t r = 0; r < insert->row_count; ++r, ++next) {
+      int outcome = *next;
+      response.add_outcomes(static_cast<v1::RowOutcome>(outcome));
+      switch (outcome) {
+        case v1::ROW_OUTCOME_INSERTED:
+          response.set_inserted(response.inserted() + 1);
+          break;
+        case v1::ROW_OUTCOME_DUPLICATE:
+          response.set_duplicates(response.duplicates() + 1);
+          break;
+        case v1::ROW_OUTCOME_CONFLICT:
+          response.set_conflicts(response.conflicts() + 1);
+          break;
+        case v1::ROW_OUTCOME_UPDATED:
+          response.set_updated(response.updated() + 1);
+          break;
+        case v1::ROW_OUTCOME_STALE:
+          response.set_stale(response.stale() + 1);
+          break;
+      }
     }
   }
-  return response;
+  return responses;
 }
 
-absl::StatusOr<v1::InsertResponse> RunInsert(const OpsContext& context,
-                                             const v1::InsertRequest& request) {
+void RunInsert(const OpsContext& context, const std::string& tenant,
+               const v1::InsertRequest& request,
+               std::function<void(absl::StatusOr<v1::InsertResponse>)> done) {
   absl::StatusOr<PreparedInsert> insert = PrepareInsert(context, request);
-  if (!insert.ok()) return insert.status();
-  return db::RunInTransaction(*context.pool,
-                              [&](db::PgSession& session, pqxx::work& txn) {
-                                return ExecuteInsert(session, txn, *insert);
-                              });
+  if (!insert.ok()) {
+    done(insert.status());
+    return;
+  }
+  context.committer->Submit(
+      WriteCall{tenant, *std::move(insert), std::nullopt},
+      [done = std::move(done)](KeyedOutcome outcome) {
+        if (!outcome.status.ok()) {
+          done(std::move(outcome.status));
+        } else {
+          done(std::move(*outcome.response.mutable_insert()));
+        }
+      });
 }
 
 }  // namespace idem::ops

@@ -1,8 +1,9 @@
 #ifndef IDEM_SERVICE_OPS_INSERT_OP_H_
 #define IDEM_SERVICE_OPS_INSERT_OP_H_
 
+#include <functional>
 #include <memory>
-#include <pqxx/transaction>
+#include <pqxx/transaction_base>
 #include <string>
 #include <vector>
 
@@ -21,22 +22,28 @@ namespace idem::ops {
 struct PreparedInsert {
   std::shared_ptr<const db::Table> table;
   db::InsertShape shape;
-  std::vector<db::TextParam> params;  // one array literal per shape column
+  // values[c][r]: shape column c of row r, in PostgreSQL's text format.
+  std::vector<std::vector<db::TextParam>> values;
   size_t row_count = 0;
 };
 
 absl::StatusOr<PreparedInsert> PrepareInsert(const OpsContext& context,
                                              const v1::InsertRequest& request);
 
-// Runs the insert as one statement in `txn`. A non-OK status means the
-// caller must roll back (the request is all-or-nothing).
-absl::StatusOr<v1::InsertResponse> ExecuteInsert(db::PgSession& session,
-                                                 pqxx::work& txn,
-                                                 const PreparedInsert& insert);
+// Runs the rows of `inserts`, which share one db::InsertShape, as one
+// statement in `txn` and answers each insert with its own rows' outcomes,
+// in order. A non-OK status means the caller must roll back: the rows of
+// all `inserts` stand or fall together. Two inserts naming the same key
+// fail like two rows of one request doing so.
+absl::StatusOr<std::vector<v1::InsertResponse>> ExecuteInserts(
+    db::PgSession& session, pqxx::transaction_base& txn,
+    const std::vector<const PreparedInsert*>& inserts);
 
-// PrepareInsert and ExecuteInsert in a transaction of its own.
-absl::StatusOr<v1::InsertResponse> RunInsert(const OpsContext& context,
-                                             const v1::InsertRequest& request);
+// PrepareInsert, then the insert is committed by the group committer, in
+// one transaction with other concurrent calls; `done` gets its answer.
+void RunInsert(const OpsContext& context, const std::string& tenant,
+               const v1::InsertRequest& request,
+               std::function<void(absl::StatusOr<v1::InsertResponse>)> done);
 
 }  // namespace idem::ops
 

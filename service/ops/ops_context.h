@@ -19,6 +19,8 @@ class KeyStore;
 
 namespace ops {
 
+class GroupCommitter;
+
 // Request limits beyond the message size (which the server checks first).
 struct Limits {
   size_t max_rows_per_insert = 10000;
@@ -29,6 +31,8 @@ struct OpsContext {
   db::ConnectionPool* pool = nullptr;
   db::Catalog* catalog = nullptr;
   keys::KeyStore* key_store = nullptr;
+  // Commits Insert and keyed Insert/Update calls in batches.
+  GroupCommitter* committer = nullptr;
   files::StorageRoot* storage_root = nullptr;  // null: CopyFile is off
   // How long a keyed CopyFile holds its key before a retry may take over.
   absl::Duration copy_lease = absl::Seconds(60);

@@ -136,7 +136,7 @@ absl::StatusOr<PreparedUpdate> PrepareUpdate(const OpsContext& context,
 }
 
 absl::StatusOr<v1::UpdateResponse> ExecuteUpdate(db::PgSession& session,
-                                                 pqxx::work& txn,
+                                                 pqxx::transaction_base& txn,
                                                  const PreparedUpdate& update) {
   db::UpdateSql sql = db::BuildUpdateSql(update.shape);
   v1::UpdateResponse response;

@@ -27,7 +27,7 @@ absl::StatusOr<PreparedUpdate> PrepareUpdate(const OpsContext& context,
 
 // Locks the row, decides the outcome and applies the change in `txn`.
 absl::StatusOr<v1::UpdateResponse> ExecuteUpdate(db::PgSession& session,
-                                                 pqxx::work& txn,
+                                                 pqxx::transaction_base& txn,
                                                  const PreparedUpdate& update);
 
 // PrepareUpdate and ExecuteUpdate in a transaction of its own.

@@ -39,6 +39,9 @@ class LimitsTest : public ::testing::Test {
              // Calls parked behind the test's table lock wait for
              // the test, not for a timeout.
              {"IDEM_LOCK_TIMEOUT", "10m"},
+             // One call per transaction, so that each parked call shows
+             // as a lock waiter of its own.
+             {"IDEM_BATCH_MAX_CALLS", "1"},
              {"IDEM_STATEMENT_TIMEOUT", "10m"}})
             .release();
   }

@@ -1,0 +1,72 @@
+#ifndef IDEM_SERVICE_OPS_GROUP_COMMIT_H_
+#define IDEM_SERVICE_OPS_GROUP_COMMIT_H_
+
+#include <deque>
+#include <functional>
+#include <thread>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
+#include "service/ops/keyed_outcome.h"
+#include "service/ops/ops_context.h"
+#include "service/ops/write_batch.h"
+
+namespace idem::ops {
+
+struct GroupCommitOptions {
+  // Batches committed at the same time, each on its own connection: while
+  // some wait for their commit to reach the disk, others run.
+  int threads = 4;
+  size_t max_calls = 64;     // calls per batch
+  size_t max_rows = 10000;   // rows per batch (a larger call goes alone)
+  size_t max_queued = 4096;  // calls waiting; then RESOURCE_EXHAUSTED
+  // Told the size of every batch run (for metrics); may be empty.
+  std::function<void(size_t calls)> on_batch;
+};
+
+// Gathers concurrent Insert and KeyedCall writes into batches and commits
+// each batch in one transaction (RunWriteBatch), so that one commit, one
+// WAL flush and a few statements serve many calls.
+//
+// There is no timer: a batch is whatever waited while the committer
+// threads were busy. An idle server commits a lone call at once; a busy
+// one gathers calls as fast as commits finish. A batch holds the calls of
+// one tenant, so that one tenant's lock waits and failing calls never hold
+// up another's commit. Two calls under the same key never share a batch:
+// the second waits for the first's batch and then replays its answer.
+class GroupCommitter {
+ public:
+  using Done = std::function<void(KeyedOutcome)>;
+
+  GroupCommitter(const OpsContext& context, GroupCommitOptions options);
+  // Commits everything still queued, then joins.
+  ~GroupCommitter();
+  GroupCommitter(const GroupCommitter&) = delete;
+  GroupCommitter& operator=(const GroupCommitter&) = delete;
+
+  // Queues `call`; `done` runs on a committer thread once its batch has
+  // committed (or failed). With the queue full, `done` runs at once with
+  // RESOURCE_EXHAUSTED and a retry delay.
+  void Submit(WriteCall call, Done done);
+
+ private:
+  struct Pending {
+    WriteCall call;
+    Done done;
+  };
+
+  void Run();
+  std::vector<Pending> TakeBatch() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
+  const OpsContext& context_;
+  const GroupCommitOptions options_;
+  absl::Mutex mu_;
+  std::deque<Pending> queue_ ABSL_GUARDED_BY(mu_);
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  std::vector<std::thread> threads_;
+};
+
+}  // namespace idem::ops
+
+#endif  // IDEM_SERVICE_OPS_GROUP_COMMIT_H_

@@ -1,0 +1,95 @@
+#include "service/ops/keyed_answers.h"
+
+#include <algorithm>
+#include <pqxx/transaction>
+
+#include "absl/strings/str_cat.h"
+#include "google/protobuf/util/time_util.h"
+#include "service/common/retry_delay.h"
+#include "service/db/transaction.h"
+
+namespace idem::ops {
+
+KeyedOutcome StatusOnly(absl::Status status) {
+  // A lock timeout behind a key in flight, or a serialization failure, has
+  // no delay of its own.
+  if (status.code() == absl::StatusCode::kAborted &&
+      !RetryDelayOf(status).has_value()) {
+    status = WithRetryDelay(std::move(status), absl::Milliseconds(100));
+  }
+  KeyedOutcome outcome;
+  outcome.status = std::move(status);
+  return outcome;
+}
+
+google::protobuf::Timestamp ToProto(absl::Time time) {
+  return google::protobuf::util::TimeUtil::MicrosecondsToTimestamp(
+      absl::ToUnixMicros(time));
+}
+
+std::optional<KeyedOutcome> FromStored(const keys::StoredCall& stored,
+                                       const keys::KeyClaim& claim) {
+  KeyedOutcome outcome;
+  if (stored.fingerprint != claim.fingerprint) {
+    outcome.key_mismatch = true;
+    outcome.status = absl::FailedPreconditionError(absl::StrCat(
+        "idempotency key \"", claim.id.key,
+        "\" was already used for a different call; use a new key for a new "
+        "call"));
+    return outcome;
+  }
+  if (!stored.done) {
+    if (stored.lease_remaining <= absl::ZeroDuration()) return std::nullopt;
+    outcome.status = WithRetryDelay(
+        absl::AbortedError(absl::StrCat("idempotency key \"", claim.id.key,
+                                        "\" is in flight; retry later")),
+        std::clamp(stored.lease_remaining, absl::Milliseconds(50),
+                   absl::Seconds(1)));
+    return outcome;
+  }
+  outcome.replayed = true;
+  outcome.status = stored.status;
+  if (stored.status.ok() &&
+      !outcome.response.ParseFromString(stored.response)) {
+    outcome.status = absl::InternalError("stored response is unreadable");
+  }
+  outcome.response.set_replayed(true);
+  *outcome.response.mutable_first_executed_at() =
+      ToProto(stored.first_executed_at);
+  return outcome;
+}
+
+absl::StatusOr<KeyedOutcome> AnswerOfHolder(db::PgSession& session,
+                                            pqxx::transaction_base& txn,
+                                            const keys::KeyStore& store,
+                                            const keys::KeyClaim& claim) {
+  std::optional<keys::StoredCall> stored = store.Lookup(session, txn, claim.id);
+  std::optional<KeyedOutcome> outcome;
+  if (stored.has_value()) outcome = FromStored(*stored, claim);
+  if (!outcome.has_value()) {
+    return WithRetryDelay(
+        absl::AbortedError("idempotency key changed hands; retry"),
+        absl::Milliseconds(50));
+  }
+  return *outcome;
+}
+
+KeyedOutcome StoreFailure(const OpsContext& context,
+                          const keys::KeyClaim& claim,
+                          const absl::Status& failure) {
+  const keys::KeyStore& store = *context.key_store;
+  absl::StatusOr<KeyedOutcome> stored = db::RunInTransaction(
+      *context.pool,
+      [&](db::PgSession& session,
+          pqxx::work& txn) -> absl::StatusOr<KeyedOutcome> {
+        if (!store.Claim(session, txn, claim, std::nullopt)) {
+          return AnswerOfHolder(session, txn, store, claim);
+        }
+        store.Complete(session, txn, {&claim, failure, ""});
+        return KeyedOutcome{failure, {}, false};
+      });
+  if (!stored.ok()) return StatusOnly(stored.status());
+  return *stored;
+}
+
+}  // namespace idem::ops

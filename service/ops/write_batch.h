@@ -1,0 +1,44 @@
+#ifndef IDEM_SERVICE_OPS_WRITE_BATCH_H_
+#define IDEM_SERVICE_OPS_WRITE_BATCH_H_
+
+#include <optional>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "service/keys/key_store.h"
+#include "service/ops/insert_op.h"
+#include "service/ops/keyed_outcome.h"
+#include "service/ops/ops_context.h"
+#include "service/ops/update_op.h"
+
+namespace idem::ops {
+
+// One checked Insert or Update, alone (a plain Insert) or under an
+// idempotency key (a KeyedCall, whose key is claimed and completed in the
+// same transaction as the write).
+struct WriteCall {
+  std::string tenant;
+  std::variant<PreparedInsert, PreparedUpdate> call;
+  std::optional<keys::KeyClaim> key;  // its tenant is `tenant`
+
+  size_t rows() const;
+};
+
+// Commits `calls` together and answers each on its own, in order.
+//
+// First all in one transaction with set-based statements: one claim of all
+// keys, one INSERT per statement shape holding the rows of every insert of
+// that shape, the updates, one completion of all keys, one commit. When
+// that fails (one call's bad value, a constraint, two calls on one key),
+// nothing of it stays and the calls run again in one transaction, each in
+// a savepoint of its own, so that a failing call fails alone. A call that
+// fails deterministically under a key has its failure stored, as alone.
+// When the database is unreachable or the commit's fate is unknown, every
+// call gets that status (UNAVAILABLE): a retry under the same key replays.
+std::vector<KeyedOutcome> RunWriteBatch(const OpsContext& context,
+                                        const std::vector<WriteCall*>& calls);
+
+}  // namespace idem::ops
+
+#endif  // IDEM_SERVICE_OPS_WRITE_BATCH_H_

@@ -1,0 +1,94 @@
+#include "tests/integration/group_commit/group_commit_fixture.h"
+
+#include "service/db/migration_runner.h"
+#include "service/keys/fingerprint.h"
+#include "service/ops/insert_op.h"
+#include "service/ops/update_op.h"
+#include "tests/support/values.h"
+
+namespace idem::testing {
+namespace {
+
+v1::InsertRequest ItemsRow(const std::string& table, int64_t id,
+                           const std::string& note, int64_t n) {
+  v1::InsertRequest request;
+  request.set_table(table);
+  *request.add_rows() =
+      RowOf({{"id", Int(id)}, {"note", Str(note)}, {"n", Int(n)}});
+  return request;
+}
+
+}  // namespace
+
+void GroupCommitTest::SetUp() {
+  tenant_ = TestDatabase::UniqueName("tenant");
+  items_ = TestDatabase::UniqueName("gc_items");
+  counters_ = TestDatabase::UniqueName("gc_counters");
+  db_.Exec("CREATE TABLE " + items_ +
+           " (id bigint PRIMARY KEY, note text, n bigint CHECK (n >= 0))");
+  db_.Exec("CREATE TABLE " + counters_ +
+           " (id bigint PRIMARY KEY, n bigint NOT NULL)");
+  db_.Exec("INSERT INTO " + counters_ + " VALUES (1, 0)");
+  db::PoolOptions options;
+  options.url = DatabaseUrl();
+  options.size = 4;
+  pool_ = std::make_unique<db::ConnectionPool>(options);
+  ASSERT_TRUE(db::ApplyMigrations(*pool_).ok());
+  catalog_ = std::make_unique<db::Catalog>(
+      *pool_, std::vector<std::string>{items_, counters_});
+  ASSERT_TRUE(catalog_->LoadAll().ok());
+  key_store_ = std::make_unique<keys::KeyStore>(absl::Hours(1));
+  context_.pool = pool_.get();
+  context_.catalog = catalog_.get();
+  context_.key_store = key_store_.get();
+}
+
+ops::WriteCall GroupCommitTest::PlainInsert(int64_t id, const std::string& note,
+                                            int64_t n) {
+  absl::StatusOr<ops::PreparedInsert> insert =
+      ops::PrepareInsert(context_, ItemsRow(items_, id, note, n));
+  EXPECT_TRUE(insert.ok()) << insert.status();
+  return ops::WriteCall{tenant_, *std::move(insert), std::nullopt};
+}
+
+ops::WriteCall GroupCommitTest::KeyedInsert(const std::string& key, int64_t id,
+                                            const std::string& note,
+                                            int64_t n) {
+  v1::KeyedCallRequest request;
+  request.set_idempotency_key(key);
+  *request.mutable_insert() = ItemsRow(items_, id, note, n);
+  ops::WriteCall call = PlainInsert(id, note, n);
+  call.key = keys::KeyClaim{{tenant_, key}, keys::Fingerprint(request)};
+  return call;
+}
+
+ops::WriteCall GroupCommitTest::KeyedIncrement(const std::string& key) {
+  v1::KeyedCallRequest request;
+  request.set_idempotency_key(key);
+  v1::UpdateRequest* update = request.mutable_update();
+  update->set_table(counters_);
+  *update->mutable_key() = RowOf({{"id", Int(1)}});
+  *update->mutable_increment() = RowOf({{"n", Int(1)}});
+  absl::StatusOr<ops::PreparedUpdate> prepared =
+      ops::PrepareUpdate(context_, *update);
+  EXPECT_TRUE(prepared.ok()) << prepared.status();
+  return ops::WriteCall{
+      tenant_, *std::move(prepared),
+      keys::KeyClaim{{tenant_, key}, keys::Fingerprint(request)}};
+}
+
+std::vector<ops::KeyedOutcome> GroupCommitTest::RunBatch(
+    std::vector<ops::WriteCall>& calls) {
+  std::vector<ops::WriteCall*> batch;
+  for (ops::WriteCall& call : calls) batch.push_back(&call);
+  return ops::RunWriteBatch(context_, batch);
+}
+
+std::string GroupCommitTest::KeyRecord(const std::string& key) {
+  return db_.Scalar(
+      "SELECT state || '/' || coalesce(status_code, -1) FROM "
+      "idem.idempotency_keys WHERE tenant = '" +
+      tenant_ + "' AND idempotency_key = '" + key + "'");
+}
+
+}  // namespace idem::testing

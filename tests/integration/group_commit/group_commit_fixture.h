@@ -1,0 +1,53 @@
+#ifndef IDEM_TESTS_INTEGRATION_GROUP_COMMIT_GROUP_COMMIT_FIXTURE_H_
+#define IDEM_TESTS_INTEGRATION_GROUP_COMMIT_GROUP_COMMIT_FIXTURE_H_
+
+#include <gtest/gtest.h>
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "service/db/catalog.h"
+#include "service/db/connection_pool.h"
+#include "service/keys/key_store.h"
+#include "service/ops/ops_context.h"
+#include "service/ops/write_batch.h"
+#include "tests/support/test_database.h"
+
+namespace idem::testing {
+
+// The operations layer over the test database: an items table
+// (id, note, n >= 0) and a counters table (id, n) with row 1 at 0, both
+// new for every test, and a tenant of the test's own.
+class GroupCommitTest : public ::testing::Test {
+ protected:
+  void SetUp() override;
+
+  // A plain Insert of one items row.
+  ops::WriteCall PlainInsert(int64_t id, const std::string& note,
+                             int64_t n = 0);
+  // A KeyedCall inserting one items row under `key`.
+  ops::WriteCall KeyedInsert(const std::string& key, int64_t id,
+                             const std::string& note, int64_t n = 0);
+  // A KeyedCall adding 1 to counter 1 under `key`.
+  ops::WriteCall KeyedIncrement(const std::string& key);
+
+  std::vector<ops::KeyedOutcome> RunBatch(std::vector<ops::WriteCall>& calls);
+
+  // The key's record as "state/status_code", or "" when there is none.
+  std::string KeyRecord(const std::string& key);
+
+  TestDatabase db_;
+  std::string tenant_;
+  std::string items_;
+  std::string counters_;
+  std::unique_ptr<db::ConnectionPool> pool_;
+  std::unique_ptr<db::Catalog> catalog_;
+  std::unique_ptr<keys::KeyStore> key_store_;
+  ops::OpsContext context_;
+};
+
+}  // namespace idem::testing
+
+#endif  // IDEM_TESTS_INTEGRATION_GROUP_COMMIT_GROUP_COMMIT_FIXTURE_H_

@@ -1,0 +1,118 @@
+// GroupCommitter: calls gather while the committer is busy, one tenant and
+// one use of a key per batch.
+#include <gtest/gtest.h>
+
+#include <pqxx/transaction>
+#include <string>
+#include <vector>
+
+#include "absl/synchronization/blocking_counter.h"
+#include "absl/synchronization/mutex.h"
+#include "service/ops/group_commit.h"
+#include "tests/integration/group_commit/group_commit_fixture.h"
+#include "tests/support/polling.h"
+
+namespace idem::testing {
+namespace {
+
+using ops::KeyedOutcome;
+using ops::WriteCall;
+
+using GroupCommitterTest = GroupCommitTest;
+
+TEST_F(GroupCommitterTest, CallsWaitingForABusyCommitterShareABatch) {
+  absl::Mutex mu;
+  std::vector<size_t> batches;
+  ops::GroupCommitOptions options;
+  options.threads = 1;
+  options.on_batch = [&](size_t calls) {
+    absl::MutexLock lock(&mu);
+    batches.push_back(calls);
+  };
+  ops::GroupCommitter committer(context_, options);
+
+  // The first call waits behind the test's lock on the items table, which
+  // keeps the only committer thread busy while the others queue.
+  pqxx::connection blocker(DatabaseUrl());
+  pqxx::work lock(blocker);
+  lock.exec("LOCK TABLE " + items_ + " IN ACCESS EXCLUSIVE MODE");
+  std::vector<WriteCall> calls;
+  calls.push_back(PlainInsert(1, "first"));
+  calls.push_back(PlainInsert(2, "a"));
+  calls.push_back(PlainInsert(3, "a"));
+  calls.push_back(PlainInsert(4, "b"));
+  calls.push_back(KeyedInsert("k", 5, "a"));
+  calls.push_back(KeyedInsert("k", 5, "a"));  // same key: a later batch
+  calls[3].tenant = "other tenant";           // another tenant: apart too
+  std::vector<KeyedOutcome> outcomes(calls.size());
+  absl::BlockingCounter answered(static_cast<int>(calls.size()));
+  auto submit = [&](size_t i) {
+    committer.Submit(std::move(calls[i]), [&, i](KeyedOutcome outcome) {
+      outcomes[i] = std::move(outcome);
+      answered.DecrementCount();
+    });
+  };
+  submit(0);
+  ASSERT_TRUE(Eventually([&] { return db_.LockWaiters(items_) == 1; }));
+  for (size_t i = 1; i < calls.size(); ++i) submit(i);
+  lock.commit();
+  answered.Wait();
+
+  EXPECT_EQ(batches, (std::vector<size_t>{1, 3, 1, 1}));
+  for (size_t i = 0; i < outcomes.size(); ++i) {
+    EXPECT_TRUE(outcomes[i].status.ok()) << i << ": " << outcomes[i].status;
+  }
+  EXPECT_FALSE(outcomes[4].replayed);
+  EXPECT_TRUE(outcomes[5].replayed);
+  EXPECT_EQ(db_.Scalar("SELECT count(*) FROM " + items_), "5");
+}
+
+TEST_F(GroupCommitterTest, QueuedCallsAreCommittedBeforeItStops) {
+  std::vector<KeyedOutcome> outcomes(20);
+  {
+    ops::GroupCommitOptions options;
+    options.threads = 2;
+    ops::GroupCommitter committer(context_, options);
+    for (int i = 0; i < 20; ++i) {
+      committer.Submit(PlainInsert(100 + i, "n"), [&, i](KeyedOutcome outcome) {
+        outcomes[i] = std::move(outcome);
+      });
+    }
+  }
+  for (const KeyedOutcome& outcome : outcomes) {
+    EXPECT_TRUE(outcome.status.ok()) << outcome.status;
+  }
+  EXPECT_EQ(db_.Scalar("SELECT count(*) FROM " + items_), "20");
+}
+
+TEST_F(GroupCommitterTest, AFullQueueRefusesWithADelay) {
+  ops::GroupCommitOptions options;
+  options.threads = 1;
+  options.max_queued = 1;
+  ops::GroupCommitter committer(context_, options);
+  pqxx::connection blocker(DatabaseUrl());
+  pqxx::work lock(blocker);
+  lock.exec("LOCK TABLE " + items_ + " IN ACCESS EXCLUSIVE MODE");
+  absl::BlockingCounter answered(3);
+  std::vector<KeyedOutcome> outcomes(3);
+  auto submit = [&](int i) {
+    committer.Submit(PlainInsert(i, "x"), [&, i](KeyedOutcome outcome) {
+      outcomes[i] = std::move(outcome);
+      answered.DecrementCount();
+    });
+  };
+  submit(0);  // taken by the committer, waits for the lock
+  ASSERT_TRUE(Eventually([&] { return db_.LockWaiters(items_) == 1; }));
+  submit(1);  // queued
+  submit(2);  // over the queue's bound: refused at once
+  EXPECT_EQ(outcomes[2].status.code(), absl::StatusCode::kResourceExhausted);
+  lock.commit();
+  answered.Wait();
+  EXPECT_TRUE(outcomes[0].status.ok());
+  EXPECT_TRUE(outcomes[1].status.ok());
+  EXPECT_EQ(db_.Scalar("SELECT count(*) FROM " + items_ + " WHERE id = 2"),
+            "0");
+}
+
+}  // namespace
+}  // namespace idem::testing

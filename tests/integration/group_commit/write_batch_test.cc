@@ -1,0 +1,130 @@
+// RunWriteBatch: many calls, one transaction; a failing call fails alone.
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+#include "tests/integration/group_commit/group_commit_fixture.h"
+
+namespace idem::testing {
+namespace {
+
+using ops::KeyedOutcome;
+using ops::WriteCall;
+
+using WriteBatchTest = GroupCommitTest;
+
+TEST_F(WriteBatchTest, EveryCallOfABatchCommitsInOneTransaction) {
+  std::vector<WriteCall> calls;
+  calls.push_back(PlainInsert(1, "a"));
+  calls.push_back(PlainInsert(2, "b"));
+  calls.push_back(KeyedInsert("k1", 3, "c"));
+  calls.push_back(KeyedIncrement("k2"));
+  calls.push_back(KeyedInsert("k3", 4, "d"));
+  std::vector<KeyedOutcome> outcomes = RunBatch(calls);
+
+  ASSERT_EQ(outcomes.size(), 5u);
+  for (const KeyedOutcome& outcome : outcomes) {
+    EXPECT_TRUE(outcome.status.ok()) << outcome.status;
+    EXPECT_FALSE(outcome.replayed);
+  }
+  EXPECT_EQ(outcomes[0].response.insert().inserted(), 1);
+  EXPECT_EQ(outcomes[2].response.insert().inserted(), 1);
+  EXPECT_TRUE(outcomes[2].response.has_first_executed_at());
+  EXPECT_EQ(outcomes[3].response.update().outcome(),
+            v1::UPDATE_OUTCOME_UPDATED);
+  EXPECT_EQ(
+      db_.Scalar("SELECT string_agg(id::text, ',' ORDER BY id) FROM " + items_),
+      "1,2,3,4");
+  EXPECT_EQ(db_.Scalar("SELECT n FROM " + counters_ + " WHERE id = 1"), "1");
+  for (const char* key : {"k1", "k2", "k3"}) EXPECT_EQ(KeyRecord(key), "2/0");
+  // Rows, counter and keys carry one transaction id: one commit for all.
+  EXPECT_EQ(
+      db_.Scalar("SELECT count(DISTINCT x) FROM (SELECT xmin::text x "
+                 "FROM " +
+                 items_ + " UNION ALL SELECT xmin::text FROM " + counters_ +
+                 " UNION ALL SELECT xmin::text FROM "
+                 "idem.idempotency_keys WHERE tenant = '" +
+                 tenant_ + "') t"),
+      "1");
+}
+
+TEST_F(WriteBatchTest, AFailingCallFailsAloneAndItsKeyKeepsTheFailure) {
+  std::vector<WriteCall> calls;
+  calls.push_back(PlainInsert(1, "good"));
+  calls.push_back(PlainInsert(2, "negative", -1));  // CHECK (n >= 0)
+  calls.push_back(KeyedInsert("good", 3, "good"));
+  calls.push_back(KeyedInsert("bad", 4, "negative", -1));
+  calls.push_back(KeyedIncrement("count"));
+  std::vector<KeyedOutcome> outcomes = RunBatch(calls);
+
+  ASSERT_EQ(outcomes.size(), 5u);
+  EXPECT_TRUE(outcomes[0].status.ok()) << outcomes[0].status;
+  EXPECT_FALSE(outcomes[1].status.ok());
+  EXPECT_TRUE(outcomes[2].status.ok()) << outcomes[2].status;
+  EXPECT_EQ(outcomes[3].status.code(), outcomes[1].status.code());
+  EXPECT_TRUE(outcomes[4].status.ok()) << outcomes[4].status;
+  EXPECT_EQ(
+      db_.Scalar("SELECT string_agg(id::text, ',' ORDER BY id) FROM " + items_),
+      "1,3");
+  EXPECT_EQ(db_.Scalar("SELECT n FROM " + counters_ + " WHERE id = 1"), "1");
+  EXPECT_EQ(KeyRecord("good"), "2/0");
+  EXPECT_EQ(KeyRecord("bad"),
+            "2/" + std::to_string(static_cast<int>(outcomes[3].status.code())));
+
+  // The stored failure replays; the stored success too.
+  std::vector<WriteCall> again;
+  again.push_back(KeyedInsert("bad", 4, "negative", -1));
+  again.push_back(KeyedInsert("good", 3, "good"));
+  std::vector<KeyedOutcome> replays = RunBatch(again);
+  EXPECT_TRUE(replays[0].replayed);
+  EXPECT_EQ(replays[0].status, outcomes[3].status);
+  EXPECT_TRUE(replays[1].replayed);
+  EXPECT_TRUE(replays[1].status.ok());
+  EXPECT_EQ(replays[1].response.insert().inserted(), 1);
+}
+
+TEST_F(WriteBatchTest, CallsOnOneRowKeepTheOutcomesTheyWouldHaveAlone) {
+  std::vector<WriteCall> calls;
+  calls.push_back(PlainInsert(9, "a"));
+  calls.push_back(PlainInsert(9, "a"));
+  calls.push_back(PlainInsert(9, "b"));
+  std::vector<KeyedOutcome> outcomes = RunBatch(calls);
+
+  ASSERT_EQ(outcomes.size(), 3u);
+  EXPECT_EQ(outcomes[0].response.insert().outcomes(0),
+            v1::ROW_OUTCOME_INSERTED);
+  EXPECT_EQ(outcomes[1].response.insert().outcomes(0),
+            v1::ROW_OUTCOME_DUPLICATE);
+  EXPECT_EQ(outcomes[2].response.insert().outcomes(0),
+            v1::ROW_OUTCOME_CONFLICT);
+  EXPECT_EQ(db_.Scalar("SELECT note FROM " + items_ + " WHERE id = 9"), "a");
+}
+
+TEST_F(WriteBatchTest, KeysAlreadyHeldAreAnsweredFromTheirRecord) {
+  std::vector<WriteCall> first;
+  first.push_back(KeyedInsert("done", 20, "x"));
+  first.push_back(KeyedInsert("other", 21, "y"));
+  std::vector<KeyedOutcome> before = RunBatch(first);
+  ASSERT_TRUE(before[0].status.ok());
+  std::string items = db_.Dump(items_);
+
+  std::vector<WriteCall> calls;
+  calls.push_back(KeyedInsert("done", 20, "x"));       // the same call
+  calls.push_back(KeyedInsert("other", 22, "other"));  // another call
+  calls.push_back(PlainInsert(23, "z"));
+  std::vector<KeyedOutcome> outcomes = RunBatch(calls);
+
+  EXPECT_TRUE(outcomes[0].replayed);
+  EXPECT_EQ(outcomes[0].response.insert().SerializeAsString(),
+            before[0].response.insert().SerializeAsString());
+  EXPECT_EQ(outcomes[1].status.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_TRUE(outcomes[1].key_mismatch);
+  EXPECT_TRUE(outcomes[2].status.ok());
+  EXPECT_EQ(db_.Scalar("SELECT count(*) FROM " + items_ + " WHERE id = 22"),
+            "0");
+  EXPECT_EQ(db_.Scalar("SELECT count(*) FROM " + items_), "3");
+}
+
+}  // namespace
+}  // namespace idem::testing
