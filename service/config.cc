@@ -27,12 +27,15 @@ ABSL_FLAG(int, workers, 0,
           "threads running database work; 0: four per core, at least 16");
 ABSL_FLAG(int, max_queued, 4096,
           "requests waiting for a worker before RESOURCE_EXHAUSTED");
-ABSL_FLAG(int, batch_threads, 4,
+ABSL_FLAG(int, batch_threads, 0,
           "Insert and KeyedCall batches committed at once (group commit), "
-          "each on its own connection");
+          "each on its own connection; 0: two per core, at least 4");
 ABSL_FLAG(int, batch_max_calls, 64,
           "calls committed together in one transaction at most; 1: no "
           "batching");
+ABSL_FLAG(int64_t, replay_cache_bytes, 16 << 20,
+          "memory for finished KeyedCall answers, so that replays are "
+          "answered without a database read; 0: off");
 ABSL_FLAG(std::string, metrics_listen, "",
           "HTTP address for Prometheus metrics; empty: off");
 ABSL_FLAG(std::string, health_listen, "",
@@ -90,6 +93,7 @@ constexpr const char* kFlagNames[] = {"listen",
                                       "max_queued",
                                       "batch_threads",
                                       "batch_max_calls",
+                                      "replay_cache_bytes",
                                       "metrics_listen",
                                       "health_listen",
                                       "tls_cert",
@@ -147,11 +151,15 @@ absl::Status Validate(const Config& config) {
   if (config.workers < 1 || config.workers > 1000) {
     return Invalid("workers", "must be between 1 and 1000");
   }
-  if (config.batch_threads < 1 || config.batch_threads > 256) {
-    return Invalid("batch_threads", "must be between 1 and 256");
+  if (config.batch_threads < 2 || config.batch_threads > 256) {
+    return Invalid("batch_threads", "must be between 2 and 256");
   }
   if (config.batch_max_calls < 1 || config.batch_max_calls > 1000) {
     return Invalid("batch_max_calls", "must be between 1 and 1000");
+  }
+  if (config.replay_cache_bytes < 0 ||
+      config.replay_cache_bytes > (int64_t{1} << 34)) {
+    return Invalid("replay_cache_bytes", "must be between 0 and 16 GiB");
   }
   if (config.max_rows < 1) return Invalid("max_rows", "must be positive");
   if (config.max_message_bytes < 1024 ||
@@ -212,6 +220,7 @@ absl::StatusOr<Config> LoadConfig(int argc, char** argv) {
   config.workers = absl::GetFlag(FLAGS_workers);
   if (config.workers == 0) config.workers = std::max(16, 4 * cores);
   config.batch_threads = absl::GetFlag(FLAGS_batch_threads);
+  if (config.batch_threads == 0) config.batch_threads = std::max(4, 2 * cores);
   config.batch_max_calls = absl::GetFlag(FLAGS_batch_max_calls);
   // A connection for every thread that holds one: no worker or committer
   // waits for another's connection.
@@ -220,6 +229,7 @@ absl::StatusOr<Config> LoadConfig(int argc, char** argv) {
     config.pool_size = config.workers + config.batch_threads;
   }
   config.max_queued = absl::GetFlag(FLAGS_max_queued);
+  config.replay_cache_bytes = absl::GetFlag(FLAGS_replay_cache_bytes);
   config.metrics_listen = absl::GetFlag(FLAGS_metrics_listen);
   config.health_listen = absl::GetFlag(FLAGS_health_listen);
   config.tls_cert = absl::GetFlag(FLAGS_tls_cert);

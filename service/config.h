@@ -1,6 +1,7 @@
 #ifndef IDEM_SERVICE_CONFIG_H_
 #define IDEM_SERVICE_CONFIG_H_
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -23,11 +24,12 @@ struct Config {
   std::string storage_root;  // empty: CopyFile answers FAILED_PRECONDITION
   absl::Duration key_retention;
   int pool_size = 0;
-  int workers = 0;             // threads that run database work
-  int max_queued = 0;          // requests waiting for a worker; then overload
-  int batch_threads = 0;       // group-commit batches in flight at once
-  int batch_max_calls = 0;     // calls per group-commit batch
-  std::string metrics_listen;  // empty: no metrics endpoint
+  int workers = 0;          // threads that run database work
+  int max_queued = 0;       // requests waiting for a worker; then overload
+  int batch_threads = 0;    // group-commit batches in flight at once
+  int batch_max_calls = 0;  // calls per group-commit batch
+  int64_t replay_cache_bytes = 0;  // finished KeyedCall answers; 0: none
+  std::string metrics_listen;      // empty: no metrics endpoint
   // A plaintext listener serving only grpc.health.v1, for kubelet's native
   // gRPC probes (which cannot speak TLS); empty: none.
   std::string health_listen;

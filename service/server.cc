@@ -137,6 +137,12 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const Config& config) {
   server->ops_.pool = server->pool_.get();
   server->ops_.catalog = server->catalog_.get();
   server->ops_.key_store = server->key_store_.get();
+  if (config.replay_cache_bytes > 0) {
+    keys::FinishedCallCache::Options cache;
+    cache.max_bytes = static_cast<size_t>(config.replay_cache_bytes);
+    server->finished_calls_ = std::make_unique<keys::FinishedCallCache>(cache);
+    server->ops_.finished_calls = server->finished_calls_.get();
+  }
   server->ops_.storage_root = server->storage_root_.get();
   server->ops_.copy_lease = config.copy_lease;
   server->ops_.limits.max_rows_per_insert = config.max_rows;
@@ -149,6 +155,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const Config& config) {
   server->metrics_ = *std::move(metrics);
   ops::GroupCommitOptions batching;
   batching.threads = config.batch_threads;
+  batching.max_batches_per_tenant = std::max(1, config.batch_threads - 1);
   batching.max_calls = static_cast<size_t>(config.batch_max_calls);
   batching.max_rows = config.max_rows;
   batching.max_queued = static_cast<size_t>(config.max_queued);

@@ -13,6 +13,7 @@
 #include "service/db/connection_pool.h"
 #include "service/files/storage_root.h"
 #include "service/health_monitor.h"
+#include "service/keys/finished_call_cache.h"
 #include "service/keys/key_reaper.h"
 #include "service/keys/key_store.h"
 #include "service/observability/metrics.h"
@@ -43,6 +44,7 @@ class Server {
   std::unique_ptr<db::ConnectionPool> pool_;
   std::unique_ptr<db::Catalog> catalog_;
   std::unique_ptr<keys::KeyStore> key_store_;
+  std::unique_ptr<keys::FinishedCallCache> finished_calls_;
   std::unique_ptr<files::StorageRoot> storage_root_;
   ops::OpsContext ops_;
   // Declared before the threads that use them, so destroyed after them.

@@ -28,7 +28,11 @@ absl::StatusOr<std::unique_ptr<PgSession>> ConnectionPool::Connect() const {
         absl::ToInt64Milliseconds(options_.statement_timeout),
         "; SET lock_timeout = ",
         absl::ToInt64Milliseconds(options_.lock_timeout),
-        "; SET application_name = ", setup.quote(options_.application_name)));
+        "; SET application_name = ", setup.quote(options_.application_name),
+        // Statements over arrays of keys are planned for the rows and table
+        // size of each run: a generic plan cached while a table was small
+        // would keep scanning it whole once it has grown.
+        "; SET plan_cache_mode = force_custom_plan"));
     return session;
   } catch (const std::exception& error) {
     return MapDatabaseError(error);

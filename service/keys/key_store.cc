@@ -16,9 +16,12 @@ constexpr int kDone = 2;
 constexpr char kLookupSql[] = R"sql(
 SELECT fingerprint, state, status_code, status_message, response,
        (extract(epoch FROM first_executed_at) * 1000000)::bigint,
-       (extract(epoch FROM lease_expires_at - now()) * 1000)::bigint
+       (extract(epoch FROM lease_expires_at - now()) * 1000)::bigint,
+       tenant, idempotency_key,
+       (extract(epoch FROM expires_at - now()) * 1000)::bigint
 FROM idem.idempotency_keys
-WHERE tenant = $1 AND idempotency_key = $2 AND expires_at > now()
+WHERE (tenant, idempotency_key) IN (SELECT * FROM unnest($1::text[], $2::text[]))
+  AND expires_at > now()
 )sql";
 
 // One statement for any number of keys: each array parameter holds one
@@ -85,25 +88,42 @@ absl::Time FromMicros(const pqxx::field& field) {
 
 }  // namespace
 
+std::vector<std::optional<StoredCall>> KeyStore::LookupAll(
+    db::PgSession& session, pqxx::transaction_base& txn,
+    const std::vector<const KeyId*>& ids) const {
+  std::vector<db::TextParam> tenants, keys;
+  absl::flat_hash_map<std::pair<std::string, std::string>, size_t> index;
+  for (const KeyId* id : ids) {
+    index[{id->tenant, id->key}] = tenants.size();
+    tenants.push_back(id->tenant);
+    keys.push_back(id->key);
+  }
+  std::vector<std::optional<StoredCall>> found(ids.size());
+  for (const pqxx::row& row :
+       session.Exec(txn, kLookupSql,
+                    {db::ArrayLiteral(tenants), db::ArrayLiteral(keys)})) {
+    StoredCall& call =
+        found[index.at({row[7].c_str(), row[8].c_str()})].emplace();
+    call.fingerprint = pqxx::binarystring(row[0]).str();
+    call.done = row[1].as<int>() == kDone;
+    if (call.done) {
+      auto code = static_cast<absl::StatusCode>(row[2].as<int>());
+      call.status = absl::Status(code, row[3].is_null() ? "" : row[3].c_str());
+      if (!row[4].is_null()) call.response = pqxx::binarystring(row[4]).str();
+    }
+    call.first_executed_at = FromMicros(row[5]);
+    if (!row[6].is_null()) {
+      call.lease_remaining = absl::Milliseconds(row[6].as<int64_t>());
+    }
+    call.expires_in = absl::Milliseconds(row[9].as<int64_t>());
+  }
+  return found;
+}
+
 std::optional<StoredCall> KeyStore::Lookup(db::PgSession& session,
                                            pqxx::transaction_base& txn,
                                            const KeyId& id) const {
-  pqxx::result rows = session.Exec(txn, kLookupSql, {id.tenant, id.key});
-  if (rows.empty()) return std::nullopt;
-  const pqxx::row& row = rows[0];
-  StoredCall call;
-  call.fingerprint = pqxx::binarystring(row[0]).str();
-  call.done = row[1].as<int>() == kDone;
-  if (call.done) {
-    auto code = static_cast<absl::StatusCode>(row[2].as<int>());
-    call.status = absl::Status(code, row[3].is_null() ? "" : row[3].c_str());
-    if (!row[4].is_null()) call.response = pqxx::binarystring(row[4]).str();
-  }
-  call.first_executed_at = FromMicros(row[5]);
-  if (!row[6].is_null()) {
-    call.lease_remaining = absl::Milliseconds(row[6].as<int64_t>());
-  }
-  return call;
+  return LookupAll(session, txn, {&id})[0];
 }
 
 std::vector<std::optional<absl::Time>> KeyStore::ClaimAll(

@@ -42,6 +42,7 @@ struct StoredCall {
   std::string response;  // serialized KeyedCallResponse, when OK
   absl::Time first_executed_at;
   absl::Duration lease_remaining;  // in progress only; <= 0: lapsed
+  absl::Duration expires_in;       // until the record expires
 };
 
 // Where a key is recorded: the SQL on idem.idempotency_keys. Every method
@@ -53,7 +54,14 @@ class KeyStore {
  public:
   explicit KeyStore(absl::Duration retention) : retention_(retention) {}
 
-  // The key's record, if it exists and has not expired. Writes nothing.
+  // How long a finished record lives after its completion.
+  absl::Duration retention() const { return retention_; }
+
+  // Each key's record, if it exists and has not expired, in one statement.
+  // Writes nothing.
+  std::vector<std::optional<StoredCall>> LookupAll(
+      db::PgSession& session, pqxx::transaction_base& txn,
+      const std::vector<const KeyId*>& ids) const;
   std::optional<StoredCall> Lookup(db::PgSession& session,
                                    pqxx::transaction_base& txn,
                                    const KeyId& id) const;

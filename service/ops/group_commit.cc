@@ -38,11 +38,22 @@ void GroupCommitter::Submit(WriteCall call, Done done) {
       absl::Milliseconds(200))));
 }
 
-std::vector<GroupCommitter::Pending> GroupCommitter::TakeBatch() {
+const std::string* GroupCommitter::NextTenant() const {
+  for (const Pending& pending : queue_) {
+    auto busy = batches_in_flight_.find(pending.call.tenant);
+    if (busy == batches_in_flight_.end() ||
+        busy->second < options_.max_batches_per_tenant) {
+      return &pending.call.tenant;
+    }
+  }
+  return nullptr;
+}
+
+std::vector<GroupCommitter::Pending> GroupCommitter::TakeBatch(
+    const std::string& tenant) {
   std::vector<Pending> batch;
   std::deque<Pending> later;  // another tenant, or a key already taken
   absl::flat_hash_set<std::string> keys;
-  const std::string tenant = queue_.front().call.tenant;
   size_t rows = 0;
   // Looks this far past the front for calls of the same tenant.
   const size_t max_scanned = 4 * options_.max_calls;
@@ -71,16 +82,21 @@ std::vector<GroupCommitter::Pending> GroupCommitter::TakeBatch() {
 void GroupCommitter::Run() {
   while (true) {
     std::vector<Pending> batch;
+    std::string tenant;
     {
       absl::MutexLock lock(&mu_);
       mu_.Await(absl::Condition(
           +[](GroupCommitter* committer)
                ABSL_EXCLUSIVE_LOCKS_REQUIRED(committer->mu_) {
-                 return committer->stopping_ || !committer->queue_.empty();
+                 return (committer->stopping_ && committer->queue_.empty()) ||
+                        committer->NextTenant() != nullptr;
                },
           this));
-      if (queue_.empty()) return;  // stopping, and nothing left to commit
-      batch = TakeBatch();
+      const std::string* next = NextTenant();
+      if (next == nullptr) return;  // stopping, and nothing left to commit
+      tenant = *next;
+      batch = TakeBatch(tenant);
+      ++batches_in_flight_[tenant];
     }
     std::vector<WriteCall*> calls;
     for (Pending& pending : batch) calls.push_back(&pending.call);
@@ -89,6 +105,8 @@ void GroupCommitter::Run() {
     for (size_t i = 0; i < batch.size(); ++i) {
       batch[i].done(std::move(outcomes[i]));
     }
+    absl::MutexLock lock(&mu_);
+    if (--batches_in_flight_[tenant] == 0) batches_in_flight_.erase(tenant);
   }
 }
 

@@ -3,10 +3,12 @@
 
 #include <deque>
 #include <functional>
+#include <string>
 #include <thread>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
 #include "absl/synchronization/mutex.h"
 #include "service/ops/keyed_outcome.h"
 #include "service/ops/ops_context.h"
@@ -21,6 +23,9 @@ struct GroupCommitOptions {
   size_t max_calls = 64;     // calls per batch
   size_t max_rows = 10000;   // rows per batch (a larger call goes alone)
   size_t max_queued = 4096;  // calls waiting; then RESOURCE_EXHAUSTED
+  // Batches of one tenant committed at once: fewer than `threads`, so that
+  // one tenant's batches waiting on locks never hold every thread.
+  int max_batches_per_tenant = 3;
   // Told the size of every batch run (for metrics); may be empty.
   std::function<void(size_t calls)> on_batch;
 };
@@ -32,8 +37,9 @@ struct GroupCommitOptions {
 // There is no timer: a batch is whatever waited while the committer
 // threads were busy. An idle server commits a lone call at once; a busy
 // one gathers calls as fast as commits finish. A batch holds the calls of
-// one tenant, so that one tenant's lock waits and failing calls never hold
-// up another's commit. Two calls under the same key never share a batch:
+// one tenant, and a tenant has fewer batches in flight than there are
+// threads, so that one tenant's lock waits and failing calls never hold up
+// another's commit. Two calls under the same key never share a batch:
 // the second waits for the first's batch and then replays its answer.
 class GroupCommitter {
  public:
@@ -57,12 +63,17 @@ class GroupCommitter {
   };
 
   void Run();
-  std::vector<Pending> TakeBatch() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The tenant of the first queued call whose tenant may have another
+  // batch in flight; null when there is none.
+  const std::string* NextTenant() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  std::vector<Pending> TakeBatch(const std::string& tenant)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   const OpsContext& context_;
   const GroupCommitOptions options_;
   absl::Mutex mu_;
   std::deque<Pending> queue_ ABSL_GUARDED_BY(mu_);
+  absl::flat_hash_map<std::string, int> batches_in_flight_ ABSL_GUARDED_BY(mu_);
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   std::vector<std::thread> threads_;
 };

@@ -7,6 +7,7 @@
 #include "service/db/database_error.h"
 #include "service/db/transaction.h"
 #include "service/keys/fingerprint.h"
+#include "service/keys/finished_call_cache.h"
 #include "service/keys/key_rules.h"
 #include "service/keys/key_store.h"
 #include "service/ops/copy_file_op.h"
@@ -41,6 +42,21 @@ absl::StatusOr<WriteCall> PrepareWrite(const OpsContext& context,
 KeyedOutcome RunKeyedCopy(const OpsContext& context, const KeyClaim& claim,
                           const v1::CopyFileRequest& request) {
   const keys::KeyStore& store = *context.key_store;
+  // A finished key is answered from a single autocommit read: replays
+  // write nothing and cost one round trip.
+  absl::StatusOr<std::optional<StoredCall>> stored =
+      db::RunIn<pqxx::nontransaction>(
+          *context.pool,
+          [&](db::PgSession& session, pqxx::nontransaction& txn)
+              -> absl::StatusOr<std::optional<StoredCall>> {
+            return store.Lookup(session, txn, claim.id);
+          });
+  if (!stored.ok()) return StatusOnly(stored.status());
+  if (stored->has_value()) {
+    if (std::optional<KeyedOutcome> answer = FromStored(**stored, claim)) {
+      return *std::move(answer);
+    }
+  }
   std::optional<absl::Time> first;
   absl::StatusOr<std::optional<KeyedOutcome>> claimed = db::RunInTransaction(
       *context.pool,
@@ -97,20 +113,10 @@ void RunKeyedCall(const OpsContext& context, const std::string& tenant,
   }
   const KeyClaim claim{{tenant, request.idempotency_key()},
                        keys::Fingerprint(request)};
-
-  // A finished key is answered from a single autocommit read: replays
-  // write nothing and cost one round trip.
-  absl::StatusOr<std::optional<StoredCall>> stored =
-      db::RunIn<pqxx::nontransaction>(
-          *context.pool,
-          [&](db::PgSession& session, pqxx::nontransaction& txn)
-              -> absl::StatusOr<std::optional<StoredCall>> {
-            return context.key_store->Lookup(session, txn, claim.id);
-          });
-  if (!stored.ok()) return done(StatusOnly(stored.status()));
-  if (stored->has_value()) {
-    if (std::optional<KeyedOutcome> answer = FromStored(**stored, claim)) {
-      return done(*std::move(answer));
+  if (context.finished_calls != nullptr) {
+    if (std::optional<StoredCall> finished =
+            context.finished_calls->Get(claim.id)) {
+      return done(*FromStored(*finished, claim));  // done: always an answer
     }
   }
   if (request.has_copy_file()) {

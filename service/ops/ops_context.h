@@ -14,6 +14,7 @@ namespace files {
 class StorageRoot;
 }  // namespace files
 namespace keys {
+class FinishedCallCache;
 class KeyStore;
 }  // namespace keys
 
@@ -31,6 +32,8 @@ struct OpsContext {
   db::ConnectionPool* pool = nullptr;
   db::Catalog* catalog = nullptr;
   keys::KeyStore* key_store = nullptr;
+  // Answers replays from memory; null: every replay reads the database.
+  keys::FinishedCallCache* finished_calls = nullptr;
   // Commits Insert and keyed Insert/Update calls in batches.
   GroupCommitter* committer = nullptr;
   files::StorageRoot* storage_root = nullptr;  // null: CopyFile is off

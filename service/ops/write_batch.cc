@@ -4,13 +4,19 @@
 #include <pqxx/transaction>
 
 #include "absl/status/statusor.h"
+#include "absl/time/clock.h"
 #include "service/common/retry_delay.h"
 #include "service/db/database_error.h"
 #include "service/db/transaction.h"
+#include "service/keys/finished_call_cache.h"
 #include "service/ops/keyed_answers.h"
 
 namespace idem::ops {
 namespace {
+
+// Per call: the finished key record it read or wrote, for the cache of
+// finished calls once the transaction has committed.
+using Finished = std::vector<std::optional<keys::StoredCall>>;
 
 // The calls of a batch that run (their key, if any, was claimed), in
 // groups that share one statement.
@@ -19,21 +25,36 @@ struct Plan {
   std::vector<size_t> updates;
 };
 
-// Claims the keys of `calls`; a call whose key a live record holds is
-// answered from it and does not run. Returns the first_executed_at of the
-// calls that run (keyed or not).
+// Answers each keyed call whose key a live record holds from that record
+// (a replay, a mismatch, a call in flight), with one read for all; claims
+// the other keys. Returns the first_executed_at of the claimed calls.
 absl::StatusOr<std::vector<std::optional<absl::Time>>> ClaimKeys(
     const keys::KeyStore& store, db::PgSession& session,
     pqxx::transaction_base& txn, const std::vector<WriteCall*>& calls,
-    std::vector<std::optional<KeyedOutcome>>& answered) {
-  std::vector<const keys::KeyClaim*> claims;
-  std::vector<size_t> claimed_call;
+    std::vector<std::optional<KeyedOutcome>>& answered, Finished& finished) {
+  std::vector<const keys::KeyId*> ids;
+  std::vector<size_t> keyed;
   for (size_t i = 0; i < calls.size(); ++i) {
     if (!calls[i]->key.has_value()) continue;
-    claims.push_back(&*calls[i]->key);
-    claimed_call.push_back(i);
+    ids.push_back(&calls[i]->key->id);
+    keyed.push_back(i);
   }
   std::vector<std::optional<absl::Time>> first(calls.size());
+  if (keyed.empty()) return first;
+  std::vector<std::optional<keys::StoredCall>> stored =
+      store.LookupAll(session, txn, ids);
+  std::vector<const keys::KeyClaim*> claims;
+  std::vector<size_t> claimed_call;
+  for (size_t k = 0; k < keyed.size(); ++k) {
+    const keys::KeyClaim& claim = *calls[keyed[k]]->key;
+    if (stored[k].has_value()) {
+      answered[keyed[k]] = FromStored(*stored[k], claim);
+      if (stored[k]->done) finished[keyed[k]] = *stored[k];
+      if (answered[keyed[k]].has_value()) continue;
+    }
+    claims.push_back(&claim);
+    claimed_call.push_back(keyed[k]);
+  }
   if (claims.empty()) return first;
   std::vector<std::optional<absl::Time>> won =
       store.ClaimAll(session, txn, claims, std::nullopt);
@@ -43,6 +64,7 @@ absl::StatusOr<std::vector<std::optional<absl::Time>>> ClaimKeys(
       first[i] = won[c];
       continue;
     }
+    // Claimed by a transaction that committed since the read.
     absl::StatusOr<KeyedOutcome> holder =
         AnswerOfHolder(session, txn, store, *claims[c]);
     if (!holder.ok()) return holder.status();
@@ -80,11 +102,12 @@ Plan PlanRuns(const std::vector<WriteCall*>& calls,
 // `txn` must be rolled back: the calls stand or fall together.
 absl::StatusOr<std::vector<KeyedOutcome>> RunTogether(
     const OpsContext& context, db::PgSession& session,
-    pqxx::transaction_base& txn, const std::vector<WriteCall*>& calls) {
+    pqxx::transaction_base& txn, const std::vector<WriteCall*>& calls,
+    Finished& finished) {
   const keys::KeyStore& store = *context.key_store;
   std::vector<std::optional<KeyedOutcome>> answered(calls.size());
   absl::StatusOr<std::vector<std::optional<absl::Time>>> first =
-      ClaimKeys(store, session, txn, calls, answered);
+      ClaimKeys(store, session, txn, calls, answered, finished);
   if (!first.ok()) return first.status();
   Plan plan = PlanRuns(calls, answered);
 
@@ -115,8 +138,14 @@ absl::StatusOr<std::vector<KeyedOutcome>> RunTogether(
       outcomes[i] = *std::move(answered[i]);
     } else if (calls[i]->key.has_value()) {
       *outcomes[i].response.mutable_first_executed_at() = ToProto(*(*first)[i]);
-      completions.push_back({&*calls[i]->key, absl::OkStatus(),
-                             outcomes[i].response.SerializeAsString()});
+      keys::StoredCall& record = finished[i].emplace();
+      record.fingerprint = calls[i]->key->fingerprint;
+      record.done = true;
+      record.response = outcomes[i].response.SerializeAsString();
+      record.first_executed_at = *(*first)[i];
+      record.expires_in = store.retention();
+      completions.push_back(
+          {&*calls[i]->key, absl::OkStatus(), record.response});
     }
   }
   if (!completions.empty() &&
@@ -130,7 +159,8 @@ absl::StatusOr<std::vector<KeyedOutcome>> RunTogether(
 
 // Each call in a savepoint of one transaction: a failing call fails alone.
 std::vector<absl::StatusOr<KeyedOutcome>> RunEachAlone(
-    const OpsContext& context, const std::vector<WriteCall*>& calls) {
+    const OpsContext& context, const std::vector<WriteCall*>& calls,
+    Finished& finished) {
   std::vector<absl::StatusOr<KeyedOutcome>> results(
       calls.size(), absl::UnknownError("not run"));
   absl::Status committed = db::RunInTransaction(
@@ -138,16 +168,32 @@ std::vector<absl::StatusOr<KeyedOutcome>> RunEachAlone(
         for (size_t i = 0; i < calls.size(); ++i) {
           results[i] =
               db::RunInSavepoint(txn, [&]() -> absl::StatusOr<KeyedOutcome> {
+                Finished record(1);
                 absl::StatusOr<std::vector<KeyedOutcome>> alone =
-                    RunTogether(context, session, txn, {calls[i]});
+                    RunTogether(context, session, txn, {calls[i]}, record);
                 if (!alone.ok()) return alone.status();
+                finished[i] = std::move(record[0]);
                 return std::move(alone->front());
               });
         }
         return absl::OkStatus();
       });
-  if (!committed.ok()) results.assign(calls.size(), committed);
+  if (!committed.ok()) {
+    results.assign(calls.size(), committed);
+    finished.assign(calls.size(), std::nullopt);
+  }
   return results;
+}
+
+// Hands the finished records of a committed transaction to the cache.
+void Remember(const OpsContext& context, const std::vector<WriteCall*>& calls,
+              const Finished& finished, absl::Time observed_at) {
+  if (context.finished_calls == nullptr) return;
+  for (size_t i = 0; i < calls.size(); ++i) {
+    if (finished[i].has_value()) {
+      context.finished_calls->Put(calls[i]->key->id, *finished[i], observed_at);
+    }
+  }
 }
 
 // The answer to a call that failed: a deterministic failure under a key is
@@ -169,18 +215,25 @@ size_t WriteCall::rows() const {
 
 std::vector<KeyedOutcome> RunWriteBatch(const OpsContext& context,
                                         const std::vector<WriteCall*>& calls) {
+  const absl::Time started = absl::Now();
+  Finished finished(calls.size());
   absl::StatusOr<std::vector<KeyedOutcome>> together = db::RunInTransaction(
       *context.pool, [&](db::PgSession& session, pqxx::work& txn) {
-        return RunTogether(context, session, txn, calls);
+        return RunTogether(context, session, txn, calls, finished);
       });
-  if (together.ok()) return *std::move(together);
+  if (together.ok()) {
+    Remember(context, calls, finished, started);
+    return *std::move(together);
+  }
 
   std::vector<absl::StatusOr<KeyedOutcome>> results;
+  finished.assign(calls.size(), std::nullopt);
   if (calls.size() == 1 ||
       together.status().code() == absl::StatusCode::kUnavailable) {
     results.assign(calls.size(), together.status());
   } else {
-    results = RunEachAlone(context, calls);
+    results = RunEachAlone(context, calls, finished);
+    Remember(context, calls, finished, started);
   }
   std::vector<KeyedOutcome> outcomes;
   for (size_t i = 0; i < calls.size(); ++i) {

@@ -8,6 +8,7 @@
 
 #include "absl/synchronization/blocking_counter.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/synchronization/notification.h"
 #include "service/ops/group_commit.h"
 #include "tests/integration/group_commit/group_commit_fixture.h"
 #include "tests/support/polling.h"
@@ -65,6 +66,44 @@ TEST_F(GroupCommitterTest, CallsWaitingForABusyCommitterShareABatch) {
   EXPECT_FALSE(outcomes[4].replayed);
   EXPECT_TRUE(outcomes[5].replayed);
   EXPECT_EQ(db_.Scalar("SELECT count(*) FROM " + items_), "5");
+}
+
+TEST_F(GroupCommitterTest, ATenantWaitingOnALockLeavesAThreadForOthers) {
+  ops::GroupCommitOptions options;
+  options.threads = 2;
+  options.max_batches_per_tenant = 1;
+  ops::GroupCommitter committer(context_, options);
+  // The test's open transaction holds row 1, so an insert of row 1 waits.
+  pqxx::connection blocker(DatabaseUrl());
+  pqxx::work holder(blocker);
+  holder.exec("INSERT INTO " + items_ + " VALUES (1, 'holder', 0)");
+
+  absl::Notification stuck_done, second_done, other_done;
+  committer.Submit(PlainInsert(1, "stuck"),
+                   [&](KeyedOutcome) { stuck_done.Notify(); });
+  ASSERT_TRUE(Eventually([&] { return db_.LockWaiters(items_) == 1; }));
+  // The tenant's next call waits for its first batch; another tenant's
+  // call takes the free thread and commits while the lock is still held.
+  committer.Submit(PlainInsert(2, "second"),
+                   [&](KeyedOutcome) { second_done.Notify(); });
+  WriteCall other = PlainInsert(3, "other");
+  other.tenant = "other tenant";
+  KeyedOutcome other_outcome;
+  committer.Submit(std::move(other), [&](KeyedOutcome outcome) {
+    other_outcome = std::move(outcome);
+    other_done.Notify();
+  });
+  other_done.WaitForNotification();
+  EXPECT_TRUE(other_outcome.status.ok()) << other_outcome.status;
+  EXPECT_FALSE(second_done.HasBeenNotified());
+  EXPECT_FALSE(stuck_done.HasBeenNotified());
+
+  holder.abort();
+  stuck_done.WaitForNotification();
+  second_done.WaitForNotification();
+  EXPECT_EQ(
+      db_.Scalar("SELECT string_agg(note, ',' ORDER BY id) FROM " + items_),
+      "stuck,second,other");
 }
 
 TEST_F(GroupCommitterTest, QueuedCallsAreCommittedBeforeItStops) {

@@ -1,0 +1,59 @@
+#include "service/keys/finished_call_cache.h"
+
+#include <algorithm>
+
+#include "absl/time/clock.h"
+
+namespace idem::keys {
+namespace {
+
+// Bytes an entry holds, with a rough allowance for the containers.
+size_t SizeOf(const KeyId& id, const StoredCall& call) {
+  return id.tenant.size() * 2 + id.key.size() * 2 + call.fingerprint.size() +
+         call.response.size() + call.status.message().size() + 160;
+}
+
+}  // namespace
+
+void FinishedCallCache::Put(const KeyId& id, const StoredCall& call,
+                            absl::Time observed_at) {
+  if (!call.done || options_.max_bytes == 0) return;
+  absl::Time valid_until = observed_at +
+                           std::min(call.expires_in, options_.max_age) -
+                           options_.margin;
+  if (valid_until <= absl::Now()) return;
+  Entry entry{call, valid_until, SizeOf(id, call)};
+  if (entry.bytes > options_.max_bytes) return;
+  absl::MutexLock lock(&mu_);
+  Key key{id.tenant, id.key};
+  auto [it, inserted] = entries_.try_emplace(key);
+  if (!inserted) {
+    // A live entry is the same finished record; a stale one is replaced
+    // (the key expired and was used again) and keeps its place in line.
+    if (it->second.valid_until > absl::Now()) return;
+    bytes_ -= it->second.bytes;
+  } else {
+    order_.push_back(std::move(key));
+  }
+  bytes_ += entry.bytes;
+  it->second = std::move(entry);
+  while (bytes_ > options_.max_bytes) EvictOldest();
+}
+
+std::optional<StoredCall> FinishedCallCache::Get(const KeyId& id) {
+  absl::MutexLock lock(&mu_);
+  auto it = entries_.find(Key{id.tenant, id.key});
+  if (it == entries_.end() || it->second.valid_until <= absl::Now()) {
+    return std::nullopt;  // a stale entry leaves with the oldest
+  }
+  return it->second.call;
+}
+
+void FinishedCallCache::EvictOldest() {
+  auto it = entries_.find(order_.front());
+  bytes_ -= it->second.bytes;
+  entries_.erase(it);
+  order_.pop_front();
+}
+
+}  // namespace idem::keys

@@ -1,0 +1,63 @@
+#ifndef IDEM_SERVICE_KEYS_FINISHED_CALL_CACHE_H_
+#define IDEM_SERVICE_KEYS_FINISHED_CALL_CACHE_H_
+
+#include <cstddef>
+#include <deque>
+#include <optional>
+#include <string>
+#include <utility>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "service/keys/key_store.h"
+
+namespace idem::keys {
+
+// Finished calls this replica has committed or read, so that a replay is
+// answered from memory. Only a finished record enters, and only once its
+// transaction has committed: it can never answer for a call that did not
+// happen. A finished record does not change until it expires, so an entry
+// is right for as long as it lives: the time the database gave the record
+// (or max_age, if shorter), minus `margin` for the time between the
+// caller's observation and the database's clock. Bounded in bytes; the
+// oldest entries go first. Thread-safe.
+class FinishedCallCache {
+ public:
+  struct Options {
+    size_t max_bytes = 16 << 20;
+    absl::Duration max_age = absl::Minutes(10);
+    absl::Duration margin = absl::Seconds(1);
+  };
+
+  explicit FinishedCallCache(Options options) : options_(options) {}
+
+  // Remembers `call` (finished) under `id`. `observed_at`: a time before the
+  // statement that read or wrote the record began; `call.expires_in` counts
+  // from that statement.
+  void Put(const KeyId& id, const StoredCall& call, absl::Time observed_at);
+
+  // The finished call under `id`, if remembered and still live.
+  std::optional<StoredCall> Get(const KeyId& id);
+
+ private:
+  using Key = std::pair<std::string, std::string>;  // tenant, key
+  struct Entry {
+    StoredCall call;
+    absl::Time valid_until;
+    size_t bytes = 0;
+  };
+
+  void EvictOldest() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
+  const Options options_;
+  absl::Mutex mu_;
+  absl::flat_hash_map<Key, Entry> entries_ ABSL_GUARDED_BY(mu_);
+  std::deque<Key> order_ ABSL_GUARDED_BY(mu_);  // oldest first
+  size_t bytes_ ABSL_GUARDED_BY(mu_) = 0;
+};
+
+}  // namespace idem::keys
+
+#endif  // IDEM_SERVICE_KEYS_FINISHED_CALL_CACHE_H_
