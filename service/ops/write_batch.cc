@@ -73,10 +73,34 @@ absl::StatusOr<std::vector<std::optional<absl::Time>>> ClaimKeys(
   return first;
 }
 
+// The order in which a batch's calls touch rows: inserts as they came, then
+// updates by table and key, so that two batches updating the same rows
+// (hot counters) lock them in the same order instead of deadlocking.
+std::vector<size_t> LockOrder(const std::vector<WriteCall*>& calls) {
+  auto update_key = [&](size_t i) {
+    const auto& update = std::get<PreparedUpdate>(calls[i]->call);
+    size_t key_columns = update.table->primary_key.size();
+    return std::make_pair(
+        update.table->name,
+        std::vector<db::TextParam>(update.params.begin(),
+                                   update.params.begin() + key_columns));
+  };
+  auto is_insert = [&](size_t i) {
+    return std::holds_alternative<PreparedInsert>(calls[i]->call);
+  };
+  std::vector<size_t> order(calls.size());
+  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) {
+    if (is_insert(a) || is_insert(b)) return is_insert(a) && !is_insert(b);
+    return update_key(a) < update_key(b);
+  });
+  return order;
+}
+
 Plan PlanRuns(const std::vector<WriteCall*>& calls,
               const std::vector<std::optional<KeyedOutcome>>& answered) {
   Plan plan;
-  for (size_t i = 0; i < calls.size(); ++i) {
+  for (size_t i : LockOrder(calls)) {
     if (answered[i].has_value()) continue;
     const auto* insert = std::get_if<PreparedInsert>(&calls[i]->call);
     if (insert == nullptr) {
@@ -165,7 +189,7 @@ std::vector<absl::StatusOr<KeyedOutcome>> RunEachAlone(
       calls.size(), absl::UnknownError("not run"));
   absl::Status committed = db::RunInTransaction(
       *context.pool, [&](db::PgSession& session, pqxx::work& txn) {
-        for (size_t i = 0; i < calls.size(); ++i) {
+        for (size_t i : LockOrder(calls)) {
           results[i] =
               db::RunInSavepoint(txn, [&]() -> absl::StatusOr<KeyedOutcome> {
                 Finished record(1);

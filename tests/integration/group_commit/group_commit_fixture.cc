@@ -62,12 +62,13 @@ ops::WriteCall GroupCommitTest::KeyedInsert(const std::string& key, int64_t id,
   return call;
 }
 
-ops::WriteCall GroupCommitTest::KeyedIncrement(const std::string& key) {
+ops::WriteCall GroupCommitTest::KeyedIncrement(const std::string& key,
+                                               int64_t id) {
   v1::KeyedCallRequest request;
   request.set_idempotency_key(key);
   v1::UpdateRequest* update = request.mutable_update();
   update->set_table(counters_);
-  *update->mutable_key() = RowOf({{"id", Int(1)}});
+  *update->mutable_key() = RowOf({{"id", Int(id)}});
   *update->mutable_increment() = RowOf({{"n", Int(1)}});
   absl::StatusOr<ops::PreparedUpdate> prepared =
       ops::PrepareUpdate(context_, *update);

@@ -30,8 +30,9 @@ class GroupCommitTest : public ::testing::Test {
   // A KeyedCall inserting one items row under `key`.
   ops::WriteCall KeyedInsert(const std::string& key, int64_t id,
                              const std::string& note, int64_t n = 0);
-  // A KeyedCall adding 1 to counter 1 under `key`.
-  ops::WriteCall KeyedIncrement(const std::string& key);
+  // A KeyedCall adding 1 to counter `id` (1: the one SetUp made) under
+  // `key`.
+  ops::WriteCall KeyedIncrement(const std::string& key, int64_t id = 1);
 
   std::vector<ops::KeyedOutcome> RunBatch(std::vector<ops::WriteCall>& calls);
 

@@ -1,10 +1,13 @@
 // RunWriteBatch: many calls, one transaction; a failing call fails alone.
 #include <gtest/gtest.h>
 
+#include <pqxx/transaction>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "tests/integration/group_commit/group_commit_fixture.h"
+#include "tests/support/polling.h"
 
 namespace idem::testing {
 namespace {
@@ -124,6 +127,36 @@ TEST_F(WriteBatchTest, KeysAlreadyHeldAreAnsweredFromTheirRecord) {
   EXPECT_EQ(db_.Scalar("SELECT count(*) FROM " + items_ + " WHERE id = 22"),
             "0");
   EXPECT_EQ(db_.Scalar("SELECT count(*) FROM " + items_), "3");
+}
+
+TEST_F(WriteBatchTest, UpdatesLockRowsInKeyOrderWhateverTheCallOrder) {
+  db_.Exec("INSERT INTO " + counters_ + " VALUES (2, 0)");
+  // The test holds counter 2; a batch that updates 2, then 1 must take 1
+  // first (key order), as every batch does: two batches on the same rows
+  // then wait for each other instead of deadlocking.
+  pqxx::connection blocker(DatabaseUrl());
+  pqxx::work holder(blocker);
+  holder.exec("SELECT n FROM " + counters_ + " WHERE id = 2 FOR UPDATE");
+  std::vector<WriteCall> calls;
+  calls.push_back(KeyedIncrement("two", 2));
+  calls.push_back(KeyedIncrement("one", 1));
+  std::vector<KeyedOutcome> outcomes;
+  std::thread batch([&] { outcomes = RunBatch(calls); });
+  ASSERT_TRUE(Eventually([&] { return db_.LockWaiters(counters_) == 1; }));
+  pqxx::connection probe(DatabaseUrl());
+  pqxx::work probing(probe);
+  EXPECT_THROW(probing.exec("SELECT n FROM " + counters_ +
+                            " WHERE id = 1 FOR UPDATE NOWAIT"),
+               pqxx::sql_error);
+  probing.abort();
+  holder.commit();
+  batch.join();
+  ASSERT_EQ(outcomes.size(), 2u);
+  EXPECT_TRUE(outcomes[0].status.ok()) << outcomes[0].status;
+  EXPECT_TRUE(outcomes[1].status.ok()) << outcomes[1].status;
+  EXPECT_EQ(db_.Scalar("SELECT string_agg(n::text, ',' ORDER BY id) FROM " +
+                       counters_),
+            "1,1");
 }
 
 }  // namespace
