@@ -27,9 +27,11 @@ struct WriteCall {
 
 // Commits `calls` together and answers each on its own, in order.
 //
-// First all in one transaction with set-based statements: one claim of all
-// keys, one INSERT per statement shape holding the rows of every insert of
-// that shape, the updates, one completion of all keys, one commit. When
+// First all in one transaction with set-based statements: one read of all
+// keys (a finished key answers its call from the record), one claim of the
+// others, one INSERT per statement shape holding the rows of every insert
+// of that shape, the updates in table and key order, one completion of all
+// keys, one commit. When
 // that fails (one call's bad value, a constraint, two calls on one key),
 // nothing of it stays and the calls run again in one transaction, each in
 // a savepoint of its own, so that a failing call fails alone. A call that
