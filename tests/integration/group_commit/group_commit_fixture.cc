@@ -32,6 +32,10 @@ void GroupCommitTest::SetUp() {
   db::PoolOptions options;
   options.url = DatabaseUrl();
   options.size = 4;
+  // Calls parked behind a test's lock wait for the test, however slow the
+  // machine, not for a timeout.
+  options.lock_timeout = absl::Minutes(10);
+  options.statement_timeout = absl::Minutes(10);
   pool_ = std::make_unique<db::ConnectionPool>(options);
   ASSERT_TRUE(db::ApplyMigrations(*pool_).ok());
   catalog_ = std::make_unique<db::Catalog>(
