@@ -22,11 +22,6 @@ bool WorkerPool::Submit(std::function<void()> task) {
   return true;
 }
 
-int WorkerPool::queued() const {
-  absl::MutexLock lock(&mu_);
-  return static_cast<int>(tasks_.size());
-}
-
 void WorkerPool::Run() {
   while (true) {
     std::function<void()> task;

@@ -25,13 +25,11 @@ class WorkerPool {
   // False when the queue is full or the pool is stopping.
   bool Submit(std::function<void()> task);
 
-  int queued() const;
-
  private:
   void Run();
 
   const size_t max_queued_;
-  mutable absl::Mutex mu_;
+  absl::Mutex mu_;
   std::deque<std::function<void()>> tasks_ ABSL_GUARDED_BY(mu_);
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   std::vector<std::thread> threads_;

@@ -57,8 +57,6 @@ class Catalog {
   // Reloads `table` after a request found the catalog out of date.
   absl::StatusOr<std::shared_ptr<const Table>> Reload(const Table& table);
 
-  const std::vector<std::string>& allowed_tables() const { return allowed_; }
-
  private:
   // The allow-list entry a request names, if any.
   std::optional<std::string> MatchEntry(absl::string_view requested) const

@@ -18,10 +18,6 @@ const std::string& PgSession::Prepared(const std::string& sql) {
   return it->second;
 }
 
-}  // namespace idem::db
-
-namespace idem::db {
-
 pqxx::result PgSession::Exec(pqxx::transaction_base& txn,
                              const std::string& sql,
                              const std::vector<TextParam>& params) {
