@@ -77,23 +77,34 @@ absl::StatusOr<std::vector<std::optional<absl::Time>>> ClaimKeys(
 // updates by table and key, so that two batches updating the same rows
 // (hot counters) lock them in the same order instead of deadlocking.
 std::vector<size_t> LockOrder(const std::vector<WriteCall*>& calls) {
-  auto update_key = [&](size_t i) {
-    const auto& update = std::get<PreparedUpdate>(calls[i]->call);
-    size_t key_columns = update.table->primary_key.size();
-    return std::make_pair(
-        update.table->name,
-        std::vector<db::TextParam>(update.params.begin(),
-                                   update.params.begin() + key_columns));
+  // Per call: whether it is an update, and the table and key it locks.
+  using KeyParams = std::vector<db::TextParam>::const_iterator;
+  struct Lock {
+    bool update = false;
+    const std::string* table = nullptr;
+    KeyParams key_begin, key_end;
+    size_t call = 0;
   };
-  auto is_insert = [&](size_t i) {
-    return std::holds_alternative<PreparedInsert>(calls[i]->call);
-  };
-  std::vector<size_t> order(calls.size());
-  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
-  std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) {
-    if (is_insert(a) || is_insert(b)) return is_insert(a) && !is_insert(b);
-    return update_key(a) < update_key(b);
-  });
+  std::vector<Lock> locks;
+  for (size_t i = 0; i < calls.size(); ++i) {
+    Lock& lock = locks.emplace_back();
+    lock.call = i;
+    const auto* update = std::get_if<PreparedUpdate>(&calls[i]->call);
+    if (update == nullptr) continue;
+    lock.update = true;
+    lock.table = &update->table->name;
+    lock.key_begin = update->params.begin();  // the key's values come first
+    lock.key_end = lock.key_begin + update->table->primary_key.size();
+  }
+  std::stable_sort(locks.begin(), locks.end(),
+                   [](const Lock& a, const Lock& b) {
+                     if (!a.update || !b.update) return !a.update && b.update;
+                     if (*a.table != *b.table) return *a.table < *b.table;
+                     return std::lexicographical_compare(
+                         a.key_begin, a.key_end, b.key_begin, b.key_end);
+                   });
+  std::vector<size_t> order;
+  for (const Lock& lock : locks) order.push_back(lock.call);
   return order;
 }
 
