@@ -22,7 +22,8 @@ void FinishedCallCache::Put(const KeyId& id, const StoredCall& call,
                            std::min(call.expires_in, options_.max_age) -
                            options_.margin;
   if (valid_until <= absl::Now()) return;
-  Entry entry{call, valid_until, SizeOf(id, call)};
+  Entry entry{std::make_shared<const StoredCall>(call), valid_until,
+              SizeOf(id, call)};
   if (entry.bytes > options_.max_bytes) return;
   absl::MutexLock lock(&mu_);
   Key key{id.tenant, id.key};
@@ -40,11 +41,11 @@ void FinishedCallCache::Put(const KeyId& id, const StoredCall& call,
   while (bytes_ > options_.max_bytes) EvictOldest();
 }
 
-std::optional<StoredCall> FinishedCallCache::Get(const KeyId& id) {
+std::shared_ptr<const StoredCall> FinishedCallCache::Get(const KeyId& id) {
   absl::MutexLock lock(&mu_);
   auto it = entries_.find(Key{id.tenant, id.key});
   if (it == entries_.end() || it->second.valid_until <= absl::Now()) {
-    return std::nullopt;  // a stale entry leaves with the oldest
+    return nullptr;  // a stale entry leaves with the oldest
   }
   return it->second.call;
 }

@@ -3,7 +3,7 @@
 
 #include <cstddef>
 #include <deque>
-#include <optional>
+#include <memory>
 #include <string>
 #include <utility>
 
@@ -38,13 +38,14 @@ class FinishedCallCache {
   // from that statement.
   void Put(const KeyId& id, const StoredCall& call, absl::Time observed_at);
 
-  // The finished call under `id`, if remembered and still live.
-  std::optional<StoredCall> Get(const KeyId& id);
+  // The finished call under `id`, if remembered and still live; null
+  // otherwise. Shared, not copied: the response stays where it is.
+  std::shared_ptr<const StoredCall> Get(const KeyId& id);
 
  private:
   using Key = std::pair<std::string, std::string>;  // tenant, key
   struct Entry {
-    StoredCall call;
+    std::shared_ptr<const StoredCall> call;
     absl::Time valid_until;
     size_t bytes = 0;
   };

@@ -114,7 +114,7 @@ void RunKeyedCall(const OpsContext& context, const std::string& tenant,
   const KeyClaim claim{{tenant, request.idempotency_key()},
                        keys::Fingerprint(request)};
   if (context.finished_calls != nullptr) {
-    if (std::optional<StoredCall> finished =
+    if (std::shared_ptr<const StoredCall> finished =
             context.finished_calls->Get(claim.id)) {
       return done(*FromStored(*finished, claim));  // done: always an answer
     }
