@@ -63,19 +63,26 @@ absl::StatusOr<TextParam> EncodeValue(const v1::Value& value,
 }
 
 std::string ArrayLiteral(const std::vector<TextParam>& elements) {
+  return ArrayLiteral(std::vector<const std::vector<TextParam>*>{&elements});
+}
+
+std::string ArrayLiteral(
+    const std::vector<const std::vector<TextParam>*>& parts) {
   std::string out = "{";
-  for (size_t i = 0; i < elements.size(); ++i) {
-    if (i > 0) out += ',';
-    if (!elements[i].has_value()) {
-      out += "NULL";
-      continue;
+  for (const std::vector<TextParam>* part : parts) {
+    for (const TextParam& element : *part) {
+      if (out.size() > 1) out += ',';
+      if (!element.has_value()) {
+        out += "NULL";
+        continue;
+      }
+      out += '"';
+      for (char c : *element) {
+        if (c == '"' || c == '\\') out += '\\';
+        out += c;
+      }
+      out += '"';
     }
-    out += '"';
-    for (char c : *elements[i]) {
-      if (c == '"' || c == '\\') out += '\\';
-      out += c;
-    }
-    out += '"';
   }
   out += '}';
   return out;

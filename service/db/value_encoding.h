@@ -22,6 +22,10 @@ absl::StatusOr<TextParam> EncodeValue(const v1::Value& value,
 
 // `elements` as a one-dimensional array literal, e.g. {"a",NULL,"b\"c"}.
 std::string ArrayLiteral(const std::vector<TextParam>& elements);
+// The elements of `parts`, one part after the other, as one array literal,
+// without gathering them into one vector first.
+std::string ArrayLiteral(
+    const std::vector<const std::vector<TextParam>*>& parts);
 
 }  // namespace idem::db
 

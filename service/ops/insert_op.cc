@@ -127,10 +127,9 @@ absl::StatusOr<std::vector<v1::InsertResponse>> ExecuteInserts(
   const db::InsertShape& shape = inserts.front()->shape;
   std::vector<db::TextParam> params;
   for (size_t c = 0; c < shape.columns.size(); ++c) {
-    std::vector<db::TextParam> column;
+    std::vector<const std::vector<db::TextParam>*> column;
     for (const PreparedInsert* insert : inserts) {
-      column.insert(column.end(), insert->values[c].begin(),
-                    insert->values[c].end());
+      column.push_back(&insert->values[c]);
     }
     params.push_back(db::ArrayLiteral(column));
   }
