@@ -20,6 +20,11 @@ v1::InsertRequest ItemsRow(const std::string& table, int64_t id,
 
 }  // namespace
 
+LockHolder::LockHolder(const std::string& sql)
+    : connection_(DatabaseUrl()), txn_(connection_) {
+  txn_.exec(sql);
+}
+
 void GroupCommitTest::SetUp() {
   tenant_ = TestDatabase::UniqueName("tenant");
   items_ = TestDatabase::UniqueName("gc_items");

@@ -5,6 +5,8 @@
 
 #include <cstdint>
 #include <memory>
+#include <pqxx/connection>
+#include <pqxx/transaction>
 #include <string>
 #include <vector>
 
@@ -16,6 +18,20 @@
 #include "tests/support/test_database.h"
 
 namespace idem::testing {
+
+// An open transaction of the test's own, on a connection of its own, that
+// has run `sql` and so holds its locks until Commit or Abort: how a test
+// parks a batch.
+class LockHolder {
+ public:
+  explicit LockHolder(const std::string& sql);
+  void Commit() { txn_.commit(); }
+  void Abort() { txn_.abort(); }
+
+ private:
+  pqxx::connection connection_;
+  pqxx::work txn_;
+};
 
 // The operations layer over the test database: an items table
 // (id, note, n >= 0) and a counters table (id, n) with row 1 at 0, both

@@ -34,9 +34,7 @@ TEST_F(GroupCommitterTest, CallsWaitingForABusyCommitterShareABatch) {
 
   // The first call waits behind the test's lock on the items table, which
   // keeps the only committer thread busy while the others queue.
-  pqxx::connection blocker(DatabaseUrl());
-  pqxx::work lock(blocker);
-  lock.exec("LOCK TABLE " + items_ + " IN ACCESS EXCLUSIVE MODE");
+  LockHolder lock("LOCK TABLE " + items_ + " IN ACCESS EXCLUSIVE MODE");
   std::vector<WriteCall> calls;
   calls.push_back(PlainInsert(1, "first"));
   calls.push_back(PlainInsert(2, "a"));
@@ -56,7 +54,7 @@ TEST_F(GroupCommitterTest, CallsWaitingForABusyCommitterShareABatch) {
   submit(0);
   ASSERT_TRUE(Eventually([&] { return db_.LockWaiters(items_) == 1; }));
   for (size_t i = 1; i < calls.size(); ++i) submit(i);
-  lock.commit();
+  lock.Commit();
   answered.Wait();
 
   EXPECT_EQ(batches, (std::vector<size_t>{1, 3, 1, 1}));
@@ -74,9 +72,7 @@ TEST_F(GroupCommitterTest, ATenantWaitingOnALockLeavesAThreadForOthers) {
   options.max_batches_per_tenant = 1;
   ops::GroupCommitter committer(context_, options);
   // The test's open transaction holds row 1, so an insert of row 1 waits.
-  pqxx::connection blocker(DatabaseUrl());
-  pqxx::work holder(blocker);
-  holder.exec("INSERT INTO " + items_ + " VALUES (1, 'holder', 0)");
+  LockHolder holder("INSERT INTO " + items_ + " VALUES (1, 'holder', 0)");
 
   absl::Notification stuck_done, second_done, other_done;
   committer.Submit(PlainInsert(1, "stuck"),
@@ -98,7 +94,7 @@ TEST_F(GroupCommitterTest, ATenantWaitingOnALockLeavesAThreadForOthers) {
   EXPECT_FALSE(second_done.HasBeenNotified());
   EXPECT_FALSE(stuck_done.HasBeenNotified());
 
-  holder.abort();
+  holder.Abort();
   stuck_done.WaitForNotification();
   second_done.WaitForNotification();
   EXPECT_EQ(
@@ -129,9 +125,7 @@ TEST_F(GroupCommitterTest, AFullQueueRefusesWithADelay) {
   options.threads = 1;
   options.max_queued = 1;
   ops::GroupCommitter committer(context_, options);
-  pqxx::connection blocker(DatabaseUrl());
-  pqxx::work lock(blocker);
-  lock.exec("LOCK TABLE " + items_ + " IN ACCESS EXCLUSIVE MODE");
+  LockHolder lock("LOCK TABLE " + items_ + " IN ACCESS EXCLUSIVE MODE");
   absl::BlockingCounter answered(3);
   std::vector<KeyedOutcome> outcomes(3);
   auto submit = [&](int i) {
@@ -145,7 +139,7 @@ TEST_F(GroupCommitterTest, AFullQueueRefusesWithADelay) {
   submit(1);  // queued
   submit(2);  // over the queue's bound: refused at once
   EXPECT_EQ(outcomes[2].status.code(), absl::StatusCode::kResourceExhausted);
-  lock.commit();
+  lock.Commit();
   answered.Wait();
   EXPECT_TRUE(outcomes[0].status.ok());
   EXPECT_TRUE(outcomes[1].status.ok());

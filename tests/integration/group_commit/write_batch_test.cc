@@ -134,9 +134,7 @@ TEST_F(WriteBatchTest, UpdatesLockRowsInKeyOrderWhateverTheCallOrder) {
   // The test holds counter 2; a batch that updates 2, then 1 must take 1
   // first (key order), as every batch does: two batches on the same rows
   // then wait for each other instead of deadlocking.
-  pqxx::connection blocker(DatabaseUrl());
-  pqxx::work holder(blocker);
-  holder.exec("SELECT n FROM " + counters_ + " WHERE id = 2 FOR UPDATE");
+  LockHolder holder("SELECT n FROM " + counters_ + " WHERE id = 2 FOR UPDATE");
   std::vector<WriteCall> calls;
   calls.push_back(KeyedIncrement("two", 2));
   calls.push_back(KeyedIncrement("one", 1));
@@ -149,7 +147,7 @@ TEST_F(WriteBatchTest, UpdatesLockRowsInKeyOrderWhateverTheCallOrder) {
                             " WHERE id = 1 FOR UPDATE NOWAIT"),
                pqxx::sql_error);
   probing.abort();
-  holder.commit();
+  holder.Commit();
   batch.join();
   ASSERT_EQ(outcomes.size(), 2u);
   EXPECT_TRUE(outcomes[0].status.ok()) << outcomes[0].status;
