@@ -19,9 +19,9 @@ SELECT fingerprint, state, status_code, status_message, response,
        (extract(epoch FROM lease_expires_at - now()) * 1000)::bigint,
        tenant, idempotency_key,
        (extract(epoch FROM expires_at - now()) * 1000)::bigint
-FROM idem.idempotency_keys
-WHERE (tenant, idempotency_key) IN (SELECT * FROM unnest($1::text[], $2::text[]))
-  AND expires_at > now()
+FROM unnest($1::text[], $2::text[]) AS c(tenant, idempotency_key)
+JOIN idem.idempotency_keys AS k USING (tenant, idempotency_key)
+WHERE k.expires_at > now()
 )sql";
 
 // One statement for any number of keys: each array parameter holds one
@@ -49,6 +49,32 @@ WHERE k.expires_at <= EXCLUDED.last_seen_at
        AND k.fingerprint = EXCLUDED.fingerprint)
 RETURNING tenant, idempotency_key,
           (extract(epoch FROM first_executed_at) * 1000000)::bigint
+)sql";
+
+// A claim and its completion in one row: the finished record, written once.
+// Takes over the same records as kClaimSql.
+constexpr char kRecordSql[] = R"sql(
+INSERT INTO idem.idempotency_keys AS k
+  (tenant, idempotency_key, fingerprint, state, status_code, status_message,
+   response, first_executed_at, last_seen_at, expires_at)
+SELECT c.tenant, c.idempotency_key, decode(c.fingerprint, 'hex'), 2,
+       c.status_code, c.status_message, decode(c.response, 'hex'),
+       $8::timestamptz, now(), now() + $7::interval
+FROM unnest($1::text[], $2::text[], $3::text[], $4::integer[], $5::text[],
+            $6::text[])
+  AS c(tenant, idempotency_key, fingerprint, status_code, status_message,
+       response)
+ORDER BY c.tenant, c.idempotency_key
+ON CONFLICT (tenant, idempotency_key) DO UPDATE SET
+  fingerprint = EXCLUDED.fingerprint, state = EXCLUDED.state,
+  status_code = EXCLUDED.status_code,
+  status_message = EXCLUDED.status_message, response = EXCLUDED.response,
+  first_executed_at = EXCLUDED.first_executed_at,
+  last_seen_at = EXCLUDED.last_seen_at, lease_expires_at = NULL,
+  expires_at = EXCLUDED.expires_at
+WHERE k.expires_at <= EXCLUDED.last_seen_at
+   OR (k.state = 1 AND k.lease_expires_at <= EXCLUDED.last_seen_at
+       AND k.fingerprint = EXCLUDED.fingerprint)
 )sql";
 
 constexpr char kCompleteSql[] = R"sql(
@@ -84,6 +110,35 @@ std::string Hex(const std::string& bytes) {
 
 absl::Time FromMicros(const pqxx::field& field) {
   return absl::FromUnixMicros(field.as<int64_t>());
+}
+
+// The parameters $1 to $7 that kCompleteSql and kRecordSql share: one array
+// per column, one element per completion, and the retention.
+std::vector<db::TextParam> CompletionParams(
+    const std::vector<KeyCompletion>& completions, absl::Duration retention) {
+  std::vector<db::TextParam> tenants, keys, fingerprints, codes, messages,
+      bodies;
+  for (const KeyCompletion& completion : completions) {
+    const KeyClaim& claim = *completion.claim;
+    tenants.push_back(claim.id.tenant);
+    keys.push_back(claim.id.key);
+    fingerprints.push_back(Hex(claim.fingerprint));
+    codes.push_back(absl::StrCat(static_cast<int>(completion.status.code())));
+    if (completion.status.ok()) {
+      messages.push_back(std::nullopt);
+      bodies.push_back(Hex(completion.response));
+    } else {
+      messages.push_back(std::string(completion.status.message()));
+      bodies.push_back(std::nullopt);
+    }
+  }
+  return {db::ArrayLiteral(tenants),
+          db::ArrayLiteral(keys),
+          db::ArrayLiteral(fingerprints),
+          db::ArrayLiteral(codes),
+          db::ArrayLiteral(messages),
+          db::ArrayLiteral(bodies),
+          Interval(retention)};
 }
 
 }  // namespace
@@ -160,34 +215,23 @@ std::optional<absl::Time> KeyStore::Claim(
 size_t KeyStore::CompleteAll(
     db::PgSession& session, pqxx::transaction_base& txn,
     const std::vector<KeyCompletion>& completions) const {
-  std::vector<db::TextParam> tenants, keys, fingerprints, codes, messages,
-      bodies;
-  for (const KeyCompletion& completion : completions) {
-    const KeyClaim& claim = *completion.claim;
-    tenants.push_back(claim.id.tenant);
-    keys.push_back(claim.id.key);
-    fingerprints.push_back(Hex(claim.fingerprint));
-    codes.push_back(absl::StrCat(static_cast<int>(completion.status.code())));
-    if (completion.status.ok()) {
-      messages.push_back(std::nullopt);
-      bodies.push_back(Hex(completion.response));
-    } else {
-      messages.push_back(std::string(completion.status.message()));
-      bodies.push_back(std::nullopt);
-    }
-  }
-  pqxx::result result =
-      session.Exec(txn, kCompleteSql,
-                   {db::ArrayLiteral(tenants), db::ArrayLiteral(keys),
-                    db::ArrayLiteral(fingerprints), db::ArrayLiteral(codes),
-                    db::ArrayLiteral(messages), db::ArrayLiteral(bodies),
-                    Interval(retention_)});
-  return result.affected_rows();
+  return session
+      .Exec(txn, kCompleteSql, CompletionParams(completions, retention_))
+      .affected_rows();
 }
 
 bool KeyStore::Complete(db::PgSession& session, pqxx::transaction_base& txn,
                         const KeyCompletion& completion) const {
   return CompleteAll(session, txn, {completion}) == 1;
+}
+
+size_t KeyStore::RecordAll(db::PgSession& session, pqxx::transaction_base& txn,
+                           const std::vector<KeyCompletion>& completions,
+                           absl::Time first_executed_at) const {
+  std::vector<db::TextParam> params = CompletionParams(completions, retention_);
+  params.push_back(absl::FormatTime("%Y-%m-%d %H:%M:%E6S+00", first_executed_at,
+                                    absl::UTCTimeZone()));
+  return session.Exec(txn, kRecordSql, params).affected_rows();
 }
 
 void KeyStore::Release(db::PgSession& session, pqxx::transaction_base& txn,

@@ -18,6 +18,25 @@ namespace {
 // finished calls once the transaction has committed.
 using Finished = std::vector<std::optional<keys::StoredCall>>;
 
+// When a batch writes the keys that no live record holds.
+enum class KeyWrite {
+  // After the calls ran, each key's finished record in one insert: one
+  // statement and one row version per key, for the common case of fresh
+  // keys. Should another transaction record one of the keys meanwhile, the
+  // insert finds it and the whole transaction is rolled back.
+  kRecordAfter,
+  // Before the calls run, a claim of each key (waiting behind a concurrent
+  // claim and then answering from its record), completed after them.
+  kClaimFirst,
+};
+
+// What a lost race of kRecordAfter returns: the batch runs again with
+// kClaimFirst.
+absl::Status KeyRecordedMeanwhile() {
+  return absl::AbortedError(
+      "an idempotency key was recorded by a concurrent call");
+}
+
 // The calls of a batch that run (their key, if any, was claimed), in
 // groups that share one statement.
 struct Plan {
@@ -26,11 +45,13 @@ struct Plan {
 };
 
 // Answers each keyed call whose key a live record holds from that record
-// (a replay, a mismatch, a call in flight), with one read for all; claims
-// the other keys. Returns the first_executed_at of the claimed calls.
+// (a replay, a mismatch, a call in flight), with one read for all. With
+// kClaimFirst, claims the other keys. Returns the first_executed_at of the
+// calls that will run: `now` with kRecordAfter.
 absl::StatusOr<std::vector<std::optional<absl::Time>>> ClaimKeys(
     const keys::KeyStore& store, db::PgSession& session,
     pqxx::transaction_base& txn, const std::vector<WriteCall*>& calls,
+    KeyWrite key_write, absl::Time now,
     std::vector<std::optional<KeyedOutcome>>& answered, Finished& finished) {
   std::vector<const keys::KeyId*> ids;
   std::vector<size_t> keyed;
@@ -51,6 +72,10 @@ absl::StatusOr<std::vector<std::optional<absl::Time>>> ClaimKeys(
       answered[keyed[k]] = FromStored(*stored[k], claim);
       if (stored[k]->done) finished[keyed[k]] = *stored[k];
       if (answered[keyed[k]].has_value()) continue;
+    }
+    if (key_write == KeyWrite::kRecordAfter) {
+      first[keyed[k]] = now;
+      continue;
     }
     claims.push_back(&claim);
     claimed_call.push_back(keyed[k]);
@@ -138,11 +163,13 @@ Plan PlanRuns(const std::vector<WriteCall*>& calls,
 absl::StatusOr<std::vector<KeyedOutcome>> RunTogether(
     const OpsContext& context, db::PgSession& session,
     pqxx::transaction_base& txn, const std::vector<WriteCall*>& calls,
-    Finished& finished) {
+    KeyWrite key_write, Finished& finished) {
   const keys::KeyStore& store = *context.key_store;
+  // The database keeps microseconds: so do the response and the record.
+  const absl::Time now = absl::FromUnixMicros(absl::ToUnixMicros(absl::Now()));
   std::vector<std::optional<KeyedOutcome>> answered(calls.size());
   absl::StatusOr<std::vector<std::optional<absl::Time>>> first =
-      ClaimKeys(store, session, txn, calls, answered, finished);
+      ClaimKeys(store, session, txn, calls, key_write, now, answered, finished);
   if (!first.ok()) return first.status();
   Plan plan = PlanRuns(calls, answered);
 
@@ -183,8 +210,13 @@ absl::StatusOr<std::vector<KeyedOutcome>> RunTogether(
           {&*calls[i]->key, absl::OkStatus(), record.response});
     }
   }
-  if (!completions.empty() &&
-      store.CompleteAll(session, txn, completions) != completions.size()) {
+  if (completions.empty()) return outcomes;
+  if (key_write == KeyWrite::kRecordAfter) {
+    if (store.RecordAll(session, txn, completions, now) != completions.size()) {
+      return KeyRecordedMeanwhile();
+    }
+  } else if (store.CompleteAll(session, txn, completions) !=
+             completions.size()) {
     return WithRetryDelay(
         absl::AbortedError("idempotency key changed hands; retry"),
         absl::Milliseconds(50));
@@ -205,7 +237,8 @@ std::vector<absl::StatusOr<KeyedOutcome>> RunEachAlone(
               db::RunInSavepoint(txn, [&]() -> absl::StatusOr<KeyedOutcome> {
                 Finished record(1);
                 absl::StatusOr<std::vector<KeyedOutcome>> alone =
-                    RunTogether(context, session, txn, {calls[i]}, record);
+                    RunTogether(context, session, txn, {calls[i]},
+                                KeyWrite::kClaimFirst, record);
                 if (!alone.ok()) return alone.status();
                 finished[i] = std::move(record[0]);
                 return std::move(alone->front());
@@ -254,7 +287,8 @@ std::vector<KeyedOutcome> RunWriteBatch(const OpsContext& context,
   Finished finished(calls.size());
   absl::StatusOr<std::vector<KeyedOutcome>> together = db::RunInTransaction(
       *context.pool, [&](db::PgSession& session, pqxx::work& txn) {
-        return RunTogether(context, session, txn, calls, finished);
+        return RunTogether(context, session, txn, calls, KeyWrite::kRecordAfter,
+                           finished);
       });
   if (together.ok()) {
     Remember(context, calls, finished, started);
@@ -263,7 +297,10 @@ std::vector<KeyedOutcome> RunWriteBatch(const OpsContext& context,
 
   std::vector<absl::StatusOr<KeyedOutcome>> results;
   finished.assign(calls.size(), std::nullopt);
-  if (calls.size() == 1 ||
+  // A lone call runs again only to claim its key first: its own failure
+  // would only repeat.
+  const bool lost_race = together.status() == KeyRecordedMeanwhile();
+  if ((calls.size() == 1 && !lost_race) ||
       together.status().code() == absl::StatusCode::kUnavailable) {
     results.assign(calls.size(), together.status());
   } else {

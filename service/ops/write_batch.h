@@ -28,14 +28,15 @@ struct WriteCall {
 // Commits `calls` together and answers each on its own, in order.
 //
 // First all in one transaction with set-based statements: one read of all
-// keys (a finished key answers its call from the record), one claim of the
-// others, one INSERT per statement shape holding the rows of every insert
-// of that shape, the updates in table and key order, one completion of all
-// keys, one commit. When
-// that fails (one call's bad value, a constraint, two calls on one key),
-// nothing of it stays and the calls run again in one transaction, each in
-// a savepoint of its own, so that a failing call fails alone. A call that
-// fails deterministically under a key has its failure stored, as alone.
+// keys (a finished key answers its call from the record), one INSERT per
+// statement shape holding the rows of every insert of that shape, the
+// updates in table and key order, one insert of the other keys' finished
+// records, one commit. When that fails (one call's bad value, a constraint,
+// two calls on one key, a key recorded by a concurrent call since the
+// read), nothing of it stays and the calls run again in one transaction,
+// each in a savepoint of its own and claiming its key before it runs, so
+// that a failing call fails alone and a key taken meanwhile replays. A call
+// that fails deterministically under a key has its failure stored, as alone.
 // When the database is unreachable or the commit's fate is unknown, every
 // call gets that status (UNAVAILABLE): a retry under the same key replays.
 std::vector<KeyedOutcome> RunWriteBatch(const OpsContext& context,

@@ -6,6 +6,7 @@
 #include <thread>
 #include <vector>
 
+#include "absl/strings/escaping.h"
 #include "tests/integration/group_commit/group_commit_fixture.h"
 #include "tests/support/polling.h"
 
@@ -127,6 +128,45 @@ TEST_F(WriteBatchTest, KeysAlreadyHeldAreAnsweredFromTheirRecord) {
   EXPECT_EQ(db_.Scalar("SELECT count(*) FROM " + items_ + " WHERE id = 22"),
             "0");
   EXPECT_EQ(db_.Scalar("SELECT count(*) FROM " + items_), "3");
+}
+
+TEST_F(WriteBatchTest, AKeyRecordedMeanwhileUndoesTheBatchAndReplays) {
+  // Another caller's transaction (the test's) records the same call under
+  // "raced" as a stored failure after the batch read the key and before it
+  // records it: the batch waits on that key, finds it taken, and must undo
+  // the call's row and answer from the record instead.
+  std::vector<WriteCall> calls;
+  calls.push_back(KeyedInsert("raced", 30, "x"));
+  calls.push_back(KeyedIncrement("fresh"));
+  calls.push_back(PlainInsert(31, "y"));
+  LockHolder holder(
+      "INSERT INTO idem.idempotency_keys (tenant, idempotency_key, "
+      "fingerprint, state, status_code, status_message, first_executed_at, "
+      "last_seen_at, expires_at) VALUES ('" +
+      tenant_ + "', 'raced', '\\x" +
+      absl::BytesToHexString(calls[0].key->fingerprint) +
+      "', 2, 5, 'stored by the other caller', now(), now(), "
+      "now() + interval '1 hour')");
+  std::vector<KeyedOutcome> outcomes;
+  std::thread batch([&] { outcomes = RunBatch(calls); });
+  ASSERT_TRUE(
+      Eventually([&] { return db_.LockWaiters("idempotency_keys") == 1; }));
+  holder.Commit();
+  batch.join();
+
+  ASSERT_EQ(outcomes.size(), 3u);
+  EXPECT_TRUE(outcomes[0].replayed);
+  EXPECT_EQ(outcomes[0].status,
+            absl::NotFoundError("stored by the other caller"));
+  EXPECT_TRUE(outcomes[1].status.ok()) << outcomes[1].status;
+  EXPECT_FALSE(outcomes[1].replayed);
+  EXPECT_TRUE(outcomes[2].status.ok()) << outcomes[2].status;
+  EXPECT_EQ(
+      db_.Scalar("SELECT string_agg(id::text, ',' ORDER BY id) FROM " + items_),
+      "31");
+  EXPECT_EQ(db_.Scalar("SELECT n FROM " + counters_ + " WHERE id = 1"), "1");
+  EXPECT_EQ(KeyRecord("raced"), "2/5");
+  EXPECT_EQ(KeyRecord("fresh"), "2/0");
 }
 
 TEST_F(WriteBatchTest, UpdatesLockRowsInKeyOrderWhateverTheCallOrder) {
