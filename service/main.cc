@@ -2,6 +2,7 @@
 #include <malloc.h>
 
 #include "absl/status/status.h"
+#include "absl/synchronization/mutex.h"
 #include "service/config.h"
 #include "service/observability/log.h"
 #include "service/server.h"
@@ -15,6 +16,11 @@ int main(int argc, char** argv) {
   // a burst of large requests left the server's memory high for good.
   mallopt(M_MMAP_THRESHOLD, 1 << 20);
 #endif
+  // Debian's abseil keeps absl::Mutex's deadlock detection on: a debugging
+  // aid that records every pair of locks held together in a global graph,
+  // a few percent of the server's CPU under load. Lock order is checked by
+  // the ThreadSanitizer runs instead (scripts/sanitize thread).
+  absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
   idem::BlockShutdownSignals();
   absl::StatusOr<idem::Config> config = idem::LoadConfig(argc, argv);
   if (!config.ok()) {

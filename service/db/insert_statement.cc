@@ -52,18 +52,17 @@ std::string StoredEqualsInput(const InsertShape& shape) {
   return absl::StrJoin(terms, " AND ");
 }
 
-std::string FirstKeyColumn(const InsertShape& shape) {
-  return QuoteIdentifier(
-      shape.table->columns[shape.table->primary_key[0]].name);
-}
-
-// The outcome of a row that was not written, from the stored row.
-std::string UnwrittenOutcome(const InsertShape& shape) {
+// The outcome of a row that was not written, from the row stored before the
+// statement: a subquery, so that only rows that were not written look it up.
+// No stored row (deleted since the conflict) is 0: the caller classifies
+// those again.
+std::string StoredOutcome(const InsertShape& shape) {
   int differs =
       shape.do_update ? v1::ROW_OUTCOME_STALE : v1::ROW_OUTCOME_CONFLICT;
-  return absl::StrCat("WHEN stored.", FirstKeyColumn(shape),
-                      " IS NULL THEN 0 WHEN ", StoredEqualsInput(shape),
-                      " THEN ", v1::ROW_OUTCOME_DUPLICATE, " ELSE ", differs);
+  return absl::StrCat("COALESCE((SELECT CASE WHEN ", StoredEqualsInput(shape),
+                      " THEN ", v1::ROW_OUTCOME_DUPLICATE, " ELSE ", differs,
+                      " END FROM ", shape.table->sql_name, " AS stored WHERE ",
+                      KeyMatch(shape, "stored"), "), 0)");
 }
 
 std::string KeyPartition(const InsertShape& shape) {
@@ -115,9 +114,6 @@ InsertSql BuildInsertSql(const InsertShape& shape) {
   for (size_t index : table.primary_key) {
     keys.push_back(QuoteIdentifier(table.columns[index].name));
   }
-  std::string stored_join =
-      absl::StrCat(" LEFT JOIN ", table.sql_name, " AS stored ON ",
-                   KeyMatch(shape, "stored"));
   std::string same_key =
       absl::StrCat("count(*) OVER (PARTITION BY ", KeyPartition(shape), ")");
 
@@ -132,13 +128,12 @@ InsertSql BuildInsertSql(const InsertShape& shape) {
       absl::StrJoin(keys, ", "), ", (t.xmax = 0) AS fresh) ",
       "SELECT input.ord, CASE WHEN written.fresh THEN ",
       v1::ROW_OUTCOME_INSERTED, " WHEN written.fresh IS NOT NULL THEN ",
-      v1::ROW_OUTCOME_UPDATED, " ", UnwrittenOutcome(shape), " END, ", same_key,
-      " FROM input LEFT JOIN written ON ", KeyMatch(shape, "written"),
-      stored_join, " ORDER BY input.ord");
-  sql.classify =
-      absl::StrCat("WITH ", InputCte(shape), " SELECT input.ord, CASE ",
-                   UnwrittenOutcome(shape), " END, ", same_key, " FROM input",
-                   stored_join, " ORDER BY input.ord");
+      v1::ROW_OUTCOME_UPDATED, " ELSE ", StoredOutcome(shape), " END, ",
+      same_key, " FROM input LEFT JOIN written ON ", KeyMatch(shape, "written"),
+      " ORDER BY input.ord");
+  sql.classify = absl::StrCat("WITH ", InputCte(shape), " SELECT input.ord, ",
+                              StoredOutcome(shape), ", ", same_key,
+                              " FROM input ORDER BY input.ord");
   return sql;
 }
 

@@ -13,15 +13,16 @@ namespace {
 
 constexpr int kDone = 2;
 
+// One tenant's keys: a single index scan of the primary key, quick to plan.
 constexpr char kLookupSql[] = R"sql(
 SELECT fingerprint, state, status_code, status_message, response,
        (extract(epoch FROM first_executed_at) * 1000000)::bigint,
        (extract(epoch FROM lease_expires_at - now()) * 1000)::bigint,
-       tenant, idempotency_key,
+       idempotency_key,
        (extract(epoch FROM expires_at - now()) * 1000)::bigint
-FROM unnest($1::text[], $2::text[]) AS c(tenant, idempotency_key)
-JOIN idem.idempotency_keys AS k USING (tenant, idempotency_key)
-WHERE k.expires_at > now()
+FROM idem.idempotency_keys
+WHERE tenant = $1 AND idempotency_key = ANY($2::text[])
+  AND expires_at > now()
 )sql";
 
 // One statement for any number of keys: each array parameter holds one
@@ -146,31 +147,36 @@ std::vector<db::TextParam> CompletionParams(
 std::vector<std::optional<StoredCall>> KeyStore::LookupAll(
     db::PgSession& session, pqxx::transaction_base& txn,
     const std::vector<const KeyId*>& ids) const {
-  std::vector<db::TextParam> tenants, keys;
-  absl::flat_hash_map<std::pair<std::string, std::string>, size_t> index;
-  for (const KeyId* id : ids) {
-    index[{id->tenant, id->key}] = tenants.size();
-    tenants.push_back(id->tenant);
-    keys.push_back(id->key);
+  // Per tenant (a batch has one): its keys, and where each goes in `found`.
+  struct TenantKeys {
+    std::vector<db::TextParam> keys;
+    absl::flat_hash_map<std::string, size_t> index;
+  };
+  absl::flat_hash_map<std::string, TenantKeys> by_tenant;
+  for (size_t i = 0; i < ids.size(); ++i) {
+    TenantKeys& tenant = by_tenant[ids[i]->tenant];
+    tenant.index[ids[i]->key] = i;
+    tenant.keys.push_back(ids[i]->key);
   }
   std::vector<std::optional<StoredCall>> found(ids.size());
-  for (const pqxx::row& row :
-       session.Exec(txn, kLookupSql,
-                    {db::ArrayLiteral(tenants), db::ArrayLiteral(keys)})) {
-    StoredCall& call =
-        found[index.at({row[7].c_str(), row[8].c_str()})].emplace();
-    call.fingerprint = pqxx::binarystring(row[0]).str();
-    call.done = row[1].as<int>() == kDone;
-    if (call.done) {
-      auto code = static_cast<absl::StatusCode>(row[2].as<int>());
-      call.status = absl::Status(code, row[3].is_null() ? "" : row[3].c_str());
-      if (!row[4].is_null()) call.response = pqxx::binarystring(row[4]).str();
+  for (const auto& [tenant, keys] : by_tenant) {
+    for (const pqxx::row& row :
+         session.Exec(txn, kLookupSql, {tenant, db::ArrayLiteral(keys.keys)})) {
+      StoredCall& call = found[keys.index.at(row[7].c_str())].emplace();
+      call.fingerprint = pqxx::binarystring(row[0]).str();
+      call.done = row[1].as<int>() == kDone;
+      if (call.done) {
+        auto code = static_cast<absl::StatusCode>(row[2].as<int>());
+        call.status =
+            absl::Status(code, row[3].is_null() ? "" : row[3].c_str());
+        if (!row[4].is_null()) call.response = pqxx::binarystring(row[4]).str();
+      }
+      call.first_executed_at = FromMicros(row[5]);
+      if (!row[6].is_null()) {
+        call.lease_remaining = absl::Milliseconds(row[6].as<int64_t>());
+      }
+      call.expires_in = absl::Milliseconds(row[8].as<int64_t>());
     }
-    call.first_executed_at = FromMicros(row[5]);
-    if (!row[6].is_null()) {
-      call.lease_remaining = absl::Milliseconds(row[6].as<int64_t>());
-    }
-    call.expires_in = absl::Milliseconds(row[9].as<int64_t>());
   }
   return found;
 }
