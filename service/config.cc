@@ -36,6 +36,9 @@ ABSL_FLAG(int, batch_max_calls, 64,
 ABSL_FLAG(int64_t, replay_cache_bytes, 16 << 20,
           "memory for finished KeyedCall answers, so that replays are "
           "answered without a database read; 0: off");
+ABSL_FLAG(std::string, request_log, "errors",
+          "which finished calls get a `request` log line: errors (every call "
+          "that did not end OK) or all; metrics count every call either way");
 ABSL_FLAG(std::string, metrics_listen, "",
           "HTTP address for Prometheus metrics; empty: off");
 ABSL_FLAG(std::string, health_listen, "",
@@ -94,6 +97,7 @@ constexpr const char* kFlagNames[] = {"listen",
                                       "batch_threads",
                                       "batch_max_calls",
                                       "replay_cache_bytes",
+                                      "request_log",
                                       "metrics_listen",
                                       "health_listen",
                                       "tls_cert",
@@ -230,6 +234,12 @@ absl::StatusOr<Config> LoadConfig(int argc, char** argv) {
   }
   config.max_queued = absl::GetFlag(FLAGS_max_queued);
   config.replay_cache_bytes = absl::GetFlag(FLAGS_replay_cache_bytes);
+  const std::string request_log =
+      absl::AsciiStrToLower(absl::GetFlag(FLAGS_request_log));
+  if (request_log != "errors" && request_log != "all") {
+    return Invalid("request_log", "must be errors or all");
+  }
+  config.log_every_request = request_log == "all";
   config.metrics_listen = absl::GetFlag(FLAGS_metrics_listen);
   config.health_listen = absl::GetFlag(FLAGS_health_listen);
   config.tls_cert = absl::GetFlag(FLAGS_tls_cert);

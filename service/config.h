@@ -29,6 +29,7 @@ struct Config {
   int batch_threads = 0;    // group-commit batches in flight at once
   int batch_max_calls = 0;  // calls per group-commit batch
   int64_t replay_cache_bytes = 0;  // finished KeyedCall answers; 0: none
+  bool log_every_request = false;  // else only calls that did not end OK
   std::string metrics_listen;      // empty: no metrics endpoint
   // A plaintext listener serving only grpc.health.v1, for kubelet's native
   // gRPC probes (which cannot speak TLS); empty: none.

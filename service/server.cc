@@ -181,7 +181,8 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const Config& config) {
       std::make_unique<WorkerPool>(config.workers, config.max_queued);
   server->service_ = std::make_unique<api::IdemService>(
       server->ops_, *server->workers_, *server->authenticator_,
-      *server->limiter_, *server->metrics_, config.max_message_bytes);
+      *server->limiter_, *server->metrics_, config.max_message_bytes,
+      config.log_every_request);
 
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();

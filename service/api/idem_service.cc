@@ -43,13 +43,14 @@ IdemService::IdemService(ops::OpsContext& ops, WorkerPool& workers,
                          const auth::Authenticator& authenticator,
                          TenantLimiter& limiter,
                          observability::Metrics& metrics,
-                         size_t max_message_bytes)
+                         size_t max_message_bytes, bool log_every_request)
     : ops_(ops),
       workers_(workers),
       authenticator_(authenticator),
       limiter_(limiter),
       metrics_(metrics),
-      max_message_bytes_(max_message_bytes) {}
+      max_message_bytes_(max_message_bytes),
+      log_every_request_(log_every_request) {}
 
 absl::Status IdemService::Authorize(const auth::Caller& caller,
                                     const CallInfo& info) {
@@ -75,8 +76,8 @@ grpc::ServerUnaryReactor* IdemService::Dispatch(
     const google::protobuf::Message& request, CallInfo info,
     Operation operation) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  auto record =
-      std::make_shared<RequestRecord>(info.method, *context, metrics_);
+  auto record = std::make_shared<RequestRecord>(info.method, *context, metrics_,
+                                                log_every_request_);
   // The caller's slot in the tenant limiter, freed before the answer leaves
   // so that a caller holding its answer may call again at once.
   auto slot = std::make_shared<std::unique_ptr<TenantLimiter::Permit>>();

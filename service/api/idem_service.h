@@ -24,7 +24,8 @@ class IdemService final : public v1::IdemService::CallbackService {
  public:
   IdemService(ops::OpsContext& ops, WorkerPool& workers,
               const auth::Authenticator& authenticator, TenantLimiter& limiter,
-              observability::Metrics& metrics, size_t max_message_bytes);
+              observability::Metrics& metrics, size_t max_message_bytes,
+              bool log_every_request);
 
   grpc::ServerUnaryReactor* Insert(grpc::CallbackServerContext* context,
                                    const v1::InsertRequest* request,
@@ -66,6 +67,7 @@ class IdemService final : public v1::IdemService::CallbackService {
   TenantLimiter& limiter_;
   observability::Metrics& metrics_;
   const size_t max_message_bytes_;
+  const bool log_every_request_;
 };
 
 }  // namespace idem::api

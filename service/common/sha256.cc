@@ -4,8 +4,20 @@
 
 namespace idem {
 
+namespace {
+
+// The provider's SHA-256, fetched once: EVP_sha256() would make every
+// EVP_DigestInit_ex look the implementation up again (OpenSSL 3), which
+// cost more than hashing a call.
+const EVP_MD* Sha256Algorithm() {
+  static EVP_MD* const algorithm = EVP_MD_fetch(nullptr, "SHA256", nullptr);
+  return algorithm;
+}
+
+}  // namespace
+
 Sha256::Sha256() : ctx_(EVP_MD_CTX_new()) {
-  EVP_DigestInit_ex(ctx_.get(), EVP_sha256(), nullptr);
+  EVP_DigestInit_ex(ctx_.get(), Sha256Algorithm(), nullptr);
 }
 
 void Sha256::Update(std::string_view data) {

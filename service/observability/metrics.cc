@@ -9,7 +9,10 @@
 
 #include <exception>
 
+#include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
 
 #ifndef IDEM_VERSION
 #define IDEM_VERSION "dev"
@@ -42,6 +45,33 @@ class PoolCollector : public prometheus::Collectable {
   }
 
   Metrics::PoolGauges gauges_;
+};
+
+// The series of one family by a key made of their label values, found again
+// with one hash lookup under a shared lock: the request path builds no label
+// map (prometheus-cpp's Family::Add hashes a std::map of the labels under
+// the family's lock on every call).
+template <typename Metric>
+class SeriesCache {
+ public:
+  // The series under `key`; `make` adds it to its family on first use.
+  template <typename Make>
+  Metric& Get(absl::string_view key, Make make) {
+    {
+      absl::ReaderMutexLock lock(&mu_);
+      auto found = series_.find(key);
+      if (found != series_.end()) return *found->second;
+    }
+    // Family::Add returns the existing series when two threads get here.
+    Metric& metric = make();
+    absl::MutexLock lock(&mu_);
+    series_.emplace(key, &metric);
+    return metric;
+  }
+
+ private:
+  absl::Mutex mu_;
+  absl::flat_hash_map<std::string, Metric*> series_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace
@@ -95,6 +125,9 @@ struct Metrics::Families {
   prometheus::Counter& reaped;
   prometheus::Histogram& batch_calls;
   prometheus::Family<prometheus::Gauge>& build_info;
+  SeriesCache<prometheus::Counter> request_series;    // method, code, tenant
+  SeriesCache<prometheus::Histogram> latency_series;  // method
+  SeriesCache<prometheus::Counter> replay_series;     // tenant
 };
 
 Metrics::Metrics()
@@ -122,19 +155,32 @@ absl::StatusOr<std::unique_ptr<Metrics>> Metrics::Create(
 void Metrics::RecordRequest(absl::string_view method, absl::StatusCode code,
                             absl::string_view tenant, absl::Duration latency,
                             bool replayed) {
-  std::string method_label(method);
-  families_->requests
-      .Add({{"method", method_label},
-            {"code", absl::StatusCodeToString(code)},
-            {"tenant", std::string(tenant)}})
+  families_->request_series
+      .Get(absl::StrCat(method, "\n", static_cast<int>(code), "\n", tenant),
+           [&]() -> prometheus::Counter& {
+             return families_->requests.Add(
+                 {{"method", std::string(method)},
+                  {"code", absl::StatusCodeToString(code)},
+                  {"tenant", std::string(tenant)}});
+           })
       .Increment();
-  static const prometheus::Histogram::BucketBoundaries kBuckets = {
-      0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
-      0.1,    0.25,  0.5,    1,     2.5,  5,     10};
-  families_->latency.Add({{"method", method_label}}, kBuckets)
+  families_->latency_series
+      .Get(method,
+           [&]() -> prometheus::Histogram& {
+             static const prometheus::Histogram::BucketBoundaries kBuckets = {
+                 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
+                 0.1,    0.25,  0.5,    1,     2.5,  5,     10};
+             return families_->latency.Add({{"method", std::string(method)}},
+                                           kBuckets);
+           })
       .Observe(absl::ToDoubleSeconds(latency));
   if (replayed) {
-    families_->replays.Add({{"tenant", std::string(tenant)}}).Increment();
+    families_->replay_series
+        .Get(tenant,
+             [&]() -> prometheus::Counter& {
+               return families_->replays.Add({{"tenant", std::string(tenant)}});
+             })
+        .Increment();
   }
 }
 

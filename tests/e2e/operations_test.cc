@@ -160,6 +160,45 @@ TEST_F(OperationsTest, MetricsCountExactlyTheCallsMade) {
   EXPECT_EQ(after.count("idem_db_connections_in_use"), 1u);
 }
 
+// Lines of `log` for finished calls of `method` that ended with `code`.
+int RequestLines(const std::string& log, const std::string& method,
+                 const std::string& code) {
+  int lines = 0;
+  std::istringstream stream(log);
+  std::string line;
+  while (std::getline(stream, line)) {
+    if (line.find("\"event\":\"request\"") != std::string::npos &&
+        line.find("\"method\":\"" + method + "\"") != std::string::npos &&
+        line.find("\"code\":\"" + code + "\"") != std::string::npos) {
+      ++lines;
+    }
+  }
+  return lines;
+}
+
+TEST_F(OperationsTest, FailedCallsAreLoggedAndSuccessfulOnesWhenAsked) {
+  for (const char* setting : {"", "all"}) {
+    ServerProcess::Options options;
+    options.env = {{"IDEM_TABLES", table_}};
+    if (*setting != '\0') options.env["IDEM_REQUEST_LOG"] = setting;
+    auto server = ServerProcess::Start(options);
+    auto stub = server->Stub();
+    v1::InsertResponse response;
+    grpc::ClientContext ok_context;
+    ASSERT_TRUE(stub->Insert(&ok_context, Insert(1, 1), &response).ok());
+    grpc::ClientContext bad_context;
+    ASSERT_EQ(
+        stub->Insert(&bad_context, v1::InsertRequest(), &response).error_code(),
+        grpc::StatusCode::INVALID_ARGUMENT);
+    // Lines are written before the answer leaves: both are there now.
+    const std::string log = server->Log();
+    EXPECT_EQ(RequestLines(log, "Insert", "INVALID_ARGUMENT"), 1) << log;
+    EXPECT_EQ(RequestLines(log, "Insert", "OK"), *setting == '\0' ? 0 : 1)
+        << setting << "\n"
+        << log;
+  }
+}
+
 TEST_F(OperationsTest, LivenessIsServingWhileTheProcessRuns) {
   auto server = ServerProcess::Start(ServerProcess::Options());
   auto health = Health::NewStub(server->Channel());
