@@ -1,6 +1,7 @@
 #include "service/keys/key_store.h"
 
 #include <pqxx/binarystring>
+#include <pqxx/except>
 #include <utility>
 
 #include "absl/container/flat_hash_map.h"
@@ -53,9 +54,12 @@ RETURNING tenant, idempotency_key,
 )sql";
 
 // A claim and its completion in one row: the finished record, written once.
-// Takes over the same records as kClaimSql.
+// A plain INSERT, half the work of ON CONFLICT's speculative insertion: a key
+// that any record holds (live, expired, or claimed since the caller's read)
+// fails the statement with a unique violation, and the caller starts over
+// with ClaimAll, which takes over expired records.
 constexpr char kRecordSql[] = R"sql(
-INSERT INTO idem.idempotency_keys AS k
+INSERT INTO idem.idempotency_keys
   (tenant, idempotency_key, fingerprint, state, status_code, status_message,
    response, first_executed_at, last_seen_at, expires_at)
 SELECT c.tenant, c.idempotency_key, decode(c.fingerprint, 'hex'), 2,
@@ -66,16 +70,6 @@ FROM unnest($1::text[], $2::text[], $3::text[], $4::integer[], $5::text[],
   AS c(tenant, idempotency_key, fingerprint, status_code, status_message,
        response)
 ORDER BY c.tenant, c.idempotency_key
-ON CONFLICT (tenant, idempotency_key) DO UPDATE SET
-  fingerprint = EXCLUDED.fingerprint, state = EXCLUDED.state,
-  status_code = EXCLUDED.status_code,
-  status_message = EXCLUDED.status_message, response = EXCLUDED.response,
-  first_executed_at = EXCLUDED.first_executed_at,
-  last_seen_at = EXCLUDED.last_seen_at, lease_expires_at = NULL,
-  expires_at = EXCLUDED.expires_at
-WHERE k.expires_at <= EXCLUDED.last_seen_at
-   OR (k.state = 1 AND k.lease_expires_at <= EXCLUDED.last_seen_at
-       AND k.fingerprint = EXCLUDED.fingerprint)
 )sql";
 
 constexpr char kCompleteSql[] = R"sql(
@@ -231,13 +225,20 @@ bool KeyStore::Complete(db::PgSession& session, pqxx::transaction_base& txn,
   return CompleteAll(session, txn, {completion}) == 1;
 }
 
-size_t KeyStore::RecordAll(db::PgSession& session, pqxx::transaction_base& txn,
-                           const std::vector<KeyCompletion>& completions,
-                           absl::Time first_executed_at) const {
+bool KeyStore::RecordAll(db::PgSession& session, pqxx::transaction_base& txn,
+                         const std::vector<KeyCompletion>& completions,
+                         absl::Time first_executed_at) const {
   std::vector<db::TextParam> params = CompletionParams(completions, retention_);
   params.push_back(absl::FormatTime("%Y-%m-%d %H:%M:%E6S+00", first_executed_at,
                                     absl::UTCTimeZone()));
-  return session.Exec(txn, kRecordSql, params).affected_rows();
+  try {
+    session.Exec(txn, kRecordSql, params);
+  } catch (const pqxx::unique_violation&) {
+    // Not an error of the call: a record holds one of the keys. The
+    // transaction is aborted; the caller rolls it back and claims instead.
+    return false;
+  }
+  return true;
 }
 
 void KeyStore::Release(db::PgSession& session, pqxx::transaction_base& txn,

@@ -93,14 +93,14 @@ class KeyStore {
 
   // Claims and completes each key in one statement, for calls that ran
   // before their key was claimed: a record written once instead of claimed
-  // and then updated. Takes over the same records as ClaimAll and waits
-  // behind the same concurrent claims. Returns how many were recorded: fewer
-  // than given means a live record holds a key (another transaction got
-  // there first), and the caller must roll back. `first_executed_at` is
-  // stored to the microsecond.
-  size_t RecordAll(db::PgSession& session, pqxx::transaction_base& txn,
-                   const std::vector<KeyCompletion>& completions,
-                   absl::Time first_executed_at) const;
+  // and then updated. Waits behind a concurrent claim that has not
+  // committed. Returns false, leaving `txn` aborted, when a record (live,
+  // expired or just committed) holds one of the keys: the caller rolls back
+  // and claims the keys with ClaimAll. `first_executed_at` is stored to the
+  // microsecond.
+  bool RecordAll(db::PgSession& session, pqxx::transaction_base& txn,
+                 const std::vector<KeyCompletion>& completions,
+                 absl::Time first_executed_at) const;
 
   // Forgets an in-progress claim after a transient failure, so that the
   // next attempt runs the call afresh.

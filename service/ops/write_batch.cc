@@ -212,7 +212,7 @@ absl::StatusOr<std::vector<KeyedOutcome>> RunTogether(
   }
   if (completions.empty()) return outcomes;
   if (key_write == KeyWrite::kRecordAfter) {
-    if (store.RecordAll(session, txn, completions, now) != completions.size()) {
+    if (!store.RecordAll(session, txn, completions, now)) {
       return KeyRecordedMeanwhile();
     }
   } else if (store.CompleteAll(session, txn, completions) !=
