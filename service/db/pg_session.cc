@@ -18,18 +18,34 @@ const std::string& PgSession::Prepared(const std::string& sql) {
   return it->second;
 }
 
-pqxx::result PgSession::Exec(pqxx::transaction_base& txn,
-                             const std::string& sql,
-                             const std::vector<TextParam>& params) {
-  // libpqxx 6.4 takes a variable number of parameters only as an iterator
-  // range; a null pointer is sent as SQL NULL.
+namespace {
+
+// libpqxx 6.4 takes a variable number of parameters only as an iterator
+// range; a null pointer is sent as SQL NULL.
+std::vector<const char*> Values(const std::vector<TextParam>& params) {
   std::vector<const char*> values;
   values.reserve(params.size());
   for (const TextParam& param : params) {
     values.push_back(param.has_value() ? param->c_str() : nullptr);
   }
+  return values;
+}
+
+}  // namespace
+
+pqxx::result PgSession::Exec(pqxx::transaction_base& txn,
+                             const std::string& sql,
+                             const std::vector<TextParam>& params) {
+  std::vector<const char*> values = Values(params);
   return txn.exec_prepared(Prepared(sql),
                            pqxx::prepare::make_dynamic_params(values));
+}
+
+pqxx::result PgSession::ExecPlannedPerRun(
+    pqxx::transaction_base& txn, const std::string& sql,
+    const std::vector<TextParam>& params) {
+  std::vector<const char*> values = Values(params);
+  return txn.exec_params(sql, pqxx::prepare::make_dynamic_params(values));
 }
 
 }  // namespace idem::db

@@ -28,9 +28,17 @@ class PgSession {
   // The name of `sql` prepared on this connection.
   const std::string& Prepared(const std::string& sql);
 
-  // Runs `sql`, prepared on this connection, with `params` in `txn`.
+  // Runs `sql`, prepared on this connection, with `params` in `txn`: after
+  // a few runs, on one generic plan for all values.
   pqxx::result Exec(pqxx::transaction_base& txn, const std::string& sql,
                     const std::vector<TextParam>& params);
+
+  // Runs `sql` unprepared, planned anew for each run's values: for
+  // statements whose best plan depends on the number of values or the
+  // size of a table (a join of a table to a set), run off the hot path.
+  pqxx::result ExecPlannedPerRun(pqxx::transaction_base& txn,
+                                 const std::string& sql,
+                                 const std::vector<TextParam>& params);
 
   bool is_open() const { return connection_.is_open(); }
 

@@ -55,7 +55,8 @@ absl::StatusOr<int64_t> KeyReaper::RunOnce(db::ConnectionPool& pool,
       [](db::PgSession& session,
          pqxx::work& txn) -> absl::StatusOr<std::vector<std::string>> {
         std::vector<std::string> names;
-        for (const pqxx::row& row : session.Exec(txn, kTenantsSql, {})) {
+        for (const pqxx::row& row :
+             session.ExecPlannedPerRun(txn, kTenantsSql, {})) {
           names.push_back(row[0].c_str());
         }
         return names;
@@ -69,7 +70,8 @@ absl::StatusOr<int64_t> KeyReaper::RunOnce(db::ConnectionPool& pool,
           [&](db::PgSession& session,
               pqxx::work& txn) -> absl::StatusOr<int64_t> {
             return session
-                .Exec(txn, kDeleteBatchSql, {tenant, absl::StrCat(batch)})
+                .ExecPlannedPerRun(txn, kDeleteBatchSql,
+                                   {tenant, absl::StrCat(batch)})
                 .affected_rows();
           });
       if (!removed.ok()) return removed.status();

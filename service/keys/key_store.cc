@@ -216,7 +216,8 @@ size_t KeyStore::CompleteAll(
     db::PgSession& session, pqxx::transaction_base& txn,
     const std::vector<KeyCompletion>& completions) const {
   return session
-      .Exec(txn, kCompleteSql, CompletionParams(completions, retention_))
+      .ExecPlannedPerRun(txn, kCompleteSql,
+                         CompletionParams(completions, retention_))
       .affected_rows();
 }
 
