@@ -14,16 +14,24 @@ namespace {
 
 constexpr int kDone = 2;
 
-// One tenant's keys: a single index scan of the primary key, quick to plan.
+// One tenant's keys, each read by one probe of the primary key: the LIMIT
+// keeps the subquery a probe per key, so that even a plan made while the
+// table was empty never reads the tenant's keys through the index and
+// filters them (every live key of the tenant, once the table has grown).
+// Whether a record has expired is a column, not a condition, for the same
+// reason: on a condition the expiry index would serve.
 constexpr char kLookupSql[] = R"sql(
-SELECT fingerprint, state, status_code, status_message, response,
-       (extract(epoch FROM first_executed_at) * 1000000)::bigint,
-       (extract(epoch FROM lease_expires_at - now()) * 1000)::bigint,
-       idempotency_key,
-       (extract(epoch FROM expires_at - now()) * 1000)::bigint
-FROM idem.idempotency_keys
-WHERE tenant = $1 AND idempotency_key = ANY($2::text[])
-  AND expires_at > now()
+SELECT k.fingerprint, k.state, k.status_code, k.status_message, k.response,
+       (extract(epoch FROM k.first_executed_at) * 1000000)::bigint,
+       (extract(epoch FROM k.lease_expires_at - now()) * 1000)::bigint,
+       k.idempotency_key,
+       (extract(epoch FROM k.expires_at - now()) * 1000)::bigint,
+       k.expires_at > now()
+FROM unnest($2::text[]) AS wanted(idempotency_key)
+CROSS JOIN LATERAL (
+  SELECT * FROM idem.idempotency_keys
+  WHERE tenant = $1 AND idempotency_key = wanted.idempotency_key
+  LIMIT 1) AS k
 )sql";
 
 // One statement for any number of keys: each array parameter holds one
@@ -156,6 +164,7 @@ std::vector<std::optional<StoredCall>> KeyStore::LookupAll(
   for (const auto& [tenant, keys] : by_tenant) {
     for (const pqxx::row& row :
          session.Exec(txn, kLookupSql, {tenant, db::ArrayLiteral(keys.keys)})) {
+      if (!row[9].as<bool>()) continue;  // expired: as if absent
       StoredCall& call = found[keys.index.at(row[7].c_str())].emplace();
       call.fingerprint = pqxx::binarystring(row[0]).str();
       call.done = row[1].as<int>() == kDone;

@@ -1,5 +1,7 @@
 #include "tests/integration/group_commit/group_commit_fixture.h"
 
+#include <pqxx/nontransaction>
+
 #include "service/db/migration_runner.h"
 #include "service/keys/fingerprint.h"
 #include "service/ops/insert_op.h"
@@ -29,14 +31,20 @@ void GroupCommitTest::SetUp() {
   tenant_ = TestDatabase::UniqueName("tenant");
   items_ = TestDatabase::UniqueName("gc_items");
   counters_ = TestDatabase::UniqueName("gc_counters");
-  db_.Exec("CREATE TABLE " + items_ +
-           " (id bigint PRIMARY KEY, note text, n bigint CHECK (n >= 0))");
-  db_.Exec("CREATE TABLE " + counters_ +
-           " (id bigint PRIMARY KEY, n bigint NOT NULL)");
-  db_.Exec("INSERT INTO " + counters_ + " VALUES (1, 0)");
+  Open(DatabaseUrl(), 4);
+}
+
+void GroupCommitTest::Open(const std::string& url, int sessions) {
+  pqxx::connection connection(url);
+  pqxx::nontransaction arrange(connection);
+  arrange.exec("CREATE TABLE " + items_ +
+               " (id bigint PRIMARY KEY, note text, n bigint CHECK (n >= 0))");
+  arrange.exec("CREATE TABLE " + counters_ +
+               " (id bigint PRIMARY KEY, n bigint NOT NULL)");
+  arrange.exec("INSERT INTO " + counters_ + " VALUES (1, 0)");
   db::PoolOptions options;
-  options.url = DatabaseUrl();
-  options.size = 4;
+  options.url = url;
+  options.size = sessions;
   // Calls parked behind a test's lock wait for the test, however slow the
   // machine, not for a timeout.
   options.lock_timeout = absl::Minutes(10);

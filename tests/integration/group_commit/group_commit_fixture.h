@@ -39,6 +39,9 @@ class LockHolder {
 class GroupCommitTest : public ::testing::Test {
  protected:
   void SetUp() override;
+  // The tables, pool, catalog and key store on the database at `url`
+  // (migrated here), with `sessions` connections.
+  void Open(const std::string& url, int sessions);
 
   // A plain Insert of one items row.
   ops::WriteCall PlainInsert(int64_t id, const std::string& note,
