@@ -64,6 +64,10 @@ TEST_F(GenericPlansTest, EveryPreparedStatementReadsTablesByIndexAlone) {
     calls.push_back(KeyedInsert("insert-" + n, 200 + round, "b"));
     calls.push_back(KeyedIncrement("increment-" + n));
     ASSERT_TRUE(RunBatch(calls)[1].status.ok());
+    std::vector<ops::WriteCall> failing;  // run again, each claiming first
+    failing.push_back(KeyedInsert("good-" + n, 300 + round, "c"));
+    failing.push_back(KeyedInsert("negative-" + n, 400 + round, "d", -1));
+    ASSERT_TRUE(RunBatch(failing)[0].status.ok());
     std::vector<ops::WriteCall> again;  // a replay, a duplicate, a conflict
     again.push_back(KeyedInsert("insert-" + n, 200 + round, "b"));
     again.push_back(PlainInsert(100 + round, "a"));
@@ -106,8 +110,8 @@ TEST_F(GenericPlansTest, EveryPreparedStatementReadsTablesByIndexAlone) {
         return absl::OkStatus();
       });
   EXPECT_TRUE(checked.ok()) << checked;
-  // Lookup, insert, key record, update probe and apply at least.
-  EXPECT_GE(statements_seen, 5);
+  // Lookup, insert, key record, claim, update probe and apply at least.
+  EXPECT_GE(statements_seen, 6);
 }
 
 }  // namespace
