@@ -14,7 +14,9 @@
 #include <vector>
 
 #include "service/db/transaction.h"
+#include "service/ops/insert_op.h"
 #include "tests/integration/group_commit/group_commit_fixture.h"
+#include "tests/support/values.h"
 
 namespace idem::testing {
 namespace {
@@ -36,6 +38,20 @@ int Count(const std::string& text, const std::regex& pattern) {
 
 class GenericPlansTest : public GroupCommitTest {
  protected:
+  // An upsert of one items row that replaces it only for a greater n.
+  ops::WriteCall VersionedUpsert(int64_t id, int64_t n) {
+    v1::InsertRequest request;
+    request.set_table(items_);
+    request.set_on_conflict(v1::ON_CONFLICT_DO_UPDATE);
+    request.set_version_column("n");
+    *request.add_rows() =
+        RowOf({{"id", Int(id)}, {"note", Str("upsert")}, {"n", Int(n)}});
+    absl::StatusOr<ops::PreparedInsert> insert =
+        ops::PrepareInsert(context_, request);
+    EXPECT_TRUE(insert.ok()) << insert.status();
+    return ops::WriteCall{tenant_, *std::move(insert), std::nullopt};
+  }
+
   void SetUp() override {
     tenant_ = TestDatabase::UniqueName("tenant");
     items_ = TestDatabase::UniqueName("plan_items");
@@ -72,6 +88,7 @@ TEST_F(GenericPlansTest, EveryPreparedStatementReadsTablesByIndexAlone) {
     again.push_back(KeyedInsert("insert-" + n, 200 + round, "b"));
     again.push_back(PlainInsert(100 + round, "a"));
     again.push_back(PlainInsert(200 + round, "other"));
+    again.push_back(VersionedUpsert(500 + round, 1));
     ASSERT_TRUE(RunBatch(again)[0].replayed);
   }
 
@@ -110,8 +127,8 @@ TEST_F(GenericPlansTest, EveryPreparedStatementReadsTablesByIndexAlone) {
         return absl::OkStatus();
       });
   EXPECT_TRUE(checked.ok()) << checked;
-  // Lookup, insert, key record, claim, update probe and apply at least.
-  EXPECT_GE(statements_seen, 6);
+  // Lookup, two insert shapes, key record, claim, update probe and apply.
+  EXPECT_GE(statements_seen, 7);
 }
 
 }  // namespace
