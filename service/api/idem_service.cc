@@ -74,7 +74,7 @@ absl::Status IdemService::Authorize(const auth::Caller& caller,
 grpc::ServerUnaryReactor* IdemService::Dispatch(
     grpc::CallbackServerContext* context,
     const google::protobuf::Message& request, CallInfo info,
-    Operation operation) {
+    Operation operation, AnswerNow answer_now) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   auto record = std::make_shared<RequestRecord>(info.method, *context, metrics_,
                                                 log_every_request_);
@@ -106,19 +106,26 @@ grpc::ServerUnaryReactor* IdemService::Dispatch(
     return reactor;
   }
   *slot = *std::move(permit);
+  Done done = [record, finish](const absl::Status& status, bool replayed) {
+    record->set_replayed(replayed);
+    finish(status);
+  };
+  // Permissions that need no catalog lookup (which may read the database)
+  // are checked here; the others on the worker.
+  if (answer_now && caller->Allows(info.operation) &&
+      (info.table.empty() || caller->all_tables) &&
+      answer_now(*caller, *context, done)) {
+    return reactor;
+  }
   bool queued = workers_.Submit(
-      [this, context, record, finish, caller = *std::move(caller),
+      [this, context, finish, done, caller = *std::move(caller),
        info = std::move(info), operation = std::move(operation)] {
         absl::Status allowed = Authorize(caller, info);
         if (!allowed.ok()) {
           finish(allowed);
           return;
         }
-        operation(caller, *context,
-                  [record, finish](const absl::Status& status, bool replayed) {
-                    record->set_replayed(replayed);
-                    finish(status);
-                  });
+        operation(caller, *context, done);
       });
   if (!queued) {
     finish(WithRetryDelay(absl::ResourceExhaustedError(
@@ -166,6 +173,22 @@ grpc::ServerUnaryReactor* IdemService::CopyFile(
       });
 }
 
+void IdemService::FinishKeyedCall(const std::string& tenant,
+                                  grpc::CallbackServerContext& call,
+                                  v1::KeyedCallResponse* response,
+                                  ops::KeyedOutcome outcome, const Done& done) {
+  if (outcome.key_mismatch) metrics_.RecordKeyMismatch(tenant);
+  if (!outcome.replayed && outcome.response.has_insert()) {
+    metrics_.RecordRowConflicts(tenant, outcome.response.insert().conflicts(),
+                                outcome.response.insert().stale());
+  }
+  if (outcome.replayed) {
+    call.AddTrailingMetadata("idempotent-replayed", "true");
+  }
+  if (outcome.status.ok()) *response = std::move(outcome.response);
+  done(outcome.status, outcome.replayed);
+}
+
 grpc::ServerUnaryReactor* IdemService::KeyedCall(
     grpc::CallbackServerContext* context, const v1::KeyedCallRequest* request,
     v1::KeyedCallResponse* response) {
@@ -183,18 +206,18 @@ grpc::ServerUnaryReactor* IdemService::KeyedCall(
         ops::RunKeyedCall(
             ops_, caller.tenant, *request,
             [=, &call, tenant = caller.tenant](ops::KeyedOutcome outcome) {
-              if (outcome.key_mismatch) metrics_.RecordKeyMismatch(tenant);
-              if (!outcome.replayed && outcome.response.has_insert()) {
-                metrics_.RecordRowConflicts(
-                    tenant, outcome.response.insert().conflicts(),
-                    outcome.response.insert().stale());
-              }
-              if (outcome.replayed) {
-                call.AddTrailingMetadata("idempotent-replayed", "true");
-              }
-              if (outcome.status.ok()) *response = std::move(outcome.response);
-              done(outcome.status, outcome.replayed);
+              FinishKeyedCall(tenant, call, response, std::move(outcome), done);
             });
+      },
+      [=](const auth::Caller& caller, grpc::CallbackServerContext& call,
+          const Done& done) {
+        if (!caller.Allows(auth::Operation::kKeyedCall)) return false;
+        std::optional<ops::KeyedOutcome> remembered =
+            ops::AnswerFromMemory(ops_, caller.tenant, *request);
+        if (!remembered.has_value()) return false;
+        FinishKeyedCall(caller.tenant, call, response, *std::move(remembered),
+                        done);
+        return true;
       });
 }
 

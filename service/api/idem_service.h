@@ -9,6 +9,7 @@
 #include "service/api/tenant_limiter.h"
 #include "service/auth/authenticator.h"
 #include "service/observability/metrics.h"
+#include "service/ops/keyed_outcome.h"
 #include "service/ops/ops_context.h"
 #include "service/worker_pool.h"
 
@@ -54,10 +55,22 @@ class IdemService final : public v1::IdemService::CallbackService {
   // then calls `done` once (it may hand the work on and return first).
   using Operation = std::function<void(
       const auth::Caller&, grpc::CallbackServerContext&, Done done)>;
+  // Ends the call at once, on the gRPC thread, when that needs no I/O and
+  // no worker (a replay from memory): true when it called `done`.
+  using AnswerNow = std::function<bool(
+      const auth::Caller&, grpc::CallbackServerContext&, const Done& done)>;
 
+  // `answer_now` (may be empty) is tried first when the caller's
+  // permissions need no catalog lookup; `operation` runs on a worker.
   grpc::ServerUnaryReactor* Dispatch(grpc::CallbackServerContext* context,
                                      const google::protobuf::Message& request,
-                                     CallInfo info, Operation operation);
+                                     CallInfo info, Operation operation,
+                                     AnswerNow answer_now = nullptr);
+  // Ends a KeyedCall with `outcome`: metrics, trailing metadata, response.
+  void FinishKeyedCall(const std::string& tenant,
+                       grpc::CallbackServerContext& call,
+                       v1::KeyedCallResponse* response,
+                       ops::KeyedOutcome outcome, const Done& done);
   // PERMISSION_DENIED unless `caller` may run `info` (its table included).
   absl::Status Authorize(const auth::Caller& caller, const CallInfo& info);
 

@@ -99,6 +99,20 @@ KeyedOutcome RunKeyedCopy(const OpsContext& context, const KeyClaim& claim,
 
 }  // namespace
 
+std::optional<KeyedOutcome> AnswerFromMemory(
+    const OpsContext& context, const std::string& tenant,
+    const v1::KeyedCallRequest& request) {
+  if (context.finished_calls == nullptr ||
+      request.call_case() == v1::KeyedCallRequest::CALL_NOT_SET ||
+      !keys::ValidateIdempotencyKey(request.idempotency_key()).ok()) {
+    return std::nullopt;
+  }
+  const keys::KeyId id{tenant, request.idempotency_key()};
+  std::shared_ptr<const StoredCall> finished = context.finished_calls->Get(id);
+  if (finished == nullptr) return std::nullopt;
+  return FromStored(*finished, KeyClaim{id, keys::Fingerprint(request)});
+}
+
 void RunKeyedCall(const OpsContext& context, const std::string& tenant,
                   const v1::KeyedCallRequest& request,
                   std::function<void(KeyedOutcome)> done) {

@@ -2,6 +2,7 @@
 #define IDEM_SERVICE_OPS_KEYED_CALL_OP_H_
 
 #include <functional>
+#include <optional>
 #include <string>
 
 #include "idem/v1/idem.pb.h"
@@ -22,6 +23,15 @@ namespace idem::ops {
 void RunKeyedCall(const OpsContext& context, const std::string& tenant,
                   const v1::KeyedCallRequest& request,
                   std::function<void(KeyedOutcome)> done);
+
+// The answer to `request` when this replica remembers its key finished
+// (the replay cache): no I/O, so that it may run on a gRPC thread. nullopt
+// when the key is not remembered or the request is not well formed:
+// RunKeyedCall then decides. A key that is not remembered costs one lookup,
+// no fingerprint.
+std::optional<KeyedOutcome> AnswerFromMemory(
+    const OpsContext& context, const std::string& tenant,
+    const v1::KeyedCallRequest& request);
 
 }  // namespace idem::ops
 

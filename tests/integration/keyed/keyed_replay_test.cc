@@ -1,5 +1,6 @@
 // KeyedCall against one server: replay, mismatch, stored errors, bad keys,
 // and one key raced by 32 callers.
+#include <pqxx/transaction>
 #include <thread>
 #include <vector>
 
@@ -203,6 +204,43 @@ TEST_F(KeyedReplayTest, KeyedCallWithoutACallIsRefused) {
 
 // 32 threads on one channel send the same increment with one key at once:
 // the counter moves exactly once and every other caller gets that answer.
+TEST_F(KeyedReplayTest, ReplayFromMemoryNeedsNoWorker) {
+  // A server with one worker, which the test parks behind a row lock: a
+  // call that needs the worker waits, a replay the server remembers does
+  // not.
+  std::unique_ptr<ServerProcess> server = StartAnotherServer(
+      {{"IDEM_WORKERS", "1"}, {"IDEM_LOCK_TIMEOUT", "120s"}});
+  std::unique_ptr<v1::IdemService::Stub> stub = server->Stub();
+  const int64_t id = NewCounter();
+  const std::string key = NewKey();
+  Answer first = Call(*stub, Increment(key, counters(), id, 1));
+  ExpectExecuted(first);
+
+  const int64_t parked_id = NewCounter();
+  pqxx::connection holder(DatabaseUrl());
+  pqxx::work lock(holder);
+  lock.exec("SELECT 1 FROM " + counters() +
+            " WHERE id = " + std::to_string(parked_id) + " FOR UPDATE");
+  // A plain Update (no key): it runs on the worker, waiting for the row.
+  const v1::UpdateRequest parked_update =
+      Increment("unused", counters(), parked_id, 1).update();
+  grpc::Status parked_status;
+  std::thread parked([&] {
+    grpc::ClientContext context;
+    v1::UpdateResponse response;
+    parked_status = stub->Update(&context, parked_update, &response);
+  });
+  ASSERT_TRUE(Eventually([&] { return db().LockWaiters(counters()) == 1; }));
+
+  ExpectReplayOf(Call(*stub, Increment(key, counters(), id, 1)), first);
+
+  lock.commit();
+  parked.join();
+  EXPECT_TRUE(parked_status.ok()) << parked_status.error_message();
+  EXPECT_EQ(Counter(id), 1);
+  EXPECT_EQ(Counter(parked_id), 1);
+}
+
 TEST_F(KeyedReplayTest, ThirtyTwoConcurrentCallsMoveTheCounterOnce) {
   int64_t id = NewCounter();
   std::string key = NewKey("race");
