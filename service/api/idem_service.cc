@@ -110,21 +110,25 @@ grpc::ServerUnaryReactor* IdemService::Dispatch(
     record->set_replayed(replayed);
     finish(status);
   };
-  // Permissions that need no catalog lookup (which may read the database)
-  // are checked here; the others on the worker.
-  if (answer_now && caller->Allows(info.operation) &&
-      (info.table.empty() || caller->all_tables) &&
-      answer_now(*caller, *context, done)) {
+  // `answer_now` is tried once: here when the caller's permissions need no
+  // catalog lookup (which may read the database), else on the worker once
+  // they are checked.
+  const bool authorized_here = caller->Allows(info.operation) &&
+                               (info.table.empty() || caller->all_tables);
+  if (answer_now && authorized_here && answer_now(*caller, *context, done)) {
     return reactor;
   }
-  bool queued = workers_.Submit(
-      [this, context, finish, done, caller = *std::move(caller),
-       info = std::move(info), operation = std::move(operation)] {
+  if (authorized_here) answer_now = nullptr;
+  bool queued =
+      workers_.Submit([this, context, finish, done, caller = *std::move(caller),
+                       info = std::move(info), operation = std::move(operation),
+                       answer_now = std::move(answer_now)] {
         absl::Status allowed = Authorize(caller, info);
         if (!allowed.ok()) {
           finish(allowed);
           return;
         }
+        if (answer_now && answer_now(caller, *context, done)) return;
         operation(caller, *context, done);
       });
   if (!queued) {

@@ -60,8 +60,9 @@ class IdemService final : public v1::IdemService::CallbackService {
   using AnswerNow = std::function<bool(
       const auth::Caller&, grpc::CallbackServerContext&, const Done& done)>;
 
-  // `answer_now` (may be empty) is tried first when the caller's
-  // permissions need no catalog lookup; `operation` runs on a worker.
+  // `answer_now` (may be empty) is tried first, once, on the gRPC thread
+  // when the caller's permissions need no catalog lookup, else on the
+  // worker; `operation` runs on a worker when it declines.
   grpc::ServerUnaryReactor* Dispatch(grpc::CallbackServerContext* context,
                                      const google::protobuf::Message& request,
                                      CallInfo info, Operation operation,

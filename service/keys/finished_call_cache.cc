@@ -42,7 +42,8 @@ void FinishedCallCache::Put(const KeyId& id, const StoredCall& call,
 }
 
 std::shared_ptr<const StoredCall> FinishedCallCache::Get(const KeyId& id) {
-  absl::MutexLock lock(&mu_);
+  // Shared: every KeyedCall looks here first, from gRPC's threads.
+  absl::ReaderMutexLock lock(&mu_);
   auto it = entries_.find(Key{id.tenant, id.key});
   if (it == entries_.end() || it->second.valid_until <= absl::Now()) {
     return nullptr;  // a stale entry leaves with the oldest

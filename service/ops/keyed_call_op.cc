@@ -102,9 +102,10 @@ KeyedOutcome RunKeyedCopy(const OpsContext& context, const KeyClaim& claim,
 std::optional<KeyedOutcome> AnswerFromMemory(
     const OpsContext& context, const std::string& tenant,
     const v1::KeyedCallRequest& request) {
+  // A key that breaks the key rules was never stored, so it is not
+  // remembered either: RunKeyedCall refuses it.
   if (context.finished_calls == nullptr ||
-      request.call_case() == v1::KeyedCallRequest::CALL_NOT_SET ||
-      !keys::ValidateIdempotencyKey(request.idempotency_key()).ok()) {
+      request.call_case() == v1::KeyedCallRequest::CALL_NOT_SET) {
     return std::nullopt;
   }
   const keys::KeyId id{tenant, request.idempotency_key()};
@@ -127,12 +128,6 @@ void RunKeyedCall(const OpsContext& context, const std::string& tenant,
   }
   const KeyClaim claim{{tenant, request.idempotency_key()},
                        keys::Fingerprint(request)};
-  if (context.finished_calls != nullptr) {
-    if (std::shared_ptr<const StoredCall> finished =
-            context.finished_calls->Get(claim.id)) {
-      return done(*FromStored(*finished, claim));  // done: always an answer
-    }
-  }
   if (request.has_copy_file()) {
     return done(RunKeyedCopy(context, claim, request.copy_file()));
   }

@@ -12,7 +12,8 @@
 namespace idem::ops {
 
 // Runs the wrapped call at most once per (tenant, idempotency key) and
-// gives `done` its answer:
+// gives `done` its answer (try AnswerFromMemory first, which this does not
+// repeat):
 // - a finished key replays its stored answer, writing nothing (Insert and
 //   Update read their keys in their batch, CopyFile on its own);
 // - the same key with another call is FAILED_PRECONDITION;
