@@ -10,8 +10,9 @@ namespace {
 // EVP_DigestInit_ex look the implementation up again (OpenSSL 3), which
 // cost more than hashing a call.
 const EVP_MD* Sha256Algorithm() {
-  static EVP_MD* const algorithm = EVP_MD_fetch(nullptr, "SHA256", nullptr);
-  return algorithm;
+  static EVP_MD* const fetched = EVP_MD_fetch(nullptr, "SHA256", nullptr);
+  // Without a fetch (no default provider), the implicit lookup still works.
+  return fetched != nullptr ? fetched : EVP_sha256();
 }
 
 }  // namespace
