@@ -57,8 +57,9 @@ class KeyStore {
   // How long a finished record lives after its completion.
   absl::Duration retention() const { return retention_; }
 
-  // Each key's record, if it exists and has not expired, in one statement.
-  // Writes nothing.
+  // Each key's record, if it exists and has not expired: one statement per
+  // tenant (a batch has one), one primary-key probe per key. Writes
+  // nothing.
   std::vector<std::optional<StoredCall>> LookupAll(
       db::PgSession& session, pqxx::transaction_base& txn,
       const std::vector<const KeyId*>& ids) const;
