@@ -4,7 +4,6 @@
 //
 //   grpc_floor_client HOST:PORT [IN_FLIGHT=64] [SECONDS=5]
 #include <grpcpp/grpcpp.h>
-#include <sys/resource.h>
 
 #include <atomic>
 #include <chrono>
@@ -12,16 +11,10 @@
 #include <cstdlib>
 #include <thread>
 
+#include "bench/process_cpu.h"
 #include "idem/v1/idem.grpc.pb.h"
 
 namespace {
-
-double CpuSeconds() {
-  rusage usage{};
-  getrusage(RUSAGE_SELF, &usage);
-  auto seconds = [](const timeval& t) { return t.tv_sec + t.tv_usec / 1e6; };
-  return seconds(usage.ru_utime) + seconds(usage.ru_stime);
-}
 
 struct Call {
   grpc::ClientContext context;
@@ -70,10 +63,10 @@ int main(int argc, char** argv) {
   for (int i = 0; i < in_flight; ++i) loop.Next();
   std::this_thread::sleep_for(std::chrono::seconds(1));  // warm-up
   const long calls_before = loop.done();
-  const double cpu_before = CpuSeconds();
+  const double cpu_before = idem::bench::ProcessCpuSeconds();
   std::this_thread::sleep_for(std::chrono::seconds(seconds));
   const long calls = loop.done() - calls_before;
-  const double cpu = CpuSeconds() - cpu_before;
+  const double cpu = idem::bench::ProcessCpuSeconds() - cpu_before;
   loop.Stop();
   std::this_thread::sleep_for(std::chrono::milliseconds(500));  // drain
   // total_calls: every call the server answered, warm-up and drain too.

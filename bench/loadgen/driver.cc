@@ -1,24 +1,16 @@
 #include "bench/loadgen/driver.h"
 
-#include <sys/resource.h>
-
 #include <atomic>
 #include <thread>
 #include <utility>
 
 #include "absl/synchronization/mutex.h"
+#include "bench/process_cpu.h"
 
 namespace idem::bench {
 namespace {
 
 using Clock = std::chrono::steady_clock;
-
-double CpuSeconds() {
-  rusage usage{};
-  getrusage(RUSAGE_SELF, &usage);
-  auto seconds = [](const timeval& t) { return t.tv_sec + t.tv_usec / 1e6; };
-  return seconds(usage.ru_utime) + seconds(usage.ru_stime);
-}
 
 class Run {
  public:
@@ -38,9 +30,9 @@ class Run {
       for (int i = 0; i < options_.concurrency; ++i) Launch(Clock::now());
     }
     std::this_thread::sleep_until(measure_from_);
-    double cpu_from = CpuSeconds();
+    double cpu_from = ProcessCpuSeconds();
     std::this_thread::sleep_until(end_);
-    double cpu_to = CpuSeconds();
+    double cpu_to = ProcessCpuSeconds();
     if (pacer.joinable()) pacer.join();
     {
       absl::MutexLock lock(&mu_);
