@@ -34,6 +34,11 @@ ABSL_FLAG(int, attempts, 1,
           "client attempts per call; 1 (default): no retries, so every "
           "server refusal counts as an error");
 ABSL_FLAG(absl::Duration, timeout, absl::Seconds(10), "deadline of a call");
+ABSL_FLAG(bool, batching, true,
+          "let the client send concurrent calls together in Batch RPCs "
+          "(its default; BatchingOptions)");
+ABSL_FLAG(int, batch_in_flight, idem::BatchingOptions().max_in_flight,
+          "RPCs in flight before calls wait to leave together");
 ABSL_FLAG(int, server_pid, 0, "idem-server's pid, for its peak RSS (VmHWM)");
 ABSL_FLAG(std::string, table, "bench_rows",
           "table (id bigint primary key, payload text)");
@@ -99,6 +104,8 @@ int Main() {
   client_options.retry.max_attempts = absl::GetFlag(FLAGS_attempts);
   client_options.retry.total_timeout = absl::GetFlag(FLAGS_timeout);
   client_options.retry.per_attempt_timeout = absl::GetFlag(FLAGS_timeout);
+  client_options.batching.enabled = absl::GetFlag(FLAGS_batching);
+  client_options.batching.max_in_flight = absl::GetFlag(FLAGS_batch_in_flight);
   absl::StatusOr<Client> client = Client::Create(client_options);
   if (!client.ok()) {
     std::fprintf(stderr, "idem_loadgen: %s\n",

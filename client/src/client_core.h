@@ -5,6 +5,7 @@
 
 #include <memory>
 
+#include "call_batcher.h"
 #include "idem/client.h"
 #include "idem/retry_budget.h"
 #include "idem/v1/idem.grpc.pb.h"
@@ -18,12 +19,16 @@ struct ClientCore {
       : channel(channel),
         stub(v1::IdemService::NewStub(channel)),
         options(std::move(options)),
-        budget(this->options.retry_budget) {}
+        budget(this->options.retry_budget),
+        batcher(this->options.batching.enabled
+                    ? std::make_unique<CallBatcher>(this->options.batching)
+                    : nullptr) {}
 
   std::shared_ptr<grpc::Channel> channel;
   std::unique_ptr<v1::IdemService::Stub> stub;
   const ClientOptions options;
   RetryBudget budget;
+  std::unique_ptr<CallBatcher> batcher;  // null when batching is off
 };
 
 // A ClientCore whose last owner may be a call finishing on a gRPC thread.

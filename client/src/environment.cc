@@ -1,12 +1,10 @@
 #include "idem/environment.h"
 
-#include <grpcpp/alarm.h>
-
-#include <chrono>
 #include <memory>
 #include <random>
 
 #include "absl/synchronization/mutex.h"
+#include "alarm.h"
 #include "random_bytes.h"
 
 namespace idem {
@@ -30,26 +28,13 @@ class SeededRandom {
   std::mt19937_64 engine_ ABSL_GUARDED_BY(mu_);
 };
 
-// A gRPC alarm runs `then` on gRPC's own threads, so no thread of ours waits.
-// The alarm deletes itself from its callback; gRPC keeps its own reference
-// until the callback has returned.
-void SleepOnAlarm(absl::Duration delay, std::function<void()> then) {
-  auto* alarm = new grpc::Alarm;
-  alarm->Set(
-      std::chrono::system_clock::now() + absl::ToChronoNanoseconds(delay),
-      [alarm, then = std::move(then)](bool) {
-        then();
-        delete alarm;
-      });
-}
-
 }  // namespace
 
 RetryEnvironment RetryEnvironment::Real() {
   auto random = std::make_shared<SeededRandom>();
   RetryEnvironment environment;
   environment.now = [] { return absl::Now(); };
-  environment.sleep = SleepOnAlarm;
+  environment.sleep = internal::RunAfter;
   environment.random = [random] { return random->Next(); };
   return environment;
 }

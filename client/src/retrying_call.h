@@ -6,11 +6,13 @@
 #include <algorithm>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include "attempt_metadata.h"
+#include "call_batcher.h"
 #include "client_core.h"
 #include "idem/client.h"
 #include "retry_decision.h"
@@ -21,7 +23,8 @@ using AsyncStub = v1::IdemService::StubInterface::async_interface;
 
 // One logical call: attempts it, and after each failed attempt asks
 // DecideAfterAttempt whether to sleep and attempt again. Every attempt sends
-// the same request (so a KeyedCall keeps its key) with a fresh ClientContext.
+// the same request (so a KeyedCall keeps its key), alone with a fresh
+// ClientContext or, through the Client's CallBatcher, in a Batch RPC.
 // Keeps itself alive through the callbacks it hands to gRPC and the sleep.
 template <typename Request, typename Response>
 class RetryingCall
@@ -58,24 +61,46 @@ class RetryingCall
 
   void Attempt() {
     ++info_.attempts;
+    const absl::Duration timeout =
+        std::min(policy_.per_attempt_timeout, deadline_ - env().now());
+    std::optional<v1::BatchCall> batch_call;
+    if (core_->batcher != nullptr) batch_call = AsBatchCall(request_);
+    if (!batch_call.has_value()) return SendAlone(timeout, nullptr);
+    auto self = this->shared_from_this();
+    core_->batcher->Add(core_, {*std::move(batch_call), timeout, info_.attempts,
+                                [self, timeout](std::function<void()> release) {
+                                  self->SendAlone(timeout, std::move(release));
+                                },
+                                [self](BatchedAttempt attempt) {
+                                  self->OnBatchedAttemptDone(attempt);
+                                }});
+  }
+
+  // Sends this attempt as its own RPC; `release` (may be empty) runs after
+  // its answer has been delivered.
+  void SendAlone(absl::Duration timeout, std::function<void()> release) {
     // Contexts of earlier attempts stay alive with the call: this may run
     // inside the previous attempt's completion callback, and gRPC still uses
     // that attempt's context until its callback has returned.
     contexts_.push_back(std::make_unique<grpc::ClientContext>());
     grpc::ClientContext& context = *contexts_.back();
-    const absl::Duration timeout =
-        std::min(policy_.per_attempt_timeout, deadline_ - env().now());
     PrepareAttempt(context, timeout, info_.attempts,
                    core_->options.bearer_token);
     response_.Clear();
     send_(core_->stub->async(), &context, &request_, &response_,
-          [self = this->shared_from_this()](grpc::Status status) {
+          [self = this->shared_from_this(),
+           release = std::move(release)](grpc::Status status) mutable {
+            const CallbackThreadScope on_callback_thread;
             self->OnAttemptDone(status);
+            if (release) {
+              release();
+              // It holds the Client, which may end here, inside the scope.
+              release = nullptr;
+            }
           });
   }
 
   void OnAttemptDone(const grpc::Status& grpc_status) {
-    const CallbackThreadScope on_callback_thread;
     AttemptResult result;
     result.status = ToAbslStatus(grpc_status);
     result.pushback =
@@ -83,6 +108,18 @@ class RetryingCall
     info_.replayed =
         FindTrailer(*contexts_.back(), kReplayedTrailer) == "true" ||
         ReplayedField(response_);
+    Conclude(result);
+  }
+
+  void OnBatchedAttemptDone(BatchedAttempt attempt) {
+    response_.Clear();
+    if (attempt.result != nullptr) TakeResponse(*attempt.result, &response_);
+    info_.replayed = attempt.replayed || ReplayedField(response_);
+    Conclude({std::move(attempt.status), attempt.pushback});
+  }
+
+  // Retries after a failed attempt, or ends the call.
+  void Conclude(const AttemptResult& result) {
     const RetryContext retry_context{policy_,     core_->options.backoff,
                                      idempotent_, info_.attempts,
                                      env().now(), deadline_};
@@ -95,8 +132,8 @@ class RetryingCall
     }
     info_.final_status = result.status;
     info_.stop_reason = decision.stop_reason;
-    // Released here, inside the scope, rather than when gRPC destroys this
-    // call's last callback.
+    // Released here, inside the caller's CallbackThreadScope, rather than
+    // when gRPC destroys this call's last callback.
     core_.reset();
     Callback<Response> done = std::move(done_);
     if (result.status.ok()) {
@@ -105,6 +142,18 @@ class RetryingCall
       done(result.status, std::move(info_));
     }
   }
+
+  static void TakeResponse(v1::BatchResult& result,
+                           v1::InsertResponse* response) {
+    response->Swap(result.mutable_insert());
+  }
+  static void TakeResponse(v1::BatchResult& result,
+                           v1::KeyedCallResponse* response) {
+    response->Swap(result.mutable_keyed_call());
+  }
+  // Update and CopyFile never travel in a batch (AsBatchCall).
+  template <typename Other>
+  static void TakeResponse(v1::BatchResult&, Other*) {}
 
   static bool ReplayedField(const v1::KeyedCallResponse& r) {
     return r.replayed();

@@ -28,4 +28,19 @@ grpc::Status ToGrpcStatus(const absl::Status& status,
                       BoundedStatusMessage(status.message()));
 }
 
+void ToBatchResult(const absl::Status& status, bool replayed,
+                   v1::BatchResult& result) {
+  result.set_replayed(replayed);
+  if (status.ok()) return;
+  result.clear_result();
+  result.set_code(static_cast<int>(status.code()));
+  result.set_message(BoundedStatusMessage(status.message()));
+  if (std::optional<absl::Duration> delay = RetryDelayOf(status)) {
+    const int64_t micros = absl::ToInt64Microseconds(*delay);
+    result.mutable_retry_delay()->set_seconds(micros / 1000000);
+    result.mutable_retry_delay()->set_nanos(
+        static_cast<int32_t>(micros % 1000000 * 1000));
+  }
+}
+
 }  // namespace idem::api

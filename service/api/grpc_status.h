@@ -7,6 +7,7 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
+#include "idem/v1/idem.pb.h"
 
 namespace idem::api {
 
@@ -24,6 +25,12 @@ std::string BoundedStatusMessage(absl::string_view message);
 // metadata `grpc-retry-pushback-ms` on `context`.
 grpc::Status ToGrpcStatus(const absl::Status& status,
                           grpc::ServerContextBase& context);
+
+// A call's status inside a Batch: what ToGrpcStatus and the
+// idempotent-replayed trailer say for a lone call, in `result`'s fields. A
+// failed call's result holds no response.
+void ToBatchResult(const absl::Status& status, bool replayed,
+                   v1::BatchResult& result);
 
 }  // namespace idem::api
 

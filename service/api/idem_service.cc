@@ -1,6 +1,8 @@
 #include "service/api/idem_service.h"
 
+#include <atomic>
 #include <memory>
+#include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
@@ -71,123 +73,182 @@ absl::Status IdemService::Authorize(const auth::Caller& caller,
   return absl::OkStatus();
 }
 
+absl::StatusOr<auth::Caller> IdemService::Admit(
+    grpc::CallbackServerContext& context,
+    const google::protobuf::Message& request, RequestRecord& record) {
+  absl::StatusOr<auth::Caller> caller = authenticator_.Authenticate(context);
+  if (!caller.ok()) return caller.status();
+  record.set_tenant(caller->tenant);
+  if (request.ByteSizeLong() > max_message_bytes_) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("request of ", request.ByteSizeLong(),
+                     " bytes exceeds the limit of ", max_message_bytes_));
+  }
+  return caller;
+}
+
+IdemService::Done IdemService::Admitted(
+    std::shared_ptr<RequestRecord> record,
+    std::unique_ptr<TenantLimiter::Permit> permit, Done answer) {
+  // The caller's slot in the tenant limiter is freed before the answer
+  // leaves, so that a caller holding its answer may call again at once.
+  auto slot = std::make_shared<std::unique_ptr<TenantLimiter::Permit>>(
+      std::move(permit));
+  return [record = std::move(record), slot, answer = std::move(answer)](
+             const absl::Status& status, bool replayed) {
+    slot->reset();
+    record->set_replayed(replayed);
+    record->Finish(status);
+    answer(status, replayed);
+  };
+}
+
 grpc::ServerUnaryReactor* IdemService::Dispatch(
     grpc::CallbackServerContext* context,
-    const google::protobuf::Message& request, CallInfo info,
-    Operation operation, AnswerNow answer_now) {
+    const google::protobuf::Message& request, Call call) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  auto record = std::make_shared<RequestRecord>(info.method, *context, metrics_,
-                                                log_every_request_);
-  // The caller's slot in the tenant limiter, freed before the answer leaves
-  // so that a caller holding its answer may call again at once.
-  auto slot = std::make_shared<std::unique_ptr<TenantLimiter::Permit>>();
-  auto finish = [context, reactor, record, slot](const absl::Status& status) {
-    slot->reset();
+  auto record = std::make_shared<RequestRecord>(call.info.method, *context,
+                                                metrics_, log_every_request_);
+  auto refuse = [&](const absl::Status& status) {
     record->Finish(status);
     reactor->Finish(ToGrpcStatus(status, *context));
+    return reactor;
   };
-
-  absl::StatusOr<auth::Caller> caller = authenticator_.Authenticate(*context);
-  if (!caller.ok()) {
-    finish(caller.status());
-    return reactor;
-  }
-  record->set_tenant(caller->tenant);
-  if (request.ByteSizeLong() > max_message_bytes_) {
-    finish(absl::InvalidArgumentError(
-        absl::StrCat("request of ", request.ByteSizeLong(),
-                     " bytes exceeds the limit of ", max_message_bytes_)));
-    return reactor;
-  }
+  absl::StatusOr<auth::Caller> caller = Admit(*context, request, *record);
+  if (!caller.ok()) return refuse(caller.status());
   absl::StatusOr<std::unique_ptr<TenantLimiter::Permit>> permit =
       limiter_.Acquire(caller->tenant);
-  if (!permit.ok()) {
-    finish(permit.status());
-    return reactor;
-  }
-  *slot = *std::move(permit);
-  Done done = [record, finish](const absl::Status& status, bool replayed) {
-    record->set_replayed(replayed);
-    finish(status);
-  };
-  // `answer_now` is tried once: here when the caller's permissions need no
-  // catalog lookup (which may read the database), else on the worker once
-  // they are checked.
-  const bool authorized_here = caller->Allows(info.operation) &&
-                               (info.table.empty() || caller->all_tables);
-  if (answer_now && authorized_here && answer_now(*caller, *context, done)) {
-    return reactor;
-  }
-  if (authorized_here) answer_now = nullptr;
-  bool queued =
-      workers_.Submit([this, context, finish, done, caller = *std::move(caller),
-                       info = std::move(info), operation = std::move(operation),
-                       answer_now = std::move(answer_now)] {
-        absl::Status allowed = Authorize(caller, info);
-        if (!allowed.ok()) {
-          finish(allowed);
-          return;
-        }
-        if (answer_now && answer_now(caller, *context, done)) return;
-        operation(caller, *context, done);
-      });
-  if (!queued) {
-    finish(WithRetryDelay(absl::ResourceExhaustedError(
-                              "server overloaded; retry after the delay"),
-                          absl::Milliseconds(200)));
-  }
+  if (!permit.ok()) return refuse(permit.status());
+  call.done =
+      Admitted(std::move(record), *std::move(permit),
+               [context, reactor](const absl::Status& status, bool replayed) {
+                 if (replayed) {
+                   context->AddTrailingMetadata("idempotent-replayed", "true");
+                 }
+                 reactor->Finish(ToGrpcStatus(status, *context));
+               });
+  std::vector<Call> calls;
+  calls.push_back(std::move(call));
+  Start(*std::move(caller), std::move(calls));
   return reactor;
+}
+
+void IdemService::Start(auth::Caller caller, std::vector<Call> calls) {
+  // A call whose permissions need no catalog lookup (which may read the
+  // database) may be answered right here, else its `answer_now` is tried
+  // on the worker once they are checked.
+  std::vector<Call> for_worker;
+  for (Call& call : calls) {
+    const bool authorized_here = caller.Allows(call.info.operation) &&
+                                 (call.info.table.empty() || caller.all_tables);
+    if (call.answer_now && authorized_here &&
+        call.answer_now(caller, call.done)) {
+      continue;
+    }
+    if (authorized_here) call.answer_now = nullptr;
+    for_worker.push_back(std::move(call));
+  }
+  if (for_worker.empty()) return;
+  auto work = std::make_shared<std::vector<Call>>(std::move(for_worker));
+  bool queued = workers_.Submit([this, caller = std::move(caller), work] {
+    for (Call& call : *work) {
+      absl::Status allowed = Authorize(caller, call.info);
+      if (!allowed.ok()) {
+        call.done(allowed, false);
+      } else if (!call.answer_now || !call.answer_now(caller, call.done)) {
+        call.operation(caller, call.done);
+      }
+    }
+  });
+  if (!queued) {
+    const absl::Status overloaded =
+        WithRetryDelay(absl::ResourceExhaustedError(
+                           "server overloaded; retry after the delay"),
+                       absl::Milliseconds(200));
+    for (Call& call : *work) call.done(overloaded, false);
+  }
+}
+
+IdemService::Call IdemService::MakeInsert(const v1::InsertRequest& request,
+                                          v1::InsertResponse* response) {
+  return {
+      {"Insert", auth::Operation::kInsert, request.table()},
+      [this, &request, response](const auth::Caller& caller, Done done) {
+        ops::RunInsert(
+            ops_, caller.tenant, request,
+            [this, response, done = std::move(done), tenant = caller.tenant](
+                absl::StatusOr<v1::InsertResponse> result) {
+              absl::Status status = Into(std::move(result), response);
+              metrics_.RecordRowConflicts(tenant, response->conflicts(),
+                                          response->stale());
+              done(status, false);
+            });
+      }};
+}
+
+IdemService::Call IdemService::MakeKeyedCall(
+    const v1::KeyedCallRequest& request, v1::KeyedCallResponse* response) {
+  return {
+      {"KeyedCall", WrappedOperation(request), WrappedTable(request)},
+      [this, &request, response](const auth::Caller& caller, Done done) {
+        if (!caller.Allows(auth::Operation::kKeyedCall)) {
+          return done(
+              absl::PermissionDeniedError(absl::StrCat(
+                  "tenant \"", caller.tenant, "\" may not call keyed_call")),
+              false);
+        }
+        ops::RunKeyedCall(ops_, caller.tenant, request,
+                          [this, response, done = std::move(done),
+                           tenant = caller.tenant](ops::KeyedOutcome outcome) {
+                            FinishKeyedCall(tenant, response,
+                                            std::move(outcome), done);
+                          });
+      },
+      [this, &request, response](const auth::Caller& caller, const Done& done) {
+        if (!caller.Allows(auth::Operation::kKeyedCall)) return false;
+        std::optional<ops::KeyedOutcome> remembered =
+            ops::AnswerFromMemory(ops_, caller.tenant, request);
+        if (!remembered.has_value()) return false;
+        FinishKeyedCall(caller.tenant, response, *std::move(remembered), done);
+        return true;
+      }};
 }
 
 grpc::ServerUnaryReactor* IdemService::Insert(
     grpc::CallbackServerContext* context, const v1::InsertRequest* request,
     v1::InsertResponse* response) {
-  return Dispatch(
-      context, *request, {"Insert", auth::Operation::kInsert, request->table()},
-      [=](const auth::Caller& caller, grpc::CallbackServerContext&, Done done) {
-        ops::RunInsert(ops_, caller.tenant, *request,
-                       [=, tenant = caller.tenant](
-                           absl::StatusOr<v1::InsertResponse> result) {
-                         absl::Status status =
-                             Into(std::move(result), response);
-                         metrics_.RecordRowConflicts(
-                             tenant, response->conflicts(), response->stale());
-                         done(status, false);
-                       });
-      });
+  return Dispatch(context, *request, MakeInsert(*request, response));
 }
 
 grpc::ServerUnaryReactor* IdemService::Update(
     grpc::CallbackServerContext* context, const v1::UpdateRequest* request,
     v1::UpdateResponse* response) {
-  return Dispatch(
-      context, *request, {"Update", auth::Operation::kUpdate, request->table()},
-      [=](const auth::Caller&, grpc::CallbackServerContext&, Done done) {
-        done(Into(ops::RunUpdate(ops_, *request), response), false);
-      });
+  return Dispatch(context, *request,
+                  {{"Update", auth::Operation::kUpdate, request->table()},
+                   [this, request, response](const auth::Caller&, Done done) {
+                     done(Into(ops::RunUpdate(ops_, *request), response),
+                          false);
+                   }});
 }
 
 grpc::ServerUnaryReactor* IdemService::CopyFile(
     grpc::CallbackServerContext* context, const v1::CopyFileRequest* request,
     v1::CopyFileResponse* response) {
-  return Dispatch(
-      context, *request, {"CopyFile", auth::Operation::kCopyFile, ""},
-      [=](const auth::Caller&, grpc::CallbackServerContext&, Done done) {
-        done(Into(ops::RunCopyFile(ops_, *request), response), false);
-      });
+  return Dispatch(context, *request,
+                  {{"CopyFile", auth::Operation::kCopyFile, ""},
+                   [this, request, response](const auth::Caller&, Done done) {
+                     done(Into(ops::RunCopyFile(ops_, *request), response),
+                          false);
+                   }});
 }
 
 void IdemService::FinishKeyedCall(const std::string& tenant,
-                                  grpc::CallbackServerContext& call,
                                   v1::KeyedCallResponse* response,
                                   ops::KeyedOutcome outcome, const Done& done) {
   if (outcome.key_mismatch) metrics_.RecordKeyMismatch(tenant);
   if (!outcome.replayed && outcome.response.has_insert()) {
     metrics_.RecordRowConflicts(tenant, outcome.response.insert().conflicts(),
                                 outcome.response.insert().stale());
-  }
-  if (outcome.replayed) {
-    call.AddTrailingMetadata("idempotent-replayed", "true");
   }
   if (outcome.status.ok()) *response = std::move(outcome.response);
   done(outcome.status, outcome.replayed);
@@ -196,33 +257,77 @@ void IdemService::FinishKeyedCall(const std::string& tenant,
 grpc::ServerUnaryReactor* IdemService::KeyedCall(
     grpc::CallbackServerContext* context, const v1::KeyedCallRequest* request,
     v1::KeyedCallResponse* response) {
-  return Dispatch(
-      context, *request,
-      {"KeyedCall", WrappedOperation(*request), WrappedTable(*request)},
-      [=](const auth::Caller& caller, grpc::CallbackServerContext& call,
-          Done done) {
-        if (!caller.Allows(auth::Operation::kKeyedCall)) {
-          return done(
-              absl::PermissionDeniedError(absl::StrCat(
-                  "tenant \"", caller.tenant, "\" may not call keyed_call")),
-              false);
-        }
-        ops::RunKeyedCall(
-            ops_, caller.tenant, *request,
-            [=, &call, tenant = caller.tenant](ops::KeyedOutcome outcome) {
-              FinishKeyedCall(tenant, call, response, std::move(outcome), done);
-            });
-      },
-      [=](const auth::Caller& caller, grpc::CallbackServerContext& call,
-          const Done& done) {
-        if (!caller.Allows(auth::Operation::kKeyedCall)) return false;
-        std::optional<ops::KeyedOutcome> remembered =
-            ops::AnswerFromMemory(ops_, caller.tenant, *request);
-        if (!remembered.has_value()) return false;
-        FinishKeyedCall(caller.tenant, call, response, *std::move(remembered),
-                        done);
-        return true;
-      });
+  return Dispatch(context, *request, MakeKeyedCall(*request, response));
+}
+
+grpc::ServerUnaryReactor* IdemService::Batch(
+    grpc::CallbackServerContext* context, const v1::BatchRequest* request,
+    v1::BatchResponse* response) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  auto record = std::make_shared<RequestRecord>("Batch", *context, metrics_,
+                                                log_every_request_);
+  auto finish = [context, reactor, record](const absl::Status& status) {
+    record->Finish(status);
+    reactor->Finish(ToGrpcStatus(status, *context));
+  };
+  absl::StatusOr<auth::Caller> caller = Admit(*context, *request, *record);
+  if (!caller.ok()) {
+    finish(caller.status());
+    return reactor;
+  }
+  const int size = request->calls_size();
+  if (size > kMaxBatchCalls) {
+    finish(absl::InvalidArgumentError(absl::StrCat(
+        "a batch of ", size, " calls; at most ", kMaxBatchCalls, " allowed")));
+    return reactor;
+  }
+  if (size == 0) {
+    finish(absl::OkStatus());
+    return reactor;
+  }
+  // Results are added up front: calls finish on several threads, each into
+  // its own result, and the batch answers when the last one has.
+  for (int i = 0; i < size; ++i) response->add_results();
+  auto unfinished = std::make_shared<std::atomic<int>>(size);
+  std::vector<Call> calls;
+  for (int i = 0; i < size; ++i) {
+    const v1::BatchCall& item = request->calls(i);
+    v1::BatchResult* result = response->mutable_results(i);
+    Done answer = [result, unfinished, finish](const absl::Status& status,
+                                               bool replayed) {
+      ToBatchResult(status, replayed, *result);
+      if (unfinished->fetch_sub(1, std::memory_order_acq_rel) == 1) {
+        finish(absl::OkStatus());
+      }
+    };
+    if (item.call_case() == v1::BatchCall::CALL_NOT_SET) {
+      const absl::Status empty = absl::InvalidArgumentError(
+          "a batch call must hold an insert or a keyed_call");
+      RequestRecord("Batch", *context, metrics_, log_every_request_)
+          .Finish(empty);
+      answer(empty, false);
+      continue;
+    }
+    Call call =
+        item.has_keyed_call()
+            ? MakeKeyedCall(item.keyed_call(), result->mutable_keyed_call())
+            : MakeInsert(item.insert(), result->mutable_insert());
+    auto call_record = std::make_shared<RequestRecord>(
+        call.info.method, *context, metrics_, log_every_request_);
+    call_record->set_tenant(caller->tenant);
+    absl::StatusOr<std::unique_ptr<TenantLimiter::Permit>> permit =
+        limiter_.Acquire(caller->tenant);
+    if (!permit.ok()) {
+      call_record->Finish(permit.status());
+      answer(permit.status(), false);
+      continue;
+    }
+    call.done =
+        Admitted(std::move(call_record), *std::move(permit), std::move(answer));
+    calls.push_back(std::move(call));
+  }
+  Start(*std::move(caller), std::move(calls));
+  return reactor;
 }
 
 }  // namespace idem::api

@@ -2,10 +2,13 @@
 #define IDEM_SERVICE_API_IDEM_SERVICE_H_
 
 #include <functional>
+#include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "idem/v1/idem.grpc.pb.h"
+#include "service/api/request_log.h"
 #include "service/api/tenant_limiter.h"
 #include "service/auth/authenticator.h"
 #include "service/observability/metrics.h"
@@ -15,12 +18,13 @@
 
 namespace idem::api {
 
-// Where every request enters: the four RPCs on gRPC's callback API. A
+// Where every request enters: the five RPCs on gRPC's callback API. A
 // handler authenticates and checks what needs no I/O, then hands the
 // operation to the worker pool and returns at once; the worker authorizes
 // the table and runs the operation, which finishes the call itself or, for
 // Insert and KeyedCall writes, hands it to the group committer, whose
-// thread finishes it after the batch's commit.
+// thread finishes it after the batch's commit. A Batch runs each of its
+// calls the same way and answers when the last one has finished.
 class IdemService final : public v1::IdemService::CallbackService {
  public:
   IdemService(ops::OpsContext& ops, WorkerPool& workers,
@@ -40,6 +44,12 @@ class IdemService final : public v1::IdemService::CallbackService {
   grpc::ServerUnaryReactor* KeyedCall(grpc::CallbackServerContext* context,
                                       const v1::KeyedCallRequest* request,
                                       v1::KeyedCallResponse* response) override;
+  grpc::ServerUnaryReactor* Batch(grpc::CallbackServerContext* context,
+                                  const v1::BatchRequest* request,
+                                  v1::BatchResponse* response) override;
+
+  // The most calls one Batch may hold.
+  static constexpr int kMaxBatchCalls = 1000;
 
  private:
   // What a call asks to do, for authorization and the request log.
@@ -49,27 +59,47 @@ class IdemService final : public v1::IdemService::CallbackService {
     std::string table;  // empty for CopyFile
   };
   // Ends a call with its status; `replayed` marks an answer from the key
-  // store. May run on a worker or a group-commit thread.
+  // store. May run on a gRPC, worker or group-commit thread.
   using Done = std::function<void(const absl::Status&, bool replayed)>;
-  // The operation proper: fills the response, may add trailing metadata,
-  // then calls `done` once (it may hand the work on and return first).
-  using Operation = std::function<void(
-      const auth::Caller&, grpc::CallbackServerContext&, Done done)>;
+  // The operation proper: fills the response, then calls `done` once (it
+  // may hand the work on and return first).
+  using Operation = std::function<void(const auth::Caller&, Done done)>;
   // Ends the call at once, on the gRPC thread, when that needs no I/O and
   // no worker (a replay from memory): true when it called `done`.
-  using AnswerNow = std::function<bool(
-      const auth::Caller&, grpc::CallbackServerContext&, const Done& done)>;
+  using AnswerNow = std::function<bool(const auth::Caller&, const Done&)>;
+  // One call as the server runs it, alone or in a batch.
+  struct Call {
+    CallInfo info;
+    Operation operation;
+    AnswerNow answer_now;  // may be empty
+    Done done;
+  };
 
-  // `answer_now` (may be empty) is tried first, once, on the gRPC thread
-  // when the caller's permissions need no catalog lookup, else on the
-  // worker; `operation` runs on a worker when it declines.
+  Call MakeInsert(const v1::InsertRequest& request,
+                  v1::InsertResponse* response);
+  Call MakeKeyedCall(const v1::KeyedCallRequest& request,
+                     v1::KeyedCallResponse* response);
+
+  // The caller of `context`, when it is authenticated and `request` is
+  // within the size limit; sets the record's tenant.
+  absl::StatusOr<auth::Caller> Admit(grpc::CallbackServerContext& context,
+                                     const google::protobuf::Message& request,
+                                     RequestRecord& record);
+  // `answer` wrapped with what ends every admitted call: its tenant slot
+  // freed and its record finished.
+  static Done Admitted(std::shared_ptr<RequestRecord> record,
+                       std::unique_ptr<TenantLimiter::Permit> permit,
+                       Done answer);
+  // Runs a lone call: admits it, takes its tenant slot, starts it.
   grpc::ServerUnaryReactor* Dispatch(grpc::CallbackServerContext* context,
                                      const google::protobuf::Message& request,
-                                     CallInfo info, Operation operation,
-                                     AnswerNow answer_now = nullptr);
-  // Ends a KeyedCall with `outcome`: metrics, trailing metadata, response.
+                                     Call call);
+  // Starts admitted calls: each `answer_now` is tried once, here on the
+  // gRPC thread when the caller's permissions need no catalog lookup, else
+  // on the worker; the calls it declines run on one worker, in order.
+  void Start(auth::Caller caller, std::vector<Call> calls);
+  // Ends a KeyedCall with `outcome`: metrics, response, `done`.
   void FinishKeyedCall(const std::string& tenant,
-                       grpc::CallbackServerContext& call,
                        v1::KeyedCallResponse* response,
                        ops::KeyedOutcome outcome, const Done& done);
   // PERMISSION_DENIED unless `caller` may run `info` (its table included).

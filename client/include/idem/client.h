@@ -10,6 +10,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "idem/backoff_policy.h"
+#include "idem/batching_options.h"
 #include "idem/environment.h"
 #include "idem/idempotency.h"
 #include "idem/keyed_call.h"
@@ -45,6 +46,7 @@ struct ClientOptions {
   RetryPolicy retry;
   BackoffPolicy backoff;
   RetryBudgetOptions retry_budget;
+  BatchingOptions batching;
   RetryEnvironment environment = RetryEnvironment::Real();
 };
 

@@ -4,8 +4,12 @@
 #include <grpcpp/support/channel_arguments.h>
 #include <gtest/gtest.h>
 
+#include <functional>
+#include <string>
 #include <thread>
+#include <vector>
 
+#include "absl/synchronization/mutex.h"
 #include "idem/client.h"
 #include "tests/support/fault_proxy.h"
 #include "tests/support/polling.h"
@@ -100,6 +104,65 @@ TEST_F(ClientFaultsTest, AThousandKeyedIncrementsLandExactlyOnce) {
   EXPECT_GT(attempts, kCalls);  // the faults did bite
   std::cout << "attempts " << attempts << ", replays " << replayed
             << ", connections cut " << proxy_->connections_cut() << "\n";
+}
+
+// The same through the async API with 64 calls in flight, so that calls
+// travel in Batch RPCs (BatchingOptions): a cut batch is retried call by
+// call, and each increment still lands once.
+TEST_F(ClientFaultsTest, ConcurrentKeyedIncrementsInBatchesLandExactlyOnce) {
+  ClientOptions options;
+  options.retry =
+      RetryPolicy{/*max_attempts=*/30, absl::Seconds(60), absl::Seconds(5)};
+  options.backoff =
+      BackoffPolicy{absl::Milliseconds(2), absl::Milliseconds(100), 2.0};
+  options.retry_budget = {/*max_tokens=*/1e9, /*token_ratio=*/1};
+  const Client client = ProxiedClient(options);
+  ASSERT_TRUE(client.Insert(v1::InsertRequest()).status().code() !=
+              absl::StatusCode::kUnavailable);  // connected before faults
+
+  FaultProxy::Faults faults;
+  faults.reset_probability = 0.02;
+  faults.drop_probability = 0.02;
+  faults.seed = 20261127;
+  proxy_->SetFaults(faults);
+
+  constexpr int kCalls = 2000;
+  constexpr int kInFlight = 64;
+  absl::Mutex mu;
+  int started = 0, finished = 0, attempts = 0;
+  std::vector<std::string> failures;
+  std::function<void()> start_next = [&] {
+    {
+      absl::MutexLock lock(&mu);
+      if (started == kCalls) return;
+      ++started;
+    }
+    client.KeyedCallAsync(
+        ExactlyOnce(Increment()),
+        [&](absl::StatusOr<v1::KeyedCallResponse> result, CallInfo info) {
+          {
+            absl::MutexLock lock(&mu);
+            ++finished;
+            attempts += info.attempts;
+            if (!result.ok()) failures.push_back(result.status().ToString());
+          }
+          start_next();
+        });
+  };
+  for (int i = 0; i < kInFlight; ++i) start_next();
+  {
+    absl::MutexLock lock(&mu);
+    mu.Await(absl::Condition(
+        +[](int* n) { return *n == kCalls; }, &finished));
+  }
+  proxy_->SetFaults({});
+  EXPECT_TRUE(failures.empty())
+      << failures.size() << " failed, first: " << failures.front();
+  EXPECT_EQ(Counter(), kCalls);
+  EXPECT_GT(proxy_->connections_cut(), 0);
+  EXPECT_GT(attempts, kCalls);  // the faults did bite
+  std::cout << "attempts " << attempts << ", connections cut "
+            << proxy_->connections_cut() << "\n";
 }
 
 TEST_F(ClientFaultsTest, APlainIncrementIsNotRetriedAfterAReset) {

@@ -16,16 +16,12 @@ namespace {
 
 using ::testing::Each;
 using ::testing::ElementsAre;
+using testing::Fail;
 using testing::FakeEnvironment;
 using testing::ReceivedCall;
 using testing::ScriptedReply;
 using testing::ScriptedServer;
 
-ScriptedReply Fail(grpc::StatusCode code,
-                   std::map<std::string, std::string> trailers = {}) {
-  return ScriptedReply{code, "scripted failure", std::move(trailers),
-                       absl::ZeroDuration()};
-}
 const ScriptedReply kUnavailable = Fail(grpc::StatusCode::UNAVAILABLE);
 
 v1::UpdateRequest Increment() {

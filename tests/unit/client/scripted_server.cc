@@ -2,7 +2,9 @@
 
 #include <grpcpp/server_builder.h>
 
+#include <string>
 #include <thread>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 
@@ -18,7 +20,19 @@ std::string ClientMetadata(const grpc::ServerContext& context,
              : std::string(it->second.data(), it->second.size());
 }
 
+// Waits as `reply` says.
+void Delay(const ScriptedReply& reply) {
+  std::this_thread::sleep_for(absl::ToChronoNanoseconds(reply.delay));
+  if (reply.hold != nullptr) reply.hold->WaitForNotification();
+}
+
 }  // namespace
+
+ScriptedReply Fail(grpc::StatusCode code,
+                   std::map<std::string, std::string> trailers) {
+  return ScriptedReply{code, "scripted failure", std::move(trailers),
+                       absl::ZeroDuration()};
+}
 
 class ScriptedServer::Service final : public v1::IdemService::Service {
  public:
@@ -42,6 +56,41 @@ class ScriptedServer::Service final : public v1::IdemService::Service {
                          v1::KeyedCallResponse* response) override {
     return Answer(*context, "KeyedCall", request->idempotency_key(), response);
   }
+  // Each call of a batch takes the next reply, as a lone call would; the
+  // batch waits as each of them says.
+  grpc::Status Batch(grpc::ServerContext* context,
+                     const v1::BatchRequest* request,
+                     v1::BatchResponse* response) override {
+    std::vector<ScriptedReply> replies;
+    for (const v1::BatchCall& call : request->calls()) {
+      const bool keyed = call.has_keyed_call();
+      ScriptedReply reply = owner_.Next(
+          ReceivedCall{keyed ? "Batch/KeyedCall" : "Batch/Insert",
+                       ClientMetadata(*context, "idem-attempt"),
+                       ClientMetadata(*context, "authorization"),
+                       keyed ? call.keyed_call().idempotency_key() : ""});
+      v1::BatchResult& result = *response->add_results();
+      result.set_code(reply.code);
+      result.set_message(reply.message);
+      result.set_replayed(reply.trailers.count("idempotent-replayed") > 0);
+      if (const auto pushback = reply.trailers.find("grpc-retry-pushback-ms");
+          pushback != reply.trailers.end()) {
+        const int64_t ms = std::stoll(pushback->second);
+        result.mutable_retry_delay()->set_seconds(ms / 1000);
+        result.mutable_retry_delay()->set_nanos(ms % 1000 * 1000000);
+      }
+      if (reply.code == grpc::StatusCode::OK) {
+        if (keyed) {
+          result.mutable_keyed_call()->set_replayed(result.replayed());
+        } else {
+          result.mutable_insert();
+        }
+      }
+      replies.push_back(std::move(reply));
+    }
+    for (const ScriptedReply& reply : replies) Delay(reply);
+    return grpc::Status::OK;
+  }
 
  private:
   grpc::Status Answer(grpc::ServerContext& context, std::string method,
@@ -49,7 +98,7 @@ class ScriptedServer::Service final : public v1::IdemService::Service {
     ScriptedReply reply = owner_.Next(
         ReceivedCall{std::move(method), ClientMetadata(context, "idem-attempt"),
                      ClientMetadata(context, "authorization"), std::move(key)});
-    std::this_thread::sleep_for(absl::ToChronoNanoseconds(reply.delay));
+    Delay(reply);
     for (const auto& [name, value] : reply.trailers) {
       context.AddTrailingMetadata(name, value);
     }

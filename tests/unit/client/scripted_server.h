@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "absl/synchronization/mutex.h"
+#include "absl/synchronization/notification.h"
 #include "absl/time/time.h"
 #include "idem/v1/idem.grpc.pb.h"
 
@@ -21,18 +22,25 @@ struct ScriptedReply {
   std::string message;
   std::map<std::string, std::string> trailers;
   absl::Duration delay;  // before answering
+  // When set, the answer also waits until the test notifies it.
+  std::shared_ptr<absl::Notification> hold = nullptr;
 };
+
+// A failure with message "scripted failure".
+ScriptedReply Fail(grpc::StatusCode code,
+                   std::map<std::string, std::string> trailers = {});
 
 // What the scripted peer saw of one call.
 struct ReceivedCall {
-  std::string method;
+  std::string method;         // "Batch/Insert" for an Insert inside a Batch
   std::string attempt;        // "idem-attempt" metadata
   std::string authorization;  // "authorization" metadata
   std::string idempotency_key;
 };
 
 // An in-process IdemService on 127.0.0.1 that answers calls from a script,
-// in arrival order, and OK once the script is used up. It stands in for the
+// in arrival order (each call of a Batch as one), and OK once the script is
+// used up. It stands in for the
 // network peer in tests of the client's retry logic; it knows nothing of
 // data (that is tested against the real server).
 class ScriptedServer {

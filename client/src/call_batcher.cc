@@ -1,0 +1,189 @@
+#include "call_batcher.h"
+
+#include <grpcpp/client_context.h>
+
+#include <algorithm>
+#include <chrono>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "alarm.h"
+#include "attempt_metadata.h"
+#include "client_core.h"
+
+namespace idem::internal {
+
+std::optional<v1::BatchCall> AsBatchCall(const v1::InsertRequest& request) {
+  v1::BatchCall call;
+  *call.mutable_insert() = request;
+  return call;
+}
+
+std::optional<v1::BatchCall> AsBatchCall(const v1::KeyedCallRequest& request) {
+  if (!request.has_insert() && !request.has_update()) return std::nullopt;
+  v1::BatchCall call;
+  *call.mutable_keyed_call() = request;
+  return call;
+}
+
+std::optional<v1::BatchCall> AsBatchCall(const v1::UpdateRequest&) {
+  return std::nullopt;
+}
+
+std::optional<v1::BatchCall> AsBatchCall(const v1::CopyFileRequest&) {
+  return std::nullopt;
+}
+
+namespace {
+
+// One Batch RPC: what it sends, what it gets, and whose answers they are.
+struct BatchRpc {
+  grpc::ClientContext context;
+  v1::BatchRequest request;
+  v1::BatchResponse response;
+  std::vector<std::function<void(BatchedAttempt)>> done;
+};
+
+BatchedAttempt FromResult(v1::BatchResult& result) {
+  BatchedAttempt attempt;
+  attempt.status = absl::Status(static_cast<absl::StatusCode>(result.code()),
+                                result.message());
+  attempt.replayed = result.replayed();
+  if (result.has_retry_delay()) {
+    attempt.pushback.present = true;
+    attempt.pushback.delay = absl::Seconds(result.retry_delay().seconds()) +
+                             absl::Nanoseconds(result.retry_delay().nanos());
+  }
+  attempt.result = &result;
+  return attempt;
+}
+
+}  // namespace
+
+CallBatcher::CallBatcher(const BatchingOptions& options) : options_(options) {}
+
+void CallBatcher::Add(std::shared_ptr<ClientCore> core, Attempt attempt) {
+  const size_t bytes = attempt.call.ByteSizeLong();
+  {
+    absl::MutexLock lock(&mu_);
+    waiting_.push_back({std::move(attempt), bytes, absl::Now()});
+  }
+  SendWaiting(core, /*overdue=*/false);
+}
+
+std::vector<CallBatcher::Attempt> CallBatcher::TakeLocked() {
+  std::vector<Attempt> taken;
+  size_t bytes = 0;
+  while (!waiting_.empty() &&
+         taken.size() < static_cast<size_t>(std::max(options_.max_calls, 1))) {
+    if (!taken.empty() && bytes + waiting_.front().bytes > options_.max_bytes) {
+      break;
+    }
+    bytes += waiting_.front().bytes;
+    taken.push_back(std::move(waiting_.front().attempt));
+    waiting_.pop_front();
+  }
+  return taken;
+}
+
+void CallBatcher::SendWaiting(const std::shared_ptr<ClientCore>& core,
+                              bool overdue) {
+  std::optional<absl::Duration> timer;
+  while (true) {
+    std::vector<Attempt> attempts;
+    {
+      absl::MutexLock lock(&mu_);
+      if (waiting_.empty()) break;
+      if (!overdue && in_flight_ >= options_.max_in_flight) {
+        if (!timer_armed_) {
+          timer_armed_ = true;
+          timer =
+              std::max(waiting_.front().since + options_.max_wait - absl::Now(),
+                       absl::ZeroDuration());
+        }
+        break;
+      }
+      attempts = TakeLocked();
+      ++in_flight_;
+    }
+    Send(core, std::move(attempts));
+  }
+  if (timer.has_value()) StartTimer(core, *timer);
+}
+
+void CallBatcher::StartTimer(const std::shared_ptr<ClientCore>& core,
+                             absl::Duration delay) {
+  // Waiting attempts keep the Client alive; with none left it may go.
+  RunAfter(delay, [weak = std::weak_ptr<ClientCore>(core)] {
+    const CallbackThreadScope on_callback_thread;
+    if (std::shared_ptr<ClientCore> core = weak.lock()) {
+      core->batcher->OnTimer(core);
+    }
+  });
+}
+
+void CallBatcher::OnTimer(const std::shared_ptr<ClientCore>& core) {
+  {
+    absl::MutexLock lock(&mu_);
+    timer_armed_ = false;
+  }
+  SendWaiting(core, /*overdue=*/true);
+}
+
+void CallBatcher::Release(const std::shared_ptr<ClientCore>& core) {
+  {
+    absl::MutexLock lock(&mu_);
+    --in_flight_;
+  }
+  SendWaiting(core, /*overdue=*/false);
+}
+
+void CallBatcher::Send(const std::shared_ptr<ClientCore>& core,
+                       std::vector<Attempt> attempts) {
+  if (attempts.size() == 1) {
+    // Alone, as its own RPC: what a lone caller sends with batching off.
+    attempts[0].send_alone([this, core] { Release(core); });
+    return;
+  }
+  auto rpc = std::make_shared<BatchRpc>();
+  absl::Duration timeout = absl::InfiniteDuration();
+  int attempt_number = 0;
+  for (Attempt& attempt : attempts) {
+    attempt_number = std::max(attempt_number, attempt.number);
+    // The batch ends no later than its most urgent call may wait; a call
+    // with time left is then simply attempted again.
+    timeout = std::min(timeout, attempt.timeout);
+    *rpc->request.add_calls() = std::move(attempt.call);
+    rpc->done.push_back(std::move(attempt.done));
+  }
+  // idem-attempt of a batch: the highest attempt number among its calls.
+  PrepareAttempt(rpc->context, timeout, attempt_number,
+                 core->options.bearer_token);
+  core->stub->async()->Batch(
+      &rpc->context, &rpc->request, &rpc->response,
+      [this, core = core, rpc](grpc::Status grpc_status) mutable {
+        const CallbackThreadScope on_callback_thread;
+        BatchedAttempt failed;
+        failed.status = ToAbslStatus(grpc_status);
+        failed.pushback =
+            ParsePushback(FindTrailer(rpc->context, kPushbackTrailer));
+        const size_t calls = rpc->done.size();
+        if (failed.status.ok() &&
+            static_cast<size_t>(rpc->response.results_size()) != calls) {
+          failed.status = absl::InternalError(
+              absl::StrCat("the server answered ", rpc->response.results_size(),
+                           " results to a batch of ", calls, " calls"));
+        }
+        for (size_t i = 0; i < calls; ++i) {
+          rpc->done[i](failed.status.ok()
+                           ? FromResult(*rpc->response.mutable_results(i))
+                           : failed);
+        }
+        Release(core);
+        // The Client may end here, inside the scope (see ClientCore).
+        // `rpc` (the context above all) must outlive this callback.
+        core.reset();
+      });
+}
+
+}  // namespace idem::internal

@@ -1,0 +1,217 @@
+// How the Client gathers concurrent calls into Batch RPCs (BatchingOptions),
+// over a real gRPC channel against a scripted in-process peer: which calls
+// travel together, and that each keeps its own outcome and retries.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <future>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/synchronization/notification.h"
+#include "absl/time/clock.h"
+#include "fake_environment.h"
+#include "idem/client.h"
+#include "scripted_server.h"
+
+namespace idem {
+namespace {
+
+using ::testing::ElementsAre;
+using testing::Fail;
+using testing::FakeEnvironment;
+using testing::ReceivedCall;
+using testing::ScriptedReply;
+using testing::ScriptedServer;
+
+// An answer that waits until `hold` is notified.
+ScriptedReply HeldUntil(std::shared_ptr<absl::Notification> hold) {
+  ScriptedReply reply;
+  reply.hold = std::move(hold);
+  return reply;
+}
+
+// An async call's outcome, once it is over.
+template <typename Response>
+struct Outcome {
+  std::promise<std::pair<absl::StatusOr<Response>, CallInfo>> promise;
+  Callback<Response> callback() {
+    return [this](absl::StatusOr<Response> result, CallInfo info) {
+      promise.set_value({std::move(result), std::move(info)});
+    };
+  }
+  std::pair<absl::StatusOr<Response>, CallInfo> Get() {
+    return promise.get_future().get();
+  }
+};
+
+class ClientBatchingTest : public ::testing::Test {
+ protected:
+  ClientBatchingTest() : hold_(std::make_shared<absl::Notification>()) {
+    options_.target = server_.target();
+    options_.retry =
+        RetryPolicy{/*max_attempts=*/5, absl::Seconds(30), absl::Seconds(5)};
+    options_.environment = env_.environment();
+    // One RPC out at a time; waiting calls leave only when it is over.
+    options_.batching.max_in_flight = 1;
+    options_.batching.max_wait = absl::Hours(1);
+  }
+  ~ClientBatchingTest() override {
+    if (!hold_->HasBeenNotified()) hold_->Notify();
+  }
+
+  std::vector<std::string> Methods() const {
+    std::vector<std::string> methods;
+    for (const ReceivedCall& call : server_.received()) {
+      methods.push_back(call.method);
+    }
+    return methods;
+  }
+  // Waits until the server has taken `count` calls (and their replies),
+  // so that calls sent next cannot overtake them.
+  void AwaitReceived(size_t count) const {
+    while (server_.received().size() < count)
+      absl::SleepFor(absl::Milliseconds(1));
+  }
+  std::vector<std::string> Attempts() const {
+    std::vector<std::string> attempts;
+    for (const ReceivedCall& call : server_.received()) {
+      attempts.push_back(call.attempt);
+    }
+    return attempts;
+  }
+
+  static v1::InsertRequest Rows(int id) {
+    v1::InsertRequest request;
+    request.set_table("t");
+    *request.add_rows() = MakeRow({{"id", id}});
+    return request;
+  }
+
+  ScriptedServer server_;
+  FakeEnvironment env_;
+  ClientOptions options_;
+  // Holds the first call's answer, so that the calls after it wait.
+  std::shared_ptr<absl::Notification> hold_;
+};
+
+TEST_F(ClientBatchingTest,
+       CallsMadeWhileBusyLeaveTogetherWithTheirOwnOutcomes) {
+  server_.Script({HeldUntil(hold_),                          // first, alone
+                  ScriptedReply{},                           // batch: OK
+                  Fail(grpc::StatusCode::INVALID_ARGUMENT),  // refused
+                  Fail(grpc::StatusCode::UNAVAILABLE),       // retried
+                  ScriptedReply{grpc::StatusCode::OK,        // replayed
+                                "",
+                                {{"idempotent-replayed", "true"}},
+                                absl::ZeroDuration()},
+                  ScriptedReply{}});  // the retry, alone
+  const Client client = *Client::Create(options_);
+  Outcome<v1::InsertResponse> first, ok, refused, retried;
+  Outcome<v1::KeyedCallResponse> replayed;
+  client.InsertAsync(Rows(1), first.callback());
+  client.InsertAsync(Rows(2), ok.callback());
+  client.InsertAsync(Rows(3), refused.callback());
+  client.InsertAsync(Rows(4), retried.callback());
+  client.KeyedCallAsync(ExactlyOnce(Rows(5), "key-5"), replayed.callback());
+  hold_->Notify();
+
+  EXPECT_TRUE(first.Get().first.ok());
+  EXPECT_TRUE(ok.Get().first.ok());
+  auto [refused_status, refused_info] = refused.Get();
+  EXPECT_EQ(refused_status.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(refused_status.status().message(), "scripted failure");
+  EXPECT_EQ(refused_info.attempts, 1);
+  auto [retried_status, retried_info] = retried.Get();
+  EXPECT_TRUE(retried_status.ok());
+  EXPECT_EQ(retried_info.attempts, 2);
+  auto [replayed_status, replayed_info] = replayed.Get();
+  ASSERT_TRUE(replayed_status.ok());
+  EXPECT_TRUE(replayed_status->replayed());
+  EXPECT_TRUE(replayed_info.replayed);
+  EXPECT_EQ(replayed_info.idempotency_key, "key-5");
+
+  EXPECT_THAT(Methods(),
+              ElementsAre("Insert", "Batch/Insert", "Batch/Insert",
+                          "Batch/Insert", "Batch/KeyedCall", "Insert"));
+  EXPECT_THAT(Attempts(), ElementsAre("1", "1", "1", "1", "1", "2"));
+  EXPECT_EQ(server_.received()[4].idempotency_key, "key-5");
+}
+
+TEST_F(ClientBatchingTest, AFailedBatchRetriesEachOfItsCalls) {
+  CallOptions short_attempts;
+  short_attempts.retry = options_.retry;
+  short_attempts.retry->per_attempt_timeout = absl::Milliseconds(200);
+  ScriptedReply slow;
+  slow.delay = absl::Seconds(2);  // past the batch's deadline
+  server_.Script({HeldUntil(hold_), slow, ScriptedReply{}});
+  const Client client = *Client::Create(options_);
+  Outcome<v1::InsertResponse> first, second, third;
+  client.InsertAsync(Rows(1), first.callback());
+  client.InsertAsync(Rows(2), second.callback(), short_attempts);
+  client.InsertAsync(Rows(3), third.callback(), short_attempts);
+  hold_->Notify();
+
+  EXPECT_TRUE(first.Get().first.ok());
+  for (Outcome<v1::InsertResponse>* outcome : {&second, &third}) {
+    auto [result, info] = outcome->Get();
+    EXPECT_TRUE(result.ok()) << result.status();
+    EXPECT_EQ(info.attempts, 2);
+  }
+  EXPECT_THAT(Methods(), ElementsAre("Insert", "Batch/Insert", "Batch/Insert",
+                                     "Batch/Insert", "Batch/Insert"));
+}
+
+TEST_F(ClientBatchingTest, AWaitingCallLeavesAfterMaxWait) {
+  options_.batching.max_wait = absl::Milliseconds(20);
+  server_.Script({HeldUntil(hold_)});
+  const Client client = *Client::Create(options_);
+  Outcome<v1::InsertResponse> held, waiting;
+  client.InsertAsync(Rows(1), held.callback());
+  AwaitReceived(1);
+  client.InsertAsync(Rows(2), waiting.callback());
+  // Answered while the first call is still held: it did not wait for it.
+  EXPECT_TRUE(waiting.Get().first.ok());
+  hold_->Notify();
+  EXPECT_TRUE(held.Get().first.ok());
+  EXPECT_THAT(Methods(), ElementsAre("Insert", "Insert"));
+}
+
+TEST_F(ClientBatchingTest, UpdatesCopiesAndKeyedCopiesAlwaysGoAlone) {
+  server_.Script({HeldUntil(hold_)});
+  const Client client = *Client::Create(options_);
+  Outcome<v1::InsertResponse> held;
+  client.InsertAsync(Rows(1), held.callback());
+  AwaitReceived(1);
+  v1::UpdateRequest update;
+  update.set_table("t");
+  v1::CopyFileRequest copy;
+  copy.set_source_path("a");
+  copy.set_destination_path("b");
+  // Each goes out at once although an RPC is in flight.
+  EXPECT_TRUE(client.Update(update).ok());
+  EXPECT_TRUE(client.CopyFile(copy).ok());
+  EXPECT_TRUE(client.KeyedCall(ExactlyOnce(copy, "copy-key")).ok());
+  hold_->Notify();
+  EXPECT_TRUE(held.Get().first.ok());
+  EXPECT_THAT(Methods(),
+              ElementsAre("Insert", "Update", "CopyFile", "KeyedCall"));
+}
+
+TEST_F(ClientBatchingTest, WithBatchingOffEveryCallGoesAlone) {
+  options_.batching.enabled = false;
+  server_.Script({HeldUntil(hold_)});
+  const Client client = *Client::Create(options_);
+  Outcome<v1::InsertResponse> held;
+  client.InsertAsync(Rows(1), held.callback());
+  AwaitReceived(1);
+  EXPECT_TRUE(client.Insert(Rows(2)).ok());
+  EXPECT_TRUE(client.KeyedCall(ExactlyOnce(Rows(3), "k")).ok());
+  hold_->Notify();
+  EXPECT_TRUE(held.Get().first.ok());
+  EXPECT_THAT(Methods(), ElementsAre("Insert", "Insert", "KeyedCall"));
+}
+
+}  // namespace
+}  // namespace idem
