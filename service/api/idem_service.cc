@@ -74,17 +74,18 @@ absl::Status IdemService::Authorize(const auth::Caller& caller,
 }
 
 absl::StatusOr<auth::Caller> IdemService::Admit(
-    grpc::CallbackServerContext& context,
-    const google::protobuf::Message& request, RequestRecord& record) {
+    grpc::CallbackServerContext& context, RequestRecord& record) {
   absl::StatusOr<auth::Caller> caller = authenticator_.Authenticate(context);
-  if (!caller.ok()) return caller.status();
-  record.set_tenant(caller->tenant);
-  if (request.ByteSizeLong() > max_message_bytes_) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("request of ", request.ByteSizeLong(),
-                     " bytes exceeds the limit of ", max_message_bytes_));
-  }
+  if (caller.ok()) record.set_tenant(caller->tenant);
   return caller;
+}
+
+absl::Status IdemService::CheckSize(
+    const google::protobuf::Message& request) const {
+  if (request.ByteSizeLong() <= max_message_bytes_) return absl::OkStatus();
+  return absl::InvalidArgumentError(
+      absl::StrCat("request of ", request.ByteSizeLong(),
+                   " bytes exceeds the limit of ", max_message_bytes_));
 }
 
 IdemService::Done IdemService::Admitted(
@@ -114,8 +115,9 @@ grpc::ServerUnaryReactor* IdemService::Dispatch(
     reactor->Finish(ToGrpcStatus(status, *context));
     return reactor;
   };
-  absl::StatusOr<auth::Caller> caller = Admit(*context, request, *record);
+  absl::StatusOr<auth::Caller> caller = Admit(*context, *record);
   if (!caller.ok()) return refuse(caller.status());
+  if (absl::Status size = CheckSize(request); !size.ok()) return refuse(size);
   absl::StatusOr<std::unique_ptr<TenantLimiter::Permit>> permit =
       limiter_.Acquire(caller->tenant);
   if (!permit.ok()) return refuse(permit.status());
@@ -270,7 +272,7 @@ grpc::ServerUnaryReactor* IdemService::Batch(
     record->Finish(status);
     reactor->Finish(ToGrpcStatus(status, *context));
   };
-  absl::StatusOr<auth::Caller> caller = Admit(*context, *request, *record);
+  absl::StatusOr<auth::Caller> caller = Admit(*context, *record);
   if (!caller.ok()) {
     finish(caller.status());
     return reactor;
@@ -300,12 +302,17 @@ grpc::ServerUnaryReactor* IdemService::Batch(
         finish(absl::OkStatus());
       }
     };
-    if (item.call_case() == v1::BatchCall::CALL_NOT_SET) {
-      const absl::Status empty = absl::InvalidArgumentError(
-          "a batch call must hold an insert or a keyed_call");
+    // Each call is held to the size limit as if sent alone; the batch as
+    // a whole is bounded by gRPC's receive limit (twice this one).
+    absl::Status refused =
+        item.call_case() == v1::BatchCall::CALL_NOT_SET
+            ? absl::InvalidArgumentError(
+                  "a batch call must hold an insert or a keyed_call")
+            : CheckSize(item);
+    if (!refused.ok()) {
       RequestRecord("Batch", *context, metrics_, log_every_request_)
-          .Finish(empty);
-      answer(empty, false);
+          .Finish(refused);
+      answer(refused, false);
       continue;
     }
     Call call =

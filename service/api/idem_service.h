@@ -80,11 +80,12 @@ class IdemService final : public v1::IdemService::CallbackService {
   Call MakeKeyedCall(const v1::KeyedCallRequest& request,
                      v1::KeyedCallResponse* response);
 
-  // The caller of `context`, when it is authenticated and `request` is
-  // within the size limit; sets the record's tenant.
+  // The caller of `context`, when it is authenticated; sets the record's
+  // tenant.
   absl::StatusOr<auth::Caller> Admit(grpc::CallbackServerContext& context,
-                                     const google::protobuf::Message& request,
                                      RequestRecord& record);
+  // INVALID_ARGUMENT when `request` is over IDEM_MAX_MESSAGE_BYTES.
+  absl::Status CheckSize(const google::protobuf::Message& request) const;
   // `answer` wrapped with what ends every admitted call: its tenant slot
   // freed and its record finished.
   static Done Admitted(std::shared_ptr<RequestRecord> record,

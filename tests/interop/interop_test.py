@@ -153,6 +153,32 @@ class InteropTest(unittest.TestCase):
         self.assertEqual(psql(f"SELECT count(*) FROM {self.table} "
                               "WHERE id = 4"), "0")
 
+    def test_batch_answers_each_call_on_its_own(self):
+        to_row = self.idem_py.to_row
+        good = self.pb2.InsertRequest(
+            table=self.table, rows=[to_row(self.pb2, {"id": 5, "name": "e"})])
+        bad = self.pb2.InsertRequest(
+            table=self.table, rows=[to_row(self.pb2, {"id": 6, "nope": 1})])
+        keyed = self.pb2.KeyedCallRequest(
+            idempotency_key="interop-batch-key",
+            insert=self.pb2.InsertRequest(
+                table=self.table,
+                rows=[to_row(self.pb2, {"id": 7, "name": "g"})]))
+        request = self.pb2.BatchRequest(calls=[
+            self.pb2.BatchCall(insert=good), self.pb2.BatchCall(insert=bad),
+            self.pb2.BatchCall(keyed_call=keyed)])
+        first = self.stub.Batch(request, timeout=30)
+        self.assertEqual([r.code for r in first.results],
+                         [0, self.grpc.StatusCode.INVALID_ARGUMENT.value[0], 0])
+        self.assertEqual(self.outcome_names(first.results[0].insert),
+                         ["ROW_OUTCOME_INSERTED"])
+        self.assertFalse(first.results[1].HasField("insert"))
+        self.assertFalse(first.results[2].replayed)
+        again = self.stub.Batch(request, timeout=30)
+        self.assertTrue(again.results[2].replayed)
+        self.assertEqual(psql(f"SELECT count(*) FROM {self.table} "
+                              "WHERE id IN (5, 6, 7)"), "2")
+
     def run_cli(self, *args):
         result = subprocess.run(
             ["/usr/bin/python3", str(IDEM_PY), "--target", self.address,

@@ -3,6 +3,9 @@
 // credentials, and a sweep of odd metadata.
 #include <gtest/gtest.h>
 
+#include <string>
+#include <vector>
+
 #include "tests/security/security_env.h"
 #include "tests/support/server_process.h"
 #include "tests/support/test_database.h"
@@ -53,6 +56,25 @@ class AuthTest : public ::testing::Test {
         CallContext(token).get(),
         KeyedInsertOf(key, table, {RowOf({{"id", Int(id)}})}), response);
   }
+  grpc::Status Batch(const std::string& token,
+                     const std::vector<v1::BatchCall>& calls,
+                     v1::BatchResponse* response) {
+    v1::BatchRequest request;
+    for (const v1::BatchCall& call : calls) *request.add_calls() = call;
+    return server_->Stub()->Batch(CallContext(token).get(), request, response);
+  }
+  static v1::BatchCall PlainCall(const std::string& table, int id) {
+    v1::BatchCall call;
+    *call.mutable_insert() = InsertOf(table, {RowOf({{"id", Int(id)}})});
+    return call;
+  }
+  static v1::BatchCall KeyedCall(const std::string& key,
+                                 const std::string& table, int id) {
+    v1::BatchCall call;
+    *call.mutable_keyed_call() =
+        KeyedInsertOf(key, table, {RowOf({{"id", Int(id)}})});
+    return call;
+  }
   std::string KeysStored(const std::string& key) {
     return db_.Scalar(
         "SELECT coalesce(string_agg(tenant, ',' ORDER BY tenant), '') FROM "
@@ -92,6 +114,14 @@ TEST_F(AuthTest, EveryRpcRefusesCallsWithoutAValidToken) {
     EXPECT_EQ(
         KeyedInsert(token, "no-token-key", *table_, 1, &keyed).error_code(),
         grpc::StatusCode::UNAUTHENTICATED);
+    v1::BatchResponse batch;
+    EXPECT_EQ(
+        Batch(token,
+              {PlainCall(*table_, 1), KeyedCall("no-token-key", *table_, 1)},
+              &batch)
+            .error_code(),
+        grpc::StatusCode::UNAUTHENTICATED);
+    EXPECT_EQ(batch.results_size(), 0);
   }
   EXPECT_EQ(db_.Dump(*table_), before);
   EXPECT_EQ(KeysStored("no-token-key"), "");
@@ -121,6 +151,34 @@ TEST_F(AuthTest, ATokenWithoutKeyedCallCannotKeyedCall) {
   EXPECT_NE(status.error_message().find("keyed_call"), std::string::npos);
   EXPECT_EQ(db_.Dump(*table_), before);
   EXPECT_EQ(KeysStored(key), "");
+}
+
+TEST_F(AuthTest, PermissionsApplyToEachCallOfABatch) {
+  const std::string key = TestDatabase::UniqueName("batch-gamma-key");
+  const std::string delta_key = TestDatabase::UniqueName("batch-delta-key");
+  const std::string before = db_.Dump(*table_);
+  v1::BatchResponse gamma;
+  ASSERT_TRUE(Batch(kOtherTableOnly,
+                    {PlainCall(*table_, 40), PlainCall(*other_table_, 41),
+                     KeyedCall(key, *table_, 42)},
+                    &gamma)
+                  .ok());
+  ASSERT_EQ(gamma.results_size(), 3);
+  EXPECT_EQ(gamma.results(0).code(), grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_EQ(gamma.results(1).code(), grpc::StatusCode::OK);
+  EXPECT_EQ(gamma.results(2).code(), grpc::StatusCode::PERMISSION_DENIED);
+  v1::BatchResponse delta;
+  ASSERT_TRUE(
+      Batch(kNoKeyedCall, {KeyedCall(delta_key, *table_, 43)}, &delta).ok());
+  ASSERT_EQ(delta.results_size(), 1);
+  EXPECT_EQ(delta.results(0).code(), grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_NE(delta.results(0).message().find("keyed_call"), std::string::npos);
+  EXPECT_EQ(db_.Dump(*table_), before);
+  EXPECT_EQ(KeysStored(key), "");
+  EXPECT_EQ(KeysStored(delta_key), "");
+  EXPECT_EQ(
+      db_.Scalar("SELECT count(*) FROM " + *other_table_ + " WHERE id = 41"),
+      "1");
 }
 
 TEST_F(AuthTest, TenantsUsingTheSameKeyStringNeverSeeEachOther) {

@@ -133,6 +133,67 @@ TEST_F(LimitsTest, AnOversizedRequestIsRefusedAndWritesNothing) {
   EXPECT_TRUE(Insert(kQuiet, OneRow(*free_, 202, "small")).ok());
 }
 
+TEST_F(LimitsTest, EachCallOfABatchIsHeldToTheMessageLimit) {
+  const std::string before = db_.Dump(*free_);
+  v1::BatchRequest request;
+  *request.add_calls()->mutable_insert() = OneRow(*free_, 210, "small");
+  *request.add_calls()->mutable_insert() =
+      OneRow(*free_, 211, std::string(kMaxMessageBytes, 'm'));
+  v1::BatchResponse response;
+  ASSERT_TRUE(server_->Stub()
+                  ->Batch(CallContext(kQuiet).get(), request, &response)
+                  .ok());
+  ASSERT_EQ(response.results_size(), 2);
+  EXPECT_EQ(response.results(0).code(), grpc::StatusCode::OK);
+  EXPECT_EQ(response.results(1).code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_NE(response.results(1).message().find("limit"), std::string::npos);
+  EXPECT_EQ(
+      db_.Scalar("SELECT count(*) FROM " + *free_ + " WHERE id IN (210, 211)"),
+      "1");
+  // A batch beyond twice the limit is refused by the transport, whole.
+  const std::string after_small = db_.Dump(*free_);
+  request.Clear();
+  for (int id : {212, 213, 214}) {
+    *request.add_calls()->mutable_insert() =
+        OneRow(*free_, id, std::string(kMaxMessageBytes * 9 / 10, 'm'));
+  }
+  response.Clear();
+  EXPECT_EQ(server_->Stub()
+                ->Batch(CallContext(kQuiet).get(), request, &response)
+                .error_code(),
+            grpc::StatusCode::RESOURCE_EXHAUSTED);
+  EXPECT_EQ(response.results_size(), 0);
+  EXPECT_EQ(db_.Dump(*free_), after_small);
+  EXPECT_NE(after_small, before);
+}
+
+TEST_F(LimitsTest, EachCallOfABatchTakesATenantSlot) {
+  const std::string before = db_.Dump(*free_);
+  // The slots are taken before any call runs: the call past the tenant's
+  // limit is refused with a retry delay, the others run.
+  v1::BatchRequest request;
+  for (int id = 220; id < 220 + kMaxInFlight + 1; ++id) {
+    *request.add_calls()->mutable_insert() = OneRow(*free_, id);
+  }
+  v1::BatchResponse response;
+  ASSERT_TRUE(server_->Stub()
+                  ->Batch(CallContext(kNoisy).get(), request, &response)
+                  .ok());
+  ASSERT_EQ(response.results_size(), kMaxInFlight + 1);
+  for (int i = 0; i < kMaxInFlight; ++i) {
+    EXPECT_EQ(response.results(i).code(), grpc::StatusCode::OK);
+  }
+  const v1::BatchResult& refused = response.results(kMaxInFlight);
+  EXPECT_EQ(refused.code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+  EXPECT_TRUE(refused.has_retry_delay());
+  EXPECT_EQ(db_.Scalar("SELECT count(*) FROM " + *free_ +
+                       " WHERE id >= 220 AND id < 230"),
+            std::to_string(kMaxInFlight));
+  EXPECT_EQ(db_.Scalar("SELECT count(*) FROM " + *free_ +
+                       " WHERE id = " + std::to_string(220 + kMaxInFlight)),
+            "0");
+}
+
 TEST_F(LimitsTest, TooManyRowsAreRefusedAndWriteNothing) {
   std::string before = db_.Dump(*free_);
   std::vector<v1::Row> rows;

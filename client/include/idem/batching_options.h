@@ -23,10 +23,11 @@ struct BatchingOptions {
   bool enabled = true;
   // RPCs (batches and lone calls) out at once before calls wait.
   int max_in_flight = 2;
-  // Calls and request bytes per batch. A call larger than max_bytes goes
-  // alone; keep max_bytes below the server's IDEM_MAX_MESSAGE_BYTES.
+  // Calls and request bytes per batch; a call larger than max_bytes goes
+  // alone. The server refuses a message over twice its
+  // IDEM_MAX_MESSAGE_BYTES (16 MiB by default) whole: keep below that.
   int max_calls = 64;
-  size_t max_bytes = 1 << 20;
+  size_t max_bytes = 256 << 10;
   // The longest a call waits for an RPC in flight to finish before it is
   // sent anyway: a batch held up by a row lock does not hold up the calls
   // after it for longer than this.
