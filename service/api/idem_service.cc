@@ -11,6 +11,7 @@
 #include "service/common/retry_delay.h"
 #include "service/db/catalog.h"
 #include "service/ops/copy_file_op.h"
+#include "service/ops/group_commit.h"
 #include "service/ops/insert_op.h"
 #include "service/ops/keyed_call_op.h"
 #include "service/ops/update_op.h"
@@ -153,6 +154,8 @@ void IdemService::Start(auth::Caller caller, std::vector<Call> calls) {
   if (for_worker.empty()) return;
   auto work = std::make_shared<std::vector<Call>>(std::move(for_worker));
   bool queued = workers_.Submit([this, caller = std::move(caller), work] {
+    // The writes among them reach the group committer together.
+    ops::GroupCommitter::Gathering gathering(ops_.committer);
     for (Call& call : *work) {
       absl::Status allowed = Authorize(caller, call.info);
       if (!allowed.ok()) {

@@ -71,8 +71,8 @@ class IdemService final : public v1::IdemService::CallbackService {
   struct Call {
     CallInfo info;
     Operation operation;
-    AnswerNow answer_now;  // may be empty
-    Done done;
+    AnswerNow answer_now = nullptr;
+    Done done = nullptr;  // set when the call is admitted
   };
 
   Call MakeInsert(const v1::InsertRequest& request,

@@ -2,6 +2,7 @@
 
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "absl/container/flat_hash_set.h"
 #include "service/common/retry_delay.h"
@@ -25,17 +26,49 @@ GroupCommitter::~GroupCommitter() {
   for (std::thread& thread : threads_) thread.join();
 }
 
+thread_local const GroupCommitter* GroupCommitter::gathering_for_ = nullptr;
+thread_local std::vector<GroupCommitter::Pending>* GroupCommitter::gathered_ =
+    nullptr;
+
+GroupCommitter::Gathering::Gathering(GroupCommitter* committer)
+    : committer_(committer) {
+  if (committer_ == nullptr) return;
+  gathering_for_ = committer_;
+  gathered_ = &calls_;
+}
+
+GroupCommitter::Gathering::~Gathering() {
+  if (committer_ == nullptr) return;
+  gathering_for_ = nullptr;
+  gathered_ = nullptr;
+  committer_->Enqueue(std::move(calls_));
+}
+
 void GroupCommitter::Submit(WriteCall call, Done done) {
+  if (gathering_for_ == this) {
+    gathered_->push_back({std::move(call), std::move(done)});
+    return;
+  }
+  std::vector<Pending> calls;
+  calls.push_back({std::move(call), std::move(done)});
+  Enqueue(std::move(calls));
+}
+
+void GroupCommitter::Enqueue(std::vector<Pending> calls) {
+  size_t queued = 0;
   {
     absl::MutexLock lock(&mu_);
-    if (!stopping_ && queue_.size() < options_.max_queued) {
-      queue_.push_back({std::move(call), std::move(done)});
-      return;
+    while (!stopping_ && queued < calls.size() &&
+           queue_.size() < options_.max_queued) {
+      queue_.push_back(std::move(calls[queued++]));
     }
   }
-  done(StatusOnly(WithRetryDelay(
-      absl::ResourceExhaustedError("server overloaded; retry after the delay"),
-      absl::Milliseconds(200))));
+  for (size_t i = queued; i < calls.size(); ++i) {
+    calls[i].done(StatusOnly(
+        WithRetryDelay(absl::ResourceExhaustedError(
+                           "server overloaded; retry after the delay"),
+                       absl::Milliseconds(200))));
+  }
 }
 
 const std::string* GroupCommitter::NextTenant() const {

@@ -42,6 +42,8 @@ struct GroupCommitOptions {
 // another's commit. Two calls under the same key never share a batch:
 // the second waits for the first's batch and then replays its answer.
 class GroupCommitter {
+  struct Pending;
+
  public:
   using Done = std::function<void(KeyedOutcome)>;
 
@@ -56,11 +58,34 @@ class GroupCommitter {
   // RESOURCE_EXHAUSTED and a retry delay.
   void Submit(WriteCall call, Done done);
 
+  // While one lives, calls submitted on its thread are held and queued
+  // together when it ends, so that a committer takes them in one batch
+  // instead of waking for the first (the calls of one Batch RPC). Not
+  // nested; `committer` may be null.
+  class Gathering {
+   public:
+    explicit Gathering(GroupCommitter* committer);
+    ~Gathering();
+    Gathering(const Gathering&) = delete;
+    Gathering& operator=(const Gathering&) = delete;
+
+   private:
+    GroupCommitter* const committer_;
+    std::vector<Pending> calls_;
+  };
+
  private:
   struct Pending {
     WriteCall call;
     Done done;
   };
+
+  // Queues `calls`; those that find the queue full are refused.
+  void Enqueue(std::vector<Pending> calls);
+
+  // The Gathering of this thread, if any: whose it is and what it holds.
+  static thread_local const GroupCommitter* gathering_for_;
+  static thread_local std::vector<Pending>* gathered_;
 
   void Run();
   // The tenant of the first queued call whose tenant may have another

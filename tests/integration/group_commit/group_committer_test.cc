@@ -9,6 +9,7 @@
 #include "absl/synchronization/blocking_counter.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
+#include "absl/time/clock.h"
 #include "service/ops/group_commit.h"
 #include "tests/integration/group_commit/group_commit_fixture.h"
 #include "tests/support/polling.h"
@@ -64,6 +65,38 @@ TEST_F(GroupCommitterTest, CallsWaitingForABusyCommitterShareABatch) {
   EXPECT_FALSE(outcomes[4].replayed);
   EXPECT_TRUE(outcomes[5].replayed);
   EXPECT_EQ(db_.Scalar("SELECT count(*) FROM " + items_), "5");
+}
+
+TEST_F(GroupCommitterTest, CallsSubmittedWhileGatheringShareABatch) {
+  absl::Mutex mu;
+  std::vector<size_t> batches;
+  ops::GroupCommitOptions options;
+  options.threads = 4;  // idle threads that would each take a call
+  options.on_batch = [&](size_t calls) {
+    absl::MutexLock lock(&mu);
+    batches.push_back(calls);
+  };
+  ops::GroupCommitter committer(context_, options);
+  constexpr int kCalls = 20;
+  absl::BlockingCounter answered(kCalls);
+  {
+    ops::GroupCommitter::Gathering gathering(&committer);
+    for (int i = 0; i < kCalls; ++i) {
+      committer.Submit(PlainInsert(200 + i, "g"), [&](KeyedOutcome outcome) {
+        EXPECT_TRUE(outcome.status.ok()) << outcome.status;
+        answered.DecrementCount();
+      });
+    }
+    // Held until the gathering ends: nothing has been committed.
+    absl::SleepFor(absl::Milliseconds(50));
+    absl::MutexLock lock(&mu);
+    EXPECT_TRUE(batches.empty());
+  }
+  answered.Wait();
+  EXPECT_EQ(batches, (std::vector<size_t>{kCalls}));
+  EXPECT_EQ(db_.Scalar("SELECT count(*) FROM " + items_ +
+                       " WHERE id >= 200 AND id < 220"),
+            std::to_string(kCalls));
 }
 
 TEST_F(GroupCommitterTest, ATenantWaitingOnALockLeavesAThreadForOthers) {
