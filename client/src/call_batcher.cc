@@ -123,11 +123,17 @@ void CallBatcher::StartTimer(const std::shared_ptr<ClientCore>& core,
 }
 
 void CallBatcher::OnTimer(const std::shared_ptr<ClientCore>& core) {
+  bool overdue;
   {
     absl::MutexLock lock(&mu_);
     timer_armed_ = false;
+    // The attempt the timer was set for may have left since; the one
+    // waiting longest now may not be due yet (SendWaiting sets a timer for
+    // it then).
+    overdue = !waiting_.empty() &&
+              absl::Now() - waiting_.front().since >= options_.max_wait;
   }
-  SendWaiting(core, /*overdue=*/true);
+  SendWaiting(core, overdue);
 }
 
 void CallBatcher::Release(const std::shared_ptr<ClientCore>& core) {

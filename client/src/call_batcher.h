@@ -76,8 +76,8 @@ class CallBatcher {
   // Calls OnTimer after `delay` (on a gRPC thread), while the Client lives.
   void StartTimer(const std::shared_ptr<ClientCore>& core,
                   absl::Duration delay);
-  // The oldest waiting attempt has waited max_wait: everything waiting
-  // leaves now.
+  // When the oldest waiting attempt has waited max_wait, everything
+  // waiting leaves now.
   void OnTimer(const std::shared_ptr<ClientCore>& core);
 
   const BatchingOptions& options_;
