@@ -51,6 +51,10 @@ Client MakeClient(const std::string& target) {
   // into fast final errors. The budget has its own unit tests.
   options.retry_budget.max_tokens = 100000;
   options.retry_budget.token_ratio = 1;
+  // Workers share a route's Client; with one RPC in flight before calls
+  // wait, any two concurrent Inserts or keyed writes on a route travel in
+  // one Batch RPC, so the faults also cut batches.
+  options.batching.max_in_flight = 1;
   return Client::FromChannel(
       grpc::CreateCustomChannel(target, grpc::InsecureChannelCredentials(),
                                 args),
