@@ -74,8 +74,10 @@ void CallBatcher::Add(std::shared_ptr<ClientCore> core, Attempt attempt) {
 std::vector<CallBatcher::Attempt> CallBatcher::TakeLocked() {
   std::vector<Attempt> taken;
   size_t bytes = 0;
-  while (!waiting_.empty() &&
-         taken.size() < static_cast<size_t>(std::max(options_.max_calls, 1))) {
+  // The server takes at most 1000 calls per batch.
+  const size_t max_calls =
+      static_cast<size_t>(std::clamp(options_.max_calls, 1, 1000));
+  while (!waiting_.empty() && taken.size() < max_calls) {
     if (!taken.empty() && bytes + waiting_.front().bytes > options_.max_bytes) {
       break;
     }

@@ -23,9 +23,10 @@ struct BatchingOptions {
   bool enabled = true;
   // RPCs (batches and lone calls) out at once before calls wait.
   int max_in_flight = 2;
-  // Calls and request bytes per batch; a call larger than max_bytes goes
-  // alone. The server refuses a message over twice its
-  // IDEM_MAX_MESSAGE_BYTES (16 MiB by default) whole: keep below that.
+  // Calls (1 to 1000, the server's limit) and request bytes per batch; a
+  // call larger than max_bytes goes alone. The server refuses a message over
+  // twice its IDEM_MAX_MESSAGE_BYTES (16 MiB by default) whole: keep below
+  // that.
   int max_calls = 64;
   size_t max_bytes = 256 << 10;
   // The longest a call waits for an RPC in flight to finish before it is
