@@ -59,6 +59,27 @@ class ClientFaultsTest : public ::testing::Test {
     return request;
   }
 
+  // A client with many quick retries, connected, then the proxy resetting
+  // and dropping 2% of what it forwards.
+  Client ClientUnderFaults(uint64_t seed) {
+    ClientOptions options;
+    options.retry =
+        RetryPolicy{/*max_attempts=*/30, absl::Seconds(60), absl::Seconds(5)};
+    options.backoff =
+        BackoffPolicy{absl::Milliseconds(2), absl::Milliseconds(100), 2.0};
+    // About exactly-once under many retries, not throttling.
+    options.retry_budget = {/*max_tokens=*/1e9, /*token_ratio=*/1};
+    Client client = ProxiedClient(options);
+    EXPECT_NE(client.Insert(v1::InsertRequest()).status().code(),
+              absl::StatusCode::kUnavailable);  // connected before faults
+    FaultProxy::Faults faults;
+    faults.reset_probability = 0.02;
+    faults.drop_probability = 0.02;
+    faults.seed = seed;
+    proxy_->SetFaults(faults);
+    return client;
+  }
+
   int64_t Counter() {
     return std::stoll(db_.Scalar("SELECT n FROM " + table_ + " WHERE id = 1"));
   }
@@ -70,22 +91,7 @@ class ClientFaultsTest : public ::testing::Test {
 };
 
 TEST_F(ClientFaultsTest, AThousandKeyedIncrementsLandExactlyOnce) {
-  ClientOptions options;
-  options.retry =
-      RetryPolicy{/*max_attempts=*/30, absl::Seconds(60), absl::Seconds(5)};
-  options.backoff =
-      BackoffPolicy{absl::Milliseconds(2), absl::Milliseconds(100), 2.0};
-  // This test is about exactly-once under many retries, not throttling.
-  options.retry_budget = {/*max_tokens=*/1e9, /*token_ratio=*/1};
-  const Client client = ProxiedClient(options);
-  ASSERT_TRUE(client.Insert(v1::InsertRequest()).status().code() !=
-              absl::StatusCode::kUnavailable);  // connected before faults
-
-  FaultProxy::Faults faults;
-  faults.reset_probability = 0.02;
-  faults.drop_probability = 0.02;
-  faults.seed = 20240611;
-  proxy_->SetFaults(faults);
+  const Client client = ClientUnderFaults(/*seed=*/20240611);
 
   constexpr int kCalls = 1000;
   int attempts = 0, replayed = 0;
@@ -110,21 +116,7 @@ TEST_F(ClientFaultsTest, AThousandKeyedIncrementsLandExactlyOnce) {
 // travel in Batch RPCs (BatchingOptions): a cut batch is retried call by
 // call, and each increment still lands once.
 TEST_F(ClientFaultsTest, ConcurrentKeyedIncrementsInBatchesLandExactlyOnce) {
-  ClientOptions options;
-  options.retry =
-      RetryPolicy{/*max_attempts=*/30, absl::Seconds(60), absl::Seconds(5)};
-  options.backoff =
-      BackoffPolicy{absl::Milliseconds(2), absl::Milliseconds(100), 2.0};
-  options.retry_budget = {/*max_tokens=*/1e9, /*token_ratio=*/1};
-  const Client client = ProxiedClient(options);
-  ASSERT_TRUE(client.Insert(v1::InsertRequest()).status().code() !=
-              absl::StatusCode::kUnavailable);  // connected before faults
-
-  FaultProxy::Faults faults;
-  faults.reset_probability = 0.02;
-  faults.drop_probability = 0.02;
-  faults.seed = 20261127;
-  proxy_->SetFaults(faults);
+  const Client client = ClientUnderFaults(/*seed=*/20261127);
 
   constexpr int kCalls = 2000;
   constexpr int kInFlight = 64;
