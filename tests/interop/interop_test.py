@@ -16,6 +16,7 @@ import subprocess
 import tempfile
 import time
 import unittest
+import uuid
 from pathlib import Path
 
 SOURCE_DIR = Path(os.environ["IDEM_SOURCE_DIR"])
@@ -160,7 +161,7 @@ class InteropTest(unittest.TestCase):
         bad = self.pb2.InsertRequest(
             table=self.table, rows=[to_row(self.pb2, {"id": 6, "nope": 1})])
         keyed = self.pb2.KeyedCallRequest(
-            idempotency_key="interop-batch-key",
+            idempotency_key=f"interop-batch-{uuid.uuid4().hex}",
             insert=self.pb2.InsertRequest(
                 table=self.table,
                 rows=[to_row(self.pb2, {"id": 7, "name": "g"})]))
