@@ -42,6 +42,7 @@ struct BatchRpc {
   v1::BatchRequest request;
   v1::BatchResponse response;
   std::vector<std::function<void(BatchedAttempt)>> done;
+  std::vector<std::function<void(std::function<void()>)>> send_alone;
 };
 
 BatchedAttempt FromResult(v1::BatchResult& result) {
@@ -163,6 +164,7 @@ void CallBatcher::Send(const std::shared_ptr<ClientCore>& core,
     timeout = std::min(timeout, attempt.timeout);
     *rpc->request.add_calls() = std::move(attempt.call);
     rpc->done.push_back(std::move(attempt.done));
+    rpc->send_alone.push_back(std::move(attempt.send_alone));
   }
   // idem-attempt of a batch: the highest attempt number among its calls.
   PrepareAttempt(rpc->context, timeout, attempt_number,
@@ -171,6 +173,15 @@ void CallBatcher::Send(const std::shared_ptr<ClientCore>& core,
       &rpc->context, &rpc->request, &rpc->response,
       [this, core = core, rpc](grpc::Status grpc_status) mutable {
         const CallbackThreadScope on_callback_thread;
+        if (grpc_status.error_code() == grpc::StatusCode::UNIMPLEMENTED) {
+          // A server without Batch (an older replica during an upgrade),
+          // or one whose parser refused a call of the batch: each call is
+          // sent again alone and gets the answer it would have alone.
+          for (auto& send_alone : rpc->send_alone) send_alone(nullptr);
+          Release(core);
+          core.reset();
+          return;
+        }
         BatchedAttempt failed;
         failed.status = ToAbslStatus(grpc_status);
         failed.pushback =

@@ -45,8 +45,8 @@ class CallBatcher {
     v1::BatchCall call;
     absl::Duration timeout;  // of this attempt
     int number;              // of this attempt, 1 for the first
-    // Sends the attempt as its own RPC; the batcher's `release` must run
-    // once that RPC's callback has delivered its answer.
+    // Sends the attempt as its own RPC; the batcher's `release` (may be
+    // empty) must run once that RPC's callback has delivered its answer.
     std::function<void(std::function<void()> release)> send_alone;
     std::function<void(BatchedAttempt)> done;  // when it went in a batch
   };

@@ -163,6 +163,25 @@ TEST_F(ClientBatchingTest, AFailedBatchRetriesEachOfItsCalls) {
                                      "Batch/Insert", "Batch/Insert"));
 }
 
+TEST_F(ClientBatchingTest, WithoutBatchOnTheServerEachCallIsSentAgainAlone) {
+  server_.RefuseBatches();
+  server_.Script({HeldUntil(hold_)});
+  const Client client = *Client::Create(options_);
+  Outcome<v1::InsertResponse> first, second, third;
+  client.InsertAsync(Rows(1), first.callback());
+  client.InsertAsync(Rows(2), second.callback());
+  client.InsertAsync(Rows(3), third.callback());
+  hold_->Notify();
+
+  EXPECT_TRUE(first.Get().first.ok());
+  for (Outcome<v1::InsertResponse>* outcome : {&second, &third}) {
+    auto [result, info] = outcome->Get();
+    EXPECT_TRUE(result.ok()) << result.status();
+    EXPECT_EQ(info.attempts, 1);  // the refused batch was no attempt
+  }
+  EXPECT_THAT(Methods(), ElementsAre("Insert", "Insert", "Insert"));
+}
+
 TEST_F(ClientBatchingTest, AWaitingCallLeavesAfterMaxWait) {
   options_.batching.max_wait = absl::Milliseconds(20);
   server_.Script({HeldUntil(hold_)});

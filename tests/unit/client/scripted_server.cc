@@ -61,6 +61,9 @@ class ScriptedServer::Service final : public v1::IdemService::Service {
   grpc::Status Batch(grpc::ServerContext* context,
                      const v1::BatchRequest* request,
                      v1::BatchResponse* response) override {
+    if (owner_.RefusesBatches()) {
+      return grpc::Status(grpc::StatusCode::UNIMPLEMENTED, "");
+    }
     std::vector<ScriptedReply> replies;
     for (const v1::BatchCall& call : request->calls()) {
       const bool keyed = call.has_keyed_call();
@@ -128,6 +131,16 @@ std::string ScriptedServer::target() const {
 void ScriptedServer::Script(std::vector<ScriptedReply> replies) {
   absl::MutexLock lock(&mu_);
   script_.assign(replies.begin(), replies.end());
+}
+
+void ScriptedServer::RefuseBatches() {
+  absl::MutexLock lock(&mu_);
+  refuse_batches_ = true;
+}
+
+bool ScriptedServer::RefusesBatches() const {
+  absl::MutexLock lock(&mu_);
+  return refuse_batches_;
 }
 
 std::vector<ReceivedCall> ScriptedServer::received() const {

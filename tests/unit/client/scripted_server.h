@@ -51,14 +51,18 @@ class ScriptedServer {
   std::string target() const;
   void Script(std::vector<ScriptedReply> replies);
   std::vector<ReceivedCall> received() const;
+  // Answers every Batch with UNIMPLEMENTED, as a server without it does.
+  void RefuseBatches();
 
  private:
   class Service;
   ScriptedReply Next(ReceivedCall call);
+  bool RefusesBatches() const;
 
   mutable absl::Mutex mu_;
   std::deque<ScriptedReply> script_ ABSL_GUARDED_BY(mu_);
   std::vector<ReceivedCall> received_ ABSL_GUARDED_BY(mu_);
+  bool refuse_batches_ ABSL_GUARDED_BY(mu_) = false;
   std::unique_ptr<Service> service_;
   std::unique_ptr<grpc::Server> server_;
   int port_ = 0;
