@@ -97,7 +97,7 @@ void CallBatcher::SendWaiting(const std::shared_ptr<ClientCore>& core,
     {
       absl::MutexLock lock(&mu_);
       if (waiting_.empty()) break;
-      if (!overdue && in_flight_ >= options_.max_in_flight) {
+      if (!overdue && in_flight_ >= std::max(options_.max_in_flight, 1)) {
         if (!timer_armed_) {
           timer_armed_ = true;
           timer =

@@ -21,7 +21,8 @@ namespace idem {
 // fast as the server answers.
 struct BatchingOptions {
   bool enabled = true;
-  // RPCs (batches and lone calls) out at once before calls wait.
+  // RPCs (batches and lone calls) out at once before calls wait; at
+  // least 1.
   int max_in_flight = 2;
   // Calls (1 to 1000, the server's limit) and request bytes per batch; a
   // call larger than max_bytes goes alone. The server refuses a message over
