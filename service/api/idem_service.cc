@@ -305,6 +305,14 @@ grpc::ServerUnaryReactor* IdemService::Batch(
         finish(absl::OkStatus());
       }
     };
+    // A call of a batch is counted and logged as the call it holds, with
+    // the batch's tenant, whether it runs or is refused here.
+    auto call_record =
+        std::make_shared<RequestRecord>(item.has_keyed_call() ? "KeyedCall"
+                                        : item.has_insert()   ? "Insert"
+                                                              : "BatchCall",
+                                        *context, metrics_, log_every_request_);
+    call_record->set_tenant(caller->tenant);
     // Each call is held to the size limit as if sent alone; the batch as
     // a whole is bounded by gRPC's receive limit (twice this one).
     absl::Status refused =
@@ -312,9 +320,15 @@ grpc::ServerUnaryReactor* IdemService::Batch(
             ? absl::InvalidArgumentError(
                   "a batch call must hold an insert or a keyed_call")
             : CheckSize(item);
+    std::unique_ptr<TenantLimiter::Permit> permit;
+    if (refused.ok()) {
+      absl::StatusOr<std::unique_ptr<TenantLimiter::Permit>> acquired =
+          limiter_.Acquire(caller->tenant);
+      if (acquired.ok()) permit = *std::move(acquired);
+      refused = acquired.status();
+    }
     if (!refused.ok()) {
-      RequestRecord("Batch", *context, metrics_, log_every_request_)
-          .Finish(refused);
+      call_record->Finish(refused);
       answer(refused, false);
       continue;
     }
@@ -322,18 +336,8 @@ grpc::ServerUnaryReactor* IdemService::Batch(
         item.has_keyed_call()
             ? MakeKeyedCall(item.keyed_call(), result->mutable_keyed_call())
             : MakeInsert(item.insert(), result->mutable_insert());
-    auto call_record = std::make_shared<RequestRecord>(
-        call.info.method, *context, metrics_, log_every_request_);
-    call_record->set_tenant(caller->tenant);
-    absl::StatusOr<std::unique_ptr<TenantLimiter::Permit>> permit =
-        limiter_.Acquire(caller->tenant);
-    if (!permit.ok()) {
-      call_record->Finish(permit.status());
-      answer(permit.status(), false);
-      continue;
-    }
     call.done =
-        Admitted(std::move(call_record), *std::move(permit), std::move(answer));
+        Admitted(std::move(call_record), std::move(permit), std::move(answer));
     calls.push_back(std::move(call));
   }
   Start(*std::move(caller), std::move(calls));

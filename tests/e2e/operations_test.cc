@@ -11,6 +11,7 @@
 
 #include <chrono>
 #include <map>
+#include <memory>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -92,17 +93,21 @@ class OperationsTest : public ::testing::Test {
     return request;
   }
 
+  std::unique_ptr<ServerProcess> StartWithMetrics(int metrics_port) const {
+    ServerProcess::Options options;
+    options.env = {
+        {"IDEM_TABLES", table_},
+        {"IDEM_METRICS_LISTEN", "127.0.0.1:" + std::to_string(metrics_port)}};
+    return ServerProcess::Start(options);
+  }
+
   TestDatabase db_;
   std::string table_;
 };
 
 TEST_F(OperationsTest, MetricsCountExactlyTheCallsMade) {
   const int metrics_port = FreeLoopbackPort();
-  ServerProcess::Options options;
-  options.env = {
-      {"IDEM_TABLES", table_},
-      {"IDEM_METRICS_LISTEN", "127.0.0.1:" + std::to_string(metrics_port)}};
-  auto server = ServerProcess::Start(options);
+  auto server = StartWithMetrics(metrics_port);
   std::map<std::string, double> before = Samples(Scrape(metrics_port));
   ASSERT_EQ(before.count("idem_build_info{version=\"0.1.0\"}"), 1u)
       << Scrape(metrics_port);
@@ -158,6 +163,36 @@ TEST_F(OperationsTest, MetricsCountExactlyTheCallsMade) {
       1);
   EXPECT_EQ(delta("idem_key_mismatches_total{" + tenant + "}"), 1);
   EXPECT_EQ(after.count("idem_db_connections_in_use"), 1u);
+}
+
+// Each call of a batch is counted as the call it holds, under the batch's
+// tenant, also when it is refused before it runs; the Batch RPC once.
+TEST_F(OperationsTest, MetricsCountEachCallOfABatch) {
+  const int metrics_port = FreeLoopbackPort();
+  auto server = StartWithMetrics(metrics_port);
+  std::map<std::string, double> before = Samples(Scrape(metrics_port));
+
+  v1::BatchRequest request;
+  *request.add_calls()->mutable_insert() = Insert(20, 1);
+  request.add_calls();  // holds no call
+  *request.add_calls()->mutable_insert() = v1::InsertRequest();  // no table
+  v1::BatchResponse response;
+  grpc::ClientContext context;
+  ASSERT_TRUE(server->Stub()->Batch(&context, request, &response).ok());
+  ASSERT_EQ(response.results_size(), 3);
+
+  std::map<std::string, double> after = Samples(Scrape(metrics_port));
+  auto delta = [&](const std::string& method, const std::string& code) {
+    const std::string sample = "idem_requests_total{code=\"" + code +
+                               "\",method=\"" + method +
+                               "\",tenant=\"default\"}";
+    return after[sample] - before[sample];
+  };
+  EXPECT_EQ(delta("Batch", "OK"), 1);
+  EXPECT_EQ(delta("Insert", "OK"), 1);
+  EXPECT_EQ(delta("Insert", "INVALID_ARGUMENT"), 1);
+  EXPECT_EQ(delta("BatchCall", "INVALID_ARGUMENT"), 1);
+  EXPECT_EQ(db_.Scalar("SELECT count(*) FROM " + table_), "1");
 }
 
 // Lines of `log` for finished calls of `method` that ended with `code`.
