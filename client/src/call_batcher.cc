@@ -36,13 +36,13 @@ std::optional<v1::BatchCall> AsBatchCall(const v1::CopyFileRequest&) {
 
 namespace {
 
-// One Batch RPC: what it sends, what it gets, and whose answers they are.
+// One Batch RPC: what it sends, what it gets, and whose answers they are
+// (the attempts, their calls moved into the request).
 struct BatchRpc {
   grpc::ClientContext context;
   v1::BatchRequest request;
   v1::BatchResponse response;
-  std::vector<std::function<void(BatchedAttempt)>> done;
-  std::vector<std::function<void(std::function<void()>)>> send_alone;
+  std::vector<CallBatcher::Attempt> attempts;
 };
 
 BatchedAttempt FromResult(v1::BatchResult& result) {
@@ -163,9 +163,8 @@ void CallBatcher::Send(const std::shared_ptr<ClientCore>& core,
     // with time left is then simply attempted again.
     timeout = std::min(timeout, attempt.timeout);
     *rpc->request.add_calls() = std::move(attempt.call);
-    rpc->done.push_back(std::move(attempt.done));
-    rpc->send_alone.push_back(std::move(attempt.send_alone));
   }
+  rpc->attempts = std::move(attempts);
   // idem-attempt of a batch: the highest attempt number among its calls.
   PrepareAttempt(rpc->context, timeout, attempt_number,
                  core->options.bearer_token);
@@ -177,7 +176,7 @@ void CallBatcher::Send(const std::shared_ptr<ClientCore>& core,
           // A server without Batch (an older replica during an upgrade),
           // or one whose parser refused a call of the batch: each call is
           // sent again alone and gets the answer it would have alone.
-          for (auto& send_alone : rpc->send_alone) send_alone(nullptr);
+          for (Attempt& attempt : rpc->attempts) attempt.send_alone(nullptr);
           Release(core);
           core.reset();
           return;
@@ -186,7 +185,7 @@ void CallBatcher::Send(const std::shared_ptr<ClientCore>& core,
         failed.status = ToAbslStatus(grpc_status);
         failed.pushback =
             ParsePushback(FindTrailer(rpc->context, kPushbackTrailer));
-        const size_t calls = rpc->done.size();
+        const size_t calls = rpc->attempts.size();
         if (failed.status.ok() &&
             static_cast<size_t>(rpc->response.results_size()) != calls) {
           failed.status = absl::InternalError(
@@ -194,9 +193,9 @@ void CallBatcher::Send(const std::shared_ptr<ClientCore>& core,
                            " results to a batch of ", calls, " calls"));
         }
         for (size_t i = 0; i < calls; ++i) {
-          rpc->done[i](failed.status.ok()
-                           ? FromResult(*rpc->response.mutable_results(i))
-                           : failed);
+          rpc->attempts[i].done(
+              failed.status.ok() ? FromResult(*rpc->response.mutable_results(i))
+                                 : failed);
         }
         Release(core);
         // The Client may end here, inside the scope (see ClientCore).
