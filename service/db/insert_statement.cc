@@ -118,8 +118,13 @@ InsertSql BuildInsertSql(const InsertShape& shape) {
       absl::StrCat("count(*) OVER (PARTITION BY ", KeyPartition(shape), ")");
 
   InsertSql sql;
-  // The outer query reads `stored` in the statement's snapshot, i.e. before
-  // the insert: exactly the row a conflicting input row met.
+  // DO NOTHING: the outer query reads `stored` in the statement's snapshot,
+  // i.e. before the insert: the row a conflicting input row met. DO UPDATE
+  // decides on the latest version of the row, which may have been
+  // committed while the statement waited for its lock, after the snapshot:
+  // rows it did not write are left at 0 and classified by a statement of
+  // their own, which sees that version (the write holds its lock).
+  const std::string not_written = shape.do_update ? "0" : StoredOutcome(shape);
   sql.write = absl::StrCat(
       "WITH ", InputCte(shape), ", written AS (INSERT INTO ", table.sql_name,
       " AS t (", absl::StrJoin(names, ", "), ") SELECT ",
@@ -128,8 +133,8 @@ InsertSql BuildInsertSql(const InsertShape& shape) {
       absl::StrJoin(keys, ", "), ", (t.xmax = 0) AS fresh) ",
       "SELECT input.ord, CASE WHEN written.fresh THEN ",
       v1::ROW_OUTCOME_INSERTED, " WHEN written.fresh IS NOT NULL THEN ",
-      v1::ROW_OUTCOME_UPDATED, " ELSE ", StoredOutcome(shape), " END, ",
-      same_key, " FROM input LEFT JOIN written ON ", KeyMatch(shape, "written"),
+      v1::ROW_OUTCOME_UPDATED, " ELSE ", not_written, " END, ", same_key,
+      " FROM input LEFT JOIN written ON ", KeyMatch(shape, "written"),
       " ORDER BY input.ord");
   sql.classify = absl::StrCat("WITH ", InputCte(shape), " SELECT input.ord, ",
                               StoredOutcome(shape), ", ", same_key,

@@ -25,13 +25,15 @@ bool operator==(const InsertShape& a, const InsertShape& b);
 // Both statements take one text[] parameter per shape column (element i is
 // row i's value) and return (ordinal, outcome, rows_with_same_key) per
 // request row in request order, where outcome is a v1::RowOutcome number or
-// 0 when the statement's snapshot could not tell (a concurrent transaction
-// committed the key after the statement began).
+// 0 when the statement's snapshot cannot tell: a concurrent transaction
+// committed the key after the statement began, or, for DO UPDATE, a row
+// that was not written (its outcome depends on the version the update
+// decided on, which a later statement sees).
 struct InsertSql {
   // INSERT ... ON CONFLICT, classifying every row.
   std::string write;
-  // Classifies rows again in a fresh snapshot, writing nothing: run for
-  // rows the write left at 0.
+  // Classifies rows again in a fresh snapshot, writing nothing: run after
+  // the write, for the rows it left at 0.
   std::string classify;
 };
 
