@@ -79,9 +79,10 @@ ABSL_FLAG(absl::Duration, max_connection_age, absl::Minutes(5),
 ABSL_FLAG(absl::Duration, reaper_interval, absl::Minutes(1),
           "how often expired idempotency keys are removed");
 ABSL_FLAG(int, reaper_batch, 1000, "keys removed per reaper statement");
-ABSL_FLAG(absl::Duration, copy_lease, absl::Seconds(60),
-          "how long a keyed CopyFile holds its key before a retry may take "
-          "it over");
+ABSL_FLAG(absl::Duration, copy_lease, absl::Seconds(15),
+          "how long a keyed CopyFile's claim of its key lives without a "
+          "renewal (a running copy renews it every third of this): after a "
+          "crash, how long until a retry may take the key over");
 
 namespace idem {
 namespace {
@@ -175,6 +176,14 @@ absl::Status Validate(const Config& config) {
   }
   if (config.reaper_batch < 1)
     return Invalid("reaper_batch", "must be positive");
+  if (config.copy_lease < absl::Seconds(1)) {
+    return Invalid("copy_lease", "must be at least 1s");
+  }
+  if (config.key_retention < config.copy_lease) {
+    return Invalid("key_retention",
+                   "must be at least --copy_lease (IDEM_COPY_LEASE): a key "
+                   "record must outlive the lease that holds it");
+  }
   for (const std::string& table : config.tables) {
     if (table.empty()) return Invalid("tables", "has an empty entry");
   }

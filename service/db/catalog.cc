@@ -1,7 +1,5 @@
 #include "service/db/catalog.h"
 
-#include <pqxx/transaction>
-
 #include "absl/strings/str_cat.h"
 #include "service/db/identifiers.h"
 #include "service/db/transaction.h"
@@ -148,9 +146,8 @@ absl::StatusOr<std::shared_ptr<const Table>> Catalog::LoadEntry(
     const std::string& entry) {
   absl::StatusOr<std::shared_ptr<const Table>> loaded = RunInTransaction(
       pool_,
-      [&](PgSession&,
-          pqxx::work& txn) -> absl::StatusOr<std::shared_ptr<const Table>> {
-        pqxx::result relation = txn.exec_params(kRelationSql, entry);
+      [&](Transaction& txn) -> absl::StatusOr<std::shared_ptr<const Table>> {
+        pqxx::result relation = txn.ExecPlannedPerRun(kRelationSql, {entry});
         if (relation.empty()) {
           return absl::NotFoundError(
               absl::StrCat("table \"", entry, "\" does not exist"));
@@ -162,7 +159,8 @@ absl::StatusOr<std::shared_ptr<const Table>> Catalog::LoadEntry(
         table->sql_name =
             absl::StrCat(QuoteIdentifier(relation[0][1].c_str()), ".",
                          QuoteIdentifier(relation[0][2].c_str()));
-        for (const pqxx::row& row : txn.exec_params(kColumnsSql, oid)) {
+        for (const pqxx::row& row :
+             txn.ExecPlannedPerRun(kColumnsSql, {std::to_string(oid)})) {
           Column column;
           column.name = row[0].c_str();
           column.type = row[1].c_str();
@@ -172,7 +170,8 @@ absl::StatusOr<std::shared_ptr<const Table>> Catalog::LoadEntry(
           column.generated = row[5].as<bool>();
           table->columns.push_back(std::move(column));
         }
-        for (const pqxx::row& row : txn.exec_params(kPrimaryKeySql, oid)) {
+        for (const pqxx::row& row :
+             txn.ExecPlannedPerRun(kPrimaryKeySql, {std::to_string(oid)})) {
           table->primary_key.push_back(*table->FindColumn(row[0].c_str()));
         }
         return std::shared_ptr<const Table>(std::move(table));

@@ -65,6 +65,7 @@ class ConnectionPool {
   int in_use() const;
   int waiting() const;
   int size() const { return options_.size; }
+  absl::Duration lock_timeout() const { return options_.lock_timeout; }
 
  private:
   void Release(std::unique_ptr<PgSession> session, bool discard);

@@ -1,7 +1,5 @@
 #include "service/db/migration_runner.h"
 
-#include <pqxx/transaction>
-
 #include "service/db/migrations.h"
 #include "service/db/transaction.h"
 
@@ -15,32 +13,32 @@ constexpr long long kMigrationLockId = 0x6964656d;
 
 absl::StatusOr<std::vector<int>> ApplyMigrations(ConnectionPool& pool) {
   return RunInTransaction(
-      pool,
-      [](PgSession&, pqxx::work& txn) -> absl::StatusOr<std::vector<int>> {
-        txn.exec_params("SELECT pg_advisory_xact_lock($1)", kMigrationLockId);
+      pool, [](Transaction& txn) -> absl::StatusOr<std::vector<int>> {
+        txn.ExecPlannedPerRun("SELECT pg_advisory_xact_lock($1::bigint)",
+                              {std::to_string(kMigrationLockId)});
         // CREATE SCHEMA checks the database's CREATE privilege even when
         // the schema exists, so only a missing schema is created: the
         // least-privilege role (deploy/sql) owns idem but may not create
         // schemas.
-        txn.exec(
+        txn.ExecScript(
             "DO $$BEGIN IF to_regnamespace('idem') IS NULL THEN "
             "CREATE SCHEMA idem; END IF; END$$; "
             "CREATE TABLE IF NOT EXISTS idem.schema_migrations ("
             "  version integer PRIMARY KEY,"
             "  name text NOT NULL,"
             "  applied_at timestamptz NOT NULL DEFAULT now())");
-        int current = txn.exec(
+        int current = txn.ExecScript(
                              "SELECT coalesce(max(version), 0) FROM "
                              "idem.schema_migrations")[0][0]
                           .as<int>();
         std::vector<int> applied;
         for (const Migration& migration : Migrations()) {
           if (migration.version <= current) continue;
-          txn.exec(migration.sql);
-          txn.exec_params(
+          txn.ExecScript(migration.sql);
+          txn.ExecPlannedPerRun(
               "INSERT INTO idem.schema_migrations (version, name) "
-              "VALUES ($1, $2)",
-              migration.version, migration.name);
+              "VALUES ($1::integer, $2)",
+              {std::to_string(migration.version), migration.name});
           applied.push_back(migration.version);
         }
         return applied;

@@ -2,66 +2,103 @@
 #define IDEM_SERVICE_DB_TRANSACTION_H_
 
 #include <exception>
-#include <pqxx/except>
+#include <memory>
 #include <pqxx/nontransaction>
+#include <pqxx/result>
 #include <pqxx/transaction>
-#include <type_traits>
+#include <string>
 #include <utility>
+#include <vector>
 
+#include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "service/db/connection_pool.h"
 #include "service/db/database_error.h"
+#include "service/db/pg_session.h"
 
 namespace idem::db {
 
-// Runs `body(session, txn)` on a pooled session in a `Txn`: pqxx::work for
-// one READ COMMITTED transaction that commits when `body` returns OK (any
-// other status rolls back), or pqxx::nontransaction for a single statement
-// in autocommit (one round trip instead of three, for reads). This is the
-// storage boundary: every libpqxx exception thrown below it is caught here
-// and mapped once, by MapDatabaseError.
+// The statements of one unit of work on a pooled session. Only
+// RunInTransaction and RunAutocommit make one, so that every statement runs
+// inside the storage boundary, where libpqxx's exceptions become a status.
 //
-// `body` returns absl::StatusOr<T> (or absl::Status).
-template <typename Txn, typename Body>
-auto RunIn(ConnectionPool& pool, Body&& body)
-    -> decltype(body(std::declval<PgSession&>(), std::declval<Txn&>())) {
-  absl::StatusOr<ConnectionPool::Lease> lease = pool.Acquire();
-  if (!lease.ok()) return lease.status();
-  try {
-    Txn txn((*lease)->connection());
-    auto result = body(**lease, txn);
-    if (result.ok()) txn.commit();
-    return result;
-  } catch (const std::exception& error) {
-    // After a failed commit or a lost connection the session's state is
-    // unknown: never hand it out again.
-    if (dynamic_cast<const pqxx::broken_connection*>(&error) != nullptr ||
-        dynamic_cast<const pqxx::in_doubt_error*>(&error) != nullptr) {
-      lease->Discard();
-    }
-    return MapDatabaseError(error);
-  }
-}
+// libpqxx 6.4 commits without looking at PostgreSQL's answer to COMMIT,
+// which is ROLLBACK, not an error, for a transaction that a failed
+// statement has aborted. So a Transaction asks libpq, before committing,
+// whether the transaction is still good, and commits only then: a failed
+// statement that went unnoticed can never turn into an answer.
+class Transaction {
+ public:
+  Transaction(const Transaction&) = delete;
+  Transaction& operator=(const Transaction&) = delete;
+
+  // Runs `sql`, prepared on this session, with `params`: after a few runs,
+  // on one generic plan for all values.
+  pqxx::result Exec(const std::string& sql,
+                    const std::vector<TextParam>& params);
+  // Runs `sql` unprepared, planned for these values (a join of a table to a
+  // set, whose best plan depends on the set's size).
+  pqxx::result ExecPlannedPerRun(const std::string& sql,
+                                 const std::vector<TextParam>& params);
+  // Runs `sql`, which may hold several statements and no parameters.
+  pqxx::result ExecScript(const std::string& sql);
+
+  // Runs `body()`, which works in this transaction, inside a savepoint:
+  // when `body` returns a non-OK status or a statement of it fails, only
+  // what `body` did is undone and the transaction goes on. When a
+  // savepoint statement itself fails, the database's state is no longer
+  // known: the transaction is poisoned, every later savepoint fails at
+  // once, and the transaction can only roll back (RunInTransaction answers
+  // UNAVAILABLE). `body` returns absl::StatusOr<T> (or absl::Status).
+  template <typename Body>
+  auto InSavepoint(Body&& body) -> decltype(body());
+
+  // Sets lock_timeout until the transaction ends (or the savepoint it is
+  // set in is undone): how long a statement may wait for a row lock.
+  void SetLockTimeout(absl::Duration timeout);
+
+  // Not OK once a savepoint statement has failed: why.
+  const absl::Status& poisoned() const { return poisoned_; }
+
+ private:
+  enum class Mode { kTransaction, kAutocommit };
+
+  template <typename Body>
+  friend auto RunIn(ConnectionPool& pool, Mode mode, Body&& body)
+      -> decltype(body(std::declval<Transaction&>()));
+  template <typename Body>
+  friend auto RunInTransaction(ConnectionPool& pool, Body&& body);
+  template <typename Body>
+  friend auto RunAutocommit(ConnectionPool& pool, Body&& body);
+
+  Transaction(PgSession& session, Mode mode);
+
+  // One savepoint statement; a failure poisons the transaction.
+  absl::Status SavepointStatement(absl::string_view sql);
+  // COMMIT, or nothing in autocommit. Not OK when the transaction was not
+  // committed; throws pqxx::in_doubt_error when the connection broke before
+  // the answer to COMMIT came.
+  absl::Status Commit();
+  // Ends the transaction without committing; throws when the session
+  // cannot be trusted afterwards (it is discarded).
+  void Rollback();
+
+  PgSession& session_;
+  // One of the two, by mode; `statements_` is whichever it is.
+  std::unique_ptr<pqxx::work> work_;
+  std::unique_ptr<pqxx::nontransaction> autocommit_;
+  pqxx::transaction_base& statements_;
+  absl::Status poisoned_;
+};
 
 template <typename Body>
-auto RunInTransaction(ConnectionPool& pool, Body&& body) {
-  return RunIn<pqxx::work>(pool, std::forward<Body>(body));
-}
-
-// Runs `body()`, which works in `txn`, inside a savepoint: when `body`
-// returns a non-OK status or a statement fails, only what `body` did is
-// rolled back and `txn` goes on. Exceptions are mapped here, as in RunIn; a
-// connection lost meanwhile also fails the enclosing commit. (Plain
-// SAVEPOINT statements: libpqxx 6.4's subtransaction sends none before a
-// prepared statement.)
-template <typename Body>
-auto RunInSavepoint(pqxx::transaction_base& txn, Body&& body)
-    -> decltype(body()) {
+auto Transaction::InSavepoint(Body&& body) -> decltype(body()) {
   using Result = decltype(body());
-  try {
-    txn.exec0("SAVEPOINT idem_call");
-  } catch (const std::exception& error) {
-    return MapDatabaseError(error);
+  if (!poisoned_.ok()) return poisoned_;
+  if (absl::Status begun = SavepointStatement("SAVEPOINT idem_call");
+      !begun.ok()) {
+    return begun;
   }
   Result result = [&]() -> Result {
     try {
@@ -70,13 +107,62 @@ auto RunInSavepoint(pqxx::transaction_base& txn, Body&& body)
       return MapDatabaseError(error);
     }
   }();
+  absl::Status ended =
+      SavepointStatement(result.ok() ? "RELEASE SAVEPOINT idem_call"
+                                     : "ROLLBACK TO SAVEPOINT idem_call");
+  if (!ended.ok()) return ended;
+  return result;
+}
+
+// Runs `body(txn)` on a pooled session. This is the storage boundary:
+// every libpqxx exception thrown below it is caught here and mapped once,
+// by MapDatabaseError. `body` returns absl::StatusOr<T> (or absl::Status).
+template <typename Body>
+auto RunIn(ConnectionPool& pool, Transaction::Mode mode, Body&& body)
+    -> decltype(body(std::declval<Transaction&>())) {
+  using Result = decltype(body(std::declval<Transaction&>()));
+  absl::StatusOr<ConnectionPool::Lease> lease = pool.Acquire();
+  if (!lease.ok()) return lease.status();
   try {
-    txn.exec0(result.ok() ? "RELEASE SAVEPOINT idem_call"
-                          : "ROLLBACK TO SAVEPOINT idem_call");
+    Transaction txn(**lease, mode);
+    Result result = [&]() -> Result {
+      try {
+        return body(txn);
+      } catch (const pqxx::broken_connection&) {
+        throw;
+      } catch (const std::exception& error) {
+        return MapDatabaseError(error);
+      }
+    }();
+    if (!result.ok()) {
+      txn.Rollback();
+      return result;
+    }
+    if (absl::Status committed = txn.Commit(); !committed.ok()) {
+      txn.Rollback();
+      return committed;
+    }
+    return result;
   } catch (const std::exception& error) {
+    // After a failed commit, a lost connection or a failed rollback the
+    // session's state is unknown: never hand it out again.
+    lease->Discard();
     return MapDatabaseError(error);
   }
-  return result;
+}
+
+// One READ COMMITTED transaction: commits when `body` returns OK, rolls
+// back on any other status.
+template <typename Body>
+auto RunInTransaction(ConnectionPool& pool, Body&& body) {
+  return RunIn(pool, Transaction::Mode::kTransaction, std::forward<Body>(body));
+}
+
+// Each statement commits on its own: one round trip instead of three, for
+// a single read.
+template <typename Body>
+auto RunAutocommit(ConnectionPool& pool, Body&& body) {
+  return RunIn(pool, Transaction::Mode::kAutocommit, std::forward<Body>(body));
 }
 
 }  // namespace idem::db

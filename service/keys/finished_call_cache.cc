@@ -2,8 +2,6 @@
 
 #include <algorithm>
 
-#include "absl/time/clock.h"
-
 namespace idem::keys {
 namespace {
 
@@ -16,12 +14,14 @@ size_t SizeOf(const KeyId& id, const StoredCall& call) {
 }  // namespace
 
 void FinishedCallCache::Put(const KeyId& id, const StoredCall& call,
-                            absl::Time observed_at) {
+                            Clock::time_point observed_at) {
   if (!call.done || options_.max_bytes == 0) return;
-  absl::Time valid_until = observed_at +
-                           std::min(call.expires_in, options_.max_age) -
-                           options_.margin;
-  if (valid_until <= absl::Now()) return;
+  const Clock::time_point now = options_.now();
+  const Clock::time_point valid_until =
+      observed_at +
+      std::chrono::duration_cast<Clock::duration>(absl::ToChronoNanoseconds(
+          std::min(call.expires_in, options_.max_age) - options_.margin));
+  if (valid_until <= now) return;
   Entry entry{std::make_shared<const StoredCall>(call), valid_until,
               SizeOf(id, call)};
   if (entry.bytes > options_.max_bytes) return;
@@ -31,7 +31,7 @@ void FinishedCallCache::Put(const KeyId& id, const StoredCall& call,
   if (!inserted) {
     // A live entry is the same finished record; a stale one is replaced
     // (the key expired and was used again) and keeps its place in line.
-    if (it->second.valid_until > absl::Now()) return;
+    if (it->second.valid_until > now) return;
     bytes_ -= it->second.bytes;
   } else {
     order_.push_back(std::move(key));
@@ -45,7 +45,7 @@ std::shared_ptr<const StoredCall> FinishedCallCache::Get(const KeyId& id) {
   // Shared: every KeyedCall looks here first, from gRPC's threads.
   absl::ReaderMutexLock lock(&mu_);
   auto it = entries_.find(Key{id.tenant, id.key});
-  if (it == entries_.end() || it->second.valid_until <= absl::Now()) {
+  if (it == entries_.end() || it->second.valid_until <= options_.now()) {
     return nullptr;  // a stale entry leaves with the oldest
   }
   return it->second.call;

@@ -1,8 +1,10 @@
 #ifndef IDEM_SERVICE_KEYS_FINISHED_CALL_CACHE_H_
 #define IDEM_SERVICE_KEYS_FINISHED_CALL_CACHE_H_
 
+#include <chrono>
 #include <cstddef>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <string>
 #include <utility>
@@ -25,10 +27,16 @@ namespace idem::keys {
 // oldest entries go first. Thread-safe.
 class FinishedCallCache {
  public:
+  // Ages are measured on a monotonic clock: a step of the wall clock (NTP,
+  // a resumed VM) neither keeps an entry past its record's life nor drops
+  // it early.
+  using Clock = std::chrono::steady_clock;
+
   struct Options {
     size_t max_bytes = 16 << 20;
     absl::Duration max_age = absl::Minutes(10);
     absl::Duration margin = absl::Seconds(1);
+    std::function<Clock::time_point()> now = Clock::now;  // tests: a fake
   };
 
   explicit FinishedCallCache(Options options) : options_(options) {}
@@ -36,7 +44,8 @@ class FinishedCallCache {
   // Remembers `call` (finished) under `id`. `observed_at`: a time before the
   // statement that read or wrote the record began; `call.expires_in` counts
   // from that statement.
-  void Put(const KeyId& id, const StoredCall& call, absl::Time observed_at);
+  void Put(const KeyId& id, const StoredCall& call,
+           Clock::time_point observed_at);
 
   // The finished call under `id`, if remembered and still live; null
   // otherwise. Shared, not copied: the response stays where it is.
@@ -46,7 +55,7 @@ class FinishedCallCache {
   using Key = std::pair<std::string, std::string>;  // tenant, key
   struct Entry {
     std::shared_ptr<const StoredCall> call;
-    absl::Time valid_until;
+    Clock::time_point valid_until;
     size_t bytes = 0;
   };
 

@@ -1,6 +1,5 @@
 #include "service/keys/key_reaper.h"
 
-#include <pqxx/transaction>
 #include <string>
 #include <vector>
 
@@ -52,11 +51,9 @@ absl::StatusOr<int64_t> KeyReaper::RunOnce(db::ConnectionPool& pool,
                                            int batch) {
   absl::StatusOr<std::vector<std::string>> tenants = db::RunInTransaction(
       pool,
-      [](db::PgSession& session,
-         pqxx::work& txn) -> absl::StatusOr<std::vector<std::string>> {
+      [](db::Transaction& txn) -> absl::StatusOr<std::vector<std::string>> {
         std::vector<std::string> names;
-        for (const pqxx::row& row :
-             session.ExecPlannedPerRun(txn, kTenantsSql, {})) {
+        for (const pqxx::row& row : txn.ExecPlannedPerRun(kTenantsSql, {})) {
           names.push_back(row[0].c_str());
         }
         return names;
@@ -66,11 +63,9 @@ absl::StatusOr<int64_t> KeyReaper::RunOnce(db::ConnectionPool& pool,
   for (const std::string& tenant : *tenants) {
     while (true) {
       absl::StatusOr<int64_t> removed = db::RunInTransaction(
-          pool,
-          [&](db::PgSession& session,
-              pqxx::work& txn) -> absl::StatusOr<int64_t> {
-            return session
-                .ExecPlannedPerRun(txn, kDeleteBatchSql,
+          pool, [&](db::Transaction& txn) -> absl::StatusOr<int64_t> {
+            return txn
+                .ExecPlannedPerRun(kDeleteBatchSql,
                                    {tenant, absl::StrCat(batch)})
                 .affected_rows();
           });

@@ -5,6 +5,7 @@
 #include <utility>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/random/random.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "service/db/value_encoding.h"
@@ -41,9 +42,9 @@ CROSS JOIN LATERAL (
 constexpr char kClaimSql[] = R"sql(
 INSERT INTO idem.idempotency_keys AS k
   (tenant, idempotency_key, fingerprint, state, first_executed_at,
-   last_seen_at, lease_expires_at, expires_at)
+   last_seen_at, lease_expires_at, lease_owner, expires_at)
 SELECT c.tenant, c.idempotency_key, decode(c.fingerprint, 'hex'), 1, now(),
-       now(), now() + $4::interval, now() + $5::interval
+       now(), now() + $4::interval, $6::bytea, now() + $5::interval
 FROM unnest($1::text[], $2::text[], $3::text[])
   AS c(tenant, idempotency_key, fingerprint)
 ORDER BY c.tenant, c.idempotency_key
@@ -53,6 +54,7 @@ ON CONFLICT (tenant, idempotency_key) DO UPDATE SET
   first_executed_at = EXCLUDED.first_executed_at,
   last_seen_at = EXCLUDED.last_seen_at,
   lease_expires_at = EXCLUDED.lease_expires_at,
+  lease_owner = EXCLUDED.lease_owner,
   expires_at = EXCLUDED.expires_at
 WHERE k.expires_at <= EXCLUDED.last_seen_at
    OR (k.state = 1 AND k.lease_expires_at <= EXCLUDED.last_seen_at
@@ -80,23 +82,34 @@ FROM unnest($1::text[], $2::text[], $3::text[], $4::integer[], $5::text[],
 ORDER BY c.tenant, c.idempotency_key
 )sql";
 
+// Completes only the claims their completers hold: a leased claim by its
+// owner, a claim of the same transaction (no owner) as itself.
 constexpr char kCompleteSql[] = R"sql(
 UPDATE idem.idempotency_keys AS k
 SET state = 2, status_code = c.status_code, status_message = c.status_message,
     response = decode(c.response, 'hex'), lease_expires_at = NULL,
-    last_seen_at = now(), expires_at = now() + $7::interval
+    lease_owner = NULL, last_seen_at = now(),
+    expires_at = now() + $7::interval
 FROM unnest($1::text[], $2::text[], $3::text[], $4::integer[], $5::text[],
-            $6::text[])
+            $6::text[], $8::text[])
   AS c(tenant, idempotency_key, fingerprint, status_code, status_message,
-       response)
+       response, owner)
 WHERE k.tenant = c.tenant AND k.idempotency_key = c.idempotency_key
   AND k.fingerprint = decode(c.fingerprint, 'hex') AND k.state = 1
+  AND k.lease_owner IS NOT DISTINCT FROM decode(c.owner, 'hex')
+)sql";
+
+constexpr char kRenewSql[] = R"sql(
+UPDATE idem.idempotency_keys
+SET lease_expires_at = now() + $4::interval, last_seen_at = now()
+WHERE tenant = $1 AND idempotency_key = $2 AND state = 1
+  AND lease_owner = $3::bytea
 )sql";
 
 constexpr char kReleaseSql[] = R"sql(
 DELETE FROM idem.idempotency_keys
 WHERE tenant = $1 AND idempotency_key = $2 AND fingerprint = $3::bytea
-  AND state = 1
+  AND state = 1 AND lease_owner = $4::bytea
 )sql";
 
 std::string Bytea(const std::string& bytes) {
@@ -147,8 +160,7 @@ std::vector<db::TextParam> CompletionParams(
 }  // namespace
 
 std::vector<std::optional<StoredCall>> KeyStore::LookupAll(
-    db::PgSession& session, pqxx::transaction_base& txn,
-    const std::vector<const KeyId*>& ids) const {
+    db::Transaction& txn, const std::vector<const KeyId*>& ids) const {
   // Per tenant (a batch has one): its keys, and where each goes in `found`.
   struct TenantKeys {
     std::vector<db::TextParam> keys;
@@ -163,7 +175,7 @@ std::vector<std::optional<StoredCall>> KeyStore::LookupAll(
   std::vector<std::optional<StoredCall>> found(ids.size());
   for (const auto& [tenant, keys] : by_tenant) {
     for (const pqxx::row& row :
-         session.Exec(txn, kLookupSql, {tenant, db::ArrayLiteral(keys.keys)})) {
+         txn.Exec(kLookupSql, {tenant, db::ArrayLiteral(keys.keys)})) {
       if (!row[9].as<bool>()) continue;  // expired: as if absent
       StoredCall& call = found[keys.index.at(row[7].c_str())].emplace();
       call.fingerprint = pqxx::binarystring(row[0]).str();
@@ -184,16 +196,14 @@ std::vector<std::optional<StoredCall>> KeyStore::LookupAll(
   return found;
 }
 
-std::optional<StoredCall> KeyStore::Lookup(db::PgSession& session,
-                                           pqxx::transaction_base& txn,
+std::optional<StoredCall> KeyStore::Lookup(db::Transaction& txn,
                                            const KeyId& id) const {
-  return LookupAll(session, txn, {&id})[0];
+  return LookupAll(txn, {&id})[0];
 }
 
 std::vector<std::optional<absl::Time>> KeyStore::ClaimAll(
-    db::PgSession& session, pqxx::transaction_base& txn,
-    const std::vector<const KeyClaim*>& claims,
-    std::optional<absl::Duration> lease) const {
+    db::Transaction& txn, const std::vector<const KeyClaim*>& claims,
+    const LeaseTerms* lease) const {
   std::vector<db::TextParam> tenants, keys, fingerprints;
   absl::flat_hash_map<std::pair<std::string, std::string>, size_t> index;
   for (const KeyClaim* claim : claims) {
@@ -202,12 +212,15 @@ std::vector<std::optional<absl::Time>> KeyStore::ClaimAll(
     keys.push_back(claim->id.key);
     fingerprints.push_back(Hex(claim->fingerprint));
   }
-  db::TextParam lease_text;
-  if (lease.has_value()) lease_text = Interval(*lease);
-  pqxx::result rows = session.Exec(
-      txn, kClaimSql,
-      {db::ArrayLiteral(tenants), db::ArrayLiteral(keys),
-       db::ArrayLiteral(fingerprints), lease_text, Interval(retention_)});
+  db::TextParam lease_length, owner;
+  if (lease != nullptr) {
+    lease_length = Interval(lease->length);
+    owner = Bytea(lease->owner);
+  }
+  pqxx::result rows =
+      txn.Exec(kClaimSql, {db::ArrayLiteral(tenants), db::ArrayLiteral(keys),
+                           db::ArrayLiteral(fingerprints), lease_length,
+                           Interval(retention_), owner});
   std::vector<std::optional<absl::Time>> first(claims.size());
   for (const pqxx::row& row : rows) {
     first[index.at({row[0].c_str(), row[1].c_str()})] = FromMicros(row[2]);
@@ -215,34 +228,37 @@ std::vector<std::optional<absl::Time>> KeyStore::ClaimAll(
   return first;
 }
 
-std::optional<absl::Time> KeyStore::Claim(
-    db::PgSession& session, pqxx::transaction_base& txn, const KeyClaim& claim,
-    std::optional<absl::Duration> lease) const {
-  return ClaimAll(session, txn, {&claim}, lease)[0];
+std::optional<absl::Time> KeyStore::Claim(db::Transaction& txn,
+                                          const KeyClaim& claim,
+                                          const LeaseTerms* lease) const {
+  return ClaimAll(txn, {&claim}, lease)[0];
 }
 
 size_t KeyStore::CompleteAll(
-    db::PgSession& session, pqxx::transaction_base& txn,
-    const std::vector<KeyCompletion>& completions) const {
-  return session
-      .ExecPlannedPerRun(txn, kCompleteSql,
-                         CompletionParams(completions, retention_))
-      .affected_rows();
+    db::Transaction& txn, const std::vector<KeyCompletion>& completions) const {
+  std::vector<db::TextParam> params = CompletionParams(completions, retention_);
+  std::vector<db::TextParam> owners;
+  for (const KeyCompletion& completion : completions) {
+    owners.push_back(completion.owner == nullptr ? db::TextParam()
+                                                 : Hex(*completion.owner));
+  }
+  params.push_back(db::ArrayLiteral(owners));
+  return txn.ExecPlannedPerRun(kCompleteSql, params).affected_rows();
 }
 
-bool KeyStore::Complete(db::PgSession& session, pqxx::transaction_base& txn,
+bool KeyStore::Complete(db::Transaction& txn,
                         const KeyCompletion& completion) const {
-  return CompleteAll(session, txn, {completion}) == 1;
+  return CompleteAll(txn, {completion}) == 1;
 }
 
-bool KeyStore::RecordAll(db::PgSession& session, pqxx::transaction_base& txn,
+bool KeyStore::RecordAll(db::Transaction& txn,
                          const std::vector<KeyCompletion>& completions,
                          absl::Time first_executed_at) const {
   std::vector<db::TextParam> params = CompletionParams(completions, retention_);
   params.push_back(absl::FormatTime("%Y-%m-%d %H:%M:%E6S+00", first_executed_at,
                                     absl::UTCTimeZone()));
   try {
-    session.Exec(txn, kRecordSql, params);
+    txn.Exec(kRecordSql, params);
   } catch (const pqxx::unique_violation&) {
     // Not an error of the call: a record holds one of the keys. The
     // transaction is aborted; the caller rolls it back and claims instead.
@@ -251,10 +267,26 @@ bool KeyStore::RecordAll(db::PgSession& session, pqxx::transaction_base& txn,
   return true;
 }
 
-void KeyStore::Release(db::PgSession& session, pqxx::transaction_base& txn,
-                       const KeyClaim& claim) const {
-  session.Exec(txn, kReleaseSql,
-               {claim.id.tenant, claim.id.key, Bytea(claim.fingerprint)});
+bool KeyStore::Renew(db::Transaction& txn, const KeyClaim& claim,
+                     const LeaseTerms& lease) const {
+  return txn.Exec(kRenewSql, {claim.id.tenant, claim.id.key, Bytea(lease.owner),
+                              Interval(lease.length)})
+             .affected_rows() == 1;
+}
+
+void KeyStore::Release(db::Transaction& txn, const KeyClaim& claim,
+                       const std::string& owner) const {
+  txn.Exec(kReleaseSql, {claim.id.tenant, claim.id.key,
+                         Bytea(claim.fingerprint), Bytea(owner)});
+}
+
+std::string NewLeaseOwner() {
+  absl::BitGen random;
+  std::string owner(16, '\0');
+  for (char& byte : owner) {
+    byte = static_cast<char>(absl::Uniform<int>(random, 0, 256));
+  }
+  return owner;
 }
 
 }  // namespace idem::keys

@@ -3,13 +3,12 @@
 
 #include <cstdint>
 #include <optional>
-#include <pqxx/transaction_base>
 #include <string>
 #include <vector>
 
 #include "absl/status/status.h"
 #include "absl/time/time.h"
-#include "service/db/pg_session.h"
+#include "service/db/transaction.h"
 
 namespace idem::keys {
 
@@ -26,13 +25,28 @@ struct KeyClaim {
   std::string fingerprint;
 };
 
+// A claim held with a lease, for work outside the transaction (a file
+// copy): committed on its own, taken over by the same call once `length`
+// has passed without a renewal. `owner`, random per claim, fences the
+// claim: only its holder may renew, complete or release it.
+struct LeaseTerms {
+  std::string owner;
+  absl::Duration length;
+};
+
 // The outcome stored under a claimed key: `response` (serialized
-// KeyedCallResponse) when `status` is OK, else the status.
+// KeyedCallResponse) when `status` is OK, else the status. `owner`: the
+// lease's owner for a leased claim, null for a claim in the same
+// transaction.
 struct KeyCompletion {
   const KeyClaim* claim = nullptr;
   absl::Status status;
   std::string response;
+  const std::string* owner = nullptr;
 };
+
+// A fresh owner token for a leased claim.
+std::string NewLeaseOwner();
 
 // What idem.idempotency_keys holds for a live (unexpired) key.
 struct StoredCall {
@@ -61,11 +75,8 @@ class KeyStore {
   // tenant (a batch has one), one primary-key probe per key. Writes
   // nothing.
   std::vector<std::optional<StoredCall>> LookupAll(
-      db::PgSession& session, pqxx::transaction_base& txn,
-      const std::vector<const KeyId*>& ids) const;
-  std::optional<StoredCall> Lookup(db::PgSession& session,
-                                   pqxx::transaction_base& txn,
-                                   const KeyId& id) const;
+      db::Transaction& txn, const std::vector<const KeyId*>& ids) const;
+  std::optional<StoredCall> Lookup(db::Transaction& txn, const KeyId& id) const;
 
   // Records each key as in progress for its call, also over an expired
   // record or over a lapsed lease of the same call, in one statement (keys
@@ -73,24 +84,24 @@ class KeyStore {
   // cycle). Waits (up to the session's lock_timeout) behind a concurrent
   // claim that has not committed. Returns, per claim, the call's
   // first_executed_at, or nullopt when a live record holds the key (read it
-  // with Lookup). The keys must be distinct.
-  // `lease`: for work outside the transaction (a file copy), the claim is
-  // committed on its own and others may take it over after this long.
+  // with Lookup). The keys must be distinct. With `lease`, the claims are
+  // leased (LeaseTerms); without, they complete in the same transaction.
   std::vector<std::optional<absl::Time>> ClaimAll(
-      db::PgSession& session, pqxx::transaction_base& txn,
-      const std::vector<const KeyClaim*>& claims,
-      std::optional<absl::Duration> lease) const;
-  std::optional<absl::Time> Claim(db::PgSession& session,
-                                  pqxx::transaction_base& txn,
-                                  const KeyClaim& claim,
-                                  std::optional<absl::Duration> lease) const;
+      db::Transaction& txn, const std::vector<const KeyClaim*>& claims,
+      const LeaseTerms* lease) const;
+  std::optional<absl::Time> Claim(db::Transaction& txn, const KeyClaim& claim,
+                                  const LeaseTerms* lease) const;
+
+  // Extends a leased claim that `lease.owner` still holds by
+  // `lease.length` from now; false when it no longer holds it.
+  bool Renew(db::Transaction& txn, const KeyClaim& claim,
+             const LeaseTerms& lease) const;
 
   // Stores the outcomes of claimed calls in one statement. Returns how many
-  // were stored: a claim lost to a takeover after its lease lapsed is not.
-  size_t CompleteAll(db::PgSession& session, pqxx::transaction_base& txn,
+  // were stored: a claim whose owner lost it to a takeover is not.
+  size_t CompleteAll(db::Transaction& txn,
                      const std::vector<KeyCompletion>& completions) const;
-  bool Complete(db::PgSession& session, pqxx::transaction_base& txn,
-                const KeyCompletion& completion) const;
+  bool Complete(db::Transaction& txn, const KeyCompletion& completion) const;
 
   // Claims and completes each key in one statement, for calls that ran
   // before their key was claimed: a record written once instead of claimed
@@ -99,14 +110,14 @@ class KeyStore {
   // expired or just committed) holds one of the keys: the caller rolls back
   // and claims the keys with ClaimAll. `first_executed_at` is stored to the
   // microsecond.
-  bool RecordAll(db::PgSession& session, pqxx::transaction_base& txn,
+  bool RecordAll(db::Transaction& txn,
                  const std::vector<KeyCompletion>& completions,
                  absl::Time first_executed_at) const;
 
-  // Forgets an in-progress claim after a transient failure, so that the
-  // next attempt runs the call afresh.
-  void Release(db::PgSession& session, pqxx::transaction_base& txn,
-               const KeyClaim& claim) const;
+  // Forgets an in-progress leased claim that `owner` holds after a
+  // transient failure, so that the next attempt runs the call afresh.
+  void Release(db::Transaction& txn, const KeyClaim& claim,
+               const std::string& owner) const;
 
  private:
   const absl::Duration retention_;

@@ -1,5 +1,6 @@
 #include "service/ops/group_commit.h"
 
+#include <algorithm>
 #include <string>
 #include <utility>
 #include <vector>
@@ -58,9 +59,12 @@ void GroupCommitter::Enqueue(std::vector<Pending> calls) {
   size_t queued = 0;
   {
     absl::MutexLock lock(&mu_);
-    while (!stopping_ && queued < calls.size() &&
-           queue_.size() < options_.max_queued) {
-      queue_.push_back(std::move(calls[queued++]));
+    for (; !stopping_ && queued < calls.size() && queued_ < options_.max_queued;
+         ++queued, ++queued_) {
+      Pending& pending = calls[queued];
+      TenantQueue& queue = tenants_[pending.call.tenant];
+      if (queue.calls.empty()) turn_.push_back(pending.call.tenant);
+      queue.calls.push_back(std::move(pending));
     }
   }
   for (size_t i = queued; i < calls.size(); ++i) {
@@ -71,44 +75,39 @@ void GroupCommitter::Enqueue(std::vector<Pending> calls) {
   }
 }
 
-const std::string* GroupCommitter::NextTenant() const {
-  for (const Pending& pending : queue_) {
-    auto busy = batches_in_flight_.find(pending.call.tenant);
-    if (busy == batches_in_flight_.end() ||
-        busy->second < options_.max_batches_per_tenant) {
-      return &pending.call.tenant;
+GroupCommitter::TenantQueue* GroupCommitter::NextTenant() {
+  for (const std::string& tenant : turn_) {
+    TenantQueue& queue = tenants_.at(tenant);
+    if (queue.batches_in_flight < options_.max_batches_per_tenant) {
+      return &queue;
     }
   }
   return nullptr;
 }
 
 std::vector<GroupCommitter::Pending> GroupCommitter::TakeBatch(
-    const std::string& tenant) {
+    TenantQueue& queue) {
   std::vector<Pending> batch;
-  std::deque<Pending> later;  // another tenant, or a key already taken
+  std::deque<Pending> later;  // a key already in the batch: a later batch
   absl::flat_hash_set<std::string> keys;
   size_t rows = 0;
-  // Looks this far past the front for calls of the same tenant.
-  const size_t max_scanned = 4 * options_.max_calls;
-  for (size_t scanned = 0; !queue_.empty() && scanned < max_scanned &&
-                           batch.size() < options_.max_calls;
-       ++scanned) {
-    Pending& next = queue_.front();
+  while (!queue.calls.empty() && batch.size() < options_.max_calls) {
+    Pending& next = queue.calls.front();
     if (!batch.empty() && rows + next.call.rows() > options_.max_rows) break;
     const std::optional<keys::KeyClaim>& key = next.call.key;
-    if (next.call.tenant != tenant ||
-        (key.has_value() && !keys.insert(key->id.key).second)) {
+    if (key.has_value() && !keys.insert(key->id.key).second) {
       later.push_back(std::move(next));
     } else {
       rows += next.call.rows();
       batch.push_back(std::move(next));
     }
-    queue_.pop_front();
+    queue.calls.pop_front();
   }
   while (!later.empty()) {
-    queue_.push_front(std::move(later.back()));
+    queue.calls.push_front(std::move(later.back()));
     later.pop_back();
   }
+  queued_ -= batch.size();
   return batch;
 }
 
@@ -121,15 +120,18 @@ void GroupCommitter::Run() {
       mu_.Await(absl::Condition(
           +[](GroupCommitter* committer)
                ABSL_EXCLUSIVE_LOCKS_REQUIRED(committer->mu_) {
-                 return (committer->stopping_ && committer->queue_.empty()) ||
+                 return (committer->stopping_ && committer->queued_ == 0) ||
                         committer->NextTenant() != nullptr;
                },
           this));
-      const std::string* next = NextTenant();
-      if (next == nullptr) return;  // stopping, and nothing left to commit
-      tenant = *next;
-      batch = TakeBatch(tenant);
-      ++batches_in_flight_[tenant];
+      TenantQueue* queue = NextTenant();
+      if (queue == nullptr) return;  // stopping, and nothing left to commit
+      tenant = queue->calls.front().call.tenant;
+      batch = TakeBatch(*queue);
+      ++queue->batches_in_flight;
+      // Served: the tenant's next batch waits for the others' turns.
+      turn_.erase(std::find(turn_.begin(), turn_.end(), tenant));
+      if (!queue->calls.empty()) turn_.push_back(tenant);
     }
     std::vector<WriteCall*> calls;
     for (Pending& pending : batch) calls.push_back(&pending.call);
@@ -139,7 +141,10 @@ void GroupCommitter::Run() {
       batch[i].done(std::move(outcomes[i]));
     }
     absl::MutexLock lock(&mu_);
-    if (--batches_in_flight_[tenant] == 0) batches_in_flight_.erase(tenant);
+    TenantQueue& queue = tenants_.at(tenant);
+    if (--queue.batches_in_flight == 0 && queue.calls.empty()) {
+      tenants_.erase(tenant);
+    }
   }
 }
 

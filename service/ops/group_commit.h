@@ -87,18 +87,28 @@ class GroupCommitter {
   static thread_local const GroupCommitter* gathering_for_;
   static thread_local std::vector<Pending>* gathered_;
 
+  // The calls of one tenant waiting for a batch, and its batches running.
+  struct TenantQueue {
+    std::deque<Pending> calls;
+    int batches_in_flight = 0;
+  };
+
   void Run();
-  // The tenant of the first queued call whose tenant may have another
+  // The first tenant, in turn, with calls waiting that may have another
   // batch in flight; null when there is none.
-  const std::string* NextTenant() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  std::vector<Pending> TakeBatch(const std::string& tenant)
+  TenantQueue* NextTenant() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // At least one call of `queue`, in order, skipping a key already taken.
+  std::vector<Pending> TakeBatch(TenantQueue& queue)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   const OpsContext& context_;
   const GroupCommitOptions options_;
   absl::Mutex mu_;
-  std::deque<Pending> queue_ ABSL_GUARDED_BY(mu_);
-  absl::flat_hash_map<std::string, int> batches_in_flight_ ABSL_GUARDED_BY(mu_);
+  absl::flat_hash_map<std::string, TenantQueue> tenants_ ABSL_GUARDED_BY(mu_);
+  // Tenants with calls waiting, in the order they are served: a tenant
+  // goes to the back when a batch of it is taken.
+  std::deque<std::string> turn_ ABSL_GUARDED_BY(mu_);
+  size_t queued_ ABSL_GUARDED_BY(mu_) = 0;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   std::vector<std::thread> threads_;
 };

@@ -122,8 +122,7 @@ absl::StatusOr<PreparedInsert> PrepareInsert(const OpsContext& context,
 }
 
 absl::StatusOr<std::vector<v1::InsertResponse>> ExecuteInserts(
-    db::PgSession& session, pqxx::transaction_base& txn,
-    const std::vector<const PreparedInsert*>& inserts) {
+    db::Transaction& txn, const std::vector<const PreparedInsert*>& inserts) {
   const db::InsertShape& shape = inserts.front()->shape;
   std::vector<db::TextParam> params;
   for (size_t c = 0; c < shape.columns.size(); ++c) {
@@ -139,7 +138,7 @@ absl::StatusOr<std::vector<v1::InsertResponse>> ExecuteInserts(
   db::InsertSql sql = db::BuildInsertSql(shape);
   std::vector<int> outcomes(row_count, 0);
   bool unresolved = false;
-  for (const pqxx::row& row : session.Exec(txn, sql.write, params)) {
+  for (const pqxx::row& row : txn.Exec(sql.write, params)) {
     size_t ordinal = row[0].as<size_t>();
     if (row[2].as<long long>() > 1) {
       return absl::InvalidArgumentError(
@@ -151,9 +150,9 @@ absl::StatusOr<std::vector<v1::InsertResponse>> ExecuteInserts(
     unresolved = unresolved || outcomes[ordinal - 1] == 0;
   }
   if (unresolved) {
-    // A concurrent transaction committed some keys after the insert began:
-    // a new statement sees them (READ COMMITTED).
-    for (const pqxx::row& row : session.Exec(txn, sql.classify, params)) {
+    // Rows whose stored version the write's snapshot did not show: a new
+    // statement sees it (READ COMMITTED).
+    for (const pqxx::row& row : txn.Exec(sql.classify, params)) {
       int& outcome = outcomes[row[0].as<size_t>() - 1];
       if (outcome == 0) outcome = row[1].as<int>();
       if (outcome == 0) {

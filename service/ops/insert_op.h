@@ -3,7 +3,6 @@
 
 #include <functional>
 #include <memory>
-#include <pqxx/transaction_base>
 #include <string>
 #include <vector>
 
@@ -11,7 +10,7 @@
 #include "idem/v1/idem.pb.h"
 #include "service/db/catalog.h"
 #include "service/db/insert_statement.h"
-#include "service/db/pg_session.h"
+#include "service/db/transaction.h"
 #include "service/ops/ops_context.h"
 
 namespace idem::ops {
@@ -36,8 +35,7 @@ absl::StatusOr<PreparedInsert> PrepareInsert(const OpsContext& context,
 // all `inserts` stand or fall together. Two inserts naming the same key
 // fail like two rows of one request doing so.
 absl::StatusOr<std::vector<v1::InsertResponse>> ExecuteInserts(
-    db::PgSession& session, pqxx::transaction_base& txn,
-    const std::vector<const PreparedInsert*>& inserts);
+    db::Transaction& txn, const std::vector<const PreparedInsert*>& inserts);
 
 // PrepareInsert, then the insert is committed by the group committer, in
 // one transaction with other concurrent calls; `done` gets its answer.

@@ -1,7 +1,6 @@
 #include "service/ops/keyed_answers.h"
 
 #include <algorithm>
-#include <pqxx/transaction>
 
 #include "absl/strings/str_cat.h"
 #include "google/protobuf/util/time_util.h"
@@ -59,11 +58,10 @@ std::optional<KeyedOutcome> FromStored(const keys::StoredCall& stored,
   return outcome;
 }
 
-absl::StatusOr<KeyedOutcome> AnswerOfHolder(db::PgSession& session,
-                                            pqxx::transaction_base& txn,
+absl::StatusOr<KeyedOutcome> AnswerOfHolder(db::Transaction& txn,
                                             const keys::KeyStore& store,
                                             const keys::KeyClaim& claim) {
-  std::optional<keys::StoredCall> stored = store.Lookup(session, txn, claim.id);
+  std::optional<keys::StoredCall> stored = store.Lookup(txn, claim.id);
   std::optional<KeyedOutcome> outcome;
   if (stored.has_value()) outcome = FromStored(*stored, claim);
   if (!outcome.has_value()) {
@@ -79,13 +77,11 @@ KeyedOutcome StoreFailure(const OpsContext& context,
                           const absl::Status& failure) {
   const keys::KeyStore& store = *context.key_store;
   absl::StatusOr<KeyedOutcome> stored = db::RunInTransaction(
-      *context.pool,
-      [&](db::PgSession& session,
-          pqxx::work& txn) -> absl::StatusOr<KeyedOutcome> {
-        if (!store.Claim(session, txn, claim, std::nullopt)) {
-          return AnswerOfHolder(session, txn, store, claim);
+      *context.pool, [&](db::Transaction& txn) -> absl::StatusOr<KeyedOutcome> {
+        if (!store.Claim(txn, claim, nullptr)) {
+          return AnswerOfHolder(txn, store, claim);
         }
-        store.Complete(session, txn, {&claim, failure, ""});
+        store.Complete(txn, {&claim, failure, ""});
         return KeyedOutcome{failure, {}, false};
       });
   if (!stored.ok()) return StatusOnly(stored.status());

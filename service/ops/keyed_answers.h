@@ -2,14 +2,13 @@
 #define IDEM_SERVICE_OPS_KEYED_ANSWERS_H_
 
 #include <optional>
-#include <pqxx/transaction_base>
 #include <string>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "google/protobuf/timestamp.pb.h"
-#include "service/db/pg_session.h"
+#include "service/db/transaction.h"
 #include "service/keys/key_store.h"
 #include "service/ops/keyed_outcome.h"
 #include "service/ops/ops_context.h"
@@ -30,8 +29,7 @@ std::optional<KeyedOutcome> FromStored(const keys::StoredCall& stored,
                                        const keys::KeyClaim& claim);
 
 // When a claim fails, a live record holds the key: its answer.
-absl::StatusOr<KeyedOutcome> AnswerOfHolder(db::PgSession& session,
-                                            pqxx::transaction_base& txn,
+absl::StatusOr<KeyedOutcome> AnswerOfHolder(db::Transaction& txn,
                                             const keys::KeyStore& store,
                                             const keys::KeyClaim& claim);
 

@@ -1,8 +1,6 @@
 #include "service/ops/keyed_call_op.h"
 
 #include <optional>
-#include <pqxx/nontransaction>
-#include <pqxx/transaction>
 
 #include "service/db/database_error.h"
 #include "service/db/transaction.h"
@@ -10,6 +8,7 @@
 #include "service/keys/finished_call_cache.h"
 #include "service/keys/key_rules.h"
 #include "service/keys/key_store.h"
+#include "service/keys/lease_keeper.h"
 #include "service/ops/copy_file_op.h"
 #include "service/ops/group_commit.h"
 #include "service/ops/keyed_answers.h"
@@ -37,48 +36,50 @@ absl::StatusOr<WriteCall> PrepareWrite(const OpsContext& context,
 
 // CopyFile: the file system shares no transaction with the key, so the key
 // is claimed with a lease first, then the copy runs, then its answer is
-// stored. A crash in between leaves a lease that the next retry takes over
-// once it lapses; the copy is idempotent, so running it again is safe.
+// stored. The lease is renewed while the copy runs, so a live copy is never
+// taken over; a crash in between leaves a lease that the next retry takes
+// over once it lapses (the copy is idempotent, so running it again is
+// safe). The claim's owner token fences it: a run whose claim was taken
+// over can neither complete nor release the new one, and answers with
+// what the key holds instead of its own copy.
 KeyedOutcome RunKeyedCopy(const OpsContext& context, const KeyClaim& claim,
                           const v1::CopyFileRequest& request) {
   const keys::KeyStore& store = *context.key_store;
   // A finished key is answered from a single autocommit read: replays
   // write nothing and cost one round trip.
-  absl::StatusOr<std::optional<StoredCall>> stored =
-      db::RunIn<pqxx::nontransaction>(
-          *context.pool,
-          [&](db::PgSession& session, pqxx::nontransaction& txn)
-              -> absl::StatusOr<std::optional<StoredCall>> {
-            return store.Lookup(session, txn, claim.id);
-          });
+  absl::StatusOr<std::optional<StoredCall>> stored = db::RunAutocommit(
+      *context.pool,
+      [&](db::Transaction& txn) -> absl::StatusOr<std::optional<StoredCall>> {
+        return store.Lookup(txn, claim.id);
+      });
   if (!stored.ok()) return StatusOnly(stored.status());
   if (stored->has_value()) {
     if (std::optional<KeyedOutcome> answer = FromStored(**stored, claim)) {
       return *std::move(answer);
     }
   }
+  const keys::LeaseTerms lease{keys::NewLeaseOwner(), context.copy_lease};
   std::optional<absl::Time> first;
   absl::StatusOr<std::optional<KeyedOutcome>> claimed = db::RunInTransaction(
       *context.pool,
-      [&](db::PgSession& session,
-          pqxx::work& txn) -> absl::StatusOr<std::optional<KeyedOutcome>> {
-        first = store.Claim(session, txn, claim, context.copy_lease);
+      [&](db::Transaction& txn) -> absl::StatusOr<std::optional<KeyedOutcome>> {
+        first = store.Claim(txn, claim, &lease);
         if (first.has_value()) return std::optional<KeyedOutcome>();
-        absl::StatusOr<KeyedOutcome> holder =
-            AnswerOfHolder(session, txn, store, claim);
+        absl::StatusOr<KeyedOutcome> holder = AnswerOfHolder(txn, store, claim);
         if (!holder.ok()) return holder.status();
         return std::optional<KeyedOutcome>(*std::move(holder));
       });
   if (!claimed.ok()) return StatusOnly(claimed.status());
   if (claimed->has_value()) return **std::move(claimed);
 
-  absl::StatusOr<v1::CopyFileResponse> copied = RunCopyFile(context, request);
+  absl::StatusOr<v1::CopyFileResponse> copied = [&] {
+    keys::LeaseKeeper keeper(*context.pool, store, claim, lease);
+    return RunCopyFile(context, request);
+  }();
   absl::StatusOr<KeyedOutcome> outcome = db::RunInTransaction(
-      *context.pool,
-      [&](db::PgSession& session,
-          pqxx::work& txn) -> absl::StatusOr<KeyedOutcome> {
+      *context.pool, [&](db::Transaction& txn) -> absl::StatusOr<KeyedOutcome> {
         if (!copied.ok() && db::IsTransient(copied.status())) {
-          store.Release(session, txn, claim);
+          store.Release(txn, claim, lease.owner);
           return StatusOnly(copied.status());
         }
         KeyedOutcome result = StatusOnly(copied.status());
@@ -88,8 +89,9 @@ KeyedOutcome RunKeyedCopy(const OpsContext& context, const KeyClaim& claim,
         }
         std::string body =
             copied.ok() ? result.response.SerializeAsString() : "";
-        if (!store.Complete(session, txn, {&claim, copied.status(), body})) {
-          return AnswerOfHolder(session, txn, store, claim);
+        if (!store.Complete(txn,
+                            {&claim, copied.status(), body, &lease.owner})) {
+          return AnswerOfHolder(txn, store, claim);
         }
         return result;
       });

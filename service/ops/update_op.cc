@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <map>
-#include <pqxx/transaction>
 
 #include "absl/strings/str_cat.h"
 #include "service/db/transaction.h"
@@ -135,12 +134,11 @@ absl::StatusOr<PreparedUpdate> PrepareUpdate(const OpsContext& context,
   return update;
 }
 
-absl::StatusOr<v1::UpdateResponse> ExecuteUpdate(db::PgSession& session,
-                                                 pqxx::transaction_base& txn,
+absl::StatusOr<v1::UpdateResponse> ExecuteUpdate(db::Transaction& txn,
                                                  const PreparedUpdate& update) {
   db::UpdateSql sql = db::BuildUpdateSql(update.shape);
   v1::UpdateResponse response;
-  pqxx::result probe = session.Exec(txn, sql.probe, update.params);
+  pqxx::result probe = txn.Exec(sql.probe, update.params);
   if (probe.empty()) {
     response.set_outcome(v1::UPDATE_OUTCOME_NOT_FOUND);
   } else if (!probe[0][0].as<bool>()) {
@@ -148,7 +146,7 @@ absl::StatusOr<v1::UpdateResponse> ExecuteUpdate(db::PgSession& session,
   } else if (!probe[0][1].as<bool>()) {
     response.set_outcome(v1::UPDATE_OUTCOME_STALE);
   } else {
-    session.Exec(txn, sql.apply, update.params);
+    txn.Exec(sql.apply, update.params);
     response.set_outcome(v1::UPDATE_OUTCOME_UPDATED);
   }
   return response;
@@ -158,10 +156,9 @@ absl::StatusOr<v1::UpdateResponse> RunUpdate(const OpsContext& context,
                                              const v1::UpdateRequest& request) {
   absl::StatusOr<PreparedUpdate> update = PrepareUpdate(context, request);
   if (!update.ok()) return update.status();
-  return db::RunInTransaction(*context.pool,
-                              [&](db::PgSession& session, pqxx::work& txn) {
-                                return ExecuteUpdate(session, txn, *update);
-                              });
+  return db::RunInTransaction(*context.pool, [&](db::Transaction& txn) {
+    return ExecuteUpdate(txn, *update);
+  });
 }
 
 }  // namespace idem::ops

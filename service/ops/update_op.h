@@ -2,13 +2,12 @@
 #define IDEM_SERVICE_OPS_UPDATE_OP_H_
 
 #include <memory>
-#include <pqxx/transaction>
 #include <vector>
 
 #include "absl/status/statusor.h"
 #include "idem/v1/idem.pb.h"
 #include "service/db/catalog.h"
-#include "service/db/pg_session.h"
+#include "service/db/transaction.h"
 #include "service/db/update_statement.h"
 #include "service/ops/ops_context.h"
 
@@ -26,8 +25,7 @@ absl::StatusOr<PreparedUpdate> PrepareUpdate(const OpsContext& context,
                                              const v1::UpdateRequest& request);
 
 // Locks the row, decides the outcome and applies the change in `txn`.
-absl::StatusOr<v1::UpdateResponse> ExecuteUpdate(db::PgSession& session,
-                                                 pqxx::transaction_base& txn,
+absl::StatusOr<v1::UpdateResponse> ExecuteUpdate(db::Transaction& txn,
                                                  const PreparedUpdate& update);
 
 // PrepareUpdate and ExecuteUpdate in a transaction of its own.

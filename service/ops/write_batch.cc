@@ -1,7 +1,6 @@
 #include "service/ops/write_batch.h"
 
 #include <algorithm>
-#include <pqxx/transaction>
 
 #include "absl/status/statusor.h"
 #include "absl/time/clock.h"
@@ -49,9 +48,8 @@ struct Plan {
 // kClaimFirst, claims the other keys. Returns the first_executed_at of the
 // calls that will run: `now` with kRecordAfter.
 absl::StatusOr<std::vector<std::optional<absl::Time>>> ClaimKeys(
-    const keys::KeyStore& store, db::PgSession& session,
-    pqxx::transaction_base& txn, const std::vector<WriteCall*>& calls,
-    KeyWrite key_write, absl::Time now,
+    const keys::KeyStore& store, db::Transaction& txn,
+    const std::vector<WriteCall*>& calls, KeyWrite key_write, absl::Time now,
     std::vector<std::optional<KeyedOutcome>>& answered, Finished& finished) {
   std::vector<const keys::KeyId*> ids;
   std::vector<size_t> keyed;
@@ -63,7 +61,7 @@ absl::StatusOr<std::vector<std::optional<absl::Time>>> ClaimKeys(
   std::vector<std::optional<absl::Time>> first(calls.size());
   if (keyed.empty()) return first;
   std::vector<std::optional<keys::StoredCall>> stored =
-      store.LookupAll(session, txn, ids);
+      store.LookupAll(txn, ids);
   std::vector<const keys::KeyClaim*> claims;
   std::vector<size_t> claimed_call;
   for (size_t k = 0; k < keyed.size(); ++k) {
@@ -82,7 +80,7 @@ absl::StatusOr<std::vector<std::optional<absl::Time>>> ClaimKeys(
   }
   if (claims.empty()) return first;
   std::vector<std::optional<absl::Time>> won =
-      store.ClaimAll(session, txn, claims, std::nullopt);
+      store.ClaimAll(txn, claims, nullptr);
   for (size_t c = 0; c < claims.size(); ++c) {
     size_t i = claimed_call[c];
     if (won[c].has_value()) {
@@ -91,7 +89,7 @@ absl::StatusOr<std::vector<std::optional<absl::Time>>> ClaimKeys(
     }
     // Claimed by a transaction that committed since the read.
     absl::StatusOr<KeyedOutcome> holder =
-        AnswerOfHolder(session, txn, store, *claims[c]);
+        AnswerOfHolder(txn, store, *claims[c]);
     if (!holder.ok()) return holder.status();
     answered[i] = *std::move(holder);
   }
@@ -161,15 +159,15 @@ Plan PlanRuns(const std::vector<WriteCall*>& calls,
 // Runs `calls` with set-based statements in `txn`. A non-OK status means
 // `txn` must be rolled back: the calls stand or fall together.
 absl::StatusOr<std::vector<KeyedOutcome>> RunTogether(
-    const OpsContext& context, db::PgSession& session,
-    pqxx::transaction_base& txn, const std::vector<WriteCall*>& calls,
-    KeyWrite key_write, Finished& finished) {
+    const OpsContext& context, db::Transaction& txn,
+    const std::vector<WriteCall*>& calls, KeyWrite key_write,
+    Finished& finished) {
   const keys::KeyStore& store = *context.key_store;
   // The database keeps microseconds: so do the response and the record.
   const absl::Time now = absl::FromUnixMicros(absl::ToUnixMicros(absl::Now()));
   std::vector<std::optional<KeyedOutcome>> answered(calls.size());
   absl::StatusOr<std::vector<std::optional<absl::Time>>> first =
-      ClaimKeys(store, session, txn, calls, key_write, now, answered, finished);
+      ClaimKeys(store, txn, calls, key_write, now, answered, finished);
   if (!first.ok()) return first.status();
   Plan plan = PlanRuns(calls, answered);
 
@@ -180,7 +178,7 @@ absl::StatusOr<std::vector<KeyedOutcome>> RunTogether(
       inserts.push_back(&std::get<PreparedInsert>(calls[i]->call));
     }
     absl::StatusOr<std::vector<v1::InsertResponse>> responses =
-        ExecuteInserts(session, txn, inserts);
+        ExecuteInserts(txn, inserts);
     if (!responses.ok()) return responses.status();
     for (size_t g = 0; g < group.size(); ++g) {
       *outcomes[group[g]].response.mutable_insert() =
@@ -189,7 +187,7 @@ absl::StatusOr<std::vector<KeyedOutcome>> RunTogether(
   }
   for (size_t i : plan.updates) {
     absl::StatusOr<v1::UpdateResponse> response =
-        ExecuteUpdate(session, txn, std::get<PreparedUpdate>(calls[i]->call));
+        ExecuteUpdate(txn, std::get<PreparedUpdate>(calls[i]->call));
     if (!response.ok()) return response.status();
     *outcomes[i].response.mutable_update() = *std::move(response);
   }
@@ -212,11 +210,10 @@ absl::StatusOr<std::vector<KeyedOutcome>> RunTogether(
   }
   if (completions.empty()) return outcomes;
   if (key_write == KeyWrite::kRecordAfter) {
-    if (!store.RecordAll(session, txn, completions, now)) {
+    if (!store.RecordAll(txn, completions, now)) {
       return KeyRecordedMeanwhile();
     }
-  } else if (store.CompleteAll(session, txn, completions) !=
-             completions.size()) {
+  } else if (store.CompleteAll(txn, completions) != completions.size()) {
     return WithRetryDelay(
         absl::AbortedError("idempotency key changed hands; retry"),
         absl::Milliseconds(50));
@@ -224,38 +221,37 @@ absl::StatusOr<std::vector<KeyedOutcome>> RunTogether(
   return outcomes;
 }
 
-// Each call in a savepoint of one transaction: a failing call fails alone.
-std::vector<absl::StatusOr<KeyedOutcome>> RunEachAlone(
+// Each call in a savepoint of one transaction, claiming its key before it
+// runs: a failing call fails alone. Lock waits share one lock timeout: a
+// batch stuck behind held rows is answered after one timeout, not one per
+// call. Not OK when the transaction did not commit (no result stands).
+absl::Status RunEachInSavepoint(
     const OpsContext& context, const std::vector<WriteCall*>& calls,
-    Finished& finished) {
-  std::vector<absl::StatusOr<KeyedOutcome>> results(
-      calls.size(), absl::UnknownError("not run"));
-  absl::Status committed = db::RunInTransaction(
-      *context.pool, [&](db::PgSession& session, pqxx::work& txn) {
-        for (size_t i : LockOrder(calls)) {
-          results[i] =
-              db::RunInSavepoint(txn, [&]() -> absl::StatusOr<KeyedOutcome> {
-                Finished record(1);
-                absl::StatusOr<std::vector<KeyedOutcome>> alone =
-                    RunTogether(context, session, txn, {calls[i]},
-                                KeyWrite::kClaimFirst, record);
-                if (!alone.ok()) return alone.status();
-                finished[i] = std::move(record[0]);
-                return std::move(alone->front());
-              });
-        }
-        return absl::OkStatus();
+    std::vector<absl::StatusOr<KeyedOutcome>>& results, Finished& finished) {
+  const absl::Duration lock_budget = context.pool->lock_timeout();
+  const absl::Time start = absl::Now();
+  return db::RunInTransaction(*context.pool, [&](db::Transaction& txn) {
+    bool first = true;
+    for (size_t i : LockOrder(calls)) {
+      if (!first) txn.SetLockTimeout(lock_budget - (absl::Now() - start));
+      first = false;
+      results[i] = txn.InSavepoint([&]() -> absl::StatusOr<KeyedOutcome> {
+        Finished record(1);
+        absl::StatusOr<std::vector<KeyedOutcome>> alone = RunTogether(
+            context, txn, {calls[i]}, KeyWrite::kClaimFirst, record);
+        if (!alone.ok()) return alone.status();
+        finished[i] = std::move(record[0]);
+        return std::move(alone->front());
       });
-  if (!committed.ok()) {
-    results.assign(calls.size(), committed);
-    finished.assign(calls.size(), std::nullopt);
-  }
-  return results;
+    }
+    return absl::OkStatus();
+  });
 }
 
 // Hands the finished records of a committed transaction to the cache.
 void Remember(const OpsContext& context, const std::vector<WriteCall*>& calls,
-              const Finished& finished, absl::Time observed_at) {
+              const Finished& finished,
+              keys::FinishedCallCache::Clock::time_point observed_at) {
   if (context.finished_calls == nullptr) return;
   for (size_t i = 0; i < calls.size(); ++i) {
     if (finished[i].has_value()) {
@@ -283,11 +279,11 @@ size_t WriteCall::rows() const {
 
 std::vector<KeyedOutcome> RunWriteBatch(const OpsContext& context,
                                         const std::vector<WriteCall*>& calls) {
-  const absl::Time started = absl::Now();
+  const auto started = keys::FinishedCallCache::Clock::now();
   Finished finished(calls.size());
-  absl::StatusOr<std::vector<KeyedOutcome>> together = db::RunInTransaction(
-      *context.pool, [&](db::PgSession& session, pqxx::work& txn) {
-        return RunTogether(context, session, txn, calls, KeyWrite::kRecordAfter,
+  absl::StatusOr<std::vector<KeyedOutcome>> together =
+      db::RunInTransaction(*context.pool, [&](db::Transaction& txn) {
+        return RunTogether(context, txn, calls, KeyWrite::kRecordAfter,
                            finished);
       });
   if (together.ok()) {
@@ -295,7 +291,8 @@ std::vector<KeyedOutcome> RunWriteBatch(const OpsContext& context,
     return *std::move(together);
   }
 
-  std::vector<absl::StatusOr<KeyedOutcome>> results;
+  std::vector<absl::StatusOr<KeyedOutcome>> results(
+      calls.size(), absl::UnknownError("not run"));
   finished.assign(calls.size(), std::nullopt);
   // A lone call runs again only to claim its key first: its own failure
   // would only repeat.
@@ -303,9 +300,22 @@ std::vector<KeyedOutcome> RunWriteBatch(const OpsContext& context,
   if ((calls.size() == 1 && !lost_race) ||
       together.status().code() == absl::StatusCode::kUnavailable) {
     results.assign(calls.size(), together.status());
-  } else {
-    results = RunEachAlone(context, calls, finished);
+  } else if (absl::Status committed =
+                 RunEachInSavepoint(context, calls, results, finished);
+             committed.ok()) {
     Remember(context, calls, finished, started);
+  } else if (!db::IsTransient(committed)) {
+    // A constraint checked at COMMIT (DEFERRABLE INITIALLY DEFERRED) failed,
+    // which savepoints do not check: which call broke it is known only to
+    // a transaction that holds that call alone.
+    std::vector<KeyedOutcome> outcomes;
+    for (WriteCall* call : calls) {
+      outcomes.push_back(std::move(RunWriteBatch(context, {call}).front()));
+    }
+    return outcomes;
+  } else {
+    results.assign(calls.size(), committed);
+    finished.assign(calls.size(), std::nullopt);
   }
   std::vector<KeyedOutcome> outcomes;
   for (size_t i = 0; i < calls.size(); ++i) {

@@ -97,12 +97,12 @@ TEST_F(GenericPlansTest, EveryPreparedStatementReadsTablesByIndexAlone) {
   static const std::regex kIndexCondition(R"(Index Cond: )");
   static const std::regex kFilter(R"(\n *Filter: )");
   int statements_seen = 0;
-  absl::Status checked = db::RunInTransaction(
-      *pool_, [&](db::PgSession&, pqxx::work& txn) -> absl::Status {
-        txn.exec0("SET LOCAL plan_cache_mode = force_generic_plan");
-        for (const pqxx::row& statement :
-             txn.exec("SELECT name, statement, cardinality(parameter_types) "
-                      "FROM pg_prepared_statements ORDER BY name")) {
+  absl::Status checked =
+      db::RunInTransaction(*pool_, [&](db::Transaction& txn) -> absl::Status {
+        txn.ExecScript("SET LOCAL plan_cache_mode = force_generic_plan");
+        for (const pqxx::row& statement : txn.ExecScript(
+                 "SELECT name, statement, cardinality(parameter_types) "
+                 "FROM pg_prepared_statements ORDER BY name")) {
           ++statements_seen;
           // A generic plan does not depend on the values: NULL for each.
           std::string nulls;
@@ -111,8 +111,8 @@ TEST_F(GenericPlansTest, EveryPreparedStatementReadsTablesByIndexAlone) {
           }
           std::string plan;
           for (const pqxx::row& line :
-               txn.exec(std::string("EXPLAIN EXECUTE ") + statement[0].c_str() +
-                        "(" + nulls + ")")) {
+               txn.ExecScript(std::string("EXPLAIN EXECUTE ") +
+                              statement[0].c_str() + "(" + nulls + ")")) {
             plan += std::string(line[0].c_str()) + "\n";
           }
           const std::string where =

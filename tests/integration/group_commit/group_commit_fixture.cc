@@ -51,32 +51,43 @@ void GroupCommitTest::Open(const std::string& url, int sessions) {
   options.statement_timeout = absl::Minutes(10);
   pool_ = std::make_unique<db::ConnectionPool>(options);
   ASSERT_TRUE(db::ApplyMigrations(*pool_).ok());
-  catalog_ = std::make_unique<db::Catalog>(
-      *pool_, std::vector<std::string>{items_, counters_});
-  ASSERT_TRUE(catalog_->LoadAll().ok());
+  AllowTables({items_, counters_});
   key_store_ = std::make_unique<keys::KeyStore>(absl::Hours(1));
   context_.pool = pool_.get();
-  context_.catalog = catalog_.get();
   context_.key_store = key_store_.get();
+}
+
+void GroupCommitTest::AllowTables(const std::vector<std::string>& tables) {
+  allowed_.insert(allowed_.end(), tables.begin(), tables.end());
+  catalog_ = std::make_unique<db::Catalog>(*pool_, allowed_);
+  ASSERT_TRUE(catalog_->LoadAll().ok());
+  context_.catalog = catalog_.get();
+}
+
+ops::WriteCall GroupCommitTest::InsertCall(const v1::InsertRequest& request,
+                                           const std::string& key) {
+  absl::StatusOr<ops::PreparedInsert> insert =
+      ops::PrepareInsert(context_, request);
+  EXPECT_TRUE(insert.ok()) << insert.status();
+  ops::WriteCall call{tenant_, *std::move(insert), std::nullopt};
+  if (!key.empty()) {
+    v1::KeyedCallRequest keyed;
+    keyed.set_idempotency_key(key);
+    *keyed.mutable_insert() = request;
+    call.key = keys::KeyClaim{{tenant_, key}, keys::Fingerprint(keyed)};
+  }
+  return call;
 }
 
 ops::WriteCall GroupCommitTest::PlainInsert(int64_t id, const std::string& note,
                                             int64_t n) {
-  absl::StatusOr<ops::PreparedInsert> insert =
-      ops::PrepareInsert(context_, ItemsRow(items_, id, note, n));
-  EXPECT_TRUE(insert.ok()) << insert.status();
-  return ops::WriteCall{tenant_, *std::move(insert), std::nullopt};
+  return InsertCall(ItemsRow(items_, id, note, n));
 }
 
 ops::WriteCall GroupCommitTest::KeyedInsert(const std::string& key, int64_t id,
                                             const std::string& note,
                                             int64_t n) {
-  v1::KeyedCallRequest request;
-  request.set_idempotency_key(key);
-  *request.mutable_insert() = ItemsRow(items_, id, note, n);
-  ops::WriteCall call = PlainInsert(id, note, n);
-  call.key = keys::KeyClaim{{tenant_, key}, keys::Fingerprint(request)};
-  return call;
+  return InsertCall(ItemsRow(items_, id, note, n), key);
 }
 
 ops::WriteCall GroupCommitTest::KeyedIncrement(const std::string& key,

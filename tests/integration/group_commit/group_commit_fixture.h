@@ -52,6 +52,12 @@ class GroupCommitTest : public ::testing::Test {
   // A KeyedCall adding 1 to counter `id` (1: the one SetUp made) under
   // `key`.
   ops::WriteCall KeyedIncrement(const std::string& key, int64_t id = 1);
+  // `request` checked against the catalog; under `key` unless it is empty.
+  ops::WriteCall InsertCall(const v1::InsertRequest& request,
+                            const std::string& key = "");
+
+  // Serves `tables` too (the test has created them).
+  void AllowTables(const std::vector<std::string>& tables);
 
   std::vector<ops::KeyedOutcome> RunBatch(std::vector<ops::WriteCall>& calls);
 
@@ -65,6 +71,7 @@ class GroupCommitTest : public ::testing::Test {
   std::unique_ptr<db::ConnectionPool> pool_;
   std::unique_ptr<db::Catalog> catalog_;
   std::unique_ptr<keys::KeyStore> key_store_;
+  std::vector<std::string> allowed_;
   ops::OpsContext context_;
 };
 

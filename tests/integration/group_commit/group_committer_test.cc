@@ -135,6 +135,49 @@ TEST_F(GroupCommitterTest, ATenantWaitingOnALockLeavesAThreadForOthers) {
       "stuck,second,other");
 }
 
+// Tenant A's batches all wait on a row lock while hundreds of its calls
+// queue in front of tenant B's: B's call is still taken and committed, and
+// no committer thread runs an empty batch meanwhile.
+TEST_F(GroupCommitterTest, AnotherTenantIsServedPastAStuckTenantsQueue) {
+  absl::Mutex mu;
+  std::vector<size_t> batches;
+  ops::GroupCommitOptions options;
+  options.threads = 4;
+  options.max_calls = 4;
+  options.max_batches_per_tenant = 3;
+  options.on_batch = [&](size_t calls) {
+    absl::MutexLock lock(&mu);
+    batches.push_back(calls);
+  };
+  ops::GroupCommitter committer(context_, options);
+  LockHolder holder("UPDATE " + counters_ + " SET n = n WHERE id = 1");
+  constexpr int kStuck = 100;
+  absl::BlockingCounter stuck_answered(kStuck);
+  for (int i = 0; i < kStuck; ++i) {
+    committer.Submit(KeyedIncrement("stuck-" + std::to_string(i)),
+                     [&](KeyedOutcome) { stuck_answered.DecrementCount(); });
+  }
+  ASSERT_TRUE(Eventually([&] { return db_.LockWaiters(counters_) == 3; }));
+
+  WriteCall other = PlainInsert(1, "other");
+  other.tenant = "other tenant";
+  absl::Notification other_done;
+  KeyedOutcome other_outcome;
+  committer.Submit(std::move(other), [&](KeyedOutcome outcome) {
+    other_outcome = std::move(outcome);
+    other_done.Notify();
+  });
+  EXPECT_TRUE(other_done.WaitForNotificationWithTimeout(absl::Seconds(30)));
+  EXPECT_TRUE(other_outcome.status.ok()) << other_outcome.status;
+
+  holder.Commit();
+  stuck_answered.Wait();
+  EXPECT_EQ(db_.Scalar("SELECT n FROM " + counters_ + " WHERE id = 1"),
+            std::to_string(kStuck));
+  absl::MutexLock lock(&mu);
+  for (size_t calls : batches) EXPECT_GT(calls, 0u);
+}
+
 TEST_F(GroupCommitterTest, QueuedCallsAreCommittedBeforeItStops) {
   std::vector<KeyedOutcome> outcomes(20);
   {

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "absl/strings/escaping.h"
+#include "absl/time/clock.h"
 #include "tests/integration/group_commit/group_commit_fixture.h"
 #include "tests/support/polling.h"
 
@@ -195,6 +196,41 @@ TEST_F(WriteBatchTest, UpdatesLockRowsInKeyOrderWhateverTheCallOrder) {
   EXPECT_EQ(db_.Scalar("SELECT string_agg(n::text, ',' ORDER BY id) FROM " +
                        counters_),
             "1,1");
+}
+
+// Every update of a batch waits on a row the test holds: the batch waits
+// one lock timeout together, then, with each call in a savepoint, at most
+// one more in all (not one per call), and the call that needs no lock
+// commits.
+TEST_F(WriteBatchTest, AStuckBatchWaitsAtMostOneLockTimeoutPerAttempt) {
+  db_.Exec("INSERT INTO " + counters_ +
+           " SELECT g, 0 FROM generate_series(2, 7) g");
+  db::PoolOptions options;
+  options.url = DatabaseUrl();
+  options.size = 2;
+  options.lock_timeout = absl::Seconds(2);
+  db::ConnectionPool pool(options);
+  context_.pool = &pool;
+  LockHolder holder("UPDATE " + counters_ + " SET n = n");
+  std::vector<WriteCall> calls;
+  for (int id = 1; id <= 7; ++id) {
+    calls.push_back(KeyedIncrement("stuck-" + std::to_string(id), id));
+  }
+  calls.push_back(PlainInsert(1, "free"));
+  const absl::Time start = absl::Now();
+  std::vector<KeyedOutcome> outcomes = RunBatch(calls);
+  const absl::Duration took = absl::Now() - start;
+
+  // Two lock timeouts and the statements around them; one per call would
+  // be eight.
+  EXPECT_LT(took, absl::Seconds(9));
+  for (int i = 0; i < 7; ++i) {
+    EXPECT_EQ(outcomes[i].status.code(), absl::StatusCode::kAborted)
+        << outcomes[i].status;
+    EXPECT_EQ(KeyRecord("stuck-" + std::to_string(i + 1)), "");
+  }
+  EXPECT_TRUE(outcomes[7].status.ok()) << outcomes[7].status;
+  EXPECT_EQ(db_.Scalar("SELECT count(*) FROM " + items_), "1");
 }
 
 }  // namespace

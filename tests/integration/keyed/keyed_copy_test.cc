@@ -1,6 +1,12 @@
 // Keyed CopyFile: the key is held with a lease while the file is copied.
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <future>
 #include <sstream>
 #include <thread>
 #include <vector>
@@ -20,7 +26,7 @@ class KeyedCopyTest : public KeyedCallTest {
   static void SetUpTestSuite() {
     char dir[] = "/tmp/idem-keyed-root-XXXXXX";
     root_ = mkdtemp(dir);
-    StartServer({{"IDEM_STORAGE_ROOT", root_}});
+    StartServer({{"IDEM_STORAGE_ROOT", root_}, {"IDEM_COPY_LEASE", "1s"}});
   }
   static void TearDownTestSuite() {
     KeyedCallTest::TearDownTestSuite();
@@ -75,6 +81,27 @@ class KeyedCopyTest : public KeyedCallTest {
   }
 
   static std::string root_;
+};
+
+// The test's own flock() on a folder of the root, as another replica's copy
+// into it would hold: copies into the folder wait until it is released.
+class HeldFolder {
+ public:
+  explicit HeldFolder(const fs::path& folder) {
+    fs::create_directories(folder);
+    fd_ = open(folder.c_str(), O_RDONLY | O_DIRECTORY);
+    EXPECT_EQ(flock(fd_, LOCK_EX), 0);
+  }
+  ~HeldFolder() { Release(); }
+  void Release() {
+    if (fd_ < 0) return;
+    flock(fd_, LOCK_UN);
+    close(fd_);
+    fd_ = -1;
+  }
+
+ private:
+  int fd_ = -1;
 };
 
 std::string KeyedCopyTest::root_;
@@ -196,6 +223,43 @@ TEST_F(KeyedCopyTest, RetryAfterACopyThatFinishedBeforeTheCrash) {
   EXPECT_EQ(retry.response.copy_file().outcome(), v1::COPY_OUTCOME_UNCHANGED);
   EXPECT_EQ(Read(destination), "already there");
   ExpectReplayOf(Call(stub(), request), retry);
+}
+
+// A copy that waits for its folder outlives its lease (1 s here) many times
+// over: the lease is renewed while it waits, so a retry under the key is
+// told to come back instead of taking the key over and copying beside it,
+// and then replays the one copy.
+TEST_F(KeyedCopyTest, ALiveCopyKeepsItsLeaseWhileItWaits) {
+  std::string source = NewSource("waited for");
+  std::string folder = TestDatabase::UniqueName("held");
+  std::string key = NewKey("live");
+  v1::KeyedCallRequest request = Copy(key, source, folder + "/out.txt");
+  std::future<Answer> first, retry;
+  HeldFolder held(fs::path(root_) / folder);  // released before the futures
+  first = std::async(std::launch::async, [&] { return Call(stub(), request); });
+  ASSERT_TRUE(Eventually([&] { return KeyState(key) == "1"; }));
+  const std::string claimed_until = db().Scalar(
+      "SELECT lease_expires_at FROM idem.idempotency_keys "
+      "WHERE idempotency_key = " +
+      Quote(key));
+  ASSERT_TRUE(Eventually([&] {
+    return db().Scalar("SELECT now() > " + Quote(claimed_until) +
+                       "::timestamptz + interval '2 seconds'") == "t";
+  }));
+  EXPECT_EQ(db().Scalar("SELECT lease_expires_at > now() FROM "
+                        "idem.idempotency_keys WHERE idempotency_key = " +
+                        Quote(key)),
+            "t");
+
+  retry = std::async(std::launch::async, [&] { return Call(stub(), request); });
+  ASSERT_EQ(retry.wait_for(std::chrono::seconds(20)), std::future_status::ready)
+      << "the retry took the live copy's key over";
+  ExpectAbortedWithPushback(retry.get());
+  held.Release();
+  Answer done = first.get();
+  ExpectExecuted(done);
+  EXPECT_EQ(done.response.copy_file().outcome(), v1::COPY_OUTCOME_COPIED);
+  ExpectReplayOf(Call(stub(), request), done);
 }
 
 }  // namespace

@@ -11,7 +11,9 @@ namespace {
 class KeyedExpiryTest : public KeyedCallTest {
  public:
   static void SetUpTestSuite() {
-    StartServer({{"IDEM_KEY_RETENTION", "1s"}, {"IDEM_REAPER_INTERVAL", "1h"}});
+    StartServer({{"IDEM_KEY_RETENTION", "1s"},
+                 {"IDEM_COPY_LEASE", "1s"},
+                 {"IDEM_REAPER_INTERVAL", "1h"}});
   }
 
  protected:

@@ -5,9 +5,11 @@
 #include <google/protobuf/wire_format_lite.h>
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <cstdint>
 #include <cstring>
 #include <functional>
+#include <limits>
 #include <map>
 #include <string>
 #include <utility>
@@ -261,6 +263,33 @@ TEST(FingerprintTest, UnspecifiedConflictPolicyIsDoNothing) {
 TEST(FingerprintTest, NegativeZeroIsZero) {
   EXPECT_EQ(Fingerprint(InsertCall({{{"x", Dbl(-0.0)}}})),
             Fingerprint(InsertCall({{{"x", Dbl(0.0)}}})));
+}
+
+// PostgreSQL stores every NaN as one value: so does the fingerprint.
+TEST(FingerprintTest, EveryNanIsOneNan) {
+  const double quiet = std::numeric_limits<double>::quiet_NaN();
+  double payload;
+  const uint64_t bits = 0xfff0000000000123;  // negative, with a payload
+  std::memcpy(&payload, &bits, sizeof(payload));
+  ASSERT_TRUE(std::isnan(payload));
+  EXPECT_EQ(Fingerprint(InsertCall({{{"x", Dbl(payload)}}})),
+            Fingerprint(InsertCall({{{"x", Dbl(quiet)}}})));
+  EXPECT_EQ(Fingerprint(InsertCall({{{"x", Dbl(-quiet)}}})),
+            Fingerprint(InsertCall({{{"x", Dbl(quiet)}}})));
+  EXPECT_NE(Fingerprint(InsertCall({{{"x", Dbl(quiet)}}})),
+            Fingerprint(InsertCall({{{"x", Dbl(1.0)}}})));
+}
+
+// A copy is fingerprinted by the files it names, not by how their paths
+// were spelled.
+TEST(FingerprintTest, CopyPathsAsTheyResolve) {
+  EXPECT_EQ(Fingerprint(CopyCall("in/./a.csv", "./out/a.csv")),
+            Fingerprint(CopyCall("in/a.csv", "out/a.csv")));
+  EXPECT_NE(Fingerprint(CopyCall("in/a.csv", "out/b.csv")),
+            Fingerprint(CopyCall("in/a.csv", "out/a.csv")));
+  // Paths the copy refuses keep their spelling.
+  EXPECT_NE(Fingerprint(CopyCall("in//a.csv", "out/a.csv")),
+            Fingerprint(CopyCall("in/a.csv", "out/a.csv")));
 }
 
 // Every variant differs from the base call and from every other variant.

@@ -7,10 +7,19 @@
 #include <memory>
 #include <string>
 
-#include "absl/time/clock.h"
-
 namespace idem::keys {
 namespace {
+
+using Clock = FinishedCallCache::Clock;
+
+// A monotonic clock the test moves by hand.
+struct FakeClock {
+  Clock::time_point now = Clock::time_point() + std::chrono::hours(1000);
+  void Advance(absl::Duration by) {
+    now += std::chrono::duration_cast<Clock::duration>(
+        absl::ToChronoNanoseconds(by));
+  }
+};
 
 StoredCall Finished(const std::string& response,
                     absl::Duration expires_in = absl::Hours(24)) {
@@ -28,9 +37,32 @@ FinishedCallCache::Options Small(size_t max_bytes = 1 << 20) {
   return options;
 }
 
+// Ages count on the cache's monotonic clock, from when the record was
+// observed: whatever the wall clock does meanwhile.
+TEST(FinishedCallCacheTest, AgesOnItsMonotonicClock) {
+  FakeClock clock;
+  FinishedCallCache::Options options = Small();
+  options.now = [&clock] { return clock.now; };
+  FinishedCallCache cache(options);
+  cache.Put({"t", "k"}, Finished("a", absl::Minutes(5)), clock.now);
+  clock.Advance(absl::Minutes(3));
+  EXPECT_NE(cache.Get({"t", "k"}), nullptr);
+  clock.Advance(absl::Minutes(1) + absl::Seconds(58));  // 1 s margin left
+  EXPECT_NE(cache.Get({"t", "k"}), nullptr);
+  clock.Advance(absl::Seconds(1));
+  EXPECT_EQ(cache.Get({"t", "k"}), nullptr);
+
+  // Never longer than max_age (10 minutes), however long the record lives.
+  cache.Put({"t", "long"}, Finished("a", absl::Hours(24)), clock.now);
+  clock.Advance(absl::Minutes(9));
+  EXPECT_NE(cache.Get({"t", "long"}), nullptr);
+  clock.Advance(absl::Minutes(1));
+  EXPECT_EQ(cache.Get({"t", "long"}), nullptr);
+}
+
 TEST(FinishedCallCacheTest, AnswersWhatItWasGiven) {
   FinishedCallCache cache(Small());
-  cache.Put({"t", "k"}, Finished("answer"), absl::Now());
+  cache.Put({"t", "k"}, Finished("answer"), Clock::now());
   std::shared_ptr<const StoredCall> hit = cache.Get({"t", "k"});
   ASSERT_NE(hit, nullptr);
   EXPECT_EQ(hit->response, "answer");
@@ -42,7 +74,7 @@ TEST(FinishedCallCacheTest, KeepsNothingInProgress) {
   FinishedCallCache cache(Small());
   StoredCall in_progress = Finished("");
   in_progress.done = false;
-  cache.Put({"t", "k"}, in_progress, absl::Now());
+  cache.Put({"t", "k"}, in_progress, Clock::now());
   EXPECT_FALSE(cache.Get({"t", "k"}) != nullptr);
 }
 
@@ -51,12 +83,12 @@ TEST(FinishedCallCacheTest, NeverOutlivesTheRecordLessTheMargin) {
   // Observed two seconds ago with three seconds to live, less the one-second
   // margin: already over.
   cache.Put({"t", "old"}, Finished("a", absl::Seconds(3)),
-            absl::Now() - absl::Seconds(2));
+            Clock::now() - std::chrono::seconds(2));
   EXPECT_FALSE(cache.Get({"t", "old"}) != nullptr);
   // A record that lives one second is never kept.
-  cache.Put({"t", "short"}, Finished("a", absl::Seconds(1)), absl::Now());
+  cache.Put({"t", "short"}, Finished("a", absl::Seconds(1)), Clock::now());
   EXPECT_FALSE(cache.Get({"t", "short"}) != nullptr);
-  cache.Put({"t", "live"}, Finished("a", absl::Minutes(1)), absl::Now());
+  cache.Put({"t", "live"}, Finished("a", absl::Minutes(1)), Clock::now());
   EXPECT_TRUE(cache.Get({"t", "live"}) != nullptr);
 }
 
@@ -64,19 +96,19 @@ TEST(FinishedCallCacheTest, DropsTheOldestBeyondItsBytes) {
   FinishedCallCache cache(Small(2000));
   for (int i = 0; i < 10; ++i) {
     cache.Put({"t", std::to_string(i)}, Finished(std::string(500, 'x')),
-              absl::Now());
+              Clock::now());
   }
   EXPECT_FALSE(cache.Get({"t", "0"}) != nullptr);
   EXPECT_TRUE(cache.Get({"t", "9"}) != nullptr);
   // An entry larger than the whole cache is not kept.
-  cache.Put({"t", "huge"}, Finished(std::string(5000, 'x')), absl::Now());
+  cache.Put({"t", "huge"}, Finished(std::string(5000, 'x')), Clock::now());
   EXPECT_FALSE(cache.Get({"t", "huge"}) != nullptr);
   EXPECT_TRUE(cache.Get({"t", "9"}) != nullptr);
 }
 
 TEST(FinishedCallCacheTest, ZeroBytesKeepsNothing) {
   FinishedCallCache cache(Small(0));
-  cache.Put({"t", "k"}, Finished("a"), absl::Now());
+  cache.Put({"t", "k"}, Finished("a"), Clock::now());
   EXPECT_FALSE(cache.Get({"t", "k"}) != nullptr);
 }
 

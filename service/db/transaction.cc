@@ -1,0 +1,101 @@
+#include "service/db/transaction.h"
+
+#include <libpq-fe.h>
+
+#include <algorithm>
+#include <pqxx/except>
+#include <pqxx/largeobject>
+#include <string>
+
+#include "absl/strings/str_cat.h"
+#include "service/db/fault_points.h"
+
+namespace idem::db {
+namespace {
+
+// libpqxx 6.4 keeps libpq's connection to itself but for one protected
+// accessor, which large objects use; libpq alone knows whether the
+// transaction has failed.
+class LibpqConnection : private pqxx::largeobject {
+ public:
+  static bool InGoodTransaction(const pqxx::dbtransaction& txn) {
+    return PQtransactionStatus(raw_connection(txn)) == PQTRANS_INTRANS;
+  }
+};
+
+}  // namespace
+
+Transaction::Transaction(PgSession& session, Mode mode)
+    : session_(session),
+      work_(mode == Mode::kTransaction
+                ? std::make_unique<pqxx::work>(session.connection())
+                : nullptr),
+      autocommit_(
+          mode == Mode::kAutocommit
+              ? std::make_unique<pqxx::nontransaction>(session.connection())
+              : nullptr),
+      statements_(work_ != nullptr
+                      ? static_cast<pqxx::transaction_base&>(*work_)
+                      : *autocommit_) {}
+
+pqxx::result Transaction::Exec(const std::string& sql,
+                               const std::vector<TextParam>& params) {
+  return session_.Exec(statements_, sql, params);
+}
+
+pqxx::result Transaction::ExecPlannedPerRun(
+    const std::string& sql, const std::vector<TextParam>& params) {
+  return session_.ExecPlannedPerRun(statements_, sql, params);
+}
+
+pqxx::result Transaction::ExecScript(const std::string& sql) {
+  return statements_.exec(sql);
+}
+
+void Transaction::SetLockTimeout(absl::Duration timeout) {
+  // 0 would mean no limit at all.
+  int64_t millis = std::max<int64_t>(1, absl::ToInt64Milliseconds(timeout));
+  statements_.exec0(absl::StrCat("SET LOCAL lock_timeout = ", millis));
+}
+
+absl::Status Transaction::SavepointStatement(absl::string_view sql) {
+  try {
+    const auto& fail = testing::Faults().fail_savepoint_statement;
+    if (fail && fail(sql)) {
+      throw pqxx::sql_error("canceling statement due to user request",
+                            std::string(sql), "57014");
+    }
+    statements_.exec0(std::string(sql));
+    return absl::OkStatus();
+  } catch (const std::exception& error) {
+    poisoned_ = absl::UnavailableError(absl::StrCat(
+        "the transaction was abandoned after a failed savepoint (",
+        MapDatabaseError(error).message(), "); nothing was written; retry"));
+    return poisoned_;
+  }
+}
+
+absl::Status Transaction::Commit() {
+  if (work_ == nullptr) return absl::OkStatus();
+  if (!poisoned_.ok()) return poisoned_;
+  const auto& abort = testing::Faults().abort_before_commit;
+  if (abort && abort()) {
+    try {
+      work_->exec0("SELECT 1 / 0");
+    } catch (const pqxx::sql_error&) {
+    }
+  }
+  if (!LibpqConnection::InGoodTransaction(*work_)) {
+    return absl::UnavailableError(
+        "a statement of the transaction failed unnoticed, so the database "
+        "rolled it back; nothing was written; retry");
+  }
+  work_->commit();
+  return absl::OkStatus();
+}
+
+void Transaction::Rollback() {
+  if (work_ != nullptr) work_->abort();
+}
+
+}  // namespace idem::db

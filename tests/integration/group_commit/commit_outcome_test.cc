@@ -1,0 +1,104 @@
+// A batch is answered as committed only when PostgreSQL committed it: a
+// savepoint statement that failed, or a COMMIT answered with ROLLBACK,
+// leaves every call of the batch UNAVAILABLE, with nothing written, stored
+// or remembered, so that a retry runs it afresh.
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/strings/match.h"
+#include "service/db/fault_points.h"
+#include "service/keys/finished_call_cache.h"
+#include "tests/integration/group_commit/group_commit_fixture.h"
+
+namespace idem::testing {
+namespace {
+
+using ops::KeyedOutcome;
+using ops::WriteCall;
+
+class CommitOutcomeTest : public GroupCommitTest {
+ protected:
+  void SetUp() override {
+    GroupCommitTest::SetUp();
+    cache_ = std::make_unique<keys::FinishedCallCache>(
+        keys::FinishedCallCache::Options{});
+    context_.finished_calls = cache_.get();
+  }
+  void TearDown() override { db::testing::Faults() = {}; }
+
+  // Two good keyed calls and a bad one (CHECK n >= 0): the batch fails
+  // together and runs again with each call in a savepoint.
+  std::vector<WriteCall> GoodGoodBad() {
+    std::vector<WriteCall> calls;
+    calls.push_back(KeyedInsert("good-1", 1, "a"));
+    calls.push_back(KeyedInsert("good-2", 2, "b"));
+    calls.push_back(KeyedInsert("bad", 3, "negative", -1));
+    return calls;
+  }
+
+  void ExpectNothingHappened(const std::vector<KeyedOutcome>& outcomes) {
+    for (const KeyedOutcome& outcome : outcomes) {
+      EXPECT_EQ(outcome.status.code(), absl::StatusCode::kUnavailable)
+          << outcome.status;
+    }
+    EXPECT_EQ(db_.Scalar("SELECT count(*) FROM " + items_), "0");
+    EXPECT_EQ(db_.Scalar("SELECT count(*) FROM idem.idempotency_keys "
+                         "WHERE tenant = '" +
+                         tenant_ + "'"),
+              "0");
+    for (const char* key : {"good-1", "good-2", "bad"}) {
+      EXPECT_EQ(cache_->Get({tenant_, key}), nullptr) << key;
+    }
+  }
+
+  std::unique_ptr<keys::FinishedCallCache> cache_;
+};
+
+// The second call's RELEASE fails on the client's side: the database never
+// undid that call's savepoint and would have committed its row under an
+// answer that says it failed (so a retry would insert it again).
+TEST_F(CommitOutcomeTest, AFailedReleaseAbandonsTheBatch) {
+  std::atomic<int> releases{0};
+  db::testing::Faults().fail_savepoint_statement = [&](absl::string_view sql) {
+    return absl::StartsWith(sql, "RELEASE") && ++releases == 2;
+  };
+  std::vector<WriteCall> calls = GoodGoodBad();
+  ExpectNothingHappened(RunBatch(calls));
+  ASSERT_EQ(releases.load(), 2) << "the fault point was not reached";
+
+  // Without the fault the same calls run afresh, each with its own answer.
+  db::testing::Faults() = {};
+  std::vector<WriteCall> again = GoodGoodBad();
+  std::vector<KeyedOutcome> outcomes = RunBatch(again);
+  EXPECT_TRUE(outcomes[0].status.ok()) << outcomes[0].status;
+  EXPECT_TRUE(outcomes[1].status.ok()) << outcomes[1].status;
+  EXPECT_EQ(outcomes[2].status.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_FALSE(outcomes[0].replayed);
+  EXPECT_EQ(db_.Scalar("SELECT count(*) FROM " + items_), "2");
+}
+
+// The bad call's ROLLBACK TO fails: its row would stay and commit.
+TEST_F(CommitOutcomeTest, AFailedRollbackToSavepointAbandonsTheBatch) {
+  db::testing::Faults().fail_savepoint_statement = [](absl::string_view sql) {
+    return absl::StartsWith(sql, "ROLLBACK TO");
+  };
+  std::vector<WriteCall> calls = GoodGoodBad();
+  ExpectNothingHappened(RunBatch(calls));
+}
+
+// A statement failed and nobody noticed: PostgreSQL answers the COMMIT of
+// the aborted transaction with ROLLBACK, and that is not a commit.
+TEST_F(CommitOutcomeTest, ACommitAnsweredWithRollbackIsNotACommit) {
+  db::testing::Faults().abort_before_commit = [] { return true; };
+  std::vector<WriteCall> calls;
+  calls.push_back(KeyedInsert("good-1", 1, "a"));
+  calls.push_back(PlainInsert(2, "b"));
+  ExpectNothingHappened(RunBatch(calls));
+}
+
+}  // namespace
+}  // namespace idem::testing
