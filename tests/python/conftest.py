@@ -64,13 +64,16 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     shutil.rmtree(_STAGE, ignore_errors=True)
 
 
-def pytest_runtest_setup(item: pytest.Item) -> None:
-    for marker in item.iter_markers("needs_server"):
-        feature = marker.args[0]
-        assert feature in KNOWN_FEATURES, feature
-        if feature not in _features():
-            pytest.skip(f"needs server feature {feature!r} (brief §8), not "
-                        "on this branch's server yet")
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    available = _features()
+    for item in items:
+        for marker in item.iter_markers("needs_server"):
+            feature = marker.args[0]
+            assert feature in KNOWN_FEATURES, feature
+            if feature not in available:
+                item.add_marker(pytest.mark.skip(
+                    reason=f"{item.name}: needs server feature {feature!r} "
+                    "(brief §8), not on this branch's server yet"))
 
 
 class Tables:
@@ -89,7 +92,7 @@ class Tables:
             self.versioned: "id bigint PRIMARY KEY, name text, version bigint",
             self.counters: "id bigint PRIMARY KEY, n bigint NOT NULL",
             self.wide: WIDE_COLUMNS,
-            self.generated: "id bigserial PRIMARY KEY, code text UNIQUE, "
+            self.generated: "code text PRIMARY KEY, seq bigserial, "
                             "note text DEFAULT 'fresh'",
         }
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 import time
 from pathlib import Path
@@ -21,6 +22,30 @@ def psql(sql: str, url: Optional[str] = None) -> str:
         ["/usr/bin/psql", url or DATABASE_URL, "-v", "ON_ERROR_STOP=1",
          "-Atqc", sql],
         check=True, capture_output=True, text=True).stdout.strip()
+
+
+def closed_port() -> str:
+    """An address where nothing listens: every call is UNAVAILABLE."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return f"127.0.0.1:{sock.getsockname()[1]}"
+
+
+def hold_row_lock(table, row, seconds):
+    """A psql session holding a row lock for `seconds`; returns once the
+    lock is held."""
+    holder = subprocess.Popen(
+        ["/usr/bin/psql", DATABASE_URL, "-qc",
+         f"BEGIN; SELECT 1 FROM {table} WHERE id = {row} FOR UPDATE; "
+         f"SELECT pg_sleep({seconds}); COMMIT;"],
+        stdout=subprocess.DEVNULL)
+    deadline = time.monotonic() + 10
+    while psql("SELECT count(*) FROM pg_stat_activity WHERE query LIKE "
+               "'%FOR UPDATE; SELECT pg_sleep%' AND wait_event = 'PgSleep'"
+               ) == "0":
+        assert time.monotonic() < deadline
+        time.sleep(0.02)
+    return holder
 
 
 class Server:

@@ -5,7 +5,6 @@ not there (retry budget), and what is never retried."""
 from __future__ import annotations
 
 import logging
-import socket
 import subprocess
 import time
 
@@ -14,7 +13,7 @@ import pytest
 import idem
 from idem import RowOutcome, StopReason, UpdateOutcome
 from fault_proxy import FaultProxy
-from servers import DATABASE_URL, psql
+from servers import closed_port, hold_row_lock, psql
 
 FAST = idem.RetryPolicy(initial_backoff=0.01, max_backoff=0.05)
 
@@ -76,23 +75,6 @@ def test_exactly_once_through_lost_answers(proxy, tables, new_id):
     assert psql(f"SELECT n FROM {tables.counters} WHERE id = {row}") == "3"
 
 
-def hold_row_lock(table, row, seconds):
-    """A psql session holding a row lock for `seconds`; returns once the
-    lock is held."""
-    holder = subprocess.Popen(
-        ["/usr/bin/psql", DATABASE_URL, "-qc",
-         f"BEGIN; SELECT 1 FROM {table} WHERE id = {row} FOR UPDATE; "
-         f"SELECT pg_sleep({seconds}); COMMIT;"],
-        stdout=subprocess.DEVNULL)
-    deadline = time.monotonic() + 10
-    while psql("SELECT count(*) FROM pg_stat_activity WHERE query LIKE "
-               "'%FOR UPDATE; SELECT pg_sleep%' AND wait_event = 'PgSleep'"
-               ) == "0":
-        assert time.monotonic() < deadline
-        time.sleep(0.02)
-    return holder
-
-
 def test_pushback_is_honoured(server, tables, new_id, caplog):
     row = new_id()
     psql(f"INSERT INTO {tables.counters} VALUES ({row}, 0)")
@@ -126,12 +108,6 @@ def test_an_unkeyed_increment_is_never_retried(server, tables, new_id):
     holder.wait(timeout=30)
     assert caught.value.call.attempts == 1
     assert caught.value.call.stop_reason == StopReason.NOT_IDEMPOTENT
-
-
-def closed_port() -> str:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return f"127.0.0.1:{sock.getsockname()[1]}"
 
 
 def test_retry_budget_exhausted_stops_retrying(tables):
