@@ -23,16 +23,16 @@ from pathlib import Path
 
 import pytest
 
-SOURCE_DIR = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(SOURCE_DIR / "client" / "python"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from servers import SOURCE_DIR, Server, psql  # noqa: E402
+
+sys.path.insert(0, str(SOURCE_DIR / "client" / "python"))
 
 import idem_build  # noqa: E402
 
 _STAGE = Path(tempfile.mkdtemp(prefix="idem-py-stage-"))
 sys.path.insert(0, str(idem_build.stage(_STAGE)))
-
-from servers import Server, psql  # noqa: E402
 
 # Features of brief §8 that the server on this branch does not have yet;
 # the lead adds each here once it has landed.

@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 from typing import Optional
 
+SOURCE_DIR = Path(__file__).resolve().parents[2]
 DATABASE_URL = os.environ.get("IDEM_TEST_DATABASE_URL", "")
 SERVER_BINARY = os.environ.get("IDEM_SERVER_BINARY", "")
 
