@@ -11,7 +11,7 @@ import idem
 import idem.aio
 from idem import CopyOutcome, RowOutcome, StopReason, UpdateOutcome
 from fault_proxy import FaultProxy
-from servers import closed_port, psql
+from servers import closed_port, hold_row_lock, psql
 
 FAST = idem.RetryPolicy(initial_backoff=0.01, max_backoff=0.05)
 
@@ -96,3 +96,22 @@ def test_errors_and_budget(server, tables):
     assert first.call.stop_reason == StopReason.MAX_ATTEMPTS
     assert (second.call.attempts, second.call.stop_reason) == (
         1, StopReason.RETRY_BUDGET)
+
+
+def test_pushback_is_honoured(server, tables, new_id):
+    row = new_id()
+    psql(f"INSERT INTO {tables.counters} VALUES ({row}, 0)")
+    patient = idem.RetryPolicy(max_attempts=20, total_timeout=20,
+                               initial_backoff=1e6, max_backoff=1e6)
+    holder = hold_row_lock(tables.counters, row, 1.0)
+
+    async def increment():
+        async with idem.aio.Client(server.address, retry=patient) as client:
+            return await client.update(tables.counters, {"id": row},
+                                       increment={"n": 1})
+
+    result = run(increment())
+    holder.wait(timeout=30)
+    assert result.outcome == UpdateOutcome.UPDATED
+    assert result.call.attempts >= 2
+    assert psql(f"SELECT n FROM {tables.counters} WHERE id = {row}") == "1"

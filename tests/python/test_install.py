@@ -16,17 +16,21 @@ from servers import DATABASE_URL, SOURCE_DIR, Server, psql
 EXAMPLES = SOURCE_DIR / "examples" / "python"
 
 
-@pytest.fixture(scope="module")
-def venv_python(tmp_path_factory):
-    venv = tmp_path_factory.mktemp("venv")
+def venv_with(venv, package):
+    """A fresh venv over Debian's packages with `package` pip-installed;
+    returns its python."""
     subprocess.run(["/usr/bin/python3", "-m", "venv",
                     "--system-site-packages", str(venv)], check=True)
-    pip = subprocess.run(
-        [str(venv / "bin" / "pip"), "install",
-         str(SOURCE_DIR / "client" / "python")],
-        capture_output=True, text=True, cwd=venv)
+    pip = subprocess.run([str(venv / "bin" / "pip"), "install", str(package)],
+                         capture_output=True, text=True, cwd=venv)
     assert pip.returncode == 0, pip.stdout + pip.stderr
     return venv / "bin" / "python"
+
+
+@pytest.fixture(scope="module")
+def venv_python(tmp_path_factory):
+    return venv_with(tmp_path_factory.mktemp("venv"),
+                     SOURCE_DIR / "client" / "python")
 
 
 @pytest.fixture(scope="module")
@@ -70,6 +74,14 @@ def test_installed_package_is_importable_from_the_venv(venv_python):
     prefix = str(venv_python.parent.parent)
     assert package.startswith(prefix) and status.startswith(prefix)
     assert protobuf.startswith("/usr/lib/python3/dist-packages")
+
+
+def test_sdist_builds_away_from_the_checkout(tmp_path):
+    import idem_build
+    sdist = tmp_path / idem_build.build_sdist(tmp_path)
+    python = venv_with(tmp_path / "venv", sdist)
+    check = subprocess.run([str(python), "-c", "import idem.aio"], cwd="/")
+    assert check.returncode == 0
 
 
 def test_insert_ignoring_duplicates(venv_python, example_server):
