@@ -62,7 +62,8 @@ def main() -> None:
             if number == args.stop_after:
                 print(f"stopping after {number} chunks, as a crash would")
                 return
-            done = client.exactly_once(f"{loader}:chunk-{number}").transaction([
+            once = client.exactly_once(f"{loader}:chunk-{number}")
+            done = once.transaction([
                 idem.Insert("example_table", rows),
                 idem.Update("example_checkpoint", {"loader": loader},
                             set={"next_line": start + len(rows)},

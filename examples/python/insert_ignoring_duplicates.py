@@ -6,7 +6,8 @@ it skipped because the same row was there (a redelivered message: fine)
 from one it skipped because a different row had the key (a real conflict).
 idem tells them apart: INSERTED, DUPLICATE, CONFLICT.
 
-Run `scripts/run` in another shell, then: examples/python/insert_ignoring_duplicates.py
+Run `scripts/run` in another shell, then:
+    examples/python/insert_ignoring_duplicates.py
 """
 
 import os

@@ -115,7 +115,8 @@ def test_exactly_once_replays_the_first_answer(client, tables, new_id,
                                             increment={"n": 7})
     again = client.exactly_once(key).update(tables.counters, {"id": row},
                                             increment={"n": 7})
-    assert first.result.outcome == again.result.outcome == UpdateOutcome.UPDATED
+    assert first.result.outcome == UpdateOutcome.UPDATED
+    assert again.result.outcome == UpdateOutcome.UPDATED
     assert (first.replayed, again.replayed) == (False, True)
     assert first.key == again.key == key
     assert first.first_executed_at == again.first_executed_at is not None

@@ -11,7 +11,7 @@ import logging
 import random
 import threading
 import time
-from typing import Any, Callable, Iterable, Optional
+from typing import Any, Iterable, Optional
 
 import grpc
 
@@ -64,7 +64,8 @@ class RetryBudget:
 def backoff_ceiling(policy: RetryPolicy, retry: int) -> float:
     """The longest sleep before retry number `retry` (1-based)."""
     try:
-        ceiling = policy.initial_backoff * policy.multiplier ** max(0, retry - 1)
+        growth = policy.multiplier ** max(0, retry - 1)
+        ceiling = policy.initial_backoff * growth
     except OverflowError:
         return policy.max_backoff
     return max(0.0, min(policy.max_backoff, ceiling))
@@ -144,26 +145,22 @@ class Attempts:
 
     def __init__(self, *, method: str, key: Optional[str], retryable: bool,
                  policy: RetryPolicy, budget: RetryBudget,
-                 token: Optional[str], timeout: Optional[float],
-                 clock: Callable[[], float] = time.monotonic,
-                 jitter: Callable[[], float] = random.random) -> None:
+                 token: Optional[str], timeout: Optional[float]) -> None:
         self._method = method
         self._key = key
         self._retryable = retryable
         self._policy = policy
         self._budget = budget
         self._token = token
-        self._clock = clock
-        self._jitter = jitter
-        self._deadline = clock() + (policy.total_timeout if timeout is None
-                                    else timeout)
+        self._deadline = time.monotonic() + (
+            policy.total_timeout if timeout is None else timeout)
         self.count = 0
 
     def next(self) -> tuple[float, list[tuple[str, str]]]:
         """The next attempt's timeout (seconds) and metadata."""
         self.count += 1
         timeout = min(self._policy.per_attempt_timeout,
-                      self._deadline - self._clock())
+                      self._deadline - time.monotonic())
         metadata = [(ATTEMPT_HEADER, str(self.count))]
         if self._token:
             metadata.append(("authorization", f"Bearer {self._token}"))
@@ -182,9 +179,9 @@ class Attempts:
         details = parse_trailers(error.trailing_metadata())
         pushback = Pushback.of(details)
         decision = decide(code, pushback, retryable_call=self._retryable,
-                          attempts_done=self.count, now=self._clock(),
+                          attempts_done=self.count, now=time.monotonic(),
                           deadline=self._deadline, policy=self._policy,
-                          budget=self._budget, jitter=self._jitter())
+                          budget=self._budget, jitter=random.random())
         if decision.retry:
             log.debug("idem %s attempt %d: %s (%s); retrying in %.3f s",
                       self._method, self.count, code.name, message,

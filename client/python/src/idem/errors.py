@@ -154,7 +154,8 @@ def parse_trailers(trailers: Optional[Iterable[tuple[str, object]]]
 
 
 def make_error(code: grpc.StatusCode, message: str, details: StatusDetails,
-               call: Optional[CallInfo], retry_delay: Optional[float]) -> Error:
+               call: Optional[CallInfo],
+               retry_delay: Optional[float]) -> Error:
     cls = _CLASSES.get(code, Error)
     return cls(message, code=code, reason=details.reason,
                metadata=details.metadata, retry_delay=retry_delay,
