@@ -1,7 +1,9 @@
 #!/usr/bin/python3
 """A second language calling idem: Python (Debian's python3-grpcio) with stubs
-generated from proto/idem/v1/idem.proto, against a real idem-server started
-here on the tests' PostgreSQL. Also drives scripts/idem-py as a user would.
+generated from proto/idem/v1/idem.proto, calling the proto itself (the
+package idem's own tests are tests/python), against a real idem-server
+started here on the tests' PostgreSQL. Also drives scripts/idem-py as a user
+would.
 
 Environment (set by CTest): IDEM_TEST_DATABASE_URL, IDEM_SERVER_BINARY,
 IDEM_SOURCE_DIR.
@@ -31,6 +33,24 @@ def load_idem_py():
     module = importlib.util.module_from_spec(spec)
     loader.exec_module(module)
     return module
+
+
+def to_row(pb2, columns):
+    """Plain Python values as an idem.v1.Row, by hand."""
+    row = pb2.Row()
+    for name, value in columns.items():
+        cell = row.columns[name]
+        if value is None:
+            cell.null_value = 0
+        elif isinstance(value, bool):
+            cell.bool_value = value
+        elif isinstance(value, int):
+            cell.int_value = value
+        elif isinstance(value, float):
+            cell.double_value = value
+        else:
+            cell.string_value = value
+    return row
 
 
 def psql(sql):
@@ -99,7 +119,7 @@ class InteropTest(unittest.TestCase):
     def insert(self, rows, **options):
         request = self.pb2.InsertRequest(
             table=self.table,
-            rows=[self.idem_py.to_row(self.pb2, row) for row in rows],
+            rows=[to_row(self.pb2, row) for row in rows],
             **options)
         return self.stub.Insert(request, timeout=30)
 
@@ -137,10 +157,10 @@ class InteropTest(unittest.TestCase):
 
     def test_update_outcomes(self):
         self.insert([{"id": 3, "name": "c", "value": 0.0}])
-        key = self.idem_py.to_row(self.pb2, {"id": 3})
+        key = to_row(self.pb2, {"id": 3})
         request = self.pb2.UpdateRequest(
             table=self.table, key=key,
-            set=self.idem_py.to_row(self.pb2, {"name": "d"}))
+            set=to_row(self.pb2, {"name": "d"}))
         self.assertEqual(self.stub.Update(request, timeout=30).outcome,
                          self.pb2.UPDATE_OUTCOME_UPDATED)
         self.assertEqual(self.stub.Update(request, timeout=30).outcome,
@@ -155,7 +175,6 @@ class InteropTest(unittest.TestCase):
                               "WHERE id = 4"), "0")
 
     def test_batch_answers_each_call_on_its_own(self):
-        to_row = self.idem_py.to_row
         good = self.pb2.InsertRequest(
             table=self.table, rows=[to_row(self.pb2, {"id": 5, "name": "e"})])
         bad = self.pb2.InsertRequest(
@@ -195,18 +214,29 @@ class InteropTest(unittest.TestCase):
         code, out, err = self.run_cli("insert", "--table", self.table,
                                       "--rows", rows)
         self.assertEqual(code, 0, err)
-        self.assertEqual(out["outcomes"], ["ROW_OUTCOME_INSERTED"] * 2)
+        self.assertEqual(out["outcomes"], ["INSERTED"] * 2)
         self.assertEqual((out["inserted"], out["duplicates"]), (2, 0))
         code, out, err = self.run_cli("insert", "--table", self.table,
                                       "--rows", rows)
-        self.assertEqual(out["outcomes"], ["ROW_OUTCOME_DUPLICATE"] * 2)
+        self.assertEqual(out["outcomes"], ["DUPLICATE"] * 2)
         code, out, err = self.run_cli(
-            "update", "--table", self.table, "--key", '{"id": 10}',
+            "update", "--table", self.table, "--where", '{"id": 10}',
             "--increment", '{"value": 0.5}')
         self.assertEqual(code, 0, err)
-        self.assertEqual(out, {"outcome": "UPDATE_OUTCOME_UPDATED"})
+        self.assertEqual(out["outcome"], "UPDATED")
+        self.assertTrue(out["call"]["idempotency_key"].startswith("auto-"))
         self.assertEqual(psql(f"SELECT value FROM {self.table} "
                               "WHERE id = 10"), "3")
+        key = f"interop-cli-{uuid.uuid4().hex}"
+        for replayed in (False, True):
+            code, out, err = self.run_cli(
+                "--key", key, "update", "--table", self.table, "--where",
+                '{"id": 11}', "--increment", '{"value": 1}')
+            self.assertEqual(code, 0, err)
+            self.assertEqual(out["result"]["outcome"], "UPDATED")
+            self.assertEqual(out["call"]["replayed"], replayed)
+        self.assertEqual(psql(f"SELECT value FROM {self.table} "
+                              "WHERE id = 11"), "4")
         code, out, err = self.run_cli("insert", "--table", "not_allowed",
                                       "--rows", '[{"id": 1}]')
         self.assertEqual(code, 1)

@@ -1,0 +1,49 @@
+"""Channel settings shared by the sync and asyncio clients: TLS
+credentials (as the C++ client's channel.cc) and channel options."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Callable, Optional, Union
+
+import grpc
+
+from idem.options import TLS
+
+
+def _pem(path: Optional[str]) -> Optional[bytes]:
+    if path is None:
+        return None
+    data = Path(path).read_bytes()
+    if not data:
+        raise ValueError(f"TLS file {path} is empty")
+    return data
+
+
+def open_channel(target: str, tls: Union[TLS, bool, None],
+                 insecure_channel: Callable[..., Any],
+                 secure_channel: Callable[..., Any]) -> Any:
+    """A channel made by grpc's (or grpc.aio's) channel functions.
+    tls=True: TLS with the system's roots; None or False: plaintext."""
+    settings = TLS() if tls is True else (tls or None)
+    options = _options(settings)
+    if settings is None:
+        return insecure_channel(target, options=options)
+    return secure_channel(target, _credentials(settings), options=options)
+
+
+def _credentials(tls: TLS) -> grpc.ChannelCredentials:
+    return grpc.ssl_channel_credentials(
+        root_certificates=_pem(tls.ca_file),
+        private_key=_pem(tls.key_file),
+        certificate_chain=_pem(tls.cert_file))
+
+
+def _options(tls: Optional[TLS]) -> list[tuple[str, object]]:
+    # The client does its own retries. A service config from DNS could turn
+    # on gRPC's retryPolicy as well and multiply attempts, so none is taken.
+    options: list[tuple[str, object]] = [
+        ("grpc.service_config_disable_resolution", 1)]
+    if tls is not None and tls.server_name:
+        options.append(("grpc.ssl_target_name_override", tls.server_name))
+    return options

@@ -1,0 +1,202 @@
+"""The retry discipline, free of I/O so that the sync and asyncio clients
+share it: which failures are retried, how long to sleep (full jitter or the
+server's pushback), the retry budget, and one logical call's attempts.
+Same rules as the C++ client (client/src/retry_decision.cc).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import random
+import threading
+import time
+from typing import Any, Iterable, Optional
+
+import grpc
+
+from idem.errors import StatusDetails, make_error, parse_trailers
+from idem.options import RetryPolicy
+from idem.results import CallInfo, StopReason
+
+log = logging.getLogger("idem")
+
+ATTEMPT_HEADER = "idem-attempt"
+
+# Transient failures. DEADLINE_EXCEEDED counts only for one attempt: the
+# overall deadline is checked separately.
+RETRYABLE_CODES = frozenset({
+    grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.ABORTED,
+    grpc.StatusCode.RESOURCE_EXHAUSTED, grpc.StatusCode.DEADLINE_EXCEEDED})
+
+
+class RetryBudget:
+    """A token bucket shared by the calls of a Client (or of several, when
+    passed to each), shaped like gRPC's retry throttling: a failed attempt
+    with a transient code takes a token, a success returns token_ratio, and
+    retries are allowed only while more than half the tokens are left. In
+    an outage the Client soon sends each call once instead of multiplying
+    the load on a struggling server."""
+
+    def __init__(self, max_tokens: float = 10, token_ratio: float = 0.1):
+        self.max_tokens = max_tokens
+        self.token_ratio = token_ratio
+        self._tokens = max_tokens
+        self._lock = threading.Lock()
+
+    @property
+    def tokens(self) -> float:
+        with self._lock:
+            return self._tokens
+
+    def on_failure(self) -> bool:
+        """Takes a token; True while a retry is still allowed."""
+        with self._lock:
+            self._tokens = max(0.0, self._tokens - 1)
+            return self._tokens > self.max_tokens / 2
+
+    def on_success(self) -> None:
+        with self._lock:
+            self._tokens = min(self.max_tokens,
+                               self._tokens + self.token_ratio)
+
+
+def backoff_ceiling(policy: RetryPolicy, retry: int) -> float:
+    """The longest sleep before retry number `retry` (1-based)."""
+    try:
+        growth = policy.multiplier ** max(0, retry - 1)
+        ceiling = policy.initial_backoff * growth
+    except OverflowError:
+        return policy.max_backoff
+    return max(0.0, min(policy.max_backoff, ceiling))
+
+
+@dataclasses.dataclass(frozen=True)
+class Pushback:
+    """The server's word on retrying: a delay, or a refusal (a negative or
+    unreadable grpc-retry-pushback-ms). RetryInfo wins over the header."""
+    delay: Optional[float] = None
+    refuses: bool = False
+
+    @classmethod
+    def of(cls, details: StatusDetails) -> Pushback:
+        if details.retry_info_delay is not None:
+            return cls(delay=max(0.0, details.retry_info_delay))
+        if details.pushback is None:
+            return cls()
+        try:
+            ms = int(details.pushback)
+        except ValueError:
+            return cls(refuses=True)
+        return cls(refuses=True) if ms < 0 else cls(delay=ms / 1000)
+
+
+@dataclasses.dataclass(frozen=True)
+class Decision:
+    retry: bool
+    sleep: float = 0.0
+    stop_reason: StopReason = StopReason.SUCCEEDED
+
+
+def decide(code: grpc.StatusCode, pushback: Pushback, *, retryable_call: bool,
+           attempts_done: int, now: float, deadline: float,
+           policy: RetryPolicy, budget: RetryBudget,
+           jitter: float) -> Decision:
+    """After a failed attempt: sleep and try again, or stop (and why).
+    `jitter` is uniform in [0, 1). The budget is charged for every
+    transient failure, retried or not, so that failures of calls that may
+    not be retried still throttle those that may."""
+    if code not in RETRYABLE_CODES:
+        return Decision(False, stop_reason=StopReason.NOT_RETRYABLE)
+    # idem sends a delay with every overload answer: RESOURCE_EXHAUSTED
+    # without one (a message over gRPC's size limit, a full disk) is a
+    # refusal that no retry mends.
+    if (code == grpc.StatusCode.RESOURCE_EXHAUSTED and pushback.delay is None
+            and not pushback.refuses):
+        return Decision(False, stop_reason=StopReason.NOT_RETRYABLE)
+    budget_left = budget.on_failure()
+    if not retryable_call:
+        return Decision(False, stop_reason=StopReason.NOT_IDEMPOTENT)
+    if now >= deadline:
+        return Decision(False, stop_reason=StopReason.DEADLINE)
+    if attempts_done >= policy.max_attempts:
+        return Decision(False, stop_reason=StopReason.MAX_ATTEMPTS)
+    if pushback.refuses:
+        return Decision(False, stop_reason=StopReason.PUSHBACK_REFUSAL)
+    if not budget_left:
+        return Decision(False, stop_reason=StopReason.RETRY_BUDGET)
+    sleep = (pushback.delay if pushback.delay is not None
+             else backoff_ceiling(policy, attempts_done) * jitter)
+    # A sleep up to the deadline would buy an attempt with no time to run:
+    # stop now with the last real answer.
+    if now + sleep >= deadline:
+        return Decision(False, stop_reason=StopReason.DEADLINE)
+    return Decision(True, sleep=sleep)
+
+
+class Attempts:
+    """One logical call's attempts. The sync and asyncio clients loop:
+
+        timeout, metadata = attempts.next()
+        send; then attempts.succeeded(replayed) or sleep(attempts.failed(e))
+
+    Every attempt sends the same request, so a keyed call keeps its key.
+    """
+
+    def __init__(self, *, method: str, key: Optional[str], retryable: bool,
+                 policy: RetryPolicy, budget: RetryBudget,
+                 token: Optional[str], timeout: Optional[float]) -> None:
+        self._method = method
+        self._key = key
+        self._retryable = retryable
+        self._policy = policy
+        self._budget = budget
+        self._token = token
+        self._deadline = time.monotonic() + (
+            policy.total_timeout if timeout is None else timeout)
+        self.count = 0
+
+    def next(self) -> tuple[float, list[tuple[str, str]]]:
+        """The next attempt's timeout (seconds) and metadata."""
+        self.count += 1
+        timeout = min(self._policy.per_attempt_timeout,
+                      self._deadline - time.monotonic())
+        metadata = [(ATTEMPT_HEADER, str(self.count))]
+        if self._token:
+            metadata.append(("authorization", f"Bearer {self._token}"))
+        return max(timeout, 0.001), metadata
+
+    def succeeded(self, replayed: bool) -> CallInfo:
+        self._budget.on_success()
+        return CallInfo(attempts=self.count, idempotency_key=self._key,
+                        replayed=replayed, stop_reason=StopReason.SUCCEEDED)
+
+    def failed(self, error: Any) -> float:
+        """After an attempt failed with `error` (a grpc.RpcError or
+        grpc.aio.AioRpcError): the sleep before the next attempt; raises the
+        call's idem.Error when there is none."""
+        code, message = error.code(), error.details()
+        details = parse_trailers(error.trailing_metadata())
+        pushback = Pushback.of(details)
+        decision = decide(code, pushback, retryable_call=self._retryable,
+                          attempts_done=self.count, now=time.monotonic(),
+                          deadline=self._deadline, policy=self._policy,
+                          budget=self._budget, jitter=random.random())
+        if decision.retry:
+            log.debug("idem %s attempt %d: %s (%s); retrying in %.3f s",
+                      self._method, self.count, code.name, message,
+                      decision.sleep)
+            return decision.sleep
+        info = CallInfo(attempts=self.count, idempotency_key=self._key,
+                        replayed=details.replayed,
+                        stop_reason=decision.stop_reason)
+        raise make_error(code, message or "", details, info,
+                         pushback.delay) from error
+
+
+def is_replayed(trailers: Optional[Iterable[tuple[str, Any]]],
+                response: Any) -> bool:
+    """A stored answer: the trailer, or KeyedCallResponse.replayed."""
+    return (parse_trailers(trailers).replayed
+            or bool(getattr(response, "replayed", False)))
+

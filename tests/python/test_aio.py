@@ -1,0 +1,117 @@
+"""idem.aio.Client: the same calls and discipline on asyncio (grpc.aio).
+Each test runs its own event loop with asyncio.run."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+import idem
+import idem.aio
+from idem import CopyOutcome, RowOutcome, StopReason, UpdateOutcome
+from fault_proxy import FaultProxy
+from servers import closed_port, hold_row_lock, psql
+
+FAST = idem.RetryPolicy(initial_backoff=0.01, max_backoff=0.05)
+
+
+def run(coroutine):
+    return asyncio.run(coroutine)
+
+
+def test_every_write_and_its_outcomes(server, tables, storage, new_id):
+    row = new_id()
+    (storage / "aio.txt").write_text("aio")
+
+    async def calls():
+        async with idem.aio.Client(server.address) as client:
+            inserted = await client.insert(tables.versioned,
+                                           [{"id": row, "version": 1}])
+            again = await client.insert(tables.versioned,
+                                        [{"id": row, "version": 1}])
+            updated = await client.update(tables.versioned, {"id": row},
+                                          set={"name": "n"})
+            copied = await client.copy_file("aio.txt", "aio-copy.txt")
+            return inserted, again, updated, copied
+
+    inserted, again, updated, copied = run(calls())
+    assert inserted.outcomes == (RowOutcome.INSERTED,)
+    assert again.outcomes == (RowOutcome.DUPLICATE,)
+    assert updated.outcome == UpdateOutcome.UPDATED
+    assert copied.outcome == CopyOutcome.COPIED
+    assert inserted.call.idempotency_key.startswith("auto-")
+
+
+def test_exactly_once_concurrently(server, tables, new_id, new_key):
+    row, key = new_id(), new_key()
+    psql(f"INSERT INTO {tables.counters} VALUES ({row}, 0)")
+
+    async def deliveries():
+        async with idem.aio.Client(server.address) as client:
+            return await asyncio.gather(*(
+                client.exactly_once(key).update(
+                    tables.counters, {"id": row}, increment={"n": 1})
+                for _ in range(8)))
+
+    answers = run(deliveries())
+    assert sum(not a.replayed for a in answers) == 1
+    assert {a.result.outcome for a in answers} == {UpdateOutcome.UPDATED}
+    assert psql(f"SELECT n FROM {tables.counters} WHERE id = {row}") == "1"
+
+
+def test_lost_answer_after_commit_replays_inserted(server, tables, new_id):
+    proxy = FaultProxy(server.address)
+    row = {"id": new_id(), "name": "aio-once"}
+
+    async def insert():
+        async with idem.aio.Client(proxy.address, retry=FAST) as client:
+            proxy.drop_next_reply()
+            return await client.insert(tables.items, [row])
+
+    try:
+        result = run(insert())
+    finally:
+        proxy.close()
+    assert proxy.cuts == 1
+    assert result.outcomes == (RowOutcome.INSERTED,)
+    assert result.call.attempts >= 2 and result.call.replayed
+
+
+def test_errors_and_budget(server, tables):
+    async def calls():
+        async with idem.aio.Client(server.address) as client:
+            with pytest.raises(idem.PermissionDeniedError):
+                await client.insert("not_allowed", [{"id": 1}])
+        budget = idem.RetryBudget()
+        async with idem.aio.Client(closed_port(), retry=FAST,
+                                   budget=budget) as client:
+            with pytest.raises(idem.UnavailableError) as first:
+                await client.insert(tables.items, [{"id": 1}])
+            with pytest.raises(idem.UnavailableError) as second:
+                await client.insert(tables.items, [{"id": 1}])
+        return first.value, second.value
+
+    first, second = run(calls())
+    assert first.call.stop_reason == StopReason.MAX_ATTEMPTS
+    assert (second.call.attempts, second.call.stop_reason) == (
+        1, StopReason.RETRY_BUDGET)
+
+
+def test_pushback_is_honoured(server, tables, new_id):
+    row = new_id()
+    psql(f"INSERT INTO {tables.counters} VALUES ({row}, 0)")
+    patient = idem.RetryPolicy(max_attempts=20, total_timeout=20,
+                               initial_backoff=1e6, max_backoff=1e6)
+    holder = hold_row_lock(tables.counters, row, 1.0)
+
+    async def increment():
+        async with idem.aio.Client(server.address, retry=patient) as client:
+            return await client.update(tables.counters, {"id": row},
+                                       increment={"n": 1})
+
+    result = run(increment())
+    holder.wait(timeout=30)
+    assert result.outcome == UpdateOutcome.UPDATED
+    assert result.call.attempts >= 2
+    assert psql(f"SELECT n FROM {tables.counters} WHERE id = {row}") == "1"

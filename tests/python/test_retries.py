@@ -1,0 +1,159 @@
+"""The retry discipline against real failures: an answer lost after the
+commit (fault proxy), a row lock answered with a pushback, a server that is
+not there (retry budget), and what is never retried."""
+
+from __future__ import annotations
+
+import logging
+import subprocess
+import time
+
+import pytest
+
+import idem
+from idem import RowOutcome, StopReason, UpdateOutcome
+from fault_proxy import FaultProxy
+from servers import closed_port, hold_row_lock, psql
+
+FAST = idem.RetryPolicy(initial_backoff=0.01, max_backoff=0.05)
+
+
+@pytest.fixture
+def proxy(server):
+    made = FaultProxy(server.address)
+    yield made
+    made.close()
+
+
+def test_lost_answer_after_commit_replays_inserted(proxy, tables, new_id):
+    row = {"id": new_id(), "name": "once"}
+    with idem.Client(proxy.address, retry=FAST) as client:
+        proxy.drop_next_reply()
+        result = client.insert(tables.items, [row])
+    assert proxy.cuts == 1
+    # The first attempt inserted the row; its answer was lost; the retry
+    # under the same auto-key got that first answer, not DUPLICATE.
+    assert result.outcomes == (RowOutcome.INSERTED,)
+    assert result.call.attempts == 2 and result.call.replayed
+
+
+def test_lost_answer_of_a_keyed_increment_applies_it_once(proxy, tables,
+                                                          new_id):
+    row = new_id()
+    with idem.Client(proxy.address, retry=FAST) as client:
+        client.insert(tables.counters, [{"id": row, "n": 0}])
+        proxy.drop_next_reply()
+        result = client.update(tables.counters, {"id": row},
+                               increment={"n": 1})
+    assert result.outcome == UpdateOutcome.UPDATED and result.call.replayed
+    assert psql(f"SELECT n FROM {tables.counters} WHERE id = {row}") == "1"
+
+
+def test_without_auto_keys_a_lost_answer_is_not_retried(proxy, tables,
+                                                         new_id):
+    row = {"id": new_id(), "name": "plain"}
+    with idem.Client(proxy.address, retry=FAST, auto_keys=False) as client:
+        proxy.drop_next_reply()
+        with pytest.raises(idem.UnavailableError) as caught:
+            client.insert(tables.items, [row])
+        # It did run: a retry would have answered DUPLICATE for this row.
+        assert client.insert(tables.items, [row]).outcomes == (
+            RowOutcome.DUPLICATE,)
+    assert caught.value.call.stop_reason == StopReason.NOT_IDEMPOTENT
+    assert caught.value.call.attempts == 1
+
+
+def test_exactly_once_through_lost_answers(proxy, tables, new_id):
+    row = new_id()
+    with idem.Client(proxy.address, retry=FAST) as client:
+        client.insert(tables.counters, [{"id": row, "n": 0}])
+        proxy.drop_next_reply(2)
+        result = client.exactly_once().update(
+            tables.counters, {"id": row}, increment={"n": 3})
+    assert proxy.cuts == 2 and result.replayed
+    assert result.call.attempts >= 3
+    assert psql(f"SELECT n FROM {tables.counters} WHERE id = {row}") == "3"
+
+
+def test_pushback_is_honoured(server, tables, new_id, caplog):
+    row = new_id()
+    psql(f"INSERT INTO {tables.counters} VALUES ({row}, 0)")
+    # Backoff alone would sleep for days: only the server's pushback (the
+    # row lock's ABORTED comes with 100 ms) lets the call succeed.
+    patient = idem.RetryPolicy(max_attempts=20, total_timeout=20,
+                               initial_backoff=1e6, max_backoff=1e6)
+    holder = hold_row_lock(tables.counters, row, 1.2)
+    caplog.set_level(logging.DEBUG, logger="idem")
+    with idem.Client(server.address, retry=patient) as client:
+        result = client.update(tables.counters, {"id": row},
+                               increment={"n": 1})
+    holder.wait(timeout=30)
+    assert result.outcome == UpdateOutcome.UPDATED
+    assert result.call.attempts >= 2
+    retries = [r.getMessage() for r in caplog.records if "retrying" in
+               r.getMessage()]
+    assert len(retries) == result.call.attempts - 1
+    # The server asks for 100 ms; the backoff would have drawn up to 1e6 s.
+    sleeps = [float(m.rsplit("retrying in ", 1)[1].split()[0])
+              for m in retries]
+    assert all("ABORTED" in m for m in retries), retries
+    assert all(0 < sleep <= 5 for sleep in sleeps), retries
+    assert psql(f"SELECT n FROM {tables.counters} WHERE id = {row}") == "1"
+
+
+def test_an_unkeyed_increment_is_never_retried(server, tables, new_id):
+    row = new_id()
+    psql(f"INSERT INTO {tables.counters} VALUES ({row}, 0)")
+    holder = hold_row_lock(tables.counters, row, 1.0)
+    with idem.Client(server.address, auto_keys=False) as client:
+        with pytest.raises(idem.AbortedError) as caught:
+            client.update(tables.counters, {"id": row}, increment={"n": 1})
+    holder.wait(timeout=30)
+    assert caught.value.call.attempts == 1
+    assert caught.value.call.stop_reason == StopReason.NOT_IDEMPOTENT
+
+
+def test_retry_budget_exhausted_stops_retrying(tables):
+    budget = idem.RetryBudget(max_tokens=10, token_ratio=0.1)
+    with idem.Client(closed_port(), retry=FAST, budget=budget) as client:
+        with pytest.raises(idem.UnavailableError) as first:
+            client.insert(tables.items, [{"id": 1}])
+        # Five failed attempts took five tokens: half the bucket is gone.
+        assert first.value.call.attempts == 5
+        assert first.value.call.stop_reason == StopReason.MAX_ATTEMPTS
+        with pytest.raises(idem.UnavailableError) as second:
+            client.insert(tables.items, [{"id": 1}])
+    assert second.value.call.attempts == 1
+    assert second.value.call.stop_reason == StopReason.RETRY_BUDGET
+    assert budget.tokens == 4
+
+
+def test_total_timeout_bounds_the_call(tables):
+    policy = idem.RetryPolicy(max_attempts=1000, total_timeout=0.5,
+                              initial_backoff=0.05, max_backoff=0.05)
+    started = time.monotonic()
+    with idem.Client(closed_port(), retry=policy,
+                     budget=idem.RetryBudget(max_tokens=1e9)) as client:
+        with pytest.raises(idem.UnavailableError) as caught:
+            client.insert(tables.items, [{"id": 1}])
+    assert time.monotonic() - started < 2
+    assert caught.value.call.stop_reason == StopReason.DEADLINE
+    assert caught.value.call.attempts > 1
+
+
+def test_per_attempt_timeout(server, tables, new_id):
+    # A server that stops answering (SIGSTOP) while the connection stays
+    # up: each attempt ends at its own deadline, and is tried again.
+    policy = idem.RetryPolicy(max_attempts=3, per_attempt_timeout=0.2,
+                              total_timeout=5, initial_backoff=0.01)
+    with idem.Client(server.address, retry=policy) as client:
+        client.insert(tables.items, [{"id": new_id()}])  # connected
+        pid = server.process.pid
+        subprocess.run(["kill", "-STOP", str(pid)], check=True)
+        try:
+            with pytest.raises(idem.DeadlineExceededError) as caught:
+                client.insert(tables.items, [{"id": new_id()}])
+        finally:
+            subprocess.run(["kill", "-CONT", str(pid)], check=True)
+    assert caught.value.call.attempts == 3
+    assert caught.value.call.stop_reason == StopReason.MAX_ATTEMPTS
