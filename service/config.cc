@@ -79,6 +79,11 @@ ABSL_FLAG(absl::Duration, max_connection_age, absl::Minutes(5),
 ABSL_FLAG(absl::Duration, reaper_interval, absl::Minutes(1),
           "how often expired idempotency keys are removed");
 ABSL_FLAG(int, reaper_batch, 1000, "keys removed per reaper statement");
+ABSL_FLAG(absl::Duration, max_key_retention, absl::Hours(24 * 7),
+          "the longest retention a KeyedCall may ask for");
+ABSL_FLAG(absl::Duration, tombstone_retention, absl::Hours(24 * 30),
+          "how long a finished key's fingerprint is remembered after its "
+          "answer expired, so that a late retry does not run again; 0: off");
 ABSL_FLAG(absl::Duration, copy_lease, absl::Seconds(15),
           "how long a keyed CopyFile's claim of its key lives without a "
           "renewal (a running copy renews it every third of this): after a "
@@ -117,6 +122,8 @@ constexpr const char* kFlagNames[] = {"listen",
                                       "reaper_interval",
                                       "reaper_batch",
                                       "copy_lease",
+                                      "max_key_retention",
+                                      "tombstone_retention",
                                       "reflection",
                                       "tenant_max_in_flight"};
 
@@ -176,6 +183,17 @@ absl::Status Validate(const Config& config) {
   }
   if (config.reaper_batch < 1)
     return Invalid("reaper_batch", "must be positive");
+  if (config.max_key_retention < absl::Minutes(1)) {
+    return Invalid("max_key_retention", "must be at least 1m");
+  }
+  if (config.key_retention > config.max_key_retention) {
+    return Invalid("key_retention",
+                   "must not exceed --max_key_retention "
+                   "(IDEM_MAX_KEY_RETENTION)");
+  }
+  if (config.tombstone_retention < absl::ZeroDuration()) {
+    return Invalid("tombstone_retention", "must not be negative");
+  }
   if (config.copy_lease < absl::Seconds(1)) {
     return Invalid("copy_lease", "must be at least 1s");
   }
@@ -277,6 +295,8 @@ absl::StatusOr<Config> LoadConfig(int argc, char** argv) {
   config.reaper_interval = absl::GetFlag(FLAGS_reaper_interval);
   config.reaper_batch = absl::GetFlag(FLAGS_reaper_batch);
   config.copy_lease = absl::GetFlag(FLAGS_copy_lease);
+  config.max_key_retention = absl::GetFlag(FLAGS_max_key_retention);
+  config.tombstone_retention = absl::GetFlag(FLAGS_tombstone_retention);
   if (absl::Status valid = Validate(config); !valid.ok()) return valid;
   return config;
 }

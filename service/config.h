@@ -55,6 +55,8 @@ struct Config {
   absl::Duration reaper_interval;
   int reaper_batch = 0;
   absl::Duration copy_lease;
+  absl::Duration max_key_retention;    // per-call retention's upper bound
+  absl::Duration tombstone_retention;  // 0: no tombstones
 };
 
 // Reads flags, with IDEM_* variables as their defaults, and validates them.

@@ -146,6 +146,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const Config& config) {
   server->ops_.storage_root = server->storage_root_.get();
   server->ops_.copy_lease = config.copy_lease;
   server->ops_.limits.max_rows_per_insert = config.max_rows;
+  server->ops_.limits.max_key_retention = config.max_key_retention;
   absl::StatusOr<std::unique_ptr<observability::Metrics>> metrics =
       observability::Metrics::Create(
           config.metrics_listen,

@@ -2,7 +2,10 @@
 
 #include <string>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "google/rpc/error_details.pb.h"
+#include "service/common/error_reason.h"
 #include "service/common/retry_delay.h"
 
 namespace idem::api {
@@ -17,15 +20,56 @@ std::string BoundedStatusMessage(absl::string_view message) {
   return absl::StrCat(message.substr(0, cut), "...");
 }
 
+namespace {
+
+// The reason of a status no code path named: its code's name, so that every
+// failure carries an ErrorInfo a program can switch on.
+std::string ReasonOrCodeName(const absl::Status& status) {
+  std::optional<std::string> reason = ReasonOf(status);
+  if (reason.has_value()) return *reason;
+  return absl::AsciiStrToUpper(absl::StatusCodeToString(status.code()));
+}
+
+google::protobuf::Duration ToDuration(absl::Duration delay) {
+  const int64_t micros = absl::ToInt64Microseconds(delay);
+  google::protobuf::Duration duration;
+  duration.set_seconds(micros / 1000000);
+  duration.set_nanos(static_cast<int32_t>(micros % 1000000 * 1000));
+  return duration;
+}
+
+}  // namespace
+
+google::rpc::Status RichStatus(const absl::Status& status) {
+  google::rpc::Status rich;
+  rich.set_code(static_cast<int>(status.code()));
+  rich.set_message(BoundedStatusMessage(status.message()));
+  google::rpc::ErrorInfo info;
+  info.set_reason(ReasonOrCodeName(status));
+  info.set_domain(kErrorDomain);
+  for (const auto& [key, value] : MetadataOf(status)) {
+    (*info.mutable_metadata())[key] = BoundedStatusMessage(value);
+  }
+  rich.add_details()->PackFrom(info);
+  if (std::optional<absl::Duration> delay = RetryDelayOf(status)) {
+    google::rpc::RetryInfo retry;
+    *retry.mutable_retry_delay() = ToDuration(*delay);
+    rich.add_details()->PackFrom(retry);
+  }
+  return rich;
+}
+
 grpc::Status ToGrpcStatus(const absl::Status& status,
                           grpc::ServerContextBase& context) {
+  if (status.ok()) return grpc::Status::OK;
   if (std::optional<absl::Duration> delay = RetryDelayOf(status)) {
     context.AddTrailingMetadata(
         "grpc-retry-pushback-ms",
         absl::StrCat(absl::ToInt64Milliseconds(*delay)));
   }
   return grpc::Status(static_cast<grpc::StatusCode>(status.code()),
-                      BoundedStatusMessage(status.message()));
+                      BoundedStatusMessage(status.message()),
+                      RichStatus(status).SerializeAsString());
 }
 
 void ToBatchResult(const absl::Status& status, bool replayed,
@@ -36,11 +80,9 @@ void ToBatchResult(const absl::Status& status, bool replayed,
   result.set_code(static_cast<int>(status.code()));
   result.set_message(BoundedStatusMessage(status.message()));
   if (std::optional<absl::Duration> delay = RetryDelayOf(status)) {
-    const int64_t micros = absl::ToInt64Microseconds(*delay);
-    result.mutable_retry_delay()->set_seconds(micros / 1000000);
-    result.mutable_retry_delay()->set_nanos(
-        static_cast<int32_t>(micros % 1000000 * 1000));
+    *result.mutable_retry_delay() = ToDuration(*delay);
   }
+  *result.mutable_status() = RichStatus(status);
 }
 
 }  // namespace idem::api

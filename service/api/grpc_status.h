@@ -7,6 +7,7 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
+#include "google/rpc/status.pb.h"
 #include "idem/v1/idem.pb.h"
 
 namespace idem::api {
@@ -20,9 +21,16 @@ inline constexpr size_t kMaxStatusMessageBytes = 1024;
 // limit (8 KiB by default) with a status that hides the real one.
 std::string BoundedStatusMessage(absl::string_view message);
 
+// `status` in gRPC's rich error model: its code and bounded message, and
+// as details an ErrorInfo (domain "idem", the status's reason, or its code's
+// name when it has none, and its metadata) and, when it carries a retry
+// delay, a RetryInfo.
+google::rpc::Status RichStatus(const absl::Status& status);
+
 // absl and gRPC share code numbers; the message travels bounded by
-// BoundedStatusMessage. A retry delay carried by the status becomes trailing
-// metadata `grpc-retry-pushback-ms` on `context`.
+// BoundedStatusMessage and RichStatus travels as grpc-status-details-bin. A
+// retry delay carried by the status also becomes trailing metadata
+// `grpc-retry-pushback-ms` on `context`, for gRPC's own retry machinery.
 grpc::Status ToGrpcStatus(const absl::Status& status,
                           grpc::ServerContextBase& context);
 

@@ -8,6 +8,7 @@
 #include "absl/time/clock.h"
 #include "service/api/grpc_status.h"
 #include "service/api/request_log.h"
+#include "service/common/error_reason.h"
 #include "service/common/retry_delay.h"
 #include "service/db/catalog.h"
 #include "service/ops/copy_file_op.h"
@@ -58,9 +59,9 @@ IdemService::IdemService(ops::OpsContext& ops, WorkerPool& workers,
 absl::Status IdemService::Authorize(const auth::Caller& caller,
                                     const CallInfo& info) {
   if (!caller.Allows(info.operation)) {
-    return absl::PermissionDeniedError(
-        absl::StrCat("tenant \"", caller.tenant, "\" may not call ",
-                     auth::OperationName(info.operation)));
+    return Error(Reason::kOperationNotAllowed,
+                 absl::StrCat("tenant \"", caller.tenant, "\" may not call ",
+                              auth::OperationName(info.operation)));
   }
   if (info.table.empty() || caller.all_tables) return absl::OkStatus();
   // Permissions name tables as the catalog does; an unknown table is left
@@ -68,8 +69,10 @@ absl::Status IdemService::Authorize(const auth::Caller& caller,
   absl::StatusOr<std::shared_ptr<const db::Table>> table =
       ops_.catalog->Find(info.table);
   if (table.ok() && !caller.AllowsTable((*table)->name)) {
-    return absl::PermissionDeniedError(absl::StrCat(
-        "tenant \"", caller.tenant, "\" may not use table ", (*table)->name));
+    return Error(Reason::kTableNotAllowed,
+                 absl::StrCat("tenant \"", caller.tenant,
+                              "\" may not use table ", (*table)->name),
+                 {{"table", (*table)->name}});
   }
   return absl::OkStatus();
 }
@@ -84,7 +87,8 @@ absl::StatusOr<auth::Caller> IdemService::Admit(
 absl::Status IdemService::CheckSize(
     const google::protobuf::Message& request) const {
   if (request.ByteSizeLong() <= max_message_bytes_) return absl::OkStatus();
-  return absl::InvalidArgumentError(
+  return Error(
+      Reason::kLimitExceeded,
       absl::StrCat("request of ", request.ByteSizeLong(),
                    " bytes exceeds the limit of ", max_message_bytes_));
 }
@@ -166,10 +170,9 @@ void IdemService::Start(auth::Caller caller, std::vector<Call> calls) {
     }
   });
   if (!queued) {
-    const absl::Status overloaded =
-        WithRetryDelay(absl::ResourceExhaustedError(
-                           "server overloaded; retry after the delay"),
-                       absl::Milliseconds(200));
+    const absl::Status overloaded = WithRetryDelay(
+        Error(Reason::kOverloaded, "server overloaded; retry after the delay"),
+        absl::Milliseconds(200));
     for (Call& call : *work) call.done(overloaded, false);
   }
 }
@@ -197,10 +200,10 @@ IdemService::Call IdemService::MakeKeyedCall(
       {"KeyedCall", WrappedOperation(request), WrappedTable(request)},
       [this, &request, response](const auth::Caller& caller, Done done) {
         if (!caller.Allows(auth::Operation::kKeyedCall)) {
-          return done(
-              absl::PermissionDeniedError(absl::StrCat(
-                  "tenant \"", caller.tenant, "\" may not call keyed_call")),
-              false);
+          return done(Error(Reason::kOperationNotAllowed,
+                            absl::StrCat("tenant \"", caller.tenant,
+                                         "\" may not call keyed_call")),
+                      false);
         }
         ops::RunKeyedCall(ops_, caller.tenant, request,
                           [this, response, done = std::move(done),
@@ -282,8 +285,9 @@ grpc::ServerUnaryReactor* IdemService::Batch(
   }
   const int size = request->calls_size();
   if (size > kMaxBatchCalls) {
-    finish(absl::InvalidArgumentError(absl::StrCat(
-        "a batch of ", size, " calls; at most ", kMaxBatchCalls, " allowed")));
+    finish(Error(Reason::kLimitExceeded,
+                 absl::StrCat("a batch of ", size, " calls; at most ",
+                              kMaxBatchCalls, " allowed")));
     return reactor;
   }
   if (size == 0) {
@@ -317,8 +321,8 @@ grpc::ServerUnaryReactor* IdemService::Batch(
     // a whole is bounded by gRPC's receive limit (twice this one).
     absl::Status refused =
         item.call_case() == v1::BatchCall::CALL_NOT_SET
-            ? absl::InvalidArgumentError(
-                  "a batch call must hold an insert or a keyed_call")
+            ? Error(Reason::kRequestInvalid,
+                    "a batch call must hold an insert or a keyed_call")
             : CheckSize(item);
     std::unique_ptr<TenantLimiter::Permit> permit;
     if (refused.ok()) {

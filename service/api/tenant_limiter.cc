@@ -1,6 +1,7 @@
 #include "service/api/tenant_limiter.h"
 
 #include "absl/strings/str_cat.h"
+#include "service/common/error_reason.h"
 #include "service/common/retry_delay.h"
 
 namespace idem::api {
@@ -17,9 +18,10 @@ absl::StatusOr<std::unique_ptr<TenantLimiter::Permit>> TenantLimiter::Acquire(
     int& count = in_flight_[tenant];
     if (count >= max_in_flight_) {
       return WithRetryDelay(
-          absl::ResourceExhaustedError(absl::StrCat(
-              "tenant \"", tenant, "\" already has ", count,
-              " calls in flight, the most allowed; retry after the delay")),
+          Error(Reason::kTenantLimit,
+                absl::StrCat("tenant \"", tenant, "\" already has ", count,
+                             " calls in flight, the most allowed; retry "
+                             "after the delay")),
           kRetryDelay);
     }
     ++count;

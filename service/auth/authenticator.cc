@@ -6,6 +6,7 @@
 
 #include "absl/strings/match.h"
 #include "service/auth/client_certificate.h"
+#include "service/common/error_reason.h"
 #include "service/common/sha256.h"
 
 namespace idem::auth {
@@ -45,8 +46,8 @@ absl::StatusOr<Caller> Authenticator::Authenticate(
   auto [first, last] = metadata.equal_range("authorization");
   if (first == last) return FromClientCertificate(context);
   if (std::next(first) != last) {
-    return absl::UnauthenticatedError(
-        "send exactly one 'authorization: Bearer <token>' header");
+    return Error(Reason::kCredentialsInvalid,
+                 "send exactly one 'authorization: Bearer <token>' header");
   }
   return FromBearerToken(
       absl::string_view(first->second.data(), first->second.size()));
@@ -57,8 +58,8 @@ absl::StatusOr<Caller> Authenticator::FromBearerToken(
   // The scheme is case-insensitive (RFC 7235 section 2.1); the token is not.
   if (!absl::StartsWithIgnoreCase(header, kBearer) ||
       header.size() == kBearer.size()) {
-    return absl::UnauthenticatedError(
-        "the authorization header must be 'Bearer <token>'");
+    return Error(Reason::kCredentialsInvalid,
+                 "the authorization header must be 'Bearer <token>'");
   }
   Sha256 hash;
   absl::string_view token = header.substr(kBearer.size());
@@ -73,7 +74,9 @@ absl::StatusOr<Caller> Authenticator::FromBearerToken(
       match = &entry;
     }
   }
-  if (match == nullptr) return absl::UnauthenticatedError("unknown token");
+  if (match == nullptr) {
+    return Error(Reason::kCredentialsInvalid, "unknown token");
+  }
   return match->caller;
 }
 
@@ -89,11 +92,11 @@ absl::StatusOr<Caller> Authenticator::FromClientCertificate(
     }
   }
   // The subject is not echoed: the caller knows it, a log reader need not.
-  return absl::UnauthenticatedError(
-      subject.has_value()
-          ? "the client certificate is not mapped to a tenant; send "
-            "'authorization: Bearer <token>'"
-          : "send exactly one 'authorization: Bearer <token>' header");
+  return Error(Reason::kCredentialsInvalid,
+               subject.has_value()
+                   ? "the client certificate is not mapped to a tenant; send "
+                     "'authorization: Bearer <token>'"
+                   : "send exactly one 'authorization: Bearer <token>' header");
 }
 
 }  // namespace idem::auth

@@ -1,6 +1,7 @@
 #include "service/db/catalog.h"
 
 #include "absl/strings/str_cat.h"
+#include "service/common/error_reason.h"
 #include "service/db/identifiers.h"
 #include "service/db/transaction.h"
 
@@ -109,8 +110,10 @@ absl::StatusOr<std::shared_ptr<const Table>> Catalog::Find(
     entry = MatchEntry(requested);
   }
   if (!entry.has_value()) {
-    return absl::PermissionDeniedError(absl::StrCat(
-        "table \"", requested, "\" is not exposed by this server"));
+    return Error(
+        Reason::kTableNotAllowed,
+        absl::StrCat("table \"", requested, "\" is not exposed by this server"),
+        {{"table", requested}});
   }
   return LoadEntry(*entry);
 }
@@ -136,8 +139,10 @@ absl::StatusOr<std::shared_ptr<const Table>> Catalog::Reload(
     entry = MatchEntry(table.name);
   }
   if (!entry.has_value()) {
-    return absl::PermissionDeniedError(absl::StrCat(
-        "table \"", table.name, "\" is not exposed by this server"));
+    return Error(Reason::kTableNotAllowed,
+                 absl::StrCat("table \"", table.name,
+                              "\" is not exposed by this server"),
+                 {{"table", table.name}});
   }
   return LoadEntry(*entry);
 }
@@ -149,8 +154,9 @@ absl::StatusOr<std::shared_ptr<const Table>> Catalog::LoadEntry(
       [&](Transaction& txn) -> absl::StatusOr<std::shared_ptr<const Table>> {
         pqxx::result relation = txn.ExecPlannedPerRun(kRelationSql, {entry});
         if (relation.empty()) {
-          return absl::NotFoundError(
-              absl::StrCat("table \"", entry, "\" does not exist"));
+          return Error(Reason::kTableNotFound,
+                       absl::StrCat("table \"", entry, "\" does not exist"),
+                       {{"table", entry}});
         }
         auto oid = relation[0][0].as<unsigned>();
         auto table = std::make_shared<Table>();

@@ -3,6 +3,7 @@
 #include <pqxx/nontransaction>
 
 #include "absl/strings/str_cat.h"
+#include "service/common/error_reason.h"
 #include "service/db/database_error.h"
 
 namespace idem::db {
@@ -53,10 +54,12 @@ absl::StatusOr<ConnectionPool::Lease> ConnectionPool::Acquire() {
     bool got =
         mu_.AwaitWithTimeout(absl::Condition(&ready), options_.acquire_timeout);
     --waiting_;
-    if (closed_) return absl::UnavailableError("server is shutting down");
+    if (closed_) {
+      return Error(Reason::kShuttingDown, "server is shutting down");
+    }
     if (!got) {
-      return absl::UnavailableError(
-          "all database connections are busy; retry later");
+      return Error(Reason::kDatabaseUnavailable,
+                   "all database connections are busy; retry later");
     }
     if (!idle_.empty()) {
       session = std::move(idle_.back());

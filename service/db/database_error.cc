@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
 #include "absl/strings/strip.h"
+#include "service/common/error_reason.h"
 
 namespace idem::db {
 namespace {
@@ -20,36 +21,67 @@ std::string PrimaryMessage(absl::string_view what) {
   return std::string(what);
 }
 
+// The quoted name after `marker` in PostgreSQL's message, if any:
+// libpqxx 6.4 keeps the error's fields to itself, but the primary message
+// names the constraint and column it is about.
+std::string QuotedAfter(absl::string_view text, absl::string_view marker) {
+  size_t at = text.find(marker);
+  if (at == absl::string_view::npos) return "";
+  text.remove_prefix(at + marker.size());
+  size_t end = text.find('"');
+  return end == absl::string_view::npos ? "" : std::string(text.substr(0, end));
+}
+
 absl::Status FromSqlState(const std::string& state, const std::string& text) {
   absl::string_view cls = absl::string_view(state).substr(0, 2);
+  if (state == "53100") {
+    return Error(Reason::kDiskFull, "the database is out of disk space");
+  }
   if (cls == "08" || state == "57P01" || state == "57P02" || state == "57P03" ||
-      cls == "53") {
-    return absl::UnavailableError(
+      cls == "53" || state == "25006") {
+    // 25006: a primary demoted under an open session answers read-only.
+    return Error(
+        Reason::kDatabaseUnavailable,
         absl::StrCat("database unavailable (", state, "); retry later"));
   }
   if (state == "40001" || state == "40P01" || state == "55P03") {
-    return absl::AbortedError(
-        absl::StrCat("concurrent change (", state, "); retry"));
+    return Error(Reason::kRowLocked,
+                 absl::StrCat("a row is locked or changed by a concurrent "
+                              "transaction (",
+                              state, "); retry"));
   }
   if (state == "57014") {
     return absl::DeadlineExceededError("database statement timed out");
   }
-  if (state == "42P01") return absl::NotFoundError(text);
-  if (state == "42501") return absl::PermissionDeniedError(text);
-  if (state == "23505") return absl::AlreadyExistsError(text);
-  if (state == "23503") return absl::FailedPreconditionError(text);
-  // Raised by ON CONFLICT DO UPDATE when one request names a key twice.
+  if (state == "42P01") return Error(Reason::kTableNotFound, text);
+  if (state == "42501") return Error(Reason::kOperationNotAllowed, text);
+  if (state == "23505" || state == "23503" || state == "23514" ||
+      state == "23P01") {
+    std::string constraint = QuotedAfter(text, "constraint \"");
+    return Error(Reason::kConstraintViolated, text,
+                 constraint.empty()
+                     ? ErrorMetadata{}
+                     : ErrorMetadata{{"constraint", constraint}});
+  }
+  if (state == "23502") {
+    std::string column = QuotedAfter(text, "column \"");
+    return Error(
+        Reason::kValueInvalid, text,
+        column.empty() ? ErrorMetadata{} : ErrorMetadata{{"column", column}});
+  }
+  // Raised by ON CONFLICT DO UPDATE when one statement names a key twice.
   if (state == "21000") {
-    return absl::InvalidArgumentError(
-        "two rows of the request have the same primary key");
+    return Error(Reason::kRequestInvalid,
+                 "two rows of the request have the same primary key");
   }
-  // Data exceptions (22), other integrity violations (23), cardinality (21),
-  // program limits (54), unknown columns (42703) and type mismatches (42804):
-  // the request itself is wrong.
-  if (cls == "22" || cls == "23" || cls == "21" || cls == "54" ||
-      state == "42703" || state == "42804" || state == "0A000") {
-    return absl::InvalidArgumentError(text);
+  if (state == "42703") return Error(Reason::kColumnUnknown, text);
+  if (cls == "54") return Error(Reason::kLimitExceeded, text);
+  // Data exceptions (22), other integrity violations (23) and type
+  // mismatches (42804): a value of the request is wrong.
+  if (cls == "22" || cls == "23" || state == "42804") {
+    return Error(Reason::kValueInvalid, text);
   }
+  if (state == "0A000") return Error(Reason::kRequestInvalid, text);
   return absl::InternalError(absl::StrCat("database error ", state));
 }
 
@@ -57,16 +89,18 @@ absl::Status FromSqlState(const std::string& state, const std::string& text) {
 
 absl::Status MapDatabaseError(const std::exception& error) {
   if (dynamic_cast<const pqxx::in_doubt_error*>(&error) != nullptr) {
-    return absl::UnavailableError(
+    return Error(
+        Reason::kCommitUnknown,
         "the database connection was lost during commit, so the outcome is "
         "unknown; retry with the same idempotency key to learn it");
   }
   if (dynamic_cast<const pqxx::broken_connection*>(&error) != nullptr) {
-    return absl::UnavailableError("database connection lost; retry later");
+    return Error(Reason::kDatabaseUnavailable,
+                 "database connection lost; retry later");
   }
   // libpqxx 6.4 raises these without a SQLSTATE.
   if (dynamic_cast<const pqxx::transaction_rollback*>(&error) != nullptr) {
-    return absl::AbortedError("concurrent change; retry");
+    return Error(Reason::kRowLocked, "concurrent change; retry");
   }
   if (const auto* sql = dynamic_cast<const pqxx::sql_error*>(&error)) {
     return FromSqlState(sql->sqlstate(), PrimaryMessage(sql->what()));
@@ -81,7 +115,7 @@ absl::Status MapDatabaseError(const std::exception& error) {
   // Anything else thrown under a transaction: libpq failures surface as
   // pqxx::failure with no more detail (for example a server that is gone).
   if (dynamic_cast<const pqxx::failure*>(&error) != nullptr) {
-    return absl::UnavailableError("database failure; retry later");
+    return Error(Reason::kDatabaseUnavailable, "database failure; retry later");
   }
   return absl::InternalError("internal error");
 }

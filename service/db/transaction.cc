@@ -8,6 +8,7 @@
 #include <string>
 
 #include "absl/strings/str_cat.h"
+#include "service/common/error_reason.h"
 #include "service/db/fault_points.h"
 
 namespace idem::db {
@@ -68,9 +69,11 @@ absl::Status Transaction::SavepointStatement(absl::string_view sql) {
     statements_.exec0(std::string(sql));
     return absl::OkStatus();
   } catch (const std::exception& error) {
-    poisoned_ = absl::UnavailableError(absl::StrCat(
-        "the transaction was abandoned after a failed savepoint (",
-        MapDatabaseError(error).message(), "); nothing was written; retry"));
+    poisoned_ = Error(
+        Reason::kDatabaseUnavailable,
+        absl::StrCat("the transaction was abandoned after a failed savepoint (",
+                     MapDatabaseError(error).message(),
+                     "); nothing was written; retry"));
     return poisoned_;
   }
 }
@@ -86,9 +89,9 @@ absl::Status Transaction::Commit() {
     }
   }
   if (!LibpqConnection::InGoodTransaction(*work_)) {
-    return absl::UnavailableError(
-        "a statement of the transaction failed unnoticed, so the database "
-        "rolled it back; nothing was written; retry");
+    return Error(Reason::kDatabaseUnavailable,
+                 "a statement of the transaction failed unnoticed, so the "
+                 "database rolled it back; nothing was written; retry");
   }
   work_->commit();
   return absl::OkStatus();

@@ -5,14 +5,16 @@
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
+#include "service/common/error_reason.h"
 
 namespace idem::db {
 namespace {
 
 absl::Status WrongKind(const Column& column, absl::string_view kind) {
-  return absl::InvalidArgumentError(
-      absl::StrCat("column \"", column.name, "\" has type ", column.type,
-                   " and cannot take a ", kind, " value"));
+  return Error(Reason::kValueInvalid,
+               absl::StrCat("column \"", column.name, "\" has type ",
+                            column.type, " and cannot take a ", kind, " value"),
+               {{"column", column.name}});
 }
 
 std::string DoubleText(double value) {
@@ -32,8 +34,10 @@ absl::StatusOr<TextParam> EncodeValue(const v1::Value& value,
   switch (value.kind_case()) {
     case v1::Value::kNullValue:
       if (column.not_null) {
-        return absl::InvalidArgumentError(absl::StrCat(
-            "column \"", column.name, "\" is NOT NULL and cannot take null"));
+        return Error(Reason::kValueInvalid,
+                     absl::StrCat("column \"", column.name,
+                                  "\" is NOT NULL and cannot take null"),
+                     {{"column", column.name}});
       }
       return TextParam();
     case v1::Value::kBoolValue:
@@ -47,8 +51,10 @@ absl::StatusOr<TextParam> EncodeValue(const v1::Value& value,
       return TextParam(DoubleText(value.double_value()));
     case v1::Value::kStringValue:
       if (value.string_value().find('\0') != std::string::npos) {
-        return absl::InvalidArgumentError(absl::StrCat(
-            "the value for column \"", column.name, "\" contains a NUL byte"));
+        return Error(Reason::kValueInvalid,
+                     absl::StrCat("the value for column \"", column.name,
+                                  "\" contains a NUL byte"),
+                     {{"column", column.name}});
       }
       return TextParam(value.string_value());
     case v1::Value::kBytesValue:
@@ -58,8 +64,10 @@ absl::StatusOr<TextParam> EncodeValue(const v1::Value& value,
     case v1::Value::KIND_NOT_SET:
       break;
   }
-  return absl::InvalidArgumentError(
-      absl::StrCat("the value for column \"", column.name, "\" has no kind"));
+  return Error(
+      Reason::kValueInvalid,
+      absl::StrCat("the value for column \"", column.name, "\" has no kind"),
+      {{"column", column.name}});
 }
 
 std::string ArrayLiteral(const std::vector<TextParam>& elements) {

@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "service/common/error_reason.h"
 #include "service/files/file_names.h"
 
 namespace idem::files {
@@ -37,8 +38,8 @@ absl::StatusOr<RelativePath> ParseRelativePath(absl::string_view field,
   RelativePath path;
   path.display = Display(raw);
   auto invalid = [&](absl::string_view why) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(field, " ", path.display, " ", why));
+    return Error(Reason::kRequestInvalid,
+                 absl::StrCat(field, " ", path.display, " ", why));
   };
   if (raw.empty()) return invalid("is empty");
   if (raw.find('\0') != absl::string_view::npos) {
@@ -48,7 +49,8 @@ absl::StatusOr<RelativePath> ParseRelativePath(absl::string_view field,
     return invalid(absl::StrCat("is longer than ", PATH_MAX - 1, " bytes"));
   }
   if (raw.front() == '/') {
-    return absl::PermissionDeniedError(
+    return Error(
+        Reason::kPathOutsideRoot,
         absl::StrCat(field, " ", path.display,
                      " is absolute; paths are relative to the storage root"));
   }
@@ -56,7 +58,8 @@ absl::StatusOr<RelativePath> ParseRelativePath(absl::string_view field,
     if (part.empty()) return invalid("has an empty component");
     if (part == ".") continue;
     if (part == "..") {
-      return absl::PermissionDeniedError(
+      return Error(
+          Reason::kPathOutsideRoot,
           absl::StrCat(field, " ", path.display,
                        " contains '..'; paths may not leave their folder"));
     }

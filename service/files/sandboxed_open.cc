@@ -11,6 +11,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "service/common/error_reason.h"
 #include "service/files/errno_status.h"
 #include "service/files/open_beneath.h"
 
@@ -27,11 +28,12 @@ absl::Status RequireRegularFile(int fd, absl::string_view what) {
   struct stat st;
   if (fstat(fd, &st) != 0) return ErrnoStatus(errno, what);
   if (S_ISDIR(st.st_mode)) {
-    return absl::InvalidArgumentError(absl::StrCat(what, " is a directory"));
+    return Error(Reason::kRequestInvalid,
+                 absl::StrCat(what, " is a directory"));
   }
   if (!S_ISREG(st.st_mode)) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(what, " is not a regular file"));
+    return Error(Reason::kRequestInvalid,
+                 absl::StrCat(what, " is not a regular file"));
   }
   return absl::OkStatus();
 }
@@ -45,7 +47,8 @@ absl::StatusOr<UniqueFd> OpenSourceFile(const StorageRoot& root,
   UniqueFd fd = OpenBeneath(root.fd(), path.Joined(), kReadFlags, &error);
   if (!fd.valid()) {
     if (error == ENOENT) {
-      return absl::NotFoundError(absl::StrCat(what, " does not exist"));
+      return Error(Reason::kSourceNotFound,
+                   absl::StrCat(what, " does not exist"));
     }
     return ErrnoStatus(error, what);
   }
@@ -101,7 +104,8 @@ absl::StatusOr<UniqueFd> OpenExistingDestination(int folder_fd,
   if (!fd.valid()) {
     if (error == ENOENT) return UniqueFd();
     if (error == ELOOP) {
-      return absl::PermissionDeniedError(
+      return Error(
+          Reason::kPathOutsideRoot,
           absl::StrCat(what, " is a symbolic link; it is not replaced"));
     }
     return ErrnoStatus(error, what);

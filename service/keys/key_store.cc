@@ -8,6 +8,8 @@
 #include "absl/random/random.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
+#include "google/rpc/error_details.pb.h"
+#include "service/common/error_reason.h"
 #include "service/db/value_encoding.h"
 
 namespace idem::keys {
@@ -27,7 +29,8 @@ SELECT k.fingerprint, k.state, k.status_code, k.status_message, k.response,
        (extract(epoch FROM k.lease_expires_at - now()) * 1000)::bigint,
        k.idempotency_key,
        (extract(epoch FROM k.expires_at - now()) * 1000)::bigint,
-       k.expires_at > now()
+       k.expires_at > now(), k.status_details,
+       (extract(epoch FROM k.expires_at) * 1000000)::bigint
 FROM unnest($2::text[]) AS wanted(idempotency_key)
 CROSS JOIN LATERAL (
   SELECT * FROM idem.idempotency_keys
@@ -44,13 +47,14 @@ INSERT INTO idem.idempotency_keys AS k
   (tenant, idempotency_key, fingerprint, state, first_executed_at,
    last_seen_at, lease_expires_at, lease_owner, expires_at)
 SELECT c.tenant, c.idempotency_key, decode(c.fingerprint, 'hex'), 1, now(),
-       now(), now() + $4::interval, $6::bytea, now() + $5::interval
-FROM unnest($1::text[], $2::text[], $3::text[])
-  AS c(tenant, idempotency_key, fingerprint)
+       now(), now() + $5::interval, $6::bytea, now() + c.retention
+FROM unnest($1::text[], $2::text[], $3::text[], $4::interval[])
+  AS c(tenant, idempotency_key, fingerprint, retention)
 ORDER BY c.tenant, c.idempotency_key
 ON CONFLICT (tenant, idempotency_key) DO UPDATE SET
   fingerprint = EXCLUDED.fingerprint, state = EXCLUDED.state,
-  status_code = NULL, status_message = NULL, response = NULL,
+  status_code = NULL, status_message = NULL, status_details = NULL,
+  response = NULL,
   first_executed_at = EXCLUDED.first_executed_at,
   last_seen_at = EXCLUDED.last_seen_at,
   lease_expires_at = EXCLUDED.lease_expires_at,
@@ -67,18 +71,20 @@ RETURNING tenant, idempotency_key,
 // A plain INSERT, half the work of ON CONFLICT's speculative insertion: a key
 // that any record holds (live, expired, or claimed since the caller's read)
 // fails the statement with a unique violation, and the caller starts over
-// with ClaimAll, which takes over expired records.
+// with ClaimAll, which takes over expired records. A record expires its
+// retention after the call's first execution.
 constexpr char kRecordSql[] = R"sql(
 INSERT INTO idem.idempotency_keys
   (tenant, idempotency_key, fingerprint, state, status_code, status_message,
-   response, first_executed_at, last_seen_at, expires_at)
+   status_details, response, first_executed_at, last_seen_at, expires_at)
 SELECT c.tenant, c.idempotency_key, decode(c.fingerprint, 'hex'), 2,
-       c.status_code, c.status_message, decode(c.response, 'hex'),
-       $8::timestamptz, now(), now() + $7::interval
+       c.status_code, c.status_message, decode(c.details, 'hex'),
+       decode(c.response, 'hex'), $9::timestamptz, now(),
+       $9::timestamptz + c.retention
 FROM unnest($1::text[], $2::text[], $3::text[], $4::integer[], $5::text[],
-            $6::text[])
+            $6::text[], $7::text[], $8::interval[])
   AS c(tenant, idempotency_key, fingerprint, status_code, status_message,
-       response)
+       response, details, retention)
 ORDER BY c.tenant, c.idempotency_key
 )sql";
 
@@ -87,13 +93,14 @@ ORDER BY c.tenant, c.idempotency_key
 constexpr char kCompleteSql[] = R"sql(
 UPDATE idem.idempotency_keys AS k
 SET state = 2, status_code = c.status_code, status_message = c.status_message,
+    status_details = decode(c.details, 'hex'),
     response = decode(c.response, 'hex'), lease_expires_at = NULL,
     lease_owner = NULL, last_seen_at = now(),
-    expires_at = now() + $7::interval
+    expires_at = k.first_executed_at + c.retention
 FROM unnest($1::text[], $2::text[], $3::text[], $4::integer[], $5::text[],
-            $6::text[], $8::text[])
+            $6::text[], $7::text[], $8::interval[], $9::text[])
   AS c(tenant, idempotency_key, fingerprint, status_code, status_message,
-       response, owner)
+       response, details, retention, owner)
 WHERE k.tenant = c.tenant AND k.idempotency_key = c.idempotency_key
   AND k.fingerprint = decode(c.fingerprint, 'hex') AND k.state = 1
   AND k.lease_owner IS NOT DISTINCT FROM decode(c.owner, 'hex')
@@ -128,33 +135,62 @@ absl::Time FromMicros(const pqxx::field& field) {
   return absl::FromUnixMicros(field.as<int64_t>());
 }
 
-// The parameters $1 to $7 that kCompleteSql and kRecordSql share: one array
-// per column, one element per completion, and the retention.
+// A failure's reason and metadata as a serialized ErrorInfo, for the
+// record; empty for a success or a failure without a reason.
+std::string DetailsOf(const absl::Status& status) {
+  std::optional<std::string> reason = ReasonOf(status);
+  if (status.ok() || !reason.has_value()) return "";
+  google::rpc::ErrorInfo info;
+  info.set_reason(*reason);
+  info.set_domain(kErrorDomain);
+  for (const auto& [key, value] : MetadataOf(status)) {
+    (*info.mutable_metadata())[key] = value;
+  }
+  return info.SerializeAsString();
+}
+
+// The stored failure, with the reason and metadata it was stored with.
+absl::Status StoredStatus(const pqxx::row& row) {
+  absl::Status status(static_cast<absl::StatusCode>(row[2].as<int>()),
+                      row[3].is_null() ? "" : row[3].c_str());
+  google::rpc::ErrorInfo info;
+  if (status.ok() || row[10].is_null() ||
+      !info.ParseFromString(pqxx::binarystring(row[10]).str())) {
+    return status;
+  }
+  return WithReasonNamed(status, info.reason(),
+                         std::map<std::string, std::string>(
+                             info.metadata().begin(), info.metadata().end()));
+}
+
+// The parameters $1 to $8 that kCompleteSql and kRecordSql share: one array
+// per column, one element per completion.
 std::vector<db::TextParam> CompletionParams(
-    const std::vector<KeyCompletion>& completions, absl::Duration retention) {
+    const std::vector<KeyCompletion>& completions) {
   std::vector<db::TextParam> tenants, keys, fingerprints, codes, messages,
-      bodies;
+      bodies, details, retentions;
   for (const KeyCompletion& completion : completions) {
     const KeyClaim& claim = *completion.claim;
     tenants.push_back(claim.id.tenant);
     keys.push_back(claim.id.key);
     fingerprints.push_back(Hex(claim.fingerprint));
     codes.push_back(absl::StrCat(static_cast<int>(completion.status.code())));
+    retentions.push_back(Interval(claim.retention));
     if (completion.status.ok()) {
       messages.push_back(std::nullopt);
       bodies.push_back(Hex(completion.response));
+      details.push_back(std::nullopt);
     } else {
       messages.push_back(std::string(completion.status.message()));
       bodies.push_back(std::nullopt);
+      std::string info = DetailsOf(completion.status);
+      details.push_back(info.empty() ? db::TextParam() : Hex(info));
     }
   }
-  return {db::ArrayLiteral(tenants),
-          db::ArrayLiteral(keys),
-          db::ArrayLiteral(fingerprints),
-          db::ArrayLiteral(codes),
-          db::ArrayLiteral(messages),
-          db::ArrayLiteral(bodies),
-          Interval(retention)};
+  return {db::ArrayLiteral(tenants),      db::ArrayLiteral(keys),
+          db::ArrayLiteral(fingerprints), db::ArrayLiteral(codes),
+          db::ArrayLiteral(messages),     db::ArrayLiteral(bodies),
+          db::ArrayLiteral(details),      db::ArrayLiteral(retentions)};
 }
 
 }  // namespace
@@ -181,9 +217,7 @@ std::vector<std::optional<StoredCall>> KeyStore::LookupAll(
       call.fingerprint = pqxx::binarystring(row[0]).str();
       call.done = row[1].as<int>() == kDone;
       if (call.done) {
-        auto code = static_cast<absl::StatusCode>(row[2].as<int>());
-        call.status =
-            absl::Status(code, row[3].is_null() ? "" : row[3].c_str());
+        call.status = StoredStatus(row);
         if (!row[4].is_null()) call.response = pqxx::binarystring(row[4]).str();
       }
       call.first_executed_at = FromMicros(row[5]);
@@ -191,6 +225,7 @@ std::vector<std::optional<StoredCall>> KeyStore::LookupAll(
         call.lease_remaining = absl::Milliseconds(row[6].as<int64_t>());
       }
       call.expires_in = absl::Milliseconds(row[8].as<int64_t>());
+      call.expires_at = FromMicros(row[11]);
     }
   }
   return found;
@@ -204,13 +239,14 @@ std::optional<StoredCall> KeyStore::Lookup(db::Transaction& txn,
 std::vector<std::optional<absl::Time>> KeyStore::ClaimAll(
     db::Transaction& txn, const std::vector<const KeyClaim*>& claims,
     const LeaseTerms* lease) const {
-  std::vector<db::TextParam> tenants, keys, fingerprints;
+  std::vector<db::TextParam> tenants, keys, fingerprints, retentions;
   absl::flat_hash_map<std::pair<std::string, std::string>, size_t> index;
   for (const KeyClaim* claim : claims) {
     index[{claim->id.tenant, claim->id.key}] = tenants.size();
     tenants.push_back(claim->id.tenant);
     keys.push_back(claim->id.key);
     fingerprints.push_back(Hex(claim->fingerprint));
+    retentions.push_back(Interval(claim->retention));
   }
   db::TextParam lease_length, owner;
   if (lease != nullptr) {
@@ -219,8 +255,8 @@ std::vector<std::optional<absl::Time>> KeyStore::ClaimAll(
   }
   pqxx::result rows =
       txn.Exec(kClaimSql, {db::ArrayLiteral(tenants), db::ArrayLiteral(keys),
-                           db::ArrayLiteral(fingerprints), lease_length,
-                           Interval(retention_), owner});
+                           db::ArrayLiteral(fingerprints),
+                           db::ArrayLiteral(retentions), lease_length, owner});
   std::vector<std::optional<absl::Time>> first(claims.size());
   for (const pqxx::row& row : rows) {
     first[index.at({row[0].c_str(), row[1].c_str()})] = FromMicros(row[2]);
@@ -236,7 +272,7 @@ std::optional<absl::Time> KeyStore::Claim(db::Transaction& txn,
 
 size_t KeyStore::CompleteAll(
     db::Transaction& txn, const std::vector<KeyCompletion>& completions) const {
-  std::vector<db::TextParam> params = CompletionParams(completions, retention_);
+  std::vector<db::TextParam> params = CompletionParams(completions);
   std::vector<db::TextParam> owners;
   for (const KeyCompletion& completion : completions) {
     owners.push_back(completion.owner == nullptr ? db::TextParam()
@@ -254,7 +290,7 @@ bool KeyStore::Complete(db::Transaction& txn,
 bool KeyStore::RecordAll(db::Transaction& txn,
                          const std::vector<KeyCompletion>& completions,
                          absl::Time first_executed_at) const {
-  std::vector<db::TextParam> params = CompletionParams(completions, retention_);
+  std::vector<db::TextParam> params = CompletionParams(completions);
   params.push_back(absl::FormatTime("%Y-%m-%d %H:%M:%E6S+00", first_executed_at,
                                     absl::UTCTimeZone()));
   try {

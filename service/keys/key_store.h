@@ -19,10 +19,12 @@ struct KeyId {
   std::string key;
 };
 
-// A key and the fingerprint of the call made under it.
+// A key and the fingerprint of the call made under it, and how long its
+// answer is kept after the call's first execution.
 struct KeyClaim {
   KeyId id;
   std::string fingerprint;
+  absl::Duration retention = absl::Hours(24);
 };
 
 // A claim held with a lease, for work outside the transaction (a file
@@ -57,6 +59,7 @@ struct StoredCall {
   absl::Time first_executed_at;
   absl::Duration lease_remaining;  // in progress only; <= 0: lapsed
   absl::Duration expires_in;       // until the record expires
+  absl::Time expires_at;
 };
 
 // Where a key is recorded: the SQL on idem.idempotency_keys. Every method
@@ -68,7 +71,8 @@ class KeyStore {
  public:
   explicit KeyStore(absl::Duration retention) : retention_(retention) {}
 
-  // How long a finished record lives after its completion.
+  // How long a finished record lives after its call's first execution,
+  // when the call does not say.
   absl::Duration retention() const { return retention_; }
 
   // Each key's record, if it exists and has not expired: one statement per

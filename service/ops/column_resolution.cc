@@ -1,6 +1,7 @@
 #include "service/ops/column_resolution.h"
 
 #include "absl/strings/str_cat.h"
+#include "service/common/error_reason.h"
 
 namespace idem::ops {
 
@@ -8,7 +9,7 @@ absl::StatusOr<std::shared_ptr<const db::Table>> FindTableWithColumns(
     db::Catalog& catalog, const std::string& table_name,
     const std::vector<std::string>& column_names) {
   if (table_name.empty()) {
-    return absl::InvalidArgumentError("table is required");
+    return Error(Reason::kRequestInvalid, "table is required");
   }
   absl::StatusOr<std::shared_ptr<const db::Table>> table =
       catalog.Find(table_name);
@@ -25,13 +26,16 @@ absl::StatusOr<size_t> WritableColumn(const db::Table& table,
                                       const std::string& name) {
   std::optional<size_t> index = table.FindColumn(name);
   if (!index.has_value()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("table ", table.name, " has no column \"", name, "\""));
+    return Error(
+        Reason::kColumnUnknown,
+        absl::StrCat("table ", table.name, " has no column \"", name, "\""),
+        {{"table", table.name}, {"column", name}});
   }
   if (table.columns[*index].generated) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("column \"", name, "\" of table ", table.name,
-                     " is generated and cannot be written"));
+    return Error(Reason::kValueInvalid,
+                 absl::StrCat("column \"", name, "\" of table ", table.name,
+                              " is generated and cannot be written"),
+                 {{"table", table.name}, {"column", name}});
   }
   return *index;
 }

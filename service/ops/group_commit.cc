@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "absl/container/flat_hash_set.h"
+#include "service/common/error_reason.h"
 #include "service/common/retry_delay.h"
 #include "service/ops/keyed_answers.h"
 
@@ -68,10 +69,9 @@ void GroupCommitter::Enqueue(std::vector<Pending> calls) {
     }
   }
   for (size_t i = queued; i < calls.size(); ++i) {
-    calls[i].done(StatusOnly(
-        WithRetryDelay(absl::ResourceExhaustedError(
-                           "server overloaded; retry after the delay"),
-                       absl::Milliseconds(200))));
+    calls[i].done(StatusOnly(WithRetryDelay(
+        Error(Reason::kOverloaded, "server overloaded; retry after the delay"),
+        absl::Milliseconds(200))));
   }
 }
 

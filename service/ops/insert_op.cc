@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "absl/strings/str_cat.h"
+#include "service/common/error_reason.h"
 #include "service/db/value_encoding.h"
 #include "service/ops/column_resolution.h"
 #include "service/ops/group_commit.h"
@@ -28,9 +29,11 @@ absl::StatusOr<db::InsertShape> ShapeOf(const db::Table& table,
   std::sort(shape.columns.begin(), shape.columns.end());
   for (size_t key : table.primary_key) {
     if (!std::binary_search(shape.columns.begin(), shape.columns.end(), key)) {
-      return absl::InvalidArgumentError(
+      return Error(
+          Reason::kRequestInvalid,
           absl::StrCat("every row needs primary-key column \"",
-                       table.columns[key].name, "\""));
+                       table.columns[key].name, "\""),
+          {{"table", table.name}, {"column", table.columns[key].name}});
     }
   }
   switch (request.on_conflict()) {
@@ -41,19 +44,21 @@ absl::StatusOr<db::InsertShape> ShapeOf(const db::Table& table,
       shape.do_update = true;
       break;
     default:
-      return absl::InvalidArgumentError(
+      return Error(
+          Reason::kRequestInvalid,
           absl::StrCat("unknown on_conflict value ", request.on_conflict()));
   }
   if (!request.version_column().empty()) {
     if (!shape.do_update) {
-      return absl::InvalidArgumentError(
-          "version_column applies only to ON_CONFLICT_DO_UPDATE");
+      return Error(Reason::kRequestInvalid,
+                   "version_column applies only to ON_CONFLICT_DO_UPDATE");
     }
     std::optional<size_t> version = table.FindColumn(request.version_column());
     if (!version.has_value() || table.IsKeyColumn(*version) ||
         !std::binary_search(shape.columns.begin(), shape.columns.end(),
                             *version)) {
-      return absl::InvalidArgumentError(
+      return Error(
+          Reason::kRequestInvalid,
           absl::StrCat("version_column \"", request.version_column(),
                        "\" must be a non-key column given in every row"));
     }
@@ -67,13 +72,14 @@ absl::StatusOr<db::InsertShape> ShapeOf(const db::Table& table,
 absl::StatusOr<PreparedInsert> PrepareInsert(const OpsContext& context,
                                              const v1::InsertRequest& request) {
   if (request.rows().empty()) {
-    return absl::InvalidArgumentError("an insert needs at least one row");
+    return Error(Reason::kRequestInvalid, "an insert needs at least one row");
   }
   if (static_cast<size_t>(request.rows_size()) >
       context.limits.max_rows_per_insert) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "an insert takes at most ", context.limits.max_rows_per_insert,
-        " rows; got ", request.rows_size()));
+    return Error(Reason::kLimitExceeded,
+                 absl::StrCat("an insert takes at most ",
+                              context.limits.max_rows_per_insert, " rows; got ",
+                              request.rows_size()));
   }
   std::vector<std::string> names;
   for (const auto& [name, value] : request.rows(0).columns()) {
@@ -95,25 +101,29 @@ absl::StatusOr<PreparedInsert> PrepareInsert(const OpsContext& context,
   for (int r = 0; r < request.rows_size(); ++r) {
     const auto& row = request.rows(r).columns();
     if (row.size() != columns.size()) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("row ", r, " names ", row.size(),
-                       " columns; every row of an "
-                       "insert must name the same ",
-                       columns.size(), " columns"));
+      return Error(Reason::kRequestInvalid,
+                   absl::StrCat("row ", r, " names ", row.size(),
+                                " columns; every row of an "
+                                "insert must name the same ",
+                                columns.size(), " columns"),
+                   {{"row", absl::StrCat(r)}});
     }
     for (size_t c = 0; c < columns.size(); ++c) {
       const db::Column& column = insert.table->columns[columns[c]];
       auto it = row.find(column.name);
       if (it == row.end()) {
-        return absl::InvalidArgumentError(absl::StrCat(
-            "row ", r, " lacks column \"", column.name,
-            "\"; every row of an insert must name the same columns"));
+        return Error(
+            Reason::kRequestInvalid,
+            absl::StrCat(
+                "row ", r, " lacks column \"", column.name,
+                "\"; every row of an insert must name the same columns"),
+            {{"row", absl::StrCat(r)}, {"column", column.name}});
       }
       absl::StatusOr<db::TextParam> text = db::EncodeValue(it->second, column);
       if (!text.ok()) {
-        return absl::Status(
-            text.status().code(),
-            absl::StrCat("row ", r, ": ", text.status().message()));
+        return WithErrorMetadata(
+            WithMessagePrefix(text.status(), absl::StrCat("row ", r, ": ")),
+            "row", absl::StrCat(r));
       }
       values[c].push_back(*std::move(text));
     }
@@ -141,10 +151,11 @@ absl::StatusOr<std::vector<v1::InsertResponse>> ExecuteInserts(
   for (const pqxx::row& row : txn.Exec(sql.write, params)) {
     size_t ordinal = row[0].as<size_t>();
     if (row[2].as<long long>() > 1) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("row ", ordinal - 1,
-                       " repeats the primary key of another row of "
-                       "the same request"));
+      return Error(Reason::kRequestInvalid,
+                   absl::StrCat("row ", ordinal - 1,
+                                " repeats the primary key of another row of "
+                                "the same request"),
+                   {{"row", absl::StrCat(ordinal - 1)}});
     }
     outcomes[ordinal - 1] = row[1].as<int>();
     unresolved = unresolved || outcomes[ordinal - 1] == 0;
@@ -156,8 +167,8 @@ absl::StatusOr<std::vector<v1::InsertResponse>> ExecuteInserts(
       int& outcome = outcomes[row[0].as<size_t>() - 1];
       if (outcome == 0) outcome = row[1].as<int>();
       if (outcome == 0) {
-        return absl::AbortedError(
-            "a concurrent transaction changed the same keys; retry");
+        return Error(Reason::kRowLocked,
+                     "a concurrent transaction changed the same keys; retry");
       }
     }
   }

@@ -4,10 +4,17 @@
 
 #include "absl/strings/str_cat.h"
 #include "google/protobuf/util/time_util.h"
+#include "service/common/error_reason.h"
 #include "service/common/retry_delay.h"
 #include "service/db/transaction.h"
 
 namespace idem::ops {
+
+absl::Status KeyChangedHands() {
+  return WithRetryDelay(
+      Error(Reason::kKeyInFlight, "idempotency key changed hands; retry"),
+      absl::Milliseconds(50));
+}
 
 KeyedOutcome StatusOnly(absl::Status status) {
   // A lock timeout behind a key in flight, or a serialization failure, has
@@ -31,19 +38,21 @@ std::optional<KeyedOutcome> FromStored(const keys::StoredCall& stored,
   KeyedOutcome outcome;
   if (stored.fingerprint != claim.fingerprint) {
     outcome.key_mismatch = true;
-    outcome.status = absl::FailedPreconditionError(absl::StrCat(
-        "idempotency key \"", claim.id.key,
-        "\" was already used for a different call; use a new key for a new "
-        "call"));
+    outcome.status = Error(
+        Reason::kKeyMismatch,
+        absl::StrCat("idempotency key \"", claim.id.key,
+                     "\" was already used for a different call; use a new "
+                     "key for a new call"));
     return outcome;
   }
   if (!stored.done) {
     if (stored.lease_remaining <= absl::ZeroDuration()) return std::nullopt;
-    outcome.status = WithRetryDelay(
-        absl::AbortedError(absl::StrCat("idempotency key \"", claim.id.key,
-                                        "\" is in flight; retry later")),
-        std::clamp(stored.lease_remaining, absl::Milliseconds(50),
-                   absl::Seconds(1)));
+    outcome.status =
+        WithRetryDelay(Error(Reason::kKeyInFlight,
+                             absl::StrCat("idempotency key \"", claim.id.key,
+                                          "\" is in flight; retry later")),
+                       std::clamp(stored.lease_remaining,
+                                  absl::Milliseconds(50), absl::Seconds(1)));
     return outcome;
   }
   outcome.replayed = true;
@@ -55,6 +64,7 @@ std::optional<KeyedOutcome> FromStored(const keys::StoredCall& stored,
   outcome.response.set_replayed(true);
   *outcome.response.mutable_first_executed_at() =
       ToProto(stored.first_executed_at);
+  *outcome.response.mutable_expires_at() = ToProto(stored.expires_at);
   return outcome;
 }
 
@@ -65,9 +75,7 @@ absl::StatusOr<KeyedOutcome> AnswerOfHolder(db::Transaction& txn,
   std::optional<KeyedOutcome> outcome;
   if (stored.has_value()) outcome = FromStored(*stored, claim);
   if (!outcome.has_value()) {
-    return WithRetryDelay(
-        absl::AbortedError("idempotency key changed hands; retry"),
-        absl::Milliseconds(50));
+    return KeyChangedHands();
   }
   return *outcome;
 }

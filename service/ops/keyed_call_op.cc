@@ -2,6 +2,7 @@
 
 #include <optional>
 
+#include "service/common/error_reason.h"
 #include "service/db/database_error.h"
 #include "service/db/transaction.h"
 #include "service/keys/fingerprint.h"
@@ -86,6 +87,8 @@ KeyedOutcome RunKeyedCopy(const OpsContext& context, const KeyClaim& claim,
         if (copied.ok()) {
           *result.response.mutable_copy_file() = *copied;
           *result.response.mutable_first_executed_at() = ToProto(*first);
+          *result.response.mutable_expires_at() =
+              ToProto(*first + claim.retention);
         }
         std::string body =
             copied.ok() ? result.response.SerializeAsString() : "";
@@ -97,6 +100,24 @@ KeyedOutcome RunKeyedCopy(const OpsContext& context, const KeyClaim& claim,
       });
   if (!outcome.ok()) return StatusOnly(outcome.status());
   return *std::move(outcome);
+}
+
+// How long the answer is kept: the call's own retention, within bounds, or
+// the server's.
+absl::StatusOr<absl::Duration> RetentionOf(
+    const OpsContext& context, const v1::KeyedCallRequest& request) {
+  if (!request.has_retention()) return context.key_store->retention();
+  const absl::Duration asked = absl::Seconds(request.retention().seconds()) +
+                               absl::Nanoseconds(request.retention().nanos());
+  if (asked < absl::Minutes(1) || asked > context.limits.max_key_retention) {
+    return Error(
+        Reason::kRequestInvalid,
+        absl::StrCat("retention must be between 1 minute and ",
+                     absl::FormatDuration(context.limits.max_key_retention),
+                     " (IDEM_MAX_KEY_RETENTION); got ",
+                     absl::FormatDuration(asked)));
+  }
+  return asked;
 }
 
 }  // namespace
@@ -125,11 +146,15 @@ void RunKeyedCall(const OpsContext& context, const std::string& tenant,
     return done(StatusOnly(valid));
   }
   if (request.call_case() == v1::KeyedCallRequest::CALL_NOT_SET) {
-    return done(StatusOnly(absl::InvalidArgumentError(
-        "a KeyedCall needs a call: insert, update or copy_file")));
+    return done(StatusOnly(
+        Error(Reason::kRequestInvalid,
+              "a KeyedCall needs a call: insert, update or copy_file")));
   }
+  absl::StatusOr<absl::Duration> retention = RetentionOf(context, request);
+  if (!retention.ok()) return done(StatusOnly(retention.status()));
   const KeyClaim claim{{tenant, request.idempotency_key()},
-                       keys::Fingerprint(request)};
+                       keys::Fingerprint(request),
+                       *retention};
   if (request.has_copy_file()) {
     return done(RunKeyedCopy(context, claim, request.copy_file()));
   }

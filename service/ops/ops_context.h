@@ -25,6 +25,8 @@ class GroupCommitter;
 // Request limits beyond the message size (which the server checks first).
 struct Limits {
   size_t max_rows_per_insert = 10000;
+  // The longest retention a KeyedCall may ask for.
+  absl::Duration max_key_retention = absl::Hours(24 * 7);
 };
 
 // What the operations share: where rows, files and keys go.

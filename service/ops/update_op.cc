@@ -4,6 +4,7 @@
 #include <map>
 
 #include "absl/strings/str_cat.h"
+#include "service/common/error_reason.h"
 #include "service/db/transaction.h"
 #include "service/db/value_encoding.h"
 #include "service/ops/column_resolution.h"
@@ -29,8 +30,10 @@ absl::StatusOr<std::map<size_t, const v1::Value*>> NonKeyColumns(
     absl::StatusOr<size_t> index = WritableColumn(table, name);
     if (!index.ok()) return index.status();
     if (table.IsKeyColumn(*index)) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          role, " cannot change primary-key column \"", name, "\""));
+      return Error(Reason::kRequestInvalid,
+                   absl::StrCat(role, " cannot change primary-key column \"",
+                                name, "\""),
+                   {{"column", name}});
     }
     columns.emplace(*index, &value);
   }
@@ -64,22 +67,34 @@ absl::StatusOr<PreparedUpdate> PrepareUpdate(const OpsContext& context,
   // key: exactly the primary-key columns.
   for (const auto& [name, value] : request.key().columns()) {
     std::optional<size_t> index = table.FindColumn(name);
-    if (!index.has_value() || !table.IsKeyColumn(*index)) {
-      return absl::InvalidArgumentError(
+    if (!index.has_value()) {
+      return Error(Reason::kColumnUnknown,
+                   absl::StrCat("table ", table.name, " has no column \"",
+                                name, "\""),
+                   {{"table", table.name}, {"column", name}});
+    }
+    if (!table.IsKeyColumn(*index)) {
+      return Error(
+          Reason::kRequestInvalid,
           absl::StrCat("key column \"", name,
-                       "\" is not part of the primary key of ", table.name));
+                       "\" is not part of the primary key of ", table.name),
+          {{"table", table.name}, {"column", name}});
     }
   }
   for (size_t index : table.primary_key) {
     const db::Column& column = table.columns[index];
     auto it = request.key().columns().find(column.name);
     if (it == request.key().columns().end()) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("key lacks primary-key column \"", column.name, "\""));
+      return Error(
+          Reason::kRequestInvalid,
+          absl::StrCat("key lacks primary-key column \"", column.name, "\""),
+          {{"column", column.name}});
     }
     if (it->second.has_null_value()) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("key column \"", column.name, "\" cannot be null"));
+      return Error(
+          Reason::kRequestInvalid,
+          absl::StrCat("key column \"", column.name, "\" cannot be null"),
+          {{"column", column.name}});
     }
     if (absl::Status s = AddParam(it->second, column, update.params); !s.ok()) {
       return s;
@@ -91,14 +106,15 @@ absl::StatusOr<PreparedUpdate> PrepareUpdate(const OpsContext& context,
   auto increment = NonKeyColumns(table, request.increment(), "increment");
   if (!increment.ok()) return increment.status();
   if (set->empty() && increment->empty()) {
-    return absl::InvalidArgumentError(
-        "an update needs at least one column in set or increment");
+    return Error(Reason::kRequestInvalid,
+                 "an update needs at least one column in set or increment");
   }
   for (const auto& [index, value] : *set) {
     if (increment->count(index) > 0) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("column \"", table.columns[index].name,
-                       "\" is both in set and in increment"));
+      return Error(Reason::kRequestInvalid,
+                   absl::StrCat("column \"", table.columns[index].name,
+                                "\" is both in set and in increment"),
+                   {{"column", table.columns[index].name}});
     }
     update.shape.set_columns.push_back(index);
     if (absl::Status s = AddParam(*value, table.columns[index], update.params);
@@ -109,9 +125,12 @@ absl::StatusOr<PreparedUpdate> PrepareUpdate(const OpsContext& context,
   for (const auto& [index, value] : *increment) {
     const db::Column& column = table.columns[index];
     if (column.category != 'N' || value->has_null_value()) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "increment needs a numeric column and a number; column \"",
-          column.name, "\" has type ", column.type));
+      return Error(
+          Reason::kValueInvalid,
+          absl::StrCat(
+              "increment needs a numeric column and a number; column \"",
+              column.name, "\" has type ", column.type),
+          {{"column", column.name}});
     }
     update.shape.increment_columns.push_back(index);
     if (absl::Status s = AddParam(*value, column, update.params); !s.ok()) {
@@ -121,13 +140,14 @@ absl::StatusOr<PreparedUpdate> PrepareUpdate(const OpsContext& context,
   if (!request.version_column().empty()) {
     std::optional<size_t> version = table.FindColumn(request.version_column());
     if (!version.has_value() || set->count(*version) == 0) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("version_column \"", request.version_column(),
-                       "\" must be one of the columns in set"));
+      return Error(Reason::kRequestInvalid,
+                   absl::StrCat("version_column \"", request.version_column(),
+                                "\" must be one of the columns in set"));
     }
     if (set->at(*version)->has_null_value()) {
-      return absl::InvalidArgumentError(
-          "the new value of version_column cannot be null");
+      return Error(Reason::kRequestInvalid,
+                   "the new value of version_column cannot be null",
+                   {{"column", request.version_column()}});
     }
     update.shape.version_column = version;
   }

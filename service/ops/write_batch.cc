@@ -4,6 +4,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/clock.h"
+#include "service/common/error_reason.h"
 #include "service/common/retry_delay.h"
 #include "service/db/database_error.h"
 #include "service/db/transaction.h"
@@ -197,13 +198,19 @@ absl::StatusOr<std::vector<KeyedOutcome>> RunTogether(
     if (answered[i].has_value()) {
       outcomes[i] = *std::move(answered[i]);
     } else if (calls[i]->key.has_value()) {
-      *outcomes[i].response.mutable_first_executed_at() = ToProto(*(*first)[i]);
+      const keys::KeyClaim& claim = *calls[i]->key;
+      const absl::Time first_executed_at = *(*first)[i];
+      *outcomes[i].response.mutable_first_executed_at() =
+          ToProto(first_executed_at);
+      *outcomes[i].response.mutable_expires_at() =
+          ToProto(first_executed_at + claim.retention);
       keys::StoredCall& record = finished[i].emplace();
-      record.fingerprint = calls[i]->key->fingerprint;
+      record.fingerprint = claim.fingerprint;
       record.done = true;
       record.response = outcomes[i].response.SerializeAsString();
-      record.first_executed_at = *(*first)[i];
-      record.expires_in = store.retention();
+      record.first_executed_at = first_executed_at;
+      record.expires_at = first_executed_at + claim.retention;
+      record.expires_in = record.expires_at - now;
       completions.push_back(
           {&*calls[i]->key, absl::OkStatus(), record.response});
     }
@@ -214,9 +221,7 @@ absl::StatusOr<std::vector<KeyedOutcome>> RunTogether(
       return KeyRecordedMeanwhile();
     }
   } else if (store.CompleteAll(txn, completions) != completions.size()) {
-    return WithRetryDelay(
-        absl::AbortedError("idempotency key changed hands; retry"),
-        absl::Milliseconds(50));
+    return KeyChangedHands();
   }
   return outcomes;
 }

@@ -34,14 +34,12 @@ class ErrorsTest : public IntegrationTest {
     db().Exec("INSERT INTO " + outside_ + " VALUES (1, 'v')");
   }
 
-  void Refused(const v1::InsertRequest& request,
-               StatusCode code = StatusCode::INVALID_ARGUMENT) {
-    ExpectInsertRefused(request, code, {table_, pair_, outside_});
+  void Refused(const v1::InsertRequest& request, const Refusal& refusal) {
+    ExpectInsertRefused(request, refusal, {table_, pair_, outside_});
   }
 
-  void Refused(const v1::UpdateRequest& request,
-               StatusCode code = StatusCode::INVALID_ARGUMENT) {
-    ExpectUpdateRefused(request, code, {table_, pair_, outside_});
+  void Refused(const v1::UpdateRequest& request, const Refusal& refusal) {
+    ExpectUpdateRefused(request, refusal, {table_, pair_, outside_});
   }
 
   // A valid new row of table_ with `changes` applied.
@@ -63,59 +61,64 @@ class ErrorsTest : public IntegrationTest {
 // --- Insert -----------------------------------------------------------------
 
 TEST_F(ErrorsTest, InsertIntoAllowedButAbsentTableIsNotFound) {
-  Refused(InsertOf(ReserveTable(), {Row(3)}), StatusCode::NOT_FOUND);
+  Refused(InsertOf(ReserveTable(), {Row(3)}), "TABLE_NOT_FOUND");
 }
 
 TEST_F(ErrorsTest, InsertIntoTableOutsideAllowListIsPermissionDenied) {
   Refused(InsertOf(outside_, {{{"id", Int(2)}, {"v", Str("w")}}}),
-          StatusCode::PERMISSION_DENIED);
+          "TABLE_NOT_ALLOWED");
   Refused(InsertOf("public." + outside_, {{{"id", Int(2)}}}),
-          StatusCode::PERMISSION_DENIED);
+          "TABLE_NOT_ALLOWED");
   Refused(InsertOf("pg_catalog.pg_class", {{{"oid", Int(2)}}}),
-          StatusCode::PERMISSION_DENIED);
+          "TABLE_NOT_ALLOWED");
 }
 
 TEST_F(ErrorsTest, InsertWithEmptyTableNameOrNoRows) {
-  Refused(InsertOf("", {Row(3)}));
-  Refused(InsertOf(table_, {}));
+  Refused(InsertOf("", {Row(3)}), "REQUEST_INVALID");
+  Refused(InsertOf(table_, {}), "REQUEST_INVALID");
 }
 
 TEST_F(ErrorsTest, InsertWithUnknownColumn) {
-  Refused(InsertRow({{"nope", Int(1)}}));
-  Refused(InsertRow({{"Name", Str("case matters")}}));
+  Refused(InsertRow({{"nope", Int(1)}}), "COLUMN_UNKNOWN");
+  Refused(InsertRow({{"Name", Str("case matters")}}), "COLUMN_UNKNOWN");
 }
 
 TEST_F(ErrorsTest, InsertWithoutEveryKeyColumn) {
-  Refused(InsertOf(table_, {{{"name", Str("no id")}}}));
-  Refused(InsertOf(pair_, {{{"a", Int(2)}, {"v", Str("no b")}}}));
+  Refused(InsertOf(table_, {{{"name", Str("no id")}}}), "REQUEST_INVALID");
+  Refused(InsertOf(pair_, {{{"a", Int(2)}, {"v", Str("no b")}}}),
+          "REQUEST_INVALID");
 }
 
 TEST_F(ErrorsTest, InsertOfValueThatWillNotCast) {
-  Refused(InsertRow({{"n", Str("abc")}}));
-  Refused(InsertRow({{"small", Int(100000)}}));
-  Refused(InsertRow({{"data", Str("\\xZZ")}}));
-  Refused(InsertOf(table_, {{{"id", Str("1.5")}, {"name", Str("x")}}}));
-  Refused(InsertRow({{"note", Str(std::string("nul\0byte", 8))}}));
+  Refused(InsertRow({{"n", Str("abc")}}), "VALUE_INVALID");
+  Refused(InsertRow({{"small", Int(100000)}}), "VALUE_INVALID");
+  Refused(InsertRow({{"data", Str("\\xZZ")}}), "VALUE_INVALID");
+  Refused(InsertOf(table_, {{{"id", Str("1.5")}, {"name", Str("x")}}}),
+          "VALUE_INVALID");
+  Refused(InsertRow({{"note", Str(std::string("nul\0byte", 8))}}),
+          "VALUE_INVALID");
 }
 
 TEST_F(ErrorsTest, InsertOfNullIntoNotNull) {
-  Refused(InsertRow({{"name", Null()}}));
-  Refused(InsertOf(table_, {{{"id", Int(3)}}}));  // name omitted
-  Refused(InsertOf(table_, {{{"id", Null()}, {"name", Str("x")}}}));
+  Refused(InsertRow({{"name", Null()}}), "VALUE_INVALID");
+  Refused(InsertOf(table_, {{{"id", Int(3)}}}),
+          "VALUE_INVALID");  // name omitted
+  Refused(InsertOf(table_, {{{"id", Null()}, {"name", Str("x")}}}),
+          "VALUE_INVALID");
 }
 
 TEST_F(ErrorsTest, InsertOfWrongValueKind) {
-  Refused(InsertRow({{"n", Bool(true)}}));
-  Refused(InsertRow({{"note", Bytes("x")}}));
-  Refused(InsertRow({{"note", Int(1)}}));
-  Refused(InsertRow({{"data", Dbl(1.5)}}));
-  Refused(InsertRow({{"note", v1::Value()}}));  // no kind set
+  Refused(InsertRow({{"n", Bool(true)}}), "VALUE_INVALID");
+  Refused(InsertRow({{"note", Bytes("x")}}), "VALUE_INVALID");
+  Refused(InsertRow({{"note", Int(1)}}), "VALUE_INVALID");
+  Refused(InsertRow({{"data", Dbl(1.5)}}), "VALUE_INVALID");
+  Refused(InsertRow({{"note", v1::Value()}}), "VALUE_INVALID");  // no kind set
 }
 
 TEST_F(ErrorsTest, InsertOfTooManyRows) {
   std::vector<Columns> rows;
   for (int id = 10; id < 10 + kMaxRows + 1; ++id) rows.push_back(Row(id));
-  Refused(InsertOf(table_, rows));
+  Refused(InsertOf(table_, rows), "LIMIT_EXCEEDED");
   rows.pop_back();
   ExpectOutcomes(
       InsertOk(InsertOf(table_, rows)),
@@ -123,40 +126,51 @@ TEST_F(ErrorsTest, InsertOfTooManyRows) {
 }
 
 TEST_F(ErrorsTest, InsertWhoseRowsNameDifferentColumns) {
-  Refused(InsertOf(table_, {Row(3), Row(4, {{"note", Str("extra")}})}));
-  Refused(InsertOf(table_,
-                   {Row(3, {{"note", Str("x")}}), Row(4, {{"n", Int(1)}})}));
-  Refused(InsertOf(table_, {Row(3, {{"note", Str("x")}}), Row(4)}));
+  Refused(InsertOf(table_, {Row(3), Row(4, {{"note", Str("extra")}})}),
+          "REQUEST_INVALID");
+  Refused(
+      InsertOf(table_, {Row(3, {{"note", Str("x")}}), Row(4, {{"n", Int(1)}})}),
+      "REQUEST_INVALID");
+  Refused(InsertOf(table_, {Row(3, {{"note", Str("x")}}), Row(4)}),
+          "REQUEST_INVALID");
 }
 
 TEST_F(ErrorsTest, InsertWithTheSameKeyTwice) {
   for (v1::OnConflict policy :
        {v1::ON_CONFLICT_DO_NOTHING, v1::ON_CONFLICT_DO_UPDATE}) {
     SCOPED_TRACE(v1::OnConflict_Name(policy));
-    Refused(InsertOf(table_, {Row(3), Row(4), Row(3)}, policy));
+    Refused(InsertOf(table_, {Row(3), Row(4), Row(3)}, policy),
+            "REQUEST_INVALID");
     Refused(
-        InsertOf(table_, {Row(1), Row(1, {{"name", Str("other")}})}, policy));
-    Refused(InsertOf(
-        pair_,
-        {{{"a", Int(5)}, {"b", Str("y")}}, {{"a", Int(5)}, {"b", Str("y")}}},
-        policy));
+        InsertOf(table_, {Row(1), Row(1, {{"name", Str("other")}})}, policy),
+        "REQUEST_INVALID");
+    Refused(InsertOf(pair_,
+                     {{{"a", Int(5)}, {"b", Str("y")}},
+                      {{"a", Int(5)}, {"b", Str("y")}}},
+                     policy),
+            "REQUEST_INVALID");
   }
 }
 
 TEST_F(ErrorsTest, InsertWithBadConflictPolicyOrVersionColumn) {
   v1::InsertRequest request = InsertRow({{"version", Int(2)}});
   request.set_on_conflict(static_cast<v1::OnConflict>(99));
-  Refused(request);
+  Refused(request, "REQUEST_INVALID");
   // version_column: only with DO_UPDATE, a non-key column given in the rows.
   Refused(InsertOf(table_, {Row(1, {{"version", Int(2)}})},
-                   v1::ON_CONFLICT_DO_NOTHING, "version"));
-  Refused(InsertOf(table_, {Row(1)}, v1::ON_CONFLICT_DO_UPDATE, "version"));
-  Refused(InsertOf(table_, {Row(1)}, v1::ON_CONFLICT_DO_UPDATE, "id"));
-  Refused(InsertOf(table_, {Row(1)}, v1::ON_CONFLICT_DO_UPDATE, "nope"));
+                   v1::ON_CONFLICT_DO_NOTHING, "version"),
+          "REQUEST_INVALID");
+  Refused(InsertOf(table_, {Row(1)}, v1::ON_CONFLICT_DO_UPDATE, "version"),
+          "REQUEST_INVALID");
+  Refused(InsertOf(table_, {Row(1)}, v1::ON_CONFLICT_DO_UPDATE, "id"),
+          "REQUEST_INVALID");
+  Refused(InsertOf(table_, {Row(1)}, v1::ON_CONFLICT_DO_UPDATE, "nope"),
+          "REQUEST_INVALID");
 }
 
 TEST_F(ErrorsTest, OversizedInsert) {
-  Refused(InsertRow({{"note", Str(std::string(kMaxMessageBytes, 'x'))}}));
+  Refused(InsertRow({{"note", Str(std::string(kMaxMessageBytes, 'x'))}}),
+          "LIMIT_EXCEEDED");
 }
 
 // Past what the transport accepts (twice the limit) the refusal must still
@@ -173,90 +187,112 @@ TEST_F(ErrorsTest, InsertIsAllOrNothing) {
   // Rows 3 and 4 are fine; the third row fails in PostgreSQL's cast.
   Refused(
       InsertOf(table_, {Row(3, {{"n", Str("3")}}), Row(4, {{"n", Str("4")}}),
-                        Row(5, {{"n", Str("five")}})}));
+                        Row(5, {{"n", Str("five")}})}),
+      "VALUE_INVALID");
   // The same with the failure detected by the server, and with DO_UPDATE
   // on rows that exist.
   Refused(InsertOf(table_,
                    {Row(1, {{"n", Int(11)}}), Row(3, {{"n", Int(3)}}),
                     Row(4, {{"n", Str("9223372036854775808")}})},
-                   v1::ON_CONFLICT_DO_UPDATE));
-  Refused(InsertOf(table_, {Row(3), Row(4), Row(5, {{"name", Null()}})}));
+                   v1::ON_CONFLICT_DO_UPDATE),
+          "VALUE_INVALID");
+  Refused(InsertOf(table_, {Row(3), Row(4), Row(5, {{"name", Null()}})}),
+          "VALUE_INVALID");
 }
 
 // --- Update -----------------------------------------------------------------
 
 TEST_F(ErrorsTest, UpdateOfAllowedButAbsentTableIsNotFound) {
   Refused(UpdateOf(ReserveTable(), {{"id", Int(1)}}, {{"name", Str("x")}}),
-          StatusCode::NOT_FOUND);
+          "TABLE_NOT_FOUND");
 }
 
 TEST_F(ErrorsTest, UpdateOfTableOutsideAllowListIsPermissionDenied) {
   Refused(UpdateOf(outside_, {{"id", Int(1)}}, {{"v", Str("x")}}),
-          StatusCode::PERMISSION_DENIED);
+          "TABLE_NOT_ALLOWED");
 }
 
 TEST_F(ErrorsTest, UpdateWithEmptyTableNameOrNothingToChange) {
-  Refused(UpdateOf("", {{"id", Int(1)}}, {{"name", Str("x")}}));
-  Refused(SetOnRow1({}));
+  Refused(UpdateOf("", {{"id", Int(1)}}, {{"name", Str("x")}}),
+          "REQUEST_INVALID");
+  Refused(SetOnRow1({}), "REQUEST_INVALID");
 }
 
 TEST_F(ErrorsTest, UpdateWithUnknownColumn) {
-  Refused(SetOnRow1({{"nope", Str("x")}}));
-  Refused(UpdateOf(table_, {{"id", Int(1)}}, {}, {{"nope", Int(1)}}));
-  Refused(UpdateOf(table_, {{"nope", Int(1)}}, {{"name", Str("x")}}));
+  Refused(SetOnRow1({{"nope", Str("x")}}), "COLUMN_UNKNOWN");
+  Refused(UpdateOf(table_, {{"id", Int(1)}}, {}, {{"nope", Int(1)}}),
+          "COLUMN_UNKNOWN");
+  Refused(UpdateOf(table_, {{"nope", Int(1)}}, {{"name", Str("x")}}),
+          "COLUMN_UNKNOWN");
 }
 
 TEST_F(ErrorsTest, UpdateWithMissingOrExtraKeyColumn) {
-  Refused(UpdateOf(pair_, {{"a", Int(1)}}, {{"v", Str("x")}}));
+  Refused(UpdateOf(pair_, {{"a", Int(1)}}, {{"v", Str("x")}}),
+          "REQUEST_INVALID");
   Refused(UpdateOf(pair_, {{"a", Int(1)}, {"b", Str("x")}, {"v", Str("v")}},
-                   {{"v", Str("x")}}));
-  Refused(UpdateOf(table_, {}, {{"name", Str("x")}}));
-  Refused(UpdateOf(table_, {{"id", Null()}}, {{"name", Str("x")}}));
+                   {{"v", Str("x")}}),
+          "REQUEST_INVALID");
+  Refused(UpdateOf(table_, {}, {{"name", Str("x")}}), "REQUEST_INVALID");
+  Refused(UpdateOf(table_, {{"id", Null()}}, {{"name", Str("x")}}),
+          "REQUEST_INVALID");
   // set and increment never change the key.
-  Refused(SetOnRow1({{"id", Int(5)}}));
-  Refused(UpdateOf(table_, {{"id", Int(1)}}, {}, {{"id", Int(1)}}));
+  Refused(SetOnRow1({{"id", Int(5)}}), "REQUEST_INVALID");
+  Refused(UpdateOf(table_, {{"id", Int(1)}}, {}, {{"id", Int(1)}}),
+          "REQUEST_INVALID");
 }
 
 TEST_F(ErrorsTest, UpdateOfValueThatWillNotCast) {
-  Refused(SetOnRow1({{"n", Str("abc")}}));
-  Refused(SetOnRow1({{"small", Int(100000)}}));
-  Refused(UpdateOf(table_, {{"id", Str("one")}}, {{"name", Str("x")}}));
-  Refused(UpdateOf(table_, {{"id", Int(1)}}, {}, {{"n", Str("1x")}}));
+  Refused(SetOnRow1({{"n", Str("abc")}}), "VALUE_INVALID");
+  Refused(SetOnRow1({{"small", Int(100000)}}), "VALUE_INVALID");
+  Refused(UpdateOf(table_, {{"id", Str("one")}}, {{"name", Str("x")}}),
+          "VALUE_INVALID");
+  Refused(UpdateOf(table_, {{"id", Int(1)}}, {}, {{"n", Str("1x")}}),
+          "VALUE_INVALID");
   // The new value overflows.
-  Refused(UpdateOf(table_, {{"id", Int(1)}}, {}, {{"n", Int(INT64_MAX)}}));
+  Refused(UpdateOf(table_, {{"id", Int(1)}}, {}, {{"n", Int(INT64_MAX)}}),
+          "VALUE_INVALID");
 }
 
 TEST_F(ErrorsTest, UpdateOfNullIntoNotNull) {
-  Refused(SetOnRow1({{"name", Null()}}));
+  Refused(SetOnRow1({{"name", Null()}}), "VALUE_INVALID");
 }
 
 TEST_F(ErrorsTest, UpdateIncrementOfNonNumericColumnOrByNull) {
-  Refused(UpdateOf(table_, {{"id", Int(1)}}, {}, {{"name", Int(1)}}));
-  Refused(UpdateOf(table_, {{"id", Int(1)}}, {}, {{"name", Str("1")}}));
-  Refused(UpdateOf(table_, {{"id", Int(1)}}, {}, {{"data", Int(1)}}));
-  Refused(UpdateOf(table_, {{"id", Int(1)}}, {}, {{"n", Null()}}));
+  Refused(UpdateOf(table_, {{"id", Int(1)}}, {}, {{"name", Int(1)}}),
+          "VALUE_INVALID");
+  Refused(UpdateOf(table_, {{"id", Int(1)}}, {}, {{"name", Str("1")}}),
+          "VALUE_INVALID");
+  Refused(UpdateOf(table_, {{"id", Int(1)}}, {}, {{"data", Int(1)}}),
+          "VALUE_INVALID");
+  Refused(UpdateOf(table_, {{"id", Int(1)}}, {}, {{"n", Null()}}),
+          "VALUE_INVALID");
 }
 
 TEST_F(ErrorsTest, UpdateOfWrongValueKind) {
-  Refused(SetOnRow1({{"n", Bool(true)}}));
-  Refused(SetOnRow1({{"note", Bytes("x")}}));
-  Refused(SetOnRow1({{"note", v1::Value()}}));
+  Refused(SetOnRow1({{"n", Bool(true)}}), "VALUE_INVALID");
+  Refused(SetOnRow1({{"note", Bytes("x")}}), "VALUE_INVALID");
+  Refused(SetOnRow1({{"note", v1::Value()}}), "VALUE_INVALID");
 }
 
 TEST_F(ErrorsTest, UpdateWithColumnInSetAndIncrement) {
-  Refused(UpdateOf(table_, {{"id", Int(1)}}, {{"n", Int(1)}}, {{"n", Int(1)}}));
+  Refused(UpdateOf(table_, {{"id", Int(1)}}, {{"n", Int(1)}}, {{"n", Int(1)}}),
+          "REQUEST_INVALID");
 }
 
 TEST_F(ErrorsTest, UpdateWithBadVersionColumn) {
   Refused(
-      UpdateOf(table_, {{"id", Int(1)}}, {{"name", Str("x")}}, {}, "version"));
+      UpdateOf(table_, {{"id", Int(1)}}, {{"name", Str("x")}}, {}, "version"),
+      "REQUEST_INVALID");
   Refused(
-      UpdateOf(table_, {{"id", Int(1)}}, {{"version", Null()}}, {}, "version"));
-  Refused(UpdateOf(table_, {{"id", Int(1)}}, {{"name", Str("x")}}, {}, "nope"));
+      UpdateOf(table_, {{"id", Int(1)}}, {{"version", Null()}}, {}, "version"),
+      "REQUEST_INVALID");
+  Refused(UpdateOf(table_, {{"id", Int(1)}}, {{"name", Str("x")}}, {}, "nope"),
+          "REQUEST_INVALID");
 }
 
 TEST_F(ErrorsTest, OversizedUpdate) {
-  Refused(SetOnRow1({{"note", Str(std::string(kMaxMessageBytes, 'x'))}}));
+  Refused(SetOnRow1({{"note", Str(std::string(kMaxMessageBytes, 'x'))}}),
+          "LIMIT_EXCEEDED");
 }
 
 }  // namespace

@@ -18,12 +18,12 @@ std::unique_ptr<grpc::ClientContext> NewContext() {
 }
 
 void ExpectRefused(const std::function<grpc::Status()>& call,
-                   grpc::StatusCode code,
+                   const Refusal& refusal,
                    const std::vector<std::string>& tables, TestDatabase& db) {
   std::vector<std::string> before;
   for (const std::string& table : tables) before.push_back(db.Dump(table));
   grpc::Status status = call();
-  EXPECT_EQ(status.error_code(), code) << status.error_message();
+  ExpectRefusal(status, refusal);
   EXPECT_FALSE(status.error_message().empty());
   ExpectNoSql(status);
   for (size_t i = 0; i < tables.size(); ++i) {
@@ -164,25 +164,25 @@ v1::UpdateOutcome IntegrationTest::UpdateOk(const v1::UpdateRequest& request) {
 }
 
 void IntegrationTest::ExpectInsertRefused(
-    const v1::InsertRequest& request, grpc::StatusCode code,
+    const v1::InsertRequest& request, const Refusal& refusal,
     const std::vector<std::string>& tables) {
   ExpectRefused(
       [&] {
         v1::InsertResponse response;
         return Insert(request, &response);
       },
-      code, tables, *db_);
+      refusal, tables, *db_);
 }
 
 void IntegrationTest::ExpectUpdateRefused(
-    const v1::UpdateRequest& request, grpc::StatusCode code,
+    const v1::UpdateRequest& request, const Refusal& refusal,
     const std::vector<std::string>& tables) {
   ExpectRefused(
       [&] {
         v1::UpdateResponse response;
         return Update(request, &response);
       },
-      code, tables, *db_);
+      refusal, tables, *db_);
 }
 
 }  // namespace idem::testing

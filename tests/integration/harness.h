@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "idem/v1/idem.grpc.pb.h"
+#include "tests/support/rich_status.h"
 #include "tests/support/server_process.h"
 #include "tests/support/test_database.h"
 #include "tests/support/values.h"
@@ -66,13 +67,13 @@ class IntegrationTest : public ::testing::Test {
   static v1::InsertResponse InsertOk(const v1::InsertRequest& request);
   static v1::UpdateOutcome UpdateOk(const v1::UpdateRequest& request);
 
-  // The call is refused with `code`, its message holds no SQL, and none of
-  // `tables` changed.
+  // The call is refused with `refusal` (its code, and its ErrorInfo reason
+  // when given), its message holds no SQL, and none of `tables` changed.
   static void ExpectInsertRefused(const v1::InsertRequest& request,
-                                  grpc::StatusCode code,
+                                  const Refusal& refusal,
                                   const std::vector<std::string>& tables);
   static void ExpectUpdateRefused(const v1::UpdateRequest& request,
-                                  grpc::StatusCode code,
+                                  const Refusal& refusal,
                                   const std::vector<std::string>& tables);
 
  private:

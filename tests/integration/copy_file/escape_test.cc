@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "tests/integration/copy_file/copy_file_fixture.h"
+#include "tests/support/rich_status.h"
 
 namespace idem::testing {
 namespace {
@@ -18,7 +19,7 @@ struct Escape {
   std::string what;
   std::string source;
   std::string destination;
-  grpc::StatusCode code;
+  Refusal refusal;
 };
 
 class CopyFileEscapeTest : public CopyFileServerTest {
@@ -38,16 +39,15 @@ class CopyFileEscapeTest : public CopyFileServerTest {
     SCOPED_TRACE(escape.what);
     const auto before = Snapshot(Scratch());
     CopyResult copy = Copy(escape.source, escape.destination);
-    EXPECT_EQ(copy.status.error_code(), escape.code)
-        << copy.status.error_message();
+    ExpectRefusal(copy.status, escape.refusal);
     EXPECT_FALSE(copy.status.error_message().empty());
     ExpectNoServerPath(copy.status, escape.source + escape.destination);
     EXPECT_EQ(Snapshot(Scratch()), before) << "something was touched";
   }
 };
 
-constexpr grpc::StatusCode kDenied = grpc::StatusCode::PERMISSION_DENIED;
-constexpr grpc::StatusCode kInvalid = grpc::StatusCode::INVALID_ARGUMENT;
+const Refusal kDenied("PATH_OUTSIDE_ROOT");
+const Refusal kInvalid("REQUEST_INVALID");
 
 TEST_F(CopyFileEscapeTest, DotDotIsRefused) {
   for (const Escape& escape : std::vector<Escape>{

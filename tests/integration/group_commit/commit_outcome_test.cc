@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "absl/strings/match.h"
+#include "service/common/error_reason.h"
 #include "service/db/fault_points.h"
 #include "service/keys/finished_call_cache.h"
 #include "tests/integration/group_commit/group_commit_fixture.h"
@@ -76,7 +77,8 @@ TEST_F(CommitOutcomeTest, AFailedReleaseAbandonsTheBatch) {
   std::vector<KeyedOutcome> outcomes = RunBatch(again);
   EXPECT_TRUE(outcomes[0].status.ok()) << outcomes[0].status;
   EXPECT_TRUE(outcomes[1].status.ok()) << outcomes[1].status;
-  EXPECT_EQ(outcomes[2].status.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(outcomes[2].status.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(ReasonOf(outcomes[2].status), "CONSTRAINT_VIOLATED");
   EXPECT_FALSE(outcomes[0].replayed);
   EXPECT_EQ(db_.Scalar("SELECT count(*) FROM " + items_), "2");
 }

@@ -1,0 +1,131 @@
+#include "service/common/error_reason.h"
+
+#include "absl/strings/cord.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+
+namespace idem {
+namespace {
+
+// Carried as payloads of the absl::Status until the gRPC surface turns
+// them into an ErrorInfo.
+constexpr char kReasonUrl[] = "type.idem.dev/error-reason";
+constexpr absl::string_view kMetadataUrlPrefix =
+    "type.idem.dev/error-metadata/";
+
+struct ReasonInfo {
+  absl::string_view name;
+  absl::StatusCode code;
+};
+
+ReasonInfo InfoOf(Reason reason) {
+  using C = absl::StatusCode;
+  switch (reason) {
+    case Reason::kKeyMismatch:
+      return {"KEY_MISMATCH", C::kFailedPrecondition};
+    case Reason::kKeyInFlight:
+      return {"KEY_IN_FLIGHT", C::kAborted};
+    case Reason::kRowLocked:
+      return {"ROW_LOCKED", C::kAborted};
+    case Reason::kKeyInvalid:
+      return {"KEY_INVALID", C::kInvalidArgument};
+    case Reason::kRequestInvalid:
+      return {"REQUEST_INVALID", C::kInvalidArgument};
+    case Reason::kColumnUnknown:
+      return {"COLUMN_UNKNOWN", C::kInvalidArgument};
+    case Reason::kValueInvalid:
+      return {"VALUE_INVALID", C::kInvalidArgument};
+    case Reason::kLimitExceeded:
+      return {"LIMIT_EXCEEDED", C::kInvalidArgument};
+    case Reason::kTableNotFound:
+      return {"TABLE_NOT_FOUND", C::kNotFound};
+    case Reason::kSourceNotFound:
+      return {"SOURCE_NOT_FOUND", C::kNotFound};
+    case Reason::kTableNotAllowed:
+      return {"TABLE_NOT_ALLOWED", C::kPermissionDenied};
+    case Reason::kOperationNotAllowed:
+      return {"OPERATION_NOT_ALLOWED", C::kPermissionDenied};
+    case Reason::kPathOutsideRoot:
+      return {"PATH_OUTSIDE_ROOT", C::kPermissionDenied};
+    case Reason::kConstraintViolated:
+      return {"CONSTRAINT_VIOLATED", C::kFailedPrecondition};
+    case Reason::kStepNotApplied:
+      return {"STEP_NOT_APPLIED", C::kFailedPrecondition};
+    case Reason::kStorageNotConfigured:
+      return {"STORAGE_NOT_CONFIGURED", C::kFailedPrecondition};
+    case Reason::kOverloaded:
+      return {"OVERLOADED", C::kResourceExhausted};
+    case Reason::kTenantLimit:
+      return {"TENANT_LIMIT", C::kResourceExhausted};
+    case Reason::kDiskFull:
+      return {"DISK_FULL", C::kResourceExhausted};
+    case Reason::kDatabaseUnavailable:
+      return {"DATABASE_UNAVAILABLE", C::kUnavailable};
+    case Reason::kCommitUnknown:
+      return {"COMMIT_UNKNOWN", C::kUnavailable};
+    case Reason::kShuttingDown:
+      return {"SHUTTING_DOWN", C::kUnavailable};
+    case Reason::kCredentialsInvalid:
+      return {"CREDENTIALS_INVALID", C::kUnauthenticated};
+  }
+  return {"UNKNOWN", C::kUnknown};
+}
+
+}  // namespace
+
+absl::string_view ReasonName(Reason reason) { return InfoOf(reason).name; }
+absl::StatusCode CodeOf(Reason reason) { return InfoOf(reason).code; }
+
+absl::Status Error(Reason reason, absl::string_view message,
+                   const ErrorMetadata& metadata) {
+  absl::Status status(CodeOf(reason), message);
+  status.SetPayload(kReasonUrl, absl::Cord(ReasonName(reason)));
+  for (const auto& [key, value] : metadata) {
+    status = WithErrorMetadata(std::move(status), key, value);
+  }
+  return status;
+}
+
+absl::Status WithErrorMetadata(absl::Status status, absl::string_view key,
+                               absl::string_view value) {
+  status.SetPayload(absl::StrCat(kMetadataUrlPrefix, key), absl::Cord(value));
+  return status;
+}
+
+absl::Status WithMessagePrefix(const absl::Status& status,
+                               absl::string_view prefix) {
+  absl::Status prefixed(status.code(), absl::StrCat(prefix, status.message()));
+  status.ForEachPayload([&](absl::string_view url, const absl::Cord& value) {
+    prefixed.SetPayload(url, value);
+  });
+  return prefixed;
+}
+
+std::optional<std::string> ReasonOf(const absl::Status& status) {
+  absl::optional<absl::Cord> reason = status.GetPayload(kReasonUrl);
+  if (!reason.has_value()) return std::nullopt;
+  return std::string(*reason);
+}
+
+std::map<std::string, std::string> MetadataOf(const absl::Status& status) {
+  std::map<std::string, std::string> metadata;
+  status.ForEachPayload([&](absl::string_view url, const absl::Cord& value) {
+    if (absl::StartsWith(url, kMetadataUrlPrefix)) {
+      metadata[std::string(url.substr(kMetadataUrlPrefix.size()))] =
+          std::string(value);
+    }
+  });
+  return metadata;
+}
+
+absl::Status WithReasonNamed(
+    absl::Status status, absl::string_view reason,
+    const std::map<std::string, std::string>& metadata) {
+  status.SetPayload(kReasonUrl, absl::Cord(reason));
+  for (const auto& [key, value] : metadata) {
+    status = WithErrorMetadata(std::move(status), key, value);
+  }
+  return status;
+}
+
+}  // namespace idem

@@ -1,0 +1,179 @@
+// Errors a program can read: every refusal of a KeyedCall carries
+// google.rpc.Status details with an ErrorInfo (domain "idem", the reason of
+// the contract, the metadata naming what is at fault) and, where a retry
+// after a delay is right, a RetryInfo; a stored failure replays with them,
+// and a call of a Batch carries them in BatchResult.status.
+#include <pqxx/transaction>
+#include <string>
+
+#include "absl/strings/escaping.h"
+#include "service/keys/fingerprint.h"
+#include "tests/integration/keyed/keyed_fixture.h"
+#include "tests/support/rich_status.h"
+
+namespace idem::testing::keyed {
+namespace {
+
+class ErrorReasonsTest : public KeyedCallTest {
+ public:
+  static void SetUpTestSuite() {
+    StartServer({{"IDEM_MAX_ROWS", "3"}, {"IDEM_LOCK_TIMEOUT", "300ms"}});
+    db().Exec("ALTER TABLE " + items() +
+              " ADD CONSTRAINT qty_not_negative CHECK (qty >= 0)");
+  }
+
+ protected:
+  // The ErrorInfo of `answer`, after checking its reason.
+  google::rpc::ErrorInfo Expect(const Answer& answer, const char* reason) {
+    ExpectRefusal(answer.status, reason);
+    std::optional<google::rpc::Status> rich = RichStatusOf(answer.status);
+    if (!rich.has_value()) return {};
+    return ErrorInfoOf(*rich).value_or(google::rpc::ErrorInfo());
+  }
+  std::optional<absl::Duration> RetryDelay(const Answer& answer) {
+    std::optional<google::rpc::Status> rich = RichStatusOf(answer.status);
+    return rich.has_value() ? RetryDelayOf(*rich) : std::nullopt;
+  }
+};
+
+TEST_F(ErrorReasonsTest, KeyMismatch) {
+  std::string key = NewKey();
+  ASSERT_TRUE(Call(stub(), Increment(key, counters(), NewCounter())).ok());
+  Expect(Call(stub(), Increment(key, counters(), NewCounter())),
+         "KEY_MISMATCH");
+}
+
+TEST_F(ErrorReasonsTest, KeyInFlightSaysWhenToComeBack) {
+  std::string key = NewKey();
+  v1::KeyedCallRequest request = Increment(key, counters(), NewCounter());
+  db().Exec(
+      "INSERT INTO idem.idempotency_keys (tenant, idempotency_key, "
+      "fingerprint, state, first_executed_at, last_seen_at, "
+      "lease_expires_at, expires_at) VALUES ('default', " +
+      Quote(key) + ", decode(" +
+      Quote(absl::BytesToHexString(keys::Fingerprint(request))) +
+      ", 'hex'), 1, now(), now(), now() + interval '1 minute', "
+      "now() + interval '1 day')");
+  Answer held = Call(stub(), request);
+  Expect(held, "KEY_IN_FLIGHT");
+  ASSERT_TRUE(RetryDelay(held).has_value());
+  EXPECT_GT(*RetryDelay(held), absl::ZeroDuration());
+  EXPECT_TRUE(held.pushback_ms().has_value());
+}
+
+TEST_F(ErrorReasonsTest, RowLockedSaysWhenToComeBack) {
+  int64_t id = NewCounter();
+  pqxx::connection holder(DatabaseUrl());
+  pqxx::work lock(holder);
+  lock.exec("SELECT * FROM " + counters() +
+            " WHERE id = " + std::to_string(id) + " FOR UPDATE");
+  Answer locked = Call(stub(), Increment(NewKey(), counters(), id));
+  Expect(locked, "ROW_LOCKED");
+  EXPECT_TRUE(RetryDelay(locked).has_value());
+  lock.abort();
+}
+
+TEST_F(ErrorReasonsTest, KeyInvalid) {
+  Expect(Call(stub(), Increment("has space", counters(), NewCounter())),
+         "KEY_INVALID");
+  Expect(Call(stub(), Increment("", counters(), NewCounter())), "KEY_INVALID");
+}
+
+TEST_F(ErrorReasonsTest, RequestInvalid) {
+  v1::KeyedCallRequest empty;
+  empty.set_idempotency_key(NewKey());
+  Expect(Call(stub(), empty), "REQUEST_INVALID");
+}
+
+TEST_F(ErrorReasonsTest, ColumnUnknownNamesTableAndColumn) {
+  google::rpc::ErrorInfo info =
+      Expect(Call(stub(), InsertRow(NewKey(), items(),
+                                    {{"id", Int(1)}, {"colour", Str("red")}})),
+             "COLUMN_UNKNOWN");
+  EXPECT_EQ(info.metadata().at("column"), "colour");
+  EXPECT_NE(info.metadata().at("table").find(items()), std::string::npos);
+}
+
+TEST_F(ErrorReasonsTest, ValueInvalidNamesRowAndColumn) {
+  v1::KeyedCallRequest request;
+  request.set_idempotency_key(NewKey());
+  v1::InsertRequest* insert = request.mutable_insert();
+  insert->set_table(items());
+  *insert->add_rows() = RowOf({{"id", Int(1)}, {"qty", Int(1)}});
+  *insert->add_rows() = RowOf({{"id", Int(2)}, {"qty", Str("two")}});
+  v1::Value yes;
+  yes.set_bool_value(true);
+  *insert->add_rows() = RowOf({{"id", Int(3)}, {"qty", yes}});
+  google::rpc::ErrorInfo info = Expect(Call(stub(), request), "VALUE_INVALID");
+  EXPECT_EQ(info.metadata().at("row"), "2");
+  EXPECT_EQ(info.metadata().at("column"), "qty");
+}
+
+TEST_F(ErrorReasonsTest, LimitExceeded) {
+  v1::KeyedCallRequest request;
+  request.set_idempotency_key(NewKey());
+  request.mutable_insert()->set_table(items());
+  for (int i = 0; i < 4; ++i) {
+    *request.mutable_insert()->add_rows() = RowOf({{"id", Int(i)}});
+  }
+  Expect(Call(stub(), request), "LIMIT_EXCEEDED");
+}
+
+TEST_F(ErrorReasonsTest, TableNotFoundAndNotAllowed) {
+  google::rpc::ErrorInfo info =
+      Expect(Call(stub(), InsertRow(NewKey(), absent(), {{"id", Int(1)}})),
+             "TABLE_NOT_FOUND");
+  EXPECT_EQ(info.metadata().count("table"), 1u);
+  Expect(Call(stub(),
+              InsertRow(NewKey(), "pg_catalog.pg_class", {{"oid", Int(1)}})),
+         "TABLE_NOT_ALLOWED");
+}
+
+TEST_F(ErrorReasonsTest, StorageNotConfigured) {
+  Expect(Call(stub(), Copy(NewKey(), "a", "b")), "STORAGE_NOT_CONFIGURED");
+}
+
+// A CHECK constraint the row breaks: the call's failure is stored under its
+// key, and the replay carries the same reason and constraint.
+TEST_F(ErrorReasonsTest, ConstraintViolatedIsStoredWithItsReason) {
+  std::string key = NewKey();
+  v1::KeyedCallRequest request =
+      InsertRow(key, items(), {{"id", Int(9)}, {"qty", Int(-1)}});
+  Answer first = Call(stub(), request);
+  google::rpc::ErrorInfo info = Expect(first, "CONSTRAINT_VIOLATED");
+  EXPECT_NE(info.metadata().at("constraint").find("qty"), std::string::npos);
+  EXPECT_FALSE(first.marked_replayed());
+
+  Answer replay = Call(stub(), request);
+  EXPECT_TRUE(replay.marked_replayed());
+  google::rpc::ErrorInfo replayed = Expect(replay, "CONSTRAINT_VIOLATED");
+  EXPECT_EQ(replayed.metadata().at("constraint"),
+            info.metadata().at("constraint"));
+  EXPECT_EQ(replay.status.error_message(), first.status.error_message());
+}
+
+TEST_F(ErrorReasonsTest, ABatchCallCarriesTheSameDetails) {
+  v1::BatchRequest batch;
+  *batch.add_calls()->mutable_keyed_call() =
+      InsertRow(NewKey(), items(), {{"id", Int(1)}, {"colour", Str("red")}});
+  *batch.add_calls()->mutable_keyed_call() =
+      Increment("has space", counters(), NewCounter());
+  grpc::ClientContext context;
+  v1::BatchResponse response;
+  ASSERT_TRUE(stub().Batch(&context, batch, &response).ok());
+  ASSERT_EQ(response.results_size(), 2);
+  for (const auto& [result, reason] :
+       {std::pair{&response.results(0), "COLUMN_UNKNOWN"},
+        std::pair{&response.results(1), "KEY_INVALID"}}) {
+    ASSERT_TRUE(result->has_status());
+    EXPECT_EQ(result->status().code(), result->code());
+    EXPECT_EQ(result->status().message(), result->message());
+    std::optional<google::rpc::ErrorInfo> info = ErrorInfoOf(result->status());
+    ASSERT_TRUE(info.has_value());
+    EXPECT_EQ(info->domain(), "idem");
+    EXPECT_EQ(info->reason(), reason);
+  }
+}
+
+}  // namespace
+}  // namespace idem::testing::keyed
