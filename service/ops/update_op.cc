@@ -68,10 +68,10 @@ absl::StatusOr<PreparedUpdate> PrepareUpdate(const OpsContext& context,
   for (const auto& [name, value] : request.key().columns()) {
     std::optional<size_t> index = table.FindColumn(name);
     if (!index.has_value()) {
-      return Error(Reason::kColumnUnknown,
-                   absl::StrCat("table ", table.name, " has no column \"",
-                                name, "\""),
-                   {{"table", table.name}, {"column", name}});
+      return Error(
+          Reason::kColumnUnknown,
+          absl::StrCat("table ", table.name, " has no column \"", name, "\""),
+          {{"table", table.name}, {"column", name}});
     }
     if (!table.IsKeyColumn(*index)) {
       return Error(
