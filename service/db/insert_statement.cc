@@ -101,7 +101,8 @@ std::string ConflictAction(const InsertShape& shape) {
 
 bool operator==(const InsertShape& a, const InsertShape& b) {
   return a.table == b.table && a.columns == b.columns &&
-         a.do_update == b.do_update && a.version_column == b.version_column;
+         a.do_update == b.do_update && a.version_column == b.version_column &&
+         a.returning == b.returning;
 }
 
 InsertSql BuildInsertSql(const InsertShape& shape) {
@@ -139,6 +140,16 @@ InsertSql BuildInsertSql(const InsertShape& shape) {
   sql.classify = absl::StrCat("WITH ", InputCte(shape), " SELECT input.ord, ",
                               StoredOutcome(shape), ", ", same_key,
                               " FROM input ORDER BY input.ord");
+  if (!shape.returning.empty()) {
+    std::vector<std::string> columns;
+    for (size_t index : shape.returning) {
+      columns.push_back("t." + QuoteIdentifier(table.columns[index].name));
+    }
+    sql.returning = absl::StrCat(
+        "WITH ", InputCte(shape), " SELECT input.ord, ",
+        absl::StrJoin(columns, ", "), " FROM input LEFT JOIN ", table.sql_name,
+        " AS t ON ", KeyMatch(shape, "t"), " ORDER BY input.ord");
+  }
   return sql;
 }
 

@@ -16,6 +16,7 @@ struct InsertShape {
   std::vector<size_t> columns;  // the request's columns, in table order
   bool do_update = false;       // ON CONFLICT DO UPDATE (else DO NOTHING)
   std::optional<size_t> version_column;  // DO UPDATE guard
+  std::vector<size_t> returning;         // columns to read back, in order
 };
 
 // Equal shapes (of the same catalog table object) build the same SQL, so
@@ -35,6 +36,10 @@ struct InsertSql {
   // Classifies rows again in a fresh snapshot, writing nothing: run after
   // the write, for the rows it left at 0.
   std::string classify;
+  // With shape.returning: (ordinal, returning columns...) of the stored row
+  // of each request row, in request order; empty without. Run after the
+  // writes, it sees the rows as they are after them.
+  std::string returning;
 };
 
 InsertSql BuildInsertSql(const InsertShape& shape);

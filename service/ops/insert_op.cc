@@ -4,9 +4,11 @@
 
 #include "absl/strings/str_cat.h"
 #include "service/common/error_reason.h"
+#include "service/db/value_decoding.h"
 #include "service/db/value_encoding.h"
 #include "service/ops/column_resolution.h"
 #include "service/ops/group_commit.h"
+#include "service/ops/insert_rounds.h"
 
 namespace idem::ops {
 namespace {
@@ -35,6 +37,16 @@ absl::StatusOr<db::InsertShape> ShapeOf(const db::Table& table,
                        table.columns[key].name, "\""),
           {{"table", table.name}, {"column", table.columns[key].name}});
     }
+  }
+  for (const std::string& name : request.returning()) {
+    std::optional<size_t> index = table.FindColumn(name);
+    if (!index.has_value()) {
+      return Error(Reason::kColumnUnknown,
+                   absl::StrCat("table ", table.name, " has no column \"", name,
+                                "\" to return"),
+                   {{"table", table.name}, {"column", name}});
+    }
+    shape.returning.push_back(*index);
   }
   switch (request.on_conflict()) {
     case v1::ON_CONFLICT_UNSPECIFIED:
@@ -131,70 +143,102 @@ absl::StatusOr<PreparedInsert> PrepareInsert(const OpsContext& context,
   return insert;
 }
 
+namespace {
+
+// Writes the rows `round` (numbered across the inserts) with one statement
+// and sets their outcomes.
+absl::Status WriteRound(db::Transaction& txn, const db::InsertSql& sql,
+                        const std::vector<const PreparedInsert*>& inserts,
+                        const std::vector<size_t>& round,
+                        std::vector<int>& outcomes) {
+  const std::vector<db::TextParam> params = RowParams(inserts, round);
+  bool unresolved = false;
+  for (const pqxx::row& row : txn.Exec(sql.write, params)) {
+    const size_t at = round[row[0].as<size_t>() - 1];
+    if (row[2].as<long long>() > 1) {
+      // Two spellings of one key ("1" and "01") in one round.
+      return Error(Reason::kRequestInvalid,
+                   absl::StrCat("row ", at,
+                                " names the primary key of another row in "
+                                "another spelling; spell it the same way"),
+                   {{"row", absl::StrCat(at)}});
+    }
+    outcomes[at] = row[1].as<int>();
+    unresolved = unresolved || outcomes[at] == 0;
+  }
+  if (!unresolved) return absl::OkStatus();
+  // Rows whose stored version the write's snapshot did not show: a new
+  // statement sees it (READ COMMITTED).
+  for (const pqxx::row& row : txn.Exec(sql.classify, params)) {
+    int& outcome = outcomes[round[row[0].as<size_t>() - 1]];
+    if (outcome == 0) outcome = row[1].as<int>();
+    if (outcome == 0) {
+      return Error(Reason::kRowLocked,
+                   "a concurrent transaction changed the same keys; retry");
+    }
+  }
+  return absl::OkStatus();
+}
+
+void Count(v1::RowOutcome outcome, v1::InsertResponse& response) {
+  switch (outcome) {
+    case v1::ROW_OUTCOME_INSERTED:
+      response.set_inserted(response.inserted() + 1);
+      break;
+    case v1::ROW_OUTCOME_DUPLICATE:
+      response.set_duplicates(response.duplicates() + 1);
+      break;
+    case v1::ROW_OUTCOME_CONFLICT:
+      response.set_conflicts(response.conflicts() + 1);
+      break;
+    case v1::ROW_OUTCOME_UPDATED:
+      response.set_updated(response.updated() + 1);
+      break;
+    case v1::ROW_OUTCOME_STALE:
+      response.set_stale(response.stale() + 1);
+      break;
+    default:
+      break;
+  }
+}
+
+}  // namespace
+
 absl::StatusOr<std::vector<v1::InsertResponse>> ExecuteInserts(
     db::Transaction& txn, const std::vector<const PreparedInsert*>& inserts) {
   const db::InsertShape& shape = inserts.front()->shape;
-  std::vector<db::TextParam> params;
-  for (size_t c = 0; c < shape.columns.size(); ++c) {
-    std::vector<const std::vector<db::TextParam>*> column;
-    for (const PreparedInsert* insert : inserts) {
-      column.push_back(&insert->values[c]);
-    }
-    params.push_back(db::ArrayLiteral(column));
-  }
+  const db::InsertSql sql = db::BuildInsertSql(shape);
+  const std::vector<std::vector<size_t>> rounds = InsertRounds(inserts);
   size_t row_count = 0;
   for (const PreparedInsert* insert : inserts) row_count += insert->row_count;
-
-  db::InsertSql sql = db::BuildInsertSql(shape);
   std::vector<int> outcomes(row_count, 0);
-  bool unresolved = false;
-  for (const pqxx::row& row : txn.Exec(sql.write, params)) {
-    size_t ordinal = row[0].as<size_t>();
-    if (row[2].as<long long>() > 1) {
-      return Error(Reason::kRequestInvalid,
-                   absl::StrCat("row ", ordinal - 1,
-                                " repeats the primary key of another row of "
-                                "the same request"),
-                   {{"row", absl::StrCat(ordinal - 1)}});
-    }
-    outcomes[ordinal - 1] = row[1].as<int>();
-    unresolved = unresolved || outcomes[ordinal - 1] == 0;
-  }
-  if (unresolved) {
-    // Rows whose stored version the write's snapshot did not show: a new
-    // statement sees it (READ COMMITTED).
-    for (const pqxx::row& row : txn.Exec(sql.classify, params)) {
-      int& outcome = outcomes[row[0].as<size_t>() - 1];
-      if (outcome == 0) outcome = row[1].as<int>();
-      if (outcome == 0) {
-        return Error(Reason::kRowLocked,
-                     "a concurrent transaction changed the same keys; retry");
-      }
+  for (const std::vector<size_t>& round : rounds) {
+    if (absl::Status written = WriteRound(txn, sql, inserts, round, outcomes);
+        !written.ok()) {
+      return written;
     }
   }
+  pqxx::result returned;
+  if (!sql.returning.empty()) {
+    std::vector<size_t> every_row(row_count);
+    for (size_t row = 0; row < row_count; ++row) every_row[row] = row;
+    returned = txn.Exec(sql.returning, RowParams(inserts, every_row));
+  }
+
   std::vector<v1::InsertResponse> responses;
-  auto next = outcomes.begin();
+  size_t row = 0;
   for (const PreparedInsert* insert : inserts) {
     v1::InsertResponse& response = responses.emplace_back();
-    for (size_t r = 0; r < insert->row_count; ++r, ++next) {
-      int outcome = *next;
-      response.add_outcomes(static_cast<v1::RowOutcome>(outcome));
-      switch (outcome) {
-        case v1::ROW_OUTCOME_INSERTED:
-          response.set_inserted(response.inserted() + 1);
-          break;
-        case v1::ROW_OUTCOME_DUPLICATE:
-          response.set_duplicates(response.duplicates() + 1);
-          break;
-        case v1::ROW_OUTCOME_CONFLICT:
-          response.set_conflicts(response.conflicts() + 1);
-          break;
-        case v1::ROW_OUTCOME_UPDATED:
-          response.set_updated(response.updated() + 1);
-          break;
-        case v1::ROW_OUTCOME_STALE:
-          response.set_stale(response.stale() + 1);
-          break;
+    for (size_t r = 0; r < insert->row_count; ++r, ++row) {
+      const auto outcome = static_cast<v1::RowOutcome>(outcomes[row]);
+      response.add_outcomes(outcome);
+      Count(outcome, response);
+      if (returned.empty()) continue;
+      auto& columns = *response.add_returned()->mutable_columns();
+      for (size_t c = 0; c < shape.returning.size(); ++c) {
+        const db::Column& column = shape.table->columns[shape.returning[c]];
+        columns[column.name] = db::DecodeValue(
+            returned[static_cast<int>(row)][static_cast<int>(c + 1)], column);
       }
     }
   }

@@ -29,11 +29,12 @@ struct PreparedInsert {
 absl::StatusOr<PreparedInsert> PrepareInsert(const OpsContext& context,
                                              const v1::InsertRequest& request);
 
-// Runs the rows of `inserts`, which share one db::InsertShape, as one
-// statement in `txn` and answers each insert with its own rows' outcomes,
-// in order. A non-OK status means the caller must roll back: the rows of
-// all `inserts` stand or fall together. Two inserts naming the same key
-// fail like two rows of one request doing so.
+// Writes the rows of `inserts`, which share one db::InsertShape, in `txn`
+// and answers each insert with its own rows' outcomes (and returned rows),
+// in order: one statement, or one per repetition of a key, so that rows
+// naming one key apply in order, inserts included, as if sent one after
+// the other. A non-OK status means the caller must roll back: the rows of
+// all `inserts` stand or fall together.
 absl::StatusOr<std::vector<v1::InsertResponse>> ExecuteInserts(
     db::Transaction& txn, const std::vector<const PreparedInsert*>& inserts);
 

@@ -98,6 +98,49 @@ TEST_P(InsertOutcomesTest, DoUpdateWithVersionColumnKeepsNewerRows) {
   EXPECT_EQ(Stored(6), "f:1");
 }
 
+// Rows of one request that name one key apply in request order, as if sent
+// one after the other: a later row meets the earlier one.
+TEST_P(InsertOutcomesTest, OneKeyTwiceInARequestAppliesInOrder) {
+  ExpectOutcomes(
+      InsertOk(InsertOf(table_, {Row(1, "a"), Row(2, "b"), Row(1, "a"),
+                                 Row(1, "other"), Row(2, "b")})),
+      {kInserted, kInserted, kDuplicate, kConflict, kDuplicate});
+  EXPECT_EQ(Stored(1), "a:1");
+  EXPECT_EQ(RowCount(), "2");
+
+  ExpectOutcomes(InsertOk(InsertOf(table_,
+                                   {Row(1, "x"), Row(1, "x"), Row(1, "y"),
+                                    Row(3, "c"), Row(3, "d")},
+                                   v1::ON_CONFLICT_DO_UPDATE)),
+                 {kUpdated, kDuplicate, kUpdated, kInserted, kUpdated});
+  EXPECT_EQ(Stored(1), "y:1");
+  EXPECT_EQ(Stored(3), "d:1");
+
+  ExpectOutcomes(InsertOk(InsertOf(table_,
+                                   {Row(4, "v5", Int(5)), Row(4, "v3", Int(3)),
+                                    Row(4, "v7", Int(7)), Row(4, "v7", Int(7))},
+                                   v1::ON_CONFLICT_DO_UPDATE, "version")),
+                 {kInserted, kStale, kUpdated, kDuplicate});
+  EXPECT_EQ(Stored(4), "v7:7");
+}
+
+// InsertRequest.returning: for every row, whatever its outcome, the named
+// columns of the stored row as it is after the insert.
+TEST_P(InsertOutcomesTest, ReturningGivesTheStoredRowOfEveryRow) {
+  InsertOk(InsertOf(table_, {Row(1, "stored", Int(9))}));
+  v1::InsertRequest request =
+      InsertOf(table_, {Row(2, "new"), Row(1, "other"), Row(2, "new")});
+  request.add_returning("name");
+  request.add_returning("version");
+  v1::InsertResponse response = InsertOk(request);
+  ExpectOutcomes(response, {kInserted, kConflict, kDuplicate});
+  ASSERT_EQ(response.returned_size(), 3);
+  EXPECT_EQ(response.returned(0).columns().at("name").string_value(), "new");
+  EXPECT_EQ(response.returned(1).columns().at("name").string_value(), "stored");
+  EXPECT_EQ(response.returned(1).columns().at("version").int_value(), 9);
+  EXPECT_EQ(response.returned(2).columns().at("version").int_value(), 1);
+}
+
 INSTANTIATE_TEST_SUITE_P(KeyShapes, InsertOutcomesTest,
                          ::testing::ValuesIn(AllKeyShapes()), KeyShapeName);
 
@@ -125,6 +168,31 @@ TEST_F(TableNameTest, SchemaQualifiedBeforeBareNameWasUsed) {
   EXPECT_EQ(UpdateOk(UpdateOf("public." + NewTable(), {{"id", Int(1)}},
                               {{"v", Str("x")}})),
             v1::UPDATE_OUTCOME_NOT_FOUND);
+}
+
+// Returned values come back in the kind a caller would send them, and
+// columns the insert left to their defaults come back too.
+class ReturningTest : public IntegrationTest {};
+
+TEST_F(ReturningTest, DefaultsAndEveryKindComeBack) {
+  std::string table = CreateTable(
+      "id bigint PRIMARY KEY, seq bigserial, flag boolean DEFAULT true, "
+      "ratio double precision DEFAULT 0.5, amount numeric DEFAULT 1.10, "
+      "data bytea DEFAULT '\\x0102', note text");
+  v1::InsertRequest request = InsertOf(table, {{{"id", Int(1)}}});
+  for (const char* column :
+       {"seq", "flag", "ratio", "amount", "data", "note"}) {
+    request.add_returning(column);
+  }
+  v1::InsertResponse response = InsertOk(request);
+  ASSERT_EQ(response.returned_size(), 1);
+  const auto& row = response.returned(0).columns();
+  EXPECT_GT(row.at("seq").int_value(), 0);
+  EXPECT_TRUE(row.at("flag").bool_value());
+  EXPECT_EQ(row.at("ratio").double_value(), 0.5);
+  EXPECT_EQ(row.at("amount").string_value(), "1.10");
+  EXPECT_EQ(row.at("data").bytes_value(), std::string("\x01\x02"));
+  EXPECT_TRUE(row.at("note").has_null_value());
 }
 
 }  // namespace

@@ -10,6 +10,7 @@
 #include "absl/time/clock.h"
 #include "tests/integration/group_commit/group_commit_fixture.h"
 #include "tests/support/polling.h"
+#include "tests/support/values.h"
 
 namespace idem::testing {
 namespace {
@@ -231,6 +232,60 @@ TEST_F(WriteBatchTest, AStuckBatchWaitsAtMostOneLockTimeoutPerAttempt) {
   }
   EXPECT_TRUE(outcomes[7].status.ok()) << outcomes[7].status;
   EXPECT_EQ(db_.Scalar("SELECT count(*) FROM " + items_), "1");
+}
+
+// Rows naming one key apply in order across the calls of a batch and
+// within a call, keyed or not; returned rows are part of the stored answer.
+TEST_F(WriteBatchTest, RepeatedKeysApplyInOrderAndReturnedRowsReplay) {
+  v1::InsertRequest repeated;
+  repeated.set_table(items_);
+  for (const char* note : {"a", "a", "b"}) {
+    *repeated.add_rows() =
+        RowOf({{"id", Int(5)}, {"note", Str(note)}, {"n", Int(0)}});
+  }
+  repeated.add_returning("note");
+  v1::InsertRequest upsert = repeated;
+  upsert.set_on_conflict(v1::ON_CONFLICT_DO_UPDATE);
+  upsert.clear_returning();
+  *upsert.mutable_rows(0)->mutable_columns() =
+      RowOf({{"id", Int(6)}, {"note", Str("x")}, {"n", Int(0)}}).columns();
+  *upsert.mutable_rows(1)->mutable_columns() =
+      RowOf({{"id", Int(6)}, {"note", Str("y")}, {"n", Int(0)}}).columns();
+  *upsert.mutable_rows(2)->mutable_columns() =
+      RowOf({{"id", Int(5)}, {"note", Str("z")}, {"n", Int(0)}}).columns();
+
+  std::vector<WriteCall> calls;
+  calls.push_back(InsertCall(repeated, "repeated"));
+  calls.push_back(PlainInsert(5, "c"));
+  calls.push_back(InsertCall(upsert));
+  std::vector<KeyedOutcome> outcomes = RunBatch(calls);
+  ASSERT_EQ(outcomes.size(), 3u);
+  for (const KeyedOutcome& outcome : outcomes) {
+    ASSERT_TRUE(outcome.status.ok()) << outcome.status;
+  }
+  const v1::InsertResponse& first = outcomes[0].response.insert();
+  ASSERT_EQ(first.outcomes_size(), 3);
+  EXPECT_EQ(first.outcomes(0), v1::ROW_OUTCOME_INSERTED);
+  EXPECT_EQ(first.outcomes(1), v1::ROW_OUTCOME_DUPLICATE);
+  EXPECT_EQ(first.outcomes(2), v1::ROW_OUTCOME_CONFLICT);
+  ASSERT_EQ(first.returned_size(), 3);
+  EXPECT_EQ(first.returned(2).columns().at("note").string_value(), "a");
+  EXPECT_EQ(outcomes[1].response.insert().outcomes(0),
+            v1::ROW_OUTCOME_CONFLICT);
+  const v1::InsertResponse& third = outcomes[2].response.insert();
+  EXPECT_EQ(third.outcomes(0), v1::ROW_OUTCOME_INSERTED);
+  EXPECT_EQ(third.outcomes(1), v1::ROW_OUTCOME_UPDATED);
+  EXPECT_EQ(third.outcomes(2), v1::ROW_OUTCOME_UPDATED);
+  EXPECT_EQ(
+      db_.Scalar("SELECT string_agg(note, ',' ORDER BY id) FROM " + items_),
+      "z,y");
+
+  std::vector<WriteCall> again;
+  again.push_back(InsertCall(repeated, "repeated"));
+  std::vector<KeyedOutcome> replayed = RunBatch(again);
+  EXPECT_TRUE(replayed[0].replayed);
+  EXPECT_EQ(replayed[0].response.insert().SerializeAsString(),
+            first.SerializeAsString());
 }
 
 }  // namespace

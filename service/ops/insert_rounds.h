@@ -1,0 +1,31 @@
+#ifndef IDEM_SERVICE_OPS_INSERT_ROUNDS_H_
+#define IDEM_SERVICE_OPS_INSERT_ROUNDS_H_
+
+#include <cstddef>
+#include <vector>
+
+#include "service/db/pg_session.h"
+#include "service/ops/insert_op.h"
+
+namespace idem::ops {
+
+// The rows of `inserts`, which share one shape, numbered across them in
+// order, split into the statements that write them: a row whose primary key
+// an earlier row has goes to a later statement, so that each statement
+// writes a key at most once and a later row meets the earlier one's result,
+// as if the rows had been sent one after the other. Without a repeated key,
+// one round of every row. Keys compare as the caller spelled them: two
+// spellings of one value ("1" and "01") share a round, and the statement
+// refuses them.
+std::vector<std::vector<size_t>> InsertRounds(
+    const std::vector<const PreparedInsert*>& inserts);
+
+// The statement parameters of `rows` (numbered as above) of `inserts`: one
+// array per shape column.
+std::vector<db::TextParam> RowParams(
+    const std::vector<const PreparedInsert*>& inserts,
+    const std::vector<size_t>& rows);
+
+}  // namespace idem::ops
+
+#endif  // IDEM_SERVICE_OPS_INSERT_ROUNDS_H_
