@@ -27,20 +27,6 @@ absl::Status Into(absl::StatusOr<Response> result, Response* response) {
   return result.status();
 }
 
-// The operation and table a KeyedCall wraps: permissions are those of the
-// wrapped call.
-auth::Operation WrappedOperation(const v1::KeyedCallRequest& request) {
-  if (request.has_update()) return auth::Operation::kUpdate;
-  if (request.has_copy_file()) return auth::Operation::kCopyFile;
-  return auth::Operation::kInsert;
-}
-
-std::string WrappedTable(const v1::KeyedCallRequest& request) {
-  if (request.has_insert()) return request.insert().table();
-  if (request.has_update()) return request.update().table();
-  return "";
-}
-
 }  // namespace
 
 IdemService::IdemService(ops::OpsContext& ops, WorkerPool& workers,
@@ -56,18 +42,53 @@ IdemService::IdemService(ops::OpsContext& ops, WorkerPool& workers,
       max_message_bytes_(max_message_bytes),
       log_every_request_(log_every_request) {}
 
+// The accesses a KeyedCall makes: permissions are those of the wrapped
+// call, every step of a transaction.
+std::vector<IdemService::Access> IdemService::WrappedAccesses(
+    const v1::KeyedCallRequest& request) {
+  switch (request.call_case()) {
+    case v1::KeyedCallRequest::kUpdate:
+      return {{auth::Operation::kUpdate, request.update().table()}};
+    case v1::KeyedCallRequest::kCopyFile:
+      return {{auth::Operation::kCopyFile, ""}};
+    case v1::KeyedCallRequest::kTransaction: {
+      std::vector<Access> accesses;
+      for (const v1::Step& step : request.transaction().steps()) {
+        if (step.has_update()) {
+          accesses.push_back({auth::Operation::kUpdate, step.update().table()});
+        } else {
+          accesses.push_back({auth::Operation::kInsert, step.insert().table()});
+        }
+      }
+      return accesses;
+    }
+    default:
+      return {{auth::Operation::kInsert, request.insert().table()}};
+  }
+}
+
 absl::Status IdemService::Authorize(const auth::Caller& caller,
                                     const CallInfo& info) {
-  if (!caller.Allows(info.operation)) {
+  for (const Access& access : info.accesses) {
+    if (absl::Status allowed = Authorize(caller, access); !allowed.ok()) {
+      return allowed;
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status IdemService::Authorize(const auth::Caller& caller,
+                                    const Access& access) {
+  if (!caller.Allows(access.operation)) {
     return Error(Reason::kOperationNotAllowed,
                  absl::StrCat("tenant \"", caller.tenant, "\" may not call ",
-                              auth::OperationName(info.operation)));
+                              auth::OperationName(access.operation)));
   }
-  if (info.table.empty() || caller.all_tables) return absl::OkStatus();
+  if (access.table.empty() || caller.all_tables) return absl::OkStatus();
   // Permissions name tables as the catalog does; an unknown table is left
   // for the operation to refuse with its own status.
   absl::StatusOr<std::shared_ptr<const db::Table>> table =
-      ops_.catalog->Find(info.table);
+      ops_.catalog->Find(access.table);
   if (table.ok() && !caller.AllowsTable((*table)->name)) {
     return Error(Reason::kTableNotAllowed,
                  absl::StrCat("tenant \"", caller.tenant,
@@ -146,8 +167,11 @@ void IdemService::Start(auth::Caller caller, std::vector<Call> calls) {
   // on the worker once they are checked.
   std::vector<Call> for_worker;
   for (Call& call : calls) {
-    const bool authorized_here = caller.Allows(call.info.operation) &&
-                                 (call.info.table.empty() || caller.all_tables);
+    bool authorized_here = true;
+    for (const Access& access : call.info.accesses) {
+      authorized_here = authorized_here && caller.Allows(access.operation) &&
+                        (access.table.empty() || caller.all_tables);
+    }
     if (call.answer_now && authorized_here &&
         call.answer_now(caller, call.done)) {
       continue;
@@ -180,7 +204,7 @@ void IdemService::Start(auth::Caller caller, std::vector<Call> calls) {
 IdemService::Call IdemService::MakeInsert(const v1::InsertRequest& request,
                                           v1::InsertResponse* response) {
   return {
-      {"Insert", auth::Operation::kInsert, request.table()},
+      {"Insert", {{auth::Operation::kInsert, request.table()}}},
       [this, &request, response](const auth::Caller& caller, Done done) {
         ops::RunInsert(
             ops_, caller.tenant, request,
@@ -197,7 +221,7 @@ IdemService::Call IdemService::MakeInsert(const v1::InsertRequest& request,
 IdemService::Call IdemService::MakeKeyedCall(
     const v1::KeyedCallRequest& request, v1::KeyedCallResponse* response) {
   return {
-      {"KeyedCall", WrappedOperation(request), WrappedTable(request)},
+      {"KeyedCall", WrappedAccesses(request)},
       [this, &request, response](const auth::Caller& caller, Done done) {
         if (!caller.Allows(auth::Operation::kKeyedCall)) {
           return done(Error(Reason::kOperationNotAllowed,
@@ -232,7 +256,7 @@ grpc::ServerUnaryReactor* IdemService::Update(
     grpc::CallbackServerContext* context, const v1::UpdateRequest* request,
     v1::UpdateResponse* response) {
   return Dispatch(context, *request,
-                  {{"Update", auth::Operation::kUpdate, request->table()},
+                  {{"Update", {{auth::Operation::kUpdate, request->table()}}},
                    [this, request, response](const auth::Caller&, Done done) {
                      done(Into(ops::RunUpdate(ops_, *request), response),
                           false);
@@ -243,7 +267,7 @@ grpc::ServerUnaryReactor* IdemService::CopyFile(
     grpc::CallbackServerContext* context, const v1::CopyFileRequest* request,
     v1::CopyFileResponse* response) {
   return Dispatch(context, *request,
-                  {{"CopyFile", auth::Operation::kCopyFile, ""},
+                  {{"CopyFile", {{auth::Operation::kCopyFile, ""}}},
                    [this, request, response](const auth::Caller&, Done done) {
                      done(Into(ops::RunCopyFile(ops_, *request), response),
                           false);

@@ -52,11 +52,16 @@ class IdemService final : public v1::IdemService::CallbackService {
   static constexpr int kMaxBatchCalls = 1000;
 
  private:
-  // What a call asks to do, for authorization and the request log.
+  // One operation on one table (empty for CopyFile) that a call makes.
+  struct Access {
+    auth::Operation operation;
+    std::string table;
+  };
+  // What a call asks to do, for authorization and the request log: one
+  // access, or one per step of a transaction.
   struct CallInfo {
     const char* method;
-    auth::Operation operation;
-    std::string table;  // empty for CopyFile
+    std::vector<Access> accesses;
   };
   // Ends a call with its status; `replayed` marks an answer from the key
   // store. May run on a gRPC, worker or group-commit thread.
@@ -75,6 +80,8 @@ class IdemService final : public v1::IdemService::CallbackService {
     Done done = nullptr;  // set when the call is admitted
   };
 
+  static std::vector<Access> WrappedAccesses(
+      const v1::KeyedCallRequest& request);
   Call MakeInsert(const v1::InsertRequest& request,
                   v1::InsertResponse* response);
   Call MakeKeyedCall(const v1::KeyedCallRequest& request,
@@ -103,8 +110,9 @@ class IdemService final : public v1::IdemService::CallbackService {
   void FinishKeyedCall(const std::string& tenant,
                        v1::KeyedCallResponse* response,
                        ops::KeyedOutcome outcome, const Done& done);
-  // PERMISSION_DENIED unless `caller` may run `info` (its table included).
+  // PERMISSION_DENIED unless `caller` may make every access of `info`.
   absl::Status Authorize(const auth::Caller& caller, const CallInfo& info);
+  absl::Status Authorize(const auth::Caller& caller, const Access& access);
 
   ops::OpsContext& ops_;
   WorkerPool& workers_;

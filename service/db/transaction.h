@@ -114,6 +114,22 @@ auto Transaction::InSavepoint(Body&& body) -> decltype(body()) {
   return result;
 }
 
+// Runs `body()`, which works in a transaction, with a libpqxx exception it
+// throws mapped to a status here (MapDatabaseError) instead of at the
+// boundary, for a caller that adds what it knows to a failure (the step of
+// a transaction it came from). A lost connection still travels up as an
+// exception. After a failed statement the transaction can only roll back.
+template <typename Body>
+auto Capture(Body&& body) -> decltype(body()) {
+  try {
+    return body();
+  } catch (const pqxx::broken_connection&) {
+    throw;
+  } catch (const std::exception& error) {
+    return MapDatabaseError(error);
+  }
+}
+
 // Runs `body(txn)` on a pooled session. This is the storage boundary:
 // every libpqxx exception thrown below it is caught here and mapped once,
 // by MapDatabaseError. `body` returns absl::StatusOr<T> (or absl::Status).
@@ -125,15 +141,7 @@ auto RunIn(ConnectionPool& pool, Transaction::Mode mode, Body&& body)
   if (!lease.ok()) return lease.status();
   try {
     Transaction txn(**lease, mode);
-    Result result = [&]() -> Result {
-      try {
-        return body(txn);
-      } catch (const pqxx::broken_connection&) {
-        throw;
-      } catch (const std::exception& error) {
-        return MapDatabaseError(error);
-      }
-    }();
+    Result result = Capture([&] { return body(txn); });
     if (!result.ok()) {
       txn.Rollback();
       return result;

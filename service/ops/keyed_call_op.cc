@@ -23,6 +23,12 @@ using keys::StoredCall;
 absl::StatusOr<WriteCall> PrepareWrite(const OpsContext& context,
                                        const v1::KeyedCallRequest& request,
                                        const KeyClaim& claim) {
+  if (request.has_transaction()) {
+    absl::StatusOr<PreparedTransaction> transaction =
+        PrepareTransaction(context, request.transaction());
+    if (!transaction.ok()) return transaction.status();
+    return WriteCall{claim.id.tenant, *std::move(transaction), claim};
+  }
   if (request.has_insert()) {
     absl::StatusOr<PreparedInsert> insert =
         PrepareInsert(context, request.insert());
@@ -148,7 +154,8 @@ void RunKeyedCall(const OpsContext& context, const std::string& tenant,
   if (request.call_case() == v1::KeyedCallRequest::CALL_NOT_SET) {
     return done(StatusOnly(
         Error(Reason::kRequestInvalid,
-              "a KeyedCall needs a call: insert, update or copy_file")));
+              "a KeyedCall needs a call: insert, update, copy_file or "
+              "transaction")));
   }
   absl::StatusOr<absl::Duration> retention = RetentionOf(context, request);
   if (!retention.ok()) return done(StatusOnly(retention.status()));

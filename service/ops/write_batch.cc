@@ -42,6 +42,7 @@ absl::Status KeyRecordedMeanwhile() {
 struct Plan {
   std::vector<std::vector<size_t>> insert_groups;  // same InsertShape
   std::vector<size_t> updates;
+  std::vector<size_t> transactions;  // each runs alone, steps in order
 };
 
 // Answers each keyed call whose key a live record holds from that record
@@ -99,12 +100,14 @@ absl::StatusOr<std::vector<std::optional<absl::Time>>> ClaimKeys(
 
 // The order in which a batch's calls touch rows: inserts as they came, then
 // updates by table and key, so that two batches updating the same rows
-// (hot counters) lock them in the same order instead of deadlocking.
+// (hot counters) lock them in the same order instead of deadlocking, then
+// transactions as they came (their steps run in the caller's order).
 std::vector<size_t> LockOrder(const std::vector<WriteCall*>& calls) {
-  // Per call: whether it is an update, and the table and key it locks.
+  // Per call: its kind, and for an update the table and key it locks.
   using KeyParams = std::vector<db::TextParam>::const_iterator;
+  enum Rank { kInsert, kUpdate, kTransaction };
   struct Lock {
-    bool update = false;
+    Rank rank = kInsert;
     const std::string* table = nullptr;
     KeyParams key_begin, key_end;
     size_t call = 0;
@@ -113,16 +116,21 @@ std::vector<size_t> LockOrder(const std::vector<WriteCall*>& calls) {
   for (size_t i = 0; i < calls.size(); ++i) {
     Lock& lock = locks.emplace_back();
     lock.call = i;
+    if (std::holds_alternative<PreparedTransaction>(calls[i]->call)) {
+      lock.rank = kTransaction;
+    }
     const auto* update = std::get_if<PreparedUpdate>(&calls[i]->call);
     if (update == nullptr) continue;
-    lock.update = true;
+    lock.rank = kUpdate;
     lock.table = &update->table->name;
     lock.key_begin = update->params.begin();  // the key's values come first
     lock.key_end = lock.key_begin + update->table->primary_key.size();
   }
   std::stable_sort(locks.begin(), locks.end(),
                    [](const Lock& a, const Lock& b) {
-                     if (!a.update || !b.update) return !a.update && b.update;
+                     if (a.rank != b.rank || a.rank != kUpdate) {
+                       return a.rank < b.rank;
+                     }
                      if (*a.table != *b.table) return *a.table < *b.table;
                      return std::lexicographical_compare(
                          a.key_begin, a.key_end, b.key_begin, b.key_end);
@@ -137,6 +145,10 @@ Plan PlanRuns(const std::vector<WriteCall*>& calls,
   Plan plan;
   for (size_t i : LockOrder(calls)) {
     if (answered[i].has_value()) continue;
+    if (std::holds_alternative<PreparedTransaction>(calls[i]->call)) {
+      plan.transactions.push_back(i);
+      continue;
+    }
     const auto* insert = std::get_if<PreparedInsert>(&calls[i]->call);
     if (insert == nullptr) {
       plan.updates.push_back(i);
@@ -191,6 +203,12 @@ absl::StatusOr<std::vector<KeyedOutcome>> RunTogether(
         ExecuteUpdate(txn, std::get<PreparedUpdate>(calls[i]->call));
     if (!response.ok()) return response.status();
     *outcomes[i].response.mutable_update() = *std::move(response);
+  }
+  for (size_t i : plan.transactions) {
+    absl::StatusOr<v1::TransactionResponse> response =
+        ExecuteTransaction(txn, std::get<PreparedTransaction>(calls[i]->call));
+    if (!response.ok()) return response.status();
+    *outcomes[i].response.mutable_transaction() = *std::move(response);
   }
 
   std::vector<keys::KeyCompletion> completions;
@@ -278,8 +296,13 @@ KeyedOutcome AnswerFailure(const OpsContext& context, const WriteCall& call,
 }  // namespace
 
 size_t WriteCall::rows() const {
-  const auto* insert = std::get_if<PreparedInsert>(&call);
-  return insert == nullptr ? 1 : insert->row_count;
+  if (const auto* insert = std::get_if<PreparedInsert>(&call)) {
+    return insert->row_count;
+  }
+  if (const auto* transaction = std::get_if<PreparedTransaction>(&call)) {
+    return transaction->row_count;
+  }
+  return 1;
 }
 
 std::vector<KeyedOutcome> RunWriteBatch(const OpsContext& context,

@@ -10,6 +10,7 @@
 #include "service/ops/insert_op.h"
 #include "service/ops/keyed_outcome.h"
 #include "service/ops/ops_context.h"
+#include "service/ops/transaction_op.h"
 #include "service/ops/update_op.h"
 
 namespace idem::ops {
@@ -19,7 +20,7 @@ namespace idem::ops {
 // same transaction as the write).
 struct WriteCall {
   std::string tenant;
-  std::variant<PreparedInsert, PreparedUpdate> call;
+  std::variant<PreparedInsert, PreparedUpdate, PreparedTransaction> call;
   std::optional<keys::KeyClaim> key;  // its tenant is `tenant`
 
   size_t rows() const;

@@ -1,0 +1,128 @@
+#include "service/ops/transaction_op.h"
+
+#include <string>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "service/common/error_reason.h"
+
+namespace idem::ops {
+namespace {
+
+// `status` of step `step`, saying so in its message and metadata.
+absl::Status OfStep(const absl::Status& status, size_t step) {
+  return WithErrorMetadata(
+      WithMessagePrefix(status, absl::StrCat("step ", step, ": ")), "step",
+      absl::StrCat(step));
+}
+
+absl::StatusOr<std::variant<PreparedInsert, PreparedUpdate>> PrepareStep(
+    const OpsContext& context, const v1::Step& step) {
+  switch (step.op_case()) {
+    case v1::Step::kInsert: {
+      absl::StatusOr<PreparedInsert> insert =
+          PrepareInsert(context, step.insert());
+      if (!insert.ok()) return insert.status();
+      return *std::move(insert);
+    }
+    case v1::Step::kUpdate: {
+      absl::StatusOr<PreparedUpdate> update =
+          PrepareUpdate(context, step.update());
+      if (!update.ok()) return update.status();
+      return *std::move(update);
+    }
+    case v1::Step::OP_NOT_SET:
+      break;
+  }
+  return Error(Reason::kRequestInvalid,
+               "a step needs an operation: insert or update");
+}
+
+// Whether every row of the step's result was written.
+bool Applied(const v1::StepResult& result) {
+  if (result.has_update()) {
+    return result.update().outcome() == v1::UPDATE_OUTCOME_UPDATED;
+  }
+  for (int outcome : result.insert().outcomes()) {
+    if (outcome != v1::ROW_OUTCOME_INSERTED &&
+        outcome != v1::ROW_OUTCOME_UPDATED) {
+      return false;
+    }
+  }
+  return true;
+}
+
+std::string OutcomeName(const v1::StepResult& result) {
+  if (result.has_update()) {
+    return v1::UpdateOutcome_Name(result.update().outcome());
+  }
+  for (int outcome : result.insert().outcomes()) {
+    if (outcome != v1::ROW_OUTCOME_INSERTED &&
+        outcome != v1::ROW_OUTCOME_UPDATED) {
+      return v1::RowOutcome_Name(static_cast<v1::RowOutcome>(outcome));
+    }
+  }
+  return "";
+}
+
+}  // namespace
+
+absl::StatusOr<PreparedTransaction> PrepareTransaction(
+    const OpsContext& context, const v1::TransactionRequest& request) {
+  if (request.steps().empty() || request.steps_size() > kMaxTransactionSteps) {
+    return Error(Reason::kRequestInvalid,
+                 absl::StrCat("a transaction needs 1 to ", kMaxTransactionSteps,
+                              " steps; got ", request.steps_size()));
+  }
+  PreparedTransaction transaction;
+  for (int i = 0; i < request.steps_size(); ++i) {
+    const v1::Step& step = request.steps(i);
+    absl::StatusOr<std::variant<PreparedInsert, PreparedUpdate>> op =
+        PrepareStep(context, step);
+    if (!op.ok()) return OfStep(op.status(), i);
+    const auto* insert = std::get_if<PreparedInsert>(&*op);
+    transaction.row_count += insert == nullptr ? 1 : insert->row_count;
+    transaction.steps.push_back({*std::move(op), step.require_applied()});
+  }
+  if (transaction.row_count > context.limits.max_rows_per_insert) {
+    return Error(
+        Reason::kLimitExceeded,
+        absl::StrCat("a transaction writes at most ",
+                     context.limits.max_rows_per_insert,
+                     " rows in all its steps; got ", transaction.row_count));
+  }
+  return transaction;
+}
+
+absl::StatusOr<v1::TransactionResponse> ExecuteTransaction(
+    db::Transaction& txn, const PreparedTransaction& transaction) {
+  v1::TransactionResponse response;
+  for (size_t i = 0; i < transaction.steps.size(); ++i) {
+    const PreparedStep& step = transaction.steps[i];
+    v1::StepResult& result = *response.add_results();
+    if (const auto* insert = std::get_if<PreparedInsert>(&step.op)) {
+      absl::StatusOr<std::vector<v1::InsertResponse>> inserted =
+          db::Capture([&] { return ExecuteInserts(txn, {insert}); });
+      if (!inserted.ok()) return OfStep(inserted.status(), i);
+      *result.mutable_insert() = std::move(inserted->front());
+    } else {
+      absl::StatusOr<v1::UpdateResponse> updated = db::Capture([&] {
+        return ExecuteUpdate(txn, std::get<PreparedUpdate>(step.op));
+      });
+      if (!updated.ok()) return OfStep(updated.status(), i);
+      *result.mutable_update() = *std::move(updated);
+    }
+    if (step.require_applied && !Applied(result)) {
+      return Error(Reason::kStepNotApplied,
+                   absl::StrCat("step ", i,
+                                " requires its change to apply, but its "
+                                "outcome is ",
+                                OutcomeName(result),
+                                "; nothing of the transaction was written"),
+                   {{"step", absl::StrCat(i)}});
+    }
+  }
+  return response;
+}
+
+}  // namespace idem::ops

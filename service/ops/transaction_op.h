@@ -1,0 +1,46 @@
+#ifndef IDEM_SERVICE_OPS_TRANSACTION_OP_H_
+#define IDEM_SERVICE_OPS_TRANSACTION_OP_H_
+
+#include <variant>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "idem/v1/idem.pb.h"
+#include "service/db/transaction.h"
+#include "service/ops/insert_op.h"
+#include "service/ops/ops_context.h"
+#include "service/ops/update_op.h"
+
+namespace idem::ops {
+
+// The most steps one transaction may hold.
+inline constexpr int kMaxTransactionSteps = 100;
+
+// One step of a TransactionRequest, checked against the catalog.
+struct PreparedStep {
+  std::variant<PreparedInsert, PreparedUpdate> op;
+  bool require_applied = false;
+};
+
+// A TransactionRequest checked against the catalog: 1 to 100 steps, each
+// an insert or an update, their rows together within the insert row limit.
+// A step's refusal names the step (message prefix and metadata "step").
+struct PreparedTransaction {
+  std::vector<PreparedStep> steps;
+  size_t row_count = 0;
+};
+
+absl::StatusOr<PreparedTransaction> PrepareTransaction(
+    const OpsContext& context, const v1::TransactionRequest& request);
+
+// Runs the steps in order in `txn`. A step that fails, or that says
+// require_applied and was not applied (an outcome other than INSERTED or
+// UPDATED), fails the whole transaction: FAILED_PRECONDITION
+// STEP_NOT_APPLIED, or the step's own status, with its index in metadata
+// "step"; the caller rolls back what the steps did.
+absl::StatusOr<v1::TransactionResponse> ExecuteTransaction(
+    db::Transaction& txn, const PreparedTransaction& transaction);
+
+}  // namespace idem::ops
+
+#endif  // IDEM_SERVICE_OPS_TRANSACTION_OP_H_
