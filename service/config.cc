@@ -23,6 +23,10 @@ ABSL_FLAG(absl::Duration, key_retention, absl::Hours(24),
           "how long idempotency keys are kept, e.g. 24h, 90s");
 ABSL_FLAG(int, pool_size, 0,
           "database connections; 0: workers + batch_threads");
+ABSL_FLAG(bool, prepared_statements, true,
+          "prepare each statement once per connection; false: send every "
+          "statement unnamed and set timeouts per transaction, for PgBouncer "
+          "in transaction mode (before 1.21)");
 ABSL_FLAG(int, workers, 0,
           "threads running database work; 0: four per core, at least 16");
 ABSL_FLAG(int, max_queued, 4096,
@@ -92,6 +96,7 @@ constexpr const char* kFlagNames[] = {"listen",
                                       "storage_root",
                                       "key_retention",
                                       "pool_size",
+                                      "prepared_statements",
                                       "workers",
                                       "max_queued",
                                       "batch_threads",
@@ -232,6 +237,7 @@ absl::StatusOr<Config> LoadConfig(int argc, char** argv) {
   if (config.pool_size == 0) {
     config.pool_size = config.workers + config.batch_threads;
   }
+  config.prepared_statements = absl::GetFlag(FLAGS_prepared_statements);
   config.max_queued = absl::GetFlag(FLAGS_max_queued);
   config.replay_cache_bytes = absl::GetFlag(FLAGS_replay_cache_bytes);
   const std::string request_log =

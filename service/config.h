@@ -24,6 +24,9 @@ struct Config {
   std::string storage_root;  // empty: CopyFile answers FAILED_PRECONDITION
   absl::Duration key_retention;
   int pool_size = 0;
+  // false: unnamed statements and per-transaction settings, for PgBouncer
+  // in transaction mode (db::StatementMode::kUnnamed).
+  bool prepared_statements = true;
   int workers = 0;          // threads that run database work
   int max_queued = 0;       // requests waiting for a worker; then overload
   int batch_threads = 0;    // group-commit batches in flight at once

@@ -24,6 +24,8 @@ db::PoolOptions PoolOptionsFrom(const Config& config) {
   options.acquire_timeout = config.acquire_timeout;
   options.statement_timeout = config.statement_timeout;
   options.lock_timeout = config.lock_timeout;
+  options.statements = config.prepared_statements ? db::StatementMode::kPrepared
+                                                  : db::StatementMode::kUnnamed;
   return options;
 }
 

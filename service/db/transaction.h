@@ -29,6 +29,7 @@ auto RunIn(ConnectionPool& pool, Body&& body)
   if (!lease.ok()) return lease.status();
   try {
     Txn txn((*lease)->connection());
+    (*lease)->BeginTransaction(txn);
     auto result = body(**lease, txn);
     if (result.ok()) txn.commit();
     return result;
