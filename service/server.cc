@@ -148,11 +148,23 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const Config& config) {
   server->ops_.storage_root = server->storage_root_.get();
   server->ops_.copy_lease = config.copy_lease;
   server->ops_.limits.max_rows_per_insert = config.max_rows;
+  std::function<observability::Metrics::ReplayCacheUsage()> replay_cache;
+  if (server->finished_calls_ != nullptr) {
+    replay_cache = [cache = server->finished_calls_.get()] {
+      const keys::FinishedCallCache::Usage usage = cache->usage();
+      return observability::Metrics::ReplayCacheUsage{
+          static_cast<double>(usage.bytes),
+          static_cast<double>(usage.max_bytes),
+          static_cast<double>(usage.evicted_live)};
+    };
+  }
   absl::StatusOr<std::unique_ptr<observability::Metrics>> metrics =
       observability::Metrics::Create(
           config.metrics_listen,
           {[pool = server->pool_.get()] { return pool->in_use(); },
-           [pool = server->pool_.get()] { return pool->waiting(); }});
+           [pool = server->pool_.get()] { return pool->waiting(); },
+           config.pool_size},
+          std::move(replay_cache));
   if (!metrics.ok()) return metrics.status();
   server->metrics_ = *std::move(metrics);
   ops::GroupCommitOptions batching;
