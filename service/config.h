@@ -42,6 +42,8 @@ struct Config {
   std::string tls_client_ca;
   bool allow_plaintext = false;
   std::string auth_tokens;  // path of the tokens file; empty: no auth
+  // How often the TLS files and the tokens file are read again.
+  absl::Duration credentials_reload;
   // Server reflection; "auto" resolves to on only without authentication,
   // because reflection (like health) answers without credentials.
   bool reflection = true;
