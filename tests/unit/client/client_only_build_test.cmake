@@ -27,12 +27,7 @@ foreach(pc IN LISTS pc_files)
 endforeach()
 set(ENV{PKG_CONFIG_LIBDIR} ${pc_dir})
 
-function(run)
-  execute_process(COMMAND ${ARGN} RESULT_VARIABLE rc)
-  if(NOT rc EQUAL 0)
-    message(FATAL_ERROR "failed (${rc}): ${ARGN}")
-  endif()
-endfunction()
+include(${CMAKE_CURRENT_LIST_DIR}/run_command.cmake)
 
 run(${CMAKE_COMMAND} -S ${SOURCE_DIR} -B ${tree} -DIDEM_BUILD_SERVER=OFF
     -DCMAKE_BUILD_TYPE=RelWithDebInfo ${hidden})
