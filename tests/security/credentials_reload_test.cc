@@ -80,8 +80,10 @@ TEST(CredentialsReloadTest, RotatedUnderLoadWithoutAFailedCall) {
   TestDatabase db;
   const std::string table = TestDatabase::UniqueName("reload");
   db.Exec("CREATE TABLE " + table + " (id bigint PRIMARY KEY, who text)");
-  const TokenSpec steady{.token = "steady-token", .tenant = "acme"};
-  const TokenSpec added{.token = "added-token", .tenant = "acme"};
+  const TokenSpec steady{
+      .token = "steady-token", .subject = "", .tenant = "acme"};
+  const TokenSpec added{
+      .token = "added-token", .subject = "", .tenant = "acme"};
 
   SecretVolume tls(
       {{"tls.crt", pki.server.cert_pem}, {"tls.key", pki.server.key_pem}});
