@@ -33,7 +33,6 @@ class PgSession {
                      StatementMode mode = StatementMode::kPrepared);
 
   pqxx::connection& connection() { return connection_; }
-  StatementMode mode() const { return mode_; }
 
   // Settings that must hold inside every transaction block (`SET LOCAL`
   // statements, kUnnamed only); BeginTransaction sends them.
