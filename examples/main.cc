@@ -1,7 +1,9 @@
 // Increments a counter exactly once, however often the call is retried.
 //   idem_example [target] [--expect-unavailable]
+// The target defaults to $IDEM_TARGET, else localhost:50051 (scripts/run).
 // With --expect-unavailable it succeeds when no server answers (the install
 // test runs it that way) and fails otherwise.
+#include <cstdlib>
 #include <iostream>
 #include <string>
 
@@ -9,7 +11,10 @@
 
 int main(int argc, char** argv) {
   idem::ClientOptions options;
-  options.target = argc > 1 ? argv[1] : "localhost:50051";
+  const char* env_target = std::getenv("IDEM_TARGET");
+  options.target = argc > 1                ? argv[1]
+                   : env_target != nullptr ? env_target
+                                           : "localhost:50051";
   const bool expect_unavailable =
       argc > 2 && std::string(argv[2]) == "--expect-unavailable";
   options.retry.max_attempts = 3;

@@ -23,6 +23,10 @@ ABSL_FLAG(absl::Duration, key_retention, absl::Hours(24),
           "how long idempotency keys are kept, e.g. 24h, 90s");
 ABSL_FLAG(int, pool_size, 0,
           "database connections; 0: workers + batch_threads");
+ABSL_FLAG(bool, prepared_statements, true,
+          "prepare each statement once per connection; false: send every "
+          "statement unnamed and set timeouts per transaction, for PgBouncer "
+          "in transaction mode (before 1.21)");
 ABSL_FLAG(int, workers, 0,
           "threads running database work; 0: four per core, at least 16");
 ABSL_FLAG(int, max_queued, 4096,
@@ -54,6 +58,10 @@ ABSL_FLAG(bool, allow_plaintext, false,
 ABSL_FLAG(std::string, auth_tokens, "",
           "JSON file of accepted bearer-token hashes; empty: one default "
           "tenant, no authentication");
+ABSL_FLAG(absl::Duration, credentials_reload, absl::Seconds(60),
+          "how often the TLS certificate, key and client CA and the tokens "
+          "file are read again, so that rotated ones apply without a restart "
+          "(a file that does not load is logged and the last good one kept)");
 ABSL_FLAG(std::string, reflection, "auto",
           "gRPC server reflection: true, false, or auto (on without "
           "IDEM_AUTH_TOKENS, off with it: reflection answers without "
@@ -98,6 +106,7 @@ constexpr const char* kFlagNames[] = {"listen",
                                       "storage_root",
                                       "key_retention",
                                       "pool_size",
+                                      "prepared_statements",
                                       "workers",
                                       "max_queued",
                                       "batch_threads",
@@ -111,6 +120,7 @@ constexpr const char* kFlagNames[] = {"listen",
                                       "tls_client_ca",
                                       "allow_plaintext",
                                       "auth_tokens",
+                                      "credentials_reload",
                                       "max_rows",
                                       "max_message_bytes",
                                       "acquire_timeout",
@@ -180,6 +190,10 @@ absl::Status Validate(const Config& config) {
   }
   if (config.tenant_max_in_flight < 1) {
     return Invalid("tenant_max_in_flight", "must be positive");
+  }
+  if (config.credentials_reload < absl::Seconds(1) ||
+      config.credentials_reload > absl::Hours(24)) {
+    return Invalid("credentials_reload", "must be between 1s and 24h");
   }
   if (config.reaper_batch < 1)
     return Invalid("reaper_batch", "must be positive");
@@ -259,6 +273,7 @@ absl::StatusOr<Config> LoadConfig(int argc, char** argv) {
   if (config.pool_size == 0) {
     config.pool_size = config.workers + config.batch_threads;
   }
+  config.prepared_statements = absl::GetFlag(FLAGS_prepared_statements);
   config.max_queued = absl::GetFlag(FLAGS_max_queued);
   config.replay_cache_bytes = absl::GetFlag(FLAGS_replay_cache_bytes);
   const std::string request_log =
@@ -274,6 +289,7 @@ absl::StatusOr<Config> LoadConfig(int argc, char** argv) {
   config.tls_client_ca = absl::GetFlag(FLAGS_tls_client_ca);
   config.allow_plaintext = absl::GetFlag(FLAGS_allow_plaintext);
   config.auth_tokens = absl::GetFlag(FLAGS_auth_tokens);
+  config.credentials_reload = absl::GetFlag(FLAGS_credentials_reload);
   const std::string reflection =
       absl::AsciiStrToLower(absl::GetFlag(FLAGS_reflection));
   if (reflection != "auto" && reflection != "true" && reflection != "false") {

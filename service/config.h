@@ -24,6 +24,9 @@ struct Config {
   std::string storage_root;  // empty: CopyFile answers FAILED_PRECONDITION
   absl::Duration key_retention;
   int pool_size = 0;
+  // false: unnamed statements and per-transaction settings, for PgBouncer
+  // in transaction mode (db::StatementMode::kUnnamed).
+  bool prepared_statements = true;
   int workers = 0;          // threads that run database work
   int max_queued = 0;       // requests waiting for a worker; then overload
   int batch_threads = 0;    // group-commit batches in flight at once
@@ -39,6 +42,8 @@ struct Config {
   std::string tls_client_ca;
   bool allow_plaintext = false;
   std::string auth_tokens;  // path of the tokens file; empty: no auth
+  // How often the TLS files and the tokens file are read again.
+  absl::Duration credentials_reload;
   // Server reflection; "auto" resolves to on only without authentication,
   // because reflection (like health) answers without credentials.
   bool reflection = true;

@@ -4,6 +4,8 @@
 #include <grpcpp/health_check_service_interface.h>
 #include <grpcpp/impl/server_builder_option.h>
 #include <grpcpp/impl/server_builder_plugin.h>
+#include <grpcpp/security/tls_certificate_provider.h>
+#include <grpcpp/security/tls_credentials_options.h>
 #include <signal.h>
 
 #include <algorithm>
@@ -24,6 +26,8 @@ db::PoolOptions PoolOptionsFrom(const Config& config) {
   options.acquire_timeout = config.acquire_timeout;
   options.statement_timeout = config.statement_timeout;
   options.lock_timeout = config.lock_timeout;
+  options.statements = config.prepared_statements ? db::StatementMode::kPrepared
+                                                  : db::StatementMode::kUnnamed;
   return options;
 }
 
@@ -39,6 +43,11 @@ absl::StatusOr<std::string> ReadFile(const std::string& path,
   return content.str();
 }
 
+// TLS from files that gRPC reads again every `config.credentials_reload`
+// (FileWatcherCertificateProvider), so that a renewed certificate, key or
+// client CA (a Kubernetes Secret updated in place) is served without a
+// restart; gRPC keeps the last good pair while a new one does not load.
+// Each file is read once here, so that a missing one stops the start.
 absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> Credentials(
     const Config& config) {
   if (config.tls_cert.empty()) {
@@ -47,21 +56,29 @@ absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> Credentials(
                              "is set: traffic and tokens travel in clear"}});
     return grpc::InsecureServerCredentials();
   }
-  grpc::SslServerCredentialsOptions options;
-  absl::StatusOr<std::string> cert = ReadFile(config.tls_cert, "IDEM_TLS_CERT");
-  if (!cert.ok()) return cert.status();
-  absl::StatusOr<std::string> key = ReadFile(config.tls_key, "IDEM_TLS_KEY");
-  if (!key.ok()) return key.status();
-  options.pem_key_cert_pairs.push_back({*key, *cert});
-  if (!config.tls_client_ca.empty()) {
-    absl::StatusOr<std::string> ca =
-        ReadFile(config.tls_client_ca, "IDEM_TLS_CLIENT_CA");
-    if (!ca.ok()) return ca.status();
-    options.pem_root_certs = *ca;
-    options.client_certificate_request =
-        GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY;
+  for (const auto& [path, setting] :
+       {std::pair{config.tls_cert, "IDEM_TLS_CERT"},
+        std::pair{config.tls_key, "IDEM_TLS_KEY"},
+        std::pair{config.tls_client_ca, "IDEM_TLS_CLIENT_CA"}}) {
+    if (path.empty()) continue;
+    if (absl::StatusOr<std::string> content = ReadFile(path, setting);
+        !content.ok()) {
+      return content.status();
+    }
   }
-  return grpc::SslServerCredentials(options);
+  auto files =
+      std::make_shared<grpc::experimental::FileWatcherCertificateProvider>(
+          config.tls_key, config.tls_cert, config.tls_client_ca,
+          static_cast<unsigned int>(
+              absl::ToInt64Seconds(config.credentials_reload)));
+  grpc::experimental::TlsServerCredentialsOptions options(files);
+  options.watch_identity_key_cert_pairs();
+  if (!config.tls_client_ca.empty()) {
+    options.watch_root_certs();
+    options.set_cert_request_type(
+        GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY);
+  }
+  return grpc::experimental::TlsServerCredentials(options);
 }
 
 // Linking gRPC's reflection library registers its plugin for every server
@@ -147,11 +164,23 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const Config& config) {
   server->ops_.copy_lease = config.copy_lease;
   server->ops_.limits.max_rows_per_insert = config.max_rows;
   server->ops_.limits.max_key_retention = config.max_key_retention;
+  std::function<observability::Metrics::ReplayCacheUsage()> replay_cache;
+  if (server->finished_calls_ != nullptr) {
+    replay_cache = [cache = server->finished_calls_.get()] {
+      const keys::FinishedCallCache::Usage usage = cache->usage();
+      return observability::Metrics::ReplayCacheUsage{
+          static_cast<double>(usage.bytes),
+          static_cast<double>(usage.max_bytes),
+          static_cast<double>(usage.evicted_live)};
+    };
+  }
   absl::StatusOr<std::unique_ptr<observability::Metrics>> metrics =
       observability::Metrics::Create(
           config.metrics_listen,
           {[pool = server->pool_.get()] { return pool->in_use(); },
-           [pool = server->pool_.get()] { return pool->waiting(); }});
+           [pool = server->pool_.get()] { return pool->waiting(); },
+           config.pool_size},
+          std::move(replay_cache));
   if (!metrics.ok()) return metrics.status();
   server->metrics_ = *std::move(metrics);
   ops::GroupCommitOptions batching;
@@ -167,7 +196,17 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const Config& config) {
       std::make_unique<ops::GroupCommitter>(server->ops_, std::move(batching));
   server->ops_.committer = server->committer_.get();
   absl::StatusOr<std::unique_ptr<auth::Authenticator>> authenticator =
-      auth::Authenticator::Create(config.auth_tokens);
+      auth::Authenticator::Create(
+          config.auth_tokens, config.credentials_reload,
+          [](const absl::Status& reloaded) {
+            if (reloaded.ok()) {
+              log::Info("tokens", {{"reloaded", true}});
+            } else {
+              log::Warn("tokens", {{"reloaded", false},
+                                   {"message", reloaded.message()},
+                                   {"kept", "the tokens loaded before"}});
+            }
+          });
   if (!authenticator.ok()) return authenticator.status();
   server->authenticator_ = *std::move(authenticator);
   if (server->authenticator_->maps_client_certificates() &&

@@ -17,19 +17,55 @@ constexpr absl::string_view kBearer = "Bearer ";
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<Authenticator>> Authenticator::Create(
-    const std::string& tokens_path) {
+    const std::string& tokens_path, absl::Duration reload_interval,
+    ReloadListener on_reload) {
   std::unique_ptr<Authenticator> auth(new Authenticator());
   if (tokens_path.empty()) return auth;
   auth->enabled_ = true;
-  absl::StatusOr<std::vector<CredentialEntry>> entries =
-      LoadTokensFile(tokens_path);
+  absl::StatusOr<std::string> content = ReadTokensFile(tokens_path);
+  if (!content.ok()) return content.status();
+  absl::StatusOr<Entries> entries = ParseTokensFile(tokens_path, *content);
   if (!entries.ok()) return entries.status();
-  auth->entries_ = *std::move(entries);
+  {
+    absl::MutexLock lock(&auth->mu_);
+    auth->entries_ = std::make_shared<const Entries>(*std::move(entries));
+  }
+  if (reload_interval > absl::ZeroDuration()) {
+    auth->watcher_ =
+        std::thread(&Authenticator::Watch, auth.get(), tokens_path,
+                    reload_interval, *std::move(content), std::move(on_reload));
+  }
   return auth;
 }
 
+Authenticator::~Authenticator() {
+  stop_.Notify();
+  if (watcher_.joinable()) watcher_.join();
+}
+
+void Authenticator::Watch(const std::string& path, absl::Duration interval,
+                          std::string loaded, ReloadListener on_reload) {
+  while (!stop_.WaitForNotificationWithTimeout(interval)) {
+    // A file being replaced may be missing for a moment: try again later.
+    absl::StatusOr<std::string> content = ReadTokensFile(path);
+    if (!content.ok() || *content == loaded) continue;
+    loaded = *std::move(content);
+    absl::StatusOr<Entries> entries = ParseTokensFile(path, loaded);
+    if (entries.ok()) {
+      absl::MutexLock lock(&mu_);
+      entries_ = std::make_shared<const Entries>(*std::move(entries));
+    }
+    if (on_reload) on_reload(entries.status());
+  }
+}
+
+std::shared_ptr<const Authenticator::Entries> Authenticator::entries() const {
+  absl::MutexLock lock(&mu_);
+  return entries_;
+}
+
 bool Authenticator::maps_client_certificates() const {
-  for (const CredentialEntry& entry : entries_) {
+  for (const CredentialEntry& entry : *entries()) {
     if (!entry.client_cert_subject.empty()) return true;
   }
   return false;
@@ -42,19 +78,21 @@ absl::StatusOr<Caller> Authenticator::Authenticate(
     everyone.tenant = kDefaultTenant;
     return everyone;
   }
+  // One set for the whole call, whatever a reload does meanwhile.
+  const std::shared_ptr<const Entries> entries = this->entries();
   const auto& metadata = context.client_metadata();
   auto [first, last] = metadata.equal_range("authorization");
-  if (first == last) return FromClientCertificate(context);
+  if (first == last) return FromClientCertificate(*entries, context);
   if (std::next(first) != last) {
     return Error(Reason::kCredentialsInvalid,
                  "send exactly one 'authorization: Bearer <token>' header");
   }
   return FromBearerToken(
-      absl::string_view(first->second.data(), first->second.size()));
+      *entries, absl::string_view(first->second.data(), first->second.size()));
 }
 
 absl::StatusOr<Caller> Authenticator::FromBearerToken(
-    absl::string_view header) const {
+    const Entries& entries, absl::string_view header) const {
   // The scheme is case-insensitive (RFC 7235 section 2.1); the token is not.
   if (!absl::StartsWithIgnoreCase(header, kBearer) ||
       header.size() == kBearer.size()) {
@@ -68,7 +106,7 @@ absl::StatusOr<Caller> Authenticator::FromBearerToken(
   // Every entry is compared, in constant time, so that timing tells nothing
   // about which token (or how much of one) matched.
   const CredentialEntry* match = nullptr;
-  for (const CredentialEntry& entry : entries_) {
+  for (const CredentialEntry& entry : entries) {
     if (entry.sha256.size() == digest.size() &&
         CRYPTO_memcmp(entry.sha256.data(), digest.data(), digest.size()) == 0) {
       match = &entry;
@@ -81,10 +119,10 @@ absl::StatusOr<Caller> Authenticator::FromBearerToken(
 }
 
 absl::StatusOr<Caller> Authenticator::FromClientCertificate(
-    const grpc::ServerContextBase& context) const {
+    const Entries& entries, const grpc::ServerContextBase& context) const {
   std::optional<std::string> subject = VerifiedClientSubject(context);
   if (subject.has_value()) {
-    for (const CredentialEntry& entry : entries_) {
+    for (const CredentialEntry& entry : entries) {
       if (!entry.client_cert_subject.empty() &&
           entry.client_cert_subject == *subject) {
         return entry.caller;

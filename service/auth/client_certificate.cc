@@ -13,8 +13,9 @@ std::optional<std::string> VerifiedClientSubject(
   if (auth == nullptr || !auth->IsPeerAuthenticated()) return std::nullopt;
   std::vector<grpc::string_ref> transport =
       auth->FindPropertyValues(GRPC_TRANSPORT_SECURITY_TYPE_PROPERTY_NAME);
+  // "tls": gRPC's TLS credentials, which server.cc uses to reload files.
   if (transport.size() != 1 ||
-      transport[0] != GRPC_SSL_TRANSPORT_SECURITY_TYPE) {
+      transport[0] != GRPC_TLS_TRANSPORT_SECURITY_TYPE) {
     return std::nullopt;
   }
   std::vector<grpc::string_ref> subjects =

@@ -2,6 +2,7 @@
 
 #include <fstream>
 #include <set>
+#include <sstream>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
@@ -104,11 +105,24 @@ absl::StatusOr<CredentialEntry> ParseEntry(const json& token) {
 
 }  // namespace
 
-absl::StatusOr<std::vector<CredentialEntry>> LoadTokensFile(
-    const std::string& path) {
+absl::StatusOr<std::string> ReadTokensFile(const std::string& path) {
   std::ifstream in(path);
   if (!in) return Bad(path, "cannot be read");
-  json doc = json::parse(in, nullptr, /*allow_exceptions=*/false);
+  std::stringstream content;
+  content << in.rdbuf();
+  return content.str();
+}
+
+absl::StatusOr<std::vector<CredentialEntry>> LoadTokensFile(
+    const std::string& path) {
+  absl::StatusOr<std::string> content = ReadTokensFile(path);
+  if (!content.ok()) return content.status();
+  return ParseTokensFile(path, *content);
+}
+
+absl::StatusOr<std::vector<CredentialEntry>> ParseTokensFile(
+    const std::string& path, const std::string& content) {
+  json doc = json::parse(content, nullptr, /*allow_exceptions=*/false);
   if (doc.is_discarded() || !doc.is_object() || !doc.contains("tokens") ||
       !doc["tokens"].is_array()) {
     return Bad(path, "expected {\"tokens\": [...]}");

@@ -25,6 +25,11 @@ struct CredentialEntry {
 // file and what is wrong with it (never a token or a hash).
 absl::StatusOr<std::vector<CredentialEntry>> LoadTokensFile(
     const std::string& path);
+// Its parts: the file's content (INVALID_ARGUMENT when it cannot be read),
+// and the parsing of `content`, where `path` names the file in messages.
+absl::StatusOr<std::string> ReadTokensFile(const std::string& path);
+absl::StatusOr<std::vector<CredentialEntry>> ParseTokensFile(
+    const std::string& path, const std::string& content);
 
 }  // namespace idem::auth
 

@@ -8,6 +8,21 @@
 
 namespace idem::db {
 
+namespace {
+
+// statement_timeout and lock_timeout: for the session, or with `is_local`
+// (SET LOCAL) for the transaction that runs the statement.
+std::string TimeoutSettings(const PoolOptions& options, bool is_local) {
+  const char* scope = is_local ? "true" : "false";
+  return absl::StrCat("SELECT set_config('statement_timeout', '",
+                      absl::ToInt64Milliseconds(options.statement_timeout),
+                      "', ", scope, "), set_config('lock_timeout', '",
+                      absl::ToInt64Milliseconds(options.lock_timeout), "', ",
+                      scope, ")");
+}
+
+}  // namespace
+
 ConnectionPool::ConnectionPool(PoolOptions options)
     : options_(std::move(options)) {}
 
@@ -22,21 +37,26 @@ ConnectionPool::Lease::~Lease() {
 
 absl::StatusOr<std::unique_ptr<PgSession>> ConnectionPool::Connect() const {
   try {
-    auto session = std::make_unique<PgSession>(options_.url);
+    auto session =
+        std::make_unique<PgSession>(options_.url, options_.statements);
     pqxx::nontransaction setup(session->connection());
-    setup.exec(absl::StrCat(
-        "SET statement_timeout = ",
-        absl::ToInt64Milliseconds(options_.statement_timeout),
-        "; SET lock_timeout = ",
-        absl::ToInt64Milliseconds(options_.lock_timeout),
-        "; SET application_name = ", setup.quote(options_.application_name),
-        // Prepared statements run on generic plans (planning was a third of
-        // the database's time). Every statement the server prepares reads
-        // its tables by key, and a generic plan made while a table was
-        // small would keep scanning it whole once it has grown: so no plan
-        // may scan a table where an index can serve. Statements that join a
-        // table to a set run with PgSession::ExecPlannedPerRun instead.
-        "; SET enable_seqscan = off"));
+    // PgBouncer keeps application_name for its client, whichever server
+    // connection it lends.
+    setup.exec_params("SELECT set_config('application_name', $1, false)",
+                      options_.application_name);
+    if (options_.statements == StatementMode::kUnnamed) {
+      session->set_transaction_settings(TimeoutSettings(options_, true));
+      return session;
+    }
+    setup.exec(TimeoutSettings(options_, false));
+    // Prepared statements run on generic plans (planning was a third of the
+    // database's time). Every statement the server prepares reads its
+    // tables by key, and a generic plan made while a table was small would
+    // keep scanning it whole once it has grown: so no plan may scan a table
+    // where an index can serve. Statements that join a table to a set run
+    // with PgSession::ExecPlannedPerRun instead, and unnamed statements
+    // (kUnnamed) are planned for their values anyway.
+    setup.exec("SET enable_seqscan = off");
     return session;
   } catch (const std::exception& error) {
     return MapDatabaseError(error);

@@ -24,6 +24,9 @@ struct PoolOptions {
   absl::Duration statement_timeout = absl::Seconds(30);
   absl::Duration lock_timeout = absl::Seconds(5);
   std::string application_name = "idem-server";
+  // kUnnamed for PgBouncer in transaction mode (see StatementMode): the
+  // timeouts are then set in every transaction instead of once per session.
+  StatementMode statements = StatementMode::kPrepared;
 };
 
 // A bounded set of PostgreSQL sessions. Connections open lazily up to

@@ -1,12 +1,22 @@
 #include "service/db/pg_session.h"
 
+#include <pqxx/dbtransaction>
 #include <pqxx/prepared_statement>
 
 #include "absl/strings/str_cat.h"
 
 namespace idem::db {
 
-PgSession::PgSession(const std::string& url) : connection_(url) {}
+PgSession::PgSession(const std::string& url, StatementMode mode)
+    : connection_(url), mode_(mode) {}
+
+void PgSession::BeginTransaction(pqxx::transaction_base& txn) {
+  if (transaction_settings_.empty() ||
+      dynamic_cast<pqxx::dbtransaction*>(&txn) == nullptr) {
+    return;
+  }
+  txn.exec(transaction_settings_);
+}
 
 const std::string& PgSession::Prepared(const std::string& sql) {
   auto it = prepared_.find(sql);
@@ -36,6 +46,9 @@ std::vector<const char*> Values(const std::vector<TextParam>& params) {
 pqxx::result PgSession::Exec(pqxx::transaction_base& txn,
                              const std::string& sql,
                              const std::vector<TextParam>& params) {
+  if (mode_ == StatementMode::kUnnamed) {
+    return ExecPlannedPerRun(txn, sql, params);
+  }
   std::vector<const char*> values = Values(params);
   return txn.exec_prepared(Prepared(sql),
                            pqxx::prepare::make_dynamic_params(values));

@@ -14,22 +14,41 @@ namespace idem::db {
 // A parameter in PostgreSQL's text format; nullopt is SQL NULL.
 using TextParam = std::optional<std::string>;
 
-// One PostgreSQL connection and the statements prepared on it. Statements
-// are prepared once per connection, on first use, and named by a counter so
-// that any SQL text (built from catalog names) maps to one server-side plan.
+// How statements travel. kPrepared: each SQL text is prepared once per
+// connection, on first use, and named by a counter so that any SQL text
+// (built from catalog names) maps to one server-side plan. kUnnamed: every
+// statement is sent unnamed (parse, bind and execute in one round trip) and
+// planned for its values, and session settings are made per transaction:
+// for PgBouncer in transaction mode, which hands each transaction to any of
+// its server connections, where a named statement or a SET of another
+// session's may or may not exist.
+enum class StatementMode { kPrepared, kUnnamed };
+
+// One PostgreSQL connection and the statements prepared on it.
 class PgSession {
  public:
   // Throws pqxx::broken_connection when the database cannot be reached; the
   // pool turns that into a status.
-  explicit PgSession(const std::string& url);
+  explicit PgSession(const std::string& url,
+                     StatementMode mode = StatementMode::kPrepared);
 
   pqxx::connection& connection() { return connection_; }
+
+  // Settings that must hold inside every transaction block (`SET LOCAL`
+  // statements, kUnnamed only); BeginTransaction sends them.
+  void set_transaction_settings(std::string sql) {
+    transaction_settings_ = std::move(sql);
+  }
+  // Called first in every transaction; a no-op outside a transaction block
+  // or without transaction settings.
+  void BeginTransaction(pqxx::transaction_base& txn);
 
   // The name of `sql` prepared on this connection.
   const std::string& Prepared(const std::string& sql);
 
   // Runs `sql`, prepared on this connection, with `params` in `txn`: after
-  // a few runs, on one generic plan for all values.
+  // a few runs, on one generic plan for all values. kUnnamed: as
+  // ExecPlannedPerRun.
   pqxx::result Exec(pqxx::transaction_base& txn, const std::string& sql,
                     const std::vector<TextParam>& params);
 
@@ -44,6 +63,8 @@ class PgSession {
 
  private:
   pqxx::connection connection_;
+  const StatementMode mode_;
+  std::string transaction_settings_;
   std::unordered_map<std::string, std::string> prepared_;  // sql -> name
 };
 

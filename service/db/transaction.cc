@@ -37,7 +37,9 @@ Transaction::Transaction(PgSession& session, Mode mode)
               : nullptr),
       statements_(work_ != nullptr
                       ? static_cast<pqxx::transaction_base&>(*work_)
-                      : *autocommit_) {}
+                      : *autocommit_) {
+  session_.BeginTransaction(statements_);
+}
 
 pqxx::result Transaction::Exec(const std::string& sql,
                                const std::vector<TextParam>& params) {

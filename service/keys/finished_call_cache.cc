@@ -51,8 +51,14 @@ std::shared_ptr<const StoredCall> FinishedCallCache::Get(const KeyId& id) {
   return it->second.call;
 }
 
+FinishedCallCache::Usage FinishedCallCache::usage() {
+  absl::ReaderMutexLock lock(&mu_);
+  return {bytes_, options_.max_bytes, evicted_live_};
+}
+
 void FinishedCallCache::EvictOldest() {
   auto it = entries_.find(order_.front());
+  if (it->second.valid_until > options_.now()) ++evicted_live_;
   bytes_ -= it->second.bytes;
   entries_.erase(it);
   order_.pop_front();

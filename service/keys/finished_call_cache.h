@@ -3,6 +3,7 @@
 
 #include <chrono>
 #include <cstddef>
+#include <cstdint>
 #include <deque>
 #include <functional>
 #include <memory>
@@ -51,6 +52,16 @@ class FinishedCallCache {
   // otherwise. Shared, not copied: the response stays where it is.
   std::shared_ptr<const StoredCall> Get(const KeyId& id);
 
+  // For the metrics: what the cache holds, and how many entries it dropped
+  // for room while still live (a replay of one of those reads the
+  // database: the cache is too small for the replays it serves).
+  struct Usage {
+    size_t bytes = 0;
+    size_t max_bytes = 0;
+    uint64_t evicted_live = 0;
+  };
+  Usage usage();
+
  private:
   using Key = std::pair<std::string, std::string>;  // tenant, key
   struct Entry {
@@ -66,6 +77,7 @@ class FinishedCallCache {
   absl::flat_hash_map<Key, Entry> entries_ ABSL_GUARDED_BY(mu_);
   std::deque<Key> order_ ABSL_GUARDED_BY(mu_);  // oldest first
   size_t bytes_ ABSL_GUARDED_BY(mu_) = 0;
+  uint64_t evicted_live_ ABSL_GUARDED_BY(mu_) = 0;
 };
 
 }  // namespace idem::keys

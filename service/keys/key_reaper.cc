@@ -82,10 +82,10 @@ void KeyReaper::Run() {
     absl::StatusOr<int64_t> deleted = RunOnce(pool_, batch_);
     if (!deleted.ok()) {
       log::Warn("reaper", {{"message", deleted.status().message()}});
-    } else if (*deleted > 0) {
-      on_deleted_(*deleted);
-      log::Info("reaper", {{"deleted", *deleted}});
+      continue;
     }
+    on_deleted_(*deleted);
+    if (*deleted > 0) log::Info("reaper", {{"deleted", *deleted}});
   }
 }
 

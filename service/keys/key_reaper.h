@@ -19,7 +19,8 @@ namespace idem::keys {
 // the reaper only reclaims space.
 class KeyReaper {
  public:
-  // `on_deleted` is told how many keys each pass deleted.
+  // `on_deleted` is told how many keys each pass that finished deleted
+  // (also none): a pass that fails is logged and not reported.
   KeyReaper(db::ConnectionPool& pool, absl::Duration interval, int batch,
             std::function<void(int64_t)> on_deleted);
   ~KeyReaper();  // stops the background pass

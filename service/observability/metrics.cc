@@ -13,6 +13,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/time/clock.h"
 
 #ifndef IDEM_VERSION
 #define IDEM_VERSION "dev"
@@ -21,30 +22,56 @@
 namespace idem::observability {
 namespace {
 
-// Pool occupancy, read when Prometheus scrapes rather than on every change.
-class PoolCollector : public prometheus::Collectable {
+// Pool occupancy and replay-cache usage, read when Prometheus scrapes
+// rather than on every change.
+class ScrapeCollector : public prometheus::Collectable {
  public:
-  explicit PoolCollector(Metrics::PoolGauges gauges)
-      : gauges_(std::move(gauges)) {}
+  ScrapeCollector(Metrics::PoolGauges pool,
+                  std::function<Metrics::ReplayCacheUsage()> replay_cache)
+      : pool_(std::move(pool)), replay_cache_(std::move(replay_cache)) {}
 
   std::vector<prometheus::MetricFamily> Collect() const override {
-    return {
-        Gauge("idem_db_connections_in_use",
-              "Database connections leased to a request", gauges_.in_use),
-        Gauge("idem_db_connections_waiting",
-              "Requests waiting for a database connection", gauges_.waiting)};
+    std::vector<prometheus::MetricFamily> families = {
+        Family("idem_db_connections_in_use",
+               "Database connections leased to a request",
+               pool_.in_use ? pool_.in_use() : 0),
+        Family("idem_db_connections_waiting",
+               "Requests waiting for a database connection",
+               pool_.waiting ? pool_.waiting() : 0),
+        Family("idem_db_connections_max",
+               "Database connections the pool may open (IDEM_POOL_SIZE)",
+               pool_.size)};
+    if (replay_cache_) {
+      const Metrics::ReplayCacheUsage usage = replay_cache_();
+      families.push_back(Family("idem_replay_cache_bytes",
+                                "Memory held by finished KeyedCall answers",
+                                usage.bytes));
+      families.push_back(Family("idem_replay_cache_max_bytes",
+                                "IDEM_REPLAY_CACHE_BYTES", usage.max_bytes));
+      families.push_back(Family(
+          "idem_replay_cache_evicted_live_total",
+          "Answers dropped for room while still replayable: their replays "
+          "read the database",
+          usage.evicted_live, prometheus::MetricType::Counter));
+    }
+    return families;
   }
 
  private:
-  static prometheus::MetricFamily Gauge(const std::string& name,
-                                        const std::string& help,
-                                        const std::function<int()>& read) {
+  static prometheus::MetricFamily Family(
+      const std::string& name, const std::string& help, double value,
+      prometheus::MetricType type = prometheus::MetricType::Gauge) {
     prometheus::ClientMetric metric;
-    metric.gauge.value = read ? read() : 0;
-    return {name, help, prometheus::MetricType::Gauge, {metric}};
+    if (type == prometheus::MetricType::Counter) {
+      metric.counter.value = value;
+    } else {
+      metric.gauge.value = value;
+    }
+    return {name, help, type, {metric}};
   }
 
-  Metrics::PoolGauges gauges_;
+  const Metrics::PoolGauges pool_;
+  const std::function<Metrics::ReplayCacheUsage()> replay_cache_;
 };
 
 // The series of one family by a key made of their label values, found again
@@ -103,6 +130,12 @@ struct Metrics::Families {
                    .Help("Expired idempotency keys deleted")
                    .Register(registry)
                    .Add({})),
+        reaper_pass(prometheus::BuildGauge()
+                        .Name("idem_reaper_last_pass_timestamp_seconds")
+                        .Help("When the last reaper pass finished (Unix "
+                              "time); 0 before the first")
+                        .Register(registry)
+                        .Add({})),
         batch_calls(prometheus::BuildHistogram()
                         .Name("idem_batch_calls")
                         .Help("Calls committed in one transaction")
@@ -123,6 +156,7 @@ struct Metrics::Families {
   prometheus::Family<prometheus::Counter>& row_conflicts;
   prometheus::Family<prometheus::Counter>& key_mismatches;
   prometheus::Counter& reaped;
+  prometheus::Gauge& reaper_pass;
   prometheus::Histogram& batch_calls;
   prometheus::Family<prometheus::Gauge>& build_info;
   SeriesCache<prometheus::Counter> request_series;    // method, code, tenant
@@ -137,7 +171,8 @@ Metrics::Metrics()
 Metrics::~Metrics() = default;
 
 absl::StatusOr<std::unique_ptr<Metrics>> Metrics::Create(
-    const std::string& listen_address, PoolGauges pool) {
+    const std::string& listen_address, PoolGauges pool,
+    std::function<ReplayCacheUsage()> replay_cache) {
   std::unique_ptr<Metrics> metrics(new Metrics());
   if (listen_address.empty()) return metrics;
   try {
@@ -147,8 +182,9 @@ absl::StatusOr<std::unique_ptr<Metrics>> Metrics::Create(
         absl::StrCat("IDEM_METRICS_LISTEN: cannot listen on ", listen_address));
   }
   metrics->exposer_->RegisterCollectable(metrics->registry_);
-  metrics->pool_collector_ = std::make_shared<PoolCollector>(std::move(pool));
-  metrics->exposer_->RegisterCollectable(metrics->pool_collector_);
+  metrics->scrape_collector_ = std::make_shared<ScrapeCollector>(
+      std::move(pool), std::move(replay_cache));
+  metrics->exposer_->RegisterCollectable(metrics->scrape_collector_);
   return metrics;
 }
 
@@ -204,6 +240,7 @@ void Metrics::RecordKeyMismatch(absl::string_view tenant) {
 
 void Metrics::RecordReaped(int64_t keys) {
   families_->reaped.Increment(static_cast<double>(keys));
+  families_->reaper_pass.Set(absl::ToUnixMicros(absl::Now()) / 1e6);
 }
 
 void Metrics::RecordBatch(size_t calls) {

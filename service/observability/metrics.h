@@ -28,11 +28,19 @@ class Metrics {
   struct PoolGauges {
     std::function<int()> in_use;
     std::function<int()> waiting;
+    int size = 0;
+  };
+  struct ReplayCacheUsage {
+    double bytes = 0;
+    double max_bytes = 0;
+    double evicted_live = 0;  // a counter
   };
 
   // `listen_address` empty: metrics are kept but not served.
+  // `replay_cache` empty: no replay cache.
   static absl::StatusOr<std::unique_ptr<Metrics>> Create(
-      const std::string& listen_address, PoolGauges pool);
+      const std::string& listen_address, PoolGauges pool,
+      std::function<ReplayCacheUsage()> replay_cache);
   ~Metrics();
 
   void RecordRequest(absl::string_view method, absl::StatusCode code,
@@ -43,6 +51,7 @@ class Metrics {
   void RecordRowConflicts(absl::string_view tenant, int64_t conflicts,
                           int64_t stale);
   void RecordKeyMismatch(absl::string_view tenant);
+  // A reaper pass finished, deleting `keys` expired keys.
   void RecordReaped(int64_t keys);
   // Calls committed together by the group committer.
   void RecordBatch(size_t calls);
@@ -54,7 +63,7 @@ class Metrics {
   std::shared_ptr<prometheus::Registry> registry_;
   std::unique_ptr<Families> families_;
   // The exposer holds collectables weakly: they live here.
-  std::shared_ptr<prometheus::Collectable> pool_collector_;
+  std::shared_ptr<prometheus::Collectable> scrape_collector_;
   std::unique_ptr<prometheus::Exposer> exposer_;
 };
 

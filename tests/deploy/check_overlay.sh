@@ -20,6 +20,7 @@ command -v kubectl >/dev/null ||
 mkdir -p "$(dirname "$out")"
 kubectl kustomize "$dir" >"$out"
 echo "check_overlay: rendered $dir ($(grep -c '^kind:' "$out") objects) into $out"
-args=(--node-modules "$npm_dir" --server-config "$root/service/config.cc")
+args=(--node-modules "$npm_dir" --server-config "$root/service/config.cc"
+      --server-metrics "$root/service/observability/metrics.cc")
 [ -n "$expect" ] && args+=(--expect-error "$(head -n1 "$expect")")
 exec node "$here/validate_manifests.mjs" "${args[@]}" "$out"

@@ -14,8 +14,15 @@
 //      template labels, probes on the gRPC ports, Service target ports that
 //      the container declares, the restricted security context, settings
 //      from the ConfigMap, the database URL from a Secret, a grace period
-//      longer than the drain, and the CloudNativePG Cluster (a CRD, which
-//      kubernetes-models does not know) with its "<cluster>-app" Secret.
+//      longer than the drain, ingress from labelled namespaces only, a
+//      migration Job named after the image's tag, the database connections
+//      that every pod's pool needs at full scale, the CloudNativePG Cluster,
+//      Pooler and ScheduledBackup (CRDs, which kubernetes-models does not
+//      know) with their "<cluster>-app" Secret, backups and monitoring, and
+//      the Prometheus Operator's PodMonitor and PrometheusRule (schemas of
+//      @kubernetes-models/prometheus-operator; every PromQL expression, also
+//      of the Grafana dashboard, parsed with @prometheus-io/lezer-promql and
+//      naming only metrics the server exports: --server-metrics).
 // Exit 0 when everything holds, 1 with one line per problem otherwise.
 // With --expect-error the meaning turns round: exit 0 only when validation
 // fails and one of its messages matches REGEX (the tests' broken fixtures).
@@ -31,12 +38,14 @@ let nodeModules = null;
 let expectError = null;
 let kustomizationsDir = null;
 let serverConfig = null;
+let serverMetrics = null;
 const files = [];
 for (let i = 0; i < args.length; i++) {
   if (args[i] === "--node-modules") nodeModules = args[++i];
   else if (args[i] === "--expect-error") expectError = new RegExp(args[++i]);
   else if (args[i] === "--kustomizations") kustomizationsDir = args[++i];
   else if (args[i] === "--server-config") serverConfig = args[++i];
+  else if (args[i] === "--server-metrics") serverMetrics = args[++i];
   else files.push(args[i]);
 }
 if (!nodeModules) {
@@ -83,7 +92,7 @@ if (kustomizationsDir) {
         for (const key of deprecated) {
           if (doc && key in doc) problem(full, `deprecated field "${key}": use resources, patches, labels`);
         }
-        if (doc?.kind !== "Kustomization") problem(full, "kind must be Kustomization");
+        if (!["Kustomization", "Component"].includes(doc?.kind)) problem(full, "kind must be Kustomization or Component");
       }
     }
   };
@@ -114,8 +123,10 @@ const isPlain = (v) => v !== null && typeof v === "object" && !Array.isArray(v);
 // ---------------------------------------------------------------- 1. schemas
 function schemaValidate(o) {
   const [group, version] = o.apiVersion?.includes("/") ? o.apiVersion.split("/") : ["", o.apiVersion];
-  if (o.apiVersion === "postgresql.cnpg.io/v1" && o.kind === "Cluster") return; // own check below
-  const modulePath = group ? `kubernetes-models/${group}/${version}` : `kubernetes-models/${version}`;
+  if (group === "postgresql.cnpg.io") return; // own checks below
+  const modulePath = group === "monitoring.coreos.com"
+    ? `@kubernetes-models/prometheus-operator/${group}/${version}`
+    : group ? `kubernetes-models/${group}/${version}` : `kubernetes-models/${version}`;
   let mod;
   try {
     mod = require(modulePath);
@@ -257,7 +268,10 @@ const SHAPES = {
   NetworkPolicy: top({
     spec: {
       podSelector: selector, policyTypes: ANY, egress: ANY,
-      ingress: [{ ports: [{ port: ANY, protocol: ANY, endPort: ANY }], from: ANY }],
+      ingress: [{
+        ports: [{ port: ANY, protocol: ANY, endPort: ANY }],
+        from: [{ namespaceSelector: selector, podSelector: selector, ipBlock: ANY }],
+      }],
     },
   }),
   PersistentVolumeClaim: top({
@@ -297,7 +311,17 @@ const SHAPES = {
         tls: ANY,
       },
       affinity: ANY, topologySpreadConstraints: ANY, priorityClassName: ANY, schedulerName: ANY,
-      backup: ANY, externalClusters: ANY, replica: ANY, superuserSecret: ANY,
+      backup: {
+        retentionPolicy: ANY, target: ANY, volumeSnapshot: ANY,
+        barmanObjectStore: {
+          destinationPath: ANY, endpointURL: ANY, endpointCA: ANY, serverName: ANY,
+          s3Credentials: { accessKeyId: keyRef, secretAccessKey: keyRef, region: keyRef, sessionToken: keyRef, inheritFromIAMRole: ANY },
+          azureCredentials: ANY, googleCredentials: ANY, historyTags: ANY, tags: ANY,
+          wal: { compression: ANY, encryption: ANY, maxParallel: ANY },
+          data: { compression: ANY, encryption: ANY, jobs: ANY, immediateCheckpoint: ANY },
+        },
+      },
+      externalClusters: ANY, replica: ANY, superuserSecret: ANY,
       enableSuperuserAccess: ANY, certificates: ANY, minSyncReplicas: ANY, maxSyncReplicas: ANY,
       managed: ANY, inheritedMetadata: ANY, env: ANY, envFrom: ANY, logLevel: ANY,
       nodeMaintenanceWindow: ANY, startDelay: ANY, stopDelay: ANY, smartShutdownTimeout: ANY,
@@ -305,6 +329,38 @@ const SHAPES = {
       postgresGID: ANY, serviceAccountTemplate: ANY, projectedVolumeTemplate: ANY,
       ephemeralVolumeSource: ANY, ephemeralVolumesSizeLimit: ANY, seccompProfile: ANY,
       tablespaces: ANY, enablePDB: ANY, plugins: ANY, probes: ANY,
+    },
+  }),
+  Pooler: top({
+    spec: {
+      cluster: { name: ANY }, instances: ANY, type: ANY, template: ANY, deploymentStrategy: ANY,
+      serviceTemplate: ANY, monitoring: { enablePodMonitor: ANY, podMonitorMetricRelabelings: ANY, podMonitorRelabelings: ANY },
+      pgbouncer: { poolMode: ANY, parameters: MAP, authQuery: ANY, authQuerySecret: ANY, pg_hba: ANY, paused: ANY },
+    },
+  }),
+  ScheduledBackup: top({
+    spec: {
+      schedule: ANY, cluster: { name: ANY }, backupOwnerReference: ANY, immediate: ANY, suspend: ANY,
+      target: ANY, method: ANY, online: ANY, onlineConfiguration: ANY, pluginConfiguration: ANY,
+    },
+  }),
+  // The Prometheus Operator's schemas let unknown fields through too.
+  PodMonitor: top({
+    spec: {
+      selector, namespaceSelector: ANY, jobLabel: ANY, podTargetLabels: ANY, sampleLimit: ANY,
+      podMetricsEndpoints: [{
+        port: ANY, path: ANY, interval: ANY, scrapeTimeout: ANY, scheme: ANY, honorLabels: ANY,
+        relabelings: ANY, metricRelabelings: ANY, params: ANY, tlsConfig: ANY, bearerTokenSecret: ANY,
+        basicAuth: ANY, authorization: ANY,
+      }],
+    },
+  }),
+  PrometheusRule: top({
+    spec: {
+      groups: [{
+        name: ANY, interval: ANY, limit: ANY, partial_response_strategy: ANY,
+        rules: [{ alert: ANY, record: ANY, expr: ANY, for: ANY, keep_firing_for: ANY, labels: MAP, annotations: MAP }],
+      }],
     },
   }),
 };
@@ -440,11 +496,18 @@ function checkEnv(where, c, byKindName, config) {
       problem(where, `envFrom ConfigMap "${ref.configMapRef.name}" is not part of the manifests`);
     }
   }
+  // The URL from a Secret, or a literal without a password beside a
+  // PGPASSWORD from a Secret (libpq reads it).
   const db = (c.env ?? []).find((e) => e.name === "IDEM_DATABASE_URL");
+  const fromSecret = (e) => Boolean(e?.valueFrom?.secretKeyRef?.name && e.valueFrom.secretKeyRef.key);
+  const password = (c.env ?? []).find((e) => e.name === "PGPASSWORD");
   if (!db) problem(where, "IDEM_DATABASE_URL not set");
-  else if (!db.valueFrom?.secretKeyRef?.name || !db.valueFrom.secretKeyRef.key) {
-    problem(where, "IDEM_DATABASE_URL must come from a Secret (secretKeyRef)");
+  else if (!fromSecret(db)) {
+    if (typeof db.value !== "string" || /password\s*=|:\/\/[^/@]*:[^/@]*@/.test(db.value) || !fromSecret(password)) {
+      problem(where, "IDEM_DATABASE_URL must come from a Secret (secretKeyRef), or hold no password with PGPASSWORD from a Secret");
+    }
   }
+  if (password && !fromSecret(password)) problem(where, "PGPASSWORD must come from a Secret");
   if ("IDEM_DATABASE_URL" in config) problem(where, "IDEM_DATABASE_URL must not be in a ConfigMap");
   for (const e of c.env ?? []) {
     if (e.name.startsWith("IDEM_") && !SETTINGS.has(e.name)) problem(where, `unknown setting ${e.name}`);
@@ -464,7 +527,6 @@ function checkIdem(objs) {
   one("PodDisruptionBudget");
   one("HorizontalPodAutoscaler");
   one("NetworkPolicy");
-  one("PersistentVolumeClaim");
   const clusterIp = one("Service", (s) => s.spec?.clusterIP !== "None");
   const headless = one("Service", (s) => s.spec?.clusterIP === "None");
   if (!deployment) return;
@@ -526,13 +588,18 @@ function checkIdem(objs) {
   for (const k of ["IDEM_TLS_CERT", "IDEM_TLS_KEY", "IDEM_TLS_CLIENT_CA", "IDEM_AUTH_TOKENS"]) {
     if (config[k] && !mountedAt(config[k])) problem(dw, `${k}=${config[k]} is on no mounted volume`);
   }
+  // CopyFile's storage (components/copy-file-storage) or none at all.
   const root = config.IDEM_STORAGE_ROOT;
-  if (!root) problem(dw, "IDEM_STORAGE_ROOT not set");
-  else {
+  const claimed = new Set();
+  if (root) {
     const m = mountedAt(root);
     const claim = m && volumes.get(m.name)?.persistentVolumeClaim?.claimName;
     if (!claim) problem(dw, "IDEM_STORAGE_ROOT must be on a PersistentVolumeClaim volume");
     else if (!byKindName.get(`PersistentVolumeClaim/${claim}`)) problem(dw, `PersistentVolumeClaim "${claim}" is not part of the manifests`);
+    else claimed.add(claim);
+  }
+  for (const pvc of ofKind("PersistentVolumeClaim")) {
+    if (!claimed.has(pvc.metadata.name)) problem(id(pvc), "is not IDEM_STORAGE_ROOT's volume: nothing uses it");
   }
 
   // Drain: SIGTERM -> NOT_SERVING, serve IDEM_DRAIN_DELAY, finish within IDEM_SHUTDOWN_GRACE.
@@ -568,6 +635,10 @@ function checkIdem(objs) {
     const jc = jpod.containers?.[0];
     if (!jc || !(jc.args ?? []).includes("migrate") && !(jc.command ?? []).includes("migrate")) problem(jw, "must run `idem-server migrate`");
     if (jc && jc.image !== c.image) problem(jw, `image ${jc?.image} differs from the server's ${c.image}`);
+    // A Job's template cannot change: each release needs a Job of its own.
+    const tag = String(c.image ?? "").split(":")[1];
+    if (!tag || job.metadata.name !== `idem-migrate-${tag}`) problem(jw, `name must be idem-migrate-<image tag> (idem-migrate-${tag}), so that every release applies a new Job`);
+    if (!(job.spec?.ttlSecondsAfterFinished > 0)) problem(jw, "ttlSecondsAfterFinished must be set: finished Jobs of past releases delete themselves");
     if (jc) checkEnv(jw, jc, byKindName, config);
     if (!["OnFailure", "Never"].includes(jpod.restartPolicy)) problem(jw, "restartPolicy must be OnFailure or Never");
   }
@@ -605,9 +676,26 @@ function checkIdem(objs) {
     for (const name of ["grpc", "metrics"]) {
       if (!opened.has(ports.get(name))) problem(nw, `ingress does not open the ${name} port`);
     }
+    // Sources: namespaces chosen by label, never "any namespace"; the
+    // metrics port (tenant names in its labels) for the monitoring
+    // namespace alone.
+    for (const [i, rule] of (np.spec?.ingress ?? []).entries()) {
+      const rw = `${nw} ingress[${i}]`;
+      if (!rule.from?.length) { problem(rw, "has no from: admits every namespace"); continue; }
+      const metrics = (rule.ports ?? []).some((p) => p.port === "metrics" || p.port === ports.get("metrics"));
+      for (const peer of rule.from) {
+        const labels = peer.namespaceSelector?.matchLabels ?? {};
+        if (peer.ipBlock) problem(rw, "ipBlock sources: select namespaces by label");
+        else if (!Object.keys(labels).length) problem(rw, "a source without namespaceSelector.matchLabels admits any namespace");
+        else if (metrics && Object.keys(labels).join() !== "kubernetes.io/metadata.name") {
+          problem(rw, "the metrics port is for the monitoring namespace only (namespaceSelector on kubernetes.io/metadata.name)");
+        }
+      }
+    }
   }
 
-  // CloudNativePG: the Cluster's "<name>-app" Secret, key "uri", is the URL.
+  // CloudNativePG: the URL from the Cluster's "<name>-app" Secret (key "uri",
+  // or "password" through a Pooler), backups, metrics.
   for (const cluster of ofKind("Cluster")) {
     const cw = id(cluster);
     const cs = cluster.spec ?? {};
@@ -619,10 +707,143 @@ function checkIdem(objs) {
     for (const [k, v] of Object.entries(cs.postgresql?.parameters ?? {})) {
       if (typeof v !== "string") problem(cw, `postgresql.parameters.${k} must be a string (quote it)`);
     }
-    const want = `${cluster.metadata.name}-app`;
-    for (const w of [deployment, job].filter(Boolean)) {
-      const ref = (w.spec.template.spec.containers[0].env ?? []).find((e) => e.name === "IDEM_DATABASE_URL")?.valueFrom?.secretKeyRef;
-      if (ref?.name !== want || ref?.key !== "uri") problem(id(w), `IDEM_DATABASE_URL must come from Secret ${want} key uri (CloudNativePG)`);
+    const app = `${cluster.metadata.name}-app`;
+    const refOf = (w, name) => (w.spec.template.spec.containers[0].env ?? []).find((e) => e.name === name)?.valueFrom?.secretKeyRef;
+    if (job) {
+      const ref = refOf(job, "IDEM_DATABASE_URL");
+      if (ref?.name !== app || ref?.key !== "uri") problem(id(job), `IDEM_DATABASE_URL must come from Secret ${app} key uri (CloudNativePG)`);
+    }
+    const viaPooler = poolerOf(deployment, objs);
+    const ref = viaPooler ? refOf(deployment, "PGPASSWORD") : refOf(deployment, "IDEM_DATABASE_URL");
+    if (ref?.name !== app || ref?.key !== (viaPooler ? "password" : "uri")) {
+      problem(dw, viaPooler ? `PGPASSWORD must come from Secret ${app} key password (CloudNativePG)` : `IDEM_DATABASE_URL must come from Secret ${app} key uri (CloudNativePG)`);
+    }
+    // Backups (WAL archive and base backups) and metrics.
+    const store = cs.backup?.barmanObjectStore;
+    if (!store?.destinationPath) problem(cw, "spec.backup.barmanObjectStore.destinationPath missing: no backups");
+    else {
+      const creds = store.s3Credentials ?? {};
+      if (!store.azureCredentials && !store.googleCredentials &&
+          !(creds.inheritFromIAMRole || (creds.accessKeyId?.name && creds.secretAccessKey?.name))) {
+        problem(cw, "the backup object store needs credentials from a Secret");
+      }
+    }
+    if (!cs.backup?.retentionPolicy) problem(cw, "spec.backup.retentionPolicy missing");
+    if (!ofKind("ScheduledBackup").some((b) => b.spec?.cluster?.name === cluster.metadata.name)) problem(cw, "no ScheduledBackup takes base backups of it");
+    if (cs.monitoring?.enablePodMonitor !== true) problem(cw, "monitoring.enablePodMonitor must be true");
+  }
+  for (const b of ofKind("ScheduledBackup")) {
+    if (!byKindName.get(`Cluster/${b.spec?.cluster?.name}`)) problem(id(b), "spec.cluster.name is not a Cluster of the manifests");
+    if (String(b.spec?.schedule ?? "").trim().split(/\s+/).length !== 6) problem(id(b), "schedule must have six fields (seconds first)");
+  }
+  for (const pooler of ofKind("Pooler")) {
+    const pw = id(pooler);
+    if (!byKindName.get(`Cluster/${pooler.spec?.cluster?.name}`)) problem(pw, "spec.cluster.name is not a Cluster of the manifests");
+    if (pooler.spec?.type !== "rw") problem(pw, "type must be rw: idem writes");
+    if (pooler.spec?.pgbouncer?.poolMode !== "transaction") problem(pw, "pgbouncer.poolMode must be transaction");
+  }
+  checkConnections(deployment, objs, config, ofKind);
+  checkMonitoring(objs, podLabels, ports);
+}
+
+// The database connections idem needs at full scale: every pod (the HPA's
+// maximum plus the rollout's surge) opens IDEM_POOL_SIZE connections and
+// one for its health check; the migration Job one more. Through a Pooler
+// they are PgBouncer's clients, and its server connections count instead.
+function poolerOf(deployment, objs) {
+  const url = (deployment.spec.template.spec.containers[0].env ?? []).find((e) => e.name === "IDEM_DATABASE_URL")?.value ?? "";
+  const host = url.match(/(?:^|\s)host=(\S+)/)?.[1] ?? url.match(/^postgres(?:ql)?:\/\/(?:[^@/]*@)?([^:/?]+)/)?.[1];
+  return host && objs.find((o) => o.kind === "Pooler" && o.metadata.name === host.split(".")[0]);
+}
+
+function checkConnections(deployment, objs, config, ofKind) {
+  const dw = id(deployment);
+  const pool = Number(config.IDEM_POOL_SIZE);
+  if (!Number.isInteger(pool) || pool < 1) { problem(dw, "IDEM_POOL_SIZE must be set: the database's connections are counted from it"); return; }
+  const hpa = ofKind("HorizontalPodAutoscaler")[0];
+  const surge = deployment.spec?.strategy?.rollingUpdate?.maxSurge;
+  const pods = (hpa?.spec?.maxReplicas ?? deployment.spec?.replicas ?? 1) + (Number.isInteger(surge) ? surge : 1);
+  const clients = pods * (pool + 1);
+  const fits = (need, have, what) => {
+    if (!(need <= have)) problem(dw, `connections: ${need} needed but ${have} available (${what})`);
+  };
+  const cluster = ofKind("Cluster")[0];
+  const params = cluster?.spec?.postgresql?.parameters ?? {};
+  const serverConnections = cluster &&
+    Number(params.max_connections ?? 100) - Number(params.superuser_reserved_connections ?? 3);
+  const pooler = poolerOf(deployment, objs);
+  if (pooler) {
+    const bouncer = pooler.spec?.pgbouncer?.parameters ?? {};
+    if (config.IDEM_PREPARED_STATEMENTS !== "false") problem(dw, "through PgBouncer in transaction mode IDEM_PREPARED_STATEMENTS must be false");
+    fits(clients, Number(bouncer.max_client_conn ?? 100), `${pods} pods x (IDEM_POOL_SIZE ${pool} + 1) against one Pooler instance's max_client_conn`);
+    const server = (pooler.spec?.instances ?? 1) * (Number(bouncer.default_pool_size ?? 20) + Number(bouncer.reserve_pool_size ?? 0));
+    if (serverConnections) fits(server + 1, serverConnections, `${pooler.spec?.instances ?? 1} Pooler instances x default_pool_size + 1 migration against max_connections less the superuser's reserve`);
+  } else if (serverConnections) {
+    fits(clients + 1, serverConnections, `${pods} pods x (IDEM_POOL_SIZE ${pool} + 1) + 1 migration against max_connections less the superuser's reserve`);
+  } else {
+    const declared = Number(deployment.metadata?.annotations?.["idem.dev/database-connections"]);
+    if (!Number.isInteger(declared)) problem(dw, 'annotation idem.dev/database-connections missing: the connections the database grants idem');
+    else fits(clients + 1, declared, `${pods} pods x (IDEM_POOL_SIZE ${pool} + 1) + 1 migration against idem.dev/database-connections`);
+  }
+}
+
+// Metric names the server exports (--server-metrics: the source that
+// names them), with a histogram's series.
+let exported = null;
+if (serverMetrics) {
+  const text = readFileSync(serverMetrics, "utf8");
+  exported = new Set();
+  for (const [, name] of text.matchAll(/"(idem_[a-z_]+)"/g)) {
+    for (const suffix of ["", "_bucket", "_sum", "_count"]) exported.add(name + suffix);
+  }
+}
+
+function checkPromQL(where, expr) {
+  if (typeof expr !== "string" || !expr.trim()) { problem(where, "expression missing"); return; }
+  const tree = promql().parse(expr);
+  let broken = false;
+  tree.iterate({
+    enter: (node) => {
+      if (node.type.isError) broken = true;
+      if (node.name === "Identifier" && exported) {
+        const name = expr.slice(node.from, node.to);
+        if (!exported.has(name)) problem(where, `metric ${name} is not exported by the server`);
+      }
+    },
+  });
+  if (broken) problem(where, `PromQL does not parse: ${expr.replace(/\s+/g, " ")}`);
+}
+let promqlParser = null;
+const promql = () => (promqlParser ??= require("@prometheus-io/lezer-promql").parser);
+
+function checkMonitoring(objs, podLabels, ports) {
+  for (const pm of objs.filter((o) => o.kind === "PodMonitor")) {
+    if (!matches(pm.spec?.selector?.matchLabels, podLabels)) problem(id(pm), "selector does not match the Deployment's pod labels");
+    for (const ep of pm.spec?.podMetricsEndpoints ?? []) {
+      if (ports.get(ep.port) === undefined || ep.port !== "metrics") problem(id(pm), `endpoint port ${ep.port} is not the container's metrics port`);
+    }
+  }
+  for (const rule of objs.filter((o) => o.kind === "PrometheusRule")) {
+    for (const group of rule.spec?.groups ?? []) {
+      for (const r of group.rules ?? []) {
+        const rw = `${id(rule)} ${r.alert ?? r.record ?? "?"}`;
+        checkPromQL(rw, r.expr);
+        if (r.alert) {
+          if (!r.labels?.severity) problem(rw, "labels.severity missing");
+          if (!r.annotations?.summary) problem(rw, "annotations.summary missing");
+          if (!r.for) problem(rw, "for missing: one bad scrape would page");
+        }
+      }
+    }
+  }
+  for (const cm of objs.filter((o) => o.kind === "ConfigMap" && o.metadata?.labels?.grafana_dashboard)) {
+    for (const [file, text] of Object.entries(cm.data ?? {})) {
+      let dash;
+      try { dash = JSON.parse(text); } catch (e) { problem(`${id(cm)} ${file}`, `not JSON: ${e.message}`); continue; }
+      if (!dash.uid || !dash.title || !Array.isArray(dash.panels) || !dash.panels.length) problem(`${id(cm)} ${file}`, "a dashboard needs uid, title and panels");
+      for (const panel of dash.panels ?? []) {
+        for (const target of panel.targets ?? []) checkPromQL(`${id(cm)} panel "${panel.title}"`, target.expr);
+      }
     }
   }
 }

@@ -165,6 +165,45 @@ TEST_F(OperationsTest, MetricsCountExactlyTheCallsMade) {
   EXPECT_EQ(after.count("idem_db_connections_in_use"), 1u);
 }
 
+// The gauges the alerts of deploy/k8s/components/monitoring read: pool
+// size, replay-cache usage and evictions of answers still replayable, and
+// when the reaper last finished a pass.
+TEST_F(OperationsTest, MetricsForTheAlerts) {
+  const int metrics_port = FreeLoopbackPort();
+  ServerProcess::Options options;
+  options.env = {
+      {"IDEM_TABLES", table_},
+      {"IDEM_METRICS_LISTEN", "127.0.0.1:" + std::to_string(metrics_port)},
+      {"IDEM_POOL_SIZE", "7"},
+      {"IDEM_REPLAY_CACHE_BYTES", "4096"},
+      {"IDEM_REAPER_INTERVAL", "1s"}};
+  auto server = ServerProcess::Start(options);
+  auto stub = server->Stub();
+  for (int i = 0; i < 40; ++i) {
+    v1::KeyedCallRequest keyed;
+    keyed.set_idempotency_key("alerts-" + table_ + "-" + std::to_string(i));
+    *keyed.mutable_insert() = Insert(100 + i, i);
+    grpc::ClientContext context;
+    v1::KeyedCallResponse answer;
+    ASSERT_TRUE(stub->KeyedCall(&context, keyed, &answer).ok());
+  }
+  std::map<std::string, double> samples;
+  EXPECT_TRUE(Eventually([&] {
+    samples = Samples(Scrape(metrics_port));
+    return samples["idem_reaper_last_pass_timestamp_seconds"] > 0;
+  }));
+  EXPECT_EQ(samples["idem_db_connections_max"], 7);
+  EXPECT_EQ(samples["idem_replay_cache_max_bytes"], 4096);
+  EXPECT_GT(samples["idem_replay_cache_bytes"], 0);
+  EXPECT_LE(samples["idem_replay_cache_bytes"], 4096);
+  EXPECT_GT(samples["idem_replay_cache_evicted_live_total"], 0);
+  EXPECT_NEAR(samples["idem_reaper_last_pass_timestamp_seconds"],
+              std::chrono::duration<double>(
+                  std::chrono::system_clock::now().time_since_epoch())
+                  .count(),
+              60);
+}
+
 // Each call of a batch is counted as the call it holds, under the batch's
 // tenant, also when it is refused before it runs; the Batch RPC once.
 TEST_F(OperationsTest, MetricsCountEachCallOfABatch) {

@@ -69,6 +69,8 @@ TestPki Make() {
   const std::string& d = pki.dir;
   pki.ca = MakeCa(d, "ca");
   pki.server = Issue(d, pki.ca, "server", "/CN=localhost", kServerExt, 2);
+  pki.server_renewed =
+      Issue(d, pki.ca, "server_renewed", "/CN=localhost", kServerExt, 2);
   pki.client_a =
       Issue(d, pki.ca, "client_a", "/O=acme/CN=client-a", kClientExt, 2);
   pki.client_b = Issue(d, pki.ca, "client_b", "/CN=client-b", kClientExt, 2);

@@ -15,7 +15,8 @@ struct KeyPair {
 
 // Certificates made by the openssl command line in a fresh folder, once
 // per test binary (EC P-256 keys: quick to make):
-// - `ca`: the trusted CA; `server` (SAN IP:127.0.0.1, DNS:localhost),
+// - `ca`: the trusted CA; `server` (SAN IP:127.0.0.1, DNS:localhost) and
+//   `server_renewed` (the same names and CA, a new key),
 //   `client_a` (CN=client-a,O=acme), `client_b` (CN=client-b) and
 //   `expired_client` / `expired_server` are issued by it.
 // - `rogue_ca` with `rogue_client` and `rogue_server`: same names, another
@@ -30,6 +31,7 @@ class TestPki {
   std::string dir;
   KeyPair ca;
   KeyPair server;
+  KeyPair server_renewed;  // the same names, a new key: a rotation
   KeyPair client_a;
   KeyPair client_b;
   KeyPair expired_client;

@@ -62,7 +62,7 @@ std::string WriteTempFile(const std::string& name, const std::string& content) {
   return path;
 }
 
-std::string WriteTokensFile(const std::vector<TokenSpec>& specs) {
+std::string TokensFileContent(const std::vector<TokenSpec>& specs) {
   nlohmann::json tokens = nlohmann::json::array();
   for (const TokenSpec& spec : specs) {
     nlohmann::json entry = {{"tenant", spec.tenant},
@@ -72,8 +72,11 @@ std::string WriteTokensFile(const std::vector<TokenSpec>& specs) {
     if (!spec.subject.empty()) entry["client_cert_subject"] = spec.subject;
     tokens.push_back(entry);
   }
-  return WriteTempFile("tokens.json",
-                       nlohmann::json{{"tokens", tokens}}.dump());
+  return nlohmann::json{{"tokens", tokens}}.dump();
+}
+
+std::string WriteTokensFile(const std::vector<TokenSpec>& specs) {
+  return WriteTempFile("tokens.json", TokensFileContent(specs));
 }
 
 std::unique_ptr<grpc::ClientContext> CallContext(const std::string& token) {

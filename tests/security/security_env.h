@@ -32,7 +32,9 @@ struct TokenSpec {
 
 // A new file in a fresh temporary folder; returns its path.
 std::string WriteTempFile(const std::string& name, const std::string& content);
-// IDEM_AUTH_TOKENS content for `specs`, written to a temporary file.
+// IDEM_AUTH_TOKENS content for `specs`, and the same written to a temporary
+// file (returns its path).
+std::string TokensFileContent(const std::vector<TokenSpec>& specs);
 std::string WriteTokensFile(const std::vector<TokenSpec>& specs);
 
 // A context with a deadline far enough away never to be what decides a

@@ -2,24 +2,22 @@
 # find_package(idem), and runs the example against no server: it must fail
 # cleanly with UNAVAILABLE. Also checks that pkg-config finds idem.pc.
 # cmake -DBUILD_DIR=... -DSOURCE_DIR=... -DWORK_DIR=... -P this file
+# (EXAMPLE_ARGS, when set by a script that includes this one: more arguments
+# for configuring examples/.)
 file(REMOVE_RECURSE ${WORK_DIR})
 set(prefix ${WORK_DIR}/prefix)
 
-function(run)
-  execute_process(COMMAND ${ARGN} RESULT_VARIABLE rc)
-  if(NOT rc EQUAL 0)
-    message(FATAL_ERROR "failed (${rc}): ${ARGN}")
-  endif()
-endfunction()
+include(${CMAKE_CURRENT_LIST_DIR}/run_command.cmake)
 
 run(${CMAKE_COMMAND} --install ${BUILD_DIR} --component client --prefix ${prefix})
-foreach(header idem/client.h idem/v1/idem.pb.h idem/v1/idem.grpc.pb.h)
-  if(NOT EXISTS ${prefix}/include/${header})
-    message(FATAL_ERROR "not installed: include/${header}")
+foreach(file include/idem/client.h include/idem/v1/idem.pb.h
+             include/idem/v1/idem.grpc.pb.h share/doc/idem/LICENSE)
+  if(NOT EXISTS ${prefix}/${file})
+    message(FATAL_ERROR "not installed: ${file}")
   endif()
 endforeach()
 run(${CMAKE_COMMAND} -S ${SOURCE_DIR}/examples -B ${WORK_DIR}/build
-    -DCMAKE_PREFIX_PATH=${prefix} -DCMAKE_BUILD_TYPE=RelWithDebInfo)
+    -DCMAKE_PREFIX_PATH=${prefix} -DCMAKE_BUILD_TYPE=RelWithDebInfo ${EXAMPLE_ARGS})
 run(${CMAKE_COMMAND} --build ${WORK_DIR}/build -j2)
 run(${WORK_DIR}/build/idem_example 127.0.0.1:1 --expect-unavailable)
 
