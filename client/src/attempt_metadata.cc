@@ -3,6 +3,8 @@
 #include <chrono>
 
 #include "absl/strings/str_cat.h"
+#include "google/rpc/status.pb.h"
+#include "idem/error_info.h"
 
 namespace idem::internal {
 
@@ -27,8 +29,13 @@ std::optional<absl::string_view> FindTrailer(const grpc::ClientContext& context,
 }
 
 absl::Status ToAbslStatus(const grpc::Status& status) {
-  return absl::Status(static_cast<absl::StatusCode>(status.error_code()),
-                      status.error_message());
+  google::rpc::Status rpc;
+  // Unreadable details are left out: the code alone still decides.
+  if (!rpc.ParseFromString(status.error_details())) rpc.Clear();
+  // The status's own code and message are the ones gRPC vouches for.
+  rpc.set_code(status.error_code());
+  rpc.set_message(status.error_message());
+  return FromRpcStatus(rpc);
 }
 
 }  // namespace idem::internal

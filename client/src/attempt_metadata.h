@@ -24,6 +24,7 @@ void PrepareAttempt(grpc::ClientContext& context, absl::Duration timeout,
 std::optional<absl::string_view> FindTrailer(const grpc::ClientContext& context,
                                              absl::string_view name);
 
+// The status with the details of its grpc-status-details-bin (error_info.h).
 absl::Status ToAbslStatus(const grpc::Status& status);
 
 }  // namespace idem::internal

@@ -10,6 +10,8 @@
 #include "alarm.h"
 #include "attempt_metadata.h"
 #include "client_core.h"
+#include "google/rpc/status.pb.h"
+#include "idem/error_info.h"
 
 namespace idem::internal {
 
@@ -47,8 +49,10 @@ struct BatchRpc {
 
 BatchedAttempt FromResult(v1::BatchResult& result) {
   BatchedAttempt attempt;
-  attempt.status = absl::Status(static_cast<absl::StatusCode>(result.code()),
-                                result.message());
+  google::rpc::Status status = result.status();
+  status.set_code(result.code());
+  status.set_message(result.message());
+  attempt.status = FromRpcStatus(status);
   attempt.replayed = result.replayed();
   if (result.has_retry_delay()) {
     attempt.pushback.present = true;
