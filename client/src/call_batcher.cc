@@ -28,14 +28,6 @@ std::optional<v1::BatchCall> AsBatchCall(const v1::KeyedCallRequest& request) {
   return call;
 }
 
-std::optional<v1::BatchCall> AsBatchCall(const v1::UpdateRequest&) {
-  return std::nullopt;
-}
-
-std::optional<v1::BatchCall> AsBatchCall(const v1::CopyFileRequest&) {
-  return std::nullopt;
-}
-
 namespace {
 
 // One Batch RPC: what it sends, what it gets, and whose answers they are

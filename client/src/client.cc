@@ -5,37 +5,15 @@
 
 #include "channel.h"
 #include "client_core.h"
+#include "keyed_result.h"
 #include "retrying_call.h"
 
 namespace idem {
 namespace {
 
 using internal::AsyncStub;
+using internal::ClientCore;
 using internal::RetryingCall;
-
-// Each sends one attempt of one RPC on gRPC's callback API.
-void SendInsert(AsyncStub* stub, grpc::ClientContext* context,
-                const v1::InsertRequest* request, v1::InsertResponse* response,
-                std::function<void(grpc::Status)> done) {
-  stub->Insert(context, request, response, std::move(done));
-}
-void SendUpdate(AsyncStub* stub, grpc::ClientContext* context,
-                const v1::UpdateRequest* request, v1::UpdateResponse* response,
-                std::function<void(grpc::Status)> done) {
-  stub->Update(context, request, response, std::move(done));
-}
-void SendCopyFile(AsyncStub* stub, grpc::ClientContext* context,
-                  const v1::CopyFileRequest* request,
-                  v1::CopyFileResponse* response,
-                  std::function<void(grpc::Status)> done) {
-  stub->CopyFile(context, request, response, std::move(done));
-}
-void SendKeyedCall(AsyncStub* stub, grpc::ClientContext* context,
-                   const v1::KeyedCallRequest* request,
-                   v1::KeyedCallResponse* response,
-                   std::function<void(grpc::Status)> done) {
-  stub->KeyedCall(context, request, response, std::move(done));
-}
 
 // Runs an async call and blocks until its callback has run.
 template <typename Response, typename StartAsync>
@@ -49,6 +27,37 @@ absl::StatusOr<Response> Await(StartAsync start, CallInfo* info) {
   Outcome outcome = future.get();
   if (info != nullptr) *info = std::move(outcome.second);
   return std::move(outcome.first);
+}
+
+// A KeyedCall whose key is fixed here, before the first attempt, so that
+// every attempt of it carries the same one.
+void StartKeyed(std::shared_ptr<ClientCore> core, const CallOptions& options,
+                v1::KeyedCallRequest request,
+                Callback<v1::KeyedCallResponse> done) {
+  if (request.idempotency_key().empty()) {
+    request.set_idempotency_key(NewIdempotencyKey());
+  }
+  std::string key = request.idempotency_key();
+  RetryingCall<v1::KeyedCallRequest, v1::KeyedCallResponse>::Start(
+      std::move(core), options, std::move(request), &AsyncStub::KeyedCall,
+      std::move(done), std::move(key));
+}
+
+// Insert, Update and CopyFile: under a key of its own when the call may be
+// retried and ClientOptions::auto_keys is on, as itself otherwise.
+template <typename Request, typename Response>
+void StartWrite(std::shared_ptr<ClientCore> core, const CallOptions& options,
+                Request request,
+                typename RetryingCall<Request, Response>::Method method,
+                Callback<Response> done) {
+  const RetryPolicy policy = options.retry.value_or(core->options.retry);
+  if (core->options.auto_keys && policy.max_attempts > 1) {
+    StartKeyed(std::move(core), options, ExactlyOnce(std::move(request)),
+               internal::ReturningResult(std::move(done)));
+    return;
+  }
+  RetryingCall<Request, Response>::Start(
+      std::move(core), options, std::move(request), method, std::move(done));
 }
 
 }  // namespace
@@ -94,36 +103,28 @@ double Client::retry_budget_tokens() const { return core_->budget.tokens(); }
 void Client::InsertAsync(v1::InsertRequest request,
                          Callback<v1::InsertResponse> done,
                          const CallOptions& options) const {
-  RetryingCall<v1::InsertRequest, v1::InsertResponse>::Start(
-      core_, options, std::move(request), SendInsert, std::move(done));
+  StartWrite(core_, options, std::move(request), &AsyncStub::Insert,
+             std::move(done));
 }
 
 void Client::UpdateAsync(v1::UpdateRequest request,
                          Callback<v1::UpdateResponse> done,
                          const CallOptions& options) const {
-  RetryingCall<v1::UpdateRequest, v1::UpdateResponse>::Start(
-      core_, options, std::move(request), SendUpdate, std::move(done));
+  StartWrite(core_, options, std::move(request), &AsyncStub::Update,
+             std::move(done));
 }
 
 void Client::CopyFileAsync(v1::CopyFileRequest request,
                            Callback<v1::CopyFileResponse> done,
                            const CallOptions& options) const {
-  RetryingCall<v1::CopyFileRequest, v1::CopyFileResponse>::Start(
-      core_, options, std::move(request), SendCopyFile, std::move(done));
+  StartWrite(core_, options, std::move(request), &AsyncStub::CopyFile,
+             std::move(done));
 }
 
 void Client::KeyedCallAsync(v1::KeyedCallRequest request,
                             Callback<v1::KeyedCallResponse> done,
                             const CallOptions& options) const {
-  // The key is fixed here, before the first attempt, so that every attempt
-  // of this call carries the same one.
-  if (request.idempotency_key().empty()) {
-    request.set_idempotency_key(NewIdempotencyKey());
-  }
-  std::string key = request.idempotency_key();
-  RetryingCall<v1::KeyedCallRequest, v1::KeyedCallResponse>::Start(
-      core_, options, std::move(request), SendKeyedCall, std::move(done),
-      std::move(key));
+  StartKeyed(core_, options, std::move(request), std::move(done));
 }
 
 absl::StatusOr<v1::InsertResponse> Client::Insert(

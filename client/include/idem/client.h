@@ -12,7 +12,7 @@
 #include "idem/backoff_policy.h"
 #include "idem/batching_options.h"
 #include "idem/environment.h"
-#include "idem/idempotency.h"
+#include "idem/error_info.h"
 #include "idem/keyed_call.h"
 #include "idem/retry_budget.h"
 #include "idem/retry_policy.h"
@@ -43,6 +43,14 @@ struct ClientOptions {
   // Sent as "authorization: Bearer <token>" on every attempt. Sent on
   // plaintext channels too: keep tokens to TLS outside a trusted network.
   std::string bearer_token;
+  // With retries on (a policy with max_attempts > 1), Insert, Update and
+  // CopyFile travel as KeyedCalls under a key made once per call, so that a
+  // retry after a lost answer gets the first attempt's answer back instead
+  // of running again; the caller still gets the plain response, and CallInfo
+  // the key. Off, a write is retried only after a failure that says it did
+  // not run: a repeat of one that may have run could answer DUPLICATE for
+  // the caller's own row, UNCHANGED, or apply an increment twice.
+  bool auto_keys = true;
   RetryPolicy retry;
   BackoffPolicy backoff;
   RetryBudgetOptions retry_budget;
@@ -58,8 +66,10 @@ struct CallOptions {
 // Why the client stopped attempting a call.
 enum class StopReason {
   kSucceeded,
-  kNotRetryable,   // the code means repeating cannot help
-  kNotIdempotent,  // an increment Update outside a KeyedCall
+  kNotRetryable,  // the code (or reason) means repeating cannot help
+  // A call without a key whose attempt may have run: a repeat could apply
+  // it twice or answer differently (a write with auto_keys off).
+  kNotIdempotent,
   kMaxAttempts,
   kDeadline,         // the next attempt would not start before the deadline
   kRetryBudget,      // too many recent failures on this Client
@@ -73,9 +83,11 @@ struct CallInfo {
   // The server answered from a stored result (KeyedCall replay), success or
   // stored error; nothing ran again.
   bool replayed = false;
+  // The call's last status; ErrorReason(final_status) reads its reason.
   absl::Status final_status;
   StopReason stop_reason = StopReason::kSucceeded;
-  // The key a KeyedCall was sent with (generated when the request had none).
+  // The key the call was sent with: a KeyedCall's (generated when the
+  // request had none) or an auto-keyed write's.
   std::string idempotency_key;
 };
 
@@ -88,8 +100,10 @@ struct ClientCore;
 
 // A client of idem.v1.IdemService over one channel. Thread-safe; copies share
 // the channel and the retry budget. Calls retry transient failures (see
-// retry_policy.h) only when repeating them is safe (idempotency.h); the
-// attempt number travels as "idem-attempt" metadata.
+// retry_policy.h) only when a repeat is safe and answers as the first
+// attempt would (ClientOptions::auto_keys); the attempt number travels as
+// "idem-attempt" metadata. Failures carry the server's reason
+// (error_info.h).
 class Client {
  public:
   // Opens a channel as `options` say (lazily: no server is contacted yet).

@@ -14,10 +14,11 @@
 namespace idem {
 namespace {
 
-using ::testing::Each;
 using ::testing::ElementsAre;
 using testing::Fail;
+using testing::FailBecause;
 using testing::FakeEnvironment;
+using ::testing::Pair;
 using testing::ReceivedCall;
 using testing::ScriptedReply;
 using testing::ScriptedServer;
@@ -145,25 +146,132 @@ TEST_F(ClientRetryTest, ResourceExhaustedWithoutPushbackIsFinal) {
   EXPECT_EQ(info.stop_reason, StopReason::kNotRetryable);
 }
 
-TEST_F(ClientRetryTest, NeverRetriesAPlainIncrement) {
-  server_.Script({kUnavailable});
-  CallInfo info;
-  absl::StatusOr<v1::UpdateResponse> result =
-      MakeClient().Update(Increment(), {}, &info);
-  EXPECT_EQ(result.status().code(), absl::StatusCode::kUnavailable);
-  EXPECT_EQ(info.attempts, 1);
-  EXPECT_EQ(info.stop_reason, StopReason::kNotIdempotent);
-  EXPECT_EQ(server_.received().size(), 1u);
+TEST_F(ClientRetryTest, AutoKeysSendEachWriteUnderOneKeyOfItsOwn) {
+  server_.Script({kUnavailable, Fail(grpc::StatusCode::ABORTED),
+                  ScriptedReply{}, kUnavailable, kUnavailable});
+  const Client client = MakeClient();
+  CallInfo insert_info, update_info, copy_info;
+  absl::StatusOr<v1::InsertResponse> inserted =
+      client.Insert(v1::InsertRequest(), {}, &insert_info);
+  ASSERT_TRUE(inserted.ok()) << inserted.status();
+  ASSERT_TRUE(client.Update(Increment(), {}, &update_info).ok());
+  ASSERT_TRUE(client.CopyFile(v1::CopyFileRequest(), {}, &copy_info).ok());
+
+  const std::vector<ReceivedCall> calls = server_.received();
+  ASSERT_EQ(calls.size(), 7u);
+  EXPECT_EQ(insert_info.attempts, 3);
+  EXPECT_EQ(update_info.attempts, 3);
+  EXPECT_EQ(copy_info.attempts, 1);
+  for (int i = 0; i < 7; ++i) {
+    const CallInfo& info = i < 3   ? insert_info
+                           : i < 6 ? update_info
+                                   : copy_info;
+    EXPECT_EQ(calls[i].method, "KeyedCall");
+    EXPECT_EQ(calls[i].wrapped, i < 3   ? "insert"
+                                : i < 6 ? "update"
+                                        : "copy_file");
+    EXPECT_EQ(calls[i].idempotency_key, info.idempotency_key);
+  }
+  EXPECT_EQ(insert_info.idempotency_key.size(), 36u);
+  EXPECT_NE(insert_info.idempotency_key, update_info.idempotency_key);
+  EXPECT_THAT(Attempts(), ElementsAre("1", "2", "3", "1", "2", "3", "1"));
 }
 
-TEST_F(ClientRetryTest, RetriesASetOnlyUpdate) {
+TEST_F(ClientRetryTest, AnAutoKeyedWriteReportsAReplay) {
+  ScriptedReply replayed;
+  replayed.trailers = {{"idempotent-replayed", "true"}};
+  server_.Script({kUnavailable, replayed});
+  CallInfo info;
+  ASSERT_TRUE(MakeClient().Insert(v1::InsertRequest(), {}, &info).ok());
+  EXPECT_EQ(info.attempts, 2);
+  EXPECT_TRUE(info.replayed);
+}
+
+TEST_F(ClientRetryTest, WritesGoAsThemselvesWhenRetriesAreOff) {
+  CallOptions once;
+  once.retry = options_.retry;
+  once.retry->max_attempts = 1;
+  CallInfo info;
+  ASSERT_TRUE(MakeClient().Insert(v1::InsertRequest(), once, &info).ok());
+  ASSERT_EQ(server_.received().size(), 1u);
+  EXPECT_EQ(server_.received()[0].method, "Insert");
+  EXPECT_EQ(info.idempotency_key, "");
+}
+
+TEST_F(ClientRetryTest, WithoutAutoKeysAWriteThatMayHaveRunIsNotRetried) {
+  options_.auto_keys = false;
   v1::UpdateRequest set = Increment();
   set.clear_increment();
   *set.mutable_set() = MakeRow({{"n", 5}});
-  server_.Script({kUnavailable});
+  server_.Script({kUnavailable, kUnavailable,
+                  FailBecause(grpc::StatusCode::UNAVAILABLE, "COMMIT_UNKNOWN"),
+                  Fail(grpc::StatusCode::DEADLINE_EXCEEDED)});
+  const Client client = MakeClient();
+  std::vector<CallInfo> infos(4);
+  EXPECT_FALSE(client.Update(Increment(), {}, &infos[0]).ok());
+  EXPECT_FALSE(client.Update(set, {}, &infos[1]).ok());
+  EXPECT_FALSE(client.Insert(v1::InsertRequest(), {}, &infos[2]).ok());
+  EXPECT_FALSE(client.CopyFile(v1::CopyFileRequest(), {}, &infos[3]).ok());
+  for (const CallInfo& info : infos) {
+    EXPECT_EQ(info.attempts, 1);
+    EXPECT_EQ(info.stop_reason, StopReason::kNotIdempotent);
+    EXPECT_EQ(info.idempotency_key, "");
+  }
+  std::vector<std::string> methods;
+  for (const ReceivedCall& call : server_.received()) {
+    methods.push_back(call.method);
+  }
+  EXPECT_THAT(methods, ElementsAre("Update", "Update", "Insert", "CopyFile"));
+}
+
+TEST_F(ClientRetryTest, WithoutAutoKeysAWriteIsRetriedWhenItDidNotRun) {
+  options_.auto_keys = false;
+  server_.Script({FailBecause(grpc::StatusCode::ABORTED, "ROW_LOCKED"),
+                  FailBecause(grpc::StatusCode::RESOURCE_EXHAUSTED,
+                              "OVERLOADED", absl::Milliseconds(20)),
+                  FailBecause(grpc::StatusCode::UNAVAILABLE, "SHUTTING_DOWN")});
   CallInfo info;
-  EXPECT_TRUE(MakeClient().Update(set, {}, &info).ok());
+  ASSERT_TRUE(MakeClient().Update(Increment(), {}, &info).ok());
+  EXPECT_EQ(info.attempts, 4);
+  EXPECT_EQ(server_.received()[3].method, "Update");
+}
+
+TEST_F(ClientRetryTest, FailuresCarryTheServersReasonAndMetadata) {
+  server_.Script(
+      {FailBecause(grpc::StatusCode::INVALID_ARGUMENT, "COLUMN_UNKNOWN",
+                   std::nullopt, {{"column", "colour"}, {"row", "0"}})});
+  CallInfo info;
+  absl::StatusOr<v1::InsertResponse> result =
+      MakeClient().Insert(v1::InsertRequest(), {}, &info);
+  EXPECT_EQ(result.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(ErrorReason(result.status()), reasons::kColumnUnknown);
+  EXPECT_THAT(ErrorMetadata(result.status()),
+              ElementsAre(Pair("column", "colour"), Pair("row", "0")));
+  EXPECT_EQ(ErrorReason(info.final_status), reasons::kColumnUnknown);
+  EXPECT_EQ(info.attempts, 1);
+}
+
+TEST_F(ClientRetryTest, RetryInfoIsHonouredBeforeThePushbackTrailer) {
+  env_.set_random(0);  // the backoff alone would not wait at all
+  ScriptedReply locked = FailBecause(grpc::StatusCode::ABORTED, "ROW_LOCKED",
+                                     absl::Milliseconds(700));
+  locked.trailers = {{"grpc-retry-pushback-ms", "1234"}};
+  server_.Script({locked});
+  CallInfo info;
+  ASSERT_TRUE(MakeClient().Update(Increment(), {}, &info).ok());
   EXPECT_EQ(info.attempts, 2);
+  EXPECT_THAT(env_.sleeps(), ElementsAre(absl::Milliseconds(700)));
+}
+
+TEST_F(ClientRetryTest, AFullDiskIsNotRetried) {
+  server_.Script({FailBecause(grpc::StatusCode::RESOURCE_EXHAUSTED, "DISK_FULL",
+                              absl::Seconds(1))});
+  CallInfo info;
+  absl::StatusOr<v1::CopyFileResponse> result =
+      MakeClient().CopyFile(v1::CopyFileRequest(), {}, &info);
+  EXPECT_EQ(ErrorReason(result.status()), reasons::kDiskFull);
+  EXPECT_EQ(info.attempts, 1);
+  EXPECT_EQ(info.stop_reason, StopReason::kNotRetryable);
 }
 
 TEST_F(ClientRetryTest, SendsTheSameKeyOnEveryAttempt) {
@@ -235,7 +343,8 @@ TEST_F(ClientRetryTest, PerCallOptionsOverrideTheClients) {
   once.retry =
       RetryPolicy{/*max_attempts=*/1, absl::Seconds(5), absl::Seconds(5)};
   CallInfo info;
-  EXPECT_FALSE(MakeClient().Insert(v1::InsertRequest(), once, &info).ok());
+  EXPECT_FALSE(
+      MakeClient().KeyedCall(ExactlyOnce(Increment()), once, &info).ok());
   EXPECT_EQ(info.attempts, 1);
   EXPECT_EQ(info.stop_reason, StopReason::kMaxAttempts);
 }
