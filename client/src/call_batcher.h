@@ -20,8 +20,9 @@ namespace idem::internal {
 struct ClientCore;
 
 // A request as a call of a Batch RPC; nullopt for calls that go alone:
-// those Batch does not take, and KeyedCalls wrapping a CopyFile, which may
-// take long and would hold up the answers of the whole batch.
+// those Batch does not take, and KeyedCalls wrapping a CopyFile or a
+// transaction, which may take long and would hold up the answers of the
+// whole batch.
 std::optional<v1::BatchCall> AsBatchCall(const v1::InsertRequest& request);
 std::optional<v1::BatchCall> AsBatchCall(const v1::KeyedCallRequest& request);
 template <typename Request>

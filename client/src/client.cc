@@ -127,6 +127,14 @@ void Client::KeyedCallAsync(v1::KeyedCallRequest request,
   StartKeyed(core_, options, std::move(request), std::move(done));
 }
 
+void Client::TransactionAsync(const idem::Transaction& transaction,
+                              std::string key,
+                              Callback<v1::TransactionResponse> done,
+                              const CallOptions& options) const {
+  StartKeyed(core_, options, ExactlyOnce(transaction.request(), std::move(key)),
+             internal::ReturningResult(std::move(done)));
+}
+
 absl::StatusOr<v1::InsertResponse> Client::Insert(
     const v1::InsertRequest& request, const CallOptions& options,
     CallInfo* info) const {
@@ -154,6 +162,16 @@ absl::StatusOr<v1::KeyedCallResponse> Client::KeyedCall(
     CallInfo* info) const {
   return Await<v1::KeyedCallResponse>(
       [&](auto done) { KeyedCallAsync(request, std::move(done), options); },
+      info);
+}
+
+absl::StatusOr<v1::TransactionResponse> Client::Transaction(
+    const idem::Transaction& transaction, std::string key,
+    const CallOptions& options, CallInfo* info) const {
+  return Await<v1::TransactionResponse>(
+      [&](auto done) {
+        TransactionAsync(transaction, std::move(key), std::move(done), options);
+      },
       info);
 }
 

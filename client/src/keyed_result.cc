@@ -19,6 +19,11 @@ v1::CopyFileResponse* ResultField(v1::KeyedCallResponse& keyed,
   return keyed.has_copy_file() ? keyed.mutable_copy_file() : nullptr;
 }
 
+v1::TransactionResponse* ResultField(v1::KeyedCallResponse& keyed,
+                                     const v1::TransactionResponse*) {
+  return keyed.has_transaction() ? keyed.mutable_transaction() : nullptr;
+}
+
 absl::Status MissingResult(const v1::KeyedCallResponse& keyed) {
   if (keyed.answer_expired()) {
     // The call ran under this key before, longer ago than its answer is

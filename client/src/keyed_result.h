@@ -18,12 +18,14 @@ v1::UpdateResponse* ResultField(v1::KeyedCallResponse& keyed,
                                 const v1::UpdateResponse*);
 v1::CopyFileResponse* ResultField(v1::KeyedCallResponse& keyed,
                                   const v1::CopyFileResponse*);
+v1::TransactionResponse* ResultField(v1::KeyedCallResponse& keyed,
+                                     const v1::TransactionResponse*);
 
 // Why a KeyedCallResponse holds no result of the kind its call asked for.
 absl::Status MissingResult(const v1::KeyedCallResponse& keyed);
 
 // Hands the call inside a KeyedCall its own kind of answer: what an
-// auto-keyed write returns. CallInfo (replayed, the key)
+// auto-keyed write and a transaction return. CallInfo (replayed, the key)
 // stays the KeyedCall's.
 template <typename Response>
 Callback<v1::KeyedCallResponse> ReturningResult(Callback<Response> done) {

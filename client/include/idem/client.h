@@ -17,6 +17,7 @@
 #include "idem/retry_budget.h"
 #include "idem/retry_policy.h"
 #include "idem/rows.h"
+#include "idem/transaction.h"
 #include "idem/v1/idem.pb.h"
 
 namespace grpc {
@@ -86,8 +87,8 @@ struct CallInfo {
   // The call's last status; ErrorReason(final_status) reads its reason.
   absl::Status final_status;
   StopReason stop_reason = StopReason::kSucceeded;
-  // The key the call was sent with: a KeyedCall's (generated when the
-  // request had none) or an auto-keyed write's.
+  // The key the call was sent with: a KeyedCall's or a transaction's
+  // (generated when none was given), an auto-keyed write's.
   std::string idempotency_key;
 };
 
@@ -128,6 +129,14 @@ class Client {
   absl::StatusOr<v1::KeyedCallResponse> KeyedCall(
       const v1::KeyedCallRequest& request, const CallOptions& options = {},
       CallInfo* info = nullptr) const;
+  // Runs the transaction's steps in one database transaction, at most once
+  // per key: `key` (e.g. the id of the message being handled, so that a
+  // redelivery replays too), or a new one when empty (see CallInfo).
+  //   client.Transaction(
+  //       idem::Transaction().Insert(order).Update(stock, true), msg.id());
+  absl::StatusOr<v1::TransactionResponse> Transaction(
+      const idem::Transaction& transaction, std::string key = {},
+      const CallOptions& options = {}, CallInfo* info = nullptr) const;
 
   // The same calls without blocking: `done` runs once, on a gRPC thread, when
   // the call (with its retries) is over. It must not block for long.
@@ -141,6 +150,9 @@ class Client {
   void KeyedCallAsync(v1::KeyedCallRequest request,
                       Callback<v1::KeyedCallResponse> done,
                       const CallOptions& options = {}) const;
+  void TransactionAsync(const idem::Transaction& transaction, std::string key,
+                        Callback<v1::TransactionResponse> done,
+                        const CallOptions& options = {}) const;
 
   // Tokens left in the retry budget shared by this client's calls.
   double retry_budget_tokens() const;

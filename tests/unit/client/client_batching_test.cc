@@ -222,10 +222,11 @@ TEST_F(ClientBatchingTest, CallsBatchDoesNotTakeOrThatMayBeSlowGoAlone) {
   EXPECT_TRUE(client.Update(update).ok());
   EXPECT_TRUE(client.CopyFile(copy).ok());
   EXPECT_TRUE(client.KeyedCall(ExactlyOnce(copy, "copy-key")).ok());
+  EXPECT_TRUE(client.Transaction(Transaction().Update(update), "tx-key").ok());
   hold_->Notify();
   EXPECT_TRUE(held.Get().first.ok());
-  EXPECT_THAT(Methods(),
-              ElementsAre("Insert", "Update", "CopyFile", "KeyedCall"));
+  EXPECT_THAT(Methods(), ElementsAre("Insert", "Update", "CopyFile",
+                                     "KeyedCall", "KeyedCall"));
 }
 
 TEST_F(ClientBatchingTest, AutoKeyedUpdatesTravelTogetherLikeKeyedOnes) {

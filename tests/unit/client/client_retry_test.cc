@@ -274,6 +274,26 @@ TEST_F(ClientRetryTest, AFullDiskIsNotRetried) {
   EXPECT_EQ(info.stop_reason, StopReason::kNotRetryable);
 }
 
+TEST_F(ClientRetryTest, ATransactionIsAKeyedCallRetriedUnderItsKey) {
+  server_.Script({kUnavailable});
+  const Transaction transaction =
+      Transaction().Insert(v1::InsertRequest()).Update(Increment(), true);
+  const Client client = MakeClient();
+  CallInfo info;
+  absl::StatusOr<v1::TransactionResponse> result =
+      client.Transaction(transaction, "order-42", {}, &info);
+  ASSERT_TRUE(result.ok()) << result.status();
+  EXPECT_EQ(info.attempts, 2);
+  EXPECT_EQ(info.idempotency_key, "order-42");
+  for (const ReceivedCall& call : server_.received()) {
+    EXPECT_EQ(call.method, "KeyedCall");
+    EXPECT_EQ(call.wrapped, "transaction");
+    EXPECT_EQ(call.idempotency_key, "order-42");
+  }
+  ASSERT_TRUE(client.Transaction(transaction, "", {}, &info).ok());
+  EXPECT_EQ(info.idempotency_key.size(), 36u);  // a new key
+}
+
 TEST_F(ClientRetryTest, SendsTheSameKeyOnEveryAttempt) {
   server_.Script({kUnavailable, Fail(grpc::StatusCode::ABORTED)});
   const v1::KeyedCallRequest once = ExactlyOnce(Increment());
