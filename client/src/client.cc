@@ -135,6 +135,25 @@ void Client::TransactionAsync(const idem::Transaction& transaction,
              internal::ReturningResult(std::move(done)));
 }
 
+void Client::GetKeyAsync(std::string key, Callback<v1::GetKeyResponse> done,
+                         const CallOptions& options) const {
+  v1::GetKeyRequest request;
+  request.set_idempotency_key(key);
+  RetryingCall<v1::GetKeyRequest, v1::GetKeyResponse>::Start(
+      core_, options, std::move(request), &AsyncStub::GetKey, std::move(done),
+      std::move(key));
+}
+
+void Client::ForgetKeyAsync(std::string key,
+                            Callback<v1::ForgetKeyResponse> done,
+                            const CallOptions& options) const {
+  v1::ForgetKeyRequest request;
+  request.set_idempotency_key(key);
+  RetryingCall<v1::ForgetKeyRequest, v1::ForgetKeyResponse>::Start(
+      core_, options, std::move(request), &AsyncStub::ForgetKey,
+      std::move(done), std::move(key));
+}
+
 absl::StatusOr<v1::InsertResponse> Client::Insert(
     const v1::InsertRequest& request, const CallOptions& options,
     CallInfo* info) const {
@@ -173,6 +192,19 @@ absl::StatusOr<v1::TransactionResponse> Client::Transaction(
         TransactionAsync(transaction, std::move(key), std::move(done), options);
       },
       info);
+}
+
+absl::StatusOr<v1::GetKeyResponse> Client::GetKey(const std::string& key,
+                                                  const CallOptions& options,
+                                                  CallInfo* info) const {
+  return Await<v1::GetKeyResponse>(
+      [&](auto done) { GetKeyAsync(key, std::move(done), options); }, info);
+}
+
+absl::StatusOr<v1::ForgetKeyResponse> Client::ForgetKey(
+    const std::string& key, const CallOptions& options, CallInfo* info) const {
+  return Await<v1::ForgetKeyResponse>(
+      [&](auto done) { ForgetKeyAsync(key, std::move(done), options); }, info);
 }
 
 }  // namespace idem

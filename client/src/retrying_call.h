@@ -23,15 +23,18 @@ using AsyncStub = v1::IdemService::StubInterface::async_interface;
 
 // Whether a repeat of the request after an attempt that may have run is
 // safe and answers as that attempt would have (RetryContext): a KeyedCall
-// replays its first answer. A write sent without a key may not: a repeat
-// of an Insert answers DUPLICATE for the caller's own row, of a set-only
-// Update UNCHANGED (after overwriting whatever another writer set since),
-// of a CopyFile UNCHANGED without the backup path, of an increment applies
-// it twice.
+// replays its first answer, GetKey reads. A write sent without a key may
+// not: a repeat of an Insert answers DUPLICATE for the caller's own row, of
+// a set-only Update UNCHANGED (after overwriting whatever another writer
+// set since), of a CopyFile UNCHANGED without the backup path, of an
+// increment applies it twice; a repeated ForgetKey answers forgotten =
+// false.
 template <typename Request>
 inline constexpr bool kRepeatAnswersAlike = false;
 template <>
 inline constexpr bool kRepeatAnswersAlike<v1::KeyedCallRequest> = true;
+template <>
+inline constexpr bool kRepeatAnswersAlike<v1::GetKeyRequest> = true;
 
 // One logical call: attempts it, and after each failed attempt asks
 // DecideAfterAttempt whether to sleep and attempt again. Every attempt sends

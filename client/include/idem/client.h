@@ -69,7 +69,7 @@ enum class StopReason {
   kSucceeded,
   kNotRetryable,  // the code (or reason) means repeating cannot help
   // A call without a key whose attempt may have run: a repeat could apply
-  // it twice or answer differently (a write with auto_keys off).
+  // it twice or answer differently (a write with auto_keys off, ForgetKey).
   kNotIdempotent,
   kMaxAttempts,
   kDeadline,         // the next attempt would not start before the deadline
@@ -88,7 +88,8 @@ struct CallInfo {
   absl::Status final_status;
   StopReason stop_reason = StopReason::kSucceeded;
   // The key the call was sent with: a KeyedCall's or a transaction's
-  // (generated when none was given), an auto-keyed write's.
+  // (generated when none was given), an auto-keyed write's; for GetKey and
+  // ForgetKey the key asked about.
   std::string idempotency_key;
 };
 
@@ -137,6 +138,17 @@ class Client {
   absl::StatusOr<v1::TransactionResponse> Transaction(
       const idem::Transaction& transaction, std::string key = {},
       const CallOptions& options = {}, CallInfo* info = nullptr) const;
+  // The state of a key of this tenant and its stored answer. Retried like
+  // any read.
+  absl::StatusOr<v1::GetKeyResponse> GetKey(const std::string& key,
+                                            const CallOptions& options = {},
+                                            CallInfo* info = nullptr) const;
+  // Removes a finished key, so that the next call under it runs again. Not
+  // retried after a failure that may have forgotten the key already: the
+  // repeat would answer forgotten = false about the caller's own success.
+  absl::StatusOr<v1::ForgetKeyResponse> ForgetKey(
+      const std::string& key, const CallOptions& options = {},
+      CallInfo* info = nullptr) const;
 
   // The same calls without blocking: `done` runs once, on a gRPC thread, when
   // the call (with its retries) is over. It must not block for long.
@@ -153,6 +165,10 @@ class Client {
   void TransactionAsync(const idem::Transaction& transaction, std::string key,
                         Callback<v1::TransactionResponse> done,
                         const CallOptions& options = {}) const;
+  void GetKeyAsync(std::string key, Callback<v1::GetKeyResponse> done,
+                   const CallOptions& options = {}) const;
+  void ForgetKeyAsync(std::string key, Callback<v1::ForgetKeyResponse> done,
+                      const CallOptions& options = {}) const;
 
   // Tokens left in the retry budget shared by this client's calls.
   double retry_budget_tokens() const;

@@ -223,10 +223,11 @@ TEST_F(ClientBatchingTest, CallsBatchDoesNotTakeOrThatMayBeSlowGoAlone) {
   EXPECT_TRUE(client.CopyFile(copy).ok());
   EXPECT_TRUE(client.KeyedCall(ExactlyOnce(copy, "copy-key")).ok());
   EXPECT_TRUE(client.Transaction(Transaction().Update(update), "tx-key").ok());
+  EXPECT_TRUE(client.GetKey("tx-key").ok());
   hold_->Notify();
   EXPECT_TRUE(held.Get().first.ok());
   EXPECT_THAT(Methods(), ElementsAre("Insert", "Update", "CopyFile",
-                                     "KeyedCall", "KeyedCall"));
+                                     "KeyedCall", "KeyedCall", "GetKey"));
 }
 
 TEST_F(ClientBatchingTest, AutoKeyedUpdatesTravelTogetherLikeKeyedOnes) {

@@ -294,6 +294,41 @@ TEST_F(ClientRetryTest, ATransactionIsAKeyedCallRetriedUnderItsKey) {
   EXPECT_EQ(info.idempotency_key.size(), 36u);  // a new key
 }
 
+TEST_F(ClientRetryTest, GetKeyIsRetriedLikeARead) {
+  server_.Script({kUnavailable, Fail(grpc::StatusCode::DEADLINE_EXCEEDED)});
+  CallInfo info;
+  absl::StatusOr<v1::GetKeyResponse> result =
+      MakeClient().GetKey("order-42", {}, &info);
+  ASSERT_TRUE(result.ok()) << result.status();
+  EXPECT_EQ(result->state(), v1::KEY_STATE_FINISHED);
+  EXPECT_EQ(info.attempts, 3);
+  EXPECT_EQ(info.idempotency_key, "order-42");
+  for (const ReceivedCall& call : server_.received()) {
+    EXPECT_EQ(call.method, "GetKey");
+    EXPECT_EQ(call.idempotency_key, "order-42");
+  }
+}
+
+TEST_F(ClientRetryTest, ForgetKeyIsRetriedOnlyWhenItDidNotRun) {
+  server_.Script({FailBecause(grpc::StatusCode::UNAVAILABLE, "SHUTTING_DOWN"),
+                  ScriptedReply{}, kUnavailable});
+  const Client client = MakeClient();
+  CallInfo refused, lost;
+  // Refused before it ran: the retry's answer is the call's own.
+  absl::StatusOr<v1::ForgetKeyResponse> forgotten =
+      client.ForgetKey("order-42", {}, &refused);
+  ASSERT_TRUE(forgotten.ok()) << forgotten.status();
+  EXPECT_TRUE(forgotten->forgotten());
+  EXPECT_EQ(refused.attempts, 2);
+  // Lost on the way: it may have forgotten the key, and a repeat would
+  // answer forgotten = false.
+  EXPECT_EQ(client.ForgetKey("order-42", {}, &lost).status().code(),
+            absl::StatusCode::kUnavailable);
+  EXPECT_EQ(lost.attempts, 1);
+  EXPECT_EQ(lost.stop_reason, StopReason::kNotIdempotent);
+  EXPECT_EQ(server_.received().size(), 3u);
+}
+
 TEST_F(ClientRetryTest, SendsTheSameKeyOnEveryAttempt) {
   server_.Script({kUnavailable, Fail(grpc::StatusCode::ABORTED)});
   const v1::KeyedCallRequest once = ExactlyOnce(Increment());

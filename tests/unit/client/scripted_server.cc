@@ -132,6 +132,22 @@ class ScriptedServer::Service final : public v1::IdemService::Service {
     AnswerKeyed(*request, IsReplayed(reply), response);
     return StatusOf(reply);
   }
+  grpc::Status GetKey(grpc::ServerContext* context,
+                      const v1::GetKeyRequest* request,
+                      v1::GetKeyResponse* response) override {
+    ReceivedCall call = Received(*context, "GetKey");
+    call.idempotency_key = request->idempotency_key();
+    response->set_state(v1::KEY_STATE_FINISHED);
+    return StatusOf(Reply(*context, std::move(call)));
+  }
+  grpc::Status ForgetKey(grpc::ServerContext* context,
+                         const v1::ForgetKeyRequest* request,
+                         v1::ForgetKeyResponse* response) override {
+    ReceivedCall call = Received(*context, "ForgetKey");
+    call.idempotency_key = request->idempotency_key();
+    response->set_forgotten(true);
+    return StatusOf(Reply(*context, std::move(call)));
+  }
   // Each call of a batch takes the next reply, as a lone call would; the
   // batch waits as each of them says.
   grpc::Status Batch(grpc::ServerContext* context,

@@ -46,7 +46,7 @@ struct ReceivedCall {
   std::string method;           // "Batch/Insert" for an Insert inside a Batch
   std::string attempt;          // "idem-attempt" metadata
   std::string authorization;    // "authorization" metadata
-  std::string idempotency_key;  // of a KeyedCall
+  std::string idempotency_key;  // of a KeyedCall, GetKey or ForgetKey
   std::string wrapped;          // a KeyedCall's call: "insert", "update", ...
   std::multimap<std::string, std::string> metadata;  // all the client sent
 };
