@@ -9,7 +9,8 @@
 namespace idem::internal {
 
 void PrepareAttempt(grpc::ClientContext& context, absl::Duration timeout,
-                    int attempt, const std::string& bearer_token) {
+                    int attempt, const std::string& bearer_token,
+                    const CallMetadata& metadata) {
   // gRPC deadlines are wall-clock; only the length comes from the (possibly
   // injected) retry clock.
   context.set_deadline(std::chrono::system_clock::now() +
@@ -18,6 +19,7 @@ void PrepareAttempt(grpc::ClientContext& context, absl::Duration timeout,
   if (!bearer_token.empty()) {
     context.AddMetadata("authorization", absl::StrCat("Bearer ", bearer_token));
   }
+  for (const auto& [key, value] : metadata) context.AddMetadata(key, value);
 }
 
 std::optional<absl::string_view> FindTrailer(const grpc::ClientContext& context,

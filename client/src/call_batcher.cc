@@ -161,9 +161,10 @@ void CallBatcher::Send(const std::shared_ptr<ClientCore>& core,
     *rpc->request.add_calls() = std::move(attempt.call);
   }
   rpc->attempts = std::move(attempts);
-  // idem-attempt of a batch: the highest attempt number among its calls.
+  // idem-attempt of a batch: the highest attempt number among its calls;
+  // the caller's metadata: its first call's.
   PrepareAttempt(rpc->context, timeout, attempt_number,
-                 core->options.bearer_token);
+                 core->options.bearer_token, rpc->attempts.front().metadata);
   core->stub->async()->Batch(
       &rpc->context, &rpc->request, &rpc->response,
       [this, core = core, rpc](grpc::Status grpc_status) mutable {

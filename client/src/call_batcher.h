@@ -48,6 +48,7 @@ class CallBatcher {
     v1::BatchCall call;
     absl::Duration timeout;  // of this attempt
     int number;              // of this attempt, 1 for the first
+    CallMetadata metadata;   // the caller's (ClientOptions::call_metadata)
     // Sends the attempt as its own RPC; the batcher's `release` (may be
     // empty) must run once that RPC's callback has delivered its answer.
     std::function<void(std::function<void()> release)> send_alone;

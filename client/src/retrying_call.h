@@ -50,12 +50,17 @@ class RetryingCall
                                      Response*,
                                      std::function<void(grpc::Status)>);
 
+  // Runs on the caller's thread up to the first attempt, so that
+  // ClientOptions::call_metadata sees the caller's context.
   static void Start(std::shared_ptr<ClientCore> core,
                     const CallOptions& options, Request request, Method method,
                     Callback<Response> done, std::string idempotency_key = "") {
     const RetryPolicy policy = options.retry.value_or(core->options.retry);
-    std::shared_ptr<RetryingCall> call(new RetryingCall(
-        std::move(core), policy, std::move(request), method, std::move(done)));
+    CallMetadata metadata;
+    if (core->options.call_metadata) metadata = core->options.call_metadata();
+    std::shared_ptr<RetryingCall> call(
+        new RetryingCall(std::move(core), policy, std::move(metadata),
+                         std::move(request), method, std::move(done)));
     call->info_.idempotency_key = std::move(idempotency_key);
     call->deadline_ = call->env().now() + call->policy_.total_timeout;
     call->Attempt();
@@ -63,9 +68,11 @@ class RetryingCall
 
  private:
   RetryingCall(std::shared_ptr<ClientCore> core, RetryPolicy policy,
-               Request request, Method method, Callback<Response> done)
+               CallMetadata metadata, Request request, Method method,
+               Callback<Response> done)
       : core_(std::move(core)),
         policy_(policy),
+        metadata_(std::move(metadata)),
         request_(std::move(request)),
         method_(method),
         done_(std::move(done)) {}
@@ -80,13 +87,14 @@ class RetryingCall
     if (core_->batcher != nullptr) batch_call = AsBatchCall(request_);
     if (!batch_call.has_value()) return SendAlone(timeout, nullptr);
     auto self = this->shared_from_this();
-    core_->batcher->Add(core_, {*std::move(batch_call), timeout, info_.attempts,
-                                [self, timeout](std::function<void()> release) {
-                                  self->SendAlone(timeout, std::move(release));
-                                },
-                                [self](BatchedAttempt attempt) {
-                                  self->OnBatchedAttemptDone(attempt);
-                                }});
+    core_->batcher->Add(
+        core_, {*std::move(batch_call), timeout, info_.attempts, metadata_,
+                [self, timeout](std::function<void()> release) {
+                  self->SendAlone(timeout, std::move(release));
+                },
+                [self](BatchedAttempt attempt) {
+                  self->OnBatchedAttemptDone(attempt);
+                }});
   }
 
   // Sends this attempt as its own RPC; `release` (may be empty) runs after
@@ -98,7 +106,7 @@ class RetryingCall
     contexts_.push_back(std::make_unique<grpc::ClientContext>());
     grpc::ClientContext& context = *contexts_.back();
     PrepareAttempt(context, timeout, info_.attempts,
-                   core_->options.bearer_token);
+                   core_->options.bearer_token, metadata_);
     response_.Clear();
     (core_->stub->async()->*method_)(
         &context, &request_, &response_,
@@ -182,6 +190,7 @@ class RetryingCall
 
   std::shared_ptr<ClientCore> core_;  // null once the call is over
   const RetryPolicy policy_;
+  const CallMetadata metadata_;
   const Request request_;
   const Method method_;
   Callback<Response> done_;

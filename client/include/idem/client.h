@@ -5,6 +5,8 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -38,6 +40,10 @@ struct TlsOptions {
   std::string server_name_override;
 };
 
+// Metadata (headers) a caller adds to a call: {{"traceparent", "00-..."}}.
+// Keys are lower-case; binary values need a key ending in "-bin".
+using CallMetadata = std::vector<std::pair<std::string, std::string>>;
+
 struct ClientOptions {
   std::string target = "localhost:50051";  // any gRPC target ("dns:///h:p")
   TlsOptions tls;
@@ -52,6 +58,12 @@ struct ClientOptions {
   // not run: a repeat of one that may have run could answer DUPLICATE for
   // the caller's own row, UNCHANGED, or apply an increment twice.
   bool auto_keys = true;
+  // Called once per call, on the thread that makes it and before its first
+  // attempt; what it returns goes with every attempt of the call: e.g. the
+  // W3C "traceparent" of the caller's current span (which a retry on one of
+  // gRPC's threads could no longer see). A Batch RPC carries the metadata of
+  // the first call in it. Must be thread-safe.
+  std::function<CallMetadata()> call_metadata;
   RetryPolicy retry;
   BackoffPolicy backoff;
   RetryBudgetOptions retry_budget;

@@ -4,11 +4,13 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <future>
 #include <memory>
 #include <string>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
 #include "fake_environment.h"
@@ -272,6 +274,30 @@ TEST_F(ClientBatchingTest, ABatchedCallGetsItsReasonAndRetryDelay) {
   EXPECT_EQ(ErrorMetadata(refused_result.status())["column"], "colour");
   EXPECT_THAT(Methods(), ElementsAre("KeyedCall", "Batch/KeyedCall",
                                      "Batch/KeyedCall", "KeyedCall"));
+}
+
+TEST_F(ClientBatchingTest, ABatchCarriesItsFirstCallsMetadata) {
+  std::atomic<int> calls{0};
+  options_.call_metadata = [&calls] {
+    return CallMetadata{{"traceparent", absl::StrCat("trace-", ++calls)}};
+  };
+  server_.Script({HeldUntil(hold_)});
+  const Client client = *Client::Create(options_);
+  Outcome<v1::InsertResponse> held, first, second;
+  client.InsertAsync(Rows(1), held.callback());
+  client.InsertAsync(Rows(2), first.callback());
+  client.InsertAsync(Rows(3), second.callback());
+  hold_->Notify();
+  for (auto* outcome : {&held, &first, &second}) {
+    EXPECT_TRUE(outcome->Get().first.ok());
+  }
+  std::vector<std::string> traceparents;
+  for (const ReceivedCall& call : server_.received()) {
+    traceparents.push_back(call.metadata.find("traceparent")->second);
+  }
+  EXPECT_THAT(traceparents, ElementsAre("trace-1", "trace-2", "trace-2"));
+  EXPECT_THAT(Methods(),
+              ElementsAre("KeyedCall", "Batch/KeyedCall", "Batch/KeyedCall"));
 }
 
 TEST_F(ClientBatchingTest, WithBatchingOffEveryCallGoesAlone) {

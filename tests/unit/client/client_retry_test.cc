@@ -6,7 +6,9 @@
 
 #include <atomic>
 #include <future>
+#include <iterator>
 
+#include "absl/strings/str_cat.h"
 #include "fake_environment.h"
 #include "idem/client.h"
 #include "scripted_server.h"
@@ -327,6 +329,29 @@ TEST_F(ClientRetryTest, ForgetKeyIsRetriedOnlyWhenItDidNotRun) {
   EXPECT_EQ(lost.attempts, 1);
   EXPECT_EQ(lost.stop_reason, StopReason::kNotIdempotent);
   EXPECT_EQ(server_.received().size(), 3u);
+}
+
+TEST_F(ClientRetryTest, CallMetadataIsTakenOnceAndSentWithEveryAttempt) {
+  std::atomic<int> calls{0};
+  options_.call_metadata = [&calls] {
+    const int call = ++calls;
+    return CallMetadata{{"traceparent", absl::StrCat("00-trace-", call, "-01")},
+                        {"tracestate", "idem=test"}};
+  };
+  server_.Script({kUnavailable, kUnavailable});
+  const Client client = MakeClient();
+  ASSERT_TRUE(client.Insert(v1::InsertRequest()).ok());
+  ASSERT_TRUE(client.GetKey("k").ok());
+  EXPECT_EQ(calls, 2);
+  const std::vector<ReceivedCall> received = server_.received();
+  ASSERT_EQ(received.size(), 4u);
+  for (size_t i = 0; i < received.size(); ++i) {
+    const auto traceparent = received[i].metadata.equal_range("traceparent");
+    ASSERT_EQ(std::distance(traceparent.first, traceparent.second), 1);
+    EXPECT_EQ(traceparent.first->second,
+              i < 3 ? "00-trace-1-01" : "00-trace-2-01");
+    EXPECT_EQ(received[i].metadata.find("tracestate")->second, "idem=test");
+  }
 }
 
 TEST_F(ClientRetryTest, SendsTheSameKeyOnEveryAttempt) {
