@@ -34,6 +34,11 @@ ABSL_FLAG(int, attempts, 1,
           "client attempts per call; 1 (default): no retries, so every "
           "server refusal counts as an error");
 ABSL_FLAG(absl::Duration, timeout, absl::Seconds(10), "deadline of a call");
+ABSL_FLAG(bool, auto_keys, idem::ClientOptions().auto_keys,
+          "with --attempts above 1: send the Inserts of the insert, "
+          "insert100 and empty mixes as KeyedCalls under a key of their own "
+          "(ClientOptions::auto_keys); compare true and false for what the "
+          "keys cost");
 ABSL_FLAG(bool, batching, true,
           "let the client send concurrent calls together in Batch RPCs "
           "(its default; BatchingOptions)");
@@ -102,6 +107,7 @@ int Main() {
   ClientOptions client_options;
   client_options.target = target;
   client_options.retry.max_attempts = absl::GetFlag(FLAGS_attempts);
+  client_options.auto_keys = absl::GetFlag(FLAGS_auto_keys);
   client_options.retry.total_timeout = absl::GetFlag(FLAGS_timeout);
   client_options.retry.per_attempt_timeout = absl::GetFlag(FLAGS_timeout);
   client_options.batching.enabled = absl::GetFlag(FLAGS_batching);

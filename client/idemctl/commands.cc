@@ -10,6 +10,7 @@
 #include "absl/status/status.h"
 #include "idem/client.h"
 #include "json_output.h"
+#include "json_requests.h"
 #include "json_values.h"
 
 namespace idemctl {
@@ -31,8 +32,15 @@ Examples (server from scripts/run, plaintext on localhost:50051):
   idemctl copy --from inbox/a.csv --to archive/a.csv --new-key
   idemctl keyed --key order-42 --request '{"insert": {"table": "orders",
       "rows": [{"columns": {"id": {"int_value": "42"}}}]}}'
+  idemctl tx --key order-42 --steps '[
+      {"insert": {"table": "orders", "rows": [{"id": 42, "sku": "A-1"}]}},
+      {"update": {"table": "stock", "where": {"sku": "A-1"},
+                  "increment": {"count": -1}}, "require_applied": true}]'
+  idemctl keys get order-42
+  idemctl keys forget order-42
 
-Prints {"response": ..., "attempts": N, "replayed": ...} or {"error": ...}.
+Prints {"response": ..., "attempts": N, "replayed": ...} or {"error":
+{"code": ..., "message": ..., "reason": ..., "metadata": {...}}}.
 Exit status: the gRPC status code (0 OK, 3 INVALID_ARGUMENT (also bad
 command lines), 5 NOT_FOUND, 7 PERMISSION_DENIED, 9 FAILED_PRECONDITION,
 14 UNAVAILABLE, 16 UNAUTHENTICATED, ...).
@@ -90,26 +98,15 @@ int Send(const idem::Client& client, Request call, const Flags& flags,
   return Print((client.*plain)(call, {}, &info), info, flags);
 }
 
-// Reads the JSON of a row-valued flag (--where, --set, --increment) into
-// `row`; an empty flag leaves it empty.
-absl::Status ReadRow(const std::string& text, idem::v1::Row* row) {
-  if (text.empty()) return absl::OkStatus();
-  absl::StatusOr<nlohmann::json> json = ReadJsonArgument(text);
-  if (!json.ok()) return json.status();
-  absl::StatusOr<idem::v1::Row> parsed = ToRow(*json);
-  if (!parsed.ok()) return parsed.status();
-  *row = *std::move(parsed);
-  return absl::OkStatus();
-}
-
 }  // namespace
 
 int Main(int argc, char** argv) {
   Flags flags;
   CLI::App app(
-      "idemctl: call an idem server (Insert, Update, CopyFile, KeyedCall).\n"
-      "Transient failures are retried when that is safe; an increment is\n"
-      "retried only when sent with --key or --new-key.",
+      "idemctl: call an idem server (Insert, Update, CopyFile, KeyedCall,\n"
+      "transactions, GetKey, ForgetKey). Writes travel under a key of their\n"
+      "own (--key to give yours), so transient failures are retried without\n"
+      "running a write twice; with --attempts 1 they travel without one.",
       "idemctl");
   app.footer(kExamples);
   app.require_subcommand(1);
@@ -159,18 +156,15 @@ int Main(int argc, char** argv) {
   AddKeyOptions(*insert, flags);
   insert->callback([&] {
     run = [&](const idem::Client& client) {
-      idem::v1::InsertRequest request;
-      request.set_table(table);
-      request.set_on_conflict(on_conflict == "do-update"
-                                  ? idem::v1::ON_CONFLICT_DO_UPDATE
-                                  : idem::v1::ON_CONFLICT_DO_NOTHING);
-      request.set_version_column(version_column);
       absl::StatusOr<nlohmann::json> json = ReadJsonArgument(rows);
       if (!json.ok()) return PrintUsageError(json.status());
-      absl::StatusOr<std::vector<idem::v1::Row>> parsed = ToRows(*json);
-      if (!parsed.ok()) return PrintUsageError(parsed.status());
-      for (auto& row : *parsed) *request.add_rows() = std::move(row);
-      return Send(client, std::move(request), flags, &idem::Client::Insert);
+      absl::StatusOr<idem::v1::InsertRequest> request =
+          ToInsertRequest({{"table", table},
+                           {"rows", *std::move(json)},
+                           {"on_conflict", on_conflict},
+                           {"version_column", version_column}});
+      if (!request.ok()) return PrintUsageError(request.status());
+      return Send(client, *std::move(request), flags, &idem::Client::Insert);
     };
   });
 
@@ -190,18 +184,19 @@ int Main(int argc, char** argv) {
   AddKeyOptions(*update, flags);
   update->callback([&] {
     run = [&](const idem::Client& client) {
-      idem::v1::UpdateRequest request;
-      request.set_table(table);
-      request.set_version_column(version_column);
-      for (const auto& [text, row] :
-           {std::pair{&where, request.mutable_key()},
-            std::pair{&set, request.mutable_set()},
-            std::pair{&increment, request.mutable_increment()}}) {
-        if (absl::Status status = ReadRow(*text, row); !status.ok()) {
-          return PrintUsageError(status);
-        }
+      nlohmann::json object = {{"table", table},
+                               {"version_column", version_column}};
+      for (const auto& [name, text] :
+           {std::pair{"where", &where}, std::pair{"set", &set},
+            std::pair{"increment", &increment}}) {
+        if (text->empty()) continue;
+        absl::StatusOr<nlohmann::json> json = ReadJsonArgument(*text);
+        if (!json.ok()) return PrintUsageError(json.status());
+        object[name] = *std::move(json);
       }
-      return Send(client, std::move(request), flags, &idem::Client::Update);
+      absl::StatusOr<idem::v1::UpdateRequest> request = ToUpdateRequest(object);
+      if (!request.ok()) return PrintUsageError(request.status());
+      return Send(client, *std::move(request), flags, &idem::Client::Update);
     };
   });
 
@@ -247,6 +242,54 @@ int Main(int argc, char** argv) {
       if (flags.new_key) request.clear_idempotency_key();
       idem::CallInfo info;
       return Print(client.KeyedCall(request, {}, &info), info, flags);
+    };
+  });
+
+  CLI::App* tx = app.add_subcommand(
+      "tx", "Run inserts and updates in one transaction, once per key");
+  std::string steps;
+  tx->add_option("--steps", steps,
+                 "JSON array of steps: {\"insert\": {...}} or {\"update\": "
+                 "{...}}, each with \"require_applied\": true to fail the "
+                 "whole transaction unless it inserts or updates (fields as "
+                 "the insert and update options; @FILE, - for stdin)")
+      ->required();
+  tx->add_option("--key", flags.key,
+                 "Idempotency key (default: a new one, printed)");
+  tx->callback([&] {
+    run = [&](const idem::Client& client) {
+      absl::StatusOr<nlohmann::json> json = ReadJsonArgument(steps);
+      if (!json.ok()) return PrintUsageError(json.status());
+      absl::StatusOr<idem::Transaction> transaction = ToTransaction(*json);
+      if (!transaction.ok()) return PrintUsageError(transaction.status());
+      idem::CallInfo info;
+      return Print(client.Transaction(*transaction, flags.key, {}, &info), info,
+                   flags);
+    };
+  });
+
+  CLI::App* keys =
+      app.add_subcommand("keys", "Read or forget an idempotency key");
+  keys->require_subcommand(1);
+  std::string key_name;
+  CLI::App* get = keys->add_subcommand(
+      "get",
+      "The key's state (ABSENT, IN_FLIGHT, FINISHED, EXPIRED) and "
+      "stored answer");
+  get->add_option("KEY", key_name, "The idempotency key")->required();
+  get->callback([&] {
+    run = [&](const idem::Client& client) {
+      idem::CallInfo info;
+      return Print(client.GetKey(key_name, {}, &info), info, flags);
+    };
+  });
+  CLI::App* forget = keys->add_subcommand(
+      "forget", "Remove a finished key: the next call under it runs again");
+  forget->add_option("KEY", key_name, "The idempotency key")->required();
+  forget->callback([&] {
+    run = [&](const idem::Client& client) {
+      idem::CallInfo info;
+      return Print(client.ForgetKey(key_name, {}, &info), info, flags);
     };
   });
 

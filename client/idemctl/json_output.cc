@@ -23,9 +23,13 @@ nlohmann::json CallReport(
                                                       options);
     report["response"] = nlohmann::json::parse(text);
   } else {
-    report["error"] = {
-        {"code", absl::StatusCodeToString(response.status().code())},
-        {"message", std::string(response.status().message())}};
+    const absl::Status& status = response.status();
+    report["error"] = {{"code", absl::StatusCodeToString(status.code())},
+                       {"message", std::string(status.message())}};
+    if (const std::string reason = idem::ErrorReason(status); !reason.empty()) {
+      report["error"]["reason"] = reason;
+      report["error"]["metadata"] = idem::ErrorMetadata(status);
+    }
   }
   report["attempts"] = info.attempts;
   report["replayed"] = info.replayed;

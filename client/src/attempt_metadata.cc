@@ -3,11 +3,14 @@
 #include <chrono>
 
 #include "absl/strings/str_cat.h"
+#include "google/rpc/status.pb.h"
+#include "idem/error_info.h"
 
 namespace idem::internal {
 
 void PrepareAttempt(grpc::ClientContext& context, absl::Duration timeout,
-                    int attempt, const std::string& bearer_token) {
+                    int attempt, const std::string& bearer_token,
+                    const CallMetadata& metadata) {
   // gRPC deadlines are wall-clock; only the length comes from the (possibly
   // injected) retry clock.
   context.set_deadline(std::chrono::system_clock::now() +
@@ -16,6 +19,7 @@ void PrepareAttempt(grpc::ClientContext& context, absl::Duration timeout,
   if (!bearer_token.empty()) {
     context.AddMetadata("authorization", absl::StrCat("Bearer ", bearer_token));
   }
+  for (const auto& [key, value] : metadata) context.AddMetadata(key, value);
 }
 
 std::optional<absl::string_view> FindTrailer(const grpc::ClientContext& context,
@@ -27,8 +31,13 @@ std::optional<absl::string_view> FindTrailer(const grpc::ClientContext& context,
 }
 
 absl::Status ToAbslStatus(const grpc::Status& status) {
-  return absl::Status(static_cast<absl::StatusCode>(status.error_code()),
-                      status.error_message());
+  google::rpc::Status rpc;
+  // Unreadable details are left out: the code alone still decides.
+  if (!rpc.ParseFromString(status.error_details())) rpc.Clear();
+  // The status's own code and message are the ones gRPC vouches for.
+  rpc.set_code(status.error_code());
+  rpc.set_message(status.error_message());
+  return FromRpcStatus(rpc);
 }
 
 }  // namespace idem::internal

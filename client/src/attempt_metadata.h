@@ -9,6 +9,7 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
+#include "idem/client.h"
 
 namespace idem::internal {
 
@@ -17,13 +18,16 @@ inline constexpr char kAttemptHeader[] = "idem-attempt";
 inline constexpr char kReplayedTrailer[] = "idempotent-replayed";
 inline constexpr char kPushbackTrailer[] = "grpc-retry-pushback-ms";
 
-// Deadline, attempt number and credentials of one attempt.
+// Deadline, attempt number, credentials and the caller's metadata of one
+// attempt.
 void PrepareAttempt(grpc::ClientContext& context, absl::Duration timeout,
-                    int attempt, const std::string& bearer_token);
+                    int attempt, const std::string& bearer_token,
+                    const CallMetadata& metadata);
 
 std::optional<absl::string_view> FindTrailer(const grpc::ClientContext& context,
                                              absl::string_view name);
 
+// The status with the details of its grpc-status-details-bin (error_info.h).
 absl::Status ToAbslStatus(const grpc::Status& status);
 
 }  // namespace idem::internal

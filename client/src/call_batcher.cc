@@ -10,6 +10,8 @@
 #include "alarm.h"
 #include "attempt_metadata.h"
 #include "client_core.h"
+#include "google/rpc/status.pb.h"
+#include "idem/error_info.h"
 
 namespace idem::internal {
 
@@ -26,14 +28,6 @@ std::optional<v1::BatchCall> AsBatchCall(const v1::KeyedCallRequest& request) {
   return call;
 }
 
-std::optional<v1::BatchCall> AsBatchCall(const v1::UpdateRequest&) {
-  return std::nullopt;
-}
-
-std::optional<v1::BatchCall> AsBatchCall(const v1::CopyFileRequest&) {
-  return std::nullopt;
-}
-
 namespace {
 
 // One Batch RPC: what it sends, what it gets, and whose answers they are
@@ -47,8 +41,10 @@ struct BatchRpc {
 
 BatchedAttempt FromResult(v1::BatchResult& result) {
   BatchedAttempt attempt;
-  attempt.status = absl::Status(static_cast<absl::StatusCode>(result.code()),
-                                result.message());
+  google::rpc::Status status = result.status();
+  status.set_code(result.code());
+  status.set_message(result.message());
+  attempt.status = FromRpcStatus(status);
   attempt.replayed = result.replayed();
   if (result.has_retry_delay()) {
     attempt.pushback.present = true;
@@ -165,9 +161,10 @@ void CallBatcher::Send(const std::shared_ptr<ClientCore>& core,
     *rpc->request.add_calls() = std::move(attempt.call);
   }
   rpc->attempts = std::move(attempts);
-  // idem-attempt of a batch: the highest attempt number among its calls.
+  // idem-attempt of a batch: the highest attempt number among its calls;
+  // the caller's metadata: its first call's.
   PrepareAttempt(rpc->context, timeout, attempt_number,
-                 core->options.bearer_token);
+                 core->options.bearer_token, rpc->attempts.front().metadata);
   core->stub->async()->Batch(
       &rpc->context, &rpc->request, &rpc->response,
       [this, core = core, rpc](grpc::Status grpc_status) mutable {

@@ -19,13 +19,16 @@ namespace idem::internal {
 
 struct ClientCore;
 
-// A request as a call of a Batch RPC; nullopt for calls that go alone
-// (Update, CopyFile, and KeyedCalls wrapping a CopyFile, which may take
-// long and would hold up the answers of the whole batch).
+// A request as a call of a Batch RPC; nullopt for calls that go alone:
+// those Batch does not take, and KeyedCalls wrapping a CopyFile or a
+// transaction, which may take long and would hold up the answers of the
+// whole batch.
 std::optional<v1::BatchCall> AsBatchCall(const v1::InsertRequest& request);
 std::optional<v1::BatchCall> AsBatchCall(const v1::KeyedCallRequest& request);
-std::optional<v1::BatchCall> AsBatchCall(const v1::UpdateRequest& request);
-std::optional<v1::BatchCall> AsBatchCall(const v1::CopyFileRequest& request);
+template <typename Request>
+std::optional<v1::BatchCall> AsBatchCall(const Request&) {
+  return std::nullopt;
+}
 
 // One attempt's answer as a batch delivers it: the batch's own failure
 // (status and pushback of the RPC) or the call's result.
@@ -45,6 +48,7 @@ class CallBatcher {
     v1::BatchCall call;
     absl::Duration timeout;  // of this attempt
     int number;              // of this attempt, 1 for the first
+    CallMetadata metadata;   // the caller's (ClientOptions::call_metadata)
     // Sends the attempt as its own RPC; the batcher's `release` (may be
     // empty) must run once that RPC's callback has delivered its answer.
     std::function<void(std::function<void()> release)> send_alone;

@@ -5,37 +5,15 @@
 
 #include "channel.h"
 #include "client_core.h"
+#include "keyed_result.h"
 #include "retrying_call.h"
 
 namespace idem {
 namespace {
 
 using internal::AsyncStub;
+using internal::ClientCore;
 using internal::RetryingCall;
-
-// Each sends one attempt of one RPC on gRPC's callback API.
-void SendInsert(AsyncStub* stub, grpc::ClientContext* context,
-                const v1::InsertRequest* request, v1::InsertResponse* response,
-                std::function<void(grpc::Status)> done) {
-  stub->Insert(context, request, response, std::move(done));
-}
-void SendUpdate(AsyncStub* stub, grpc::ClientContext* context,
-                const v1::UpdateRequest* request, v1::UpdateResponse* response,
-                std::function<void(grpc::Status)> done) {
-  stub->Update(context, request, response, std::move(done));
-}
-void SendCopyFile(AsyncStub* stub, grpc::ClientContext* context,
-                  const v1::CopyFileRequest* request,
-                  v1::CopyFileResponse* response,
-                  std::function<void(grpc::Status)> done) {
-  stub->CopyFile(context, request, response, std::move(done));
-}
-void SendKeyedCall(AsyncStub* stub, grpc::ClientContext* context,
-                   const v1::KeyedCallRequest* request,
-                   v1::KeyedCallResponse* response,
-                   std::function<void(grpc::Status)> done) {
-  stub->KeyedCall(context, request, response, std::move(done));
-}
 
 // Runs an async call and blocks until its callback has run.
 template <typename Response, typename StartAsync>
@@ -49,6 +27,37 @@ absl::StatusOr<Response> Await(StartAsync start, CallInfo* info) {
   Outcome outcome = future.get();
   if (info != nullptr) *info = std::move(outcome.second);
   return std::move(outcome.first);
+}
+
+// A KeyedCall whose key is fixed here, before the first attempt, so that
+// every attempt of it carries the same one.
+void StartKeyed(std::shared_ptr<ClientCore> core, const CallOptions& options,
+                v1::KeyedCallRequest request,
+                Callback<v1::KeyedCallResponse> done) {
+  if (request.idempotency_key().empty()) {
+    request.set_idempotency_key(NewIdempotencyKey());
+  }
+  std::string key = request.idempotency_key();
+  RetryingCall<v1::KeyedCallRequest, v1::KeyedCallResponse>::Start(
+      std::move(core), options, std::move(request), &AsyncStub::KeyedCall,
+      std::move(done), std::move(key));
+}
+
+// Insert, Update and CopyFile: under a key of its own when the call may be
+// retried and ClientOptions::auto_keys is on, as itself otherwise.
+template <typename Request, typename Response>
+void StartWrite(std::shared_ptr<ClientCore> core, const CallOptions& options,
+                Request request,
+                typename RetryingCall<Request, Response>::Method method,
+                Callback<Response> done) {
+  const RetryPolicy policy = options.retry.value_or(core->options.retry);
+  if (core->options.auto_keys && policy.max_attempts > 1) {
+    StartKeyed(std::move(core), options, ExactlyOnce(std::move(request)),
+               internal::ReturningResult(std::move(done)));
+    return;
+  }
+  RetryingCall<Request, Response>::Start(
+      std::move(core), options, std::move(request), method, std::move(done));
 }
 
 }  // namespace
@@ -94,36 +103,55 @@ double Client::retry_budget_tokens() const { return core_->budget.tokens(); }
 void Client::InsertAsync(v1::InsertRequest request,
                          Callback<v1::InsertResponse> done,
                          const CallOptions& options) const {
-  RetryingCall<v1::InsertRequest, v1::InsertResponse>::Start(
-      core_, options, std::move(request), SendInsert, std::move(done));
+  StartWrite(core_, options, std::move(request), &AsyncStub::Insert,
+             std::move(done));
 }
 
 void Client::UpdateAsync(v1::UpdateRequest request,
                          Callback<v1::UpdateResponse> done,
                          const CallOptions& options) const {
-  RetryingCall<v1::UpdateRequest, v1::UpdateResponse>::Start(
-      core_, options, std::move(request), SendUpdate, std::move(done));
+  StartWrite(core_, options, std::move(request), &AsyncStub::Update,
+             std::move(done));
 }
 
 void Client::CopyFileAsync(v1::CopyFileRequest request,
                            Callback<v1::CopyFileResponse> done,
                            const CallOptions& options) const {
-  RetryingCall<v1::CopyFileRequest, v1::CopyFileResponse>::Start(
-      core_, options, std::move(request), SendCopyFile, std::move(done));
+  StartWrite(core_, options, std::move(request), &AsyncStub::CopyFile,
+             std::move(done));
 }
 
 void Client::KeyedCallAsync(v1::KeyedCallRequest request,
                             Callback<v1::KeyedCallResponse> done,
                             const CallOptions& options) const {
-  // The key is fixed here, before the first attempt, so that every attempt
-  // of this call carries the same one.
-  if (request.idempotency_key().empty()) {
-    request.set_idempotency_key(NewIdempotencyKey());
-  }
-  std::string key = request.idempotency_key();
-  RetryingCall<v1::KeyedCallRequest, v1::KeyedCallResponse>::Start(
-      core_, options, std::move(request), SendKeyedCall, std::move(done),
+  StartKeyed(core_, options, std::move(request), std::move(done));
+}
+
+void Client::TransactionAsync(const idem::Transaction& transaction,
+                              std::string key,
+                              Callback<v1::TransactionResponse> done,
+                              const CallOptions& options) const {
+  StartKeyed(core_, options, ExactlyOnce(transaction.request(), std::move(key)),
+             internal::ReturningResult(std::move(done)));
+}
+
+void Client::GetKeyAsync(std::string key, Callback<v1::GetKeyResponse> done,
+                         const CallOptions& options) const {
+  v1::GetKeyRequest request;
+  request.set_idempotency_key(key);
+  RetryingCall<v1::GetKeyRequest, v1::GetKeyResponse>::Start(
+      core_, options, std::move(request), &AsyncStub::GetKey, std::move(done),
       std::move(key));
+}
+
+void Client::ForgetKeyAsync(std::string key,
+                            Callback<v1::ForgetKeyResponse> done,
+                            const CallOptions& options) const {
+  v1::ForgetKeyRequest request;
+  request.set_idempotency_key(key);
+  RetryingCall<v1::ForgetKeyRequest, v1::ForgetKeyResponse>::Start(
+      core_, options, std::move(request), &AsyncStub::ForgetKey,
+      std::move(done), std::move(key));
 }
 
 absl::StatusOr<v1::InsertResponse> Client::Insert(
@@ -154,6 +182,29 @@ absl::StatusOr<v1::KeyedCallResponse> Client::KeyedCall(
   return Await<v1::KeyedCallResponse>(
       [&](auto done) { KeyedCallAsync(request, std::move(done), options); },
       info);
+}
+
+absl::StatusOr<v1::TransactionResponse> Client::Transaction(
+    const idem::Transaction& transaction, std::string key,
+    const CallOptions& options, CallInfo* info) const {
+  return Await<v1::TransactionResponse>(
+      [&](auto done) {
+        TransactionAsync(transaction, std::move(key), std::move(done), options);
+      },
+      info);
+}
+
+absl::StatusOr<v1::GetKeyResponse> Client::GetKey(const std::string& key,
+                                                  const CallOptions& options,
+                                                  CallInfo* info) const {
+  return Await<v1::GetKeyResponse>(
+      [&](auto done) { GetKeyAsync(key, std::move(done), options); }, info);
+}
+
+absl::StatusOr<v1::ForgetKeyResponse> Client::ForgetKey(
+    const std::string& key, const CallOptions& options, CallInfo* info) const {
+  return Await<v1::ForgetKeyResponse>(
+      [&](auto done) { ForgetKeyAsync(key, std::move(done), options); }, info);
 }
 
 }  // namespace idem

@@ -8,6 +8,18 @@
 #include "random_bytes.h"
 
 namespace idem {
+namespace {
+
+template <typename Call>
+v1::KeyedCallRequest Keyed(Call call, std::string key,
+                           Call* (v1::KeyedCallRequest::*field)()) {
+  v1::KeyedCallRequest request;
+  request.set_idempotency_key(std::move(key));
+  *(request.*field)() = std::move(call);
+  return request;
+}
+
+}  // namespace
 
 std::string NewIdempotencyKey() {
   std::array<uint8_t, 16> b;
@@ -21,24 +33,23 @@ std::string NewIdempotencyKey() {
 }
 
 v1::KeyedCallRequest ExactlyOnce(v1::InsertRequest call, std::string key) {
-  v1::KeyedCallRequest request;
-  request.set_idempotency_key(std::move(key));
-  *request.mutable_insert() = std::move(call);
-  return request;
+  return Keyed(std::move(call), std::move(key),
+               &v1::KeyedCallRequest::mutable_insert);
 }
 
 v1::KeyedCallRequest ExactlyOnce(v1::UpdateRequest call, std::string key) {
-  v1::KeyedCallRequest request;
-  request.set_idempotency_key(std::move(key));
-  *request.mutable_update() = std::move(call);
-  return request;
+  return Keyed(std::move(call), std::move(key),
+               &v1::KeyedCallRequest::mutable_update);
 }
 
 v1::KeyedCallRequest ExactlyOnce(v1::CopyFileRequest call, std::string key) {
-  v1::KeyedCallRequest request;
-  request.set_idempotency_key(std::move(key));
-  *request.mutable_copy_file() = std::move(call);
-  return request;
+  return Keyed(std::move(call), std::move(key),
+               &v1::KeyedCallRequest::mutable_copy_file);
+}
+
+v1::KeyedCallRequest ExactlyOnce(v1::TransactionRequest call, std::string key) {
+  return Keyed(std::move(call), std::move(key),
+               &v1::KeyedCallRequest::mutable_transaction);
 }
 
 v1::KeyedCallRequest ExactlyOnce(v1::InsertRequest call) {
@@ -50,6 +61,10 @@ v1::KeyedCallRequest ExactlyOnce(v1::UpdateRequest call) {
 }
 
 v1::KeyedCallRequest ExactlyOnce(v1::CopyFileRequest call) {
+  return ExactlyOnce(std::move(call), NewIdempotencyKey());
+}
+
+v1::KeyedCallRequest ExactlyOnce(v1::TransactionRequest call) {
   return ExactlyOnce(std::move(call), NewIdempotencyKey());
 }
 

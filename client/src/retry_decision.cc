@@ -1,6 +1,10 @@
 #include "retry_decision.h"
 
+#include <algorithm>
+#include <string>
+
 #include "absl/strings/numbers.h"
+#include "idem/error_info.h"
 
 namespace idem::internal {
 namespace {
@@ -9,6 +13,44 @@ Decision Stop(StopReason reason) {
   Decision decision;
   decision.stop_reason = reason;
   return decision;
+}
+
+// Whether the failure may pass when the call is attempted again.
+bool IsTransient(absl::StatusCode code, const std::string& reason,
+                 const Pushback& pushback) {
+  if (!IsRetryableCode(code)) return false;
+  if (code != absl::StatusCode::kResourceExhausted) return true;
+  if (reason == reasons::kOverloaded || reason == reasons::kTenantLimit) {
+    return true;
+  }
+  if (reason == reasons::kDiskFull) return false;
+  // Without one of those reasons (an older server, or gRPC's transport
+  // refusing a message over its size limit) only a refusal with a retry
+  // delay is overload: idem sends one with every overload answer.
+  return pushback.present;
+}
+
+// Reasons that say the attempt changed nothing: refused before it ran, or
+// rolled back. (COMMIT_UNKNOWN is the one transient reason that does not:
+// the commit may have happened.)
+bool DidNotRun(const std::string& reason) {
+  for (absl::string_view not_run :
+       {reasons::kKeyInFlight, reasons::kRowLocked,
+        reasons::kDatabaseUnavailable, reasons::kShuttingDown,
+        reasons::kOverloaded, reasons::kTenantLimit}) {
+    if (reason == not_run) return true;
+  }
+  return false;
+}
+
+// The server's word on when to retry: RetryInfo first, then the trailer.
+Pushback ServerPushback(const AttemptResult& result) {
+  const std::optional<absl::Duration> delay = RetryDelay(result.status);
+  if (!delay.has_value()) return result.pushback;
+  Pushback pushback;
+  pushback.present = true;
+  pushback.delay = std::max(*delay, absl::ZeroDuration());
+  return pushback;
 }
 
 }  // namespace
@@ -33,30 +75,27 @@ Decision DecideAfterAttempt(const RetryContext& context,
     budget.OnSuccess();
     return Stop(StopReason::kSucceeded);
   }
-  if (!IsRetryableCode(result.status.code())) {
-    return Stop(StopReason::kNotRetryable);
-  }
-  // idem sends a retry delay with every overload answer. RESOURCE_EXHAUSTED
-  // without one is a refusal that no retry mends: a message over the
-  // transport's size limit, or a full disk.
-  if (result.status.code() == absl::StatusCode::kResourceExhausted &&
-      !result.pushback.present) {
+  const std::string reason = ErrorReason(result.status);
+  const Pushback pushback = ServerPushback(result);
+  if (!IsTransient(result.status.code(), reason, pushback)) {
     return Stop(StopReason::kNotRetryable);
   }
   const bool budget_left = budget.OnFailure();
-  if (!context.idempotent) return Stop(StopReason::kNotIdempotent);
+  if (!context.repeat_answers_alike && !DidNotRun(reason)) {
+    return Stop(StopReason::kNotIdempotent);
+  }
   // A DEADLINE_EXCEEDED that is the overall deadline ends the call like any
   // other failure at that point: no time is left for another attempt.
   if (context.now >= context.deadline) return Stop(StopReason::kDeadline);
   if (context.attempts_done >= context.policy.max_attempts) {
     return Stop(StopReason::kMaxAttempts);
   }
-  if (result.pushback.refuses) return Stop(StopReason::kPushbackRefusal);
+  if (pushback.refuses) return Stop(StopReason::kPushbackRefusal);
   if (!budget_left) return Stop(StopReason::kRetryBudget);
 
   const absl::Duration sleep =
-      result.pushback.present
-          ? result.pushback.delay
+      pushback.present
+          ? pushback.delay
           : FullJitter(BackoffCeiling(context.backoff, context.attempts_done),
                        random);
   // Sleeping up to (or past) the deadline would only buy an attempt that has

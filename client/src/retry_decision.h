@@ -12,8 +12,8 @@
 
 namespace idem::internal {
 
-// What the server said about retrying in its trailing metadata
-// ("grpc-retry-pushback-ms").
+// What the server said about retrying outside the status's details: the
+// "grpc-retry-pushback-ms" trailer, or a BatchResult's retry_delay.
 struct Pushback {
   bool present = false;
   // A negative or unreadable value: the server asks for no retry at all.
@@ -23,14 +23,17 @@ struct Pushback {
 Pushback ParsePushback(std::optional<absl::string_view> header);
 
 struct AttemptResult {
-  absl::Status status;
-  Pushback pushback;
+  absl::Status status;  // with the server's details (error_info.h)
+  Pushback pushback;    // a RetryInfo in the status wins over it
 };
 
 struct RetryContext {
   const RetryPolicy& policy;
   const BackoffPolicy& backoff;
-  bool idempotent;
+  // A repeat of the request after an attempt that may have run is safe and
+  // answers as that attempt would have: a KeyedCall, a read. Other
+  // requests are repeated only after a failure that says nothing ran.
+  bool repeat_answers_alike;
   int attempts_done;
   absl::Time now;
   absl::Time deadline;

@@ -21,6 +21,21 @@ namespace idem::internal {
 
 using AsyncStub = v1::IdemService::StubInterface::async_interface;
 
+// Whether a repeat of the request after an attempt that may have run is
+// safe and answers as that attempt would have (RetryContext): a KeyedCall
+// replays its first answer, GetKey reads. A write sent without a key may
+// not: a repeat of an Insert answers DUPLICATE for the caller's own row, of
+// a set-only Update UNCHANGED (after overwriting whatever another writer
+// set since), of a CopyFile UNCHANGED without the backup path, of an
+// increment applies it twice; a repeated ForgetKey answers forgotten =
+// false.
+template <typename Request>
+inline constexpr bool kRepeatAnswersAlike = false;
+template <>
+inline constexpr bool kRepeatAnswersAlike<v1::KeyedCallRequest> = true;
+template <>
+inline constexpr bool kRepeatAnswersAlike<v1::GetKeyRequest> = true;
+
 // One logical call: attempts it, and after each failed attempt asks
 // DecideAfterAttempt whether to sleep and attempt again. Every attempt sends
 // the same request (so a KeyedCall keeps its key), alone with a fresh
@@ -30,17 +45,22 @@ template <typename Request, typename Response>
 class RetryingCall
     : public std::enable_shared_from_this<RetryingCall<Request, Response>> {
  public:
-  using Send = void (*)(AsyncStub*, grpc::ClientContext*, const Request*,
-                        Response*, std::function<void(grpc::Status)>);
+  // The RPC, a method of the callback API: &AsyncStub::Insert, ...
+  using Method = void (AsyncStub::*)(grpc::ClientContext*, const Request*,
+                                     Response*,
+                                     std::function<void(grpc::Status)>);
 
+  // Runs on the caller's thread up to the first attempt, so that
+  // ClientOptions::call_metadata sees the caller's context.
   static void Start(std::shared_ptr<ClientCore> core,
-                    const CallOptions& options, Request request, Send send,
+                    const CallOptions& options, Request request, Method method,
                     Callback<Response> done, std::string idempotency_key = "") {
-    const bool idempotent = IsIdempotent(request);
     const RetryPolicy policy = options.retry.value_or(core->options.retry);
+    CallMetadata metadata;
+    if (core->options.call_metadata) metadata = core->options.call_metadata();
     std::shared_ptr<RetryingCall> call(
-        new RetryingCall(std::move(core), policy, idempotent,
-                         std::move(request), send, std::move(done)));
+        new RetryingCall(std::move(core), policy, std::move(metadata),
+                         std::move(request), method, std::move(done)));
     call->info_.idempotency_key = std::move(idempotency_key);
     call->deadline_ = call->env().now() + call->policy_.total_timeout;
     call->Attempt();
@@ -48,13 +68,13 @@ class RetryingCall
 
  private:
   RetryingCall(std::shared_ptr<ClientCore> core, RetryPolicy policy,
-               bool idempotent, Request request, Send send,
+               CallMetadata metadata, Request request, Method method,
                Callback<Response> done)
       : core_(std::move(core)),
         policy_(policy),
-        idempotent_(idempotent),
+        metadata_(std::move(metadata)),
         request_(std::move(request)),
-        send_(send),
+        method_(method),
         done_(std::move(done)) {}
 
   const RetryEnvironment& env() const { return core_->options.environment; }
@@ -67,13 +87,14 @@ class RetryingCall
     if (core_->batcher != nullptr) batch_call = AsBatchCall(request_);
     if (!batch_call.has_value()) return SendAlone(timeout, nullptr);
     auto self = this->shared_from_this();
-    core_->batcher->Add(core_, {*std::move(batch_call), timeout, info_.attempts,
-                                [self, timeout](std::function<void()> release) {
-                                  self->SendAlone(timeout, std::move(release));
-                                },
-                                [self](BatchedAttempt attempt) {
-                                  self->OnBatchedAttemptDone(attempt);
-                                }});
+    core_->batcher->Add(
+        core_, {*std::move(batch_call), timeout, info_.attempts, metadata_,
+                [self, timeout](std::function<void()> release) {
+                  self->SendAlone(timeout, std::move(release));
+                },
+                [self](BatchedAttempt attempt) {
+                  self->OnBatchedAttemptDone(attempt);
+                }});
   }
 
   // Sends this attempt as its own RPC; `release` (may be empty) runs after
@@ -85,19 +106,20 @@ class RetryingCall
     contexts_.push_back(std::make_unique<grpc::ClientContext>());
     grpc::ClientContext& context = *contexts_.back();
     PrepareAttempt(context, timeout, info_.attempts,
-                   core_->options.bearer_token);
+                   core_->options.bearer_token, metadata_);
     response_.Clear();
-    send_(core_->stub->async(), &context, &request_, &response_,
-          [self = this->shared_from_this(),
-           release = std::move(release)](grpc::Status status) mutable {
-            const CallbackThreadScope on_callback_thread;
-            self->OnAttemptDone(status);
-            if (release) {
-              release();
-              // It holds the Client, which may end here, inside the scope.
-              release = nullptr;
-            }
-          });
+    (core_->stub->async()->*method_)(
+        &context, &request_, &response_,
+        [self = this->shared_from_this(),
+         release = std::move(release)](grpc::Status status) mutable {
+          const CallbackThreadScope on_callback_thread;
+          self->OnAttemptDone(status);
+          if (release) {
+            release();
+            // It holds the Client, which may end here, inside the scope.
+            release = nullptr;
+          }
+        });
   }
 
   void OnAttemptDone(const grpc::Status& grpc_status) {
@@ -120,9 +142,12 @@ class RetryingCall
 
   // Retries after a failed attempt, or ends the call.
   void Conclude(const AttemptResult& result) {
-    const RetryContext retry_context{policy_,     core_->options.backoff,
-                                     idempotent_, info_.attempts,
-                                     env().now(), deadline_};
+    const RetryContext retry_context{policy_,
+                                     core_->options.backoff,
+                                     kRepeatAnswersAlike<Request>,
+                                     info_.attempts,
+                                     env().now(),
+                                     deadline_};
     const Decision decision = DecideAfterAttempt(retry_context, result,
                                                  core_->budget, env().random());
     if (decision.retry) {
@@ -151,7 +176,7 @@ class RetryingCall
                            v1::KeyedCallResponse* response) {
     response->Swap(result.mutable_keyed_call());
   }
-  // Update and CopyFile never travel in a batch (AsBatchCall).
+  // Other calls never travel in a batch (AsBatchCall).
   template <typename Other>
   static void TakeResponse(v1::BatchResult&, Other*) {}
 
@@ -165,9 +190,9 @@ class RetryingCall
 
   std::shared_ptr<ClientCore> core_;  // null once the call is over
   const RetryPolicy policy_;
-  const bool idempotent_;
+  const CallMetadata metadata_;
   const Request request_;
-  const Send send_;
+  const Method method_;
   Callback<Response> done_;
   absl::Time deadline_;
   std::vector<std::unique_ptr<grpc::ClientContext>> contexts_;

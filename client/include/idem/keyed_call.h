@@ -21,9 +21,11 @@ std::string NewIdempotencyKey();
 v1::KeyedCallRequest ExactlyOnce(v1::InsertRequest call);
 v1::KeyedCallRequest ExactlyOnce(v1::UpdateRequest call);
 v1::KeyedCallRequest ExactlyOnce(v1::CopyFileRequest call);
+v1::KeyedCallRequest ExactlyOnce(v1::TransactionRequest call);
 v1::KeyedCallRequest ExactlyOnce(v1::InsertRequest call, std::string key);
 v1::KeyedCallRequest ExactlyOnce(v1::UpdateRequest call, std::string key);
 v1::KeyedCallRequest ExactlyOnce(v1::CopyFileRequest call, std::string key);
+v1::KeyedCallRequest ExactlyOnce(v1::TransactionRequest call, std::string key);
 
 }  // namespace idem
 

@@ -39,16 +39,41 @@ class ClientFaultsTest : public ::testing::Test {
     proxy_ = *std::move(proxy);
   }
 
-  // A client through the proxy that reconnects quickly after a cut.
+  // A client through the proxy that reconnects quickly after a cut,
+  // connected before any fault.
   Client ProxiedClient(ClientOptions options) {
     grpc::ChannelArguments args;
     args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 20);
     args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 20);
     args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 200);
-    return Client::FromChannel(
+    Client client = Client::FromChannel(
         grpc::CreateCustomChannel(proxy_->address(),
                                   grpc::InsecureChannelCredentials(), args),
         std::move(options));
+    EXPECT_NE(client.Insert(v1::InsertRequest()).status().code(),
+              absl::StatusCode::kUnavailable);
+    return client;
+  }
+
+  // Runs `call` on a thread while the proxy holds the server's answers
+  // back; once `ran` says the server has committed it, runs `meanwhile` and
+  // cuts the connection: the first attempt ran and its answer is lost.
+  void LoseTheFirstAnswer(
+      const std::function<void()>& call, const std::function<bool()>& ran,
+      const std::function<void()>& meanwhile = [] {}) {
+    FaultProxy::Faults faults;
+    faults.response_delay = absl::Seconds(5);
+    proxy_->SetFaults(faults);
+    std::thread caller(call);
+    EXPECT_TRUE(testing::Eventually(ran));
+    meanwhile();
+    proxy_->ResetAll();
+    proxy_->SetFaults({});
+    caller.join();
+  }
+
+  std::string Note() {
+    return db_.Scalar("SELECT note FROM " + table_ + " WHERE id = 1");
   }
 
   v1::UpdateRequest Increment() const {
@@ -70,8 +95,6 @@ class ClientFaultsTest : public ::testing::Test {
     // About exactly-once under many retries, not throttling.
     options.retry_budget = {/*max_tokens=*/1e9, /*token_ratio=*/1};
     Client client = ProxiedClient(options);
-    EXPECT_NE(client.Insert(v1::InsertRequest()).status().code(),
-              absl::StatusCode::kUnavailable);  // connected before faults
     FaultProxy::Faults faults;
     faults.reset_probability = 0.02;
     faults.drop_probability = 0.02;
@@ -157,25 +180,61 @@ TEST_F(ClientFaultsTest, ConcurrentKeyedIncrementsInBatchesLandExactlyOnce) {
             << proxy_->connections_cut() << "\n";
 }
 
-TEST_F(ClientFaultsTest, APlainIncrementIsNotRetriedAfterAReset) {
+TEST_F(ClientFaultsTest, AnInsertWhoseAnswerIsLostIsReplayedAsInserted) {
+  const Client client = ProxiedClient({});
+  v1::InsertRequest insert;
+  insert.set_table(table_);
+  *insert.add_rows() = MakeRow({{"id", 2}, {"n", 7}});
+  CallInfo info;
+  absl::StatusOr<v1::InsertResponse> result;
+  LoseTheFirstAnswer([&] { result = client.Insert(insert, {}, &info); },
+                     [&] {
+                       return db_.Scalar("SELECT count(*) FROM " + table_ +
+                                         " WHERE id = 2") == "1";
+                     });
+
+  // The retry, under the same auto-key, replays the first answer: the
+  // caller's own row is INSERTED, not a DUPLICATE.
+  ASSERT_TRUE(result.ok()) << result.status();
+  ASSERT_EQ(result->outcomes_size(), 1);
+  EXPECT_EQ(result->outcomes(0), v1::ROW_OUTCOME_INSERTED);
+  EXPECT_EQ(result->inserted(), 1);
+  EXPECT_GE(info.attempts, 2);
+  EXPECT_TRUE(info.replayed);
+  EXPECT_FALSE(info.idempotency_key.empty());
+}
+
+TEST_F(ClientFaultsTest, ARetriedSetDoesNotOverwriteAnotherWritersChange) {
   const Client client = ProxiedClient({});
   v1::UpdateRequest set_note;
   set_note.set_table(table_);
   *set_note.mutable_key() = MakeRow({{"id", 1}});
-  *set_note.mutable_set() = MakeRow({{"note", "warm"}});
-  ASSERT_TRUE(client.Update(set_note).ok());  // connection up before the fault
-
-  FaultProxy::Faults faults;
-  faults.response_delay = absl::Seconds(5);  // answers are held back...
-  proxy_->SetFaults(faults);
+  *set_note.mutable_set() = MakeRow({{"note", "mine"}});
   CallInfo info;
   absl::StatusOr<v1::UpdateResponse> result;
-  std::thread caller([&] { result = client.Update(Increment(), {}, &info); });
-  // ...while the server has run it: wait until the increment committed.
-  ASSERT_TRUE(testing::Eventually([&] { return Counter() == 1; }));
-  proxy_->ResetAll();
-  caller.join();
-  proxy_->SetFaults({});
+  LoseTheFirstAnswer(
+      [&] { result = client.Update(set_note, {}, &info); },
+      [&] { return Note() == "mine"; },
+      // Another writer changes the row before the retry.
+      [&] {
+        db_.Exec("UPDATE " + table_ + " SET note = 'theirs' WHERE id = 1");
+      });
+
+  ASSERT_TRUE(result.ok()) << result.status();
+  EXPECT_EQ(result->outcome(), v1::UPDATE_OUTCOME_UPDATED);
+  EXPECT_GE(info.attempts, 2);
+  EXPECT_TRUE(info.replayed);
+  EXPECT_EQ(Note(), "theirs");
+}
+
+TEST_F(ClientFaultsTest, WithoutAutoKeysAPlainIncrementIsNotRetried) {
+  ClientOptions options;
+  options.auto_keys = false;
+  const Client client = ProxiedClient(options);
+  CallInfo info;
+  absl::StatusOr<v1::UpdateResponse> result;
+  LoseTheFirstAnswer([&] { result = client.Update(Increment(), {}, &info); },
+                     [&] { return Counter() == 1; });
 
   EXPECT_EQ(result.status().code(), absl::StatusCode::kUnavailable);
   EXPECT_EQ(info.attempts, 1);

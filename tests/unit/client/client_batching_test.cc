@@ -4,11 +4,13 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <future>
 #include <memory>
 #include <string>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
 #include "fake_environment.h"
@@ -20,6 +22,7 @@ namespace {
 
 using ::testing::ElementsAre;
 using testing::Fail;
+using testing::FailBecause;
 using testing::FakeEnvironment;
 using testing::ReceivedCall;
 using testing::ScriptedReply;
@@ -82,6 +85,16 @@ class ClientBatchingTest : public ::testing::Test {
     return attempts;
   }
 
+  // A Client whose first call, an insert, the server holds until hold_ is
+  // notified: the calls made next find an RPC in flight.
+  Client ClientWithACallHeld(Outcome<v1::InsertResponse>& held) {
+    server_.Script({HeldUntil(hold_)});
+    Client client = *Client::Create(options_);
+    client.InsertAsync(Rows(1), held.callback());
+    AwaitReceived(1);
+    return client;
+  }
+
   static v1::InsertRequest Rows(int id) {
     v1::InsertRequest request;
     request.set_table("t");
@@ -132,11 +145,14 @@ TEST_F(ClientBatchingTest,
   EXPECT_TRUE(replayed_info.replayed);
   EXPECT_EQ(replayed_info.idempotency_key, "key-5");
 
+  // Inserts travel under auto-keys, as KeyedCalls.
   EXPECT_THAT(Methods(),
-              ElementsAre("Insert", "Batch/Insert", "Batch/Insert",
-                          "Batch/Insert", "Batch/KeyedCall", "Insert"));
+              ElementsAre("KeyedCall", "Batch/KeyedCall", "Batch/KeyedCall",
+                          "Batch/KeyedCall", "Batch/KeyedCall", "KeyedCall"));
   EXPECT_THAT(Attempts(), ElementsAre("1", "1", "1", "1", "1", "2"));
   EXPECT_EQ(server_.received()[4].idempotency_key, "key-5");
+  EXPECT_EQ(server_.received()[5].idempotency_key,
+            retried_info.idempotency_key);
 }
 
 TEST_F(ClientBatchingTest, AFailedBatchRetriesEachOfItsCalls) {
@@ -159,8 +175,9 @@ TEST_F(ClientBatchingTest, AFailedBatchRetriesEachOfItsCalls) {
     EXPECT_TRUE(result.ok()) << result.status();
     EXPECT_EQ(info.attempts, 2);
   }
-  EXPECT_THAT(Methods(), ElementsAre("Insert", "Batch/Insert", "Batch/Insert",
-                                     "Batch/Insert", "Batch/Insert"));
+  EXPECT_THAT(Methods(),
+              ElementsAre("KeyedCall", "Batch/KeyedCall", "Batch/KeyedCall",
+                          "Batch/KeyedCall", "Batch/KeyedCall"));
 }
 
 TEST_F(ClientBatchingTest, WithoutBatchOnTheServerEachCallIsSentAgainAlone) {
@@ -179,30 +196,25 @@ TEST_F(ClientBatchingTest, WithoutBatchOnTheServerEachCallIsSentAgainAlone) {
     EXPECT_TRUE(result.ok()) << result.status();
     EXPECT_EQ(info.attempts, 1);  // the refused batch was no attempt
   }
-  EXPECT_THAT(Methods(), ElementsAre("Insert", "Insert", "Insert"));
+  EXPECT_THAT(Methods(), ElementsAre("KeyedCall", "KeyedCall", "KeyedCall"));
 }
 
 TEST_F(ClientBatchingTest, AWaitingCallLeavesAfterMaxWait) {
   options_.batching.max_wait = absl::Milliseconds(20);
-  server_.Script({HeldUntil(hold_)});
-  const Client client = *Client::Create(options_);
   Outcome<v1::InsertResponse> held, waiting;
-  client.InsertAsync(Rows(1), held.callback());
-  AwaitReceived(1);
+  const Client client = ClientWithACallHeld(held);
   client.InsertAsync(Rows(2), waiting.callback());
   // Answered while the first call is still held: it did not wait for it.
   EXPECT_TRUE(waiting.Get().first.ok());
   hold_->Notify();
   EXPECT_TRUE(held.Get().first.ok());
-  EXPECT_THAT(Methods(), ElementsAre("Insert", "Insert"));
+  EXPECT_THAT(Methods(), ElementsAre("KeyedCall", "KeyedCall"));
 }
 
-TEST_F(ClientBatchingTest, UpdatesCopiesAndKeyedCopiesAlwaysGoAlone) {
-  server_.Script({HeldUntil(hold_)});
-  const Client client = *Client::Create(options_);
+TEST_F(ClientBatchingTest, CallsBatchDoesNotTakeOrThatMayBeSlowGoAlone) {
+  options_.auto_keys = false;
   Outcome<v1::InsertResponse> held;
-  client.InsertAsync(Rows(1), held.callback());
-  AwaitReceived(1);
+  const Client client = ClientWithACallHeld(held);
   v1::UpdateRequest update;
   update.set_table("t");
   v1::CopyFileRequest copy;
@@ -212,24 +224,91 @@ TEST_F(ClientBatchingTest, UpdatesCopiesAndKeyedCopiesAlwaysGoAlone) {
   EXPECT_TRUE(client.Update(update).ok());
   EXPECT_TRUE(client.CopyFile(copy).ok());
   EXPECT_TRUE(client.KeyedCall(ExactlyOnce(copy, "copy-key")).ok());
+  EXPECT_TRUE(client.Transaction(Transaction().Update(update), "tx-key").ok());
+  EXPECT_TRUE(client.GetKey("tx-key").ok());
   hold_->Notify();
   EXPECT_TRUE(held.Get().first.ok());
+  EXPECT_THAT(Methods(), ElementsAre("Insert", "Update", "CopyFile",
+                                     "KeyedCall", "KeyedCall", "GetKey"));
+}
+
+TEST_F(ClientBatchingTest, AutoKeyedUpdatesTravelTogetherLikeKeyedOnes) {
+  Outcome<v1::InsertResponse> held;
+  const Client client = ClientWithACallHeld(held);
+  v1::UpdateRequest update;
+  update.set_table("t");
+  Outcome<v1::UpdateResponse> first, second;
+  client.UpdateAsync(update, first.callback());
+  client.UpdateAsync(update, second.callback());
+  hold_->Notify();
+  EXPECT_TRUE(held.Get().first.ok());
+  EXPECT_TRUE(first.Get().first.ok());
+  EXPECT_TRUE(second.Get().first.ok());
   EXPECT_THAT(Methods(),
-              ElementsAre("Insert", "Update", "CopyFile", "KeyedCall"));
+              ElementsAre("KeyedCall", "Batch/KeyedCall", "Batch/KeyedCall"));
+  EXPECT_EQ(server_.received()[1].wrapped, "update");
+}
+
+TEST_F(ClientBatchingTest, ABatchedCallGetsItsReasonAndRetryDelay) {
+  server_.Script(
+      {HeldUntil(hold_),
+       FailBecause(grpc::StatusCode::ABORTED, "ROW_LOCKED",
+                   absl::Milliseconds(300)),
+       FailBecause(grpc::StatusCode::INVALID_ARGUMENT, "COLUMN_UNKNOWN",
+                   std::nullopt, {{"column", "colour"}}),
+       ScriptedReply{}});
+  const Client client = *Client::Create(options_);
+  Outcome<v1::InsertResponse> held, locked, refused;
+  client.InsertAsync(Rows(1), held.callback());
+  client.InsertAsync(Rows(2), locked.callback());
+  client.InsertAsync(Rows(3), refused.callback());
+  hold_->Notify();
+
+  EXPECT_TRUE(held.Get().first.ok());
+  auto [locked_result, locked_info] = locked.Get();
+  EXPECT_TRUE(locked_result.ok()) << locked_result.status();
+  EXPECT_EQ(locked_info.attempts, 2);
+  EXPECT_THAT(env_.sleeps(), ElementsAre(absl::Milliseconds(300)));
+  auto [refused_result, refused_info] = refused.Get();
+  EXPECT_EQ(ErrorReason(refused_result.status()), reasons::kColumnUnknown);
+  EXPECT_EQ(ErrorMetadata(refused_result.status())["column"], "colour");
+  EXPECT_THAT(Methods(), ElementsAre("KeyedCall", "Batch/KeyedCall",
+                                     "Batch/KeyedCall", "KeyedCall"));
+}
+
+TEST_F(ClientBatchingTest, ABatchCarriesItsFirstCallsMetadata) {
+  std::atomic<int> calls{0};
+  options_.call_metadata = [&calls] {
+    return CallMetadata{{"traceparent", absl::StrCat("trace-", ++calls)}};
+  };
+  server_.Script({HeldUntil(hold_)});
+  const Client client = *Client::Create(options_);
+  Outcome<v1::InsertResponse> held, first, second;
+  client.InsertAsync(Rows(1), held.callback());
+  client.InsertAsync(Rows(2), first.callback());
+  client.InsertAsync(Rows(3), second.callback());
+  hold_->Notify();
+  for (auto* outcome : {&held, &first, &second}) {
+    EXPECT_TRUE(outcome->Get().first.ok());
+  }
+  std::vector<std::string> traceparents;
+  for (const ReceivedCall& call : server_.received()) {
+    traceparents.push_back(call.metadata.find("traceparent")->second);
+  }
+  EXPECT_THAT(traceparents, ElementsAre("trace-1", "trace-2", "trace-2"));
+  EXPECT_THAT(Methods(),
+              ElementsAre("KeyedCall", "Batch/KeyedCall", "Batch/KeyedCall"));
 }
 
 TEST_F(ClientBatchingTest, WithBatchingOffEveryCallGoesAlone) {
   options_.batching.enabled = false;
-  server_.Script({HeldUntil(hold_)});
-  const Client client = *Client::Create(options_);
   Outcome<v1::InsertResponse> held;
-  client.InsertAsync(Rows(1), held.callback());
-  AwaitReceived(1);
+  const Client client = ClientWithACallHeld(held);
   EXPECT_TRUE(client.Insert(Rows(2)).ok());
   EXPECT_TRUE(client.KeyedCall(ExactlyOnce(Rows(3), "k")).ok());
   hold_->Notify();
   EXPECT_TRUE(held.Get().first.ok());
-  EXPECT_THAT(Methods(), ElementsAre("Insert", "Insert", "KeyedCall"));
+  EXPECT_THAT(Methods(), ElementsAre("KeyedCall", "KeyedCall", "KeyedCall"));
 }
 
 }  // namespace

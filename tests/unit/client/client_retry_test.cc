@@ -6,7 +6,9 @@
 
 #include <atomic>
 #include <future>
+#include <iterator>
 
+#include "absl/strings/str_cat.h"
 #include "fake_environment.h"
 #include "idem/client.h"
 #include "scripted_server.h"
@@ -14,10 +16,11 @@
 namespace idem {
 namespace {
 
-using ::testing::Each;
 using ::testing::ElementsAre;
 using testing::Fail;
+using testing::FailBecause;
 using testing::FakeEnvironment;
+using ::testing::Pair;
 using testing::ReceivedCall;
 using testing::ScriptedReply;
 using testing::ScriptedServer;
@@ -145,25 +148,210 @@ TEST_F(ClientRetryTest, ResourceExhaustedWithoutPushbackIsFinal) {
   EXPECT_EQ(info.stop_reason, StopReason::kNotRetryable);
 }
 
-TEST_F(ClientRetryTest, NeverRetriesAPlainIncrement) {
-  server_.Script({kUnavailable});
-  CallInfo info;
-  absl::StatusOr<v1::UpdateResponse> result =
-      MakeClient().Update(Increment(), {}, &info);
-  EXPECT_EQ(result.status().code(), absl::StatusCode::kUnavailable);
-  EXPECT_EQ(info.attempts, 1);
-  EXPECT_EQ(info.stop_reason, StopReason::kNotIdempotent);
-  EXPECT_EQ(server_.received().size(), 1u);
+TEST_F(ClientRetryTest, AutoKeysSendEachWriteUnderOneKeyOfItsOwn) {
+  server_.Script({kUnavailable, Fail(grpc::StatusCode::ABORTED),
+                  ScriptedReply{}, kUnavailable, kUnavailable});
+  const Client client = MakeClient();
+  CallInfo insert_info, update_info, copy_info;
+  absl::StatusOr<v1::InsertResponse> inserted =
+      client.Insert(v1::InsertRequest(), {}, &insert_info);
+  ASSERT_TRUE(inserted.ok()) << inserted.status();
+  ASSERT_TRUE(client.Update(Increment(), {}, &update_info).ok());
+  ASSERT_TRUE(client.CopyFile(v1::CopyFileRequest(), {}, &copy_info).ok());
+
+  const std::vector<ReceivedCall> calls = server_.received();
+  ASSERT_EQ(calls.size(), 7u);
+  EXPECT_EQ(insert_info.attempts, 3);
+  EXPECT_EQ(update_info.attempts, 3);
+  EXPECT_EQ(copy_info.attempts, 1);
+  for (int i = 0; i < 7; ++i) {
+    const CallInfo& info = i < 3   ? insert_info
+                           : i < 6 ? update_info
+                                   : copy_info;
+    EXPECT_EQ(calls[i].method, "KeyedCall");
+    EXPECT_EQ(calls[i].wrapped, i < 3   ? "insert"
+                                : i < 6 ? "update"
+                                        : "copy_file");
+    EXPECT_EQ(calls[i].idempotency_key, info.idempotency_key);
+  }
+  EXPECT_EQ(insert_info.idempotency_key.size(), 36u);
+  EXPECT_NE(insert_info.idempotency_key, update_info.idempotency_key);
+  EXPECT_THAT(Attempts(), ElementsAre("1", "2", "3", "1", "2", "3", "1"));
 }
 
-TEST_F(ClientRetryTest, RetriesASetOnlyUpdate) {
+TEST_F(ClientRetryTest, AnAutoKeyedWriteReportsAReplay) {
+  ScriptedReply replayed;
+  replayed.trailers = {{"idempotent-replayed", "true"}};
+  server_.Script({kUnavailable, replayed});
+  CallInfo info;
+  ASSERT_TRUE(MakeClient().Insert(v1::InsertRequest(), {}, &info).ok());
+  EXPECT_EQ(info.attempts, 2);
+  EXPECT_TRUE(info.replayed);
+}
+
+TEST_F(ClientRetryTest, WritesGoAsThemselvesWhenRetriesAreOff) {
+  CallOptions once;
+  once.retry = options_.retry;
+  once.retry->max_attempts = 1;
+  CallInfo info;
+  ASSERT_TRUE(MakeClient().Insert(v1::InsertRequest(), once, &info).ok());
+  ASSERT_EQ(server_.received().size(), 1u);
+  EXPECT_EQ(server_.received()[0].method, "Insert");
+  EXPECT_EQ(info.idempotency_key, "");
+}
+
+TEST_F(ClientRetryTest, WithoutAutoKeysAWriteThatMayHaveRunIsNotRetried) {
+  options_.auto_keys = false;
   v1::UpdateRequest set = Increment();
   set.clear_increment();
   *set.mutable_set() = MakeRow({{"n", 5}});
-  server_.Script({kUnavailable});
+  server_.Script({kUnavailable, kUnavailable,
+                  FailBecause(grpc::StatusCode::UNAVAILABLE, "COMMIT_UNKNOWN"),
+                  Fail(grpc::StatusCode::DEADLINE_EXCEEDED)});
+  const Client client = MakeClient();
+  std::vector<CallInfo> infos(4);
+  EXPECT_FALSE(client.Update(Increment(), {}, &infos[0]).ok());
+  EXPECT_FALSE(client.Update(set, {}, &infos[1]).ok());
+  EXPECT_FALSE(client.Insert(v1::InsertRequest(), {}, &infos[2]).ok());
+  EXPECT_FALSE(client.CopyFile(v1::CopyFileRequest(), {}, &infos[3]).ok());
+  for (const CallInfo& info : infos) {
+    EXPECT_EQ(info.attempts, 1);
+    EXPECT_EQ(info.stop_reason, StopReason::kNotIdempotent);
+    EXPECT_EQ(info.idempotency_key, "");
+  }
+  std::vector<std::string> methods;
+  for (const ReceivedCall& call : server_.received()) {
+    methods.push_back(call.method);
+  }
+  EXPECT_THAT(methods, ElementsAre("Update", "Update", "Insert", "CopyFile"));
+}
+
+TEST_F(ClientRetryTest, WithoutAutoKeysAWriteIsRetriedWhenItDidNotRun) {
+  options_.auto_keys = false;
+  server_.Script({FailBecause(grpc::StatusCode::ABORTED, "ROW_LOCKED"),
+                  FailBecause(grpc::StatusCode::RESOURCE_EXHAUSTED,
+                              "OVERLOADED", absl::Milliseconds(20)),
+                  FailBecause(grpc::StatusCode::UNAVAILABLE, "SHUTTING_DOWN")});
   CallInfo info;
-  EXPECT_TRUE(MakeClient().Update(set, {}, &info).ok());
+  ASSERT_TRUE(MakeClient().Update(Increment(), {}, &info).ok());
+  EXPECT_EQ(info.attempts, 4);
+  EXPECT_EQ(server_.received()[3].method, "Update");
+}
+
+TEST_F(ClientRetryTest, FailuresCarryTheServersReasonAndMetadata) {
+  server_.Script(
+      {FailBecause(grpc::StatusCode::INVALID_ARGUMENT, "COLUMN_UNKNOWN",
+                   std::nullopt, {{"column", "colour"}, {"row", "0"}})});
+  CallInfo info;
+  absl::StatusOr<v1::InsertResponse> result =
+      MakeClient().Insert(v1::InsertRequest(), {}, &info);
+  EXPECT_EQ(result.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(ErrorReason(result.status()), reasons::kColumnUnknown);
+  EXPECT_THAT(ErrorMetadata(result.status()),
+              ElementsAre(Pair("column", "colour"), Pair("row", "0")));
+  EXPECT_EQ(ErrorReason(info.final_status), reasons::kColumnUnknown);
+  EXPECT_EQ(info.attempts, 1);
+}
+
+TEST_F(ClientRetryTest, RetryInfoIsHonouredBeforeThePushbackTrailer) {
+  env_.set_random(0);  // the backoff alone would not wait at all
+  ScriptedReply locked = FailBecause(grpc::StatusCode::ABORTED, "ROW_LOCKED",
+                                     absl::Milliseconds(700));
+  locked.trailers = {{"grpc-retry-pushback-ms", "1234"}};
+  server_.Script({locked});
+  CallInfo info;
+  ASSERT_TRUE(MakeClient().Update(Increment(), {}, &info).ok());
   EXPECT_EQ(info.attempts, 2);
+  EXPECT_THAT(env_.sleeps(), ElementsAre(absl::Milliseconds(700)));
+}
+
+TEST_F(ClientRetryTest, AFullDiskIsNotRetried) {
+  server_.Script({FailBecause(grpc::StatusCode::RESOURCE_EXHAUSTED, "DISK_FULL",
+                              absl::Seconds(1))});
+  CallInfo info;
+  absl::StatusOr<v1::CopyFileResponse> result =
+      MakeClient().CopyFile(v1::CopyFileRequest(), {}, &info);
+  EXPECT_EQ(ErrorReason(result.status()), reasons::kDiskFull);
+  EXPECT_EQ(info.attempts, 1);
+  EXPECT_EQ(info.stop_reason, StopReason::kNotRetryable);
+}
+
+TEST_F(ClientRetryTest, ATransactionIsAKeyedCallRetriedUnderItsKey) {
+  server_.Script({kUnavailable});
+  const Transaction transaction =
+      Transaction().Insert(v1::InsertRequest()).Update(Increment(), true);
+  const Client client = MakeClient();
+  CallInfo info;
+  absl::StatusOr<v1::TransactionResponse> result =
+      client.Transaction(transaction, "order-42", {}, &info);
+  ASSERT_TRUE(result.ok()) << result.status();
+  EXPECT_EQ(info.attempts, 2);
+  EXPECT_EQ(info.idempotency_key, "order-42");
+  for (const ReceivedCall& call : server_.received()) {
+    EXPECT_EQ(call.method, "KeyedCall");
+    EXPECT_EQ(call.wrapped, "transaction");
+    EXPECT_EQ(call.idempotency_key, "order-42");
+  }
+  ASSERT_TRUE(client.Transaction(transaction, "", {}, &info).ok());
+  EXPECT_EQ(info.idempotency_key.size(), 36u);  // a new key
+}
+
+TEST_F(ClientRetryTest, GetKeyIsRetriedLikeARead) {
+  server_.Script({kUnavailable, Fail(grpc::StatusCode::DEADLINE_EXCEEDED)});
+  CallInfo info;
+  absl::StatusOr<v1::GetKeyResponse> result =
+      MakeClient().GetKey("order-42", {}, &info);
+  ASSERT_TRUE(result.ok()) << result.status();
+  EXPECT_EQ(result->state(), v1::KEY_STATE_FINISHED);
+  EXPECT_EQ(info.attempts, 3);
+  EXPECT_EQ(info.idempotency_key, "order-42");
+  for (const ReceivedCall& call : server_.received()) {
+    EXPECT_EQ(call.method, "GetKey");
+    EXPECT_EQ(call.idempotency_key, "order-42");
+  }
+}
+
+TEST_F(ClientRetryTest, ForgetKeyIsRetriedOnlyWhenItDidNotRun) {
+  server_.Script({FailBecause(grpc::StatusCode::UNAVAILABLE, "SHUTTING_DOWN"),
+                  ScriptedReply{}, kUnavailable});
+  const Client client = MakeClient();
+  CallInfo refused, lost;
+  // Refused before it ran: the retry's answer is the call's own.
+  absl::StatusOr<v1::ForgetKeyResponse> forgotten =
+      client.ForgetKey("order-42", {}, &refused);
+  ASSERT_TRUE(forgotten.ok()) << forgotten.status();
+  EXPECT_TRUE(forgotten->forgotten());
+  EXPECT_EQ(refused.attempts, 2);
+  // Lost on the way: it may have forgotten the key, and a repeat would
+  // answer forgotten = false.
+  EXPECT_EQ(client.ForgetKey("order-42", {}, &lost).status().code(),
+            absl::StatusCode::kUnavailable);
+  EXPECT_EQ(lost.attempts, 1);
+  EXPECT_EQ(lost.stop_reason, StopReason::kNotIdempotent);
+  EXPECT_EQ(server_.received().size(), 3u);
+}
+
+TEST_F(ClientRetryTest, CallMetadataIsTakenOnceAndSentWithEveryAttempt) {
+  std::atomic<int> calls{0};
+  options_.call_metadata = [&calls] {
+    const int call = ++calls;
+    return CallMetadata{{"traceparent", absl::StrCat("00-trace-", call, "-01")},
+                        {"tracestate", "idem=test"}};
+  };
+  server_.Script({kUnavailable, kUnavailable});
+  const Client client = MakeClient();
+  ASSERT_TRUE(client.Insert(v1::InsertRequest()).ok());
+  ASSERT_TRUE(client.GetKey("k").ok());
+  EXPECT_EQ(calls, 2);
+  const std::vector<ReceivedCall> received = server_.received();
+  ASSERT_EQ(received.size(), 4u);
+  for (size_t i = 0; i < received.size(); ++i) {
+    const auto traceparent = received[i].metadata.equal_range("traceparent");
+    ASSERT_EQ(std::distance(traceparent.first, traceparent.second), 1);
+    EXPECT_EQ(traceparent.first->second,
+              i < 3 ? "00-trace-1-01" : "00-trace-2-01");
+    EXPECT_EQ(received[i].metadata.find("tracestate")->second, "idem=test");
+  }
 }
 
 TEST_F(ClientRetryTest, SendsTheSameKeyOnEveryAttempt) {
@@ -235,7 +423,8 @@ TEST_F(ClientRetryTest, PerCallOptionsOverrideTheClients) {
   once.retry =
       RetryPolicy{/*max_attempts=*/1, absl::Seconds(5), absl::Seconds(5)};
   CallInfo info;
-  EXPECT_FALSE(MakeClient().Insert(v1::InsertRequest(), once, &info).ok());
+  EXPECT_FALSE(
+      MakeClient().KeyedCall(ExactlyOnce(Increment()), once, &info).ok());
   EXPECT_EQ(info.attempts, 1);
   EXPECT_EQ(info.stop_reason, StopReason::kMaxAttempts);
 }

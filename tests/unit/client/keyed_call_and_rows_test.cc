@@ -5,6 +5,7 @@
 
 #include "idem/keyed_call.h"
 #include "idem/rows.h"
+#include "idem/transaction.h"
 
 namespace idem {
 namespace {
@@ -43,6 +44,36 @@ TEST(ExactlyOnce, WrapsTheCallWithANewOrGivenKey) {
   v1::InsertRequest insert;
   insert.set_table("t");
   EXPECT_EQ(ExactlyOnce(insert, "k").insert().table(), "t");
+}
+
+TEST(Transaction, BuildsItsStepsInOrder) {
+  v1::InsertRequest order;
+  order.set_table("orders");
+  *order.add_rows() = MakeRow({{"id", 42}});
+  v1::UpdateRequest stock;
+  stock.set_table("stock");
+  *stock.mutable_key() = MakeRow({{"sku", "A-1"}});
+  *stock.mutable_increment() = MakeRow({{"count", -1}});
+
+  const Transaction transaction = Transaction()
+                                      .Insert(order)
+                                      .Update(stock, /*require_applied=*/true)
+                                      .Insert(order, /*require_applied=*/true);
+  const v1::TransactionRequest& request = transaction.request();
+  ASSERT_EQ(request.steps_size(), 3);
+  EXPECT_EQ(request.steps(0).insert().SerializeAsString(),
+            order.SerializeAsString());
+  EXPECT_FALSE(request.steps(0).require_applied());
+  EXPECT_EQ(request.steps(1).update().SerializeAsString(),
+            stock.SerializeAsString());
+  EXPECT_TRUE(request.steps(1).require_applied());
+  EXPECT_TRUE(request.steps(2).has_insert());
+  EXPECT_TRUE(request.steps(2).require_applied());
+
+  const v1::KeyedCallRequest keyed = ExactlyOnce(request, "order-42");
+  EXPECT_EQ(keyed.idempotency_key(), "order-42");
+  EXPECT_EQ(keyed.transaction().steps_size(), 3);
+  EXPECT_EQ(ExactlyOnce(request).idempotency_key().size(), 36u);
 }
 
 TEST(MakeRow, MapsCppValuesToValueKinds) {

@@ -4,11 +4,12 @@
 
 #include <memory>
 
+#include "google/rpc/error_details.pb.h"
+#include "google/rpc/status.pb.h"
 #include "idem/backoff_policy.h"
-#include "idem/idempotency.h"
+#include "idem/error_info.h"
 #include "idem/retry_budget.h"
 #include "idem/retry_policy.h"
-#include "idem/rows.h"
 #include "retry_decision.h"
 
 namespace idem {
@@ -75,20 +76,6 @@ TEST(RetryableCodes, AreTheTransientOnes) {
   }
 }
 
-TEST(Idempotency, OnlyAnIncrementIsUnsafeToRepeat) {
-  v1::UpdateRequest set_only;
-  *set_only.mutable_set() = MakeRow({{"name", "Ada"}});
-  EXPECT_TRUE(IsIdempotent(set_only));
-  v1::UpdateRequest increment = set_only;
-  *increment.mutable_increment() = MakeRow({{"n", 1}});
-  EXPECT_FALSE(IsIdempotent(increment));
-  v1::KeyedCallRequest keyed;
-  *keyed.mutable_update() = increment;
-  EXPECT_TRUE(IsIdempotent(keyed));
-  EXPECT_TRUE(IsIdempotent(v1::InsertRequest()));
-  EXPECT_TRUE(IsIdempotent(v1::CopyFileRequest()));
-}
-
 TEST(Pushback, ParsesMillisecondsAndRefusals) {
   EXPECT_FALSE(ParsePushback(std::nullopt).present);
   EXPECT_EQ(ParsePushback("250").delay, absl::Milliseconds(250));
@@ -97,14 +84,35 @@ TEST(Pushback, ParsesMillisecondsAndRefusals) {
   EXPECT_TRUE(ParsePushback("soon").refuses);
 }
 
+// A failure as the server sends it: with an ErrorInfo of `reason` and, when
+// given, a RetryInfo.
+absl::Status Failure(absl::StatusCode code, absl::string_view reason,
+                     std::optional<absl::Duration> retry_delay = {}) {
+  google::rpc::Status status;
+  status.set_code(static_cast<int>(code));
+  status.set_message("failed");
+  google::rpc::ErrorInfo info;
+  info.set_reason(std::string(reason));
+  info.set_domain("idem");
+  status.add_details()->PackFrom(info);
+  if (retry_delay.has_value()) {
+    google::rpc::RetryInfo retry;
+    retry.mutable_retry_delay()->set_nanos(
+        static_cast<int32_t>(absl::ToInt64Nanoseconds(*retry_delay)));
+    status.add_details()->PackFrom(retry);
+  }
+  return FromRpcStatus(status);
+}
+
 class Decide : public ::testing::Test {
  protected:
   Decision After(absl::Status status, int attempts_done,
                  absl::Duration elapsed = absl::ZeroDuration(),
                  std::optional<absl::string_view> pushback = std::nullopt,
-                 bool idempotent = true, uint64_t random = UINT64_MAX) {
+                 bool repeat_answers_alike = true,
+                 uint64_t random = UINT64_MAX) {
     const RetryContext context{
-        policy_,       backoff_,         idempotent,
+        policy_,       backoff_,         repeat_answers_alike,
         attempts_done, start_ + elapsed, start_ + policy_.total_timeout};
     return DecideAfterAttempt(
         context, AttemptResult{std::move(status), ParsePushback(pushback)},
@@ -135,11 +143,68 @@ TEST_F(Decide, StopsOnSuccessAndOnPermanentErrors) {
   EXPECT_EQ(d.stop_reason, StopReason::kNotRetryable);
 }
 
-TEST_F(Decide, NeverRetriesWhatIsNotIdempotent) {
-  Decision d = After(absl::UnavailableError("reset"), 1, absl::ZeroDuration(),
-                     std::nullopt, /*idempotent=*/false);
+TEST_F(Decide, RepeatsACallWithoutKeyOnlyAfterAFailureThatSaysItDidNotRun) {
+  auto without_key = [&](absl::Status status) {
+    return After(std::move(status), 1, absl::ZeroDuration(), std::nullopt,
+                 /*repeat_answers_alike=*/false);
+  };
+  // The attempt may have run: a repeat could answer DUPLICATE, UNCHANGED...
+  for (const absl::Status& may_have_run :
+       {absl::UnavailableError("reset"), absl::DeadlineExceededError("slow"),
+        Failure(absl::StatusCode::kUnavailable, reasons::kCommitUnknown)}) {
+    Decision d = without_key(may_have_run);
+    EXPECT_FALSE(d.retry) << may_have_run;
+    EXPECT_EQ(d.stop_reason, StopReason::kNotIdempotent) << may_have_run;
+  }
+  // ...but not when the server says it refused or rolled it back.
+  for (const absl::Status& did_not_run :
+       {Failure(absl::StatusCode::kUnavailable, reasons::kDatabaseUnavailable),
+        Failure(absl::StatusCode::kUnavailable, reasons::kShuttingDown),
+        Failure(absl::StatusCode::kAborted, reasons::kRowLocked),
+        Failure(absl::StatusCode::kAborted, reasons::kKeyInFlight),
+        Failure(absl::StatusCode::kResourceExhausted, reasons::kOverloaded),
+        Failure(absl::StatusCode::kResourceExhausted, reasons::kTenantLimit)}) {
+    EXPECT_TRUE(without_key(did_not_run).retry) << did_not_run;
+  }
+}
+
+TEST_F(Decide, ReasonsTellOverloadFromAFullDisk) {
+  // Overload passes: retried, after the backoff when no delay came with it.
+  for (absl::string_view overload :
+       {reasons::kOverloaded, reasons::kTenantLimit}) {
+    Decision d =
+        After(Failure(absl::StatusCode::kResourceExhausted, overload), 1);
+    EXPECT_TRUE(d.retry) << overload;
+    EXPECT_EQ(d.sleep, absl::Milliseconds(100)) << overload;
+  }
+  // A full disk does not, whatever delay came with it.
+  Decision d = After(Failure(absl::StatusCode::kResourceExhausted,
+                             reasons::kDiskFull, absl::Seconds(1)),
+                     1, absl::ZeroDuration(), "1000");
   EXPECT_FALSE(d.retry);
-  EXPECT_EQ(d.stop_reason, StopReason::kNotIdempotent);
+  EXPECT_EQ(d.stop_reason, StopReason::kNotRetryable);
+  // Without a reason, only a refusal with a delay is overload (as before
+  // the reasons): an unknown reason follows its code.
+  EXPECT_EQ(After(absl::ResourceExhaustedError("too big"), 1).stop_reason,
+            StopReason::kNotRetryable);
+  EXPECT_TRUE(After(Failure(absl::StatusCode::kResourceExhausted, "NEW"), 1,
+                    absl::ZeroDuration(), "100")
+                  .retry);
+  EXPECT_TRUE(After(Failure(absl::StatusCode::kAborted, "NEW"), 1).retry);
+  EXPECT_EQ(
+      After(Failure(absl::StatusCode::kInvalidArgument, reasons::kRowLocked), 1)
+          .stop_reason,
+      StopReason::kNotRetryable);
+}
+
+TEST_F(Decide, RetryInfoWinsOverThePushbackTrailer) {
+  const absl::Status locked = Failure(
+      absl::StatusCode::kAborted, reasons::kRowLocked, absl::Milliseconds(300));
+  EXPECT_EQ(After(locked, 1, absl::ZeroDuration(), "1500").sleep,
+            absl::Milliseconds(300));
+  EXPECT_TRUE(After(locked, 1, absl::ZeroDuration(), "-1").retry);
+  EXPECT_EQ(After(locked, 1, absl::ZeroDuration(), std::nullopt, true, 0).sleep,
+            absl::Milliseconds(300));  // not the jittered backoff
 }
 
 TEST_F(Decide, StopsAtMaxAttempts) {

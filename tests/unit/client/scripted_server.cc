@@ -7,17 +7,60 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "google/rpc/error_details.pb.h"
 
 namespace idem::testing {
 namespace {
 
-std::string ClientMetadata(const grpc::ServerContext& context,
-                           const std::string& name) {
-  const auto& metadata = context.client_metadata();
-  const auto it = metadata.find(name);
-  return it == metadata.end()
-             ? ""
-             : std::string(it->second.data(), it->second.size());
+// What the peer saw of a call: its method and metadata.
+ReceivedCall Received(const grpc::ServerContext& context, std::string method) {
+  ReceivedCall call;
+  call.method = std::move(method);
+  for (const auto& [name, value] : context.client_metadata()) {
+    call.metadata.emplace(std::string(name.data(), name.size()),
+                          std::string(value.data(), value.size()));
+  }
+  for (auto [name, field] : {std::pair{"idem-attempt", &call.attempt},
+                             std::pair{"authorization", &call.authorization}}) {
+    if (const auto it = call.metadata.find(name); it != call.metadata.end()) {
+      *field = it->second;
+    }
+  }
+  return call;
+}
+
+ReceivedCall ReceivedKeyed(const grpc::ServerContext& context,
+                           std::string method,
+                           const v1::KeyedCallRequest& request) {
+  ReceivedCall call = Received(context, std::move(method));
+  call.idempotency_key = request.idempotency_key();
+  if (request.call_case() != v1::KeyedCallRequest::CALL_NOT_SET) {
+    call.wrapped =
+        request.GetDescriptor()->FindFieldByNumber(request.call_case())->name();
+  }
+  return call;
+}
+
+// An empty result of the kind the keyed call asks for.
+void AnswerKeyed(const v1::KeyedCallRequest& request, bool replayed,
+                 v1::KeyedCallResponse* response) {
+  response->set_replayed(replayed);
+  switch (request.call_case()) {
+    case v1::KeyedCallRequest::kInsert:
+      response->mutable_insert();
+      break;
+    case v1::KeyedCallRequest::kUpdate:
+      response->mutable_update();
+      break;
+    case v1::KeyedCallRequest::kCopyFile:
+      response->mutable_copy_file();
+      break;
+    case v1::KeyedCallRequest::kTransaction:
+      response->mutable_transaction();
+      break;
+    case v1::KeyedCallRequest::CALL_NOT_SET:
+      break;
+  }
 }
 
 // Waits as `reply` says.
@@ -26,12 +69,42 @@ void Delay(const ScriptedReply& reply) {
   if (reply.hold != nullptr) reply.hold->WaitForNotification();
 }
 
+// The reply's status with its details, as gRPC carries it.
+google::rpc::Status DetailedStatus(const ScriptedReply& reply) {
+  google::rpc::Status status = reply.details;
+  status.set_code(reply.code);
+  status.set_message(reply.message);
+  return status;
+}
+
 }  // namespace
 
 ScriptedReply Fail(grpc::StatusCode code,
                    std::map<std::string, std::string> trailers) {
-  return ScriptedReply{code, "scripted failure", std::move(trailers),
-                       absl::ZeroDuration()};
+  ScriptedReply reply;
+  reply.code = code;
+  reply.message = "scripted failure";
+  reply.trailers = std::move(trailers);
+  return reply;
+}
+
+ScriptedReply FailBecause(grpc::StatusCode code, const std::string& reason,
+                          std::optional<absl::Duration> retry_delay,
+                          std::map<std::string, std::string> metadata) {
+  ScriptedReply reply = Fail(code);
+  google::rpc::ErrorInfo info;
+  info.set_reason(reason);
+  info.set_domain("idem");
+  info.mutable_metadata()->insert(metadata.begin(), metadata.end());
+  reply.details.add_details()->PackFrom(info);
+  if (retry_delay.has_value()) {
+    google::rpc::RetryInfo retry;
+    const int64_t nanos = absl::ToInt64Nanoseconds(*retry_delay);
+    retry.mutable_retry_delay()->set_seconds(nanos / 1'000'000'000);
+    retry.mutable_retry_delay()->set_nanos(nanos % 1'000'000'000);
+    reply.details.add_details()->PackFrom(retry);
+  }
+  return reply;
 }
 
 class ScriptedServer::Service final : public v1::IdemService::Service {
@@ -40,21 +113,40 @@ class ScriptedServer::Service final : public v1::IdemService::Service {
 
   grpc::Status Insert(grpc::ServerContext* context, const v1::InsertRequest*,
                       v1::InsertResponse*) override {
-    return Answer(*context, "Insert", "", nullptr);
+    return StatusOf(Reply(*context, Received(*context, "Insert")));
   }
   grpc::Status Update(grpc::ServerContext* context, const v1::UpdateRequest*,
                       v1::UpdateResponse*) override {
-    return Answer(*context, "Update", "", nullptr);
+    return StatusOf(Reply(*context, Received(*context, "Update")));
   }
   grpc::Status CopyFile(grpc::ServerContext* context,
                         const v1::CopyFileRequest*,
                         v1::CopyFileResponse*) override {
-    return Answer(*context, "CopyFile", "", nullptr);
+    return StatusOf(Reply(*context, Received(*context, "CopyFile")));
   }
   grpc::Status KeyedCall(grpc::ServerContext* context,
                          const v1::KeyedCallRequest* request,
                          v1::KeyedCallResponse* response) override {
-    return Answer(*context, "KeyedCall", request->idempotency_key(), response);
+    const ScriptedReply reply =
+        Reply(*context, ReceivedKeyed(*context, "KeyedCall", *request));
+    AnswerKeyed(*request, IsReplayed(reply), response);
+    return StatusOf(reply);
+  }
+  grpc::Status GetKey(grpc::ServerContext* context,
+                      const v1::GetKeyRequest* request,
+                      v1::GetKeyResponse* response) override {
+    ReceivedCall call = Received(*context, "GetKey");
+    call.idempotency_key = request->idempotency_key();
+    response->set_state(v1::KEY_STATE_FINISHED);
+    return StatusOf(Reply(*context, std::move(call)));
+  }
+  grpc::Status ForgetKey(grpc::ServerContext* context,
+                         const v1::ForgetKeyRequest* request,
+                         v1::ForgetKeyResponse* response) override {
+    ReceivedCall call = Received(*context, "ForgetKey");
+    call.idempotency_key = request->idempotency_key();
+    response->set_forgotten(true);
+    return StatusOf(Reply(*context, std::move(call)));
   }
   // Each call of a batch takes the next reply, as a lone call would; the
   // batch waits as each of them says.
@@ -68,26 +160,25 @@ class ScriptedServer::Service final : public v1::IdemService::Service {
     for (const v1::BatchCall& call : request->calls()) {
       const bool keyed = call.has_keyed_call();
       ScriptedReply reply = owner_.Next(
-          ReceivedCall{keyed ? "Batch/KeyedCall" : "Batch/Insert",
-                       ClientMetadata(*context, "idem-attempt"),
-                       ClientMetadata(*context, "authorization"),
-                       keyed ? call.keyed_call().idempotency_key() : ""});
+          keyed ? ReceivedKeyed(*context, "Batch/KeyedCall", call.keyed_call())
+                : Received(*context, "Batch/Insert"));
       v1::BatchResult& result = *response->add_results();
       result.set_code(reply.code);
       result.set_message(reply.message);
-      result.set_replayed(reply.trailers.count("idempotent-replayed") > 0);
+      result.set_replayed(IsReplayed(reply));
       if (const auto pushback = reply.trailers.find("grpc-retry-pushback-ms");
           pushback != reply.trailers.end()) {
         const int64_t ms = std::stoll(pushback->second);
         result.mutable_retry_delay()->set_seconds(ms / 1000);
         result.mutable_retry_delay()->set_nanos(ms % 1000 * 1000000);
       }
-      if (reply.code == grpc::StatusCode::OK) {
-        if (keyed) {
-          result.mutable_keyed_call()->set_replayed(result.replayed());
-        } else {
-          result.mutable_insert();
-        }
+      if (reply.code != grpc::StatusCode::OK) {
+        *result.mutable_status() = DetailedStatus(reply);
+      } else if (keyed) {
+        AnswerKeyed(call.keyed_call(), result.replayed(),
+                    result.mutable_keyed_call());
+      } else {
+        result.mutable_insert();
       }
       replies.push_back(std::move(reply));
     }
@@ -96,19 +187,26 @@ class ScriptedServer::Service final : public v1::IdemService::Service {
   }
 
  private:
-  grpc::Status Answer(grpc::ServerContext& context, std::string method,
-                      std::string key, v1::KeyedCallResponse* keyed) {
-    ScriptedReply reply = owner_.Next(
-        ReceivedCall{std::move(method), ClientMetadata(context, "idem-attempt"),
-                     ClientMetadata(context, "authorization"), std::move(key)});
+  // Takes the next reply for `call`, waits as it says and sets its trailers.
+  ScriptedReply Reply(grpc::ServerContext& context, ReceivedCall call) {
+    ScriptedReply reply = owner_.Next(std::move(call));
     Delay(reply);
     for (const auto& [name, value] : reply.trailers) {
       context.AddTrailingMetadata(name, value);
     }
-    if (keyed != nullptr) {
-      keyed->set_replayed(reply.trailers.count("idempotent-replayed") > 0);
+    return reply;
+  }
+
+  static grpc::Status StatusOf(const ScriptedReply& reply) {
+    if (reply.details.details().empty()) {
+      return grpc::Status(reply.code, reply.message);
     }
-    return grpc::Status(reply.code, reply.message);
+    return grpc::Status(reply.code, reply.message,
+                        DetailedStatus(reply).SerializeAsString());
+  }
+
+  static bool IsReplayed(const ScriptedReply& reply) {
+    return reply.trailers.count("idempotent-replayed") > 0;
   }
 
   ScriptedServer& owner_;

@@ -6,12 +6,14 @@
 #include <deque>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
 #include "absl/time/time.h"
+#include "google/rpc/status.pb.h"
 #include "idem/v1/idem.grpc.pb.h"
 
 namespace idem::testing {
@@ -24,18 +26,29 @@ struct ScriptedReply {
   absl::Duration delay;  // before answering
   // When set, the answer also waits until the test notifies it.
   std::shared_ptr<absl::Notification> hold = nullptr;
+  // Sent as grpc-status-details-bin (BatchResult.status in a batch) when it
+  // has details.
+  google::rpc::Status details = {};
 };
 
 // A failure with message "scripted failure".
 ScriptedReply Fail(grpc::StatusCode code,
                    std::map<std::string, std::string> trailers = {});
 
+// The same with the rich error model: an ErrorInfo of domain "idem" with
+// `reason` and `metadata`, and a RetryInfo when `retry_delay` is given.
+ScriptedReply FailBecause(grpc::StatusCode code, const std::string& reason,
+                          std::optional<absl::Duration> retry_delay = {},
+                          std::map<std::string, std::string> metadata = {});
+
 // What the scripted peer saw of one call.
 struct ReceivedCall {
-  std::string method;         // "Batch/Insert" for an Insert inside a Batch
-  std::string attempt;        // "idem-attempt" metadata
-  std::string authorization;  // "authorization" metadata
-  std::string idempotency_key;
+  std::string method;           // "Batch/Insert" for an Insert inside a Batch
+  std::string attempt;          // "idem-attempt" metadata
+  std::string authorization;    // "authorization" metadata
+  std::string idempotency_key;  // of a KeyedCall, GetKey or ForgetKey
+  std::string wrapped;          // a KeyedCall's call: "insert", "update", ...
+  std::multimap<std::string, std::string> metadata;  // all the client sent
 };
 
 // An in-process IdemService on 127.0.0.1 that answers calls from a script,

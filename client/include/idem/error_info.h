@@ -1,0 +1,89 @@
+#ifndef IDEM_ERROR_INFO_H_
+#define IDEM_ERROR_INFO_H_
+
+#include <map>
+#include <optional>
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/time/time.h"
+#include "google/rpc/status.pb.h"
+
+namespace idem {
+
+// Errors a program can read. The server attaches gRPC's rich error model to
+// every failure: a google.rpc.ErrorInfo (domain "idem", a reason such as
+// KEY_MISMATCH, metadata such as {"table": ..., "row": "3"}) and, when a
+// retry after a delay is right, a google.rpc.RetryInfo. The client carries
+// each detail on the absl::Status it returns, as a payload under the
+// detail's type URL holding the serialized message:
+//
+//   absl::StatusOr<v1::InsertResponse> r = client.Insert(request);
+//   if (idem::ErrorReason(r.status()) == idem::reasons::kColumnUnknown) {
+//     Log(idem::ErrorMetadata(r.status())["column"]);
+//   }
+//
+// A server without the details (older than the reasons) gives an empty
+// reason and metadata: the status code still tells what kind of failure it
+// is.
+inline constexpr char kErrorInfoTypeUrl[] =
+    "type.googleapis.com/google.rpc.ErrorInfo";
+inline constexpr char kRetryInfoTypeUrl[] =
+    "type.googleapis.com/google.rpc.RetryInfo";
+inline constexpr char kErrorDomain[] = "idem";
+
+// The reasons idem sends, grouped by the status code each comes with.
+namespace reasons {
+// ABORTED: the key's first call has not finished.
+inline constexpr char kKeyInFlight[] = "KEY_IN_FLIGHT";
+// ABORTED: lock timeout, serialization failure or deadlock.
+inline constexpr char kRowLocked[] = "ROW_LOCKED";
+// INVALID_ARGUMENT:
+inline constexpr char kKeyInvalid[] = "KEY_INVALID";
+inline constexpr char kRequestInvalid[] = "REQUEST_INVALID";
+inline constexpr char kColumnUnknown[] = "COLUMN_UNKNOWN";
+inline constexpr char kValueInvalid[] = "VALUE_INVALID";
+inline constexpr char kLimitExceeded[] = "LIMIT_EXCEEDED";
+// NOT_FOUND:
+inline constexpr char kTableNotFound[] = "TABLE_NOT_FOUND";
+inline constexpr char kSourceNotFound[] = "SOURCE_NOT_FOUND";
+// PERMISSION_DENIED:
+inline constexpr char kTableNotAllowed[] = "TABLE_NOT_ALLOWED";
+inline constexpr char kOperationNotAllowed[] = "OPERATION_NOT_ALLOWED";
+inline constexpr char kPathOutsideRoot[] = "PATH_OUTSIDE_ROOT";
+// FAILED_PRECONDITION:
+inline constexpr char kKeyMismatch[] = "KEY_MISMATCH";
+inline constexpr char kConstraintViolated[] = "CONSTRAINT_VIOLATED";
+inline constexpr char kStepNotApplied[] = "STEP_NOT_APPLIED";
+inline constexpr char kStorageNotConfigured[] = "STORAGE_NOT_CONFIGURED";
+// RESOURCE_EXHAUSTED:
+inline constexpr char kOverloaded[] = "OVERLOADED";
+inline constexpr char kTenantLimit[] = "TENANT_LIMIT";
+inline constexpr char kDiskFull[] = "DISK_FULL";
+// UNAVAILABLE:
+inline constexpr char kDatabaseUnavailable[] = "DATABASE_UNAVAILABLE";
+inline constexpr char kCommitUnknown[] = "COMMIT_UNKNOWN";
+inline constexpr char kShuttingDown[] = "SHUTTING_DOWN";
+// UNAUTHENTICATED:
+inline constexpr char kCredentialsInvalid[] = "CREDENTIALS_INVALID";
+}  // namespace reasons
+
+// The reason of the status's ErrorInfo (domain "idem"); empty if none.
+std::string ErrorReason(const absl::Status& status);
+
+// The metadata of the status's ErrorInfo: "table", "column", "row" (0-based
+// index in the request), "step" (0-based), "constraint"; empty if none.
+std::map<std::string, std::string> ErrorMetadata(const absl::Status& status);
+
+// The delay of the status's RetryInfo: how long the server asked the caller
+// to wait before trying again.
+std::optional<absl::Duration> RetryDelay(const absl::Status& status);
+
+// A google.rpc.Status (e.g. GetKeyResponse.failure) as an absl::Status with
+// its details as payloads: the first of each type, and an ErrorInfo only of
+// domain "idem".
+absl::Status FromRpcStatus(const google::rpc::Status& status);
+
+}  // namespace idem
+
+#endif  // IDEM_ERROR_INFO_H_
