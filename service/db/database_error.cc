@@ -8,6 +8,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/strings/strip.h"
 #include "service/common/error_reason.h"
+#include "service/common/retry_delay.h"
 
 namespace idem::db {
 namespace {
@@ -19,6 +20,13 @@ std::string PrimaryMessage(absl::string_view what) {
     if (absl::ConsumePrefix(&what, prefix)) break;
   }
   return std::string(what);
+}
+
+// ROW_LOCKED: the lock may be gone in a moment, so the caller is told to
+// come back soon.
+absl::Status RowLocked(absl::string_view message) {
+  return WithRetryDelay(Error(Reason::kRowLocked, message),
+                        absl::Milliseconds(100));
 }
 
 // The quoted name after `marker` in PostgreSQL's message, if any:
@@ -45,10 +53,10 @@ absl::Status FromSqlState(const std::string& state, const std::string& text) {
         absl::StrCat("database unavailable (", state, "); retry later"));
   }
   if (state == "40001" || state == "40P01" || state == "55P03") {
-    return Error(Reason::kRowLocked,
-                 absl::StrCat("a row is locked or changed by a concurrent "
-                              "transaction (",
-                              state, "); retry"));
+    return RowLocked(
+        absl::StrCat("a row is locked or changed by a concurrent "
+                     "transaction (",
+                     state, "); retry"));
   }
   if (state == "57014") {
     return absl::DeadlineExceededError("database statement timed out");
@@ -100,7 +108,7 @@ absl::Status MapDatabaseError(const std::exception& error) {
   }
   // libpqxx 6.4 raises these without a SQLSTATE.
   if (dynamic_cast<const pqxx::transaction_rollback*>(&error) != nullptr) {
-    return Error(Reason::kRowLocked, "concurrent change; retry");
+    return RowLocked("concurrent change; retry");
   }
   if (const auto* sql = dynamic_cast<const pqxx::sql_error*>(&error)) {
     return FromSqlState(sql->sqlstate(), PrimaryMessage(sql->what()));

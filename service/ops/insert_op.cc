@@ -4,6 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "service/common/error_reason.h"
+#include "service/common/retry_delay.h"
 #include "service/db/value_decoding.h"
 #include "service/db/value_encoding.h"
 #include "service/ops/column_resolution.h"
@@ -173,8 +174,10 @@ absl::Status WriteRound(db::Transaction& txn, const db::InsertSql& sql,
     int& outcome = outcomes[round[row[0].as<size_t>() - 1]];
     if (outcome == 0) outcome = row[1].as<int>();
     if (outcome == 0) {
-      return Error(Reason::kRowLocked,
-                   "a concurrent transaction changed the same keys; retry");
+      return WithRetryDelay(
+          Error(Reason::kRowLocked,
+                "a concurrent transaction changed the same keys; retry"),
+          absl::Milliseconds(100));
     }
   }
   return absl::OkStatus();
