@@ -150,7 +150,8 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const Config& config) {
     }
     server->storage_root_ = *std::move(root);
   }
-  server->key_store_ = std::make_unique<keys::KeyStore>(config.key_retention);
+  server->key_store_ = std::make_unique<keys::KeyStore>(
+      config.key_retention, config.tombstone_retention);
   server->ops_.pool = server->pool_.get();
   server->ops_.catalog = server->catalog_.get();
   server->ops_.key_store = server->key_store_.get();

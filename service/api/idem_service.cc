@@ -14,6 +14,7 @@
 #include "service/ops/copy_file_op.h"
 #include "service/ops/group_commit.h"
 #include "service/ops/insert_op.h"
+#include "service/ops/key_management_op.h"
 #include "service/ops/keyed_call_op.h"
 #include "service/ops/update_op.h"
 
@@ -261,6 +262,37 @@ grpc::ServerUnaryReactor* IdemService::Update(
                      done(Into(ops::RunUpdate(ops_, *request), response),
                           false);
                    }});
+}
+
+grpc::ServerUnaryReactor* IdemService::GetKey(
+    grpc::CallbackServerContext* context, const v1::GetKeyRequest* request,
+    v1::GetKeyResponse* response) {
+  return Dispatch(
+      context, *request,
+      {{"GetKey", {{auth::Operation::kReadKeys, ""}}},
+       [this, request, response](const auth::Caller& caller, Done done) {
+         absl::StatusOr<ops::KeyView> view =
+             ops::RunGetKey(ops_, caller.tenant, *request);
+         if (view.ok()) {
+           *response = std::move(view->response);
+           if (!view->failure.ok()) {
+             *response->mutable_failure() = RichStatus(view->failure);
+           }
+         }
+         done(view.status(), false);
+       }});
+}
+
+grpc::ServerUnaryReactor* IdemService::ForgetKey(
+    grpc::CallbackServerContext* context, const v1::ForgetKeyRequest* request,
+    v1::ForgetKeyResponse* response) {
+  return Dispatch(
+      context, *request,
+      {{"ForgetKey", {{auth::Operation::kForgetKeys, ""}}},
+       [this, request, response](const auth::Caller& caller, Done done) {
+         done(Into(ops::RunForgetKey(ops_, caller.tenant, *request), response),
+              false);
+       }});
 }
 
 grpc::ServerUnaryReactor* IdemService::CopyFile(

@@ -47,6 +47,12 @@ class IdemService final : public v1::IdemService::CallbackService {
   grpc::ServerUnaryReactor* Batch(grpc::CallbackServerContext* context,
                                   const v1::BatchRequest* request,
                                   v1::BatchResponse* response) override;
+  grpc::ServerUnaryReactor* GetKey(grpc::CallbackServerContext* context,
+                                   const v1::GetKeyRequest* request,
+                                   v1::GetKeyResponse* response) override;
+  grpc::ServerUnaryReactor* ForgetKey(grpc::CallbackServerContext* context,
+                                      const v1::ForgetKeyRequest* request,
+                                      v1::ForgetKeyResponse* response) override;
 
   // The most calls one Batch may hold.
   static constexpr int kMaxBatchCalls = 1000;

@@ -12,6 +12,10 @@ absl::string_view OperationName(Operation operation) {
       return "copy_file";
     case Operation::kKeyedCall:
       return "keyed_call";
+    case Operation::kReadKeys:
+      return "read_keys";
+    case Operation::kForgetKeys:
+      return "forget_keys";
   }
   return "unknown";
 }

@@ -8,9 +8,17 @@
 
 namespace idem::auth {
 
-enum class Operation { kInsert, kUpdate, kCopyFile, kKeyedCall };
+enum class Operation {
+  kInsert,
+  kUpdate,
+  kCopyFile,
+  kKeyedCall,
+  kReadKeys,
+  kForgetKeys
+};
 
-// "insert", "update", "copy_file", "keyed_call": the names of the tokens file.
+// "insert", "update", "copy_file", "keyed_call", "read_keys", "forget_keys":
+// the names of the tokens file.
 absl::string_view OperationName(Operation operation);
 
 // Who is calling, as established from credentials only (never from a

@@ -20,8 +20,9 @@ absl::Status Bad(const std::string& path, absl::string_view why) {
 }
 
 absl::StatusOr<Operation> ParseOperation(const std::string& name) {
-  for (Operation op : {Operation::kInsert, Operation::kUpdate,
-                       Operation::kCopyFile, Operation::kKeyedCall}) {
+  for (Operation op :
+       {Operation::kInsert, Operation::kUpdate, Operation::kCopyFile,
+        Operation::kKeyedCall, Operation::kReadKeys, Operation::kForgetKeys}) {
     if (OperationName(op) == name) return op;
   }
   return absl::InvalidArgumentError(

@@ -51,6 +51,22 @@ std::shared_ptr<const StoredCall> FinishedCallCache::Get(const KeyId& id) {
   return it->second.call;
 }
 
+void FinishedCallCache::Erase(const KeyId& id) {
+  absl::MutexLock lock(&mu_);
+  auto it = entries_.find(Key{id.tenant, id.key});
+  if (it == entries_.end()) return;
+  // Its place in line stays; EvictOldest skips keys no longer held.
+  bytes_ -= it->second.bytes;
+  entries_.erase(it);
+}
+
+void FinishedCallCache::Clear() {
+  absl::MutexLock lock(&mu_);
+  entries_.clear();
+  order_.clear();
+  bytes_ = 0;
+}
+
 FinishedCallCache::Usage FinishedCallCache::usage() {
   absl::ReaderMutexLock lock(&mu_);
   return {bytes_, options_.max_bytes, evicted_live_};
@@ -58,6 +74,10 @@ FinishedCallCache::Usage FinishedCallCache::usage() {
 
 void FinishedCallCache::EvictOldest() {
   auto it = entries_.find(order_.front());
+  if (it == entries_.end()) {  // erased since
+    order_.pop_front();
+    return;
+  }
   if (it->second.valid_until > options_.now()) ++evicted_live_;
   bytes_ -= it->second.bytes;
   entries_.erase(it);

@@ -52,6 +52,11 @@ class FinishedCallCache {
   // otherwise. Shared, not copied: the response stays where it is.
   std::shared_ptr<const StoredCall> Get(const KeyId& id);
 
+  // Drops `id` (its key was forgotten).
+  void Erase(const KeyId& id);
+  // Drops everything (forgotten keys may have been missed).
+  void Clear();
+
   // For the metrics: what the cache holds, and how many entries it dropped
   // for room while still live (a replay of one of those reads the
   // database: the cache is too small for the replays it serves).

@@ -22,15 +22,59 @@ WITH RECURSIVE t(tenant) AS (
 SELECT tenant FROM t WHERE tenant IS NOT NULL
 )sql";
 
-constexpr char kDeleteBatchSql[] = R"sql(
+// Records without a tombstone past their expiry, oldest first.
+constexpr char kDeleteExpiredSql[] = R"sql(
 DELETE FROM idem.idempotency_keys k
 USING (SELECT tenant, idempotency_key FROM idem.idempotency_keys
-       WHERE tenant = $1 AND expires_at <= now()
+       WHERE tenant = $1 AND tombstone_until IS NULL AND expires_at <= now()
        ORDER BY expires_at LIMIT $2::integer
        FOR UPDATE SKIP LOCKED) expired
 WHERE k.tenant = expired.tenant
   AND k.idempotency_key = expired.idempotency_key
 )sql";
+
+// Tombstones past theirs.
+constexpr char kDeleteTombstonesSql[] = R"sql(
+DELETE FROM idem.idempotency_keys k
+USING (SELECT tenant, idempotency_key FROM idem.idempotency_keys
+       WHERE tenant = $1 AND tombstone_until IS NOT NULL
+         AND tombstone_until <= now()
+       ORDER BY tombstone_until LIMIT $2::integer
+       FOR UPDATE SKIP LOCKED) expired
+WHERE k.tenant = expired.tenant
+  AND k.idempotency_key = expired.idempotency_key
+)sql";
+
+// Tombstones still holding their expired answer: only the fingerprint,
+// first execution and outcome code stay.
+constexpr char kSlimBatchSql[] = R"sql(
+UPDATE idem.idempotency_keys k
+SET response = NULL, status_message = NULL, status_details = NULL
+FROM (SELECT tenant, idempotency_key FROM idem.idempotency_keys
+      WHERE tenant = $1 AND expires_at <= now()
+        AND (response IS NOT NULL OR status_message IS NOT NULL)
+      ORDER BY expires_at LIMIT $2::integer
+      FOR UPDATE SKIP LOCKED) expired
+WHERE k.tenant = expired.tenant
+  AND k.idempotency_key = expired.idempotency_key
+)sql";
+
+// Runs `sql` (one batch of `tenant`'s records) until a batch is short;
+// returns how many records it changed.
+absl::StatusOr<int64_t> InBatches(db::ConnectionPool& pool, const char* sql,
+                                  const std::string& tenant, int batch) {
+  int64_t changed = 0;
+  while (true) {
+    absl::StatusOr<int64_t> done = db::RunInTransaction(
+        pool, [&](db::Transaction& txn) -> absl::StatusOr<int64_t> {
+          return txn.ExecPlannedPerRun(sql, {tenant, absl::StrCat(batch)})
+              .affected_rows();
+        });
+    if (!done.ok()) return done.status();
+    changed += *done;
+    if (*done < batch) return changed;
+  }
+}
 
 }  // namespace
 
@@ -61,18 +105,14 @@ absl::StatusOr<int64_t> KeyReaper::RunOnce(db::ConnectionPool& pool,
   if (!tenants.ok()) return tenants.status();
   int64_t deleted = 0;
   for (const std::string& tenant : *tenants) {
-    while (true) {
-      absl::StatusOr<int64_t> removed = db::RunInTransaction(
-          pool, [&](db::Transaction& txn) -> absl::StatusOr<int64_t> {
-            return txn
-                .ExecPlannedPerRun(kDeleteBatchSql,
-                                   {tenant, absl::StrCat(batch)})
-                .affected_rows();
-          });
+    for (const char* sql : {kDeleteExpiredSql, kDeleteTombstonesSql}) {
+      absl::StatusOr<int64_t> removed = InBatches(pool, sql, tenant, batch);
       if (!removed.ok()) return removed.status();
       deleted += *removed;
-      if (*removed < batch) break;
     }
+    absl::StatusOr<int64_t> slimmed =
+        InBatches(pool, kSlimBatchSql, tenant, batch);
+    if (!slimmed.ok()) return slimmed.status();
   }
   return deleted;
 }

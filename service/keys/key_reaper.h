@@ -14,9 +14,11 @@ namespace idem::keys {
 
 // Deletes expired idempotency keys in the background, tenant by tenant, in
 // small batches: each batch is one short transaction that locks only the
-// rows it deletes (SKIP LOCKED), walking the (tenant, expires_at) index.
-// Expired keys are already treated as absent before they are deleted, so
-// the reaper only reclaims space.
+// rows it changes (SKIP LOCKED), walking an index of the tenant and the time
+// the record is due. A record goes once its answer and its tombstone (if
+// any) have expired; one whose answer expired while its tombstone lives is
+// slimmed to the tombstone. Records are already treated as absent (or as
+// tombstones) before the reaper reaches them: it only reclaims space.
 class KeyReaper {
  public:
   // `on_deleted` is told how many keys each pass that finished deleted

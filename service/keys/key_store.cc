@@ -30,7 +30,10 @@ SELECT k.fingerprint, k.state, k.status_code, k.status_message, k.response,
        k.idempotency_key,
        (extract(epoch FROM k.expires_at - now()) * 1000)::bigint,
        k.expires_at > now(), k.status_details,
-       (extract(epoch FROM k.expires_at) * 1000000)::bigint
+       (extract(epoch FROM k.expires_at) * 1000000)::bigint,
+       k.tombstone_until > now(),
+       (extract(epoch FROM k.lease_expires_at) * 1000000)::bigint,
+       (extract(epoch FROM k.tombstone_until) * 1000000)::bigint
 FROM unnest($2::text[]) AS wanted(idempotency_key)
 CROSS JOIN LATERAL (
   SELECT * FROM idem.idempotency_keys
@@ -60,7 +63,8 @@ ON CONFLICT (tenant, idempotency_key) DO UPDATE SET
   lease_expires_at = EXCLUDED.lease_expires_at,
   lease_owner = EXCLUDED.lease_owner,
   expires_at = EXCLUDED.expires_at
-WHERE k.expires_at <= EXCLUDED.last_seen_at
+WHERE (k.expires_at <= EXCLUDED.last_seen_at
+       AND coalesce(k.tombstone_until, k.expires_at) <= EXCLUDED.last_seen_at)
    OR (k.state = 1 AND k.lease_expires_at <= EXCLUDED.last_seen_at
        AND k.fingerprint = EXCLUDED.fingerprint)
 RETURNING tenant, idempotency_key,
@@ -76,11 +80,14 @@ RETURNING tenant, idempotency_key,
 constexpr char kRecordSql[] = R"sql(
 INSERT INTO idem.idempotency_keys
   (tenant, idempotency_key, fingerprint, state, status_code, status_message,
-   status_details, response, first_executed_at, last_seen_at, expires_at)
+   status_details, response, first_executed_at, last_seen_at, expires_at,
+   tombstone_until)
 SELECT c.tenant, c.idempotency_key, decode(c.fingerprint, 'hex'), 2,
        c.status_code, c.status_message, decode(c.details, 'hex'),
        decode(c.response, 'hex'), $9::timestamptz, now(),
-       $9::timestamptz + c.retention
+       $9::timestamptz + c.retention,
+       CASE WHEN $10::interval > '0' THEN
+         $9::timestamptz + c.retention + $10::interval END
 FROM unnest($1::text[], $2::text[], $3::text[], $4::integer[], $5::text[],
             $6::text[], $7::text[], $8::interval[])
   AS c(tenant, idempotency_key, fingerprint, status_code, status_message,
@@ -96,7 +103,9 @@ SET state = 2, status_code = c.status_code, status_message = c.status_message,
     status_details = decode(c.details, 'hex'),
     response = decode(c.response, 'hex'), lease_expires_at = NULL,
     lease_owner = NULL, last_seen_at = now(),
-    expires_at = k.first_executed_at + c.retention
+    expires_at = k.first_executed_at + c.retention,
+    tombstone_until = CASE WHEN $10::interval > '0' THEN
+      k.first_executed_at + c.retention + $10::interval END
 FROM unnest($1::text[], $2::text[], $3::text[], $4::integer[], $5::text[],
             $6::text[], $7::text[], $8::interval[], $9::text[])
   AS c(tenant, idempotency_key, fingerprint, status_code, status_message,
@@ -104,6 +113,22 @@ FROM unnest($1::text[], $2::text[], $3::text[], $4::integer[], $5::text[],
 WHERE k.tenant = c.tenant AND k.idempotency_key = c.idempotency_key
   AND k.fingerprint = decode(c.fingerprint, 'hex') AND k.state = 1
   AND k.lease_owner IS NOT DISTINCT FROM decode(c.owner, 'hex')
+)sql";
+
+// A finished record, answer or tombstone, goes; an in-progress one stays
+// and is reported. Every replica's cache is told in the same transaction.
+constexpr char kForgetSql[] = R"sql(
+WITH held AS (
+  SELECT state, coalesce(tombstone_until, expires_at) > now() AS live
+  FROM idem.idempotency_keys
+  WHERE tenant = $1 AND idempotency_key = $2
+  FOR UPDATE),
+gone AS (
+  DELETE FROM idem.idempotency_keys
+  WHERE tenant = $1 AND idempotency_key = $2 AND state = 2
+  RETURNING 1)
+SELECT (SELECT state FROM held), (SELECT live FROM held),
+       pg_notify($3, $4)
 )sql";
 
 constexpr char kRenewSql[] = R"sql(
@@ -212,17 +237,27 @@ std::vector<std::optional<StoredCall>> KeyStore::LookupAll(
   for (const auto& [tenant, keys] : by_tenant) {
     for (const pqxx::row& row :
          txn.Exec(kLookupSql, {tenant, db::ArrayLiteral(keys.keys)})) {
-      if (!row[9].as<bool>()) continue;  // expired: as if absent
+      const bool answer_live = row[9].as<bool>();
+      const bool tombstone = !row[12].is_null() && row[12].as<bool>();
+      if (!answer_live && (!tombstone || row[1].as<int>() != kDone)) {
+        continue;  // expired: as if absent
+      }
       StoredCall& call = found[keys.index.at(row[7].c_str())].emplace();
       call.fingerprint = pqxx::binarystring(row[0]).str();
       call.done = row[1].as<int>() == kDone;
-      if (call.done) {
+      call.answer_expired = !answer_live;
+      if (call.answer_expired) {
+        call.status =
+            absl::Status(static_cast<absl::StatusCode>(row[2].as<int>()), "");
+        call.tombstone_until = FromMicros(row[14]);
+      } else if (call.done) {
         call.status = StoredStatus(row);
         if (!row[4].is_null()) call.response = pqxx::binarystring(row[4]).str();
       }
       call.first_executed_at = FromMicros(row[5]);
       if (!row[6].is_null()) {
         call.lease_remaining = absl::Milliseconds(row[6].as<int64_t>());
+        call.lease_expires_at = FromMicros(row[13]);
       }
       call.expires_in = absl::Milliseconds(row[8].as<int64_t>());
       call.expires_at = FromMicros(row[11]);
@@ -279,6 +314,7 @@ size_t KeyStore::CompleteAll(
                                                  : Hex(*completion.owner));
   }
   params.push_back(db::ArrayLiteral(owners));
+  params.push_back(Interval(tombstone_retention_));
   return txn.ExecPlannedPerRun(kCompleteSql, params).affected_rows();
 }
 
@@ -293,6 +329,7 @@ bool KeyStore::RecordAll(db::Transaction& txn,
   std::vector<db::TextParam> params = CompletionParams(completions);
   params.push_back(absl::FormatTime("%Y-%m-%d %H:%M:%E6S+00", first_executed_at,
                                     absl::UTCTimeZone()));
+  params.push_back(Interval(tombstone_retention_));
   try {
     txn.Exec(kRecordSql, params);
   } catch (const pqxx::unique_violation&) {
@@ -314,6 +351,18 @@ void KeyStore::Release(db::Transaction& txn, const KeyClaim& claim,
                        const std::string& owner) const {
   txn.Exec(kReleaseSql, {claim.id.tenant, claim.id.key,
                          Bytea(claim.fingerprint), Bytea(owner)});
+}
+
+Forgotten KeyStore::Forget(db::Transaction& txn, const KeyId& id) const {
+  pqxx::result held = txn.Exec(
+      kForgetSql, {id.tenant, id.key, kForgetChannel, ForgetPayload(id)});
+  if (held.empty() || held[0][0].is_null()) return Forgotten::kAbsent;
+  if (held[0][0].as<int>() != kDone) return Forgotten::kInFlight;
+  return held[0][1].as<bool>() ? Forgotten::kForgotten : Forgotten::kAbsent;
+}
+
+std::string ForgetPayload(const KeyId& id) {
+  return absl::StrCat(id.tenant.size(), ":", id.tenant, id.key);
 }
 
 std::string NewLeaseOwner() {

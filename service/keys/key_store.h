@@ -19,6 +19,12 @@ struct KeyId {
   std::string key;
 };
 
+// The channel on which Forget notifies every replica; the payload is
+// ForgetPayload(id).
+inline constexpr char kForgetChannel[] = "idem_forgotten_keys";
+// "<length of tenant>:<tenant><key>", unambiguous whatever the strings hold.
+std::string ForgetPayload(const KeyId& id);
+
 // A key and the fingerprint of the call made under it, and how long its
 // answer is kept after the call's first execution.
 struct KeyClaim {
@@ -51,16 +57,26 @@ struct KeyCompletion {
 std::string NewLeaseOwner();
 
 // What idem.idempotency_keys holds for a live (unexpired) key.
+// What idem.idempotency_keys holds for a live key: in progress, finished
+// with its answer, or finished with its answer expired (a tombstone).
 struct StoredCall {
   std::string fingerprint;
   bool done = false;
+  // A tombstone: the call ran, but its answer has expired; `status` keeps
+  // only its code.
+  bool answer_expired = false;
   absl::Status status;   // the stored outcome; OK for a response
   std::string response;  // serialized KeyedCallResponse, when OK
   absl::Time first_executed_at;
   absl::Duration lease_remaining;  // in progress only; <= 0: lapsed
-  absl::Duration expires_in;       // until the record expires
-  absl::Time expires_at;
+  absl::Time lease_expires_at;     // in progress only
+  absl::Duration expires_in;       // until the answer expires
+  absl::Time expires_at;           // when the answer expires
+  absl::Time tombstone_until;      // a tombstone: when it is forgotten
 };
+
+// What ForgetKey found.
+enum class Forgotten { kForgotten, kAbsent, kInFlight };
 
 // Where a key is recorded: the SQL on idem.idempotency_keys. Every method
 // runs inside the caller's transaction, so that a key and the data change
@@ -69,7 +85,11 @@ struct StoredCall {
 // throw libpqxx exceptions; the transaction boundary maps them.
 class KeyStore {
  public:
-  explicit KeyStore(absl::Duration retention) : retention_(retention) {}
+  // `tombstone_retention`: how long a finished key's fingerprint is kept
+  // after its answer expired; zero: not at all.
+  explicit KeyStore(absl::Duration retention,
+                    absl::Duration tombstone_retention = absl::ZeroDuration())
+      : retention_(retention), tombstone_retention_(tombstone_retention) {}
 
   // How long a finished record lives after its call's first execution,
   // when the call does not say.
@@ -118,6 +138,12 @@ class KeyStore {
                  const std::vector<KeyCompletion>& completions,
                  absl::Time first_executed_at) const;
 
+  // Removes the finished record of `id` (its answer or its tombstone) and
+  // tells every replica's cache (NOTIFY on kForgetChannel, in the same
+  // transaction): kForgotten; kAbsent when no live record holds it;
+  // kInFlight, changing nothing, when a call holds it in progress.
+  Forgotten Forget(db::Transaction& txn, const KeyId& id) const;
+
   // Forgets an in-progress leased claim that `owner` holds after a
   // transient failure, so that the next attempt runs the call afresh.
   void Release(db::Transaction& txn, const KeyClaim& claim,
@@ -125,6 +151,7 @@ class KeyStore {
 
  private:
   const absl::Duration retention_;
+  const absl::Duration tombstone_retention_;
 };
 
 }  // namespace idem::keys

@@ -45,6 +45,16 @@ std::optional<KeyedOutcome> FromStored(const keys::StoredCall& stored,
                      "key for a new call"));
     return outcome;
   }
+  if (stored.answer_expired) {
+    // A tombstone: the call ran, its answer is gone; nothing runs again.
+    outcome.replayed = true;
+    outcome.response.set_replayed(true);
+    outcome.response.set_answer_expired(true);
+    *outcome.response.mutable_first_executed_at() =
+        ToProto(stored.first_executed_at);
+    *outcome.response.mutable_expires_at() = ToProto(stored.expires_at);
+    return outcome;
+  }
   if (!stored.done) {
     if (stored.lease_remaining <= absl::ZeroDuration()) return std::nullopt;
     outcome.status =

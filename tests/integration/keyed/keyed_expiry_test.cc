@@ -11,8 +11,11 @@ namespace {
 class KeyedExpiryTest : public KeyedCallTest {
  public:
   static void SetUpTestSuite() {
+    // Without tombstones: an expired key is a new key (key_management_test
+    // has expiry with them).
     StartServer({{"IDEM_KEY_RETENTION", "1s"},
                  {"IDEM_COPY_LEASE", "1s"},
+                 {"IDEM_TOMBSTONE_RETENTION", "0s"},
                  {"IDEM_REAPER_INTERVAL", "1h"}});
   }
 

@@ -1,0 +1,97 @@
+#include "service/ops/key_management_op.h"
+
+#include <optional>
+
+#include "absl/strings/escaping.h"
+#include "absl/strings/str_cat.h"
+#include "service/common/error_reason.h"
+#include "service/db/transaction.h"
+#include "service/keys/finished_call_cache.h"
+#include "service/keys/key_rules.h"
+#include "service/keys/key_store.h"
+#include "service/ops/keyed_answers.h"
+
+namespace idem::ops {
+namespace {
+
+// GetKeyResponse of a live record.
+KeyView ViewOf(const keys::StoredCall& stored) {
+  KeyView view;
+  v1::GetKeyResponse& response = view.response;
+  response.set_fingerprint(absl::BytesToHexString(stored.fingerprint));
+  *response.mutable_first_executed_at() = ToProto(stored.first_executed_at);
+  if (!stored.done) {
+    response.set_state(v1::KEY_STATE_IN_FLIGHT);
+    *response.mutable_expires_at() = ToProto(stored.lease_expires_at);
+  } else if (stored.answer_expired) {
+    response.set_state(v1::KEY_STATE_EXPIRED);
+    *response.mutable_expires_at() = ToProto(stored.tombstone_until);
+  } else {
+    response.set_state(v1::KEY_STATE_FINISHED);
+    *response.mutable_expires_at() = ToProto(stored.expires_at);
+    if (stored.status.ok()) {
+      response.mutable_answer()->ParseFromString(stored.response);
+    } else {
+      view.failure = stored.status;
+    }
+  }
+  return view;
+}
+
+}  // namespace
+
+absl::StatusOr<KeyView> RunGetKey(const OpsContext& context,
+                                  const std::string& tenant,
+                                  const v1::GetKeyRequest& request) {
+  if (absl::Status valid =
+          keys::ValidateIdempotencyKey(request.idempotency_key());
+      !valid.ok()) {
+    return valid;
+  }
+  const keys::KeyId id{tenant, request.idempotency_key()};
+  absl::StatusOr<std::optional<keys::StoredCall>> stored =
+      db::RunAutocommit(*context.pool,
+                        [&](db::Transaction& txn)
+                            -> absl::StatusOr<std::optional<keys::StoredCall>> {
+                          return context.key_store->Lookup(txn, id);
+                        });
+  if (!stored.ok()) return stored.status();
+  if (!stored->has_value()) {
+    KeyView absent;
+    absent.response.set_state(v1::KEY_STATE_ABSENT);
+    return absent;
+  }
+  return ViewOf(**stored);
+}
+
+absl::StatusOr<v1::ForgetKeyResponse> RunForgetKey(
+    const OpsContext& context, const std::string& tenant,
+    const v1::ForgetKeyRequest& request) {
+  if (absl::Status valid =
+          keys::ValidateIdempotencyKey(request.idempotency_key());
+      !valid.ok()) {
+    return valid;
+  }
+  const keys::KeyId id{tenant, request.idempotency_key()};
+  absl::StatusOr<keys::Forgotten> forgotten = db::RunInTransaction(
+      *context.pool,
+      [&](db::Transaction& txn) -> absl::StatusOr<keys::Forgotten> {
+        return context.key_store->Forget(txn, id);
+      });
+  if (!forgotten.ok()) return forgotten.status();
+  if (*forgotten == keys::Forgotten::kInFlight) {
+    // FAILED_PRECONDITION, not ABORTED: retrying a ForgetKey does not help
+    // until the call in flight has finished.
+    return WithReasonNamed(
+        absl::FailedPreconditionError(absl::StrCat(
+            "idempotency key \"", id.key,
+            "\" is in flight; it can be forgotten once its call finished")),
+        ReasonName(Reason::kKeyInFlight), {});
+  }
+  if (context.finished_calls != nullptr) context.finished_calls->Erase(id);
+  v1::ForgetKeyResponse response;
+  response.set_forgotten(*forgotten == keys::Forgotten::kForgotten);
+  return response;
+}
+
+}  // namespace idem::ops
