@@ -9,3 +9,4 @@ find_package(spdlog CONFIG REQUIRED)          # structured log lines
 find_package(prometheus-cpp CONFIG REQUIRED)  # /metrics (pulls civetweb)
 find_package(PkgConfig REQUIRED)
 pkg_check_modules(PQXX REQUIRED IMPORTED_TARGET libpqxx)  # PostgreSQL client
+pkg_check_modules(PQ REQUIRED IMPORTED_TARGET libpq)  # its connection strings

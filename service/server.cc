@@ -24,6 +24,7 @@ db::PoolOptions PoolOptionsFrom(const Config& config) {
   options.acquire_timeout = config.acquire_timeout;
   options.statement_timeout = config.statement_timeout;
   options.lock_timeout = config.lock_timeout;
+  options.tcp_timeout = config.db_tcp_timeout;
   return options;
 }
 

@@ -3,6 +3,7 @@
 #include <pqxx/nontransaction>
 
 #include "absl/strings/str_cat.h"
+#include "service/db/connection_string.h"
 #include "service/db/database_error.h"
 
 namespace idem::db {
@@ -18,6 +19,24 @@ ConnectionPool::Lease::Lease(Lease&& other) noexcept
 ConnectionPool::Lease::~Lease() {
   if (session_ != nullptr) pool_->Release(std::move(session_), discard_);
 }
+
+namespace {
+
+// Through a pooler or a proxy the database sees a healthy connection to the
+// proxy, so its keepalives cannot tell that the server behind it is gone;
+// an idle transaction can: the server never leaves one idle on purpose.
+std::string DatabaseSideTimeouts(absl::Duration timeout) {
+  if (timeout == absl::ZeroDuration()) return "";
+  const TcpTimeouts t = TcpTimeoutsFor(timeout);
+  return absl::StrCat(
+      "; SET tcp_keepalives_idle = ", t.keepalives_idle_s,
+      "; SET tcp_keepalives_interval = ", t.keepalives_interval_s,
+      "; SET tcp_keepalives_count = ", t.keepalives_count,
+      "; SET tcp_user_timeout = ", t.user_timeout_ms,
+      "; SET idle_in_transaction_session_timeout = ", t.user_timeout_ms);
+}
+
+}  // namespace
 
 absl::StatusOr<std::unique_ptr<PgSession>> ConnectionPool::Connect() const {
   try {
@@ -35,7 +54,8 @@ absl::StatusOr<std::unique_ptr<PgSession>> ConnectionPool::Connect() const {
         // small would keep scanning it whole once it has grown: so no plan
         // may scan a table where an index can serve. Statements that join a
         // table to a set run with PgSession::ExecPlannedPerRun instead.
-        "; SET enable_seqscan = off"));
+        "; SET enable_seqscan = off",
+        DatabaseSideTimeouts(options_.tcp_timeout)));
     return session;
   } catch (const std::exception& error) {
     return MapDatabaseError(error);
