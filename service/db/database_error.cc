@@ -11,19 +11,31 @@
 namespace idem::db {
 namespace {
 
-// PostgreSQL's message as libpq formats it: "ERROR:  text\nDETAIL: ...".
-std::string PrimaryMessage(absl::string_view what) {
+// PostgreSQL's message as libpq formats it: "ERROR:  text\nDETAIL: ...",
+// or "ERROR:  <state>: text\n..." when raised by a COMMIT, which runs with
+// verbose messages (PgSession::Commit).
+std::string PrimaryMessage(absl::string_view what, absl::string_view state) {
   what = what.substr(0, what.find('\n'));
   for (absl::string_view prefix : {"ERROR:  ", "FATAL:  ", "PANIC:  "}) {
     if (absl::ConsumePrefix(&what, prefix)) break;
   }
+  if (absl::ConsumePrefix(&what, state)) absl::ConsumePrefix(&what, ": ");
   return std::string(what);
+}
+
+// read_only_sql_transaction: a write reached a standby, or a primary that
+// is being demoted; after a failover the primary is elsewhere.
+constexpr absl::string_view kReadOnly = "25006";
+
+// The server is shutting down, crashed, starting, or cannot take the write.
+bool ServerCannotServe(absl::string_view state) {
+  return state.substr(0, 2) == "08" || state == "57P01" || state == "57P02" ||
+         state == "57P03" || state == kReadOnly;
 }
 
 absl::Status FromSqlState(const std::string& state, const std::string& text) {
   absl::string_view cls = absl::string_view(state).substr(0, 2);
-  if (cls == "08" || state == "57P01" || state == "57P02" || state == "57P03" ||
-      cls == "53") {
+  if (ServerCannotServe(state) || cls == "53") {
     return absl::UnavailableError(
         absl::StrCat("database unavailable (", state, "); retry later"));
   }
@@ -69,7 +81,8 @@ absl::Status MapDatabaseError(const std::exception& error) {
     return absl::AbortedError("concurrent change; retry");
   }
   if (const auto* sql = dynamic_cast<const pqxx::sql_error*>(&error)) {
-    return FromSqlState(sql->sqlstate(), PrimaryMessage(sql->what()));
+    return FromSqlState(sql->sqlstate(),
+                        PrimaryMessage(sql->what(), sql->sqlstate()));
   }
   if (dynamic_cast<const pqxx::usage_error*>(&error) != nullptr ||
       dynamic_cast<const pqxx::internal_error*>(&error) != nullptr) {
@@ -84,6 +97,15 @@ absl::Status MapDatabaseError(const std::exception& error) {
     return absl::UnavailableError("database failure; retry later");
   }
   return absl::InternalError("internal error");
+}
+
+bool SessionUnusableAfter(const std::exception& error) {
+  if (dynamic_cast<const pqxx::broken_connection*>(&error) != nullptr ||
+      dynamic_cast<const pqxx::in_doubt_error*>(&error) != nullptr) {
+    return true;
+  }
+  const auto* sql = dynamic_cast<const pqxx::sql_error*>(&error);
+  return sql != nullptr && ServerCannotServe(sql->sqlstate());
 }
 
 bool IsTransient(const absl::Status& status) {

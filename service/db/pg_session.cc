@@ -1,12 +1,52 @@
 #include "service/db/pg_session.h"
 
+#include <cstring>
+#include <pqxx/errorhandler>
+#include <pqxx/except>
 #include <pqxx/prepared_statement>
 
+#include "absl/cleanup/cleanup.h"
 #include "absl/strings/str_cat.h"
 
 namespace idem::db {
 
-PgSession::PgSession(const std::string& url) : connection_(url) {}
+// Watches the notices of a COMMIT for the warning PostgreSQL sends when it
+// stops waiting for the synchronous standby. Its text is translated into
+// the server's language; the function that raises it, which a verbose
+// notice names on its LOCATION line, is not.
+class PgSession::StandbyWaitWatch : public pqxx::errorhandler {
+ public:
+  explicit StandbyWaitWatch(pqxx::connection_base& connection)
+      : pqxx::errorhandler(connection) {}
+
+  bool operator()(const char message[]) noexcept override {
+    if (std::strstr(message, "SyncRepWaitForLSN") != nullptr) seen = true;
+    return true;
+  }
+
+  bool seen = false;
+};
+
+PgSession::PgSession(const std::string& url)
+    : connection_(url),
+      standby_wait_(std::make_unique<StandbyWaitWatch>(connection_)) {}
+
+PgSession::~PgSession() = default;
+
+void PgSession::Commit(pqxx::transaction_base& txn) {
+  standby_wait_->seen = false;
+  connection_.set_verbosity(pqxx::connection_base::verbose);
+  {
+    absl::Cleanup normal_messages = [this] {
+      connection_.set_verbosity(pqxx::connection_base::normal);
+    };
+    txn.commit();
+  }
+  if (standby_wait_->seen) {
+    throw pqxx::in_doubt_error(
+        "the synchronous standby did not confirm the commit");
+  }
+}
 
 const std::string& PgSession::Prepared(const std::string& sql) {
   auto it = prepared_.find(sql);

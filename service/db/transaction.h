@@ -30,15 +30,12 @@ auto RunIn(ConnectionPool& pool, Body&& body)
   try {
     Txn txn((*lease)->connection());
     auto result = body(**lease, txn);
-    if (result.ok()) txn.commit();
+    if (result.ok()) (*lease)->Commit(txn);
     return result;
   } catch (const std::exception& error) {
-    // After a failed commit or a lost connection the session's state is
-    // unknown: never hand it out again.
-    if (dynamic_cast<const pqxx::broken_connection*>(&error) != nullptr ||
-        dynamic_cast<const pqxx::in_doubt_error*>(&error) != nullptr) {
-      lease->Discard();
-    }
+    // After a failed commit, a lost connection or a write refused by a
+    // standby, never hand the session out again.
+    if (SessionUnusableAfter(error)) lease->Discard();
     return MapDatabaseError(error);
   }
 }
