@@ -1,11 +1,7 @@
 #include "tests/chaos/faults.h"
 
-#include <sstream>
-
-#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
-#include "tests/chaos/command.h"
 
 namespace idem::chaos {
 namespace {
@@ -52,51 +48,6 @@ const char* FaultKindName(FaultKind kind) {
       return "netns_iptables_reset_window";
   }
   return "?";
-}
-
-int NamespaceFirewall::Iptables(std::vector<std::string> args,
-                                std::string* out) {
-  std::vector<std::string> argv = {"ip",       "netns", "exec", netns_,
-                                   "iptables", "-w",    "5"};
-  argv.insert(argv.end(), args.begin(), args.end());
-  return RunCommand(argv, out);
-}
-
-bool NamespaceFirewall::Setup() {
-  return Iptables({"-N", "IDEM_CHAOS"}) == 0 &&
-         Iptables({"-I", "INPUT", "-d", address_, "-p", "tcp", "-j",
-                   "IDEM_CHAOS"}) == 0 &&
-         Iptables({"-I", "OUTPUT", "-s", address_, "-p", "tcp", "-j",
-                   "IDEM_CHAOS"}) == 0;
-}
-
-bool NamespaceFirewall::Add(const std::string& probability, bool reset) {
-  std::vector<std::string> rule = {"-A",  "IDEM_CHAOS", "-p",
-                                   "tcp", "-m",         "statistic"};
-  rule.insert(rule.end(),
-              {"--mode", "random", "--probability", probability, "-j"});
-  if (reset) {
-    rule.insert(rule.end(), {"REJECT", "--reject-with", "tcp-reset"});
-  } else {
-    rule.push_back("DROP");
-  }
-  return Iptables(rule) == 0;
-}
-
-int64_t NamespaceFirewall::Flush() {
-  std::string listing;
-  Iptables({"-L", "IDEM_CHAOS", "-v", "-x", "-n"}, &listing);
-  Iptables({"-F", "IDEM_CHAOS"});
-  int64_t packets = 0;
-  std::istringstream lines(listing);
-  std::string line;
-  while (std::getline(lines, line)) {
-    std::istringstream words(line);
-    std::string first;
-    int64_t n = 0;
-    if (words >> first && absl::SimpleAtoi(first, &n)) packets += n;
-  }
-  return packets;
 }
 
 FaultInjector::FaultInjector(Replicas& replicas, Database& database,

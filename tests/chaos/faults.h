@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "tests/chaos/cluster.h"
+#include "tests/chaos/network_namespace.h"
 #include "tests/support/fault_proxy.h"
 
 namespace idem::chaos {
@@ -33,21 +34,6 @@ struct FaultCounts {
   std::atomic<int64_t> sessions_terminated{0};
   std::atomic<int64_t> netns_packets_dropped{0};
   std::atomic<int64_t> netns_packets_reset{0};
-};
-
-// iptables inside the run's own namespace; every rule sits in chain
-// IDEM_CHAOS, entered only for the namespace's own address.
-class NamespaceFirewall {
- public:
-  NamespaceFirewall(std::string netns, std::string address)
-      : netns_(std::move(netns)), address_(std::move(address)) {}
-  bool Setup();  // chain + jumps; false when iptables does not work here
-  bool Add(const std::string& probability, bool reset);
-  int64_t Flush();  // removes the rules, returns the packets they matched
-
- private:
-  int Iptables(std::vector<std::string> args, std::string* out = nullptr);
-  std::string netns_, address_;
 };
 
 // One thread per fault kind, each injecting one fault at a time, bounded in

@@ -20,6 +20,7 @@
 #include "tests/chaos/cluster.h"
 #include "tests/chaos/faults.h"
 #include "tests/chaos/netns_relay.h"
+#include "tests/chaos/network_namespace.h"
 #include "tests/chaos/options.h"
 #include "tests/chaos/report.h"
 #include "tests/chaos/verdict.h"
@@ -142,20 +143,28 @@ int Run(const Options& options) {
         {absl::StrCat("direct", i), MakeClient(replicas.Address(i))});
     routes.push_back(direct.back());
   }
+  std::unique_ptr<NetworkNamespace> netns;
   std::unique_ptr<NamespaceFirewall> firewall;
   std::vector<std::unique_ptr<NetnsRelay>> relays;
   report.network = "fault proxies only (no --netns given)";
   if (!options.netns.empty()) {
-    firewall =
-        std::make_unique<NamespaceFirewall>(options.netns, options.netns_addr);
-    if (!firewall->Setup()) {
+    absl::StatusOr<std::unique_ptr<NetworkNamespace>> created =
+        NetworkNamespace::Create(options.netns);
+    if (created.ok()) {
+      netns = *std::move(created);
+      firewall = std::make_unique<NamespaceFirewall>(*netns);
+    }
+    if (!created.ok()) {
+      report.network =
+          absl::StrCat("fault proxies only: ", created.status().message());
+    } else if (!firewall->Setup()) {
       firewall.reset();
       report.network =
           "fault proxies only: iptables does not work in the namespace";
     } else {
       for (int i = 0; i < kReplicas; ++i) {
         auto relay =
-            NetnsRelay::Start(options.netns, options.netns_addr,
+            NetnsRelay::Start(netns->name(), netns->address(),
                               std::stoi(replicas.Address(i).substr(10)));
         if (!relay.ok()) {
           std::cerr << "idem_chaos: " << relay.status() << "\n";
@@ -166,7 +175,7 @@ int Run(const Options& options) {
         relays.push_back(*std::move(relay));
       }
       report.network = absl::StrCat("fault proxies + network namespace ",
-                                    options.netns, " (", options.netns_addr,
+                                    netns->name(), " (", netns->address(),
                                     ", iptables statistic DROP / tcp-reset)");
     }
   }

@@ -19,9 +19,10 @@ struct Options {
   std::string pg_dir;         // the cluster's folder (for crash/restart)
   std::string database_url;
   std::string storage_root;
-  std::string netns;       // empty: no namespace, the proxies only
-  std::string netns_addr;  // the namespace's own address
-  std::string pid_file;    // replica pids, for the script's cleanup
+  // Tag of the run's network namespace (NetworkNamespace::Create); empty:
+  // none, the proxies only.
+  std::string netns;
+  std::string pid_file;  // replica pids, for the script's cleanup
 };
 
 // Parses --name=value / --name value; returns false (with a message on
