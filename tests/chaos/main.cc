@@ -91,16 +91,6 @@ OpKind PickKind(std::mt19937_64& random) {
   return OpKind::kKeyedCopy;
 }
 
-bool FaultQuotasMet(const FaultInjector& injector, int min_faults) {
-  for (int k = 0; k < kFaultKinds; ++k) {
-    if (injector.Enabled(static_cast<FaultKind>(k)) &&
-        injector.counts().injected[k] < min_faults) {
-      return false;
-    }
-  }
-  return true;
-}
-
 int Run(const Options& options) {
   const uint64_t seed =
       options.seed != 0 ? options.seed
@@ -182,10 +172,8 @@ int Run(const Options& options) {
 
   std::atomic<bool> stop{false};
   std::atomic<int64_t> issued{0};
-  // A few more than the minimum, spread over the operations.
   FaultInjector injector(
-      replicas, database, proxy_pointers, firewall.get(),
-      options.min_faults + std::max(2, options.min_faults / 10), seed,
+      replicas, database, proxy_pointers, firewall.get(), options, seed,
       [&] { return static_cast<double>(issued) / options.ops; });
   std::vector<std::vector<Op>> ledgers(options.workers);
   std::vector<std::map<std::string, int>> errors(options.workers);
@@ -210,7 +198,7 @@ int Run(const Options& options) {
   }
   while (true) {
     absl::SleepFor(absl::Milliseconds(100));
-    if (issued >= options.ops && FaultQuotasMet(injector, options.min_faults)) {
+    if (issued >= options.ops && injector.MinimumsMet()) {
       break;
     }
     if (absl::Now() - start > absl::Seconds(options.max_seconds)) {
