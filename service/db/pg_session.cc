@@ -29,11 +29,25 @@ class PgSession::StandbyWaitWatch : public pqxx::errorhandler {
 
 PgSession::PgSession(const std::string& url)
     : connection_(url),
-      standby_wait_(std::make_unique<StandbyWaitWatch>(connection_)) {}
+      standby_wait_(std::make_unique<StandbyWaitWatch>(connection_)) {
+  // libpqxx would reconnect a lost connection by itself, even in the middle
+  // of a transaction, to a new session without the pool's settings (the
+  // timeouts) while the transaction is gone. A lost session must stay lost,
+  // so that the pool drops it and opens a proper one.
+#include <pqxx/internal/ignore-deprecated-pre.hxx>
+  connection_.inhibit_reactivation(true);
+#include <pqxx/internal/ignore-deprecated-post.hxx>
+}
 
 PgSession::~PgSession() = default;
 
 void PgSession::Commit(pqxx::transaction_base& txn) {
+  // A statement that failed on a lost connection has ended `txn` on this
+  // side, and libpqxx would refuse the commit as a misuse; nothing was
+  // committed, so it is the lost connection that answers.
+  if (!connection_.is_open()) {
+    throw pqxx::broken_connection("connection lost before COMMIT");
+  }
   standby_wait_->seen = false;
   connection_.set_verbosity(pqxx::connection_base::verbose);
   {

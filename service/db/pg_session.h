@@ -42,7 +42,9 @@ class PgSession {
                                  const std::string& sql,
                                  const std::vector<TextParam>& params);
 
-  // Commits `txn`. A commit whose wait for the synchronous standby was
+  // Commits `txn`; pqxx::broken_connection when the connection was lost
+  // before (nothing committed). A commit whose wait for the synchronous
+  // standby was
   // cancelled (pg_cancel_backend) stands on this server alone, and a standby
   // promoted now would not have it: that throws pqxx::in_doubt_error, as a
   // connection lost during COMMIT does, so that the caller learns that the

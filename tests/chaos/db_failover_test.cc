@@ -70,10 +70,12 @@ class DbFailoverTest : public ::testing::Test {
         absl::StrCat("host=127.0.0.1,127.0.0.1 port=", primary_port, ",",
                      standby_port, " user=postgres dbname=idem"));
     Sql("CREATE TABLE counters (id bigint PRIMARY KEY, n bigint NOT NULL);"
-        "INSERT INTO counters VALUES (1, 0)");
+        "INSERT INTO counters VALUES (1, 0);"
+        "CREATE TABLE checked (id bigint PRIMARY KEY, n bigint CHECK (n >= "
+        "0))");
     testing::ServerProcess::Options options;
     options.env = {{"IDEM_DATABASE_URL", *url_},
-                   {"IDEM_TABLES", "counters"},
+                   {"IDEM_TABLES", "counters,checked"},
                    {"IDEM_ACQUIRE_TIMEOUT", "2s"}};
     server_ = testing::ServerProcess::Start(options).release();
   }
@@ -98,14 +100,19 @@ class DbFailoverTest : public ::testing::Test {
     return result.empty() || result[0].empty() ? "" : result[0][0].c_str();
   }
 
-  static grpc::Status Increment(const std::string& key,
-                                v1::KeyedCallResponse* response) {
+  static v1::KeyedCallRequest IncrementOf(const std::string& key) {
     v1::KeyedCallRequest request;
     request.set_idempotency_key(key);
     v1::UpdateRequest& update = *request.mutable_update();
     update.set_table("counters");
     *update.mutable_key() = testing::RowOf({{"id", testing::Int(1)}});
     *update.mutable_increment() = testing::RowOf({{"n", testing::Int(1)}});
+    return request;
+  }
+
+  static grpc::Status Increment(const std::string& key,
+                                v1::KeyedCallResponse* response) {
+    const v1::KeyedCallRequest request = IncrementOf(key);
     grpc::ClientContext context;
     context.set_deadline(std::chrono::system_clock::now() + seconds(10));
     return server_->Stub()->KeyedCall(&context, request, response);
@@ -214,6 +221,43 @@ TEST_F(DbFailoverTest, PrimaryTurnedReadOnlyAnswersUnavailableUntilWritable) {
   exec("SELECT pg_reload_conf()");
   EXPECT_FALSE(EventuallyOk("read-only").replayed());
   EXPECT_EQ(std::stoi(Count()), before + 2);
+}
+
+TEST_F(DbFailoverTest, BatchWhoseConnectionEndsMidwayIsUnavailable) {
+  // A batch of two: an insert the database refuses (CHECK), which sends the
+  // batch down the path where each call runs in a savepoint, and an
+  // increment of a row the test holds, whose connection then ends.
+  v1::BatchRequest request;
+  v1::KeyedCallRequest& refused = *request.add_calls()->mutable_keyed_call();
+  refused.set_idempotency_key("midway-refused");
+  v1::InsertRequest& insert = *refused.mutable_insert();
+  insert.set_table("checked");
+  *insert.add_rows() =
+      testing::RowOf({{"id", testing::Int(1)}, {"n", testing::Int(-1)}});
+  *request.add_calls()->mutable_keyed_call() = IncrementOf("midway-increment");
+
+  pqxx::connection holder(*url_ + " target_session_attrs=primary");
+  pqxx::work row(holder);
+  row.exec("SELECT * FROM counters FOR UPDATE");
+  v1::BatchResponse response;
+  grpc::Status status;
+  std::thread call([&] {
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() + seconds(20));
+    status = server_->Stub()->Batch(&context, request, &response);
+  });
+  EXPECT_TRUE(testing::Eventually([] {
+    return Sql("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+               "WHERE application_name = 'idem-server' AND wait_event_type = "
+               "'Lock'") == "1";
+  }));
+  call.join();
+  row.abort();
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  ASSERT_EQ(response.results_size(), 2);
+  for (const v1::BatchResult& result : response.results()) {
+    EXPECT_EQ(result.code(), grpc::StatusCode::UNAVAILABLE) << result.message();
+  }
 }
 
 }  // namespace
