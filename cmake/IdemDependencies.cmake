@@ -13,5 +13,5 @@ if(IDEM_BUILD_SERVER)
   find_package(prometheus-cpp CONFIG REQUIRED)  # /metrics (pulls civetweb)
   find_package(PkgConfig REQUIRED)
   pkg_check_modules(PQXX REQUIRED IMPORTED_TARGET libpqxx)  # PostgreSQL client
-  pkg_check_modules(PQ REQUIRED IMPORTED_TARGET libpq)  # a transaction's state
+  pkg_check_modules(PQ REQUIRED IMPORTED_TARGET libpq)  # connection strings, a transaction's state
 endif()

@@ -10,10 +10,17 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
+#include "service/db/connection_string.h"
 
 ABSL_FLAG(std::string, listen, "0.0.0.0:50051", "gRPC address (host:port)");
 ABSL_FLAG(std::string, database_url, "",
-          "libpq connection string or URI; empty: libpq's PG* variables");
+          "libpq connection string or URI (several hosts for a primary with "
+          "standbys); empty: libpq's PG* variables");
+ABSL_FLAG(absl::Duration, db_tcp_timeout, absl::Seconds(10),
+          "a database connection silent this long is given up (TCP "
+          "keepalives, tcp_user_timeout, connect_timeout, and the database's "
+          "side of the same), so that calls on a dropped connection answer "
+          "UNAVAILABLE; 0: the kernel's defaults (hours)");
 ABSL_FLAG(std::vector<std::string>, tables, {},
           "comma-separated allow-list of tables (schema.name or name); "
           "empty: Insert and Update refuse every table");
@@ -102,6 +109,7 @@ namespace {
 
 constexpr const char* kFlagNames[] = {"listen",
                                       "database_url",
+                                      "db_tcp_timeout",
                                       "tables",
                                       "storage_root",
                                       "key_retention",
@@ -195,6 +203,11 @@ absl::Status Validate(const Config& config) {
       config.credentials_reload > absl::Hours(24)) {
     return Invalid("credentials_reload", "must be between 1s and 24h");
   }
+  if (config.db_tcp_timeout != absl::ZeroDuration() &&
+      (config.db_tcp_timeout < absl::Seconds(2) ||
+       config.db_tcp_timeout > absl::Hours(1))) {
+    return Invalid("db_tcp_timeout", "must be 0 or between 2s and 1h");
+  }
   if (config.reaper_batch < 1)
     return Invalid("reaper_batch", "must be positive");
   if (config.max_key_retention < absl::Minutes(1)) {
@@ -255,7 +268,7 @@ absl::StatusOr<Config> LoadConfig(int argc, char** argv) {
         absl::StrCat("unknown command \"", positional[1], "\"; see --help"));
   }
   config.listen = absl::GetFlag(FLAGS_listen);
-  config.database_url = absl::GetFlag(FLAGS_database_url);
+  config.db_tcp_timeout = absl::GetFlag(FLAGS_db_tcp_timeout);
   for (std::string table : absl::GetFlag(FLAGS_tables)) {
     config.tables.emplace_back(absl::StripAsciiWhitespace(table));
   }
@@ -314,6 +327,10 @@ absl::StatusOr<Config> LoadConfig(int argc, char** argv) {
   config.max_key_retention = absl::GetFlag(FLAGS_max_key_retention);
   config.tombstone_retention = absl::GetFlag(FLAGS_tombstone_retention);
   if (absl::Status valid = Validate(config); !valid.ok()) return valid;
+  absl::StatusOr<std::string> url = db::ServerConnectionString(
+      absl::GetFlag(FLAGS_database_url), config.db_tcp_timeout);
+  if (!url.ok()) return Invalid("database_url", url.status().message());
+  config.database_url = *std::move(url);
   return config;
 }
 

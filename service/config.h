@@ -19,7 +19,10 @@ struct Config {
   Command command = Command::kServe;
 
   std::string listen;
-  std::string database_url;  // empty: libpq's PG* variables
+  // IDEM_DATABASE_URL as given (empty: libpq's PG* variables) with the
+  // server's connection defaults added (db::ServerConnectionString).
+  std::string database_url;
+  absl::Duration db_tcp_timeout;  // zero: the kernel's TCP defaults
   std::vector<std::string> tables;
   std::string storage_root;  // empty: CopyFile answers FAILED_PRECONDITION
   absl::Duration key_retention;

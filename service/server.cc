@@ -28,6 +28,7 @@ db::PoolOptions PoolOptionsFrom(const Config& config) {
   options.lock_timeout = config.lock_timeout;
   options.statements = config.prepared_statements ? db::StatementMode::kPrepared
                                                   : db::StatementMode::kUnnamed;
+  options.tcp_timeout = config.db_tcp_timeout;
   return options;
 }
 

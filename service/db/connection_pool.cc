@@ -4,6 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "service/common/error_reason.h"
+#include "service/db/connection_string.h"
 #include "service/db/database_error.h"
 
 namespace idem::db {
@@ -35,6 +36,32 @@ ConnectionPool::Lease::~Lease() {
   if (session_ != nullptr) pool_->Release(std::move(session_), discard_);
 }
 
+namespace {
+
+// Through a pooler or a proxy the database sees a healthy connection to the
+// proxy, so its keepalives cannot tell that the server behind it is gone;
+// an idle transaction can: the server never leaves one idle on purpose.
+std::string DatabaseSideTimeouts(absl::Duration timeout) {
+  if (timeout == absl::ZeroDuration()) return "SELECT 1";
+  const TcpTimeouts t = TcpTimeoutsFor(timeout);
+  return absl::StrCat(
+      "SET tcp_keepalives_idle = ", t.keepalives_idle_s,
+      "; SET tcp_keepalives_interval = ", t.keepalives_interval_s,
+      "; SET tcp_keepalives_count = ", t.keepalives_count,
+      "; SET tcp_user_timeout = ", t.user_timeout_ms,
+      "; SET idle_in_transaction_session_timeout = ", t.user_timeout_ms);
+}
+
+// The same, for one transaction of a pooled server connection.
+std::string IdleTransactionTimeout(absl::Duration timeout) {
+  if (timeout == absl::ZeroDuration()) return "";
+  return absl::StrCat(
+      ", set_config('idle_in_transaction_session_timeout', '",
+      TcpTimeoutsFor(timeout).user_timeout_ms, "', true)");
+}
+
+}  // namespace
+
 absl::StatusOr<std::unique_ptr<PgSession>> ConnectionPool::Connect() const {
   try {
     auto session =
@@ -45,10 +72,16 @@ absl::StatusOr<std::unique_ptr<PgSession>> ConnectionPool::Connect() const {
     setup.exec_params("SELECT set_config('application_name', $1, false)",
                       options_.application_name);
     if (options_.statements == StatementMode::kUnnamed) {
-      session->set_transaction_settings(TimeoutSettings(options_, true));
+      // A pooled server connection is not the session's own: settings
+      // travel with each transaction, and only the idle-transaction
+      // timeout of the database side serves (its TCP sees the pooler).
+      session->set_transaction_settings(
+          absl::StrCat(TimeoutSettings(options_, true),
+                       IdleTransactionTimeout(options_.tcp_timeout)));
       return session;
     }
     setup.exec(TimeoutSettings(options_, false));
+    setup.exec(DatabaseSideTimeouts(options_.tcp_timeout));
     // Prepared statements run on generic plans (planning was a third of the
     // database's time). Every statement the server prepares reads its
     // tables by key, and a generic plan made while a table was small would

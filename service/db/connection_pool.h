@@ -23,6 +23,12 @@ struct PoolOptions {
   // caller to be told to come back.
   absl::Duration statement_timeout = absl::Seconds(30);
   absl::Duration lock_timeout = absl::Seconds(5);
+  // The database's side of the connection timeouts (the client's side is in
+  // `url`, db::ServerConnectionString): PostgreSQL gives up a session whose
+  // server went silent, or that sits idle inside a transaction, after this,
+  // so that its row locks and key claims do not outlive a lost connection.
+  // Zero: PostgreSQL's defaults.
+  absl::Duration tcp_timeout = absl::ZeroDuration();
   std::string application_name = "idem-server";
   // kUnnamed for PgBouncer in transaction mode (see StatementMode): the
   // timeouts are then set in every transaction instead of once per session.

@@ -13,12 +13,15 @@
 namespace idem::db {
 namespace {
 
-// PostgreSQL's message as libpq formats it: "ERROR:  text\nDETAIL: ...".
-std::string PrimaryMessage(absl::string_view what) {
+// PostgreSQL's message as libpq formats it: "ERROR:  text\nDETAIL: ...",
+// or "ERROR:  <state>: text\n..." when raised by a COMMIT, which runs with
+// verbose messages (PgSession::Commit).
+std::string PrimaryMessage(absl::string_view what, absl::string_view state) {
   what = what.substr(0, what.find('\n'));
   for (absl::string_view prefix : {"ERROR:  ", "FATAL:  ", "PANIC:  "}) {
     if (absl::ConsumePrefix(&what, prefix)) break;
   }
+  if (absl::ConsumePrefix(&what, state)) absl::ConsumePrefix(&what, ": ");
   return std::string(what);
 }
 
@@ -40,14 +43,22 @@ std::string QuotedAfter(absl::string_view text, absl::string_view marker) {
   return end == absl::string_view::npos ? "" : std::string(text.substr(0, end));
 }
 
+// read_only_sql_transaction: a write reached a standby, or a primary that
+// is being demoted; after a failover the primary is elsewhere.
+constexpr absl::string_view kReadOnly = "25006";
+
+// The server is shutting down, crashed, starting, or cannot take the write.
+bool ServerCannotServe(absl::string_view state) {
+  return state.substr(0, 2) == "08" || state == "57P01" || state == "57P02" ||
+         state == "57P03" || state == kReadOnly;
+}
+
 absl::Status FromSqlState(const std::string& state, const std::string& text) {
   absl::string_view cls = absl::string_view(state).substr(0, 2);
   if (state == "53100") {
     return Error(Reason::kDiskFull, "the database is out of disk space");
   }
-  if (cls == "08" || state == "57P01" || state == "57P02" || state == "57P03" ||
-      cls == "53" || state == "25006") {
-    // 25006: a primary demoted under an open session answers read-only.
+  if (ServerCannotServe(state) || cls == "53") {
     return Error(
         Reason::kDatabaseUnavailable,
         absl::StrCat("database unavailable (", state, "); retry later"));
@@ -111,7 +122,8 @@ absl::Status MapDatabaseError(const std::exception& error) {
     return RowLocked("concurrent change; retry");
   }
   if (const auto* sql = dynamic_cast<const pqxx::sql_error*>(&error)) {
-    return FromSqlState(sql->sqlstate(), PrimaryMessage(sql->what()));
+    return FromSqlState(sql->sqlstate(),
+                        PrimaryMessage(sql->what(), sql->sqlstate()));
   }
   if (dynamic_cast<const pqxx::usage_error*>(&error) != nullptr ||
       dynamic_cast<const pqxx::internal_error*>(&error) != nullptr) {
@@ -126,6 +138,15 @@ absl::Status MapDatabaseError(const std::exception& error) {
     return Error(Reason::kDatabaseUnavailable, "database failure; retry later");
   }
   return absl::InternalError("internal error");
+}
+
+bool SessionUnusableAfter(const std::exception& error) {
+  if (dynamic_cast<const pqxx::broken_connection*>(&error) != nullptr ||
+      dynamic_cast<const pqxx::in_doubt_error*>(&error) != nullptr) {
+    return true;
+  }
+  const auto* sql = dynamic_cast<const pqxx::sql_error*>(&error);
+  return sql != nullptr && ServerCannotServe(sql->sqlstate());
 }
 
 bool IsTransient(const absl::Status& status) {

@@ -13,6 +13,12 @@ namespace idem::db {
 // text) and drops the query, DETAIL/HINT lines and anything server-local.
 absl::Status MapDatabaseError(const std::exception& error);
 
+// True when the session that raised `error` must not be used again: its
+// connection is lost, its last commit's outcome is unknown, or it is
+// connected to a server that is not (or no longer) the primary; a fresh
+// connection finds the current primary.
+bool SessionUnusableAfter(const std::exception& error);
+
 // True for outcomes that depend on the moment (connection lost, deadline,
 // serialization failure, overload), false for outcomes that the same call
 // would meet again (bad column, cast failure, not found, permission).

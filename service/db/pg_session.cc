@@ -1,14 +1,68 @@
 #include "service/db/pg_session.h"
 
+#include <cstring>
 #include <pqxx/dbtransaction>
+#include <pqxx/errorhandler>
+#include <pqxx/except>
 #include <pqxx/prepared_statement>
 
+#include "absl/cleanup/cleanup.h"
 #include "absl/strings/str_cat.h"
 
 namespace idem::db {
 
+// Watches the notices of a COMMIT for the warning PostgreSQL sends when it
+// stops waiting for the synchronous standby. Its text is translated into
+// the server's language; the function that raises it, which a verbose
+// notice names on its LOCATION line, is not.
+class PgSession::StandbyWaitWatch : public pqxx::errorhandler {
+ public:
+  explicit StandbyWaitWatch(pqxx::connection_base& connection)
+      : pqxx::errorhandler(connection) {}
+
+  bool operator()(const char message[]) noexcept override {
+    if (std::strstr(message, "SyncRepWaitForLSN") != nullptr) seen = true;
+    return true;
+  }
+
+  bool seen = false;
+};
+
 PgSession::PgSession(const std::string& url, StatementMode mode)
-    : connection_(url), mode_(mode) {}
+    : connection_(url),
+      mode_(mode),
+      standby_wait_(std::make_unique<StandbyWaitWatch>(connection_)) {
+  // libpqxx would reconnect a lost connection by itself, even in the middle
+  // of a transaction, to a new session without the pool's settings (the
+  // timeouts) while the transaction is gone. A lost session must stay lost,
+  // so that the pool drops it and opens a proper one.
+#include <pqxx/internal/ignore-deprecated-pre.hxx>
+  connection_.inhibit_reactivation(true);
+#include <pqxx/internal/ignore-deprecated-post.hxx>
+}
+
+PgSession::~PgSession() = default;
+
+void PgSession::Commit(pqxx::transaction_base& txn) {
+  // A statement that failed on a lost connection has ended `txn` on this
+  // side, and libpqxx would refuse the commit as a misuse; nothing was
+  // committed, so it is the lost connection that answers.
+  if (!connection_.is_open()) {
+    throw pqxx::broken_connection("connection lost before COMMIT");
+  }
+  standby_wait_->seen = false;
+  connection_.set_verbosity(pqxx::connection_base::verbose);
+  {
+    absl::Cleanup normal_messages = [this] {
+      connection_.set_verbosity(pqxx::connection_base::normal);
+    };
+    txn.commit();
+  }
+  if (standby_wait_->seen) {
+    throw pqxx::in_doubt_error(
+        "the synchronous standby did not confirm the commit");
+  }
+}
 
 void PgSession::BeginTransaction(pqxx::transaction_base& txn) {
   if (transaction_settings_.empty() ||

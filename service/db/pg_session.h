@@ -1,6 +1,7 @@
 #ifndef IDEM_SERVICE_DB_PG_SESSION_H_
 #define IDEM_SERVICE_DB_PG_SESSION_H_
 
+#include <memory>
 #include <optional>
 #include <pqxx/connection>
 #include <pqxx/result>
@@ -31,6 +32,7 @@ class PgSession {
   // pool turns that into a status.
   explicit PgSession(const std::string& url,
                      StatementMode mode = StatementMode::kPrepared);
+  ~PgSession();
 
   pqxx::connection& connection() { return connection_; }
 
@@ -59,12 +61,24 @@ class PgSession {
                                  const std::string& sql,
                                  const std::vector<TextParam>& params);
 
+  // Commits `txn`; pqxx::broken_connection when the connection was lost
+  // before (nothing committed). A commit whose wait for the synchronous
+  // standby was
+  // cancelled (pg_cancel_backend) stands on this server alone, and a standby
+  // promoted now would not have it: that throws pqxx::in_doubt_error, as a
+  // connection lost during COMMIT does, so that the caller learns that the
+  // outcome is unknown.
+  void Commit(pqxx::transaction_base& txn);
+
   bool is_open() const { return connection_.is_open(); }
 
  private:
+  class StandbyWaitWatch;
+
   pqxx::connection connection_;
   const StatementMode mode_;
   std::string transaction_settings_;
+  std::unique_ptr<StandbyWaitWatch> standby_wait_;         // after connection_
   std::unordered_map<std::string, std::string> prepared_;  // sql -> name
 };
 

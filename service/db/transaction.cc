@@ -95,7 +95,7 @@ absl::Status Transaction::Commit() {
                  "a statement of the transaction failed unnoticed, so the "
                  "database rolled it back; nothing was written; retry");
   }
-  work_->commit();
+  session_.Commit(*work_);
   return absl::OkStatus();
 }
 

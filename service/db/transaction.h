@@ -92,6 +92,23 @@ class Transaction {
   absl::Status poisoned_;
 };
 
+// Runs `body()`, which works in a transaction, with a libpqxx exception it
+// throws mapped to a status here (MapDatabaseError) instead of at the
+// boundary, for a caller that adds what it knows to a failure (the step of
+// a transaction it came from). A failure after which the session cannot be
+// used (a lost connection, a read-only server) still travels up as an
+// exception, for RunIn to drop the session. After a failed statement the
+// transaction can only roll back.
+template <typename Body>
+auto Capture(Body&& body) -> decltype(body()) {
+  try {
+    return body();
+  } catch (const std::exception& error) {
+    if (SessionUnusableAfter(error)) throw;
+    return MapDatabaseError(error);
+  }
+}
+
 template <typename Body>
 auto Transaction::InSavepoint(Body&& body) -> decltype(body()) {
   using Result = decltype(body());
@@ -100,13 +117,7 @@ auto Transaction::InSavepoint(Body&& body) -> decltype(body()) {
       !begun.ok()) {
     return begun;
   }
-  Result result = [&]() -> Result {
-    try {
-      return body();
-    } catch (const std::exception& error) {
-      return MapDatabaseError(error);
-    }
-  }();
+  Result result = Capture(body);
   absl::Status ended =
       SavepointStatement(result.ok() ? "RELEASE SAVEPOINT idem_call"
                                      : "ROLLBACK TO SAVEPOINT idem_call");
@@ -114,21 +125,6 @@ auto Transaction::InSavepoint(Body&& body) -> decltype(body()) {
   return result;
 }
 
-// Runs `body()`, which works in a transaction, with a libpqxx exception it
-// throws mapped to a status here (MapDatabaseError) instead of at the
-// boundary, for a caller that adds what it knows to a failure (the step of
-// a transaction it came from). A lost connection still travels up as an
-// exception. After a failed statement the transaction can only roll back.
-template <typename Body>
-auto Capture(Body&& body) -> decltype(body()) {
-  try {
-    return body();
-  } catch (const pqxx::broken_connection&) {
-    throw;
-  } catch (const std::exception& error) {
-    return MapDatabaseError(error);
-  }
-}
 
 // Runs `body(txn)` on a pooled session. This is the storage boundary:
 // every libpqxx exception thrown below it is caught here and mapped once,

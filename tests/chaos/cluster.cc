@@ -7,6 +7,7 @@
 #include <pqxx/nontransaction>
 #include <pqxx/pqxx>
 #include <stdexcept>
+#include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
@@ -120,23 +121,78 @@ void Replicas::WritePids() {
   }
 }
 
-bool Database::Crash() {
-  return RunCommand({options_.pg_local, "crash", options_.pg_dir}) == 0;
-}
+Database::Database(const Options& options)
+    : options_(options),
+      primary_(options.pg_dir),
+      standby_(options.standby_dir) {}
 
-bool Database::Restart() {
+bool Database::CrashAndRestart(absl::Duration down) {
+  absl::MutexLock lock(&mu_);
+  if (RunCommand({options_.pg_local, "crash", primary_}) != 0) return false;
+  absl::SleepFor(down);
   for (int attempt = 0; attempt < 5; ++attempt) {
-    if (RunCommand({options_.pg_local, "restart", options_.pg_dir}) == 0) {
-      return true;
-    }
+    if (RunCommand({options_.pg_local, "restart", primary_}) == 0) return true;
     absl::SleepFor(absl::Milliseconds(500));
   }
   return false;
 }
 
+bool Database::WaitForStandbyInSync() {
+  const absl::Time deadline = absl::Now() + absl::Seconds(60);
+  std::string written;
+  while (absl::Now() < deadline) {
+    try {
+      pqxx::connection connection(options_.database_url);
+      pqxx::nontransaction txn(connection);
+      if (written.empty()) {
+        written =
+            txn.exec("SELECT pg_current_wal_lsn()")[0][0].as<std::string>();
+      }
+      if (txn.exec("SELECT 1 FROM pg_stat_replication WHERE sync_state = "
+                   "'sync' AND flush_lsn >= " +
+                   txn.quote(written) + "::pg_lsn")
+              .size() > 0) {
+        return true;
+      }
+    } catch (const std::exception&) {
+      // the primary restarts (a crash fault just ended)
+    }
+    absl::SleepFor(absl::Milliseconds(100));
+  }
+  return false;
+}
+
+Database::Failover Database::FailOver(absl::Duration down) {
+  absl::MutexLock lock(&mu_);
+  Failover result;
+  if (!WaitForStandbyInSync()) return result;
+  const absl::Time killed = absl::Now();
+  if (RunCommand({options_.pg_local, "crash", primary_}) != 0) return result;
+  absl::SleepFor(down);
+  if (RunCommand({options_.pg_local, "promote", standby_}) != 0) return result;
+  result.to_promoted = absl::Now() - killed;
+  std::swap(primary_, standby_);
+  std::string method;
+  if (RunCommand({options_.pg_local, "rejoin", standby_, primary_}, &method) !=
+      0) {
+    return result;
+  }
+  result.to_rejoined = absl::Now() - killed;
+  result.rewound = method.find("rewind") != std::string::npos;
+  result.ok = true;
+  return result;
+}
+
 bool Database::EnsureUp() {
+  absl::MutexLock lock(&mu_);
   // "start" leaves a running cluster alone (the port matters only to initdb).
-  return RunCommand({options_.pg_local, "start", options_.pg_dir, "0"}) == 0;
+  for (const std::string& dir : {primary_, standby_}) {
+    if (!dir.empty() &&
+        RunCommand({options_.pg_local, "start", dir, "0"}) != 0) {
+      return false;
+    }
+  }
+  return true;
 }
 
 int Database::TerminateServerSessions() {

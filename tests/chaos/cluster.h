@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
 #include "tests/chaos/options.h"
 #include "tests/support/server_process.h"
 
@@ -43,14 +44,31 @@ class Replicas {
       ABSL_GUARDED_BY(mu_);
 };
 
-// The run's PostgreSQL cluster, through scripts/pg-local and SQL.
+// The run's PostgreSQL, through scripts/pg-local and SQL: a primary and,
+// with --standby-dir, a synchronous standby that Failover promotes. The
+// roles swap at every failover; options.database_url names both hosts, so
+// SQL always reaches the primary.
 class Database {
  public:
-  explicit Database(const Options& options) : options_(options) {}
+  explicit Database(const Options& options);
 
-  bool Crash();
-  bool Restart();
-  // Starts the cluster unless it runs already.
+  bool has_standby() const { return !options_.standby_dir.empty(); }
+  // pg_ctl stop -m immediate of the primary; started again after `down`.
+  bool CrashAndRestart(absl::Duration down);
+
+  struct Failover {
+    bool ok = false;
+    bool rewound = false;        // rebuilt by pg_rewind, else by pg_basebackup
+    absl::Duration to_promoted;  // from the kill to a primary again
+    absl::Duration to_rejoined;  // ... to its new standby started
+  };
+  // What an HA manager does when the primary dies: once the standby has
+  // confirmed everything the primary wrote (it only ever promotes a
+  // synchronous standby that is in sync), kills the primary, promotes the
+  // standby after `down`, and rebuilds the old primary as its standby.
+  Failover FailOver(absl::Duration down);
+
+  // Starts whatever is down (the primary, the standby).
   bool EnsureUp();
   // pg_terminate_backend of every idem-server session; returns how many were
   // terminated, -1 when the database could not be reached.
@@ -59,7 +77,12 @@ class Database {
   bool Exec(const std::string& sql);
 
  private:
+  bool WaitForStandbyInSync();
+
   const Options& options_;
+  absl::Mutex mu_;  // one change of the cluster's shape at a time
+  std::string primary_ ABSL_GUARDED_BY(mu_);
+  std::string standby_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace idem::chaos

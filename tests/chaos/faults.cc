@@ -1,11 +1,9 @@
 #include "tests/chaos/faults.h"
 
-#include <sstream>
+#include <algorithm>
 
-#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
-#include "tests/chaos/command.h"
 
 namespace idem::chaos {
 namespace {
@@ -27,6 +25,8 @@ Pace PaceOf(FaultKind kind) {
       return {500, 2000, 0, 1000};
     case FaultKind::kPgTerminate:
       return {200, 1000, 0, 0};
+    case FaultKind::kFailover:  // length: until the standby is promoted
+      return {1000, 3000, 0, 1000};
     default:
       return {200, 1000, 300, 1500};  // network windows
   }
@@ -50,64 +50,42 @@ const char* FaultKindName(FaultKind kind) {
       return "netns_iptables_drop_window";
     case FaultKind::kNetnsReset:
       return "netns_iptables_reset_window";
+    case FaultKind::kFailover:
+      return "postgres_failover";
   }
   return "?";
 }
 
-int NamespaceFirewall::Iptables(std::vector<std::string> args,
-                                std::string* out) {
-  std::vector<std::string> argv = {"ip",       "netns", "exec", netns_,
-                                   "iptables", "-w",    "5"};
-  argv.insert(argv.end(), args.begin(), args.end());
-  return RunCommand(argv, out);
+void FailoverTimes::Add(absl::Duration took) {
+  const int64_t ms = absl::ToInt64Milliseconds(took);
+  total_ms += ms;
+  longest_ms = std::max<int64_t>(longest_ms, ms);
 }
 
-bool NamespaceFirewall::Setup() {
-  return Iptables({"-N", "IDEM_CHAOS"}) == 0 &&
-         Iptables({"-I", "INPUT", "-d", address_, "-p", "tcp", "-j",
-                   "IDEM_CHAOS"}) == 0 &&
-         Iptables({"-I", "OUTPUT", "-s", address_, "-p", "tcp", "-j",
-                   "IDEM_CHAOS"}) == 0;
+int MinimumFaults(const Options& options, FaultKind kind) {
+  return kind == FaultKind::kFailover ? options.min_failovers
+                                      : options.min_faults;
 }
 
-bool NamespaceFirewall::Add(const std::string& probability, bool reset) {
-  std::vector<std::string> rule = {"-A",  "IDEM_CHAOS", "-p",
-                                   "tcp", "-m",         "statistic"};
-  rule.insert(rule.end(),
-              {"--mode", "random", "--probability", probability, "-j"});
-  if (reset) {
-    rule.insert(rule.end(), {"REJECT", "--reject-with", "tcp-reset"});
-  } else {
-    rule.push_back("DROP");
-  }
-  return Iptables(rule) == 0;
+namespace {
+
+int Target(const Options& options, FaultKind kind) {
+  const int minimum = MinimumFaults(options, kind);
+  return minimum + std::max(1, minimum / 10);
 }
 
-int64_t NamespaceFirewall::Flush() {
-  std::string listing;
-  Iptables({"-L", "IDEM_CHAOS", "-v", "-x", "-n"}, &listing);
-  Iptables({"-F", "IDEM_CHAOS"});
-  int64_t packets = 0;
-  std::istringstream lines(listing);
-  std::string line;
-  while (std::getline(lines, line)) {
-    std::istringstream words(line);
-    std::string first;
-    int64_t n = 0;
-    if (words >> first && absl::SimpleAtoi(first, &n)) packets += n;
-  }
-  return packets;
-}
+}  // namespace
 
 FaultInjector::FaultInjector(Replicas& replicas, Database& database,
                              std::vector<testing::FaultProxy*> proxies,
-                             NamespaceFirewall* firewall, int per_kind,
-                             uint64_t seed, std::function<double()> progress)
+                             NamespaceFirewall* firewall,
+                             const Options& options, uint64_t seed,
+                             std::function<double()> progress)
     : replicas_(replicas),
       database_(database),
       proxies_(std::move(proxies)),
       firewall_(firewall),
-      per_kind_(per_kind),
+      options_(options),
       seed_(seed),
       progress_(std::move(progress)) {}
 
@@ -116,6 +94,19 @@ FaultInjector::~FaultInjector() { Stop(); }
 bool FaultInjector::Enabled(FaultKind kind) const {
   if (kind == FaultKind::kNetnsDrop || kind == FaultKind::kNetnsReset) {
     return firewall_ != nullptr;
+  }
+  if (kind == FaultKind::kFailover) {
+    return database_.has_standby() && options_.min_failovers > 0;
+  }
+  return true;
+}
+
+bool FaultInjector::MinimumsMet() const {
+  for (int k = 0; k < kFaultKinds; ++k) {
+    const FaultKind kind = static_cast<FaultKind>(k);
+    if (Enabled(kind) && counts_.injected[k] < MinimumFaults(options_, kind)) {
+      return false;
+    }
   }
   return true;
 }
@@ -137,10 +128,11 @@ void FaultInjector::Loop(FaultKind kind) {
   std::mt19937_64 random(seed_ * 1000003 + static_cast<int>(kind));
   const Pace pace = PaceOf(kind);
   const int k = static_cast<int>(kind);
-  while (!stopping_ && counts_.injected[k] < per_kind_) {
+  const int target = Target(options_, kind);
+  while (!stopping_ && counts_.injected[k] < target) {
     const absl::Time next =
         absl::Now() + Uniform(random, pace.gap_min, pace.gap_max);
-    const double due = static_cast<double>(counts_.injected[k]) / per_kind_;
+    const double due = static_cast<double>(counts_.injected[k]) / target;
     while (!stopping_ && (absl::Now() < next || progress_() < due)) {
       absl::SleepFor(absl::Milliseconds(20));
     }
@@ -168,11 +160,11 @@ FaultInjector::Outcome FaultInjector::InjectOne(FaultKind kind,
       absl::SleepFor(length);
       return replicas_.Restart(victim) ? Outcome::kInjected : Outcome::kFailed;
     }
-    case FaultKind::kPgCrash: {
-      if (!database_.Crash()) return Outcome::kFailed;
-      absl::SleepFor(length);
-      return database_.Restart() ? Outcome::kInjected : Outcome::kFailed;
-    }
+    case FaultKind::kPgCrash:
+      return database_.CrashAndRestart(length) ? Outcome::kInjected
+                                               : Outcome::kFailed;
+    case FaultKind::kFailover:
+      return FailOver(length);
     case FaultKind::kPgTerminate: {
       const int n = database_.TerminateServerSessions();
       if (n < 0) return Outcome::kFailed;    // database down (a crash)
@@ -213,6 +205,15 @@ FaultInjector::Outcome FaultInjector::InjectOne(FaultKind kind,
     }
   }
   return Outcome::kFailed;
+}
+
+FaultInjector::Outcome FaultInjector::FailOver(absl::Duration down) {
+  const Database::Failover failover = database_.FailOver(down);
+  if (!failover.ok) return Outcome::kFailed;
+  counts_.failovers_rewound += failover.rewound;
+  counts_.to_promoted.Add(failover.to_promoted);
+  counts_.to_rejoined.Add(failover.to_rejoined);
+  return Outcome::kInjected;
 }
 
 }  // namespace idem::chaos

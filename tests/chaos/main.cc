@@ -20,6 +20,7 @@
 #include "tests/chaos/cluster.h"
 #include "tests/chaos/faults.h"
 #include "tests/chaos/netns_relay.h"
+#include "tests/chaos/network_namespace.h"
 #include "tests/chaos/options.h"
 #include "tests/chaos/report.h"
 #include "tests/chaos/verdict.h"
@@ -90,16 +91,6 @@ OpKind PickKind(std::mt19937_64& random) {
   return OpKind::kKeyedCopy;
 }
 
-bool FaultQuotasMet(const FaultInjector& injector, int min_faults) {
-  for (int k = 0; k < kFaultKinds; ++k) {
-    if (injector.Enabled(static_cast<FaultKind>(k)) &&
-        injector.counts().injected[k] < min_faults) {
-      return false;
-    }
-  }
-  return true;
-}
-
 int Run(const Options& options) {
   const uint64_t seed =
       options.seed != 0 ? options.seed
@@ -142,20 +133,28 @@ int Run(const Options& options) {
         {absl::StrCat("direct", i), MakeClient(replicas.Address(i))});
     routes.push_back(direct.back());
   }
+  std::unique_ptr<NetworkNamespace> netns;
   std::unique_ptr<NamespaceFirewall> firewall;
   std::vector<std::unique_ptr<NetnsRelay>> relays;
   report.network = "fault proxies only (no --netns given)";
   if (!options.netns.empty()) {
-    firewall =
-        std::make_unique<NamespaceFirewall>(options.netns, options.netns_addr);
-    if (!firewall->Setup()) {
+    absl::StatusOr<std::unique_ptr<NetworkNamespace>> created =
+        NetworkNamespace::Create(options.netns);
+    if (created.ok()) {
+      netns = *std::move(created);
+      firewall = std::make_unique<NamespaceFirewall>(*netns);
+    }
+    if (!created.ok()) {
+      report.network =
+          absl::StrCat("fault proxies only: ", created.status().message());
+    } else if (!firewall->Setup()) {
       firewall.reset();
       report.network =
           "fault proxies only: iptables does not work in the namespace";
     } else {
       for (int i = 0; i < kReplicas; ++i) {
         auto relay =
-            NetnsRelay::Start(options.netns, options.netns_addr,
+            NetnsRelay::Start(netns->name(), netns->address(),
                               std::stoi(replicas.Address(i).substr(10)));
         if (!relay.ok()) {
           std::cerr << "idem_chaos: " << relay.status() << "\n";
@@ -166,17 +165,15 @@ int Run(const Options& options) {
         relays.push_back(*std::move(relay));
       }
       report.network = absl::StrCat("fault proxies + network namespace ",
-                                    options.netns, " (", options.netns_addr,
+                                    netns->name(), " (", netns->address(),
                                     ", iptables statistic DROP / tcp-reset)");
     }
   }
 
   std::atomic<bool> stop{false};
   std::atomic<int64_t> issued{0};
-  // A few more than the minimum, spread over the operations.
   FaultInjector injector(
-      replicas, database, proxy_pointers, firewall.get(),
-      options.min_faults + std::max(2, options.min_faults / 10), seed,
+      replicas, database, proxy_pointers, firewall.get(), options, seed,
       [&] { return static_cast<double>(issued) / options.ops; });
   std::vector<std::vector<Op>> ledgers(options.workers);
   std::vector<std::map<std::string, int>> errors(options.workers);
@@ -201,7 +198,7 @@ int Run(const Options& options) {
   }
   while (true) {
     absl::SleepFor(absl::Milliseconds(100));
-    if (issued >= options.ops && FaultQuotasMet(injector, options.min_faults)) {
+    if (issued >= options.ops && injector.MinimumsMet()) {
       break;
     }
     if (absl::Now() - start > absl::Seconds(options.max_seconds)) {

@@ -32,16 +32,17 @@ bool ParseOptions(int argc, char** argv, Options* o) {
   const std::map<std::string, std::function<bool(const std::string&)>> flags = {
       {"ops", Int(&o->ops)},
       {"min-faults", Int(&o->min_faults)},
+      {"min-failovers", Int(&o->min_failovers)},
       {"seconds", Int(&o->max_seconds)},
       {"workers", Int(&o->workers)},
       {"seed", Uint(&o->seed)},
       {"server-binary", Text(&o->server_binary)},
       {"pg-local", Text(&o->pg_local)},
       {"pg-dir", Text(&o->pg_dir)},
+      {"standby-dir", Text(&o->standby_dir)},
       {"database-url", Text(&o->database_url)},
       {"storage-root", Text(&o->storage_root)},
       {"netns", Text(&o->netns)},
-      {"netns-addr", Text(&o->netns_addr)},
       {"pid-file", Text(&o->pid_file)}};
   for (int i = 1; i < argc; ++i) {
     std::string arg = argv[i];
@@ -73,8 +74,10 @@ bool ParseOptions(int argc, char** argv, Options* o) {
     }
   }
   if (o->workers < 1 || o->ops < 1 || o->min_faults < 0 || o->max_seconds < 1 ||
-      o->netns.empty() != o->netns_addr.empty()) {
-    std::cerr << "idem_chaos: bad numbers or --netns without --netns-addr\n";
+      o->min_failovers < 0 || o->netns.size() > 10 ||
+      (o->min_failovers > 0 && o->standby_dir.empty())) {
+    std::cerr << "idem_chaos: bad numbers, a --netns tag over 10 characters "
+                 "or --min-failovers without --standby-dir\n";
     return false;
   }
   return true;

@@ -37,6 +37,11 @@ void Report::Collect(const std::vector<Op>& all,
     fault_failures[k] = counts.failed[k];
     fault_enabled[k] = injector.Enabled(static_cast<FaultKind>(k));
   }
+  failovers_rewound = counts.failovers_rewound;
+  to_promoted_ms[0] = counts.to_promoted.total_ms;
+  to_promoted_ms[1] = counts.to_promoted.longest_ms;
+  to_rejoined_ms[0] = counts.to_rejoined.total_ms;
+  to_rejoined_ms[1] = counts.to_rejoined.longest_ms;
   sessions_terminated = counts.sessions_terminated;
   netns_dropped = counts.netns_packets_dropped;
   netns_reset = counts.netns_packets_reset;
@@ -45,7 +50,10 @@ void Report::Collect(const std::vector<Op>& all,
 bool Report::CoverageMet(const Options& options) const {
   if (ops < options.ops) return false;
   for (int k = 0; k < kFaultKinds; ++k) {
-    if (fault_enabled[k] && faults[k] < options.min_faults) return false;
+    if (fault_enabled[k] &&
+        faults[k] < MinimumFaults(options, static_cast<FaultKind>(k))) {
+      return false;
+    }
   }
   return true;
 }
@@ -91,7 +99,18 @@ void Report::Print(std::ostream& out, const Options& options) const {
   out << "  server sessions terminated: " << sessions_terminated
       << "; proxy connections cut: " << proxy_cuts
       << "; netns packets dropped: " << netns_dropped
-      << ", reset: " << netns_reset << "\n\n";
+      << ", reset: " << netns_reset << "\n";
+  const int failovers = faults[static_cast<int>(FaultKind::kFailover)];
+  if (failovers > 0) {
+    out << "  failovers: old primary rebuilt by pg_rewind " << failovers_rewound
+        << ", by pg_basebackup " << failovers - failovers_rewound
+        << "\n  from the kill to the standby promoted: mean "
+        << to_promoted_ms[0] / failovers << " ms, longest " << to_promoted_ms[1]
+        << " ms; to the old primary back as its standby: mean "
+        << to_rejoined_ms[0] / failovers << " ms, longest " << to_rejoined_ms[1]
+        << " ms\n";
+  }
+  out << "\n";
   PrintDeltas(out,
               "check after the faults (acknowledged exactly once, "
               "unacknowledged at most once)",
@@ -101,8 +120,9 @@ void Report::Print(std::ostream& out, const Options& options) const {
               final_state);
   if (!healed) out << "FAILED: the cluster did not come back after the run\n";
   if (!CoverageMet(options)) {
-    out << "FAILED: fewer than " << options.ops << " operations or "
-        << options.min_faults << " faults of some kind\n";
+    out << "FAILED: fewer than " << options.ops << " operations, "
+        << options.min_faults << " faults of some kind or "
+        << options.min_failovers << " failovers\n";
   }
   out << "\nVERDICT: " << (Passed(options) ? "PASS" : "FAIL")
       << " (lost: 0 and doubled: 0 is required)\n";

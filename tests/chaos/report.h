@@ -30,6 +30,8 @@ struct Report {
   bool fault_enabled[kFaultKinds] = {};
   int64_t sessions_terminated = 0, proxy_cuts = 0;
   int64_t netns_dropped = 0, netns_reset = 0;
+  int failovers_rewound = 0;
+  int64_t to_promoted_ms[2] = {}, to_rejoined_ms[2] = {};  // total, longest
   Check under_faults, final_state;
 
   void Collect(const std::vector<Op>& ops, const FaultInjector& injector);

@@ -126,8 +126,13 @@ void Execute(const std::string& run, const std::vector<SourceFile>& sources,
     op.acked = true;
     if (!anomaly.empty()) op.anomaly = anomaly;
   } else if (errors != nullptr) {
+    // Retries running out is what faults do; an answer the client would not
+    // retry at all is not, and its message says where it came from.
+    const bool final_answer = info.stop_reason == StopReason::kNotRetryable;
     ++(*errors)[absl::StrCat(absl::StatusCodeToString(status.code()), " (",
-                             StopReasonName(info.stop_reason), ")")];
+                             StopReasonName(info.stop_reason), ")",
+                             final_answer ? ": " : "",
+                             final_answer ? status.message() : "")];
   }
 }
 

@@ -1,0 +1,264 @@
+// idem-server against a PostgreSQL primary with a synchronous standby, as
+// Patroni and CloudNativePG run it, given both hosts in one connection
+// string (scripts/pg-local makes and fails over the pair). The server must
+// follow each new primary without a restart and never write to a standby,
+// and must never acknowledge a commit that only the old primary has.
+#include <arpa/inet.h>
+#include <grpcpp/grpcpp.h>
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <stdlib.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <memory>
+#include <pqxx/pqxx>
+#include <string>
+#include <thread>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "tests/chaos/command.h"
+#include "tests/support/polling.h"
+#include "tests/support/server_process.h"
+#include "tests/support/values.h"
+
+namespace idem::chaos {
+namespace {
+
+using std::chrono::seconds;
+
+int FreePort() {
+  const int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t length = sizeof(address);
+  bind(fd, reinterpret_cast<sockaddr*>(&address), length);
+  getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length);
+  close(fd);
+  return ntohs(address.sin_port);
+}
+
+// scripts/pg-local with `args`; its output is in the failure message.
+void PgLocal(std::vector<std::string> args) {
+  args.insert(args.begin(), std::string(std::getenv("IDEM_SOURCE_DIR")) +
+                                "/scripts/pg-local");
+  std::string output;
+  ASSERT_EQ(RunCommand(args, &output), 0) << output;
+}
+
+class DbFailoverTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    char folder[] = "/tmp/idem-failover-XXXXXX";
+    ASSERT_NE(mkdtemp(folder), nullptr);
+    folder_ = folder;
+    chmod(folder, 0755);  // the clusters' owner (postgres, as root) needs it
+    primary_ = folder_ + "/a";
+    standby_ = folder_ + "/b";
+    const int primary_port = FreePort(), standby_port = FreePort();
+    PgLocal({"start", primary_, absl::StrCat(primary_port), "off"});
+    PgLocal({"standby", standby_, absl::StrCat(standby_port), primary_});
+    // Both hosts, and nothing said about which may be written: the server
+    // adds target_session_attrs=read-write itself.
+    url_ = new std::string(
+        absl::StrCat("host=127.0.0.1,127.0.0.1 port=", primary_port, ",",
+                     standby_port, " user=postgres dbname=idem"));
+    Sql("CREATE TABLE counters (id bigint PRIMARY KEY, n bigint NOT NULL);"
+        "INSERT INTO counters VALUES (1, 0);"
+        "CREATE TABLE checked (id bigint PRIMARY KEY, n bigint CHECK (n >= "
+        "0))");
+    testing::ServerProcess::Options options;
+    options.env = {{"IDEM_DATABASE_URL", *url_},
+                   {"IDEM_TABLES", "counters,checked"},
+                   {"IDEM_ACQUIRE_TIMEOUT", "2s"}};
+    server_ = testing::ServerProcess::Start(options).release();
+  }
+
+  static void TearDownTestSuite() {
+    delete server_;
+    for (const std::string& cluster : {primary_, standby_}) {
+      std::string ignored;
+      RunCommand(
+          {std::string(std::getenv("IDEM_SOURCE_DIR")) + "/scripts/pg-local",
+           "stop", cluster},
+          &ignored);
+    }
+    std::filesystem::remove_all(folder_);
+    delete url_;
+  }
+
+  // On the primary, whichever host it is (even while it is read-only).
+  static std::string Sql(const std::string& sql) {
+    pqxx::connection connection(*url_ + " target_session_attrs=primary");
+    pqxx::result result = pqxx::nontransaction(connection).exec(sql);
+    return result.empty() || result[0].empty() ? "" : result[0][0].c_str();
+  }
+
+  static v1::KeyedCallRequest IncrementOf(const std::string& key) {
+    v1::KeyedCallRequest request;
+    request.set_idempotency_key(key);
+    v1::UpdateRequest& update = *request.mutable_update();
+    update.set_table("counters");
+    *update.mutable_key() = testing::RowOf({{"id", testing::Int(1)}});
+    *update.mutable_increment() = testing::RowOf({{"n", testing::Int(1)}});
+    return request;
+  }
+
+  static grpc::Status Increment(const std::string& key,
+                                v1::KeyedCallResponse* response) {
+    const v1::KeyedCallRequest request = IncrementOf(key);
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() + seconds(10));
+    return server_->Stub()->KeyedCall(&context, request, response);
+  }
+
+  // Sends the call under `key` until it is answered OK; every other answer
+  // on the way must be UNAVAILABLE, which a client retries.
+  static v1::KeyedCallResponse EventuallyOk(const std::string& key) {
+    v1::KeyedCallResponse response;
+    grpc::Status status;
+    EXPECT_TRUE(testing::Eventually(
+        [&] {
+          response.Clear();
+          status = Increment(key, &response);
+          EXPECT_TRUE(status.ok() ||
+                      status.error_code() == grpc::StatusCode::UNAVAILABLE)
+              << key << ": " << status.error_code() << " "
+              << status.error_message();
+          return status.ok();
+        },
+        seconds(20)))
+        << key << ": " << status.error_message();
+    return response;
+  }
+
+  static std::string Count() { return Sql("SELECT n FROM counters"); }
+
+  static std::string folder_, primary_, standby_;
+  static std::string* url_;
+  static testing::ServerProcess* server_;
+};
+
+std::string DbFailoverTest::folder_, DbFailoverTest::primary_,
+    DbFailoverTest::standby_;
+std::string* DbFailoverTest::url_ = nullptr;
+testing::ServerProcess* DbFailoverTest::server_ = nullptr;
+
+TEST_F(DbFailoverTest, FollowsThePromotedStandbyAndNeverWritesToAStandby) {
+  const int before = std::stoi(Count());
+  EventuallyOk("failover-before");
+
+  // The HA manager's part: the primary dies, the standby is promoted, and
+  // the old primary comes back as its standby, first in the host list.
+  // Meanwhile calls find no primary, or one whose commits wait for a
+  // standby: UNAVAILABLE, or a wait.
+  PgLocal({"crash", primary_});
+  PgLocal({"promote", standby_});
+  std::swap(primary_, standby_);
+  PgLocal({"rejoin", standby_, primary_});
+  EventuallyOk("failover-after-0");
+  // New connections (the old ones end here) must pass the standby over.
+  Sql("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE "
+      "application_name = 'idem-server'");
+  for (int i = 1; i < 4; ++i) {
+    EventuallyOk(absl::StrCat("failover-after-", i));
+  }
+  EXPECT_EQ(std::stoi(Count()), before + 5);
+}
+
+TEST_F(DbFailoverTest, CommitTheStandbyNeverConfirmedIsInDoubtNotAcknowledged) {
+  const int before = std::stoi(Count());
+  PgLocal({"stop", standby_});
+  // The commit waits for the standby until an operator cancels the wait;
+  // PostgreSQL then keeps it, on the primary alone.
+  v1::KeyedCallResponse response;
+  grpc::Status status;
+  std::thread call([&] { status = Increment("unconfirmed", &response); });
+  EXPECT_TRUE(testing::Eventually([] {
+    return Sql("SELECT count(pg_cancel_backend(pid)) FROM pg_stat_activity "
+               "WHERE application_name = 'idem-server' AND wait_event = "
+               "'SyncRep'") == "1";
+  }));
+  call.join();
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::UNAVAILABLE)
+      << status.error_message();
+  EXPECT_EQ(std::stoi(Count()), before + 1);
+
+  PgLocal({"restart", standby_});
+  response = EventuallyOk("unconfirmed");
+  EXPECT_TRUE(response.replayed());
+  EXPECT_EQ(std::stoi(Count()), before + 1);
+}
+
+TEST_F(DbFailoverTest, PrimaryTurnedReadOnlyAnswersUnavailableUntilWritable) {
+  const int before = std::stoi(Count());
+  EventuallyOk("read-only-before");  // the server's sessions are open
+  // A session opened before the reload shows when the backends took it.
+  pqxx::connection witness(*url_ + " target_session_attrs=primary");
+  const auto exec = [&](const std::string& sql) {
+    return pqxx::nontransaction(witness).exec(sql);
+  };
+  exec("ALTER SYSTEM SET default_transaction_read_only = on");
+  exec("SELECT pg_reload_conf()");
+  ASSERT_TRUE(testing::Eventually([&] {
+    return exec("SHOW default_transaction_read_only")[0][0].as<std::string>() ==
+           "on";
+  }));
+  v1::KeyedCallResponse response;
+  for (int i = 0; i < 3; ++i) {
+    grpc::Status status = Increment("read-only", &response);
+    EXPECT_EQ(status.error_code(), grpc::StatusCode::UNAVAILABLE)
+        << status.error_message();
+  }
+  exec("SET default_transaction_read_only = off");
+  exec("ALTER SYSTEM RESET default_transaction_read_only");
+  exec("SELECT pg_reload_conf()");
+  EXPECT_FALSE(EventuallyOk("read-only").replayed());
+  EXPECT_EQ(std::stoi(Count()), before + 2);
+}
+
+TEST_F(DbFailoverTest, BatchWhoseConnectionEndsMidwayIsUnavailable) {
+  // A batch of two: an insert the database refuses (CHECK), which sends the
+  // batch down the path where each call runs in a savepoint, and an
+  // increment of a row the test holds, whose connection then ends.
+  v1::BatchRequest request;
+  v1::KeyedCallRequest& refused = *request.add_calls()->mutable_keyed_call();
+  refused.set_idempotency_key("midway-refused");
+  v1::InsertRequest& insert = *refused.mutable_insert();
+  insert.set_table("checked");
+  *insert.add_rows() =
+      testing::RowOf({{"id", testing::Int(1)}, {"n", testing::Int(-1)}});
+  *request.add_calls()->mutable_keyed_call() = IncrementOf("midway-increment");
+
+  pqxx::connection holder(*url_ + " target_session_attrs=primary");
+  pqxx::work row(holder);
+  row.exec("SELECT * FROM counters FOR UPDATE");
+  v1::BatchResponse response;
+  grpc::Status status;
+  std::thread call([&] {
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() + seconds(20));
+    status = server_->Stub()->Batch(&context, request, &response);
+  });
+  EXPECT_TRUE(testing::Eventually([] {
+    return Sql("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+               "WHERE application_name = 'idem-server' AND wait_event_type = "
+               "'Lock'") == "1";
+  }));
+  call.join();
+  row.abort();
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  ASSERT_EQ(response.results_size(), 2);
+  for (const v1::BatchResult& result : response.results()) {
+    EXPECT_EQ(result.code(), grpc::StatusCode::UNAVAILABLE) << result.message();
+  }
+}
+
+}  // namespace
+}  // namespace idem::chaos
