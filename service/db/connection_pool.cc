@@ -55,9 +55,8 @@ std::string DatabaseSideTimeouts(absl::Duration timeout) {
 // The same, for one transaction of a pooled server connection.
 std::string IdleTransactionTimeout(absl::Duration timeout) {
   if (timeout == absl::ZeroDuration()) return "";
-  return absl::StrCat(
-      ", set_config('idle_in_transaction_session_timeout', '",
-      TcpTimeoutsFor(timeout).user_timeout_ms, "', true)");
+  return absl::StrCat(", set_config('idle_in_transaction_session_timeout', '",
+                      TcpTimeoutsFor(timeout).user_timeout_ms, "', true)");
 }
 
 }  // namespace

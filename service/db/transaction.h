@@ -125,7 +125,6 @@ auto Transaction::InSavepoint(Body&& body) -> decltype(body()) {
   return result;
 }
 
-
 // Runs `body(txn)` on a pooled session. This is the storage boundary:
 // every libpqxx exception thrown below it is caught here and mapped once,
 // by MapDatabaseError. `body` returns absl::StatusOr<T> (or absl::Status).
