@@ -38,7 +38,7 @@ sys.path.insert(0, str(idem_build.stage(_STAGE)))
 # skipped, naming it.
 SERVER_FEATURES: frozenset[str] = frozenset({
     "rich_errors", "insert_returning", "insert_same_key_twice",
-    "transaction", "expires_at",
+    "transaction", "expires_at", "keys",
 })
 KNOWN_FEATURES = frozenset({
     "rich_errors",      # §8.1 ErrorInfo/RetryInfo in grpc-status-details-bin

@@ -88,7 +88,7 @@ TEST_F(ClientServerFeaturesTest,
   EXPECT_EQ(db_.Scalar("SELECT count(*) FROM " + orders_), "0");
 }
 
-TEST_F(ClientServerFeaturesTest, DISABLED_GetKeyAndForgetKey) {
+TEST_F(ClientServerFeaturesTest, GetKeyAndForgetKey) {
   ASSERT_TRUE(client_->Transaction(Order(3, "A-1"), Key("order-3")).ok());
   absl::StatusOr<v1::GetKeyResponse> key = client_->GetKey(Key("order-3"));
   ASSERT_TRUE(key.ok()) << key.status();
