@@ -17,7 +17,8 @@ void PrepareAttempt(grpc::ClientContext& context, absl::Duration timeout,
                        absl::ToChronoNanoseconds(timeout));
   context.AddMetadata(kAttemptHeader, absl::StrCat(attempt));
   if (!bearer_token.empty()) {
-    context.AddMetadata("authorization", absl::StrCat("Bearer ", bearer_token));
+    context.AddMetadata(v1::wire::kAuthorizationHeader,
+                        absl::StrCat("Bearer ", bearer_token));
   }
   for (const auto& [key, value] : metadata) context.AddMetadata(key, value);
 }

@@ -10,13 +10,13 @@
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
 #include "idem/client.h"
+#include "idem/v1/wire_names.h"
 
 namespace idem::internal {
 
-// Metadata names shared with the server.
-inline constexpr char kAttemptHeader[] = "idem-attempt";
-inline constexpr char kReplayedTrailer[] = "idempotent-replayed";
-inline constexpr char kPushbackTrailer[] = "grpc-retry-pushback-ms";
+using v1::wire::kAttemptHeader;
+using v1::wire::kPushbackTrailer;
+using v1::wire::kReplayedTrailer;
 
 // Deadline, attempt number, credentials and the caller's metadata of one
 // attempt.

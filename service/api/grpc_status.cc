@@ -5,6 +5,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "google/rpc/error_details.pb.h"
+#include "idem/v1/wire_names.h"
 #include "service/common/error_reason.h"
 #include "service/common/retry_delay.h"
 
@@ -46,7 +47,7 @@ google::rpc::Status RichStatus(const absl::Status& status) {
   rich.set_message(BoundedStatusMessage(status.message()));
   google::rpc::ErrorInfo info;
   info.set_reason(ReasonOrCodeName(status));
-  info.set_domain(kErrorDomain);
+  info.set_domain(v1::wire::kErrorDomain);
   for (const auto& [key, value] : MetadataOf(status)) {
     (*info.mutable_metadata())[key] = BoundedStatusMessage(value);
   }
@@ -64,7 +65,7 @@ grpc::Status ToGrpcStatus(const absl::Status& status,
   if (status.ok()) return grpc::Status::OK;
   if (std::optional<absl::Duration> delay = RetryDelayOf(status)) {
     context.AddTrailingMetadata(
-        "grpc-retry-pushback-ms",
+        v1::wire::kPushbackTrailer,
         absl::StrCat(absl::ToInt64Milliseconds(*delay)));
   }
   return grpc::Status(static_cast<grpc::StatusCode>(status.code()),

@@ -6,10 +6,11 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "idem/v1/wire_names.h"
 #include "service/api/grpc_status.h"
 #include "service/api/request_log.h"
 #include "service/common/error_reason.h"
-#include "service/common/retry_delay.h"
+#include "service/common/refusals.h"
 #include "service/db/catalog.h"
 #include "service/ops/copy_file_op.h"
 #include "service/ops/group_commit.h"
@@ -148,14 +149,14 @@ grpc::ServerUnaryReactor* IdemService::Dispatch(
   absl::StatusOr<std::unique_ptr<TenantLimiter::Permit>> permit =
       limiter_.Acquire(caller->tenant);
   if (!permit.ok()) return refuse(permit.status());
-  call.done =
-      Admitted(std::move(record), *std::move(permit),
-               [context, reactor](const absl::Status& status, bool replayed) {
-                 if (replayed) {
-                   context->AddTrailingMetadata("idempotent-replayed", "true");
-                 }
-                 reactor->Finish(ToGrpcStatus(status, *context));
-               });
+  call.done = Admitted(
+      std::move(record), *std::move(permit),
+      [context, reactor](const absl::Status& status, bool replayed) {
+        if (replayed) {
+          context->AddTrailingMetadata(v1::wire::kReplayedTrailer, "true");
+        }
+        reactor->Finish(ToGrpcStatus(status, *context));
+      });
   std::vector<Call> calls;
   calls.push_back(std::move(call));
   Start(*std::move(caller), std::move(calls));
@@ -184,20 +185,19 @@ void IdemService::Start(auth::Caller caller, std::vector<Call> calls) {
   auto work = std::make_shared<std::vector<Call>>(std::move(for_worker));
   bool queued = workers_.Submit([this, caller = std::move(caller), work] {
     // The writes among them reach the group committer together.
-    ops::GroupCommitter::Gathering gathering(ops_.committer);
+    ops::PendingWrites writes;
     for (Call& call : *work) {
       absl::Status allowed = Authorize(caller, call.info);
       if (!allowed.ok()) {
         call.done(allowed, false);
       } else if (!call.answer_now || !call.answer_now(caller, call.done)) {
-        call.operation(caller, call.done);
+        call.operation(caller, call.done, writes);
       }
     }
+    if (!writes.empty()) ops_.committer->SubmitAll(std::move(writes));
   });
   if (!queued) {
-    const absl::Status overloaded = WithRetryDelay(
-        Error(Reason::kOverloaded, "server overloaded; retry after the delay"),
-        absl::Milliseconds(200));
+    const absl::Status overloaded = Overloaded();
     for (Call& call : *work) call.done(overloaded, false);
   }
 }
@@ -206,7 +206,8 @@ IdemService::Call IdemService::MakeInsert(const v1::InsertRequest& request,
                                           v1::InsertResponse* response) {
   return {
       {"Insert", {{auth::Operation::kInsert, request.table()}}},
-      [this, &request, response](const auth::Caller& caller, Done done) {
+      [this, &request, response](const auth::Caller& caller, Done done,
+                                 ops::PendingWrites& writes) {
         ops::RunInsert(
             ops_, caller.tenant, request,
             [this, response, done = std::move(done), tenant = caller.tenant](
@@ -215,7 +216,8 @@ IdemService::Call IdemService::MakeInsert(const v1::InsertRequest& request,
               metrics_.RecordRowConflicts(tenant, response->conflicts(),
                                           response->stale());
               done(status, false);
-            });
+            },
+            writes);
       }};
 }
 
@@ -223,19 +225,21 @@ IdemService::Call IdemService::MakeKeyedCall(
     const v1::KeyedCallRequest& request, v1::KeyedCallResponse* response) {
   return {
       {"KeyedCall", WrappedAccesses(request)},
-      [this, &request, response](const auth::Caller& caller, Done done) {
+      [this, &request, response](const auth::Caller& caller, Done done,
+                                 ops::PendingWrites& writes) {
         if (!caller.Allows(auth::Operation::kKeyedCall)) {
           return done(Error(Reason::kOperationNotAllowed,
                             absl::StrCat("tenant \"", caller.tenant,
                                          "\" may not call keyed_call")),
                       false);
         }
-        ops::RunKeyedCall(ops_, caller.tenant, request,
-                          [this, response, done = std::move(done),
-                           tenant = caller.tenant](ops::KeyedOutcome outcome) {
-                            FinishKeyedCall(tenant, response,
-                                            std::move(outcome), done);
-                          });
+        ops::RunKeyedCall(
+            ops_, caller.tenant, request,
+            [this, response, done = std::move(done),
+             tenant = caller.tenant](ops::KeyedOutcome outcome) {
+              FinishKeyedCall(tenant, response, std::move(outcome), done);
+            },
+            writes);
       },
       [this, &request, response](const auth::Caller& caller, const Done& done) {
         if (!caller.Allows(auth::Operation::kKeyedCall)) return false;
@@ -258,7 +262,8 @@ grpc::ServerUnaryReactor* IdemService::Update(
     v1::UpdateResponse* response) {
   return Dispatch(context, *request,
                   {{"Update", {{auth::Operation::kUpdate, request->table()}}},
-                   [this, request, response](const auth::Caller&, Done done) {
+                   [this, request, response](const auth::Caller&, Done done,
+                                             ops::PendingWrites&) {
                      done(Into(ops::RunUpdate(ops_, *request), response),
                           false);
                    }});
@@ -267,20 +272,21 @@ grpc::ServerUnaryReactor* IdemService::Update(
 grpc::ServerUnaryReactor* IdemService::GetKey(
     grpc::CallbackServerContext* context, const v1::GetKeyRequest* request,
     v1::GetKeyResponse* response) {
-  return Dispatch(
-      context, *request,
-      {{"GetKey", {{auth::Operation::kReadKeys, ""}}},
-       [this, request, response](const auth::Caller& caller, Done done) {
-         absl::StatusOr<ops::KeyView> view =
-             ops::RunGetKey(ops_, caller.tenant, *request);
-         if (view.ok()) {
-           *response = std::move(view->response);
-           if (!view->failure.ok()) {
-             *response->mutable_failure() = RichStatus(view->failure);
-           }
-         }
-         done(view.status(), false);
-       }});
+  return Dispatch(context, *request,
+                  {{"GetKey", {{auth::Operation::kReadKeys, ""}}},
+                   [this, request, response](const auth::Caller& caller,
+                                             Done done, ops::PendingWrites&) {
+                     absl::StatusOr<ops::KeyView> view =
+                         ops::RunGetKey(ops_, caller.tenant, *request);
+                     if (view.ok()) {
+                       *response = std::move(view->response);
+                       if (!view->failure.ok()) {
+                         *response->mutable_failure() =
+                             RichStatus(view->failure);
+                       }
+                     }
+                     done(view.status(), false);
+                   }});
 }
 
 grpc::ServerUnaryReactor* IdemService::ForgetKey(
@@ -289,7 +295,8 @@ grpc::ServerUnaryReactor* IdemService::ForgetKey(
   return Dispatch(
       context, *request,
       {{"ForgetKey", {{auth::Operation::kForgetKeys, ""}}},
-       [this, request, response](const auth::Caller& caller, Done done) {
+       [this, request, response](const auth::Caller& caller, Done done,
+                                 ops::PendingWrites&) {
          done(Into(ops::RunForgetKey(ops_, caller.tenant, *request), response),
               false);
        }});
@@ -300,7 +307,8 @@ grpc::ServerUnaryReactor* IdemService::CopyFile(
     v1::CopyFileResponse* response) {
   return Dispatch(context, *request,
                   {{"CopyFile", {{auth::Operation::kCopyFile, ""}}},
-                   [this, request, response](const auth::Caller&, Done done) {
+                   [this, request, response](const auth::Caller&, Done done,
+                                             ops::PendingWrites&) {
                      done(Into(ops::RunCopyFile(ops_, *request), response),
                           false);
                    }});

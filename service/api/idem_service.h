@@ -12,6 +12,7 @@
 #include "service/api/tenant_limiter.h"
 #include "service/auth/authenticator.h"
 #include "service/observability/metrics.h"
+#include "service/ops/group_commit.h"
 #include "service/ops/keyed_outcome.h"
 #include "service/ops/ops_context.h"
 #include "service/worker_pool.h"
@@ -73,8 +74,10 @@ class IdemService final : public v1::IdemService::CallbackService {
   // store. May run on a gRPC, worker or group-commit thread.
   using Done = std::function<void(const absl::Status&, bool replayed)>;
   // The operation proper: fills the response, then calls `done` once (it
-  // may hand the work on and return first).
-  using Operation = std::function<void(const auth::Caller&, Done done)>;
+  // may hand the work on and return first). A write joins `writes`, which
+  // the caller hands to the group committer with the other calls' writes.
+  using Operation = std::function<void(const auth::Caller&, Done done,
+                                       ops::PendingWrites& writes)>;
   // Ends the call at once, on the gRPC thread, when that needs no I/O and
   // no worker (a replay from memory): true when it called `done`.
   using AnswerNow = std::function<bool(const auth::Caller&, const Done&)>;

@@ -2,6 +2,7 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/time/clock.h"
+#include "idem/v1/wire_names.h"
 #include "service/api/grpc_status.h"
 #include "service/observability/log.h"
 
@@ -27,7 +28,7 @@ void RequestRecord::Finish(const absl::Status& status) {
                            {"tenant", tenant_},
                            {"replayed", replayed_},
                            {"peer", context_.peer()}};
-  auto attempt = context_.client_metadata().find("idem-attempt");
+  auto attempt = context_.client_metadata().find(v1::wire::kAttemptHeader);
   int number = 0;
   if (attempt != context_.client_metadata().end() &&
       absl::SimpleAtoi(

@@ -5,6 +5,7 @@
 #include <optional>
 
 #include "absl/strings/match.h"
+#include "idem/v1/wire_names.h"
 #include "service/auth/client_certificate.h"
 #include "service/common/error_reason.h"
 #include "service/common/sha256.h"
@@ -81,7 +82,7 @@ absl::StatusOr<Caller> Authenticator::Authenticate(
   // One set for the whole call, whatever a reload does meanwhile.
   const std::shared_ptr<const Entries> entries = this->entries();
   const auto& metadata = context.client_metadata();
-  auto [first, last] = metadata.equal_range("authorization");
+  auto [first, last] = metadata.equal_range(v1::wire::kAuthorizationHeader);
   if (first == last) return FromClientCertificate(*entries, context);
   if (std::next(first) != last) {
     return Error(Reason::kCredentialsInvalid,

@@ -3,9 +3,12 @@
 #include "absl/strings/cord.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "idem/v1/wire_names.h"
 
 namespace idem {
 namespace {
+
+namespace reasons = v1::wire::reasons;
 
 // Carried as payloads of the absl::Status until the gRPC surface turns
 // them into an ErrorInfo.
@@ -22,51 +25,51 @@ ReasonInfo InfoOf(Reason reason) {
   using C = absl::StatusCode;
   switch (reason) {
     case Reason::kKeyMismatch:
-      return {"KEY_MISMATCH", C::kFailedPrecondition};
+      return {reasons::kKeyMismatch, C::kFailedPrecondition};
     case Reason::kKeyInFlight:
-      return {"KEY_IN_FLIGHT", C::kAborted};
+      return {reasons::kKeyInFlight, C::kAborted};
     case Reason::kRowLocked:
-      return {"ROW_LOCKED", C::kAborted};
+      return {reasons::kRowLocked, C::kAborted};
     case Reason::kKeyInvalid:
-      return {"KEY_INVALID", C::kInvalidArgument};
+      return {reasons::kKeyInvalid, C::kInvalidArgument};
     case Reason::kRequestInvalid:
-      return {"REQUEST_INVALID", C::kInvalidArgument};
+      return {reasons::kRequestInvalid, C::kInvalidArgument};
     case Reason::kColumnUnknown:
-      return {"COLUMN_UNKNOWN", C::kInvalidArgument};
+      return {reasons::kColumnUnknown, C::kInvalidArgument};
     case Reason::kValueInvalid:
-      return {"VALUE_INVALID", C::kInvalidArgument};
+      return {reasons::kValueInvalid, C::kInvalidArgument};
     case Reason::kLimitExceeded:
-      return {"LIMIT_EXCEEDED", C::kInvalidArgument};
+      return {reasons::kLimitExceeded, C::kInvalidArgument};
     case Reason::kTableNotFound:
-      return {"TABLE_NOT_FOUND", C::kNotFound};
+      return {reasons::kTableNotFound, C::kNotFound};
     case Reason::kSourceNotFound:
-      return {"SOURCE_NOT_FOUND", C::kNotFound};
+      return {reasons::kSourceNotFound, C::kNotFound};
     case Reason::kTableNotAllowed:
-      return {"TABLE_NOT_ALLOWED", C::kPermissionDenied};
+      return {reasons::kTableNotAllowed, C::kPermissionDenied};
     case Reason::kOperationNotAllowed:
-      return {"OPERATION_NOT_ALLOWED", C::kPermissionDenied};
+      return {reasons::kOperationNotAllowed, C::kPermissionDenied};
     case Reason::kPathOutsideRoot:
-      return {"PATH_OUTSIDE_ROOT", C::kPermissionDenied};
+      return {reasons::kPathOutsideRoot, C::kPermissionDenied};
     case Reason::kConstraintViolated:
-      return {"CONSTRAINT_VIOLATED", C::kFailedPrecondition};
+      return {reasons::kConstraintViolated, C::kFailedPrecondition};
     case Reason::kStepNotApplied:
-      return {"STEP_NOT_APPLIED", C::kFailedPrecondition};
+      return {reasons::kStepNotApplied, C::kFailedPrecondition};
     case Reason::kStorageNotConfigured:
-      return {"STORAGE_NOT_CONFIGURED", C::kFailedPrecondition};
+      return {reasons::kStorageNotConfigured, C::kFailedPrecondition};
     case Reason::kOverloaded:
-      return {"OVERLOADED", C::kResourceExhausted};
+      return {reasons::kOverloaded, C::kResourceExhausted};
     case Reason::kTenantLimit:
-      return {"TENANT_LIMIT", C::kResourceExhausted};
+      return {reasons::kTenantLimit, C::kResourceExhausted};
     case Reason::kDiskFull:
-      return {"DISK_FULL", C::kResourceExhausted};
+      return {reasons::kDiskFull, C::kResourceExhausted};
     case Reason::kDatabaseUnavailable:
-      return {"DATABASE_UNAVAILABLE", C::kUnavailable};
+      return {reasons::kDatabaseUnavailable, C::kUnavailable};
     case Reason::kCommitUnknown:
-      return {"COMMIT_UNKNOWN", C::kUnavailable};
+      return {reasons::kCommitUnknown, C::kUnavailable};
     case Reason::kShuttingDown:
-      return {"SHUTTING_DOWN", C::kUnavailable};
+      return {reasons::kShuttingDown, C::kUnavailable};
     case Reason::kCredentialsInvalid:
-      return {"CREDENTIALS_INVALID", C::kUnauthenticated};
+      return {reasons::kCredentialsInvalid, C::kUnauthenticated};
   }
   return {"UNKNOWN", C::kUnknown};
 }

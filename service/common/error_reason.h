@@ -12,9 +12,6 @@
 
 namespace idem {
 
-// The ErrorInfo domain of every reason below.
-inline constexpr char kErrorDomain[] = "idem";
-
 // Why a call failed, in words a program can match: sent as
 // google.rpc.ErrorInfo{reason, domain "idem", metadata} with every non-OK
 // status. Each reason has one status code.

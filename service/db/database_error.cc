@@ -8,7 +8,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/strings/strip.h"
 #include "service/common/error_reason.h"
-#include "service/common/retry_delay.h"
+#include "service/common/refusals.h"
 
 namespace idem::db {
 namespace {
@@ -23,13 +23,6 @@ std::string PrimaryMessage(absl::string_view what, absl::string_view state) {
   }
   if (absl::ConsumePrefix(&what, state)) absl::ConsumePrefix(&what, ": ");
   return std::string(what);
-}
-
-// ROW_LOCKED: the lock may be gone in a moment, so the caller is told to
-// come back soon.
-absl::Status RowLocked(absl::string_view message) {
-  return WithRetryDelay(Error(Reason::kRowLocked, message),
-                        absl::Milliseconds(100));
 }
 
 // The quoted name after `marker` in PostgreSQL's message, if any:

@@ -9,6 +9,7 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "google/rpc/error_details.pb.h"
+#include "idem/v1/wire_names.h"
 #include "service/common/error_reason.h"
 #include "service/db/value_encoding.h"
 
@@ -167,7 +168,7 @@ std::string DetailsOf(const absl::Status& status) {
   if (status.ok() || !reason.has_value()) return "";
   google::rpc::ErrorInfo info;
   info.set_reason(*reason);
-  info.set_domain(kErrorDomain);
+  info.set_domain(v1::wire::kErrorDomain);
   for (const auto& [key, value] : MetadataOf(status)) {
     (*info.mutable_metadata())[key] = value;
   }

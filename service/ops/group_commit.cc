@@ -6,8 +6,7 @@
 #include <vector>
 
 #include "absl/container/flat_hash_set.h"
-#include "service/common/error_reason.h"
-#include "service/common/retry_delay.h"
+#include "service/common/refusals.h"
 #include "service/ops/keyed_answers.h"
 
 namespace idem::ops {
@@ -28,35 +27,13 @@ GroupCommitter::~GroupCommitter() {
   for (std::thread& thread : threads_) thread.join();
 }
 
-thread_local const GroupCommitter* GroupCommitter::gathering_for_ = nullptr;
-thread_local std::vector<GroupCommitter::Pending>* GroupCommitter::gathered_ =
-    nullptr;
-
-GroupCommitter::Gathering::Gathering(GroupCommitter* committer)
-    : committer_(committer) {
-  if (committer_ == nullptr) return;
-  gathering_for_ = committer_;
-  gathered_ = &calls_;
+void PendingWrites::Add(WriteCall call,
+                        std::function<void(KeyedOutcome)> done) {
+  writes_.push_back({std::move(call), std::move(done)});
 }
 
-GroupCommitter::Gathering::~Gathering() {
-  if (committer_ == nullptr) return;
-  gathering_for_ = nullptr;
-  gathered_ = nullptr;
-  committer_->Enqueue(std::move(calls_));
-}
-
-void GroupCommitter::Submit(WriteCall call, Done done) {
-  if (gathering_for_ == this) {
-    gathered_->push_back({std::move(call), std::move(done)});
-    return;
-  }
-  std::vector<Pending> calls;
-  calls.push_back({std::move(call), std::move(done)});
-  Enqueue(std::move(calls));
-}
-
-void GroupCommitter::Enqueue(std::vector<Pending> calls) {
+void GroupCommitter::SubmitAll(PendingWrites writes) {
+  std::vector<Pending>& calls = writes.writes_;
   size_t queued = 0;
   {
     absl::MutexLock lock(&mu_);
@@ -69,9 +46,7 @@ void GroupCommitter::Enqueue(std::vector<Pending> calls) {
     }
   }
   for (size_t i = queued; i < calls.size(); ++i) {
-    calls[i].done(StatusOnly(WithRetryDelay(
-        Error(Reason::kOverloaded, "server overloaded; retry after the delay"),
-        absl::Milliseconds(200))));
+    calls[i].done(StatusOnly(Overloaded()));
   }
 }
 

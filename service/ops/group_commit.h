@@ -41,11 +41,27 @@ struct GroupCommitOptions {
 // threads, so that one tenant's lock waits and failing calls never hold up
 // another's commit. Two calls under the same key never share a batch:
 // the second waits for the first's batch and then replays its answer.
-class GroupCommitter {
-  struct Pending;
+// The writes of calls that arrive together (the calls of one Batch RPC, or
+// one lone call), gathered by the operations that prepare them and handed
+// to the committer at once (GroupCommitter::SubmitAll).
+class PendingWrites {
+ public:
+  void Add(WriteCall call, std::function<void(KeyedOutcome)> done);
+  bool empty() const { return writes_.empty(); }
 
+ private:
+  friend class GroupCommitter;
+  struct Write {
+    WriteCall call;
+    std::function<void(KeyedOutcome)> done;
+  };
+  std::vector<Write> writes_;
+};
+
+class GroupCommitter {
  public:
   using Done = std::function<void(KeyedOutcome)>;
+  using Pending = PendingWrites::Write;
 
   GroupCommitter(const OpsContext& context, GroupCommitOptions options);
   // Commits everything still queued, then joins.
@@ -53,40 +69,14 @@ class GroupCommitter {
   GroupCommitter(const GroupCommitter&) = delete;
   GroupCommitter& operator=(const GroupCommitter&) = delete;
 
-  // Queues `call`; `done` runs on a committer thread once its batch has
-  // committed (or failed). With the queue full, `done` runs at once with
+  // Queues `calls` together, so that a committer takes them in one batch
+  // instead of waking for the first (the calls of one Batch RPC); each
+  // `done` runs on a committer thread once its batch has committed (or
+  // failed). Calls that find the queue full are answered at once with
   // RESOURCE_EXHAUSTED and a retry delay.
-  void Submit(WriteCall call, Done done);
-
-  // While one lives, calls submitted on its thread are held and queued
-  // together when it ends, so that a committer takes them in one batch
-  // instead of waking for the first (the calls of one Batch RPC). Not
-  // nested; `committer` may be null.
-  class Gathering {
-   public:
-    explicit Gathering(GroupCommitter* committer);
-    ~Gathering();
-    Gathering(const Gathering&) = delete;
-    Gathering& operator=(const Gathering&) = delete;
-
-   private:
-    GroupCommitter* const committer_;
-    std::vector<Pending> calls_;
-  };
+  void SubmitAll(PendingWrites writes);
 
  private:
-  struct Pending {
-    WriteCall call;
-    Done done;
-  };
-
-  // Queues `calls`; those that find the queue full are refused.
-  void Enqueue(std::vector<Pending> calls);
-
-  // The Gathering of this thread, if any: whose it is and what it holds.
-  static thread_local const GroupCommitter* gathering_for_;
-  static thread_local std::vector<Pending>* gathered_;
-
   // The calls of one tenant waiting for a batch, and its batches running.
   struct TenantQueue {
     std::deque<Pending> calls;

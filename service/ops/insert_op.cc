@@ -4,7 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "service/common/error_reason.h"
-#include "service/common/retry_delay.h"
+#include "service/common/refusals.h"
 #include "service/db/value_decoding.h"
 #include "service/db/value_encoding.h"
 #include "service/ops/column_resolution.h"
@@ -174,10 +174,7 @@ absl::Status WriteRound(db::Transaction& txn, const db::InsertSql& sql,
     int& outcome = outcomes[round[row[0].as<size_t>() - 1]];
     if (outcome == 0) outcome = row[1].as<int>();
     if (outcome == 0) {
-      return WithRetryDelay(
-          Error(Reason::kRowLocked,
-                "a concurrent transaction changed the same keys; retry"),
-          absl::Milliseconds(100));
+      return RowLocked("a concurrent transaction changed the same keys; retry");
     }
   }
   return absl::OkStatus();
@@ -250,21 +247,21 @@ absl::StatusOr<std::vector<v1::InsertResponse>> ExecuteInserts(
 
 void RunInsert(const OpsContext& context, const std::string& tenant,
                const v1::InsertRequest& request,
-               std::function<void(absl::StatusOr<v1::InsertResponse>)> done) {
+               std::function<void(absl::StatusOr<v1::InsertResponse>)> done,
+               PendingWrites& writes) {
   absl::StatusOr<PreparedInsert> insert = PrepareInsert(context, request);
   if (!insert.ok()) {
     done(insert.status());
     return;
   }
-  context.committer->Submit(
-      WriteCall{tenant, *std::move(insert), std::nullopt},
-      [done = std::move(done)](KeyedOutcome outcome) {
-        if (!outcome.status.ok()) {
-          done(std::move(outcome.status));
-        } else {
-          done(std::move(*outcome.response.mutable_insert()));
-        }
-      });
+  writes.Add(WriteCall{tenant, *std::move(insert), std::nullopt},
+             [done = std::move(done)](KeyedOutcome outcome) {
+               if (!outcome.status.ok()) {
+                 done(std::move(outcome.status));
+               } else {
+                 done(std::move(*outcome.response.mutable_insert()));
+               }
+             });
 }
 
 }  // namespace idem::ops

@@ -15,6 +15,8 @@
 
 namespace idem::ops {
 
+class PendingWrites;
+
 // An InsertRequest checked against the catalog, with its parameters
 // encoded: running it can fail only on what PostgreSQL alone can judge
 // (a string that does not parse as the column's type, a constraint).
@@ -38,11 +40,13 @@ absl::StatusOr<PreparedInsert> PrepareInsert(const OpsContext& context,
 absl::StatusOr<std::vector<v1::InsertResponse>> ExecuteInserts(
     db::Transaction& txn, const std::vector<const PreparedInsert*>& inserts);
 
-// PrepareInsert, then the insert is committed by the group committer, in
-// one transaction with other concurrent calls; `done` gets its answer.
+// PrepareInsert, then the insert joins `writes`, which the caller hands to
+// the group committer: it commits in one transaction with other concurrent
+// calls, and `done` gets its answer. A refused insert answers `done` here.
 void RunInsert(const OpsContext& context, const std::string& tenant,
                const v1::InsertRequest& request,
-               std::function<void(absl::StatusOr<v1::InsertResponse>)> done);
+               std::function<void(absl::StatusOr<v1::InsertResponse>)> done,
+               PendingWrites& writes);
 
 }  // namespace idem::ops
 

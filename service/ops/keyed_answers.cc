@@ -5,26 +5,14 @@
 #include "absl/strings/str_cat.h"
 #include "google/protobuf/util/time_util.h"
 #include "service/common/error_reason.h"
-#include "service/common/retry_delay.h"
+#include "service/common/refusals.h"
 #include "service/db/transaction.h"
 
 namespace idem::ops {
 
-absl::Status KeyChangedHands() {
-  return WithRetryDelay(
-      Error(Reason::kKeyInFlight, "idempotency key changed hands; retry"),
-      absl::Milliseconds(50));
-}
-
 KeyedOutcome StatusOnly(absl::Status status) {
-  // A lock timeout behind a key in flight, or a serialization failure, has
-  // no delay of its own.
-  if (status.code() == absl::StatusCode::kAborted &&
-      !RetryDelayOf(status).has_value()) {
-    status = WithRetryDelay(std::move(status), absl::Milliseconds(100));
-  }
   KeyedOutcome outcome;
-  outcome.status = std::move(status);
+  outcome.status = WithAbortedDelay(std::move(status));
   return outcome;
 }
 
@@ -57,12 +45,7 @@ std::optional<KeyedOutcome> FromStored(const keys::StoredCall& stored,
   }
   if (!stored.done) {
     if (stored.lease_remaining <= absl::ZeroDuration()) return std::nullopt;
-    outcome.status =
-        WithRetryDelay(Error(Reason::kKeyInFlight,
-                             absl::StrCat("idempotency key \"", claim.id.key,
-                                          "\" is in flight; retry later")),
-                       std::clamp(stored.lease_remaining,
-                                  absl::Milliseconds(50), absl::Seconds(1)));
+    outcome.status = KeyInFlight(claim.id.key, stored.lease_remaining);
     return outcome;
   }
   outcome.replayed = true;

@@ -18,14 +18,10 @@
 namespace idem::ops {
 
 // An answer that is only a status. An ABORTED one always says when to come
-// back (brief §3).
+// back.
 KeyedOutcome StatusOnly(absl::Status status);
 
 google::protobuf::Timestamp ToProto(absl::Time time);
-
-// ABORTED with a short delay: a claim was taken over while this call held
-// it, or released between a failed claim and the read of its holder.
-absl::Status KeyChangedHands();
 
 // The answer a stored record gives, or nullopt when the caller may claim
 // the key (an in-progress record whose lease has lapsed).

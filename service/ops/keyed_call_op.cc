@@ -145,7 +145,8 @@ std::optional<KeyedOutcome> AnswerFromMemory(
 
 void RunKeyedCall(const OpsContext& context, const std::string& tenant,
                   const v1::KeyedCallRequest& request,
-                  std::function<void(KeyedOutcome)> done) {
+                  std::function<void(KeyedOutcome)> done,
+                  PendingWrites& writes) {
   if (absl::Status valid =
           keys::ValidateIdempotencyKey(request.idempotency_key());
       !valid.ok()) {
@@ -172,7 +173,7 @@ void RunKeyedCall(const OpsContext& context, const std::string& tenant,
     }
     return done(StoreFailure(context, claim, write.status()));
   }
-  context.committer->Submit(*std::move(write), std::move(done));
+  writes.Add(*std::move(write), std::move(done));
 }
 
 }  // namespace idem::ops

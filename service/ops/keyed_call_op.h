@@ -11,19 +11,23 @@
 
 namespace idem::ops {
 
+class PendingWrites;
+
 // Runs the wrapped call at most once per (tenant, idempotency key) and
 // gives `done` its answer (try AnswerFromMemory first, which this does not
 // repeat):
 // - a finished key replays its stored answer, writing nothing (Insert and
 //   Update read their keys in their batch, CopyFile on its own);
 // - the same key with another call is FAILED_PRECONDITION;
-// - Insert and Update commit together with their key record, through the
-//   group committer (on its thread);
+// - Insert, Update and transactions commit together with their key record:
+//   they join `writes`, which the caller hands to the group committer (and
+//   `done` runs on its thread);
 // - CopyFile holds the key with a lease while it copies (on this thread);
 // - deterministic failures are stored, transient ones are not.
 void RunKeyedCall(const OpsContext& context, const std::string& tenant,
                   const v1::KeyedCallRequest& request,
-                  std::function<void(KeyedOutcome)> done);
+                  std::function<void(KeyedOutcome)> done,
+                  PendingWrites& writes);
 
 // The answer to `request` when this replica remembers its key finished
 // (the replay cache): no I/O, so that it may run on a gRPC thread. nullopt

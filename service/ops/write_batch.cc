@@ -5,7 +5,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/clock.h"
 #include "service/common/error_reason.h"
-#include "service/common/retry_delay.h"
+#include "service/common/refusals.h"
 #include "service/db/database_error.h"
 #include "service/db/transaction.h"
 #include "service/keys/finished_call_cache.h"

@@ -8,6 +8,7 @@
 #include "absl/status/status.h"
 #include "absl/time/time.h"
 #include "google/rpc/status.pb.h"
+#include "idem/v1/wire_names.h"
 
 namespace idem {
 
@@ -30,43 +31,10 @@ inline constexpr char kErrorInfoTypeUrl[] =
     "type.googleapis.com/google.rpc.ErrorInfo";
 inline constexpr char kRetryInfoTypeUrl[] =
     "type.googleapis.com/google.rpc.RetryInfo";
-inline constexpr char kErrorDomain[] = "idem";
+using v1::wire::kErrorDomain;
 
 // The reasons idem sends, grouped by the status code each comes with.
-namespace reasons {
-// ABORTED: the key's first call has not finished.
-inline constexpr char kKeyInFlight[] = "KEY_IN_FLIGHT";
-// ABORTED: lock timeout, serialization failure or deadlock.
-inline constexpr char kRowLocked[] = "ROW_LOCKED";
-// INVALID_ARGUMENT:
-inline constexpr char kKeyInvalid[] = "KEY_INVALID";
-inline constexpr char kRequestInvalid[] = "REQUEST_INVALID";
-inline constexpr char kColumnUnknown[] = "COLUMN_UNKNOWN";
-inline constexpr char kValueInvalid[] = "VALUE_INVALID";
-inline constexpr char kLimitExceeded[] = "LIMIT_EXCEEDED";
-// NOT_FOUND:
-inline constexpr char kTableNotFound[] = "TABLE_NOT_FOUND";
-inline constexpr char kSourceNotFound[] = "SOURCE_NOT_FOUND";
-// PERMISSION_DENIED:
-inline constexpr char kTableNotAllowed[] = "TABLE_NOT_ALLOWED";
-inline constexpr char kOperationNotAllowed[] = "OPERATION_NOT_ALLOWED";
-inline constexpr char kPathOutsideRoot[] = "PATH_OUTSIDE_ROOT";
-// FAILED_PRECONDITION:
-inline constexpr char kKeyMismatch[] = "KEY_MISMATCH";
-inline constexpr char kConstraintViolated[] = "CONSTRAINT_VIOLATED";
-inline constexpr char kStepNotApplied[] = "STEP_NOT_APPLIED";
-inline constexpr char kStorageNotConfigured[] = "STORAGE_NOT_CONFIGURED";
-// RESOURCE_EXHAUSTED:
-inline constexpr char kOverloaded[] = "OVERLOADED";
-inline constexpr char kTenantLimit[] = "TENANT_LIMIT";
-inline constexpr char kDiskFull[] = "DISK_FULL";
-// UNAVAILABLE:
-inline constexpr char kDatabaseUnavailable[] = "DATABASE_UNAVAILABLE";
-inline constexpr char kCommitUnknown[] = "COMMIT_UNKNOWN";
-inline constexpr char kShuttingDown[] = "SHUTTING_DOWN";
-// UNAUTHENTICATED:
-inline constexpr char kCredentialsInvalid[] = "CREDENTIALS_INVALID";
-}  // namespace reasons
+namespace reasons = v1::wire::reasons;
 
 // The reason of the status's ErrorInfo (domain "idem"); empty if none.
 std::string ErrorReason(const absl::Status& status);

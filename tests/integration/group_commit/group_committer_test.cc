@@ -22,6 +22,14 @@ using ops::WriteCall;
 
 using GroupCommitterTest = GroupCommitTest;
 
+// One call on its own.
+void Submit(ops::GroupCommitter& committer, WriteCall call,
+            ops::GroupCommitter::Done done) {
+  ops::PendingWrites writes;
+  writes.Add(std::move(call), std::move(done));
+  committer.SubmitAll(std::move(writes));
+}
+
 TEST_F(GroupCommitterTest, CallsWaitingForABusyCommitterShareABatch) {
   absl::Mutex mu;
   std::vector<size_t> batches;
@@ -47,7 +55,7 @@ TEST_F(GroupCommitterTest, CallsWaitingForABusyCommitterShareABatch) {
   std::vector<KeyedOutcome> outcomes(calls.size());
   absl::BlockingCounter answered(static_cast<int>(calls.size()));
   auto submit = [&](size_t i) {
-    committer.Submit(std::move(calls[i]), [&, i](KeyedOutcome outcome) {
+    Submit(committer, std::move(calls[i]), [&, i](KeyedOutcome outcome) {
       outcomes[i] = std::move(outcome);
       answered.DecrementCount();
     });
@@ -67,7 +75,7 @@ TEST_F(GroupCommitterTest, CallsWaitingForABusyCommitterShareABatch) {
   EXPECT_EQ(db_.Scalar("SELECT count(*) FROM " + items_), "5");
 }
 
-TEST_F(GroupCommitterTest, CallsSubmittedWhileGatheringShareABatch) {
+TEST_F(GroupCommitterTest, CallsSubmittedTogetherShareABatch) {
   absl::Mutex mu;
   std::vector<size_t> batches;
   ops::GroupCommitOptions options;
@@ -79,19 +87,14 @@ TEST_F(GroupCommitterTest, CallsSubmittedWhileGatheringShareABatch) {
   ops::GroupCommitter committer(context_, options);
   constexpr int kCalls = 20;
   absl::BlockingCounter answered(kCalls);
-  {
-    ops::GroupCommitter::Gathering gathering(&committer);
-    for (int i = 0; i < kCalls; ++i) {
-      committer.Submit(PlainInsert(200 + i, "g"), [&](KeyedOutcome outcome) {
-        EXPECT_TRUE(outcome.status.ok()) << outcome.status;
-        answered.DecrementCount();
-      });
-    }
-    // Held until the gathering ends: nothing has been committed.
-    absl::SleepFor(absl::Milliseconds(50));
-    absl::MutexLock lock(&mu);
-    EXPECT_TRUE(batches.empty());
+  ops::PendingWrites writes;
+  for (int i = 0; i < kCalls; ++i) {
+    writes.Add(PlainInsert(200 + i, "g"), [&](KeyedOutcome outcome) {
+      EXPECT_TRUE(outcome.status.ok()) << outcome.status;
+      answered.DecrementCount();
+    });
   }
+  committer.SubmitAll(std::move(writes));
   answered.Wait();
   EXPECT_EQ(batches, (std::vector<size_t>{kCalls}));
   EXPECT_EQ(db_.Scalar("SELECT count(*) FROM " + items_ +
@@ -108,17 +111,17 @@ TEST_F(GroupCommitterTest, ATenantWaitingOnALockLeavesAThreadForOthers) {
   LockHolder holder("INSERT INTO " + items_ + " VALUES (1, 'holder', 0)");
 
   absl::Notification stuck_done, second_done, other_done;
-  committer.Submit(PlainInsert(1, "stuck"),
-                   [&](KeyedOutcome) { stuck_done.Notify(); });
+  Submit(committer, PlainInsert(1, "stuck"),
+         [&](KeyedOutcome) { stuck_done.Notify(); });
   ASSERT_TRUE(Eventually([&] { return db_.LockWaiters(items_) == 1; }));
   // The tenant's next call waits for its first batch; another tenant's
   // call takes the free thread and commits while the lock is still held.
-  committer.Submit(PlainInsert(2, "second"),
-                   [&](KeyedOutcome) { second_done.Notify(); });
+  Submit(committer, PlainInsert(2, "second"),
+         [&](KeyedOutcome) { second_done.Notify(); });
   WriteCall other = PlainInsert(3, "other");
   other.tenant = "other tenant";
   KeyedOutcome other_outcome;
-  committer.Submit(std::move(other), [&](KeyedOutcome outcome) {
+  Submit(committer, std::move(other), [&](KeyedOutcome outcome) {
     other_outcome = std::move(outcome);
     other_done.Notify();
   });
@@ -154,8 +157,8 @@ TEST_F(GroupCommitterTest, AnotherTenantIsServedPastAStuckTenantsQueue) {
   constexpr int kStuck = 100;
   absl::BlockingCounter stuck_answered(kStuck);
   for (int i = 0; i < kStuck; ++i) {
-    committer.Submit(KeyedIncrement("stuck-" + std::to_string(i)),
-                     [&](KeyedOutcome) { stuck_answered.DecrementCount(); });
+    Submit(committer, KeyedIncrement("stuck-" + std::to_string(i)),
+           [&](KeyedOutcome) { stuck_answered.DecrementCount(); });
   }
   ASSERT_TRUE(Eventually([&] { return db_.LockWaiters(counters_) == 3; }));
 
@@ -163,7 +166,7 @@ TEST_F(GroupCommitterTest, AnotherTenantIsServedPastAStuckTenantsQueue) {
   other.tenant = "other tenant";
   absl::Notification other_done;
   KeyedOutcome other_outcome;
-  committer.Submit(std::move(other), [&](KeyedOutcome outcome) {
+  Submit(committer, std::move(other), [&](KeyedOutcome outcome) {
     other_outcome = std::move(outcome);
     other_done.Notify();
   });
@@ -185,9 +188,9 @@ TEST_F(GroupCommitterTest, QueuedCallsAreCommittedBeforeItStops) {
     options.threads = 2;
     ops::GroupCommitter committer(context_, options);
     for (int i = 0; i < 20; ++i) {
-      committer.Submit(PlainInsert(100 + i, "n"), [&, i](KeyedOutcome outcome) {
-        outcomes[i] = std::move(outcome);
-      });
+      Submit(
+          committer, PlainInsert(100 + i, "n"),
+          [&, i](KeyedOutcome outcome) { outcomes[i] = std::move(outcome); });
     }
   }
   for (const KeyedOutcome& outcome : outcomes) {
@@ -205,7 +208,7 @@ TEST_F(GroupCommitterTest, AFullQueueRefusesWithADelay) {
   absl::BlockingCounter answered(3);
   std::vector<KeyedOutcome> outcomes(3);
   auto submit = [&](int i) {
-    committer.Submit(PlainInsert(i, "x"), [&, i](KeyedOutcome outcome) {
+    Submit(committer, PlainInsert(i, "x"), [&, i](KeyedOutcome outcome) {
       outcomes[i] = std::move(outcome);
       answered.DecrementCount();
     });
