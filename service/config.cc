@@ -247,33 +247,8 @@ absl::Status Validate(const Config& config) {
   return absl::OkStatus();
 }
 
-}  // namespace
-
-absl::StatusOr<Config> LoadConfig(int argc, char** argv) {
-  absl::SetProgramUsageMessage(
-      "exactly-once data operations on PostgreSQL over gRPC.\n\n"
-      "usage: idem-server [flags]          serve\n"
-      "       idem-server migrate [flags]  apply the database migrations and "
-      "exit\n\n"
-      "Every flag --name may also be set by the environment variable "
-      "IDEM_NAME;\nthe command line wins.");
-  if (absl::Status env = ApplyEnvironment(); !env.ok()) return env;
-  std::vector<char*> positional = absl::ParseCommandLine(argc, argv);
-
-  Config config;
-  if (positional.size() == 2 && absl::string_view(positional[1]) == "migrate") {
-    config.command = Config::Command::kMigrate;
-  } else if (positional.size() > 1) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("unknown command \"", positional[1], "\"; see --help"));
-  }
-  config.listen = absl::GetFlag(FLAGS_listen);
-  config.db_tcp_timeout = absl::GetFlag(FLAGS_db_tcp_timeout);
-  for (std::string table : absl::GetFlag(FLAGS_tables)) {
-    config.tables.emplace_back(absl::StripAsciiWhitespace(table));
-  }
-  config.storage_root = absl::GetFlag(FLAGS_storage_root);
-  config.key_retention = absl::GetFlag(FLAGS_key_retention);
+// Threads and connections: defaults scale with the cores.
+void ReadThreads(Config& config) {
   int cores = static_cast<int>(std::thread::hardware_concurrency());
   config.workers = absl::GetFlag(FLAGS_workers);
   if (config.workers == 0) config.workers = std::max(16, 4 * cores);
@@ -286,9 +261,10 @@ absl::StatusOr<Config> LoadConfig(int argc, char** argv) {
   if (config.pool_size == 0) {
     config.pool_size = config.workers + config.batch_threads;
   }
-  config.prepared_statements = absl::GetFlag(FLAGS_prepared_statements);
-  config.max_queued = absl::GetFlag(FLAGS_max_queued);
-  config.replay_cache_bytes = absl::GetFlag(FLAGS_replay_cache_bytes);
+}
+
+// Logging, listeners, TLS and credentials.
+absl::Status ReadServing(Config& config) {
   const std::string request_log =
       absl::AsciiStrToLower(absl::GetFlag(FLAGS_request_log));
   if (request_log != "errors" && request_log != "all") {
@@ -310,6 +286,41 @@ absl::StatusOr<Config> LoadConfig(int argc, char** argv) {
   }
   config.reflection =
       reflection == "auto" ? config.auth_tokens.empty() : reflection == "true";
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::StatusOr<Config> LoadConfig(int argc, char** argv) {
+  absl::SetProgramUsageMessage(
+      "exactly-once data operations on PostgreSQL over gRPC.\n\n"
+      "usage: idem-server [flags]          serve\n"
+      "       idem-server migrate [flags]  apply the database migrations and "
+      "exit\n\n"
+      "Every flag --name may also be set by the environment variable "
+      "IDEM_NAME;\nthe command line wins.");
+  if (absl::Status env = ApplyEnvironment(); !env.ok()) return env;
+  std::vector<char*> positional = absl::ParseCommandLine(argc, argv);
+
+  Config config;
+  if (positional.size() == 2 && absl::string_view(positional[1]) == "migrate") {
+    config.command = Config::Command::kMigrate;
+  } else if (positional.size() > 1) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("unknown command \"", positional[1], "\"; see --help"));
+  }
+  ReadThreads(config);
+  if (absl::Status read = ReadServing(config); !read.ok()) return read;
+  config.listen = absl::GetFlag(FLAGS_listen);
+  config.db_tcp_timeout = absl::GetFlag(FLAGS_db_tcp_timeout);
+  for (std::string table : absl::GetFlag(FLAGS_tables)) {
+    config.tables.emplace_back(absl::StripAsciiWhitespace(table));
+  }
+  config.storage_root = absl::GetFlag(FLAGS_storage_root);
+  config.key_retention = absl::GetFlag(FLAGS_key_retention);
+  config.prepared_statements = absl::GetFlag(FLAGS_prepared_statements);
+  config.max_queued = absl::GetFlag(FLAGS_max_queued);
+  config.replay_cache_bytes = absl::GetFlag(FLAGS_replay_cache_bytes);
   config.tenant_max_in_flight = absl::GetFlag(FLAGS_tenant_max_in_flight);
   config.max_rows =
       static_cast<size_t>(std::max<int64_t>(0, absl::GetFlag(FLAGS_max_rows)));

@@ -125,50 +125,59 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const Config& config) {
   absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> credentials =
       Credentials(config);
   if (!credentials.ok()) return credentials.status();
+  for (absl::Status step :
+       {server->OpenStorage(), server->BuildOperations(), server->BuildApi()}) {
+    if (!step.ok()) return step;
+  }
+  if (absl::Status listening = server->Listen(*credentials); !listening.ok()) {
+    return listening;
+  }
+  server->StartBackgroundWork();
+  return server;
+}
 
-  server->pool_ = std::make_unique<db::ConnectionPool>(PoolOptionsFrom(config));
-  absl::StatusOr<std::vector<int>> applied =
-      db::ApplyMigrations(*server->pool_);
+absl::Status Server::OpenStorage() {
+  pool_ = std::make_unique<db::ConnectionPool>(PoolOptionsFrom(config_));
+  absl::StatusOr<std::vector<int>> applied = db::ApplyMigrations(*pool_);
   if (!applied.ok()) {
     return absl::Status(applied.status().code(),
                         absl::StrCat("cannot prepare the database: ",
                                      applied.status().message()));
   }
   log::Info("migrations", {{"applied", *applied}});
-  server->catalog_ =
-      std::make_unique<db::Catalog>(*server->pool_, config.tables);
-  if (absl::Status loaded = server->catalog_->LoadAll(); !loaded.ok()) {
-    return loaded;
+  catalog_ = std::make_unique<db::Catalog>(*pool_, config_.tables);
+  if (absl::Status loaded = catalog_->LoadAll(); !loaded.ok()) return loaded;
+  if (config_.storage_root.empty()) return absl::OkStatus();
+  absl::StatusOr<std::unique_ptr<files::StorageRoot>> root =
+      files::StorageRoot::Open(config_.storage_root);
+  if (!root.ok()) {
+    return absl::Status(
+        root.status().code(),
+        absl::StrCat("IDEM_STORAGE_ROOT: ", root.status().message()));
   }
+  storage_root_ = *std::move(root);
+  return absl::OkStatus();
+}
 
-  if (!config.storage_root.empty()) {
-    absl::StatusOr<std::unique_ptr<files::StorageRoot>> root =
-        files::StorageRoot::Open(config.storage_root);
-    if (!root.ok()) {
-      return absl::Status(
-          root.status().code(),
-          absl::StrCat("IDEM_STORAGE_ROOT: ", root.status().message()));
-    }
-    server->storage_root_ = *std::move(root);
-  }
-  server->key_store_ = std::make_unique<keys::KeyStore>(
-      config.key_retention, config.tombstone_retention);
-  server->ops_.pool = server->pool_.get();
-  server->ops_.catalog = server->catalog_.get();
-  server->ops_.key_store = server->key_store_.get();
-  if (config.replay_cache_bytes > 0) {
+absl::Status Server::BuildOperations() {
+  key_store_ = std::make_unique<keys::KeyStore>(config_.key_retention,
+                                                config_.tombstone_retention);
+  ops_.pool = pool_.get();
+  ops_.catalog = catalog_.get();
+  ops_.key_store = key_store_.get();
+  if (config_.replay_cache_bytes > 0) {
     keys::FinishedCallCache::Options cache;
-    cache.max_bytes = static_cast<size_t>(config.replay_cache_bytes);
-    server->finished_calls_ = std::make_unique<keys::FinishedCallCache>(cache);
-    server->ops_.finished_calls = server->finished_calls_.get();
+    cache.max_bytes = static_cast<size_t>(config_.replay_cache_bytes);
+    finished_calls_ = std::make_unique<keys::FinishedCallCache>(cache);
+    ops_.finished_calls = finished_calls_.get();
   }
-  server->ops_.storage_root = server->storage_root_.get();
-  server->ops_.copy_lease = config.copy_lease;
-  server->ops_.limits.max_rows_per_insert = config.max_rows;
-  server->ops_.limits.max_key_retention = config.max_key_retention;
+  ops_.storage_root = storage_root_.get();
+  ops_.copy_lease = config_.copy_lease;
+  ops_.limits.max_rows_per_insert = config_.max_rows;
+  ops_.limits.max_key_retention = config_.max_key_retention;
   std::function<observability::Metrics::ReplayCacheUsage()> replay_cache;
-  if (server->finished_calls_ != nullptr) {
-    replay_cache = [cache = server->finished_calls_.get()] {
+  if (finished_calls_ != nullptr) {
+    replay_cache = [cache = finished_calls_.get()] {
       const keys::FinishedCallCache::Usage usage = cache->usage();
       return observability::Metrics::ReplayCacheUsage{
           static_cast<double>(usage.bytes),
@@ -178,28 +187,30 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const Config& config) {
   }
   absl::StatusOr<std::unique_ptr<observability::Metrics>> metrics =
       observability::Metrics::Create(
-          config.metrics_listen,
-          {[pool = server->pool_.get()] { return pool->in_use(); },
-           [pool = server->pool_.get()] { return pool->waiting(); },
-           config.pool_size},
+          config_.metrics_listen,
+          {[pool = pool_.get()] { return pool->in_use(); },
+           [pool = pool_.get()] { return pool->waiting(); }, config_.pool_size},
           std::move(replay_cache));
   if (!metrics.ok()) return metrics.status();
-  server->metrics_ = *std::move(metrics);
+  metrics_ = *std::move(metrics);
   ops::GroupCommitOptions batching;
-  batching.threads = config.batch_threads;
-  batching.max_batches_per_tenant = std::max(1, config.batch_threads - 1);
-  batching.max_calls = static_cast<size_t>(config.batch_max_calls);
-  batching.max_rows = config.max_rows;
-  batching.max_queued = static_cast<size_t>(config.max_queued);
-  batching.on_batch = [metrics = server->metrics_.get()](size_t calls) {
+  batching.threads = config_.batch_threads;
+  batching.max_batches_per_tenant = std::max(1, config_.batch_threads - 1);
+  batching.max_calls = static_cast<size_t>(config_.batch_max_calls);
+  batching.max_rows = config_.max_rows;
+  batching.max_queued = static_cast<size_t>(config_.max_queued);
+  batching.on_batch = [metrics = metrics_.get()](size_t calls) {
     metrics->RecordBatch(calls);
   };
-  server->committer_ =
-      std::make_unique<ops::GroupCommitter>(server->ops_, std::move(batching));
-  server->ops_.committer = server->committer_.get();
+  committer_ = std::make_unique<ops::GroupCommitter>(ops_, std::move(batching));
+  ops_.committer = committer_.get();
+  return absl::OkStatus();
+}
+
+absl::Status Server::BuildApi() {
   absl::StatusOr<std::unique_ptr<auth::Authenticator>> authenticator =
       auth::Authenticator::Create(
-          config.auth_tokens, config.credentials_reload,
+          config_.auth_tokens, config_.credentials_reload,
           [](const absl::Status& reloaded) {
             if (reloaded.ok()) {
               log::Info("tokens", {{"reloaded", true}});
@@ -210,72 +221,76 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const Config& config) {
             }
           });
   if (!authenticator.ok()) return authenticator.status();
-  server->authenticator_ = *std::move(authenticator);
-  if (server->authenticator_->maps_client_certificates() &&
-      config.tls_client_ca.empty()) {
+  authenticator_ = *std::move(authenticator);
+  if (authenticator_->maps_client_certificates() &&
+      config_.tls_client_ca.empty()) {
     return absl::InvalidArgumentError(
         "IDEM_AUTH_TOKENS maps client certificates, which needs mutual TLS: "
         "set IDEM_TLS_CLIENT_CA");
   }
-  server->limiter_ =
-      std::make_unique<api::TenantLimiter>(config.tenant_max_in_flight);
-  server->workers_ =
-      std::make_unique<WorkerPool>(config.workers, config.max_queued);
-  server->service_ = std::make_unique<api::IdemService>(
-      server->ops_, *server->workers_, *server->authenticator_,
-      *server->limiter_, *server->metrics_, config.max_message_bytes,
-      config.log_every_request);
+  limiter_ = std::make_unique<api::TenantLimiter>(config_.tenant_max_in_flight);
+  workers_ = std::make_unique<WorkerPool>(config_.workers, config_.max_queued);
+  admission_ = std::make_unique<api::Admission>(
+      *authenticator_, *limiter_, *catalog_, config_.max_message_bytes);
+  service_ = std::make_unique<api::IdemService>(
+      ops_, *workers_, *admission_, *metrics_, config_.log_every_request);
+  return absl::OkStatus();
+}
 
+absl::Status Server::Listen(
+    const std::shared_ptr<grpc::ServerCredentials>& credentials) {
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
   // Reflection, like health, answers without credentials (IDEM_REFLECTION).
-  if (!config.reflection) builder.SetOption(std::make_unique<NoReflection>());
+  if (!config_.reflection) builder.SetOption(std::make_unique<NoReflection>());
   int port = 0;
-  builder.AddListeningPort(config.listen, *credentials, &port);
-  builder.RegisterService(server->service_.get());
+  builder.AddListeningPort(config_.listen, credentials, &port);
+  builder.RegisterService(service_.get());
   // Twice the request limit, so that the handler (not the transport) turns
   // an oversized request down with a message that says why.
   builder.SetMaxReceiveMessageSize(static_cast<int>(
-      std::min<size_t>(2 * config.max_message_bytes, INT32_MAX)));
+      std::min<size_t>(2 * config_.max_message_bytes, INT32_MAX)));
   builder.AddChannelArgument(
       GRPC_ARG_MAX_CONNECTION_AGE_MS,
-      static_cast<int>(absl::ToInt64Milliseconds(config.max_connection_age)));
+      static_cast<int>(absl::ToInt64Milliseconds(config_.max_connection_age)));
   builder.AddChannelArgument(
       GRPC_ARG_MAX_CONNECTION_AGE_GRACE_MS,
-      static_cast<int>(absl::ToInt64Milliseconds(config.shutdown_grace)));
-  server->grpc_server_ = builder.BuildAndStart();
-  if (server->grpc_server_ == nullptr || port == 0) {
+      static_cast<int>(absl::ToInt64Milliseconds(config_.shutdown_grace)));
+  grpc_server_ = builder.BuildAndStart();
+  if (grpc_server_ == nullptr || port == 0) {
     return absl::UnavailableError(
-        absl::StrCat("cannot listen on ", config.listen));
+        absl::StrCat("cannot listen on ", config_.listen));
   }
-  std::vector<grpc::HealthCheckServiceInterface*> health = {
-      server->grpc_server_->GetHealthCheckService()};
-  if (!config.health_listen.empty()) {
+  health_services_ = {grpc_server_->GetHealthCheckService()};
+  if (!config_.health_listen.empty()) {
     grpc::ServerBuilder probes;
     probes.SetOption(std::make_unique<NoReflection>());  // health only
     int probe_port = 0;
-    probes.AddListeningPort(config.health_listen,
+    probes.AddListeningPort(config_.health_listen,
                             grpc::InsecureServerCredentials(), &probe_port);
-    server->health_server_ = probes.BuildAndStart();
-    if (server->health_server_ == nullptr || probe_port == 0) {
+    health_server_ = probes.BuildAndStart();
+    if (health_server_ == nullptr || probe_port == 0) {
       return absl::UnavailableError(absl::StrCat(
-          "IDEM_HEALTH_LISTEN: cannot listen on ", config.health_listen));
+          "IDEM_HEALTH_LISTEN: cannot listen on ", config_.health_listen));
     }
-    health.push_back(server->health_server_->GetHealthCheckService());
+    health_services_.push_back(health_server_->GetHealthCheckService());
   }
-  server->health_monitor_ = std::make_unique<HealthMonitor>(
-      health, config.database_url, absl::Seconds(1));
-  server->reaper_ = std::make_unique<keys::KeyReaper>(
-      *server->pool_, config.reaper_interval, config.reaper_batch,
-      [metrics = server->metrics_.get()](int64_t deleted) {
+  std::string host = config_.listen.substr(0, config_.listen.rfind(':'));
+  log::Info("listening", {{"address", absl::StrCat(host, ":", port)},
+                          {"tls", !config_.tls_cert.empty()},
+                          {"tables", config_.tables}});
+  return absl::OkStatus();
+}
+
+void Server::StartBackgroundWork() {
+  health_monitor_ = std::make_unique<HealthMonitor>(
+      health_services_, config_.database_url, absl::Seconds(1));
+  reaper_ = std::make_unique<keys::KeyReaper>(
+      *pool_, config_.reaper_interval, config_.reaper_batch,
+      [metrics = metrics_.get()](int64_t deleted) {
         metrics->RecordReaped(deleted);
       });
-  std::string host = config.listen.substr(0, config.listen.rfind(':'));
-  log::Info("listening", {{"address", absl::StrCat(host, ":", port)},
-                          {"tls", !config.tls_cert.empty()},
-                          {"tables", config.tables}});
-  return server;
 }
 
 void Server::RunUntilSignalled() {

@@ -4,9 +4,11 @@
 #include <grpcpp/grpcpp.h>
 
 #include <memory>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "service/api/idem_service.h"
+#include "service/api/worker_pool.h"
 #include "service/auth/authenticator.h"
 #include "service/config.h"
 #include "service/db/catalog.h"
@@ -19,7 +21,6 @@
 #include "service/observability/metrics.h"
 #include "service/ops/group_commit.h"
 #include "service/ops/ops_context.h"
-#include "service/worker_pool.h"
 
 namespace idem {
 
@@ -40,6 +41,17 @@ class Server {
  private:
   explicit Server(const Config& config);
 
+  // The steps of Start, in order, each building its part from the parts
+  // before it: the database and storage root; the operations (key store,
+  // replay cache, metrics, group committer); the API (credentials,
+  // admission, the service); the listeners; the background threads.
+  absl::Status OpenStorage();
+  absl::Status BuildOperations();
+  absl::Status BuildApi();
+  absl::Status Listen(
+      const std::shared_ptr<grpc::ServerCredentials>& credentials);
+  void StartBackgroundWork();
+
   const Config config_;
   std::unique_ptr<db::ConnectionPool> pool_;
   std::unique_ptr<db::Catalog> catalog_;
@@ -53,9 +65,11 @@ class Server {
   std::unique_ptr<auth::Authenticator> authenticator_;
   std::unique_ptr<api::TenantLimiter> limiter_;
   std::unique_ptr<WorkerPool> workers_;
+  std::unique_ptr<api::Admission> admission_;
   std::unique_ptr<api::IdemService> service_;
   std::unique_ptr<grpc::Server> grpc_server_;
   std::unique_ptr<grpc::Server> health_server_;  // plaintext probes only
+  std::vector<grpc::HealthCheckServiceInterface*> health_services_;
   std::unique_ptr<HealthMonitor> health_monitor_;
   std::unique_ptr<keys::KeyReaper> reaper_;
 };

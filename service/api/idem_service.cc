@@ -29,25 +29,9 @@ absl::Status Into(absl::StatusOr<Response> result, Response* response) {
   return result.status();
 }
 
-}  // namespace
-
-IdemService::IdemService(ops::OpsContext& ops, WorkerPool& workers,
-                         const auth::Authenticator& authenticator,
-                         TenantLimiter& limiter,
-                         observability::Metrics& metrics,
-                         size_t max_message_bytes, bool log_every_request)
-    : ops_(ops),
-      workers_(workers),
-      authenticator_(authenticator),
-      limiter_(limiter),
-      metrics_(metrics),
-      max_message_bytes_(max_message_bytes),
-      log_every_request_(log_every_request) {}
-
 // The accesses a KeyedCall makes: permissions are those of the wrapped
 // call, every step of a transaction.
-std::vector<IdemService::Access> IdemService::WrappedAccesses(
-    const v1::KeyedCallRequest& request) {
+std::vector<Access> WrappedAccesses(const v1::KeyedCallRequest& request) {
   switch (request.call_case()) {
     case v1::KeyedCallRequest::kUpdate:
       return {{auth::Operation::kUpdate, request.update().table()}};
@@ -69,51 +53,23 @@ std::vector<IdemService::Access> IdemService::WrappedAccesses(
   }
 }
 
-absl::Status IdemService::Authorize(const auth::Caller& caller,
-                                    const CallInfo& info) {
-  for (const Access& access : info.accesses) {
-    if (absl::Status allowed = Authorize(caller, access); !allowed.ok()) {
-      return allowed;
-    }
-  }
-  return absl::OkStatus();
-}
+}  // namespace
 
-absl::Status IdemService::Authorize(const auth::Caller& caller,
-                                    const Access& access) {
-  if (!caller.Allows(access.operation)) {
-    return Error(Reason::kOperationNotAllowed,
-                 absl::StrCat("tenant \"", caller.tenant, "\" may not call ",
-                              auth::OperationName(access.operation)));
-  }
-  if (access.table.empty() || caller.all_tables) return absl::OkStatus();
-  // Permissions name tables as the catalog does; an unknown table is left
-  // for the operation to refuse with its own status.
-  absl::StatusOr<std::shared_ptr<const db::Table>> table =
-      ops_.catalog->Find(access.table);
-  if (table.ok() && !caller.AllowsTable((*table)->name)) {
-    return Error(Reason::kTableNotAllowed,
-                 absl::StrCat("tenant \"", caller.tenant,
-                              "\" may not use table ", (*table)->name),
-                 {{"table", (*table)->name}});
-  }
-  return absl::OkStatus();
-}
+IdemService::IdemService(ops::OpsContext& ops, WorkerPool& workers,
+                         const Admission& admission,
+                         observability::Metrics& metrics,
+                         bool log_every_request)
+    : ops_(ops),
+      workers_(workers),
+      admission_(admission),
+      metrics_(metrics),
+      log_every_request_(log_every_request) {}
 
-absl::StatusOr<auth::Caller> IdemService::Admit(
+absl::StatusOr<auth::Caller> IdemService::Authenticate(
     grpc::CallbackServerContext& context, RequestRecord& record) {
-  absl::StatusOr<auth::Caller> caller = authenticator_.Authenticate(context);
+  absl::StatusOr<auth::Caller> caller = admission_.Authenticate(context);
   if (caller.ok()) record.set_tenant(caller->tenant);
   return caller;
-}
-
-absl::Status IdemService::CheckSize(
-    const google::protobuf::Message& request) const {
-  if (request.ByteSizeLong() <= max_message_bytes_) return absl::OkStatus();
-  return Error(
-      Reason::kLimitExceeded,
-      absl::StrCat("request of ", request.ByteSizeLong(),
-                   " bytes exceeds the limit of ", max_message_bytes_));
 }
 
 IdemService::Done IdemService::Admitted(
@@ -143,11 +99,10 @@ grpc::ServerUnaryReactor* IdemService::Dispatch(
     reactor->Finish(ToGrpcStatus(status, *context));
     return reactor;
   };
-  absl::StatusOr<auth::Caller> caller = Admit(*context, *record);
+  absl::StatusOr<auth::Caller> caller = Authenticate(*context, *record);
   if (!caller.ok()) return refuse(caller.status());
-  if (absl::Status size = CheckSize(request); !size.ok()) return refuse(size);
   absl::StatusOr<std::unique_ptr<TenantLimiter::Permit>> permit =
-      limiter_.Acquire(caller->tenant);
+      admission_.Admit(*caller, request);
   if (!permit.ok()) return refuse(permit.status());
   call.done = Admitted(
       std::move(record), *std::move(permit),
@@ -169,11 +124,8 @@ void IdemService::Start(auth::Caller caller, std::vector<Call> calls) {
   // on the worker once they are checked.
   std::vector<Call> for_worker;
   for (Call& call : calls) {
-    bool authorized_here = true;
-    for (const Access& access : call.info.accesses) {
-      authorized_here = authorized_here && caller.Allows(access.operation) &&
-                        (access.table.empty() || caller.all_tables);
-    }
+    const bool authorized_here =
+        Admission::AllowedWithoutCatalog(caller, call.info.accesses);
     if (call.answer_now && authorized_here &&
         call.answer_now(caller, call.done)) {
       continue;
@@ -187,7 +139,7 @@ void IdemService::Start(auth::Caller caller, std::vector<Call> calls) {
     // The writes among them reach the group committer together.
     ops::PendingWrites writes;
     for (Call& call : *work) {
-      absl::Status allowed = Authorize(caller, call.info);
+      absl::Status allowed = admission_.Authorize(caller, call.info.accesses);
       if (!allowed.ok()) {
         call.done(allowed, false);
       } else if (!call.answer_now || !call.answer_now(caller, call.done)) {
@@ -342,7 +294,7 @@ grpc::ServerUnaryReactor* IdemService::Batch(
     record->Finish(status);
     reactor->Finish(ToGrpcStatus(status, *context));
   };
-  absl::StatusOr<auth::Caller> caller = Admit(*context, *record);
+  absl::StatusOr<auth::Caller> caller = Authenticate(*context, *record);
   if (!caller.ok()) {
     finish(caller.status());
     return reactor;
@@ -387,13 +339,13 @@ grpc::ServerUnaryReactor* IdemService::Batch(
         item.call_case() == v1::BatchCall::CALL_NOT_SET
             ? Error(Reason::kRequestInvalid,
                     "a batch call must hold an insert or a keyed_call")
-            : CheckSize(item);
+            : absl::OkStatus();
     std::unique_ptr<TenantLimiter::Permit> permit;
     if (refused.ok()) {
-      absl::StatusOr<std::unique_ptr<TenantLimiter::Permit>> acquired =
-          limiter_.Acquire(caller->tenant);
-      if (acquired.ok()) permit = *std::move(acquired);
-      refused = acquired.status();
+      absl::StatusOr<std::unique_ptr<TenantLimiter::Permit>> admitted =
+          admission_.Admit(*caller, item);
+      if (admitted.ok()) permit = *std::move(admitted);
+      refused = admitted.status();
     }
     if (!refused.ok()) {
       call_record->Finish(refused);

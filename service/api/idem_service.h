@@ -8,14 +8,15 @@
 
 #include "absl/status/status.h"
 #include "idem/v1/idem.grpc.pb.h"
+#include "service/api/admission.h"
 #include "service/api/request_log.h"
 #include "service/api/tenant_limiter.h"
+#include "service/api/worker_pool.h"
 #include "service/auth/authenticator.h"
 #include "service/observability/metrics.h"
 #include "service/ops/group_commit.h"
 #include "service/ops/keyed_outcome.h"
 #include "service/ops/ops_context.h"
-#include "service/worker_pool.h"
 
 namespace idem::api {
 
@@ -29,8 +30,7 @@ namespace idem::api {
 class IdemService final : public v1::IdemService::CallbackService {
  public:
   IdemService(ops::OpsContext& ops, WorkerPool& workers,
-              const auth::Authenticator& authenticator, TenantLimiter& limiter,
-              observability::Metrics& metrics, size_t max_message_bytes,
+              const Admission& admission, observability::Metrics& metrics,
               bool log_every_request);
 
   grpc::ServerUnaryReactor* Insert(grpc::CallbackServerContext* context,
@@ -59,11 +59,6 @@ class IdemService final : public v1::IdemService::CallbackService {
   static constexpr int kMaxBatchCalls = 1000;
 
  private:
-  // One operation on one table (empty for CopyFile) that a call makes.
-  struct Access {
-    auth::Operation operation;
-    std::string table;
-  };
   // What a call asks to do, for authorization and the request log: one
   // access, or one per step of a transaction.
   struct CallInfo {
@@ -89,8 +84,6 @@ class IdemService final : public v1::IdemService::CallbackService {
     Done done = nullptr;  // set when the call is admitted
   };
 
-  static std::vector<Access> WrappedAccesses(
-      const v1::KeyedCallRequest& request);
   Call MakeInsert(const v1::InsertRequest& request,
                   v1::InsertResponse* response);
   Call MakeKeyedCall(const v1::KeyedCallRequest& request,
@@ -98,10 +91,8 @@ class IdemService final : public v1::IdemService::CallbackService {
 
   // The caller of `context`, when it is authenticated; sets the record's
   // tenant.
-  absl::StatusOr<auth::Caller> Admit(grpc::CallbackServerContext& context,
-                                     RequestRecord& record);
-  // INVALID_ARGUMENT when `request` is over IDEM_MAX_MESSAGE_BYTES.
-  absl::Status CheckSize(const google::protobuf::Message& request) const;
+  absl::StatusOr<auth::Caller> Authenticate(
+      grpc::CallbackServerContext& context, RequestRecord& record);
   // `answer` wrapped with what ends every admitted call: its tenant slot
   // freed and its record finished.
   static Done Admitted(std::shared_ptr<RequestRecord> record,
@@ -119,16 +110,11 @@ class IdemService final : public v1::IdemService::CallbackService {
   void FinishKeyedCall(const std::string& tenant,
                        v1::KeyedCallResponse* response,
                        ops::KeyedOutcome outcome, const Done& done);
-  // PERMISSION_DENIED unless `caller` may make every access of `info`.
-  absl::Status Authorize(const auth::Caller& caller, const CallInfo& info);
-  absl::Status Authorize(const auth::Caller& caller, const Access& access);
 
   ops::OpsContext& ops_;
   WorkerPool& workers_;
-  const auth::Authenticator& authenticator_;
-  TenantLimiter& limiter_;
+  const Admission& admission_;
   observability::Metrics& metrics_;
-  const size_t max_message_bytes_;
   const bool log_every_request_;
 };
 

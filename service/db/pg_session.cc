@@ -74,12 +74,21 @@ void PgSession::BeginTransaction(pqxx::transaction_base& txn) {
 
 const std::string& PgSession::Prepared(const std::string& sql) {
   auto it = prepared_.find(sql);
-  if (it == prepared_.end()) {
-    std::string name = absl::StrCat("idem_", prepared_.size() + 1);
-    connection_.prepare(name, sql);
-    it = prepared_.emplace(sql, std::move(name)).first;
+  if (it != prepared_.end()) {
+    recent_.splice(recent_.begin(), recent_, it->second);
+    return it->second->name;
   }
-  return it->second;
+  if (recent_.size() >= kMaxPrepared) {
+    const Statement& oldest = recent_.back();
+    connection_.unprepare(oldest.name);
+    prepared_.erase(oldest.sql);
+    recent_.pop_back();
+  }
+  std::string name = absl::StrCat("idem_", ++next_name_);
+  connection_.prepare(name, sql);
+  recent_.push_front({sql, std::move(name)});
+  prepared_.emplace(sql, recent_.begin());
+  return recent_.front().name;
 }
 
 namespace {

@@ -1,6 +1,7 @@
 #ifndef IDEM_SERVICE_DB_PG_SESSION_H_
 #define IDEM_SERVICE_DB_PG_SESSION_H_
 
+#include <list>
 #include <memory>
 #include <optional>
 #include <pqxx/connection>
@@ -78,8 +79,19 @@ class PgSession {
   pqxx::connection connection_;
   const StatementMode mode_;
   std::string transaction_settings_;
-  std::unique_ptr<StandbyWaitWatch> standby_wait_;         // after connection_
-  std::unordered_map<std::string, std::string> prepared_;  // sql -> name
+  std::unique_ptr<StandbyWaitWatch> standby_wait_;  // after connection_
+  // Statements prepared on this connection, the most recently used first,
+  // at most kMaxPrepared: Insert statements differ by the columns callers
+  // send, so their number has no bound of its own. The least recently used
+  // is deallocated to make room.
+  static constexpr size_t kMaxPrepared = 256;
+  struct Statement {
+    std::string sql;
+    std::string name;
+  };
+  std::list<Statement> recent_;
+  std::unordered_map<std::string, std::list<Statement>::iterator> prepared_;
+  int64_t next_name_ = 0;
 };
 
 }  // namespace idem::db

@@ -42,6 +42,25 @@ CROSS JOIN LATERAL (
   LIMIT 1) AS k
 )sql";
 
+// The columns of kLookupSql, in order.
+enum LookupColumn {
+  kFingerprint,
+  kState,
+  kStatusCode,
+  kStatusMessage,
+  kResponse,
+  kFirstExecutedMicros,
+  kLeaseRemainingMillis,
+  kKey,
+  kExpiresInMillis,
+  kAnswerLive,
+  kStatusDetails,
+  kExpiresAtMicros,
+  kTombstoneLive,
+  kLeaseExpiresMicros,
+  kTombstoneUntilMicros,
+};
+
 // One statement for any number of keys: each array parameter holds one
 // element per key. The conflict clause reads "now" from EXCLUDED instead of
 // calling now(): a distributed (Citus) table allows no volatile function in
@@ -177,11 +196,12 @@ std::string DetailsOf(const absl::Status& status) {
 
 // The stored failure, with the reason and metadata it was stored with.
 absl::Status StoredStatus(const pqxx::row& row) {
-  absl::Status status(static_cast<absl::StatusCode>(row[2].as<int>()),
-                      row[3].is_null() ? "" : row[3].c_str());
+  absl::Status status(
+      static_cast<absl::StatusCode>(row[kStatusCode].as<int>()),
+      row[kStatusMessage].is_null() ? "" : row[kStatusMessage].c_str());
   google::rpc::ErrorInfo info;
-  if (status.ok() || row[10].is_null() ||
-      !info.ParseFromString(pqxx::binarystring(row[10]).str())) {
+  if (status.ok() || row[kStatusDetails].is_null() ||
+      !info.ParseFromString(pqxx::binarystring(row[kStatusDetails]).str())) {
     return status;
   }
   return WithReasonNamed(status, info.reason(),
@@ -238,30 +258,33 @@ std::vector<std::optional<StoredCall>> KeyStore::LookupAll(
   for (const auto& [tenant, keys] : by_tenant) {
     for (const pqxx::row& row :
          txn.Exec(kLookupSql, {tenant, db::ArrayLiteral(keys.keys)})) {
-      const bool answer_live = row[9].as<bool>();
-      const bool tombstone = !row[12].is_null() && row[12].as<bool>();
-      if (!answer_live && (!tombstone || row[1].as<int>() != kDone)) {
+      const bool answer_live = row[kAnswerLive].as<bool>();
+      const bool tombstone =
+          !row[kTombstoneLive].is_null() && row[kTombstoneLive].as<bool>();
+      if (!answer_live && (!tombstone || row[kState].as<int>() != kDone)) {
         continue;  // expired: as if absent
       }
-      StoredCall& call = found[keys.index.at(row[7].c_str())].emplace();
-      call.fingerprint = pqxx::binarystring(row[0]).str();
-      call.done = row[1].as<int>() == kDone;
+      StoredCall& call = found[keys.index.at(row[kKey].c_str())].emplace();
+      call.fingerprint = pqxx::binarystring(row[kFingerprint]).str();
+      call.done = row[kState].as<int>() == kDone;
       call.answer_expired = !answer_live;
       if (call.answer_expired) {
-        call.status =
-            absl::Status(static_cast<absl::StatusCode>(row[2].as<int>()), "");
-        call.tombstone_until = FromMicros(row[14]);
+        call.status = absl::Status(
+            static_cast<absl::StatusCode>(row[kStatusCode].as<int>()), "");
+        call.tombstone_until = FromMicros(row[kTombstoneUntilMicros]);
       } else if (call.done) {
         call.status = StoredStatus(row);
-        if (!row[4].is_null()) call.response = pqxx::binarystring(row[4]).str();
+        if (!row[kResponse].is_null())
+          call.response = pqxx::binarystring(row[kResponse]).str();
       }
-      call.first_executed_at = FromMicros(row[5]);
-      if (!row[6].is_null()) {
-        call.lease_remaining = absl::Milliseconds(row[6].as<int64_t>());
-        call.lease_expires_at = FromMicros(row[13]);
+      call.first_executed_at = FromMicros(row[kFirstExecutedMicros]);
+      if (!row[kLeaseRemainingMillis].is_null()) {
+        call.lease_remaining =
+            absl::Milliseconds(row[kLeaseRemainingMillis].as<int64_t>());
+        call.lease_expires_at = FromMicros(row[kLeaseExpiresMicros]);
       }
-      call.expires_in = absl::Milliseconds(row[8].as<int64_t>());
-      call.expires_at = FromMicros(row[11]);
+      call.expires_in = absl::Milliseconds(row[kExpiresInMillis].as<int64_t>());
+      call.expires_at = FromMicros(row[kExpiresAtMicros]);
     }
   }
   return found;

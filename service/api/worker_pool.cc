@@ -1,4 +1,4 @@
-#include "service/worker_pool.h"
+#include "service/api/worker_pool.h"
 
 namespace idem {
 

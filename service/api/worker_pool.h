@@ -1,5 +1,5 @@
-#ifndef IDEM_SERVICE_WORKER_POOL_H_
-#define IDEM_SERVICE_WORKER_POOL_H_
+#ifndef IDEM_SERVICE_API_WORKER_POOL_H_
+#define IDEM_SERVICE_API_WORKER_POOL_H_
 
 #include <deque>
 #include <functional>
@@ -37,4 +37,4 @@ class WorkerPool {
 
 }  // namespace idem
 
-#endif  // IDEM_SERVICE_WORKER_POOL_H_
+#endif  // IDEM_SERVICE_API_WORKER_POOL_H_
