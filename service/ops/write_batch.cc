@@ -10,6 +10,7 @@
 #include "service/db/transaction.h"
 #include "service/keys/finished_call_cache.h"
 #include "service/ops/keyed_answers.h"
+#include "service/ops/row_locks.h"
 
 namespace idem::ops {
 namespace {
@@ -103,41 +104,40 @@ absl::StatusOr<std::vector<std::optional<absl::Time>>> ClaimKeys(
 // (hot counters) lock them in the same order instead of deadlocking, then
 // transactions as they came (their steps run in the caller's order).
 std::vector<size_t> LockOrder(const std::vector<WriteCall*>& calls) {
-  // Per call: its kind, and for an update the table and key it locks.
-  using KeyParams = std::vector<db::TextParam>::const_iterator;
   enum Rank { kInsert, kUpdate, kTransaction };
-  struct Lock {
-    Rank rank = kInsert;
-    const std::string* table = nullptr;
-    KeyParams key_begin, key_end;
-    size_t call = 0;
-  };
-  std::vector<Lock> locks;
-  for (size_t i = 0; i < calls.size(); ++i) {
-    Lock& lock = locks.emplace_back();
-    lock.call = i;
+  auto rank = [&](size_t i) {
     if (std::holds_alternative<PreparedTransaction>(calls[i]->call)) {
-      lock.rank = kTransaction;
+      return kTransaction;
     }
-    const auto* update = std::get_if<PreparedUpdate>(&calls[i]->call);
-    if (update == nullptr) continue;
-    lock.rank = kUpdate;
-    lock.table = &update->table->name;
-    lock.key_begin = update->params.begin();  // the key's values come first
-    lock.key_end = lock.key_begin + update->table->primary_key.size();
-  }
-  std::stable_sort(locks.begin(), locks.end(),
-                   [](const Lock& a, const Lock& b) {
-                     if (a.rank != b.rank || a.rank != kUpdate) {
-                       return a.rank < b.rank;
-                     }
-                     if (*a.table != *b.table) return *a.table < *b.table;
-                     return std::lexicographical_compare(
-                         a.key_begin, a.key_end, b.key_begin, b.key_end);
-                   });
-  std::vector<size_t> order;
-  for (const Lock& lock : locks) order.push_back(lock.call);
+    return std::holds_alternative<PreparedUpdate>(calls[i]->call) ? kUpdate
+                                                                  : kInsert;
+  };
+  std::vector<size_t> order(calls.size());
+  for (size_t i = 0; i < calls.size(); ++i) order[i] = i;
+  std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) {
+    if (rank(a) != rank(b) || rank(a) != kUpdate) return rank(a) < rank(b);
+    return LocksBefore(std::get<PreparedUpdate>(calls[a]->call),
+                       std::get<PreparedUpdate>(calls[b]->call));
+  });
   return order;
+}
+
+// Every update the batch runs, plain or a step of a transaction.
+std::vector<const PreparedUpdate*> UpdatesOf(
+    const std::vector<WriteCall*>& calls, const Plan& plan) {
+  std::vector<const PreparedUpdate*> updates;
+  for (size_t i : plan.updates) {
+    updates.push_back(&std::get<PreparedUpdate>(calls[i]->call));
+  }
+  for (size_t i : plan.transactions) {
+    for (const PreparedStep& step :
+         std::get<PreparedTransaction>(calls[i]->call).steps) {
+      if (const auto* update = std::get_if<PreparedUpdate>(&step.op)) {
+        updates.push_back(update);
+      }
+    }
+  }
+  return updates;
 }
 
 Plan PlanRuns(const std::vector<WriteCall*>& calls,
@@ -197,6 +197,11 @@ absl::StatusOr<std::vector<KeyedOutcome>> RunTogether(
       *outcomes[group[g]].response.mutable_insert() =
           std::move((*responses)[g]);
     }
+  }
+  if (!plan.transactions.empty()) {
+    // Transactions update rows in their callers' order: the batch locks
+    // every row it updates in the one lock order first.
+    LockRowsInOrder(txn, UpdatesOf(calls, plan));
   }
   for (size_t i : plan.updates) {
     absl::StatusOr<v1::UpdateResponse> response =

@@ -21,15 +21,6 @@
 namespace idem::testing {
 namespace {
 
-// The test database's URL with another database name.
-std::string UrlOf(const std::string& database) {
-  std::string url = DatabaseUrl();
-  size_t query = url.find('?');
-  size_t slash = url.rfind('/', query);
-  return url.substr(0, slash + 1) + database +
-         (query == std::string::npos ? "" : url.substr(query));
-}
-
 int Count(const std::string& text, const std::regex& pattern) {
   return static_cast<int>(
       std::distance(std::sregex_iterator(text.begin(), text.end(), pattern),
@@ -56,18 +47,11 @@ class GenericPlansTest : public GroupCommitTest {
     tenant_ = TestDatabase::UniqueName("tenant");
     items_ = TestDatabase::UniqueName("plan_items");
     counters_ = TestDatabase::UniqueName("plan_counters");
-    database_ = TestDatabase::UniqueName("idem_plans");
-    db_.Exec("CREATE DATABASE " + database_);
     // One session, so that it prepares every statement the calls need.
-    Open(UrlOf(database_), 1);
+    OpenOwnDatabase(1);
   }
 
-  void TearDown() override {
-    pool_.reset();
-    db_.Exec("DROP DATABASE " + database_ + " WITH (FORCE)");
-  }
-
-  std::string database_;
+  void TearDown() override { CloseOwnDatabase(); }
 };
 
 TEST_F(GenericPlansTest, EveryPreparedStatementReadsTablesByIndexAlone) {

@@ -57,6 +57,22 @@ void GroupCommitTest::Open(const std::string& url, int sessions) {
   context_.key_store = key_store_.get();
 }
 
+void GroupCommitTest::OpenOwnDatabase(int sessions) {
+  own_database_ = TestDatabase::UniqueName("idem_own");
+  db_.Exec("CREATE DATABASE " + own_database_);
+  std::string url = DatabaseUrl();
+  size_t query = url.find('?');
+  size_t slash = url.rfind('/', query);
+  own_url_ = url.substr(0, slash + 1) + own_database_ +
+             (query == std::string::npos ? "" : url.substr(query));
+  Open(own_url_, sessions);
+}
+
+void GroupCommitTest::CloseOwnDatabase() {
+  pool_.reset();
+  db_.Exec("DROP DATABASE " + own_database_ + " WITH (FORCE)");
+}
+
 void GroupCommitTest::AllowTables(const std::vector<std::string>& tables) {
   allowed_.insert(allowed_.end(), tables.begin(), tables.end());
   catalog_ = std::make_unique<db::Catalog>(*pool_, allowed_);

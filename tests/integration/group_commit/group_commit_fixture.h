@@ -42,6 +42,11 @@ class GroupCommitTest : public ::testing::Test {
   // The tables, pool, catalog and key store on the database at `url`
   // (migrated here), with `sessions` connections.
   void Open(const std::string& url, int sessions);
+  // The same on a new database of the test's own (dropped by
+  // CloseOwnDatabase): for what must not see other tests' work, such as
+  // plans made on empty tables or the database's statistics.
+  void OpenOwnDatabase(int sessions);
+  void CloseOwnDatabase();
 
   // A plain Insert of one items row.
   ops::WriteCall PlainInsert(int64_t id, const std::string& note,
@@ -72,6 +77,8 @@ class GroupCommitTest : public ::testing::Test {
   std::unique_ptr<db::Catalog> catalog_;
   std::unique_ptr<keys::KeyStore> key_store_;
   std::vector<std::string> allowed_;
+  std::string own_database_;
+  std::string own_url_;
   ops::OpsContext context_;
 };
 
