@@ -6,7 +6,7 @@ Each kill waits until the loader reports a line past a random point of the
 file, then a random fraction of a chunk's time more, so kills land before a
 chunk is sent, while its transaction is in flight or committing, and after
 it committed but before the loader heard. Its own CTest test
-(python_csv_loader_kill, about a minute). IDEM_LOADER_KILL_SEED=N repeats a
+(python_csv_loader_kill, about 25 s). IDEM_LOADER_KILL_SEED=N repeats a
 run's points and delays; the seed is printed first.
 """
 
