@@ -24,7 +24,7 @@ ABSL_FLAG(std::string, target, "127.0.0.1:50051",
           "idem-server address; must be on 127.0.0.1 or localhost");
 ABSL_FLAG(std::string, mix, "insert",
           "insert | keyed_insert | replay | keyed_increment | insert100 | "
-          "empty");
+          "empty | transaction2");
 ABSL_FLAG(int, concurrency, 16, "calls in flight (a cap with --rate)");
 ABSL_FLAG(double, rate, 0, "calls per second; 0: as fast as --concurrency");
 ABSL_FLAG(absl::Duration, duration, absl::Seconds(5), "measured time");

@@ -16,9 +16,13 @@ struct MixEntry {
   const char* name;
 };
 constexpr MixEntry kMixes[] = {
-    {Mix::kInsert, "insert"},       {Mix::kKeyedInsert, "keyed_insert"},
-    {Mix::kReplay, "replay"},       {Mix::kKeyedIncrement, "keyed_increment"},
-    {Mix::kInsert100, "insert100"}, {Mix::kEmpty, "empty"},
+    {Mix::kInsert, "insert"},
+    {Mix::kKeyedInsert, "keyed_insert"},
+    {Mix::kReplay, "replay"},
+    {Mix::kKeyedIncrement, "keyed_increment"},
+    {Mix::kInsert100, "insert100"},
+    {Mix::kEmpty, "empty"},
+    {Mix::kTransaction2, "transaction2"},
 };
 
 // SplitMix64's finaliser: a bijection, so distinct counters give distinct
@@ -102,6 +106,16 @@ v1::InsertRequest Workload::RowsRequest(int rows) {
   return request;
 }
 
+// `n = n + 1` on one of the counters, chosen at random.
+v1::UpdateRequest Workload::IncrementRequest() {
+  v1::UpdateRequest update;
+  update.set_table(options_.counter_table);
+  *update.mutable_key() = MakeRow(
+      {{"id", static_cast<int64_t>(NextRandom() % options_.counters + 1)}});
+  *update.mutable_increment() = MakeRow({{"n", 1}});
+  return update;
+}
+
 absl::Status Workload::Prepare() {
   if (options_.mix != Mix::kReplay) return absl::OkStatus();
   const int total = options_.replay_keys;
@@ -168,18 +182,19 @@ void Workload::Start(std::function<void(CallResult)> done) {
           call_options_);
       return;
     }
-    case Mix::kKeyedIncrement: {
-      v1::UpdateRequest update;
-      update.set_table(options_.counter_table);
-      *update.mutable_key() = MakeRow(
-          {{"id", static_cast<int64_t>(NextRandom() % options_.counters + 1)}});
-      *update.mutable_increment() = MakeRow({{"n", 1}});
+    case Mix::kKeyedIncrement:
       client_.KeyedCallAsync(
-          ExactlyOnce(std::move(update), NextKey()),
+          ExactlyOnce(IncrementRequest(), NextKey()),
           Counting<v1::KeyedCallResponse>(std::move(done), Succeeded),
           call_options_);
       return;
-    }
+    case Mix::kTransaction2:
+      client_.TransactionAsync(
+          Transaction().Insert(RowsRequest(1)).Update(IncrementRequest()),
+          NextKey(),
+          Counting<v1::TransactionResponse>(std::move(done), Succeeded),
+          call_options_);
+      return;
     case Mix::kEmpty:
       // No table and no rows: INVALID_ARGUMENT before any database work.
       client_.InsertAsync(v1::InsertRequest(),

@@ -22,6 +22,8 @@ enum class Mix {
   kKeyedIncrement,  // KeyedCall{Update increment} of a few counters, fresh key
   kInsert100,       // Insert of 100 rows with fresh ids
   kEmpty,           // Insert the server refuses before any I/O: gRPC alone
+  kTransaction2,    // keyed transaction: Insert of one row + a counter
+                    // increment, fresh key
 };
 absl::optional<Mix> ParseMix(absl::string_view name);
 const char* MixName(Mix mix);
@@ -56,6 +58,7 @@ class Workload {
  private:
   uint64_t NextRandom();  // distinct per call: a bijective mix of a counter
   v1::InsertRequest RowsRequest(int rows);
+  v1::UpdateRequest IncrementRequest();
   std::string NextKey();
 
   Client client_;

@@ -1,24 +1,32 @@
 #!/usr/bin/python3
-"""Load a CSV file into example_table in chunks, each chunk and the loader's
-checkpoint in one transaction under a key of its own.
+"""Load a CSV file (id,name,value) into example_table in chunks: per chunk,
+its rows and the loader's checkpoint in one transaction under a key of its
+own, so that a loader killed at any instant and started again neither
+skips nor doubles a row.
 
-A loader that dies half-way is simply run again: every chunk is sent under
-the same key as before (file hash + chunk number), so the chunks that had
-committed answer with their first result (replayed) and change nothing, and
-the others run. The checkpoint row (example_checkpoint: loader, next_line)
-commits with its chunk, so it always says exactly how far the rows got; its
-version guard keeps it from moving backwards.
+The checkpoint (example_checkpoint: loader, next_line = how many of the
+file's data lines are loaded) commits with its chunk, so it always says
+exactly how far the rows got; a loader starts there. The one chunk whose
+fate a kill left unknown is sent again under the same key (file hash +
+lines): if it had committed, the server answers with its first result
+(replayed) and writes nothing; if it was still running, the resend waits
+for it. The checkpoint step moves next_line forward only (version guard)
+and must apply (require_applied): a checkpoint already at or past the
+chunk's end means another loader got there first; nothing of the chunk is
+written (STEP_NOT_APPLIED) and this one carries on from that checkpoint.
 
-    examples/python/csv_loader.py [file.csv] [--stop-after N]
+    examples/python/csv_loader.py [file.csv] [--chunk-rows N] [--stop-after N]
 
-Without a file it writes a sample. --stop-after N stops after N chunks, as a
-crash would; run it again to see the resume. Needs the server's
-transactions (brief §8.3) and `scripts/run`'s example_checkpoint table.
+Without a file it writes a sample of 200 lines. --stop-after N stops after N
+chunks, as a crash would; run it again to see it resume. Needs the
+server's transactions (brief §8.3) and `scripts/run`'s example_checkpoint
+table.
 """
 
 import argparse
 import csv
 import hashlib
+import itertools
 import os
 import tempfile
 from pathlib import Path
@@ -26,7 +34,6 @@ from pathlib import Path
 import idem
 
 TARGET = os.environ.get("IDEM_TARGET", "127.0.0.1:50051")
-CHUNK_ROWS = 50
 
 
 def sample(path: Path) -> Path:
@@ -38,40 +45,96 @@ def sample(path: Path) -> Path:
     return path
 
 
-def chunks(path: Path):
+def file_digest(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as source:
+        for block in iter(lambda: source.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def chunks(path: Path, first_line: int, size: int):
+    """(first line, rows) of each chunk from data line `first_line` on,
+    read as they are sent, never the whole file at once."""
     with path.open(newline="") as source:
-        rows = [{"id": int(r["id"]), "name": r["name"],
-                 "value": float(r["value"])} for r in csv.DictReader(source)]
-    for start in range(0, len(rows), CHUNK_ROWS):
-        yield start, rows[start:start + CHUNK_ROWS]
+        records = csv.DictReader(source)
+        for _ in itertools.islice(records, first_line):
+            pass
+        line = first_line
+        while batch := list(itertools.islice(records, size)):
+            yield line, [{"id": int(r["id"]), "name": r["name"],
+                          "value": float(r["value"])} for r in batch]
+            line += len(batch)
+
+
+def checkpoint(client: idem.Client, loader: str) -> int:
+    """The loader's checkpoint, created at 0 the first time."""
+    made = client.insert("example_checkpoint",
+                         [{"loader": loader, "next_line": 0}],
+                         returning=["next_line"])
+    return made.returned[0]["next_line"]
+
+
+def load_chunk(client: idem.Client, loader: str, start: int,
+               rows: list) -> bool:
+    """Sends one chunk; False when another loader had already loaded it."""
+    end = start + len(rows)
+    once = client.exactly_once(f"{loader}:{start}-{end}")
+    try:
+        done = once.transaction([
+            idem.Insert("example_table", rows),
+            idem.Update("example_checkpoint", {"loader": loader},
+                        set={"next_line": end}, version_column="next_line",
+                        require_applied=True)])
+    except idem.FailedPreconditionError as error:
+        if error.reason != "STEP_NOT_APPLIED":
+            raise
+        print(f"lines {start + 1}-{end}: checkpoint already past them "
+              "(another loader), nothing written", flush=True)
+        return False
+    if done.replayed:
+        print(f"lines {start + 1}-{end}: replayed, already loaded",
+              flush=True)
+    else:
+        rows_step = done.result.results[0]
+        print(f"lines {start + 1}-{end}: {rows_step.inserted} inserted, "
+              f"{len(rows) - rows_step.inserted} already there", flush=True)
+    return True
+
+
+def load(client: idem.Client, path: Path, loader: str, chunk_rows: int,
+         stop_after: int | None) -> None:
+    sent = 0
+    while True:
+        start = checkpoint(client, loader)
+        print(f"{loader}: starting at line {start + 1}", flush=True)
+        for first, rows in chunks(path, start, chunk_rows):
+            if sent == stop_after:
+                print(f"stopping after {sent} chunks, as a crash would")
+                return
+            sent += 1
+            if not load_chunk(client, loader, first, rows):
+                break  # start again from the checkpoint
+        else:
+            print(f"{loader}: done, {checkpoint(client, loader)} lines "
+                  "loaded", flush=True)
+            return
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("file", nargs="?", type=Path)
-    parser.add_argument("--stop-after", type=int)
+    parser.add_argument("--chunk-rows", type=int, default=50,
+                        help="lines per transaction (default 50)")
+    parser.add_argument("--stop-after", type=int,
+                        help="stop after this many chunks, as a crash would")
     args = parser.parse_args()
     path = args.file or sample(Path(tempfile.gettempdir()) / "idem-sample.csv")
-    digest = hashlib.sha256(path.read_bytes()).hexdigest()[:16]
-    loader = f"csv:{path.name}:{digest}"
-
+    # Keys and the checkpoint follow the file's content, not its name: the
+    # same file under another name resumes; a changed file starts afresh.
+    loader = f"csv-{file_digest(path)[:16]}"
     with idem.Client(TARGET) as client:
-        client.insert("example_checkpoint", [{"loader": loader,
-                                              "next_line": 0}])
-        for number, (start, rows) in enumerate(chunks(path)):
-            if number == args.stop_after:
-                print(f"stopping after {number} chunks, as a crash would")
-                return
-            once = client.exactly_once(f"{loader}:chunk-{number}")
-            done = once.transaction([
-                idem.Insert("example_table", rows),
-                idem.Update("example_checkpoint", {"loader": loader},
-                            set={"next_line": start + len(rows)},
-                            version_column="next_line")])
-            inserted = done.result.results[0].inserted
-            print(f"chunk {number} (lines {start + 1}-{start + len(rows)}): "
-                  + ("replayed, already loaded" if done.replayed
-                     else f"{inserted} rows inserted"))
+        load(client, path, loader, args.chunk_rows, args.stop_after)
 
 
 if __name__ == "__main__":

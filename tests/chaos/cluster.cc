@@ -16,7 +16,9 @@
 namespace idem::chaos {
 namespace {
 
-const char kTables[] = "chaos_counters,chaos_keyed_rows,chaos_plain_rows";
+const char kTables[] =
+    "chaos_counters,chaos_keyed_rows,chaos_plain_rows,chaos_transfer_counters,"
+    "chaos_transfers";
 
 }  // namespace
 

@@ -84,11 +84,23 @@ std::vector<SourceFile> PrepareSources(const std::string& root,
 
 OpKind PickKind(std::mt19937_64& random) {
   const int draw = static_cast<int>(random() % 100);
-  if (draw < 35) return OpKind::kKeyedIncrement;
-  if (draw < 60) return OpKind::kKeyedInsert;
-  if (draw < 80) return OpKind::kPlainInsert;
+  if (draw < 30) return OpKind::kKeyedIncrement;
+  if (draw < 50) return OpKind::kKeyedInsert;
+  if (draw < 65) return OpKind::kPlainInsert;
+  if (draw < 80) return OpKind::kTransfer;
   if (draw < 90) return OpKind::kCopy;
   return OpKind::kKeyedCopy;
+}
+
+// Two different counters and an amount.
+Transfer PickTransfer(std::mt19937_64& random) {
+  Transfer transfer;
+  transfer.debit = static_cast<int>(random() % kTransferCounters);
+  transfer.credit = static_cast<int>(
+      (transfer.debit + 1 + random() % (kTransferCounters - 1)) %
+      kTransferCounters);
+  transfer.amount = static_cast<int64_t>(1 + random() % 1000);
+  return transfer;
 }
 
 int Run(const Options& options) {
@@ -108,7 +120,15 @@ int Run(const Options& options) {
           "NULL, seq bigint NOT NULL, payload text);"
           "CREATE TABLE chaos_plain_rows (LIKE chaos_keyed_rows INCLUDING ALL);"
           "INSERT INTO chaos_counters SELECT g, 0 FROM generate_series(0, ",
-          options.workers - 1, ") g;"))) {
+          options.workers - 1,
+          ") g;"
+          "CREATE TABLE chaos_transfer_counters (id int PRIMARY KEY, value "
+          "bigint NOT NULL);"
+          "CREATE TABLE chaos_transfers (id text PRIMARY KEY, debit int NOT "
+          "NULL, credit int NOT NULL, amount bigint NOT NULL);"
+          "INSERT INTO chaos_transfer_counters SELECT g, ",
+          kTransferOpening, " FROM generate_series(0, ", kTransferCounters - 1,
+          ") g;"))) {
     return 2;
   }
   const std::vector<SourceFile> sources =
@@ -189,6 +209,7 @@ int Run(const Options& options) {
         op.worker = w;
         op.seq = seq;
         op.source = static_cast<int>(mine() % sources.size());
+        op.transfer = PickTransfer(mine);
         const Route& route = routes[mine() % routes.size()];
         ++issued;
         Execute(run, sources, route.client, op, &errors[w]);

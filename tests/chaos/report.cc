@@ -8,9 +8,15 @@ namespace {
 void PrintDeltas(std::ostream& out, const char* title, const Check& check) {
   out << title << ": " << check.deltas.size() << " delta(s); checked "
       << check.counters_checked << " counters, " << check.rows_checked
-      << " row operations, " << check.files_checked
+      << " row operations, " << check.transfers_checked << " transfers, "
+      << check.files_checked
       << " copy destinations; temporary files present: " << check.temp_files
       << "\n";
+  const int64_t opening = int64_t{kTransferCounters} * kTransferOpening;
+  out << "  transfers: sum of all counters "
+      << (check.transfer_sum == opening ? "unchanged" : "CHANGED") << " ("
+      << kTransferCounters << " counters, " << opening << " before, "
+      << check.transfer_sum << " after)\n";
   const size_t shown = std::min<size_t>(check.deltas.size(), 25);
   for (size_t i = 0; i < shown; ++i)
     out << "  DELTA " << check.deltas[i] << "\n";

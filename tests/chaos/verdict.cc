@@ -94,6 +94,65 @@ void CheckCounters(pqxx::nontransaction& txn, const std::vector<Op>& ops,
   }
 }
 
+// Every acknowledged transfer's journal row present (at most once: primary
+// key), no row that no transfer wrote, every counter at its opening value
+// plus what the journal says moved (a transfer applied twice, or its
+// counters without its journal row, breaks this), and their sum unchanged.
+void CheckTransfers(pqxx::nontransaction& txn, const std::vector<Op>& ops,
+                    Check* check) {
+  std::map<std::string, Transfer> journal;
+  std::map<int, int64_t> moved;
+  for (const pqxx::row& r :
+       txn.exec("SELECT id, debit, credit, amount FROM chaos_transfers")) {
+    Transfer t{r[1].as<int>(), r[2].as<int>(), r[3].as<int64_t>()};
+    moved[t.debit] -= t.amount;
+    moved[t.credit] += t.amount;
+    journal.emplace(r[0].c_str(), t);
+  }
+  for (const Op& op : ops) {
+    if (op.kind != OpKind::kTransfer) continue;
+    ++check->transfers_checked;
+    auto it = journal.find(RowId(op));
+    if (it == journal.end()) {
+      if (op.acked) {
+        check->deltas.push_back(absl::StrCat(
+            "transfer ", RowId(op), ": acknowledged, journal row missing"));
+      }
+      continue;
+    }
+    const Transfer& t = it->second;
+    if (t.debit != op.transfer.debit || t.credit != op.transfer.credit ||
+        t.amount != op.transfer.amount) {
+      check->deltas.push_back(
+          absl::StrCat("transfer ", RowId(op), ": journal row differs"));
+    }
+    journal.erase(it);
+  }
+  for (const auto& [id, t] : journal) {
+    check->deltas.push_back(
+        absl::StrCat("transfer journal: extra row ", id, " no transfer sent"));
+  }
+  for (const pqxx::row& r :
+       txn.exec("SELECT id, value FROM chaos_transfer_counters")) {
+    const int id = r[0].as<int>();
+    const int64_t value = r[1].as<int64_t>();
+    check->transfer_sum += value;
+    if (value != kTransferOpening + moved[id]) {
+      check->deltas.push_back(absl::StrCat("transfer counter ", id, ": ", value,
+                                           ", but its journal says ",
+                                           kTransferOpening + moved[id],
+                                           " (a transfer applied twice or in "
+                                           "part)"));
+    }
+  }
+  const int64_t opening = int64_t{kTransferCounters} * kTransferOpening;
+  if (check->transfer_sum != opening) {
+    check->deltas.push_back(absl::StrCat("sum of all transfer counters ",
+                                         check->transfer_sum, " != ", opening,
+                                         " before the run"));
+  }
+}
+
 void CheckFiles(const std::string& root, const std::vector<SourceFile>& sources,
                 const std::vector<Op>& ops, bool final_check, Check* check) {
   std::set<std::string> destinations;
@@ -168,6 +227,7 @@ Check CheckState(const std::string& database_url,
               ReadRows(txn, "chaos_keyed_rows", &check.deltas), ops, &check);
     CheckRows("chaos_plain_rows", OpKind::kPlainInsert,
               ReadRows(txn, "chaos_plain_rows", &check.deltas), ops, &check);
+    CheckTransfers(txn, ops, &check);
   } catch (const std::exception& e) {
     check.deltas.push_back(
         absl::StrCat("cannot read the database: ", e.what()));

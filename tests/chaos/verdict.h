@@ -17,6 +17,10 @@ struct Check {
   int64_t rows_checked = 0;
   int64_t files_checked = 0;
   int64_t temp_files = 0;
+  int64_t transfers_checked = 0;
+  // The sum of the transfer counters as read (a delta when it is not
+  // kTransferCounters * kTransferOpening).
+  int64_t transfer_sum = 0;
 };
 
 // `final_check`: every op was acknowledged by now (after the resolution

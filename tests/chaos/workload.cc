@@ -1,5 +1,7 @@
 #include "tests/chaos/workload.h"
 
+#include <utility>
+
 #include "absl/strings/str_cat.h"
 
 namespace idem::chaos {
@@ -21,6 +23,50 @@ v1::KeyedCallRequest Increment(const std::string& key, const Op& op) {
   *update.mutable_key() = MakeRow({{"worker", op.worker}});
   *update.mutable_increment() = MakeRow({{"value", 1}});
   return ExactlyOnce(update, key);
+}
+
+v1::UpdateRequest Move(int counter, int64_t delta) {
+  v1::UpdateRequest update;
+  update.set_table("chaos_transfer_counters");
+  *update.mutable_key() = MakeRow({{"id", counter}});
+  *update.mutable_increment() = MakeRow({{"value", delta}});
+  return update;
+}
+
+// Both counters in id order, so that two transfers between the same pair
+// lock them in the same order and never deadlock; then the journal row.
+Transaction TransferOf(const Op& op) {
+  const Transfer& t = op.transfer;
+  Transaction transaction;
+  if (t.debit < t.credit) {
+    transaction.Update(Move(t.debit, -t.amount))
+        .Update(Move(t.credit, t.amount));
+  } else {
+    transaction.Update(Move(t.credit, t.amount))
+        .Update(Move(t.debit, -t.amount));
+  }
+  v1::InsertRequest journal;
+  journal.set_table("chaos_transfers");
+  *journal.add_rows() = MakeRow({{"id", RowId(op)},
+                                 {"debit", t.debit},
+                                 {"credit", t.credit},
+                                 {"amount", t.amount}});
+  return transaction.Insert(std::move(journal));
+}
+
+// Checks a transfer's answer; returns the anomaly, empty when it is right.
+std::string CheckTransfer(const v1::TransactionResponse& r) {
+  if (r.results_size() != 3 ||
+      r.results(0).update().outcome() != v1::UPDATE_OUTCOME_UPDATED ||
+      r.results(1).update().outcome() != v1::UPDATE_OUTCOME_UPDATED) {
+    return "transfer: a counter was not UPDATED";
+  }
+  const v1::InsertResponse& journal = r.results(2).insert();
+  if (journal.outcomes_size() != 1 ||
+      journal.outcomes(0) != v1::ROW_OUTCOME_INSERTED) {
+    return "transfer found its journal row already there";
+  }
+  return "";
 }
 
 v1::CopyFileRequest Copy(const std::vector<SourceFile>& sources, const Op& op) {
@@ -55,6 +101,8 @@ const char* OpKindName(OpKind kind) {
       return "copy_file";
     case OpKind::kKeyedCopy:
       return "keyed_copy_file";
+    case OpKind::kTransfer:
+      return "keyed_transfer";
   }
   return "?";
 }
@@ -117,6 +165,12 @@ void Execute(const std::string& run, const std::vector<SourceFile>& sources,
       auto r = client.KeyedCall(ExactlyOnce(Copy(sources, op), key), {}, &info);
       status = r.status();
       if (r.ok()) anomaly = CheckCopy(r->copy_file(), sources[op.source]);
+      break;
+    }
+    case OpKind::kTransfer: {
+      auto r = client.Transaction(TransferOf(op), key, {}, &info);
+      status = r.status();
+      if (r.ok()) anomaly = CheckTransfer(*r);
       break;
     }
   }

@@ -16,9 +16,10 @@ enum class OpKind {
   kKeyedInsert,
   kPlainInsert,
   kCopy,
-  kKeyedCopy
+  kKeyedCopy,
+  kTransfer
 };
-constexpr int kOpKinds = 5;
+constexpr int kOpKinds = 6;
 const char* OpKindName(OpKind kind);
 
 // A source file in the storage root, prepared before the run.
@@ -27,12 +28,26 @@ struct SourceFile {
   std::string sha256;
 };
 
+// Transfers move amounts between these counters (ids 0..n-1), each opened
+// with the same value, so their sum never changes.
+constexpr int kTransferCounters = 16;
+constexpr int64_t kTransferOpening = 1000000;
+
+// A transfer: one keyed transaction that debits one counter, credits
+// another and writes a journal row (chaos_transfers) saying so.
+struct Transfer {
+  int debit = 0;
+  int credit = 0;
+  int64_t amount = 0;
+};
+
 // One logical operation and what the client finally said about it.
 struct Op {
   OpKind kind;
   int worker = 0;
   int64_t seq = 0;
-  int source = 0;  // copies: index into the sources
+  int source = 0;     // copies: index into the sources
+  Transfer transfer;  // transfers
   bool acked = false;
   bool replayed = false;  // the acknowledgement came from a stored result
   int attempts = 0;

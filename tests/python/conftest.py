@@ -25,14 +25,15 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from servers import SOURCE_DIR, Server, psql  # noqa: E402
+from servers import DATABASE_URL, SOURCE_DIR, Server, psql  # noqa: E402
 
 sys.path.insert(0, str(SOURCE_DIR / "client" / "python"))
 
 import idem_build  # noqa: E402
 
 _STAGE = Path(tempfile.mkdtemp(prefix="idem-py-stage-"))
-sys.path.insert(0, str(idem_build.stage(_STAGE)))
+_STAGED_PACKAGE = idem_build.stage(_STAGE)
+sys.path.insert(0, str(_STAGED_PACKAGE))
 
 # Features of brief §8 the server has; a test of one not listed here is
 # skipped, naming it.
@@ -144,6 +145,37 @@ def server(tables: Tables, storage: Path,
         "IDEM_STORAGE_ROOT": str(storage), "IDEM_LOCK_TIMEOUT": "300ms"})
     yield started
     started.stop()
+
+
+@pytest.fixture(scope="session")
+def staged_package() -> Path:
+    """The folder holding the staged package, for child processes'
+    PYTHONPATH."""
+    return _STAGED_PACKAGE
+
+
+@pytest.fixture(scope="module")
+def example_server(request: pytest.FixtureRequest,
+                   tmp_path_factory: pytest.TempPathFactory) -> Server:
+    """A server serving what `scripts/run` serves (example_table,
+    example_checkpoint, a storage root) for the examples, in a database of
+    the module's own."""
+    database = f"py_{request.module.__name__}_{os.getpid()}".lower()
+    psql(f"DROP DATABASE IF EXISTS {database}")
+    psql(f"CREATE DATABASE {database}")
+    url = DATABASE_URL.rsplit("/", 1)[0] + "/" + database
+    psql("CREATE TABLE example_table (id bigint PRIMARY KEY, name text, "
+         "value double precision); CREATE TABLE example_checkpoint ("
+         "loader text PRIMARY KEY, next_line bigint NOT NULL)", url)
+    storage = tmp_path_factory.mktemp("example-storage")
+    started = Server(tmp_path_factory.mktemp("example-server"), {
+        "IDEM_ALLOW_PLAINTEXT": "true",
+        "IDEM_TABLES": "example_table,example_checkpoint",
+        "IDEM_STORAGE_ROOT": str(storage)}, database_url=url)
+    started.storage, started.url = storage, url
+    yield started
+    started.stop()
+    psql(f"DROP DATABASE {database}")
 
 
 _ids = itertools.count(1)

@@ -1,8 +1,7 @@
 """`pip install ./client/python` into a fresh venv that sees Debian's
 python3-grpcio and python3-protobuf, then the examples (examples/python),
 run by that venv's python against a server serving what `scripts/run`
-serves (example_table, example_checkpoint, a storage root), in a database
-of their own."""
+serves (the example_server fixture)."""
 
 from __future__ import annotations
 
@@ -11,7 +10,7 @@ import subprocess
 
 import pytest
 
-from servers import DATABASE_URL, SOURCE_DIR, Server, psql
+from servers import SOURCE_DIR, psql
 
 EXAMPLES = SOURCE_DIR / "examples" / "python"
 
@@ -31,26 +30,6 @@ def venv_with(venv, package):
 def venv_python(tmp_path_factory):
     return venv_with(tmp_path_factory.mktemp("venv"),
                      SOURCE_DIR / "client" / "python")
-
-
-@pytest.fixture(scope="module")
-def example_server(tmp_path_factory):
-    database = f"py_examples_{os.getpid()}"
-    psql(f"DROP DATABASE IF EXISTS {database}")
-    psql(f"CREATE DATABASE {database}")
-    url = DATABASE_URL.rsplit("/", 1)[0] + "/" + database
-    psql("CREATE TABLE example_table (id bigint PRIMARY KEY, name text, "
-         "value double precision); CREATE TABLE example_checkpoint ("
-         "loader text PRIMARY KEY, next_line bigint NOT NULL)", url)
-    storage = tmp_path_factory.mktemp("example-storage")
-    started = Server(tmp_path_factory.mktemp("example-server"), {
-        "IDEM_ALLOW_PLAINTEXT": "true",
-        "IDEM_TABLES": "example_table,example_checkpoint",
-        "IDEM_STORAGE_ROOT": str(storage)}, database_url=url)
-    started.storage, started.url = storage, url
-    yield started
-    started.stop()
-    psql(f"DROP DATABASE {database}")
 
 
 def run_example(python, server, name, *args):
@@ -124,8 +103,9 @@ def test_csv_loader_resumes_after_a_crash(venv_python, example_server):
                       "--stop-after", "2")
     assert "stopping after 2 chunks" in out
     out = run_example(venv_python, example_server, "csv_loader.py")
-    assert out.count("replayed, already loaded") == 2
-    assert out.count("50 rows inserted") == 2
+    assert "starting at line 101" in out
+    assert out.count("50 inserted, 0 already there") == 2
+    assert "done, 200 lines loaded" in out
     url = example_server.url
     assert psql("SELECT count(*) FROM example_table "
                 "WHERE id BETWEEN 10001 AND 10200",
