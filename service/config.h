@@ -10,7 +10,7 @@
 
 namespace idem {
 
-// Every setting of the server (brief §4a). Each is a flag, and each flag
+// Every setting of the server. Each is a flag, and each flag
 // --name can also be set by the environment variable IDEM_NAME (upper
 // case), so that a Kubernetes ConfigMap can set it; a flag on the command
 // line wins over the variable.

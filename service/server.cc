@@ -288,8 +288,13 @@ void Server::StartBackgroundWork() {
       health_services_, config_.database_url, absl::Seconds(1));
   reaper_ = std::make_unique<keys::KeyReaper>(
       *pool_, config_.reaper_interval, config_.reaper_batch,
-      [metrics = metrics_.get()](int64_t deleted) {
-        metrics->RecordReaped(deleted);
+      [metrics = metrics_.get()](const absl::StatusOr<int64_t>& deleted) {
+        if (!deleted.ok()) {
+          log::Warn("reaper", {{"message", deleted.status().message()}});
+          return;
+        }
+        metrics->RecordReaped(*deleted);
+        if (*deleted > 0) log::Info("reaper", {{"deleted", *deleted}});
       });
 }
 

@@ -38,7 +38,7 @@ struct Table {
   bool IsKeyColumn(size_t index) const;
 };
 
-// The shapes of the allow-listed tables (brief §4). Loaded at start and
+// The shapes of the allow-listed tables. Loaded at start and
 // reloaded for one table on a miss (a table created or altered since), never
 // per request.
 class Catalog {

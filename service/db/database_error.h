@@ -7,7 +7,7 @@
 
 namespace idem::db {
 
-// The one place where libpqxx exceptions become absl::Status (brief §3).
+// The one place where libpqxx exceptions become absl::Status.
 // Call it only from a catch block at the storage boundary. The message keeps
 // PostgreSQL's primary sentence (which names columns and values, never SQL
 // text) and drops the query, DETAIL/HINT lines and anything server-local.

@@ -8,7 +8,7 @@
 namespace idem::files {
 
 // Copies request.source_path to request.destination_path, both relative to
-// `root` (brief §2 CopyFile, issue 4; docs/copy-file.md):
+// `root` (docs/copy-file.md):
 // - destination missing: COPIED (missing folders are created);
 // - same size and SHA-256: UNCHANGED, nothing written, mtime untouched;
 // - different: the old file is kept as a backup (KeepBackup), then

@@ -5,7 +5,6 @@
 
 #include "absl/strings/str_cat.h"
 #include "service/db/transaction.h"
-#include "service/observability/log.h"
 
 namespace idem::keys {
 namespace {
@@ -78,12 +77,13 @@ absl::StatusOr<int64_t> InBatches(db::ConnectionPool& pool, const char* sql,
 
 }  // namespace
 
-KeyReaper::KeyReaper(db::ConnectionPool& pool, absl::Duration interval,
-                     int batch, std::function<void(int64_t)> on_deleted)
+KeyReaper::KeyReaper(
+    db::ConnectionPool& pool, absl::Duration interval, int batch,
+    std::function<void(const absl::StatusOr<int64_t>&)> on_pass)
     : pool_(pool),
       interval_(interval),
       batch_(batch),
-      on_deleted_(std::move(on_deleted)),
+      on_pass_(std::move(on_pass)),
       thread_([this] { Run(); }) {}
 
 KeyReaper::~KeyReaper() {
@@ -119,13 +119,7 @@ absl::StatusOr<int64_t> KeyReaper::RunOnce(db::ConnectionPool& pool,
 
 void KeyReaper::Run() {
   while (!stop_.WaitForNotificationWithTimeout(interval_)) {
-    absl::StatusOr<int64_t> deleted = RunOnce(pool_, batch_);
-    if (!deleted.ok()) {
-      log::Warn("reaper", {{"message", deleted.status().message()}});
-      continue;
-    }
-    on_deleted_(*deleted);
-    if (*deleted > 0) log::Info("reaper", {{"deleted", *deleted}});
+    on_pass_(RunOnce(pool_, batch_));
   }
 }
 

@@ -21,10 +21,10 @@ namespace idem::keys {
 // tombstones) before the reaper reaches them: it only reclaims space.
 class KeyReaper {
  public:
-  // `on_deleted` is told how many keys each pass that finished deleted
-  // (also none): a pass that fails is logged and not reported.
+  // `on_pass` is told the outcome of each pass: how many keys it deleted
+  // (also none), or why it failed (it runs again at the next interval).
   KeyReaper(db::ConnectionPool& pool, absl::Duration interval, int batch,
-            std::function<void(int64_t)> on_deleted);
+            std::function<void(const absl::StatusOr<int64_t>&)> on_pass);
   ~KeyReaper();  // stops the background pass
 
   // One full pass; returns how many keys it deleted.
@@ -36,7 +36,7 @@ class KeyReaper {
   db::ConnectionPool& pool_;
   const absl::Duration interval_;
   const int batch_;
-  const std::function<void(int64_t)> on_deleted_;
+  const std::function<void(const absl::StatusOr<int64_t>&)> on_pass_;
   absl::Notification stop_;
   std::thread thread_;
 };

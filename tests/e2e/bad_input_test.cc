@@ -1,4 +1,4 @@
-// Bad-input sweep (issue 6, item 6) through one real idem-server: every
+// Bad-input sweep through one real idem-server: every
 // wrong Value kind for every column type of a wide table, oversized
 // messages, 10,000 columns, 100,000 rows, invalid UTF-8, huge and
 // control-byte keys, empty, whitespace and NUL names, unknown enum numbers.

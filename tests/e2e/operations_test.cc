@@ -1,4 +1,4 @@
-// End-to-end operations (issue 7): the Prometheus counters move by exactly
+// End-to-end operations: the Prometheus counters move by exactly
 // the calls made, and a SIGTERM drain turns health NOT_SERVING while the
 // listener still serves, then exits 0.
 #include <arpa/inet.h>

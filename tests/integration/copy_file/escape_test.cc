@@ -1,4 +1,4 @@
-// Every way out of the storage root of issue 4 item 7, over gRPC: refused,
+// Every way out of the storage root, over gRPC: refused,
 // with nothing created or changed inside or outside the root and no server
 // path in the message.
 #include <unistd.h>

@@ -19,7 +19,7 @@
 #include "tests/support/test_database.h"
 #include "tests/support/values.h"
 
-// Helpers shared by the KeyedCall integration suites (issue 3): request
+// Helpers shared by the KeyedCall integration suites: request
 // builders, one call with its trailing metadata, polling, and a fixture that
 // runs one idem-server per suite over a counters table and an items table.
 namespace idem::testing::keyed {
