@@ -1,6 +1,7 @@
 #include "service/ops/group_commit.h"
 
 #include <algorithm>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -35,6 +36,7 @@ void PendingWrites::Add(WriteCall call,
 void GroupCommitter::SubmitAll(PendingWrites writes) {
   std::vector<Pending>& calls = writes.writes_;
   size_t queued = 0;
+  std::optional<Taken> mine;
   {
     absl::MutexLock lock(&mu_);
     for (; !stopping_ && queued < calls.size() && queued_ < options_.max_queued;
@@ -44,9 +46,47 @@ void GroupCommitter::SubmitAll(PendingWrites writes) {
       if (queue.calls.empty()) turn_.push_back(pending.call.tenant);
       queue.calls.push_back(std::move(pending));
     }
+    // Taken before the lock is released, so that no committer wakes for it.
+    if (queued > 0 && options_.commit_on_submitting_thread && BatchReady()) {
+      mine = TakeNext();
+    }
   }
   for (size_t i = queued; i < calls.size(); ++i) {
     calls[i].done(StatusOnly(Overloaded()));
+  }
+  if (mine.has_value()) Commit(*std::move(mine));
+}
+
+bool GroupCommitter::BatchReady() {
+  return running_ < options_.threads && NextTenant() != nullptr;
+}
+
+GroupCommitter::Taken GroupCommitter::TakeNext() {
+  TenantQueue* queue = NextTenant();
+  Taken taken;
+  taken.tenant = queue->calls.front().call.tenant;
+  taken.calls = TakeBatch(*queue);
+  ++queue->batches_in_flight;
+  ++running_;
+  // Served: the tenant's next batch waits for the others' turns.
+  turn_.erase(std::find(turn_.begin(), turn_.end(), taken.tenant));
+  if (!queue->calls.empty()) turn_.push_back(taken.tenant);
+  return taken;
+}
+
+void GroupCommitter::Commit(Taken batch) {
+  std::vector<WriteCall*> calls;
+  for (Pending& pending : batch.calls) calls.push_back(&pending.call);
+  if (options_.on_batch) options_.on_batch(calls.size());
+  std::vector<KeyedOutcome> outcomes = RunWriteBatch(context_, calls);
+  for (size_t i = 0; i < batch.calls.size(); ++i) {
+    batch.calls[i].done(std::move(outcomes[i]));
+  }
+  absl::MutexLock lock(&mu_);
+  --running_;
+  TenantQueue& queue = tenants_.at(batch.tenant);
+  if (--queue.batches_in_flight == 0 && queue.calls.empty()) {
+    tenants_.erase(batch.tenant);
   }
 }
 
@@ -88,38 +128,20 @@ std::vector<GroupCommitter::Pending> GroupCommitter::TakeBatch(
 
 void GroupCommitter::Run() {
   while (true) {
-    std::vector<Pending> batch;
-    std::string tenant;
+    Taken batch;
     {
       absl::MutexLock lock(&mu_);
       mu_.Await(absl::Condition(
           +[](GroupCommitter* committer)
                ABSL_EXCLUSIVE_LOCKS_REQUIRED(committer->mu_) {
                  return (committer->stopping_ && committer->queued_ == 0) ||
-                        committer->NextTenant() != nullptr;
+                        committer->BatchReady();
                },
           this));
-      TenantQueue* queue = NextTenant();
-      if (queue == nullptr) return;  // stopping, and nothing left to commit
-      tenant = queue->calls.front().call.tenant;
-      batch = TakeBatch(*queue);
-      ++queue->batches_in_flight;
-      // Served: the tenant's next batch waits for the others' turns.
-      turn_.erase(std::find(turn_.begin(), turn_.end(), tenant));
-      if (!queue->calls.empty()) turn_.push_back(tenant);
+      if (!BatchReady()) return;  // stopping, and nothing left to commit
+      batch = TakeNext();
     }
-    std::vector<WriteCall*> calls;
-    for (Pending& pending : batch) calls.push_back(&pending.call);
-    if (options_.on_batch) options_.on_batch(calls.size());
-    std::vector<KeyedOutcome> outcomes = RunWriteBatch(context_, calls);
-    for (size_t i = 0; i < batch.size(); ++i) {
-      batch[i].done(std::move(outcomes[i]));
-    }
-    absl::MutexLock lock(&mu_);
-    TenantQueue& queue = tenants_.at(tenant);
-    if (--queue.batches_in_flight == 0 && queue.calls.empty()) {
-      tenants_.erase(tenant);
-    }
+    Commit(std::move(batch));
   }
 }
 

@@ -26,6 +26,11 @@ struct GroupCommitOptions {
   // Batches of one tenant committed at once: fewer than `threads`, so that
   // one tenant's batches waiting on locks never hold every thread.
   int max_batches_per_tenant = 3;
+  // A submitting thread commits the next batch itself when a committer
+  // thread would be idle (no hand-off for a lone call). Off: only the
+  // committer threads commit (tests that park a batch from their own
+  // thread).
+  bool commit_on_submitting_thread = true;
   // Told the size of every batch run (for metrics); may be empty.
   std::function<void(size_t calls)> on_batch;
 };
@@ -69,10 +74,13 @@ class GroupCommitter {
   GroupCommitter(const GroupCommitter&) = delete;
   GroupCommitter& operator=(const GroupCommitter&) = delete;
 
-  // Queues `calls` together, so that a committer takes them in one batch
-  // instead of waking for the first (the calls of one Batch RPC); each
-  // `done` runs on a committer thread once its batch has committed (or
-  // failed). Calls that find the queue full are answered at once with
+  // Queues `calls` together, so that they are taken in one batch instead of
+  // a committer waking for the first (the calls of one Batch RPC). When
+  // fewer batches run than there are committer threads, this thread takes
+  // the next batch and commits it itself, as an idle committer would, and
+  // returns once it has: a lone call then makes no hand-off to a committer
+  // and back. Each `done` runs on the thread that committed the call's
+  // batch. Calls that find the queue full are answered at once with
   // RESOURCE_EXHAUSTED and a retry delay.
   void SubmitAll(PendingWrites writes);
 
@@ -83,7 +91,19 @@ class GroupCommitter {
     int batches_in_flight = 0;
   };
 
+  // A batch taken from the queue, and its tenant.
+  struct Taken {
+    std::string tenant;
+    std::vector<Pending> calls;
+  };
+
   void Run();
+  // Whether a batch may start now: a thread is free and calls wait.
+  bool BatchReady() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The next batch, counted as running; call only when BatchReady().
+  Taken TakeNext() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Commits `batch`, answers its calls and counts it as done.
+  void Commit(Taken batch) ABSL_LOCKS_EXCLUDED(mu_);
   // The first tenant, in turn, with calls waiting that may have another
   // batch in flight; null when there is none.
   TenantQueue* NextTenant() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -99,6 +119,9 @@ class GroupCommitter {
   // goes to the back when a batch of it is taken.
   std::deque<std::string> turn_ ABSL_GUARDED_BY(mu_);
   size_t queued_ ABSL_GUARDED_BY(mu_) = 0;
+  // Batches being committed, by committer threads or submitting threads;
+  // at most options_.threads.
+  int running_ ABSL_GUARDED_BY(mu_) = 0;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   std::vector<std::thread> threads_;
 };

@@ -43,6 +43,11 @@ std::vector<std::vector<size_t>> InsertRounds(
   return rounds;
 }
 
+bool IsOneStatement(const PreparedInsert& insert) {
+  return insert.row_count == 1 && !insert.shape.do_update &&
+         insert.shape.returning.empty();
+}
+
 std::vector<db::TextParam> RowParams(
     const std::vector<const PreparedInsert*>& inserts,
     const std::vector<size_t>& rows) {

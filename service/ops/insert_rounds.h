@@ -20,6 +20,12 @@ namespace idem::ops {
 std::vector<std::vector<size_t>> InsertRounds(
     const std::vector<const PreparedInsert*>& inserts);
 
+// Whether `insert` alone is one statement that decides its outcome and
+// refuses nothing after it wrote (one row, DO NOTHING, nothing to return):
+// then it needs no transaction around it. (Two rows could be one key in
+// two spellings, refused only after the statement ran.)
+bool IsOneStatement(const PreparedInsert& insert);
+
 // The statement parameters of `rows` (numbered as above) of `inserts`: one
 // array per shape column.
 std::vector<db::TextParam> RowParams(

@@ -9,6 +9,7 @@
 #include "service/db/database_error.h"
 #include "service/db/transaction.h"
 #include "service/keys/finished_call_cache.h"
+#include "service/ops/insert_rounds.h"
 #include "service/ops/keyed_answers.h"
 #include "service/ops/row_locks.h"
 
@@ -314,11 +315,18 @@ std::vector<KeyedOutcome> RunWriteBatch(const OpsContext& context,
                                         const std::vector<WriteCall*>& calls) {
   const auto started = keys::FinishedCallCache::Clock::now();
   Finished finished(calls.size());
+  auto run_together = [&](db::Transaction& txn) {
+    return RunTogether(context, txn, calls, KeyWrite::kRecordAfter, finished);
+  };
+  // A lone plain insert that is one statement needs no BEGIN and COMMIT
+  // round trips: the statement is atomic on its own.
+  const auto* lone_insert = calls.size() == 1 && !calls[0]->key.has_value()
+                                ? std::get_if<PreparedInsert>(&calls[0]->call)
+                                : nullptr;
   absl::StatusOr<std::vector<KeyedOutcome>> together =
-      db::RunInTransaction(*context.pool, [&](db::Transaction& txn) {
-        return RunTogether(context, txn, calls, KeyWrite::kRecordAfter,
-                           finished);
-      });
+      lone_insert != nullptr && IsOneStatement(*lone_insert)
+          ? db::RunAutocommit(*context.pool, run_together)
+          : db::RunInTransaction(*context.pool, run_together);
   if (together.ok()) {
     Remember(context, calls, finished, started);
     return *std::move(together);

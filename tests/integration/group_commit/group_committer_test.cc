@@ -4,6 +4,7 @@
 
 #include <pqxx/transaction>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/synchronization/blocking_counter.h"
@@ -34,6 +35,8 @@ TEST_F(GroupCommitterTest, CallsWaitingForABusyCommitterShareABatch) {
   absl::Mutex mu;
   std::vector<size_t> batches;
   ops::GroupCommitOptions options;
+  // The test parks batches from its own thread: committer threads only.
+  options.commit_on_submitting_thread = false;
   options.threads = 1;
   options.on_batch = [&](size_t calls) {
     absl::MutexLock lock(&mu);
@@ -104,6 +107,8 @@ TEST_F(GroupCommitterTest, CallsSubmittedTogetherShareABatch) {
 
 TEST_F(GroupCommitterTest, ATenantWaitingOnALockLeavesAThreadForOthers) {
   ops::GroupCommitOptions options;
+  // The test parks batches from its own thread: committer threads only.
+  options.commit_on_submitting_thread = false;
   options.threads = 2;
   options.max_batches_per_tenant = 1;
   ops::GroupCommitter committer(context_, options);
@@ -145,6 +150,8 @@ TEST_F(GroupCommitterTest, AnotherTenantIsServedPastAStuckTenantsQueue) {
   absl::Mutex mu;
   std::vector<size_t> batches;
   ops::GroupCommitOptions options;
+  // The test parks batches from its own thread: committer threads only.
+  options.commit_on_submitting_thread = false;
   options.threads = 4;
   options.max_calls = 4;
   options.max_batches_per_tenant = 3;
@@ -181,6 +188,22 @@ TEST_F(GroupCommitterTest, AnotherTenantIsServedPastAStuckTenantsQueue) {
   for (size_t calls : batches) EXPECT_GT(calls, 0u);
 }
 
+// With committer threads idle, a lone call is committed on the thread that
+// submits it, before SubmitAll returns: no hand-off and back.
+TEST_F(GroupCommitterTest, ALoneCallCommitsOnTheSubmittingThread) {
+  ops::GroupCommitter committer(context_, ops::GroupCommitOptions{});
+  std::thread::id committed_on;
+  bool answered = false;
+  Submit(committer, PlainInsert(1, "lone"), [&](KeyedOutcome outcome) {
+    EXPECT_TRUE(outcome.status.ok()) << outcome.status;
+    committed_on = std::this_thread::get_id();
+    answered = true;
+  });
+  EXPECT_TRUE(answered);
+  EXPECT_EQ(committed_on, std::this_thread::get_id());
+  EXPECT_EQ(db_.Scalar("SELECT note FROM " + items_ + " WHERE id = 1"), "lone");
+}
+
 TEST_F(GroupCommitterTest, QueuedCallsAreCommittedBeforeItStops) {
   std::vector<KeyedOutcome> outcomes(20);
   {
@@ -201,6 +224,8 @@ TEST_F(GroupCommitterTest, QueuedCallsAreCommittedBeforeItStops) {
 
 TEST_F(GroupCommitterTest, AFullQueueRefusesWithADelay) {
   ops::GroupCommitOptions options;
+  // The test parks batches from its own thread: committer threads only.
+  options.commit_on_submitting_thread = false;
   options.threads = 1;
   options.max_queued = 1;
   ops::GroupCommitter committer(context_, options);
