@@ -19,6 +19,7 @@ constexpr MixEntry kMixes[] = {
     {Mix::kInsert, "insert"},       {Mix::kKeyedInsert, "keyed_insert"},
     {Mix::kReplay, "replay"},       {Mix::kKeyedIncrement, "keyed_increment"},
     {Mix::kInsert100, "insert100"}, {Mix::kEmpty, "empty"},
+    {Mix::kUpdate, "update"},
 };
 
 // SplitMix64's finaliser: a bijection, so distinct counters give distinct
@@ -68,9 +69,9 @@ const char* MixName(Mix mix) {
   return "?";
 }
 
-Workload::Workload(Client client, WorkloadOptions options,
+Workload::Workload(std::vector<Client> clients, WorkloadOptions options,
                    CallOptions call_options)
-    : client_(std::move(client)),
+    : clients_(std::move(clients)),
       options_(std::move(options)),
       call_options_(std::move(call_options)) {
   std::random_device device;
@@ -119,7 +120,7 @@ absl::Status Workload::Prepare() {
   std::function<void()> launch = [&] {
     int i = next.fetch_add(1);
     if (i >= total) return;
-    client_.KeyedCallAsync(
+    clients_[0].KeyedCallAsync(
         replays_[i],
         [&](absl::StatusOr<v1::KeyedCallResponse> result, CallInfo) {
           if (!result.ok()) {
@@ -136,29 +137,31 @@ absl::Status Workload::Prepare() {
   return first_error;
 }
 
-void Workload::Start(std::function<void(CallResult)> done) {
+void Workload::Start(int caller, std::function<void(CallResult)> done) {
+  const Client& client =
+      clients_[static_cast<size_t>(caller) % clients_.size()];
   switch (options_.mix) {
     case Mix::kInsert:
-      client_.InsertAsync(
+      client.InsertAsync(
           RowsRequest(1),
           Counting<v1::InsertResponse>(std::move(done), Succeeded),
           call_options_);
       return;
     case Mix::kInsert100:
-      client_.InsertAsync(
+      client.InsertAsync(
           RowsRequest(100),
           Counting<v1::InsertResponse>(std::move(done), Succeeded),
           call_options_);
       return;
     case Mix::kKeyedInsert:
-      client_.KeyedCallAsync(
+      client.KeyedCallAsync(
           ExactlyOnce(RowsRequest(1), NextKey()),
           Counting<v1::KeyedCallResponse>(std::move(done), Succeeded),
           call_options_);
       return;
     case Mix::kReplay: {
       size_t i = NextRandom() % replays_.size();
-      client_.KeyedCallAsync(
+      client.KeyedCallAsync(
           replays_[i],
           Counting<v1::KeyedCallResponse>(
               std::move(done),
@@ -168,13 +171,20 @@ void Workload::Start(std::function<void(CallResult)> done) {
           call_options_);
       return;
     }
+    case Mix::kUpdate:
     case Mix::kKeyedIncrement: {
       v1::UpdateRequest update;
       update.set_table(options_.counter_table);
       *update.mutable_key() = MakeRow(
           {{"id", static_cast<int64_t>(NextRandom() % options_.counters + 1)}});
       *update.mutable_increment() = MakeRow({{"n", 1}});
-      client_.KeyedCallAsync(
+      if (options_.mix == Mix::kUpdate) {
+        client.UpdateAsync(
+            update, Counting<v1::UpdateResponse>(std::move(done), Succeeded),
+            call_options_);
+        return;
+      }
+      client.KeyedCallAsync(
           ExactlyOnce(std::move(update), NextKey()),
           Counting<v1::KeyedCallResponse>(std::move(done), Succeeded),
           call_options_);
@@ -182,14 +192,14 @@ void Workload::Start(std::function<void(CallResult)> done) {
     }
     case Mix::kEmpty:
       // No table and no rows: INVALID_ARGUMENT before any database work.
-      client_.InsertAsync(v1::InsertRequest(),
-                          Counting<v1::InsertResponse>(
-                              std::move(done),
-                              [](const absl::Status& status, const CallInfo&) {
-                                return status.code() ==
-                                       absl::StatusCode::kInvalidArgument;
-                              }),
-                          call_options_);
+      client.InsertAsync(v1::InsertRequest(),
+                         Counting<v1::InsertResponse>(
+                             std::move(done),
+                             [](const absl::Status& status, const CallInfo&) {
+                               return status.code() ==
+                                      absl::StatusCode::kInvalidArgument;
+                             }),
+                         call_options_);
       return;
   }
 }
