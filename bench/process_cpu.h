@@ -22,9 +22,11 @@ inline double ProcessCpuSeconds() {
 }
 
 // Another process's CPU seconds so far (utime + stime of /proc/PID/stat, all
-// its threads, in clock ticks of 10 ms), and its parent's pid; false when
-// it cannot be read (gone, or not ours to see).
-inline bool OtherProcessCpu(int pid, double* seconds, int* parent = nullptr) {
+// its threads, in clock ticks of 10 ms; with `ended_children`, also the
+// cutime + cstime of its children that ended), and its parent's pid; false
+// when it cannot be read (gone, or not ours to see).
+inline bool OtherProcessCpu(int pid, double* seconds, int* parent = nullptr,
+                            bool ended_children = false) {
   std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
   std::string line;
   if (pid <= 0 || !std::getline(in, line)) return false;
@@ -34,27 +36,25 @@ inline bool OtherProcessCpu(int pid, double* seconds, int* parent = nullptr) {
   if (close == std::string::npos) return false;
   std::istringstream fields(line.substr(close + 2));
   std::string field;
-  double utime = 0, stime = 0;
+  double ticks = 0;
   for (int i = 3; fields >> field; ++i) {  // field 3 is the state
     if (i == 4 && parent != nullptr) *parent = std::atoi(field.c_str());
-    if (i == 14) utime = std::atof(field.c_str());
-    if (i == 15) {
-      stime = std::atof(field.c_str());
-      break;
+    if (i == 14 || i == 15 || (ended_children && (i == 16 || i == 17))) {
+      ticks += std::atof(field.c_str());
     }
+    if (i == 17) break;
   }
-  *seconds = (utime + stime) / static_cast<double>(sysconf(_SC_CLK_TCK));
+  *seconds = ticks / static_cast<double>(sysconf(_SC_CLK_TCK));
   return true;
 }
 
-// CPU seconds of `pid` and of its children (not grandchildren): a
-// PostgreSQL postmaster and its backends and helpers (WAL writer,
-// checkpointer, ...). A child that exits between two readings takes its
-// time with it, so the database should keep its connections meanwhile.
+// CPU seconds of `pid` and of its children (not grandchildren), live or
+// ended: a PostgreSQL postmaster and its backends and helpers (WAL writer,
+// checkpointer, ...).
 inline double ProcessAndChildrenCpuSeconds(int pid) {
   double total = 0;
   double own = 0;
-  if (OtherProcessCpu(pid, &own)) total += own;
+  if (OtherProcessCpu(pid, &own, nullptr, true)) total += own;
   DIR* proc = opendir("/proc");
   if (proc == nullptr) return total;
   while (dirent* entry = readdir(proc)) {
