@@ -27,12 +27,14 @@ class Run {
     if (options_.rate > 0) {
       pacer = std::thread([this, start] { Pace(start); });
     } else {
-      for (int i = 0; i < options_.concurrency; ++i) Launch(Clock::now());
+      for (int i = 0; i < options_.concurrency; ++i) Launch(i, Clock::now());
     }
     std::this_thread::sleep_until(measure_from_);
+    std::vector<double> other_from = OtherCpu();
     double cpu_from = ProcessCpuSeconds();
     std::this_thread::sleep_until(end_);
     double cpu_to = ProcessCpuSeconds();
+    std::vector<double> other_to = OtherCpu();
     if (pacer.joinable()) pacer.join();
     {
       absl::MutexLock lock(&mu_);
@@ -41,10 +43,17 @@ class Run {
     }
     result_.seconds = std::chrono::duration<double>(options_.duration).count();
     result_.cpu_seconds = cpu_to - cpu_from;
+    for (size_t i = 0; i < other_to.size() && i < other_from.size(); ++i) {
+      result_.other_cpu_seconds.push_back(other_to[i] - other_from[i]);
+    }
     return std::move(result_);
   }
 
  private:
+  std::vector<double> OtherCpu() const {
+    return options_.other_cpu ? options_.other_cpu() : std::vector<double>();
+  }
+
   // Rate mode: one call per 1/rate seconds, each when it is due, waiting
   // for a free slot when `concurrency` calls are in flight.
   void Pace(Clock::time_point start) {
@@ -52,6 +61,8 @@ class Run {
         std::chrono::nanoseconds(static_cast<int64_t>(1e9 / options_.rate));
     for (int64_t i = 0;; ++i) {
       Clock::time_point due = start + i * interval;
+      // Calls are not tied to callers here: the clients take turns.
+      const int caller = static_cast<int>(i % options_.concurrency);
       if (due >= end_) return;
       std::this_thread::sleep_until(due);
       {
@@ -62,25 +73,28 @@ class Run {
         }
         ++in_flight_;
       }
-      Start(due);
+      Start(caller, due);
     }
   }
 
   bool HasSlot() const { return in_flight_ < options_.concurrency; }
 
-  void Launch(Clock::time_point due) {
+  void Launch(int caller, Clock::time_point due) {
     {
       absl::MutexLock lock(&mu_);
       ++in_flight_;
     }
-    Start(due);
+    Start(caller, due);
   }
 
-  void Start(Clock::time_point due) {
-    workload_.Start([this, due](CallResult r) { Finish(due, std::move(r)); });
+  // Closed loop: caller `caller` makes its next call when one ends.
+  void Start(int caller, Clock::time_point due) {
+    workload_.Start(caller, [this, caller, due](CallResult r) {
+      Finish(caller, due, std::move(r));
+    });
   }
 
-  void Finish(Clock::time_point due, CallResult r) {
+  void Finish(int caller, Clock::time_point due, CallResult r) {
     Clock::time_point now = Clock::now();
     bool counted = now >= measure_from_ && now <= end_;
     bool again = options_.rate <= 0 && now < end_;
@@ -91,7 +105,7 @@ class Run {
     }
     if (counted) Count(r);
     if (again) {
-      Start(now);
+      Start(caller, now);
     } else {
       absl::MutexLock lock(&mu_);
       --in_flight_;

@@ -3,9 +3,11 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "bench/loadgen/histogram.h"
@@ -18,6 +20,10 @@ struct DriveOptions {
   double rate = 0;       // calls per second; 0: closed loop at concurrency
   std::chrono::nanoseconds warmup = std::chrono::seconds(1);
   std::chrono::nanoseconds duration = std::chrono::seconds(5);
+  // Read at the start and the end of the measured window, beside this
+  // process's own CPU: other processes' CPU seconds (the server's, the
+  // database's), one value each. May be empty.
+  std::function<std::vector<double>()> other_cpu;
 };
 
 // What was measured between the end of the warm-up and the end of the run:
@@ -33,6 +39,7 @@ struct DriveResult {
   std::map<absl::StatusCode, uint64_t> errors_by_code;
   std::string first_error;
   double cpu_seconds = 0;  // this process, user + system, in the window
+  std::vector<double> other_cpu_seconds;  // DriveOptions::other_cpu's, ditto
 };
 
 // Runs `workload` for warmup + duration, then waits for the calls in flight.

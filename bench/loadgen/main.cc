@@ -1,12 +1,18 @@
 // idem_loadgen: keeps N calls in flight (or sends at a fixed rate) on the
 // client library's async API against one idem-server, and prints one line:
-// ops/s, latency percentiles, errors, the server's peak RSS and its own CPU.
-// Only for loopback targets; every run ends by itself.
+// ops/s, latency percentiles, errors, the server's peak RSS, and CPU per
+// call of itself, the server and the database. Only for loopback targets;
+// every run ends by itself.
+#include <grpcpp/create_channel.h>
+#include <grpcpp/security/credentials.h>
+#include <grpcpp/support/channel_arguments.h>
+
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
 #include <string>
+#include <vector>
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
@@ -18,13 +24,14 @@
 #include "absl/time/time.h"
 #include "bench/loadgen/driver.h"
 #include "bench/loadgen/workload.h"
+#include "bench/process_cpu.h"
 #include "idem/client.h"
 
 ABSL_FLAG(std::string, target, "127.0.0.1:50051",
           "idem-server address; must be on 127.0.0.1 or localhost");
 ABSL_FLAG(std::string, mix, "insert",
           "insert | keyed_insert | replay | keyed_increment | insert100 | "
-          "empty | transaction2");
+          "empty | transaction2 | update");
 ABSL_FLAG(int, concurrency, 16, "calls in flight (a cap with --rate)");
 ABSL_FLAG(double, rate, 0, "calls per second; 0: as fast as --concurrency");
 ABSL_FLAG(absl::Duration, duration, absl::Seconds(5), "measured time");
@@ -44,7 +51,17 @@ ABSL_FLAG(bool, batching, true,
           "(its default; BatchingOptions)");
 ABSL_FLAG(int, batch_in_flight, idem::BatchingOptions().max_in_flight,
           "RPCs in flight before calls wait to leave together");
-ABSL_FLAG(int, server_pid, 0, "idem-server's pid, for its peak RSS (VmHWM)");
+ABSL_FLAG(int, channels, 0,
+          "0 (default): every caller shares one Client on one channel, as "
+          "the concurrent callers of one service do; N >= 1: N Clients, each "
+          "on a channel and TCP connection of its own, caller i using "
+          "Client i % N, as N independent services would (with --channels "
+          "equal to --concurrency and --batching=false: one RPC per call)");
+ABSL_FLAG(int, server_pid, 0,
+          "idem-server's pid, for its peak RSS (VmHWM) and its CPU per call");
+ABSL_FLAG(int, db_pid, 0,
+          "the PostgreSQL postmaster's pid: the CPU per call of it and its "
+          "children (backends, WAL writer, checkpointer, ...)");
 ABSL_FLAG(std::string, table, "bench_rows",
           "table (id bigint primary key, payload text)");
 ABSL_FLAG(std::string, counter_table, "bench_counters",
@@ -96,6 +113,14 @@ int Main() {
   drive.rate = absl::GetFlag(FLAGS_rate);
   drive.duration = absl::ToChronoNanoseconds(absl::GetFlag(FLAGS_duration));
   drive.warmup = absl::ToChronoNanoseconds(absl::GetFlag(FLAGS_warmup));
+  const int server_pid = absl::GetFlag(FLAGS_server_pid);
+  const int db_pid = absl::GetFlag(FLAGS_db_pid);
+  drive.other_cpu = [server_pid, db_pid] {
+    double server = 0;
+    if (!OtherProcessCpu(server_pid, &server)) server = -1;
+    double db = db_pid > 0 ? ProcessAndChildrenCpuSeconds(db_pid) : -1;
+    return std::vector<double>{server, db};
+  };
   if (drive.concurrency < 1 || drive.rate < 0 || drive.duration.count() <= 0 ||
       absl::GetFlag(FLAGS_duration) > absl::Hours(1)) {
     std::fprintf(stderr,
@@ -104,6 +129,11 @@ int Main() {
     return 2;
   }
 
+  const int channels = absl::GetFlag(FLAGS_channels);
+  if (channels < 0 || channels > 4096) {
+    std::fprintf(stderr, "idem_loadgen: need 0 <= --channels <= 4096\n");
+    return 2;
+  }
   ClientOptions client_options;
   client_options.target = target;
   client_options.retry.max_attempts = absl::GetFlag(FLAGS_attempts);
@@ -112,11 +142,28 @@ int Main() {
   client_options.retry.per_attempt_timeout = absl::GetFlag(FLAGS_timeout);
   client_options.batching.enabled = absl::GetFlag(FLAGS_batching);
   client_options.batching.max_in_flight = absl::GetFlag(FLAGS_batch_in_flight);
-  absl::StatusOr<Client> client = Client::Create(client_options);
-  if (!client.ok()) {
-    std::fprintf(stderr, "idem_loadgen: %s\n",
-                 client.status().ToString().c_str());
-    return 1;
+  std::vector<Client> clients;
+  if (channels == 0) {
+    absl::StatusOr<Client> client = Client::Create(client_options);
+    if (!client.ok()) {
+      std::fprintf(stderr, "idem_loadgen: %s\n",
+                   client.status().ToString().c_str());
+      return 1;
+    }
+    clients.push_back(*std::move(client));
+  }
+  for (int i = 0; i < channels; ++i) {
+    // gRPC shares one connection among channels with equal arguments (its
+    // global subchannel pool): a local pool and an argument of its own give
+    // each channel its own connection. The rest as Client::Create does.
+    grpc::ChannelArguments args;
+    args.SetInt(GRPC_ARG_SERVICE_CONFIG_DISABLE_RESOLUTION, 1);
+    args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
+    args.SetInt("idem.loadgen.channel", i);
+    clients.push_back(Client::FromChannel(
+        grpc::CreateCustomChannel(target, grpc::InsecureChannelCredentials(),
+                                  args),
+        client_options));
   }
   WorkloadOptions workload_options;
   workload_options.mix = *mix;
@@ -124,7 +171,7 @@ int Main() {
   workload_options.counter_table = absl::GetFlag(FLAGS_counter_table);
   workload_options.counters = std::max(1, absl::GetFlag(FLAGS_counters));
   workload_options.replay_keys = std::max(1, absl::GetFlag(FLAGS_replay_keys));
-  Workload workload(*client, workload_options, CallOptions{});
+  Workload workload(std::move(clients), workload_options, CallOptions{});
   if (absl::Status prepared = workload.Prepare(); !prepared.ok()) {
     std::fprintf(stderr, "idem_loadgen: preparing %s: %s\n", MixName(*mix),
                  prepared.ToString().c_str());
@@ -135,11 +182,19 @@ int Main() {
   const LatencyHistogram& h = *r.latencies;
   auto ms = [](uint64_t nanos) { return nanos / 1e6; };
   std::string label = absl::GetFlag(FLAGS_label);
+  // CPU milliseconds per successful call; -1 when not measured.
+  auto per_call = [&](double cpu_seconds, bool measured) {
+    return measured && r.ok > 0 ? 1e3 * cpu_seconds / r.ok : -1.0;
+  };
+  const double server_cpu = per_call(r.other_cpu_seconds.at(0), server_pid > 0);
+  const double db_cpu = per_call(r.other_cpu_seconds.at(1), db_pid > 0);
+  const double client_cpu = per_call(r.cpu_seconds, true);
   std::printf(
       "%smix=%s concurrency=%d rate=%.0f seconds=%.2f ops=%llu ops_s=%.0f "
       "p50_ms=%.3f p99_ms=%.3f p999_ms=%.3f max_ms=%.3f errors=%llu "
       "attempts=%llu late=%llu server_peak_rss_mib=%.1f loadgen_cpu_s=%.2f "
-      "loadgen_cpu_pct=%.0f\n",
+      "loadgen_cpu_pct=%.0f channels=%d batching=%d client_cpu_ms=%.4f "
+      "server_cpu_ms=%.4f db_cpu_ms=%.4f\n",
       label.empty() ? "" : (label + " ").c_str(), MixName(*mix),
       drive.concurrency, drive.rate, r.seconds,
       static_cast<unsigned long long>(r.ok), r.ok / r.seconds,
@@ -147,9 +202,9 @@ int Main() {
       ms(h.ValueAtQuantile(0.999)), ms(h.max()),
       static_cast<unsigned long long>(r.errors),
       static_cast<unsigned long long>(r.attempts),
-      static_cast<unsigned long long>(r.late),
-      PeakRssMib(absl::GetFlag(FLAGS_server_pid)), r.cpu_seconds,
-      100 * r.cpu_seconds / r.seconds);
+      static_cast<unsigned long long>(r.late), PeakRssMib(server_pid),
+      r.cpu_seconds, 100 * r.cpu_seconds / r.seconds, channels,
+      absl::GetFlag(FLAGS_batching) ? 1 : 0, client_cpu, server_cpu, db_cpu);
   for (const auto& [code, count] : r.errors_by_code) {
     std::fprintf(stderr, "idem_loadgen: %llu x %s\n",
                  static_cast<unsigned long long>(count),

@@ -23,6 +23,7 @@ constexpr MixEntry kMixes[] = {
     {Mix::kInsert100, "insert100"},
     {Mix::kEmpty, "empty"},
     {Mix::kTransaction2, "transaction2"},
+    {Mix::kUpdate, "update"},
 };
 
 // SplitMix64's finaliser: a bijection, so distinct counters give distinct
@@ -72,9 +73,9 @@ const char* MixName(Mix mix) {
   return "?";
 }
 
-Workload::Workload(Client client, WorkloadOptions options,
+Workload::Workload(std::vector<Client> clients, WorkloadOptions options,
                    CallOptions call_options)
-    : client_(std::move(client)),
+    : clients_(std::move(clients)),
       options_(std::move(options)),
       call_options_(std::move(call_options)) {
   std::random_device device;
@@ -133,7 +134,7 @@ absl::Status Workload::Prepare() {
   std::function<void()> launch = [&] {
     int i = next.fetch_add(1);
     if (i >= total) return;
-    client_.KeyedCallAsync(
+    clients_[0].KeyedCallAsync(
         replays_[i],
         [&](absl::StatusOr<v1::KeyedCallResponse> result, CallInfo) {
           if (!result.ok()) {
@@ -150,29 +151,31 @@ absl::Status Workload::Prepare() {
   return first_error;
 }
 
-void Workload::Start(std::function<void(CallResult)> done) {
+void Workload::Start(int caller, std::function<void(CallResult)> done) {
+  const Client& client =
+      clients_[static_cast<size_t>(caller) % clients_.size()];
   switch (options_.mix) {
     case Mix::kInsert:
-      client_.InsertAsync(
+      client.InsertAsync(
           RowsRequest(1),
           Counting<v1::InsertResponse>(std::move(done), Succeeded),
           call_options_);
       return;
     case Mix::kInsert100:
-      client_.InsertAsync(
+      client.InsertAsync(
           RowsRequest(100),
           Counting<v1::InsertResponse>(std::move(done), Succeeded),
           call_options_);
       return;
     case Mix::kKeyedInsert:
-      client_.KeyedCallAsync(
+      client.KeyedCallAsync(
           ExactlyOnce(RowsRequest(1), NextKey()),
           Counting<v1::KeyedCallResponse>(std::move(done), Succeeded),
           call_options_);
       return;
     case Mix::kReplay: {
       size_t i = NextRandom() % replays_.size();
-      client_.KeyedCallAsync(
+      client.KeyedCallAsync(
           replays_[i],
           Counting<v1::KeyedCallResponse>(
               std::move(done),
@@ -182,14 +185,20 @@ void Workload::Start(std::function<void(CallResult)> done) {
           call_options_);
       return;
     }
+    case Mix::kUpdate:
+      client.UpdateAsync(
+          IncrementRequest(),
+          Counting<v1::UpdateResponse>(std::move(done), Succeeded),
+          call_options_);
+      return;
     case Mix::kKeyedIncrement:
-      client_.KeyedCallAsync(
+      client.KeyedCallAsync(
           ExactlyOnce(IncrementRequest(), NextKey()),
           Counting<v1::KeyedCallResponse>(std::move(done), Succeeded),
           call_options_);
       return;
     case Mix::kTransaction2:
-      client_.TransactionAsync(
+      client.TransactionAsync(
           Transaction().Insert(RowsRequest(1)).Update(IncrementRequest()),
           NextKey(),
           Counting<v1::TransactionResponse>(std::move(done), Succeeded),
@@ -197,14 +206,14 @@ void Workload::Start(std::function<void(CallResult)> done) {
       return;
     case Mix::kEmpty:
       // No table and no rows: INVALID_ARGUMENT before any database work.
-      client_.InsertAsync(v1::InsertRequest(),
-                          Counting<v1::InsertResponse>(
-                              std::move(done),
-                              [](const absl::Status& status, const CallInfo&) {
-                                return status.code() ==
-                                       absl::StatusCode::kInvalidArgument;
-                              }),
-                          call_options_);
+      client.InsertAsync(v1::InsertRequest(),
+                         Counting<v1::InsertResponse>(
+                             std::move(done),
+                             [](const absl::Status& status, const CallInfo&) {
+                               return status.code() ==
+                                      absl::StatusCode::kInvalidArgument;
+                             }),
+                         call_options_);
       return;
   }
 }

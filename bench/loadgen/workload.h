@@ -24,6 +24,7 @@ enum class Mix {
   kEmpty,           // Insert the server refuses before any I/O: gRPC alone
   kTransaction2,    // keyed transaction: Insert of one row + a counter
                     // increment, fresh key
+  kUpdate,          // Update increment of one of a few counters, no key
 };
 absl::optional<Mix> ParseMix(absl::string_view name);
 const char* MixName(Mix mix);
@@ -48,12 +49,16 @@ struct CallResult {
 // Start() is thread-safe: completions call it again from gRPC threads.
 class Workload {
  public:
-  Workload(Client client, WorkloadOptions options, CallOptions call_options);
+  // `clients`: at least one; caller i calls through clients[i % size], so
+  // that several Clients (each on its own channel) stand for independent
+  // services.
+  Workload(std::vector<Client> clients, WorkloadOptions options,
+           CallOptions call_options);
 
   // Blocking set-up before measuring: makes the replay keys.
   absl::Status Prepare();
-  // Starts one call; `done` runs once, on a gRPC thread.
-  void Start(std::function<void(CallResult)> done);
+  // Starts one call of caller `caller`; `done` runs once, on a gRPC thread.
+  void Start(int caller, std::function<void(CallResult)> done);
 
  private:
   uint64_t NextRandom();  // distinct per call: a bijective mix of a counter
@@ -61,7 +66,7 @@ class Workload {
   v1::UpdateRequest IncrementRequest();
   std::string NextKey();
 
-  Client client_;
+  std::vector<Client> clients_;
   WorkloadOptions options_;
   CallOptions call_options_;
   std::string run_tag_;
