@@ -16,19 +16,11 @@
 #include "service/db/transaction.h"
 #include "service/ops/insert_op.h"
 #include "tests/integration/group_commit/group_commit_fixture.h"
+#include "tests/support/scratch_database.h"
 #include "tests/support/values.h"
 
 namespace idem::testing {
 namespace {
-
-// The test database's URL with another database name.
-std::string UrlOf(const std::string& database) {
-  std::string url = DatabaseUrl();
-  size_t query = url.find('?');
-  size_t slash = url.rfind('/', query);
-  return url.substr(0, slash + 1) + database +
-         (query == std::string::npos ? "" : url.substr(query));
-}
 
 int Count(const std::string& text, const std::regex& pattern) {
   return static_cast<int>(
@@ -59,7 +51,7 @@ class GenericPlansTest : public GroupCommitTest {
     database_ = TestDatabase::UniqueName("idem_plans");
     db_.Exec("CREATE DATABASE " + database_);
     // One session, so that it prepares every statement the calls need.
-    Open(UrlOf(database_), 1);
+    Open(DatabaseUrlOf(database_), 1);
   }
 
   void TearDown() override {
