@@ -161,6 +161,19 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const Config& config) {
     cache.max_bytes = static_cast<size_t>(config.replay_cache_bytes);
     server->finished_calls_ = std::make_unique<keys::FinishedCallCache>(cache);
     server->ops_.finished_calls = server->finished_calls_.get();
+    keys::ForgetListener::Options listening;
+    listening.url = config.database_url;
+    server->forget_listener_ = std::make_unique<keys::ForgetListener>(
+        std::move(listening), *server->finished_calls_);
+    server->ops_.forget_listener = server->forget_listener_.get();
+    // Replays are answered from memory from the first call on, unless the
+    // listener is slow to listen: then the cache is off until it does.
+    if (!server->forget_listener_->AwaitListening(absl::Seconds(5))) {
+      log::Warn("forget_listener",
+                {{"message",
+                  "not listening yet; serving replays from the "
+                  "database until it does"}});
+    }
   }
   server->ops_.storage_root = server->storage_root_.get();
   server->ops_.copy_lease = config.copy_lease;
@@ -168,12 +181,16 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const Config& config) {
   server->ops_.limits.max_key_retention = config.max_key_retention;
   std::function<observability::Metrics::ReplayCacheUsage()> replay_cache;
   if (server->finished_calls_ != nullptr) {
-    replay_cache = [cache = server->finished_calls_.get()] {
+    replay_cache = [cache = server->finished_calls_.get(),
+                    listener = server->forget_listener_.get()] {
       const keys::FinishedCallCache::Usage usage = cache->usage();
       return observability::Metrics::ReplayCacheUsage{
           static_cast<double>(usage.bytes),
           static_cast<double>(usage.max_bytes),
-          static_cast<double>(usage.evicted_live)};
+          static_cast<double>(usage.evicted_live),
+          static_cast<double>(usage.hits),
+          usage.serving ? 1.0 : 0.0,
+          static_cast<double>(listener->notifications())};
     };
   }
   absl::StatusOr<std::unique_ptr<observability::Metrics>> metrics =

@@ -53,6 +53,17 @@ class ScrapeCollector : public prometheus::Collectable {
           "Answers dropped for room while still replayable: their replays "
           "read the database",
           usage.evicted_live, prometheus::MetricType::Counter));
+      families.push_back(Family("idem_replay_cache_hits_total",
+                                "KeyedCall replays answered from memory",
+                                usage.hits, prometheus::MetricType::Counter));
+      families.push_back(Family(
+          "idem_replay_cache_serving",
+          "1 while the replay cache answers: its forget listener listens",
+          usage.serving));
+      families.push_back(Family(
+          "idem_forget_notifications_total",
+          "Keys forgotten through any replica that this replica heard of",
+          usage.forget_notifications, prometheus::MetricType::Counter));
     }
     return families;
   }

@@ -33,7 +33,10 @@ class Metrics {
   struct ReplayCacheUsage {
     double bytes = 0;
     double max_bytes = 0;
-    double evicted_live = 0;  // a counter
+    double evicted_live = 0;          // a counter
+    double hits = 0;                  // a counter: replays answered from memory
+    double serving = 0;               // 1 while the forget listener listens
+    double forget_notifications = 0;  // a counter
   };
 
   // `listen_address` empty: metrics are kept but not served.
