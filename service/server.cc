@@ -285,8 +285,10 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const Config& config) {
       health, config.database_url, absl::Seconds(1));
   server->reaper_ = std::make_unique<keys::KeyReaper>(
       *server->pool_, config.reaper_interval, config.reaper_batch,
-      [metrics = server->metrics_.get()](int64_t deleted) {
-        metrics->RecordReaped(deleted);
+      [metrics = server->metrics_.get()](const keys::KeyReaper::Pass& pass) {
+        metrics->RecordReaped(pass.deleted);
+        metrics->RecordKeys(pass.keys.in_flight, pass.keys.finished,
+                            pass.keys.expired);
       });
   std::string host = config.listen.substr(0, config.listen.rfind(':'));
   log::Info("listening", {{"address", absl::StrCat(host, ":", port)},

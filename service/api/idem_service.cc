@@ -310,6 +310,7 @@ void IdemService::FinishKeyedCall(const std::string& tenant,
                                   v1::KeyedCallResponse* response,
                                   ops::KeyedOutcome outcome, const Done& done) {
   if (outcome.key_mismatch) metrics_.RecordKeyMismatch(tenant);
+  if (outcome.response.answer_expired()) metrics_.RecordTombstoneHit(tenant);
   if (!outcome.replayed && outcome.response.has_insert()) {
     metrics_.RecordRowConflicts(tenant, outcome.response.insert().conflicts(),
                                 outcome.response.insert().stale());

@@ -54,8 +54,12 @@ class Metrics {
   void RecordRowConflicts(absl::string_view tenant, int64_t conflicts,
                           int64_t stale);
   void RecordKeyMismatch(absl::string_view tenant);
+  // A KeyedCall answered from a tombstone: its answer had expired.
+  void RecordTombstoneHit(absl::string_view tenant);
   // A reaper pass finished, deleting `keys` expired keys.
   void RecordReaped(int64_t keys);
+  // The key table's live records by state, counted by a reaper pass.
+  void RecordKeys(int64_t in_flight, int64_t finished, int64_t expired);
   // Calls committed together by the group committer.
   void RecordBatch(size_t calls);
 

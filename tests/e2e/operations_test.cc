@@ -15,6 +15,7 @@
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "tests/support/metrics_scrape.h"
 #include "tests/support/polling.h"
+#include "tests/support/scratch_database.h"
 #include "tests/support/server_process.h"
 #include "tests/support/test_database.h"
 #include "tests/support/values.h"
@@ -179,6 +180,61 @@ TEST_F(OperationsTest, MetricsCountEachCallOfABatch) {
   EXPECT_EQ(delta("Insert", "INVALID_ARGUMENT"), 1);
   EXPECT_EQ(delta("BatchCall", "INVALID_ARGUMENT"), 1);
   EXPECT_EQ(db_.Scalar("SELECT count(*) FROM " + table_), "1");
+}
+
+// The key table's live records by state, as the reaper counts them, and
+// the calls a tombstone answered.
+TEST_F(OperationsTest, MetricsCountKeysByStateAndTombstoneHits) {
+  // A database of its own: the gauges count every key in it.
+  ScratchDatabase database("idem_ops_keys");
+  TestDatabase scratch(database.url());
+  scratch.Exec("CREATE TABLE " + table_ + " (id bigint PRIMARY KEY, n bigint)");
+  const int metrics_port = FreeLoopbackPort();
+  ServerProcess::Options options;
+  options.env = {
+      {"IDEM_DATABASE_URL", database.url()},
+      {"IDEM_TABLES", table_},
+      {"IDEM_METRICS_LISTEN", "127.0.0.1:" + std::to_string(metrics_port)},
+      {"IDEM_KEY_RETENTION", "1s"},
+      {"IDEM_COPY_LEASE", "1s"},
+      {"IDEM_TOMBSTONE_RETENTION", "1h"},
+      {"IDEM_REAPER_INTERVAL", "200ms"}};
+  auto server = ServerProcess::Start(options);
+  auto stub = server->Stub();
+  auto call = [&](const v1::KeyedCallRequest& request) {
+    grpc::ClientContext context;
+    v1::KeyedCallResponse response;
+    EXPECT_TRUE(stub->KeyedCall(&context, request, &response).ok());
+    return response;
+  };
+  // An answer kept an hour, one kept a second (then a tombstone), and a
+  // claim in flight.
+  v1::KeyedCallRequest kept;
+  kept.set_idempotency_key("kept");
+  *kept.mutable_insert() = Insert(1, 1);
+  kept.mutable_retention()->set_seconds(3600);
+  call(kept);
+  v1::KeyedCallRequest brief;
+  brief.set_idempotency_key("brief");
+  *brief.mutable_insert() = Insert(2, 2);
+  call(brief);
+  scratch.Exec(
+      "INSERT INTO idem.idempotency_keys (tenant, idempotency_key, "
+      "fingerprint, state, first_executed_at, last_seen_at, "
+      "lease_expires_at, expires_at) VALUES ('default', 'in-flight', "
+      "'\\x00', 1, now(), now(), now() + interval '1 minute', "
+      "now() + interval '1 day')");
+
+  const std::string hits = "idem_tombstone_hits_total{tenant=\"default\"}";
+  ASSERT_TRUE(Eventually([&] { return call(brief).answer_expired(); }));
+  EXPECT_EQ(Samples(Scrape(metrics_port))[hits], 1);
+  std::map<std::string, double> samples;
+  EXPECT_TRUE(Eventually([&] {
+    samples = Samples(Scrape(metrics_port));
+    return samples["idem_keys{state=\"finished\"}"] == 1 &&
+           samples["idem_keys{state=\"in_flight\"}"] == 1 &&
+           samples["idem_keys{state=\"expired\"}"] == 1;
+  })) << Scrape(metrics_port);
 }
 
 // Lines of `log` for finished calls of `method` that ended with `code`.
