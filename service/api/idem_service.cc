@@ -137,6 +137,9 @@ grpc::ServerUnaryReactor* IdemService::Dispatch(
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   auto record = std::make_shared<RequestRecord>(call.info.method, *context,
                                                 metrics_, log_every_request_);
+  if (call.info.idempotency_key != nullptr) {
+    record->set_idempotency_key(*call.info.idempotency_key);
+  }
   auto refuse = [&](const absl::Status& status) {
     record->Finish(status);
     reactor->Finish(ToGrpcStatus(status, *context));
@@ -222,7 +225,7 @@ IdemService::Call IdemService::MakeInsert(const v1::InsertRequest& request,
 IdemService::Call IdemService::MakeKeyedCall(
     const v1::KeyedCallRequest& request, v1::KeyedCallResponse* response) {
   return {
-      {"KeyedCall", WrappedAccesses(request)},
+      {"KeyedCall", WrappedAccesses(request), &request.idempotency_key()},
       [this, &request, response](const auth::Caller& caller, Done done) {
         if (!caller.Allows(auth::Operation::kKeyedCall)) {
           return done(Error(Reason::kOperationNotAllowed,
@@ -269,7 +272,9 @@ grpc::ServerUnaryReactor* IdemService::GetKey(
     v1::GetKeyResponse* response) {
   return Dispatch(
       context, *request,
-      {{"GetKey", {{auth::Operation::kReadKeys, ""}}},
+      {{"GetKey",
+        {{auth::Operation::kReadKeys, ""}},
+        &request->idempotency_key()},
        [this, request, response](const auth::Caller& caller, Done done) {
          absl::StatusOr<ops::KeyView> view =
              ops::RunGetKey(ops_, caller.tenant, *request);
@@ -288,7 +293,9 @@ grpc::ServerUnaryReactor* IdemService::ForgetKey(
     v1::ForgetKeyResponse* response) {
   return Dispatch(
       context, *request,
-      {{"ForgetKey", {{auth::Operation::kForgetKeys, ""}}},
+      {{"ForgetKey",
+        {{auth::Operation::kForgetKeys, ""}},
+        &request->idempotency_key()},
        [this, request, response](const auth::Caller& caller, Done done) {
          done(Into(ops::RunForgetKey(ops_, caller.tenant, *request), response),
               false);
@@ -374,6 +381,9 @@ grpc::ServerUnaryReactor* IdemService::Batch(
                                                               : "BatchCall",
                                         *context, metrics_, log_every_request_);
     call_record->set_tenant(caller->tenant);
+    if (item.has_keyed_call()) {
+      call_record->set_idempotency_key(item.keyed_call().idempotency_key());
+    }
     // Each call is held to the size limit as if sent alone; the batch as
     // a whole is bounded by gRPC's receive limit (twice this one).
     absl::Status refused =

@@ -1,6 +1,7 @@
 // End-to-end operations (issue 7): the Prometheus counters move by exactly
-// the calls made, and a SIGTERM drain turns health NOT_SERVING while the
-// listener still serves, then exits 0.
+// the calls made, the request log carries the caller's trace id and names
+// keys only by a hash, and a SIGTERM drain turns health NOT_SERVING while
+// the listener still serves, then exits 0.
 #include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
 #include <signal.h>
@@ -11,8 +12,11 @@
 #include <sstream>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "grpc/health/v1/health.grpc.pb.h"
+#include "nlohmann/json.hpp"
+#include "service/common/sha256.h"
 #include "tests/support/metrics_scrape.h"
 #include "tests/support/polling.h"
 #include "tests/support/scratch_database.h"
@@ -235,6 +239,93 @@ TEST_F(OperationsTest, MetricsCountKeysByStateAndTombstoneHits) {
            samples["idem_keys{state=\"in_flight\"}"] == 1 &&
            samples["idem_keys{state=\"expired\"}"] == 1;
   })) << Scrape(metrics_port);
+}
+
+// The request lines of `log`, parsed.
+std::vector<nlohmann::json> RequestLines(const std::string& log) {
+  std::vector<nlohmann::json> lines;
+  std::istringstream stream(log);
+  std::string line;
+  while (std::getline(stream, line)) {
+    if (line.find("\"event\":\"request\"") != std::string::npos) {
+      lines.push_back(nlohmann::json::parse(line));
+    }
+  }
+  return lines;
+}
+
+// A caller's W3C traceparent puts its trace id in the line; a call under a
+// key is named by the key's hash, never by the key, also in the message.
+TEST_F(OperationsTest, RequestLogCarriesTheTraceIdAndOnlyAHashOfTheKey) {
+  ServerProcess::Options options;
+  options.env = {{"IDEM_TABLES", table_}, {"IDEM_REQUEST_LOG", "all"}};
+  auto server = ServerProcess::Start(options);
+  auto stub = server->Stub();
+  const std::string key = "customer-4711-" + table_;
+  const std::string trace_id = "4bf92f3577b34da6a3ce929d0e0e4736";
+  auto traced = [&](grpc::ClientContext& context) {
+    context.AddMetadata("traceparent",
+                        "00-" + trace_id + "-00f067aa0ba902b7-01");
+  };
+  v1::KeyedCallRequest keyed;
+  keyed.set_idempotency_key(key);
+  *keyed.mutable_insert() = Insert(1, 1);
+  v1::KeyedCallResponse answer;
+  {
+    grpc::ClientContext context;
+    traced(context);
+    ASSERT_TRUE(stub->KeyedCall(&context, keyed, &answer).ok());
+  }
+  *keyed.mutable_insert() = Insert(2, 2);  // another call: a mismatch
+  {
+    grpc::ClientContext context;
+    traced(context);
+    ASSERT_EQ(stub->KeyedCall(&context, keyed, &answer).error_code(),
+              grpc::StatusCode::FAILED_PRECONDITION);
+  }
+  {
+    grpc::ClientContext context;
+    traced(context);
+    v1::GetKeyRequest request;
+    request.set_idempotency_key(key);
+    v1::GetKeyResponse response;
+    ASSERT_TRUE(stub->GetKey(&context, request, &response).ok());
+  }
+  {
+    grpc::ClientContext context;
+    traced(context);
+    v1::ForgetKeyRequest request;
+    request.set_idempotency_key(key);
+    v1::ForgetKeyResponse response;
+    ASSERT_TRUE(stub->ForgetKey(&context, request, &response).ok());
+  }
+  {
+    grpc::ClientContext context;  // no key, a malformed traceparent
+    context.AddMetadata("traceparent", "00-" + trace_id + "-0-01");
+    v1::InsertResponse response;
+    ASSERT_TRUE(stub->Insert(&context, Insert(3, 3), &response).ok());
+  }
+
+  const std::string log = server->Log();
+  EXPECT_EQ(log.find(key), std::string::npos) << log;
+  const std::string key_hash = Sha256Hex("default\n" + key).substr(0, 12);
+  int keyed_lines = 0;
+  for (const nlohmann::json& line : RequestLines(log)) {
+    SCOPED_TRACE(line.dump());
+    if (line["method"] == "Insert") {
+      EXPECT_FALSE(line.contains("trace_id"));
+      EXPECT_FALSE(line.contains("key_hash"));
+      continue;
+    }
+    ++keyed_lines;
+    EXPECT_EQ(line.value("trace_id", ""), trace_id);
+    EXPECT_EQ(line.value("key_hash", ""), key_hash);
+    if (line["code"] != "OK") {
+      EXPECT_NE(line.value("message", "").find("<key " + key_hash + ">"),
+                std::string::npos);
+    }
+  }
+  EXPECT_EQ(keyed_lines, 4) << log;
 }
 
 // Lines of `log` for finished calls of `method` that ended with `code`.
