@@ -162,7 +162,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const Config& config) {
     server->finished_calls_ = std::make_unique<keys::FinishedCallCache>(cache);
     server->ops_.finished_calls = server->finished_calls_.get();
     keys::ForgetListener::Options listening;
-    listening.url = config.database_url;
+    listening.url = config.notify_database_url;
     server->forget_listener_ = std::make_unique<keys::ForgetListener>(
         std::move(listening), *server->finished_calls_);
     server->ops_.forget_listener = server->forget_listener_.get();

@@ -32,10 +32,20 @@ std::optional<KeyId> ParseForgetPayload(absl::string_view payload) {
 
 namespace {
 
-// Answers one row while the session listens on the channel.
+// Answers the backend's pid while the session listens on the channel.
 std::string ListeningSql() {
-  return absl::StrCat("SELECT 1 FROM pg_listening_channels() AS c WHERE c = '",
-                      kForgetChannel, "'");
+  return absl::StrCat(
+      "SELECT pg_backend_pid() FROM pg_listening_channels() AS c WHERE c = '",
+      kForgetChannel, "'");
+}
+
+// Whether `result` is one row holding the pid of the backend that libpq
+// connected to.
+bool FromOwnBackend(PGconn* connection, PGresult* result) {
+  int pid = 0;
+  return PQresultStatus(result) == PGRES_TUPLES_OK && PQntuples(result) == 1 &&
+         absl::SimpleAtoi(PQgetvalue(result, 0, 0), &pid) &&
+         pid == PQbackendPID(connection);
 }
 
 // libpq's last error without its trailing newline.
@@ -56,16 +66,32 @@ class ForgetListener::Session {
   static std::unique_ptr<Session> Open(const std::string& url,
                                        std::string& error) {
     std::unique_ptr<Session> session(new Session(PQconnectdb(url.c_str())));
-    PGconn* connection = session->connection_;
-    if (PQstatus(connection) != CONNECTION_OK) {
-      error = ErrorOf(connection);
+    if (PQstatus(session->connection_) != CONNECTION_OK) {
+      error = session->Failure("");
       return nullptr;
     }
-    const std::string setup = absl::StrCat(
-        "SELECT set_config('application_name', '", kForgetListenerName,
-        "', false); LISTEN ", kForgetChannel, ";");
-    if (!session->Run(setup, PGRES_COMMAND_OK, error) ||
-        !session->Run(ListeningSql(), PGRES_TUPLES_OK, error)) {
+    // A connection pooler answers from a backend of its choosing and gives
+    // its clients a pid of its own; in transaction mode a notification
+    // would reach whichever client holds the backend at the time, or none.
+    // So the session must be PostgreSQL's own, and no LISTEN is left on a
+    // pooled one.
+    if (!session->AnswersFromOwnBackend("SELECT pg_backend_pid()")) {
+      error = session->Failure(
+          "the session is not PostgreSQL's own: is a connection pooler in "
+          "between? (IDEM_NOTIFY_DATABASE_URL must reach the primary "
+          "directly)");
+      return nullptr;
+    }
+    PGresult* listen = PQexec(
+        session->connection_,
+        absl::StrCat("SELECT set_config('application_name', '",
+                     kForgetListenerName, "', false); LISTEN ", kForgetChannel)
+            .c_str());
+    const bool listened = PQresultStatus(listen) == PGRES_COMMAND_OK;
+    PQclear(listen);
+    if (!listened || !session->AnswersFromOwnBackend(ListeningSql())) {
+      error = session->Failure(
+          absl::StrCat("the session does not listen on ", kForgetChannel));
       return nullptr;
     }
     return session;
@@ -77,21 +103,19 @@ class ForgetListener::Session {
  private:
   explicit Session(PGconn* connection) : connection_(connection) {}
 
-  // Runs `sql`, whose last statement must end with `expected` (and, for a
-  // query, return a row).
-  bool Run(const std::string& sql, ExecStatusType expected,
-           std::string& error) {
+  bool AnswersFromOwnBackend(const std::string& sql) {
     PGresult* result = PQexec(connection_, sql.c_str());
-    const bool ok = PQresultStatus(result) == expected &&
-                    (expected != PGRES_TUPLES_OK || PQntuples(result) == 1);
+    const bool own = FromOwnBackend(connection_, result);
     PQclear(result);
-    if (!ok) {
-      error =
-          PQstatus(connection_) == CONNECTION_OK
-              ? absl::StrCat("the session does not listen on ", kForgetChannel)
-              : ErrorOf(connection_);
-    }
-    return ok;
+    return own;
+  }
+
+  // Why a step failed: libpq's error once the connection is lost, else
+  // `otherwise`.
+  std::string Failure(const std::string& otherwise) const {
+    return PQstatus(connection_) != CONNECTION_OK || otherwise.empty()
+               ? ErrorOf(connection_)
+               : otherwise;
   }
 
   PGconn* const connection_;
@@ -174,8 +198,7 @@ std::string ForgetListener::Listen(Session& session) {
         due = absl::Now() + options_.heartbeat;
         break;
       }
-      answered_listening =
-          PQresultStatus(result) == PGRES_TUPLES_OK && PQntuples(result) == 1;
+      answered_listening = FromOwnBackend(connection, result);
       PQclear(result);
     }
     if (PQstatus(connection) != CONNECTION_OK) return ErrorOf(connection);
