@@ -65,11 +65,11 @@ void RequestRecord::Finish(const absl::Status& status) {
   std::string message(status.message());
   if (!key_.empty()) {
     const std::string hash = KeyHash(tenant_, key_);
-    // Messages name a key in quotes.
+    fields["key_hash"] = hash;
+    // A message names a key in quotes.
     absl::StrReplaceAll(
         {{absl::StrCat("\"", key_, "\""), absl::StrCat("<key ", hash, ">")}},
         &message);
-    fields["key_hash"] = hash;
   }
   if (!status.ok()) fields["message"] = BoundedStatusMessage(message);
   log::Info("request", std::move(fields));
