@@ -258,12 +258,23 @@ ForgetListener::Delivery::~Delivery() {
 }
 
 bool ForgetListener::Delivery::Await(absl::Duration timeout) {
-  absl::MutexLock lock(&listener_.mu_);
-  auto settled = [this]() ABSL_NO_THREAD_SAFETY_ANALYSIS {
-    return heard_ || !listener_.listening_;
-  };
-  listener_.mu_.AwaitWithTimeout(absl::Condition(&settled), timeout);
-  return heard_;
+  bool settled_in_time = false;
+  bool heard = false;
+  {
+    absl::MutexLock lock(&listener_.mu_);
+    auto settled = [this]() ABSL_NO_THREAD_SAFETY_ANALYSIS {
+      return heard_ || !listener_.listening_;
+    };
+    settled_in_time =
+        listener_.mu_.AwaitWithTimeout(absl::Condition(&settled), timeout);
+    heard = heard_;
+  }
+  if (!settled_in_time) {
+    log::Warn("forget_listener",
+              {{"message", "a ForgetKey answers before this replica heard it"},
+               {"waited_ms", absl::ToInt64Milliseconds(timeout)}});
+  }
+  return heard;
 }
 
 }  // namespace idem::keys

@@ -66,7 +66,8 @@ class ForgetListener {
     Delivery& operator=(const Delivery&) = delete;
 
     // True once this replica's listener has heard the notification; false
-    // after `timeout`, and at once while the listener does not listen.
+    // after `timeout` (logged), and at once while the listener does not
+    // listen.
     bool Await(absl::Duration timeout);
 
    private:

@@ -85,7 +85,7 @@ absl::StatusOr<v1::ForgetKeyResponse> RunForgetKey(
       *context.pool,
       [&](db::Transaction& txn) -> absl::StatusOr<keys::Forgotten> {
         if (context.forget_listener != nullptr) {
-          delivery.emplace(*context.forget_listener, txn.backend_pid(),
+          delivery.emplace(*context.forget_listener, txn.BackendPid(),
                            keys::ForgetPayload(id));
         }
         return context.key_store->Forget(txn, id);

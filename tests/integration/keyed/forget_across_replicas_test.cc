@@ -109,6 +109,9 @@ TEST_F(ForgetAcrossReplicasTest, TheNextCallRunsAgainOnEitherReplica) {
   EXPECT_TRUE(a.Forget("forget-on-a"));
   // ForgetKey answered after A's own listener heard the forget...
   EXPECT_EQ(a.heard(), a_heard + 1);
+  EXPECT_EQ(a.process().Log().find("answers before this replica heard it"),
+            std::string::npos)
+      << a.process().Log();
   // ...and B's hears it within its own scheduling delay.
   ASSERT_TRUE(Eventually([&] { return b.heard() == b_heard + 1; }));
 

@@ -176,6 +176,23 @@ TEST_F(PgBouncerTest, NoSessionStateLeftOnServerConnections) {
   }
 }
 
+// The forget goes through PgBouncer, the listener past it: this replica
+// hears the forget before ForgetKey answers, although the notification's
+// sender is a backend whose pid PgBouncer never told its client.
+TEST_F(PgBouncerTest, ForgetKeyIsHeardBeforeItAnswers) {
+  const std::string key = TestDatabase::UniqueName("forget");
+  ASSERT_TRUE(Call(*stub_, Increment(key, table_, 500)).ok());
+  grpc::ClientContext context;
+  v1::ForgetKeyRequest request;
+  request.set_idempotency_key(key);
+  v1::ForgetKeyResponse response;
+  ASSERT_TRUE(stub_->ForgetKey(&context, request, &response).ok());
+  EXPECT_TRUE(response.forgotten());
+  EXPECT_EQ(server_->Log().find("answers before this replica heard it"),
+            std::string::npos)
+      << server_->Log();
+}
+
 // A LISTEN through PgBouncer in transaction mode would hear nothing once
 // PgBouncer lends its server connection to another client: the listener
 // refuses such a session, leaves no LISTEN on it, and the replay cache
