@@ -16,6 +16,11 @@ ABSL_FLAG(std::string, listen, "0.0.0.0:50051", "gRPC address (host:port)");
 ABSL_FLAG(std::string, database_url, "",
           "libpq connection string or URI (several hosts for a primary with "
           "standbys); empty: libpq's PG* variables");
+ABSL_FLAG(std::string, notify_database_url, "",
+          "libpq connection string or URI for the session on which the "
+          "replay cache hears of forgotten keys (LISTEN): PostgreSQL's "
+          "primary itself, never a pooler in transaction mode; empty: "
+          "database_url");
 ABSL_FLAG(absl::Duration, db_tcp_timeout, absl::Seconds(10),
           "a database connection silent this long is given up (TCP "
           "keepalives, tcp_user_timeout, connect_timeout, and the database's "
@@ -109,6 +114,7 @@ namespace {
 
 constexpr const char* kFlagNames[] = {"listen",
                                       "database_url",
+                                      "notify_database_url",
                                       "db_tcp_timeout",
                                       "tables",
                                       "storage_root",
@@ -342,6 +348,16 @@ absl::StatusOr<Config> LoadConfig(int argc, char** argv) {
       absl::GetFlag(FLAGS_database_url), config.db_tcp_timeout);
   if (!url.ok()) return Invalid("database_url", url.status().message());
   config.database_url = *std::move(url);
+  config.notify_database_url = config.database_url;
+  if (const std::string notify = absl::GetFlag(FLAGS_notify_database_url);
+      !notify.empty()) {
+    absl::StatusOr<std::string> notify_url =
+        db::ServerConnectionString(notify, config.db_tcp_timeout);
+    if (!notify_url.ok()) {
+      return Invalid("notify_database_url", notify_url.status().message());
+    }
+    config.notify_database_url = *std::move(notify_url);
+  }
   return config;
 }
 

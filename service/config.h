@@ -22,6 +22,9 @@ struct Config {
   // IDEM_DATABASE_URL as given (empty: libpq's PG* variables) with the
   // server's connection defaults added (db::ServerConnectionString).
   std::string database_url;
+  // The forget listener's session (IDEM_NOTIFY_DATABASE_URL, else
+  // database_url), with the same defaults: it must reach PostgreSQL itself.
+  std::string notify_database_url;
   absl::Duration db_tcp_timeout;  // zero: the kernel's TCP defaults
   std::vector<std::string> tables;
   std::string storage_root;  // empty: CopyFile answers FAILED_PRECONDITION

@@ -125,9 +125,11 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const Config& config) {
   absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> credentials =
       Credentials(config);
   if (!credentials.ok()) return credentials.status();
-  for (absl::Status step :
-       {server->OpenStorage(), server->BuildOperations(), server->BuildApi()}) {
-    if (!step.ok()) return step;
+  // Each step needs the one before it, so stop at the first that fails.
+  using Step = absl::Status (Server::*)();
+  for (Step step :
+       {&Server::OpenStorage, &Server::BuildOperations, &Server::BuildApi}) {
+    if (absl::Status done = (server.get()->*step)(); !done.ok()) return done;
   }
   if (absl::Status listening = server->Listen(*credentials); !listening.ok()) {
     return listening;
@@ -170,6 +172,19 @@ absl::Status Server::BuildOperations() {
     cache.max_bytes = static_cast<size_t>(config_.replay_cache_bytes);
     finished_calls_ = std::make_unique<keys::FinishedCallCache>(cache);
     ops_.finished_calls = finished_calls_.get();
+    keys::ForgetListener::Options listening;
+    listening.url = config_.notify_database_url;
+    forget_listener_ = std::make_unique<keys::ForgetListener>(
+        std::move(listening), *finished_calls_);
+    ops_.forget_listener = forget_listener_.get();
+    // Replays are answered from memory from the first call on, unless the
+    // listener is slow to listen: then the cache is off until it does.
+    if (!forget_listener_->AwaitListening(absl::Seconds(5))) {
+      log::Warn("forget_listener",
+                {{"message",
+                  "not listening yet; serving replays from the "
+                  "database until it does"}});
+    }
   }
   ops_.storage_root = storage_root_.get();
   ops_.copy_lease = config_.copy_lease;
@@ -177,12 +192,16 @@ absl::Status Server::BuildOperations() {
   ops_.limits.max_key_retention = config_.max_key_retention;
   std::function<observability::Metrics::ReplayCacheUsage()> replay_cache;
   if (finished_calls_ != nullptr) {
-    replay_cache = [cache = finished_calls_.get()] {
+    replay_cache = [cache = finished_calls_.get(),
+                    listener = forget_listener_.get()] {
       const keys::FinishedCallCache::Usage usage = cache->usage();
       return observability::Metrics::ReplayCacheUsage{
           static_cast<double>(usage.bytes),
           static_cast<double>(usage.max_bytes),
-          static_cast<double>(usage.evicted_live)};
+          static_cast<double>(usage.evicted_live),
+          static_cast<double>(usage.hits),
+          usage.serving ? 1.0 : 0.0,
+          static_cast<double>(listener->notifications())};
     };
   }
   absl::StatusOr<std::unique_ptr<observability::Metrics>> metrics =
@@ -288,13 +307,10 @@ void Server::StartBackgroundWork() {
       health_services_, config_.database_url, absl::Seconds(1));
   reaper_ = std::make_unique<keys::KeyReaper>(
       *pool_, config_.reaper_interval, config_.reaper_batch,
-      [metrics = metrics_.get()](const absl::StatusOr<int64_t>& deleted) {
-        if (!deleted.ok()) {
-          log::Warn("reaper", {{"message", deleted.status().message()}});
-          return;
-        }
-        metrics->RecordReaped(*deleted);
-        if (*deleted > 0) log::Info("reaper", {{"deleted", *deleted}});
+      [metrics = metrics_.get()](const keys::KeyReaper::Pass& pass) {
+        metrics->RecordReaped(pass.deleted);
+        metrics->RecordKeys(pass.keys.in_flight, pass.keys.finished,
+                            pass.keys.expired);
       });
 }
 

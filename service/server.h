@@ -16,6 +16,7 @@
 #include "service/files/storage_root.h"
 #include "service/health_monitor.h"
 #include "service/keys/finished_call_cache.h"
+#include "service/keys/forget_listener.h"
 #include "service/keys/key_reaper.h"
 #include "service/keys/key_store.h"
 #include "service/observability/metrics.h"
@@ -57,6 +58,7 @@ class Server {
   std::unique_ptr<db::Catalog> catalog_;
   std::unique_ptr<keys::KeyStore> key_store_;
   std::unique_ptr<keys::FinishedCallCache> finished_calls_;
+  std::unique_ptr<keys::ForgetListener> forget_listener_;  // after its cache
   std::unique_ptr<files::StorageRoot> storage_root_;
   ops::OpsContext ops_;
   // Declared before the threads that use them, so destroyed after them.

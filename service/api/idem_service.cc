@@ -94,6 +94,9 @@ grpc::ServerUnaryReactor* IdemService::Dispatch(
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   auto record = std::make_shared<RequestRecord>(call.info.method, *context,
                                                 metrics_, log_every_request_);
+  if (call.info.idempotency_key != nullptr) {
+    record->set_idempotency_key(*call.info.idempotency_key);
+  }
   auto refuse = [&](const absl::Status& status) {
     record->Finish(status);
     reactor->Finish(ToGrpcStatus(status, *context));
@@ -176,7 +179,7 @@ IdemService::Call IdemService::MakeInsert(const v1::InsertRequest& request,
 IdemService::Call IdemService::MakeKeyedCall(
     const v1::KeyedCallRequest& request, v1::KeyedCallResponse* response) {
   return {
-      {"KeyedCall", WrappedAccesses(request)},
+      {"KeyedCall", WrappedAccesses(request), &request.idempotency_key()},
       [this, &request, response](const auth::Caller& caller, Done done,
                                  ops::PendingWrites& writes) {
         if (!caller.Allows(auth::Operation::kKeyedCall)) {
@@ -225,7 +228,9 @@ grpc::ServerUnaryReactor* IdemService::GetKey(
     grpc::CallbackServerContext* context, const v1::GetKeyRequest* request,
     v1::GetKeyResponse* response) {
   return Dispatch(context, *request,
-                  {{"GetKey", {{auth::Operation::kReadKeys, ""}}},
+                  {{"GetKey",
+                    {{auth::Operation::kReadKeys, ""}},
+                    &request->idempotency_key()},
                    [this, request, response](const auth::Caller& caller,
                                              Done done, ops::PendingWrites&) {
                      absl::StatusOr<ops::KeyView> view =
@@ -246,7 +251,9 @@ grpc::ServerUnaryReactor* IdemService::ForgetKey(
     v1::ForgetKeyResponse* response) {
   return Dispatch(
       context, *request,
-      {{"ForgetKey", {{auth::Operation::kForgetKeys, ""}}},
+      {{"ForgetKey",
+        {{auth::Operation::kForgetKeys, ""}},
+        &request->idempotency_key()},
        [this, request, response](const auth::Caller& caller, Done done,
                                  ops::PendingWrites&) {
          done(Into(ops::RunForgetKey(ops_, caller.tenant, *request), response),
@@ -270,6 +277,7 @@ void IdemService::FinishKeyedCall(const std::string& tenant,
                                   v1::KeyedCallResponse* response,
                                   ops::KeyedOutcome outcome, const Done& done) {
   if (outcome.key_mismatch) metrics_.RecordKeyMismatch(tenant);
+  if (outcome.response.answer_expired()) metrics_.RecordTombstoneHit(tenant);
   if (!outcome.replayed && outcome.response.has_insert()) {
     metrics_.RecordRowConflicts(tenant, outcome.response.insert().conflicts(),
                                 outcome.response.insert().stale());
@@ -333,6 +341,9 @@ grpc::ServerUnaryReactor* IdemService::Batch(
                                                               : "BatchCall",
                                         *context, metrics_, log_every_request_);
     call_record->set_tenant(caller->tenant);
+    if (item.has_keyed_call()) {
+      call_record->set_idempotency_key(item.keyed_call().idempotency_key());
+    }
     // Each call is held to the size limit as if sent alone; the batch as
     // a whole is bounded by gRPC's receive limit (twice this one).
     absl::Status refused =

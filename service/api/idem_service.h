@@ -60,10 +60,11 @@ class IdemService final : public v1::IdemService::CallbackService {
 
  private:
   // What a call asks to do, for authorization and the request log: one
-  // access, or one per step of a transaction.
+  // access, or one per step of a transaction, and the key it is under.
   struct CallInfo {
     const char* method;
     std::vector<Access> accesses;
+    const std::string* idempotency_key = nullptr;
   };
   // Ends a call with its status; `replayed` marks an answer from the key
   // store. May run on a gRPC, worker or group-commit thread.

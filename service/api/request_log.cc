@@ -1,12 +1,35 @@
 #include "service/api/request_log.h"
 
+#include <optional>
+#include <string>
+
 #include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_replace.h"
 #include "absl/time/clock.h"
 #include "idem/v1/wire_names.h"
 #include "service/api/grpc_status.h"
+#include "service/api/trace_context.h"
+#include "service/common/sha256.h"
 #include "service/observability/log.h"
 
 namespace idem::api {
+namespace {
+
+// A key holds no newline, so no two (tenant, key) pairs hash the same text.
+std::string KeyHash(const std::string& tenant, const std::string& key) {
+  return Sha256Hex(absl::StrCat(tenant, "\n", key)).substr(0, 12);
+}
+
+// The value of `name` in the client's metadata, if sent.
+std::optional<absl::string_view> Metadata(
+    const grpc::ServerContextBase& context, const char* name) {
+  auto found = context.client_metadata().find(name);
+  if (found == context.client_metadata().end()) return std::nullopt;
+  return absl::string_view(found->second.data(), found->second.size());
+}
+
+}  // namespace
 
 RequestRecord::RequestRecord(const char* method,
                              const grpc::ServerContextBase& context,
@@ -28,16 +51,29 @@ void RequestRecord::Finish(const absl::Status& status) {
                            {"tenant", tenant_},
                            {"replayed", replayed_},
                            {"peer", context_.peer()}};
-  auto attempt = context_.client_metadata().find(v1::wire::kAttemptHeader);
+  std::optional<absl::string_view> attempt =
+      Metadata(context_, v1::wire::kAttemptHeader);
   int number = 0;
-  if (attempt != context_.client_metadata().end() &&
-      absl::SimpleAtoi(
-          absl::string_view(attempt->second.data(),
-                            std::min<size_t>(attempt->second.size(), 16)),
-          &number)) {
+  if (attempt.has_value() &&
+      absl::SimpleAtoi(attempt->substr(0, 16), &number)) {
     fields["attempt"] = number;
   }
-  if (!status.ok()) fields["message"] = BoundedStatusMessage(status.message());
+  if (std::optional<absl::string_view> traceparent =
+          Metadata(context_, v1::wire::kTraceparentHeader)) {
+    if (std::optional<std::string> trace_id = TraceIdOf(*traceparent)) {
+      fields["trace_id"] = *std::move(trace_id);
+    }
+  }
+  std::string message(status.message());
+  if (!key_.empty()) {
+    const std::string hash = KeyHash(tenant_, key_);
+    fields["key_hash"] = hash;
+    // A message names a key in quotes.
+    absl::StrReplaceAll(
+        {{absl::StrCat("\"", key_, "\""), absl::StrCat("<key ", hash, ">")}},
+        &message);
+  }
+  if (!status.ok()) fields["message"] = BoundedStatusMessage(message);
   log::Info("request", std::move(fields));
 }
 

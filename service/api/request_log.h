@@ -13,10 +13,14 @@ namespace idem::api {
 
 // The request metrics of every request when it finishes, and a JSON log
 // line for those that did not end OK (or for all, `log_every_request`):
-// method, code, latency, tenant, replayed, peer and the client's attempt
-// number (metadata idem-attempt). Successful calls are not logged one by
-// one by default: at thousands of calls a second the line cost the server a
-// fifth of its CPU, and the metrics count them.
+// method, code, latency, tenant, replayed, peer, the client's attempt
+// number (metadata idem-attempt), the trace id of a W3C `traceparent`
+// header, and for a call under an idempotency key the key's hash
+// (`key_hash`: the first 12 hex digits of SHA-256 over the tenant, "\n" and
+// the key), never the key itself, which may carry a business identifier:
+// the message names it by the hash too. Successful calls are not logged one
+// by one by default: at thousands of calls a second the line cost the
+// server a fifth of its CPU, and the metrics count them.
 class RequestRecord {
  public:
   // `context` must outlive Finish.
@@ -25,6 +29,7 @@ class RequestRecord {
 
   void set_tenant(std::string tenant) { tenant_ = std::move(tenant); }
   void set_replayed(bool replayed) { replayed_ = replayed; }
+  void set_idempotency_key(std::string key) { key_ = std::move(key); }
   void Finish(const absl::Status& status);
 
  private:
@@ -33,6 +38,7 @@ class RequestRecord {
   observability::Metrics& metrics_;
   const bool log_every_request_;
   std::string tenant_;
+  std::string key_;
   bool replayed_ = false;
   absl::Time start_;
 };

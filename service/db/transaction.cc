@@ -55,6 +55,10 @@ pqxx::result Transaction::ExecScript(const std::string& sql) {
   return statements_.exec(sql);
 }
 
+int Transaction::BackendPid() {
+  return statements_.exec1("SELECT pg_backend_pid()")[0].as<int>();
+}
+
 void Transaction::SetLockTimeout(absl::Duration timeout) {
   // 0 would mean no limit at all.
   int64_t millis = std::max<int64_t>(1, absl::ToInt64Milliseconds(timeout));

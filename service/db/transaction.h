@@ -58,6 +58,11 @@ class Transaction {
   // set in is undone): how long a statement may wait for a row lock.
   void SetLockTimeout(absl::Duration timeout);
 
+  // The process id of the backend that runs this transaction, by which
+  // PostgreSQL names it to others (as the sender of a notification). Asked
+  // of the database: through a pooler, libpq knows only the pooler's.
+  int BackendPid();
+
   // Not OK once a savepoint statement has failed: why.
   const absl::Status& poisoned() const { return poisoned_; }
 

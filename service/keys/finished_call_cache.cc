@@ -26,6 +26,7 @@ void FinishedCallCache::Put(const KeyId& id, const StoredCall& call,
               SizeOf(id, call)};
   if (entry.bytes > options_.max_bytes) return;
   absl::MutexLock lock(&mu_);
+  if (!serving_ || observed_at < admit_from_) return;
   Key key{id.tenant, id.key};
   auto [it, inserted] = entries_.try_emplace(key);
   if (!inserted) {
@@ -48,11 +49,13 @@ std::shared_ptr<const StoredCall> FinishedCallCache::Get(const KeyId& id) {
   if (it == entries_.end() || it->second.valid_until <= options_.now()) {
     return nullptr;  // a stale entry leaves with the oldest
   }
+  hits_.fetch_add(1, std::memory_order_relaxed);
   return it->second.call;
 }
 
 void FinishedCallCache::Erase(const KeyId& id) {
   absl::MutexLock lock(&mu_);
+  admit_from_ = options_.now();
   auto it = entries_.find(Key{id.tenant, id.key});
   if (it == entries_.end()) return;
   // Its place in line stays; EvictOldest skips keys no longer held.
@@ -60,16 +63,24 @@ void FinishedCallCache::Erase(const KeyId& id) {
   entries_.erase(it);
 }
 
-void FinishedCallCache::Clear() {
+void FinishedCallCache::SetServing(bool serving) {
   absl::MutexLock lock(&mu_);
-  entries_.clear();
-  order_.clear();
-  bytes_ = 0;
+  // Nothing enters while off, so the cache is still empty when turned on.
+  if (!serving) DropAll();
+  admit_from_ = options_.now();
+  serving_ = serving;
 }
 
 FinishedCallCache::Usage FinishedCallCache::usage() {
   absl::ReaderMutexLock lock(&mu_);
-  return {bytes_, options_.max_bytes, evicted_live_};
+  return {bytes_, options_.max_bytes, evicted_live_,
+          hits_.load(std::memory_order_relaxed), serving_};
+}
+
+void FinishedCallCache::DropAll() {
+  entries_.clear();
+  order_.clear();
+  bytes_ = 0;
 }
 
 void FinishedCallCache::EvictOldest() {

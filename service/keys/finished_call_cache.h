@@ -1,6 +1,7 @@
 #ifndef IDEM_SERVICE_KEYS_FINISHED_CALL_CACHE_H_
 #define IDEM_SERVICE_KEYS_FINISHED_CALL_CACHE_H_
 
+#include <atomic>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -26,6 +27,13 @@ namespace idem::keys {
 // (or max_age, if shorter), minus `margin` for the time between the
 // caller's observation and the database's clock. Bounded in bytes; the
 // oldest entries go first. Thread-safe.
+//
+// A key forgotten (ForgetKey) through any replica is erased here when the
+// forget listener hears of it; while the listener cannot hear, the cache
+// does not serve (SetServing). A record read before a key was forgotten may
+// reach Put after that key was erased: Put refuses every record observed
+// before the last Erase or before serving resumed, so that such a record
+// never enters.
 class FinishedCallCache {
  public:
   // Ages are measured on a monotonic clock: a step of the wall clock (NTP,
@@ -44,26 +52,34 @@ class FinishedCallCache {
 
   // Remembers `call` (finished) under `id`. `observed_at`: a time before the
   // statement that read or wrote the record began; `call.expires_in` counts
-  // from that statement.
+  // from that statement. Stores nothing while not serving, nor a record
+  // observed before the last Erase or before serving resumed.
   void Put(const KeyId& id, const StoredCall& call,
            Clock::time_point observed_at);
 
-  // The finished call under `id`, if remembered and still live; null
-  // otherwise. Shared, not copied: the response stays where it is.
+  // The finished call under `id`, if remembered and still live and the
+  // cache is serving; null otherwise. Shared, not copied: the response stays
+  // where it is.
   std::shared_ptr<const StoredCall> Get(const KeyId& id);
 
   // Drops `id` (its key was forgotten).
   void Erase(const KeyId& id);
-  // Drops everything (forgotten keys may have been missed).
-  void Clear();
 
-  // For the metrics: what the cache holds, and how many entries it dropped
-  // for room while still live (a replay of one of those reads the
-  // database: the cache is too small for the replays it serves).
+  // Off: drops everything and answers nothing until turned on again (keys
+  // forgotten meanwhile would go unheard). On: serves again, empty, taking
+  // only records observed from now on. Serving from construction.
+  void SetServing(bool serving);
+
+  // For the metrics: what the cache holds, how many entries it dropped for
+  // room while still live (a replay of one of those reads the database: the
+  // cache is too small for the replays it serves), how many Gets it
+  // answered, and whether it serves.
   struct Usage {
     size_t bytes = 0;
     size_t max_bytes = 0;
     uint64_t evicted_live = 0;
+    uint64_t hits = 0;
+    bool serving = false;
   };
   Usage usage();
 
@@ -76,6 +92,7 @@ class FinishedCallCache {
   };
 
   void EvictOldest() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void DropAll() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   const Options options_;
   absl::Mutex mu_;
@@ -83,6 +100,10 @@ class FinishedCallCache {
   std::deque<Key> order_ ABSL_GUARDED_BY(mu_);  // oldest first
   size_t bytes_ ABSL_GUARDED_BY(mu_) = 0;
   uint64_t evicted_live_ ABSL_GUARDED_BY(mu_) = 0;
+  bool serving_ ABSL_GUARDED_BY(mu_) = true;
+  // Records observed before this may be of keys forgotten since.
+  Clock::time_point admit_from_ ABSL_GUARDED_BY(mu_);
+  std::atomic<uint64_t> hits_{0};  // counted under the shared lock
 };
 
 }  // namespace idem::keys

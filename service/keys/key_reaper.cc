@@ -5,6 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "service/db/transaction.h"
+#include "service/observability/log.h"
 
 namespace idem::keys {
 namespace {
@@ -58,6 +59,47 @@ WHERE k.tenant = expired.tenant
   AND k.idempotency_key = expired.idempotency_key
 )sql";
 
+// The most pages of the key table that a pass reads to count its keys:
+// 10,000 pages (80 MB) hold about 450,000 keys. Up to that the count is
+// exact; beyond, it is estimated from that many pages picked at random, so
+// that a pass costs the same however large the table grows.
+constexpr int kCountPages = 10000;
+
+// The percentage of the table's pages that a count reads: 100 up to
+// kCountPages ($1).
+constexpr char kSamplePercentSql[] = R"sql(
+SELECT least(100, 100.0 * $1::integer / greatest(1,
+  pg_relation_size('idem.idempotency_keys')
+    / current_setting('block_size')::bigint))
+)sql";
+
+// Live records by state, from $1 percent of the table's pages picked at
+// random (TABLESAMPLE SYSTEM: all of them at 100), scaled to the table.
+constexpr char kCountSql[] = R"sql(
+SELECT (count(*) FILTER (WHERE state = 1 AND expires_at > now())
+          * 100 / $1::real)::bigint,
+       (count(*) FILTER (WHERE state = 2 AND expires_at > now())
+          * 100 / $1::real)::bigint,
+       (count(*) FILTER (WHERE state = 2 AND expires_at <= now()
+                           AND tombstone_until > now())
+          * 100 / $1::real)::bigint
+FROM idem.idempotency_keys TABLESAMPLE SYSTEM ($1::real)
+)sql";
+
+absl::StatusOr<KeyReaper::KeyCounts> CountKeys(db::ConnectionPool& pool) {
+  return db::RunInTransaction(
+      pool, [](db::Transaction& txn) -> absl::StatusOr<KeyReaper::KeyCounts> {
+        const std::string percent =
+            txn.ExecPlannedPerRun(kSamplePercentSql,
+                                  {absl::StrCat(kCountPages)})[0][0]
+                .c_str();
+        const pqxx::row counts = txn.ExecPlannedPerRun(kCountSql, {percent})[0];
+        return KeyReaper::KeyCounts{counts[0].as<int64_t>(),
+                                    counts[1].as<int64_t>(),
+                                    counts[2].as<int64_t>()};
+      });
+}
+
 // Runs `sql` (one batch of `tenant`'s records) until a batch is short;
 // returns how many records it changed.
 absl::StatusOr<int64_t> InBatches(db::ConnectionPool& pool, const char* sql,
@@ -77,9 +119,8 @@ absl::StatusOr<int64_t> InBatches(db::ConnectionPool& pool, const char* sql,
 
 }  // namespace
 
-KeyReaper::KeyReaper(
-    db::ConnectionPool& pool, absl::Duration interval, int batch,
-    std::function<void(const absl::StatusOr<int64_t>&)> on_pass)
+KeyReaper::KeyReaper(db::ConnectionPool& pool, absl::Duration interval,
+                     int batch, std::function<void(const Pass&)> on_pass)
     : pool_(pool),
       interval_(interval),
       batch_(batch),
@@ -91,8 +132,8 @@ KeyReaper::~KeyReaper() {
   thread_.join();
 }
 
-absl::StatusOr<int64_t> KeyReaper::RunOnce(db::ConnectionPool& pool,
-                                           int batch) {
+absl::StatusOr<KeyReaper::Pass> KeyReaper::RunOnce(db::ConnectionPool& pool,
+                                                   int batch) {
   absl::StatusOr<std::vector<std::string>> tenants = db::RunInTransaction(
       pool,
       [](db::Transaction& txn) -> absl::StatusOr<std::vector<std::string>> {
@@ -114,12 +155,20 @@ absl::StatusOr<int64_t> KeyReaper::RunOnce(db::ConnectionPool& pool,
         InBatches(pool, kSlimBatchSql, tenant, batch);
     if (!slimmed.ok()) return slimmed.status();
   }
-  return deleted;
+  absl::StatusOr<KeyCounts> counts = CountKeys(pool);
+  if (!counts.ok()) return counts.status();
+  return Pass{deleted, *counts};
 }
 
 void KeyReaper::Run() {
   while (!stop_.WaitForNotificationWithTimeout(interval_)) {
-    on_pass_(RunOnce(pool_, batch_));
+    absl::StatusOr<Pass> pass = RunOnce(pool_, batch_);
+    if (!pass.ok()) {
+      log::Warn("reaper", {{"message", pass.status().message()}});
+      continue;
+    }
+    on_pass_(*pass);
+    if (pass->deleted > 0) log::Info("reaper", {{"deleted", pass->deleted}});
   }
 }
 

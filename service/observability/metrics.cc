@@ -53,6 +53,17 @@ class ScrapeCollector : public prometheus::Collectable {
           "Answers dropped for room while still replayable: their replays "
           "read the database",
           usage.evicted_live, prometheus::MetricType::Counter));
+      families.push_back(Family("idem_replay_cache_hits_total",
+                                "KeyedCall replays answered from memory",
+                                usage.hits, prometheus::MetricType::Counter));
+      families.push_back(Family(
+          "idem_replay_cache_serving",
+          "1 while the replay cache answers: its forget listener listens",
+          usage.serving));
+      families.push_back(Family(
+          "idem_forget_notifications_total",
+          "Keys forgotten through any replica that this replica heard of",
+          usage.forget_notifications, prometheus::MetricType::Counter));
     }
     return families;
   }
@@ -125,6 +136,16 @@ struct Metrics::Families {
                            .Name("idem_key_mismatches_total")
                            .Help("Idempotency keys reused with another call")
                            .Register(registry)),
+        tombstone_hits(prometheus::BuildCounter()
+                           .Name("idem_tombstone_hits_total")
+                           .Help("KeyedCalls answered from a tombstone: the "
+                                 "call ran, its answer had expired")
+                           .Register(registry)),
+        keys(prometheus::BuildGauge()
+                 .Name("idem_keys")
+                 .Help("Live idempotency keys by state, counted by the "
+                       "reaper's last pass")
+                 .Register(registry)),
         reaped(prometheus::BuildCounter()
                    .Name("idem_reaper_deleted_total")
                    .Help("Expired idempotency keys deleted")
@@ -155,6 +176,8 @@ struct Metrics::Families {
   prometheus::Family<prometheus::Counter>& replays;
   prometheus::Family<prometheus::Counter>& row_conflicts;
   prometheus::Family<prometheus::Counter>& key_mismatches;
+  prometheus::Family<prometheus::Counter>& tombstone_hits;
+  prometheus::Family<prometheus::Gauge>& keys;
   prometheus::Counter& reaped;
   prometheus::Gauge& reaper_pass;
   prometheus::Histogram& batch_calls;
@@ -236,6 +259,18 @@ void Metrics::RecordRowConflicts(absl::string_view tenant, int64_t conflicts,
 
 void Metrics::RecordKeyMismatch(absl::string_view tenant) {
   families_->key_mismatches.Add({{"tenant", std::string(tenant)}}).Increment();
+}
+
+void Metrics::RecordTombstoneHit(absl::string_view tenant) {
+  families_->tombstone_hits.Add({{"tenant", std::string(tenant)}}).Increment();
+}
+
+void Metrics::RecordKeys(int64_t in_flight, int64_t finished, int64_t expired) {
+  families_->keys.Add({{"state", "in_flight"}})
+      .Set(static_cast<double>(in_flight));
+  families_->keys.Add({{"state", "finished"}})
+      .Set(static_cast<double>(finished));
+  families_->keys.Add({{"state", "expired"}}).Set(static_cast<double>(expired));
 }
 
 void Metrics::RecordReaped(int64_t keys) {

@@ -33,7 +33,10 @@ class Metrics {
   struct ReplayCacheUsage {
     double bytes = 0;
     double max_bytes = 0;
-    double evicted_live = 0;  // a counter
+    double evicted_live = 0;          // a counter
+    double hits = 0;                  // a counter: replays answered from memory
+    double serving = 0;               // 1 while the forget listener listens
+    double forget_notifications = 0;  // a counter
   };
 
   // `listen_address` empty: metrics are kept but not served.
@@ -51,8 +54,12 @@ class Metrics {
   void RecordRowConflicts(absl::string_view tenant, int64_t conflicts,
                           int64_t stale);
   void RecordKeyMismatch(absl::string_view tenant);
+  // A KeyedCall answered from a tombstone: its answer had expired.
+  void RecordTombstoneHit(absl::string_view tenant);
   // A reaper pass finished, deleting `keys` expired keys.
   void RecordReaped(int64_t keys);
+  // The key table's live records by state, counted by a reaper pass.
+  void RecordKeys(int64_t in_flight, int64_t finished, int64_t expired);
   // Calls committed together by the group committer.
   void RecordBatch(size_t calls);
 

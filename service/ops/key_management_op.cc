@@ -7,12 +7,18 @@
 #include "service/common/error_reason.h"
 #include "service/db/transaction.h"
 #include "service/keys/finished_call_cache.h"
+#include "service/keys/forget_listener.h"
 #include "service/keys/key_rules.h"
 #include "service/keys/key_store.h"
 #include "service/ops/keyed_answers.h"
 
 namespace idem::ops {
 namespace {
+
+// How long ForgetKey waits for this replica's listener to hear the
+// notification of its forget. By the time it is heard, PostgreSQL has
+// signalled every listening session; a second covers a busy database.
+constexpr absl::Duration kHeardWithin = absl::Seconds(1);
 
 // GetKeyResponse of a live record.
 KeyView ViewOf(const keys::StoredCall& stored) {
@@ -73,9 +79,15 @@ absl::StatusOr<v1::ForgetKeyResponse> RunForgetKey(
     return valid;
   }
   const keys::KeyId id{tenant, request.idempotency_key()};
+  // Awaited from before the commit, so that it cannot be heard unawaited.
+  std::optional<keys::ForgetListener::Delivery> delivery;
   absl::StatusOr<keys::Forgotten> forgotten = db::RunInTransaction(
       *context.pool,
       [&](db::Transaction& txn) -> absl::StatusOr<keys::Forgotten> {
+        if (context.forget_listener != nullptr) {
+          delivery.emplace(*context.forget_listener, txn.BackendPid(),
+                           keys::ForgetPayload(id));
+        }
         return context.key_store->Forget(txn, id);
       });
   if (!forgotten.ok()) return forgotten.status();
@@ -89,6 +101,12 @@ absl::StatusOr<v1::ForgetKeyResponse> RunForgetKey(
         ReasonName(Reason::kKeyInFlight), {});
   }
   if (context.finished_calls != nullptr) context.finished_calls->Erase(id);
+  // Unheard after the wait (or while the listener does not listen, when
+  // this replica's cache is off anyway), the key is still forgotten: the
+  // answer stays OK.
+  if (delivery.has_value() && *forgotten == keys::Forgotten::kForgotten) {
+    delivery->Await(kHeardWithin);
+  }
   v1::ForgetKeyResponse response;
   response.set_forgotten(*forgotten == keys::Forgotten::kForgotten);
   return response;

@@ -26,8 +26,9 @@ absl::StatusOr<KeyView> RunGetKey(const OpsContext& context,
 
 // Removes the finished key `key` of `tenant`, so that the next call under
 // it runs again, and drops it from this replica's replay cache (the others
-// drop it when the database tells them). A key in flight is refused:
-// FAILED_PRECONDITION, reason KEY_IN_FLIGHT.
+// drop it when the database tells their forget listeners). Answers once
+// this replica's listener has heard the forget (at most a second later).
+// A key in flight is refused: FAILED_PRECONDITION, reason KEY_IN_FLIGHT.
 absl::StatusOr<v1::ForgetKeyResponse> RunForgetKey(
     const OpsContext& context, const std::string& tenant,
     const v1::ForgetKeyRequest& request);

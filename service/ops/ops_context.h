@@ -15,6 +15,7 @@ class StorageRoot;
 }  // namespace files
 namespace keys {
 class FinishedCallCache;
+class ForgetListener;
 class KeyStore;
 }  // namespace keys
 
@@ -36,6 +37,9 @@ struct OpsContext {
   keys::KeyStore* key_store = nullptr;
   // Answers replays from memory; null: every replay reads the database.
   keys::FinishedCallCache* finished_calls = nullptr;
+  // Keeps `finished_calls` clear of keys forgotten through any replica;
+  // set whenever `finished_calls` is.
+  keys::ForgetListener* forget_listener = nullptr;
   // Commits Insert and keyed Insert/Update calls in batches.
   GroupCommitter* committer = nullptr;
   files::StorageRoot* storage_root = nullptr;  // null: CopyFile is off

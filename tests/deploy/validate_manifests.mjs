@@ -750,10 +750,17 @@ function checkIdem(objs) {
 // maximum plus the rollout's surge) opens IDEM_POOL_SIZE connections and
 // one for its health check; the migration Job one more. Through a Pooler
 // they are PgBouncer's clients, and its server connections count instead.
-function poolerOf(deployment, objs) {
-  const url = (deployment.spec.template.spec.containers[0].env ?? []).find((e) => e.name === "IDEM_DATABASE_URL")?.value ?? "";
+// With the replay cache on (IDEM_REPLAY_CACHE_BYTES not 0), every pod's
+// forget listener holds one more session, which must be PostgreSQL's own
+// (IDEM_NOTIFY_DATABASE_URL, else IDEM_DATABASE_URL): never a Pooler's.
+function poolerOf(deployment, objs, variable = "IDEM_DATABASE_URL") {
+  const url = (deployment.spec.template.spec.containers[0].env ?? []).find((e) => e.name === variable)?.value ?? "";
   const host = url.match(/(?:^|\s)host=(\S+)/)?.[1] ?? url.match(/^postgres(?:ql)?:\/\/(?:[^@/]*@)?([^:/?]+)/)?.[1];
   return host && objs.find((o) => o.kind === "Pooler" && o.metadata.name === host.split(".")[0]);
+}
+
+function notifyUrlSet(deployment) {
+  return (deployment.spec.template.spec.containers[0].env ?? []).some((e) => e.name === "IDEM_NOTIFY_DATABASE_URL");
 }
 
 function checkConnections(deployment, objs, config, ofKind) {
@@ -764,6 +771,7 @@ function checkConnections(deployment, objs, config, ofKind) {
   const surge = deployment.spec?.strategy?.rollingUpdate?.maxSurge;
   const pods = (hpa?.spec?.maxReplicas ?? deployment.spec?.replicas ?? 1) + (Number.isInteger(surge) ? surge : 1);
   const clients = pods * (pool + 1);
+  const listeners = config.IDEM_REPLAY_CACHE_BYTES === "0" ? 0 : pods;
   const fits = (need, have, what) => {
     if (!(need <= have)) problem(dw, `connections: ${need} needed but ${have} available (${what})`);
   };
@@ -772,18 +780,22 @@ function checkConnections(deployment, objs, config, ofKind) {
   const serverConnections = cluster &&
     Number(params.max_connections ?? 100) - Number(params.superuser_reserved_connections ?? 3);
   const pooler = poolerOf(deployment, objs);
+  if (listeners && (poolerOf(deployment, objs, "IDEM_NOTIFY_DATABASE_URL") || (pooler && !notifyUrlSet(deployment)))) {
+    problem(dw, "the replay cache's forget listener LISTENs: IDEM_NOTIFY_DATABASE_URL must reach PostgreSQL, not a Pooler (or IDEM_REPLAY_CACHE_BYTES=0)");
+  }
+  const listening = listeners ? ` + ${listeners} forget listeners` : "";
   if (pooler) {
     const bouncer = pooler.spec?.pgbouncer?.parameters ?? {};
     if (config.IDEM_PREPARED_STATEMENTS !== "false") problem(dw, "through PgBouncer in transaction mode IDEM_PREPARED_STATEMENTS must be false");
     fits(clients, Number(bouncer.max_client_conn ?? 100), `${pods} pods x (IDEM_POOL_SIZE ${pool} + 1) against one Pooler instance's max_client_conn`);
     const server = (pooler.spec?.instances ?? 1) * (Number(bouncer.default_pool_size ?? 20) + Number(bouncer.reserve_pool_size ?? 0));
-    if (serverConnections) fits(server + 1, serverConnections, `${pooler.spec?.instances ?? 1} Pooler instances x default_pool_size + 1 migration against max_connections less the superuser's reserve`);
+    if (serverConnections) fits(server + 1 + listeners, serverConnections, `${pooler.spec?.instances ?? 1} Pooler instances x default_pool_size + 1 migration${listening} against max_connections less the superuser's reserve`);
   } else if (serverConnections) {
-    fits(clients + 1, serverConnections, `${pods} pods x (IDEM_POOL_SIZE ${pool} + 1) + 1 migration against max_connections less the superuser's reserve`);
+    fits(clients + listeners + 1, serverConnections, `${pods} pods x (IDEM_POOL_SIZE ${pool} + 1)${listening} + 1 migration against max_connections less the superuser's reserve`);
   } else {
     const declared = Number(deployment.metadata?.annotations?.["idem.dev/database-connections"]);
     if (!Number.isInteger(declared)) problem(dw, 'annotation idem.dev/database-connections missing: the connections the database grants idem');
-    else fits(clients + 1, declared, `${pods} pods x (IDEM_POOL_SIZE ${pool} + 1) + 1 migration against idem.dev/database-connections`);
+    else fits(clients + listeners + 1, declared, `${pods} pods x (IDEM_POOL_SIZE ${pool} + 1)${listening} + 1 migration against idem.dev/database-connections`);
   }
 }
 

@@ -1,13 +1,10 @@
-// End-to-end operations: the Prometheus counters move by exactly
-// the calls made, and a SIGTERM drain turns health NOT_SERVING while the
+// End-to-end operations: the Prometheus counters move by exactly the calls
+// made, the request log carries the caller's trace id and names keys only
+// by a hash, and a SIGTERM drain turns health NOT_SERVING while the
 // listener still serves, then exits 0.
-#include <arpa/inet.h>
 #include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
-#include <netinet/in.h>
 #include <signal.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 #include <chrono>
 #include <map>
@@ -15,9 +12,14 @@
 #include <sstream>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "grpc/health/v1/health.grpc.pb.h"
+#include "nlohmann/json.hpp"
+#include "service/common/sha256.h"
+#include "tests/support/metrics_scrape.h"
 #include "tests/support/polling.h"
+#include "tests/support/scratch_database.h"
 #include "tests/support/server_process.h"
 #include "tests/support/test_database.h"
 #include "tests/support/values.h"
@@ -28,56 +30,6 @@ namespace {
 using grpc::health::v1::Health;
 using grpc::health::v1::HealthCheckRequest;
 using grpc::health::v1::HealthCheckResponse;
-
-int FreeLoopbackPort() {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address));
-  socklen_t length = sizeof(address);
-  getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length);
-  close(fd);
-  return ntohs(address.sin_port);
-}
-
-// GET /metrics with a plain HTTP/1.0 request; the body as text.
-std::string Scrape(int port) {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_port = htons(port);
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)) !=
-      0) {
-    close(fd);
-    return "";
-  }
-  const std::string request = "GET /metrics HTTP/1.0\r\nHost: x\r\n\r\n";
-  if (write(fd, request.data(), request.size()) < 0) {
-    close(fd);
-    return "";
-  }
-  std::string reply;
-  char buffer[4096];
-  ssize_t n;
-  while ((n = read(fd, buffer, sizeof(buffer))) > 0) reply.append(buffer, n);
-  close(fd);
-  return reply;
-}
-
-// Sample name with its labels (as printed) -> value.
-std::map<std::string, double> Samples(const std::string& text) {
-  std::map<std::string, double> samples;
-  std::istringstream lines(text);
-  std::string line;
-  while (std::getline(lines, line)) {
-    if (line.rfind("idem_", 0) != 0) continue;
-    size_t space = line.rfind(' ');
-    samples[line.substr(0, space)] = std::stod(line.substr(space + 1));
-  }
-  return samples;
-}
 
 class OperationsTest : public ::testing::Test {
  protected:
@@ -232,6 +184,148 @@ TEST_F(OperationsTest, MetricsCountEachCallOfABatch) {
   EXPECT_EQ(delta("Insert", "INVALID_ARGUMENT"), 1);
   EXPECT_EQ(delta("BatchCall", "INVALID_ARGUMENT"), 1);
   EXPECT_EQ(db_.Scalar("SELECT count(*) FROM " + table_), "1");
+}
+
+// The key table's live records by state, as the reaper counts them, and
+// the calls a tombstone answered.
+TEST_F(OperationsTest, MetricsCountKeysByStateAndTombstoneHits) {
+  // A database of its own: the gauges count every key in it.
+  ScratchDatabase database("idem_ops_keys");
+  TestDatabase scratch(database.url());
+  scratch.Exec("CREATE TABLE " + table_ + " (id bigint PRIMARY KEY, n bigint)");
+  const int metrics_port = FreeLoopbackPort();
+  ServerProcess::Options options;
+  options.env = {
+      {"IDEM_DATABASE_URL", database.url()},
+      {"IDEM_TABLES", table_},
+      {"IDEM_METRICS_LISTEN", "127.0.0.1:" + std::to_string(metrics_port)},
+      {"IDEM_KEY_RETENTION", "1s"},
+      {"IDEM_COPY_LEASE", "1s"},
+      {"IDEM_TOMBSTONE_RETENTION", "1h"},
+      {"IDEM_REAPER_INTERVAL", "200ms"}};
+  auto server = ServerProcess::Start(options);
+  auto stub = server->Stub();
+  auto call = [&](const v1::KeyedCallRequest& request) {
+    grpc::ClientContext context;
+    v1::KeyedCallResponse response;
+    EXPECT_TRUE(stub->KeyedCall(&context, request, &response).ok());
+    return response;
+  };
+  // An answer kept an hour, one kept a second (then a tombstone), and a
+  // claim in flight.
+  v1::KeyedCallRequest kept;
+  kept.set_idempotency_key("kept");
+  *kept.mutable_insert() = Insert(1, 1);
+  kept.mutable_retention()->set_seconds(3600);
+  call(kept);
+  v1::KeyedCallRequest brief;
+  brief.set_idempotency_key("brief");
+  *brief.mutable_insert() = Insert(2, 2);
+  call(brief);
+  scratch.Exec(
+      "INSERT INTO idem.idempotency_keys (tenant, idempotency_key, "
+      "fingerprint, state, first_executed_at, last_seen_at, "
+      "lease_expires_at, expires_at) VALUES ('default', 'in-flight', "
+      "'\\x00', 1, now(), now(), now() + interval '1 minute', "
+      "now() + interval '1 day')");
+
+  const std::string hits = "idem_tombstone_hits_total{tenant=\"default\"}";
+  ASSERT_TRUE(Eventually([&] { return call(brief).answer_expired(); }));
+  EXPECT_EQ(Samples(Scrape(metrics_port))[hits], 1);
+  std::map<std::string, double> samples;
+  EXPECT_TRUE(Eventually([&] {
+    samples = Samples(Scrape(metrics_port));
+    return samples["idem_keys{state=\"finished\"}"] == 1 &&
+           samples["idem_keys{state=\"in_flight\"}"] == 1 &&
+           samples["idem_keys{state=\"expired\"}"] == 1;
+  })) << Scrape(metrics_port);
+}
+
+// The request lines of `log`, parsed.
+std::vector<nlohmann::json> RequestLines(const std::string& log) {
+  std::vector<nlohmann::json> lines;
+  std::istringstream stream(log);
+  std::string line;
+  while (std::getline(stream, line)) {
+    if (line.find("\"event\":\"request\"") != std::string::npos) {
+      lines.push_back(nlohmann::json::parse(line));
+    }
+  }
+  return lines;
+}
+
+// A caller's W3C traceparent puts its trace id in the line; a call under a
+// key is named by the key's hash, never by the key, also in the message.
+TEST_F(OperationsTest, RequestLogCarriesTheTraceIdAndOnlyAHashOfTheKey) {
+  ServerProcess::Options options;
+  options.env = {{"IDEM_TABLES", table_}, {"IDEM_REQUEST_LOG", "all"}};
+  auto server = ServerProcess::Start(options);
+  auto stub = server->Stub();
+  const std::string key = "customer-4711-" + table_;
+  const std::string trace_id = "4bf92f3577b34da6a3ce929d0e0e4736";
+  auto traced = [&](grpc::ClientContext& context) {
+    context.AddMetadata("traceparent",
+                        "00-" + trace_id + "-00f067aa0ba902b7-01");
+  };
+  v1::KeyedCallRequest keyed;
+  keyed.set_idempotency_key(key);
+  *keyed.mutable_insert() = Insert(1, 1);
+  v1::KeyedCallResponse answer;
+  {
+    grpc::ClientContext context;
+    traced(context);
+    ASSERT_TRUE(stub->KeyedCall(&context, keyed, &answer).ok());
+  }
+  *keyed.mutable_insert() = Insert(2, 2);  // another call: a mismatch
+  {
+    grpc::ClientContext context;
+    traced(context);
+    ASSERT_EQ(stub->KeyedCall(&context, keyed, &answer).error_code(),
+              grpc::StatusCode::FAILED_PRECONDITION);
+  }
+  {
+    grpc::ClientContext context;
+    traced(context);
+    v1::GetKeyRequest request;
+    request.set_idempotency_key(key);
+    v1::GetKeyResponse response;
+    ASSERT_TRUE(stub->GetKey(&context, request, &response).ok());
+  }
+  {
+    grpc::ClientContext context;
+    traced(context);
+    v1::ForgetKeyRequest request;
+    request.set_idempotency_key(key);
+    v1::ForgetKeyResponse response;
+    ASSERT_TRUE(stub->ForgetKey(&context, request, &response).ok());
+  }
+  {
+    grpc::ClientContext context;  // no key, a malformed traceparent
+    context.AddMetadata("traceparent", "00-" + trace_id + "-0-01");
+    v1::InsertResponse response;
+    ASSERT_TRUE(stub->Insert(&context, Insert(3, 3), &response).ok());
+  }
+
+  const std::string log = server->Log();
+  EXPECT_EQ(log.find(key), std::string::npos) << log;
+  const std::string key_hash = Sha256Hex("default\n" + key).substr(0, 12);
+  int keyed_lines = 0;
+  for (const nlohmann::json& line : RequestLines(log)) {
+    SCOPED_TRACE(line.dump());
+    if (line["method"] == "Insert") {
+      EXPECT_FALSE(line.contains("trace_id"));
+      EXPECT_FALSE(line.contains("key_hash"));
+      continue;
+    }
+    ++keyed_lines;
+    EXPECT_EQ(line.value("trace_id", ""), trace_id);
+    EXPECT_EQ(line.value("key_hash", ""), key_hash);
+    if (line["code"] != "OK") {
+      EXPECT_NE(line.value("message", "").find("<key " + key_hash + ">"),
+                std::string::npos);
+    }
+  }
+  EXPECT_EQ(keyed_lines, 4) << log;
 }
 
 // Lines of `log` for finished calls of `method` that ended with `code`.

@@ -4,11 +4,6 @@ as `python_client` with the tests' PostgreSQL).
 The package is staged from client/python (sources plus stubs generated from
 proto/, as `pip install` would lay them out) into a temporary folder that
 goes first on sys.path; test_install.py checks the real pip install.
-
-Tests of server features that are not on this branch's server yet carry
-`@pytest.mark.needs_server("feature")` and are skipped, saying so, unless
-the feature is listed in SERVER_FEATURES (or in the environment variable
-IDEM_TEST_SERVER_FEATURES, comma-separated, "all" for every one).
 """
 
 from __future__ import annotations
@@ -35,49 +30,9 @@ _STAGE = Path(tempfile.mkdtemp(prefix="idem-py-stage-"))
 _STAGED_PACKAGE = idem_build.stage(_STAGE)
 sys.path.insert(0, str(_STAGED_PACKAGE))
 
-# Features of brief §8 the server has; a test of one not listed here is
-# skipped, naming it.
-SERVER_FEATURES: frozenset[str] = frozenset({
-    "rich_errors", "insert_returning", "insert_same_key_twice",
-    "transaction", "expires_at", "keys",
-})
-KNOWN_FEATURES = frozenset({
-    "rich_errors",      # §8.1 ErrorInfo/RetryInfo in grpc-status-details-bin
-    "insert_returning",  # §8.2 InsertRequest.returning
-    "insert_same_key_twice",  # §8.2 duplicate keys inside one Insert
-    "transaction",      # §8.3 TransactionRequest under KeyedCall
-    "expires_at",       # §8.3 KeyedCallResponse.expires_at
-    "keys",             # §8.4 GetKey and ForgetKey
-})
-
-
-def _features() -> frozenset[str]:
-    extra = os.environ.get("IDEM_TEST_SERVER_FEATURES", "")
-    if extra.strip() == "all":
-        return KNOWN_FEATURES
-    return SERVER_FEATURES | {f.strip() for f in extra.split(",") if f}
-
-
-def pytest_configure(config: pytest.Config) -> None:
-    config.addinivalue_line(
-        "markers", "needs_server(feature): needs a server feature of brief "
-        "§8 that may not be on this branch yet")
-
 
 def pytest_unconfigure(config: pytest.Config) -> None:
     shutil.rmtree(_STAGE, ignore_errors=True)
-
-
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    available = _features()
-    for item in items:
-        for marker in item.iter_markers("needs_server"):
-            feature = marker.args[0]
-            assert feature in KNOWN_FEATURES, feature
-            if feature not in available:
-                item.add_marker(pytest.mark.skip(
-                    reason=f"{item.name}: needs server feature {feature!r} "
-                    "(brief §8), not on this branch's server yet"))
 
 
 class Tables:

@@ -1,6 +1,5 @@
-"""Calls of the second-round contract (brief §8) that the server on this
-branch does not have yet: each test names its feature (conftest.py) and is
-skipped, saying so, until the feature is listed there."""
+"""Rich errors, returning, duplicate keys in one insert, transactions,
+expires_at and the key API, through the Python client."""
 
 from __future__ import annotations
 
@@ -12,8 +11,6 @@ import idem
 from idem import KeyState, RowOutcome, UpdateOutcome
 from servers import hold_row_lock, psql
 
-needs = pytest.mark.needs_server
-
 
 @pytest.fixture
 def client(server):
@@ -21,7 +18,6 @@ def client(server):
         yield made
 
 
-@needs("rich_errors")
 def test_error_info_reason_and_metadata(client, tables, new_id, new_key):
     with pytest.raises(idem.InvalidArgumentError) as unknown:
         client.insert(tables.items, [{"id": new_id(), "nope": 1}])
@@ -37,7 +33,6 @@ def test_error_info_reason_and_metadata(client, tables, new_id, new_key):
     assert mismatch.value.reason == "KEY_MISMATCH"
 
 
-@needs("rich_errors")
 def test_retry_info_of_a_row_lock(server, tables, new_id):
     row = new_id()
     psql(f"INSERT INTO {tables.counters} VALUES ({row}, 0)")
@@ -50,7 +45,6 @@ def test_retry_info_of_a_row_lock(server, tables, new_id):
     assert caught.value.retry_delay is not None
 
 
-@needs("insert_returning")
 def test_returning_generated_and_met_values(client, tables, new_key):
     codes = [new_key(), new_key()]
     first = client.insert(tables.generated, [{"code": c} for c in codes],
@@ -66,7 +60,6 @@ def test_returning_generated_and_met_values(client, tables, new_key):
     assert met.returned == ({"seq": seqs[0], "note": "seen"},)
 
 
-@needs("insert_same_key_twice")
 def test_same_key_twice_in_one_insert(client, tables, new_id):
     row = new_id()
     result = client.insert(tables.items, [
@@ -76,7 +69,6 @@ def test_same_key_twice_in_one_insert(client, tables, new_id):
                                RowOutcome.CONFLICT)
 
 
-@needs("transaction")
 def test_transaction_commits_every_step(client, tables, new_id, new_key):
     row, counter = new_id(), new_id()
     psql(f"INSERT INTO {tables.counters} VALUES ({counter}, 0)")
@@ -95,8 +87,6 @@ def test_transaction_commits_every_step(client, tables, new_id, new_key):
     assert psql(f"SELECT n FROM {tables.counters} WHERE id = {counter}") == "3"
 
 
-@needs("transaction")
-@needs("rich_errors")
 def test_transaction_step_not_applied_rolls_back(client, tables, new_id):
     row = new_id()
     steps = [idem.Insert(tables.items, [{"id": row, "name": "x"}]),
@@ -109,7 +99,6 @@ def test_transaction_step_not_applied_rolls_back(client, tables, new_id):
     assert psql(f"SELECT count(*) FROM {tables.items} WHERE id = {row}") == "0"
 
 
-@needs("expires_at")
 def test_retention_and_expires_at(client, tables, new_id):
     before = datetime.datetime.now(datetime.timezone.utc)
     keyed = client.exactly_once(retention=datetime.timedelta(minutes=5)) \
@@ -118,7 +107,6 @@ def test_retention_and_expires_at(client, tables, new_id):
         datetime.timedelta(seconds=30)
 
 
-@needs("keys")
 def test_get_and_forget_key(client, tables, new_id, new_key):
     key, row = new_key(), new_id()
     assert client.get_key(key).state == KeyState.ABSENT
@@ -134,7 +122,6 @@ def test_get_and_forget_key(client, tables, new_id, new_key):
     assert rerun.result.outcomes == (RowOutcome.DUPLICATE,)
 
 
-@needs("keys")
 def test_get_key_of_a_stored_failure(client, tables, new_id, new_key):
     key = new_key()
     with pytest.raises(idem.InvalidArgumentError):

@@ -33,7 +33,6 @@ def chunk(loader, first_id, next_line):
                         version_column="next_line", require_applied=True)]
 
 
-@pytest.mark.needs_server("transaction")
 def test_checkpoint_moves_from_41_to_42_once(example_server):
     loader = f"test-{uuid.uuid4()}"
     url = example_server.url
@@ -55,7 +54,6 @@ def test_checkpoint_moves_from_41_to_42_once(example_server):
                 f"'{loader}'", url) == "42"
 
 
-@pytest.mark.needs_server("transaction")
 def test_loader_skips_a_chunk_another_loader_loaded(example_server, capsys):
     loader = f"test-{uuid.uuid4()}"
     with idem.Client(example_server.address) as client:

@@ -97,7 +97,6 @@ def test_keyed_retry(venv_python, example_server):
     assert "retried by idem.Client: COPIED, replayed=True" in out
 
 
-@pytest.mark.needs_server("transaction")
 def test_csv_loader_resumes_after_a_crash(venv_python, example_server):
     out = run_example(venv_python, example_server, "csv_loader.py",
                       "--stop-after", "2")

@@ -94,7 +94,6 @@ def test_wire_kinds_of_python_values():
         assert from_value(to_value(plain)) == plain
 
 
-@pytest.mark.needs_server("insert_returning")
 def test_returning_gives_the_stored_values(client, tables, new_id):
     row = {"id": new_id(), **{name: value for name, (value, _) in
                               CASES.items()}}

@@ -20,6 +20,8 @@ std::string DatabaseUrl() {
 
 TestDatabase::TestDatabase() : connection_(DatabaseUrl()) {}
 
+TestDatabase::TestDatabase(const std::string& url) : connection_(url) {}
+
 void TestDatabase::Exec(const std::string& sql) { Query(sql); }
 
 pqxx::result TestDatabase::Query(const std::string& sql) {

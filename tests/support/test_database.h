@@ -15,6 +15,8 @@ std::string DatabaseUrl();
 class TestDatabase {
  public:
   TestDatabase();
+  // On another database of the cluster (ScratchDatabase::url).
+  explicit TestDatabase(const std::string& url);
 
   void Exec(const std::string& sql);
   pqxx::result Query(const std::string& sql);

@@ -6,6 +6,7 @@
 #include "service/keys/fingerprint.h"
 #include "service/ops/insert_op.h"
 #include "service/ops/update_op.h"
+#include "tests/support/scratch_database.h"
 #include "tests/support/values.h"
 
 namespace idem::testing {
@@ -60,11 +61,7 @@ void GroupCommitTest::Open(const std::string& url, int sessions) {
 void GroupCommitTest::OpenOwnDatabase(int sessions) {
   own_database_ = TestDatabase::UniqueName("idem_own");
   db_.Exec("CREATE DATABASE " + own_database_);
-  std::string url = DatabaseUrl();
-  size_t query = url.find('?');
-  size_t slash = url.rfind('/', query);
-  own_url_ = url.substr(0, slash + 1) + own_database_ +
-             (query == std::string::npos ? "" : url.substr(query));
+  own_url_ = DatabaseUrlOf(own_database_);
   Open(own_url_, sessions);
 }
 

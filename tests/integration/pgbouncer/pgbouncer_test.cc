@@ -3,7 +3,9 @@
 // every statement unnamed and sets the timeouts inside each transaction,
 // so calls work whichever server connection PgBouncer lends, and no
 // setting of idem's is left behind on a connection another client gets.
-// PgBouncer has 3 server connections for the 12 of idem's pool.
+// PgBouncer has 3 server connections for the 12 of idem's pool. The replay
+// cache's forget listener connects to PostgreSQL directly
+// (IDEM_NOTIFY_DATABASE_URL): it refuses a session through PgBouncer.
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -35,12 +37,14 @@ class PgBouncerTest : public ::testing::Test {
               " (id bigint PRIMARY KEY, n bigint NOT NULL DEFAULT 0, note "
               "text)");
     server_ = ServerProcess::Start(
-        {.env = ServerEnv({table_}, {{"IDEM_DATABASE_URL", PgBouncerUrl()},
-                                     {"IDEM_PREPARED_STATEMENTS", "false"},
-                                     {"IDEM_POOL_SIZE", "12"},
-                                     {"IDEM_WORKERS", "8"},
-                                     {"IDEM_BATCH_THREADS", "4"},
-                                     {"IDEM_LOCK_TIMEOUT", "1s"}}),
+        {.env =
+             ServerEnv({table_}, {{"IDEM_DATABASE_URL", PgBouncerUrl()},
+                                  {"IDEM_NOTIFY_DATABASE_URL", DatabaseUrl()},
+                                  {"IDEM_PREPARED_STATEMENTS", "false"},
+                                  {"IDEM_POOL_SIZE", "12"},
+                                  {"IDEM_WORKERS", "8"},
+                                  {"IDEM_BATCH_THREADS", "4"},
+                                  {"IDEM_LOCK_TIMEOUT", "1s"}}),
          .args = {}});
   }
   static void TearDownTestSuite() {
@@ -169,6 +173,49 @@ TEST_F(PgBouncerTest, NoSessionStateLeftOnServerConnections) {
     EXPECT_EQ(row[1].as<std::string>(), "0");
     EXPECT_EQ(row[2].as<std::string>(), "on");
     EXPECT_EQ(row[3].as<int>(), 0);
+  }
+}
+
+// The forget goes through PgBouncer, the listener past it: this replica
+// hears the forget before ForgetKey answers, although the notification's
+// sender is a backend whose pid PgBouncer never told its client.
+TEST_F(PgBouncerTest, ForgetKeyIsHeardBeforeItAnswers) {
+  const std::string key = TestDatabase::UniqueName("forget");
+  ASSERT_TRUE(Call(*stub_, Increment(key, table_, 500)).ok());
+  grpc::ClientContext context;
+  v1::ForgetKeyRequest request;
+  request.set_idempotency_key(key);
+  v1::ForgetKeyResponse response;
+  ASSERT_TRUE(stub_->ForgetKey(&context, request, &response).ok());
+  EXPECT_TRUE(response.forgotten());
+  EXPECT_EQ(server_->Log().find("answers before this replica heard it"),
+            std::string::npos)
+      << server_->Log();
+}
+
+// A LISTEN through PgBouncer in transaction mode would hear nothing once
+// PgBouncer lends its server connection to another client: the listener
+// refuses such a session, leaves no LISTEN on it, and the replay cache
+// stays off, so that every replay reads the database.
+TEST_F(PgBouncerTest, ForgetListenerRefusesASessionThroughPgBouncer) {
+  std::unique_ptr<ServerProcess> server = ServerProcess::Start(
+      {.env = ServerEnv({table_}, {{"IDEM_DATABASE_URL", PgBouncerUrl()},
+                                   {"IDEM_PREPARED_STATEMENTS", "false"}}),
+       .args = {}});
+  // The server waited for the listener, which said why it does not listen.
+  EXPECT_NE(server->Log().find("is a connection pooler in between?"),
+            std::string::npos)
+      << server->Log();
+  const v1::KeyedCallRequest request =
+      Increment(TestDatabase::UniqueName("unlistened"), table_, 400);
+  Answer first = Call(*server->Stub(), request);
+  ExpectReplayOf(Call(*server->Stub(), request), first);
+  pqxx::connection other(PgBouncerUrl());
+  for (int i = 0; i < 6; ++i) {
+    pqxx::nontransaction txn(other);
+    EXPECT_EQ(
+        txn.exec1("SELECT count(*) FROM pg_listening_channels()")[0].as<int>(),
+        0);
   }
 }
 

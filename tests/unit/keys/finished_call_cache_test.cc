@@ -1,5 +1,6 @@
 // The cache of finished calls: only finished records, never past their
-// life, bounded in bytes.
+// life, bounded in bytes, never a forgotten key, and nothing while it may
+// have missed a forget.
 #include "service/keys/finished_call_cache.h"
 
 #include <gtest/gtest.h>
@@ -110,6 +111,63 @@ TEST(FinishedCallCacheTest, ZeroBytesKeepsNothing) {
   FinishedCallCache cache(Small(0));
   cache.Put({"t", "k"}, Finished("a"), Clock::now());
   EXPECT_FALSE(cache.Get({"t", "k"}) != nullptr);
+}
+
+TEST(FinishedCallCacheTest, ForgetsAnErasedKey) {
+  FinishedCallCache cache(Small());
+  cache.Put({"t", "k"}, Finished("a"), Clock::now());
+  cache.Put({"t", "other"}, Finished("b"), Clock::now());
+  cache.Erase({"t", "k"});
+  EXPECT_EQ(cache.Get({"t", "k"}), nullptr);
+  EXPECT_NE(cache.Get({"t", "other"}), nullptr);
+  EXPECT_EQ(cache.usage().hits, 1u);
+}
+
+// A call that read the record before its key was forgotten hands it over
+// after the forget was heard: it must not enter.
+TEST(FinishedCallCacheTest, RefusesARecordReadBeforeAnErase) {
+  FakeClock clock;
+  FinishedCallCache::Options options = Small();
+  options.now = [&clock] { return clock.now; };
+  FinishedCallCache cache(options);
+  const Clock::time_point read_at = clock.now;
+  clock.Advance(absl::Milliseconds(5));
+  cache.Erase({"t", "k"});
+  cache.Put({"t", "k"}, Finished("a"), read_at);
+  EXPECT_EQ(cache.Get({"t", "k"}), nullptr);
+  clock.Advance(absl::Milliseconds(5));
+  cache.Put({"t", "k"}, Finished("a"), clock.now);  // read after the erase
+  EXPECT_NE(cache.Get({"t", "k"}), nullptr);
+}
+
+TEST(FinishedCallCacheTest, ServesNothingWhileOffAndStartsEmpty) {
+  FakeClock clock;
+  FinishedCallCache::Options options = Small();
+  options.now = [&clock] { return clock.now; };
+  FinishedCallCache cache(options);
+  EXPECT_TRUE(cache.usage().serving);
+  cache.Put({"t", "k"}, Finished("a"), clock.now);
+  const Clock::time_point read_while_on = clock.now;
+
+  cache.SetServing(false);
+  EXPECT_FALSE(cache.usage().serving);
+  EXPECT_EQ(cache.usage().bytes, 0u);
+  EXPECT_EQ(cache.Get({"t", "k"}), nullptr);
+  clock.Advance(absl::Milliseconds(5));
+  const Clock::time_point read_while_off = clock.now;
+  cache.Put({"t", "off"}, Finished("a"), read_while_off);
+  EXPECT_EQ(cache.Get({"t", "off"}), nullptr);
+
+  clock.Advance(absl::Milliseconds(5));
+  cache.SetServing(true);
+  EXPECT_EQ(cache.Get({"t", "k"}), nullptr);
+  // Reads from before it was on again may be of keys forgotten unheard.
+  cache.Put({"t", "k"}, Finished("a"), read_while_on);
+  cache.Put({"t", "off"}, Finished("a"), read_while_off);
+  EXPECT_EQ(cache.Get({"t", "k"}), nullptr);
+  EXPECT_EQ(cache.Get({"t", "off"}), nullptr);
+  cache.Put({"t", "k"}, Finished("a"), clock.now);
+  EXPECT_NE(cache.Get({"t", "k"}), nullptr);
 }
 
 }  // namespace
