@@ -6,12 +6,14 @@
 // - the encoding is unambiguous: a decoder written here from the spec in
 //   docs/keyed-call.md reads it back, consuming every byte, into a call that
 //   equals the request once normalised (idempotency_key dropped,
-//   ON_CONFLICT_UNSPECIFIED as DO_NOTHING, -0.0 as 0.0, any null_value as
-//   NULL_VALUE). So two different calls never share an encoding.
+//   ON_CONFLICT_UNSPECIFIED as DO_NOTHING, -0.0 as 0.0, every NaN as one,
+//   any null_value as NULL_VALUE, copy paths as they resolve, retention
+//   dropped). So two different calls never share an encoding.
 #include <google/protobuf/io/coded_stream.h>
 #include <google/protobuf/io/zero_copy_stream_impl_lite.h>
 #include <google/protobuf/stubs/logging.h>
 
+#include <cmath>
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
@@ -22,6 +24,7 @@
 #include <vector>
 
 #include "idem/v1/idem.pb.h"
+#include "service/files/relative_path.h"
 #include "service/keys/fingerprint.h"
 
 namespace {
@@ -116,6 +119,58 @@ class Decoder {
     }
     return true;
   }
+  bool ReadInsert(idem::v1::InsertRequest* insert) {
+    std::string text;
+    uint64_t number, rows;
+    if (!Bytes(&text)) return false;
+    insert->set_table(text);
+    if (!Uint(&number)) return false;
+    insert->set_on_conflict(static_cast<idem::v1::OnConflict>(
+        static_cast<int>(static_cast<int64_t>(number))));
+    if (!Bytes(&text)) return false;
+    insert->set_version_column(text);
+    if (!Uint(&rows)) return false;
+    for (uint64_t i = 0; i < rows; ++i) {
+      if (!ReadRow(insert->add_rows())) return false;
+    }
+    // Returning columns, only when there are some.
+    if (pos_ < in_.size() && in_[pos_] == 'R') {
+      ++pos_;
+      uint64_t columns;
+      if (!Uint(&columns) || columns == 0) return false;
+      for (uint64_t i = 0; i < columns; ++i) {
+        if (!Bytes(&text)) return false;
+        insert->add_returning(text);
+      }
+    }
+    return true;
+  }
+  bool ReadUpdate(idem::v1::UpdateRequest* update) {
+    std::string text;
+    if (!Bytes(&text)) return false;
+    update->set_table(text);
+    if (!ReadRow(update->mutable_key()) || !ReadRow(update->mutable_set()) ||
+        !ReadRow(update->mutable_increment()) || !Bytes(&text)) {
+      return false;
+    }
+    update->set_version_column(text);
+    return true;
+  }
+  bool ReadStep(idem::v1::Step* step) {
+    char tag;
+    if (!Tag(&tag) || (tag != 'A' && tag != 'a')) return false;
+    step->set_require_applied(tag == 'A');
+    if (!Tag(&tag)) return false;
+    switch (tag) {
+      case 'I':
+        return ReadInsert(step->mutable_insert());
+      case 'U':
+        return ReadUpdate(step->mutable_update());
+      case '0':
+        return true;
+    }
+    return false;
+  }
   bool ReadCall(KeyedCallRequest* call) {
     std::string magic;
     char tag;
@@ -123,35 +178,12 @@ class Decoder {
       return false;
     }
     std::string text;
-    uint64_t number, rows;
+    uint64_t steps;
     switch (tag) {
-      case 'I': {
-        auto* insert = call->mutable_insert();
-        if (!Bytes(&text)) return false;
-        insert->set_table(text);
-        if (!Uint(&number)) return false;
-        insert->set_on_conflict(static_cast<idem::v1::OnConflict>(
-            static_cast<int>(static_cast<int64_t>(number))));
-        if (!Bytes(&text)) return false;
-        insert->set_version_column(text);
-        if (!Uint(&rows)) return false;
-        for (uint64_t i = 0; i < rows; ++i) {
-          if (!ReadRow(insert->add_rows())) return false;
-        }
-        return true;
-      }
-      case 'U': {
-        auto* update = call->mutable_update();
-        if (!Bytes(&text)) return false;
-        update->set_table(text);
-        if (!ReadRow(update->mutable_key()) ||
-            !ReadRow(update->mutable_set()) ||
-            !ReadRow(update->mutable_increment()) || !Bytes(&text)) {
-          return false;
-        }
-        update->set_version_column(text);
-        return true;
-      }
+      case 'I':
+        return ReadInsert(call->mutable_insert());
+      case 'U':
+        return ReadUpdate(call->mutable_update());
       case 'C': {
         auto* copy = call->mutable_copy_file();
         if (!Bytes(&text)) return false;
@@ -160,6 +192,16 @@ class Decoder {
         copy->set_destination_path(text);
         return true;
       }
+      case 'T':
+        if (!Uint(&steps)) return false;
+        for (uint64_t i = 0; i < steps; ++i) {
+          if (!ReadStep(call->mutable_transaction()->add_steps())) {
+            return false;
+          }
+        }
+        // A transaction always says it is one, even with no steps.
+        call->mutable_transaction();
+        return true;
       case '0':
         return true;
     }
@@ -177,6 +219,13 @@ void NormaliseValue(Value* value) {
   } else if (value->kind_case() == Value::kDoubleValue &&
              value->double_value() == 0) {
     value->set_double_value(0);
+  } else if (value->kind_case() == Value::kDoubleValue &&
+             std::isnan(value->double_value())) {
+    // Every NaN is one value, as PostgreSQL stores them.
+    const uint64_t bits = 0x7ff8000000000000;
+    double nan;
+    std::memcpy(&nan, &bits, sizeof(nan));
+    value->set_double_value(nan);
   }
 }
 
@@ -184,27 +233,52 @@ void NormaliseRow(Row* row) {
   for (auto& [name, value] : *row->mutable_columns()) NormaliseValue(&value);
 }
 
+void NormaliseInsert(idem::v1::InsertRequest* insert) {
+  if (insert->on_conflict() == idem::v1::ON_CONFLICT_UNSPECIFIED) {
+    insert->set_on_conflict(idem::v1::ON_CONFLICT_DO_NOTHING);
+  }
+  for (Row& row : *insert->mutable_rows()) NormaliseRow(&row);
+}
+
+void NormaliseUpdate(idem::v1::UpdateRequest* update) {
+  NormaliseRow(update->mutable_key());
+  NormaliseRow(update->mutable_set());
+  NormaliseRow(update->mutable_increment());
+}
+
+// A copy's path as the copy resolves it, or as sent when it refuses it.
+std::string NormalisedPath(const std::string& path) {
+  absl::StatusOr<idem::files::RelativePath> parsed =
+      idem::files::ParseRelativePath("path", path);
+  return parsed.ok() ? parsed->Joined() : path;
+}
+
 // The call as the fingerprint is meant to see it.
 KeyedCallRequest Normalised(const KeyedCallRequest& request) {
   KeyedCallRequest call = request;
   call.clear_idempotency_key();
+  call.clear_retention();
   call.DiscardUnknownFields();
   switch (call.call_case()) {
-    case KeyedCallRequest::kInsert: {
-      auto* insert = call.mutable_insert();
-      if (insert->on_conflict() == idem::v1::ON_CONFLICT_UNSPECIFIED) {
-        insert->set_on_conflict(idem::v1::ON_CONFLICT_DO_NOTHING);
+    case KeyedCallRequest::kInsert:
+      NormaliseInsert(call.mutable_insert());
+      break;
+    case KeyedCallRequest::kUpdate:
+      NormaliseUpdate(call.mutable_update());
+      break;
+    case KeyedCallRequest::kCopyFile: {
+      auto* copy = call.mutable_copy_file();
+      copy->set_source_path(NormalisedPath(copy->source_path()));
+      copy->set_destination_path(NormalisedPath(copy->destination_path()));
+      break;
+    }
+    case KeyedCallRequest::kTransaction:
+      for (idem::v1::Step& step :
+           *call.mutable_transaction()->mutable_steps()) {
+        if (step.has_insert()) NormaliseInsert(step.mutable_insert());
+        if (step.has_update()) NormaliseUpdate(step.mutable_update());
       }
-      for (Row& row : *insert->mutable_rows()) NormaliseRow(&row);
       break;
-    }
-    case KeyedCallRequest::kUpdate: {
-      auto* update = call.mutable_update();
-      NormaliseRow(update->mutable_key());
-      NormaliseRow(update->mutable_set());
-      NormaliseRow(update->mutable_increment());
-      break;
-    }
     default:
       break;
   }
@@ -280,11 +354,19 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     Fail("the canonical encoding does not decode");
   }
   KeyedCallRequest expected = Normalised(request);
-  if (decoded.has_update()) {
-    // The encoding cannot tell an absent Row from an empty one.
-    decoded.mutable_update()->mutable_key();
-    decoded.mutable_update()->mutable_set();
-    decoded.mutable_update()->mutable_increment();
+  // The encoding cannot tell an absent Row from an empty one.
+  auto fill_rows = [](idem::v1::UpdateRequest* update) {
+    update->mutable_key();
+    update->mutable_set();
+    update->mutable_increment();
+  };
+  if (decoded.has_update()) fill_rows(decoded.mutable_update());
+  if (expected.has_update()) fill_rows(expected.mutable_update());
+  for (auto* call : {&decoded, &expected}) {
+    for (idem::v1::Step& step : *call->mutable_transaction()->mutable_steps()) {
+      if (step.has_update()) fill_rows(step.mutable_update());
+    }
+    if (!call->has_transaction()) call->clear_transaction();
   }
   if (Deterministic(decoded) != Deterministic(expected)) {
     std::fprintf(stderr, "request:  %s\ndecoded:  %s\n",
