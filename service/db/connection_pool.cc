@@ -81,14 +81,17 @@ absl::StatusOr<std::unique_ptr<PgSession>> ConnectionPool::Connect() const {
     }
     setup.exec(TimeoutSettings(options_, false));
     setup.exec(DatabaseSideTimeouts(options_.tcp_timeout));
-    // Prepared statements run on generic plans (planning was a third of the
-    // database's time). Every statement the server prepares reads its
-    // tables by key, and a generic plan made while a table was small would
-    // keep scanning it whole once it has grown: so no plan may scan a table
-    // where an index can serve. Statements that join a table to a set run
-    // with PgSession::ExecPlannedPerRun instead, and unnamed statements
+    // Prepared statements run on generic plans from their first run
+    // (planning was a third of the database's time, and left to itself
+    // PostgreSQL kept planning the array statements per run). Every
+    // statement the server prepares reads its tables by key, and a generic
+    // plan made while a table was small would keep scanning it whole once it
+    // has grown: so no plan may scan a table where an index can serve.
+    // Statements that join a table to a set run with
+    // PgSession::ExecPlannedPerRun instead, and unnamed statements
     // (kUnnamed) are planned for their values anyway.
-    setup.exec("SET enable_seqscan = off");
+    setup.exec(
+        "SET enable_seqscan = off; SET plan_cache_mode = force_generic_plan");
     return session;
   } catch (const std::exception& error) {
     return MapDatabaseError(error);

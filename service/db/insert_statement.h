@@ -3,6 +3,7 @@
 
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "service/db/catalog.h"
@@ -22,6 +23,12 @@ struct InsertShape {
 // Equal shapes (of the same catalog table object) build the same SQL, so
 // their rows can go in one statement.
 bool operator==(const InsertShape& a, const InsertShape& b);
+
+template <typename H>
+H AbslHashValue(H hash, const InsertShape& shape) {
+  return H::combine(std::move(hash), shape.table, shape.columns,
+                    shape.do_update, shape.version_column, shape.returning);
+}
 
 // Both statements take one text[] parameter per shape column (element i is
 // row i's value) and return (ordinal, outcome, rows_with_same_key) per

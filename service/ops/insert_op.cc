@@ -106,6 +106,7 @@ absl::StatusOr<PreparedInsert> PrepareInsert(const OpsContext& context,
   absl::StatusOr<db::InsertShape> shape = ShapeOf(*insert.table, request);
   if (!shape.ok()) return shape.status();
   insert.shape = *std::move(shape);
+  insert.sql = context.insert_sql->Get(insert.table, insert.shape);
   insert.row_count = request.rows_size();
 
   const std::vector<size_t>& columns = insert.shape.columns;
@@ -207,7 +208,7 @@ void Count(v1::RowOutcome outcome, v1::InsertResponse& response) {
 absl::StatusOr<std::vector<v1::InsertResponse>> ExecuteInserts(
     db::Transaction& txn, const std::vector<const PreparedInsert*>& inserts) {
   const db::InsertShape& shape = inserts.front()->shape;
-  const db::InsertSql sql = db::BuildInsertSql(shape);
+  const db::InsertSql& sql = *inserts.front()->sql;
   const std::vector<std::vector<size_t>> rounds = InsertRounds(inserts);
   size_t row_count = 0;
   for (const PreparedInsert* insert : inserts) row_count += insert->row_count;

@@ -23,6 +23,7 @@ class PendingWrites;
 struct PreparedInsert {
   std::shared_ptr<const db::Table> table;
   db::InsertShape shape;
+  std::shared_ptr<const db::InsertSql> sql;  // of `shape`
   // values[c][r]: shape column c of row r, in PostgreSQL's text format.
   std::vector<std::vector<db::TextParam>> values;
   size_t row_count = 0;

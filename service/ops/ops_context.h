@@ -2,8 +2,10 @@
 #define IDEM_SERVICE_OPS_OPS_CONTEXT_H_
 
 #include <cstddef>
+#include <memory>
 
 #include "absl/time/time.h"
+#include "service/db/insert_sql_cache.h"
 
 namespace idem {
 namespace db {
@@ -44,8 +46,11 @@ struct OpsContext {
   GroupCommitter* committer = nullptr;
   files::StorageRoot* storage_root = nullptr;  // null: CopyFile is off
   // How long a keyed CopyFile holds its key before a retry may take over.
-  absl::Duration copy_lease = absl::Seconds(60);
+  absl::Duration copy_lease = absl::Seconds(15);
   Limits limits;
+  // Shared by copies of the context.
+  std::shared_ptr<db::InsertSqlCache> insert_sql =
+      std::make_shared<db::InsertSqlCache>();
 };
 
 }  // namespace ops
