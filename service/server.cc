@@ -166,17 +166,14 @@ absl::Status Server::BuildOperations() {
                                                 config_.tombstone_retention);
   ops_.pool = pool_.get();
   ops_.catalog = catalog_.get();
-  ops_.key_store = key_store_.get();
   if (config_.replay_cache_bytes > 0) {
     keys::FinishedCallCache::Options cache;
     cache.max_bytes = static_cast<size_t>(config_.replay_cache_bytes);
     finished_calls_ = std::make_unique<keys::FinishedCallCache>(cache);
-    ops_.finished_calls = finished_calls_.get();
     keys::ForgetListener::Options listening;
     listening.url = config_.notify_database_url;
     forget_listener_ = std::make_unique<keys::ForgetListener>(
         std::move(listening), *finished_calls_);
-    ops_.forget_listener = forget_listener_.get();
     // Replays are answered from memory from the first call on, unless the
     // listener is slow to listen: then the cache is off until it does.
     if (!forget_listener_->AwaitListening(absl::Seconds(5))) {
@@ -186,6 +183,9 @@ absl::Status Server::BuildOperations() {
                   "database until it does"}});
     }
   }
+  ledger_ = std::make_unique<keys::Ledger>(
+      *pool_, *key_store_, finished_calls_.get(), forget_listener_.get());
+  ops_.ledger = ledger_.get();
   ops_.storage_root = storage_root_.get();
   ops_.copy_lease = config_.copy_lease;
   ops_.limits.max_rows_per_insert = config_.max_rows;

@@ -19,6 +19,7 @@
 #include "service/keys/forget_listener.h"
 #include "service/keys/key_reaper.h"
 #include "service/keys/key_store.h"
+#include "service/keys/ledger.h"
 #include "service/observability/metrics.h"
 #include "service/ops/group_commit.h"
 #include "service/ops/ops_context.h"
@@ -59,6 +60,7 @@ class Server {
   std::unique_ptr<keys::KeyStore> key_store_;
   std::unique_ptr<keys::FinishedCallCache> finished_calls_;
   std::unique_ptr<keys::ForgetListener> forget_listener_;  // after its cache
+  std::unique_ptr<keys::Ledger> ledger_;
   std::unique_ptr<files::StorageRoot> storage_root_;
   ops::OpsContext ops_;
   // Declared before the threads that use them, so destroyed after them.

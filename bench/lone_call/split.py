@@ -4,6 +4,7 @@ server and load generator (CLOCK_MONOTONIC ns; 'ns tid point' lines).
 
 A throw-away build, never committed into service/ (issue #22 item 2):
 
+  git worktree add /tmp/instr 02129b1 && cd /tmp/instr   # the code it marks
   git apply bench/lone_call/trace-points.patch     # marks hand-offs, statements
   cmake -S . -B build-instr -DCMAKE_BUILD_TYPE=Release -DIDEM_BUILD_TESTS=OFF
   cmake --build build-instr -j2 --target idem-server idem_loadgen

@@ -191,14 +191,14 @@ IdemService::Call IdemService::MakeKeyedCall(
         ops::RunKeyedCall(
             ops_, caller.tenant, request,
             [this, response, done = std::move(done),
-             tenant = caller.tenant](ops::KeyedOutcome outcome) {
+             tenant = caller.tenant](keys::Answer outcome) {
               FinishKeyedCall(tenant, response, std::move(outcome), done);
             },
             writes);
       },
       [this, &request, response](const auth::Caller& caller, const Done& done) {
         if (!caller.Allows(auth::Operation::kKeyedCall)) return false;
-        std::optional<ops::KeyedOutcome> remembered =
+        std::optional<keys::Answer> remembered =
             ops::AnswerFromMemory(ops_, caller.tenant, request);
         if (!remembered.has_value()) return false;
         FinishKeyedCall(caller.tenant, response, *std::move(remembered), done);
@@ -275,7 +275,7 @@ grpc::ServerUnaryReactor* IdemService::CopyFile(
 
 void IdemService::FinishKeyedCall(const std::string& tenant,
                                   v1::KeyedCallResponse* response,
-                                  ops::KeyedOutcome outcome, const Done& done) {
+                                  keys::Answer outcome, const Done& done) {
   if (outcome.key_mismatch) metrics_.RecordKeyMismatch(tenant);
   if (outcome.response.answer_expired()) metrics_.RecordTombstoneHit(tenant);
   if (!outcome.replayed && outcome.response.has_insert()) {

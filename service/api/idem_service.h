@@ -13,9 +13,9 @@
 #include "service/api/tenant_limiter.h"
 #include "service/api/worker_pool.h"
 #include "service/auth/authenticator.h"
+#include "service/keys/answer.h"
 #include "service/observability/metrics.h"
 #include "service/ops/group_commit.h"
-#include "service/ops/keyed_outcome.h"
 #include "service/ops/ops_context.h"
 
 namespace idem::api {
@@ -109,8 +109,8 @@ class IdemService final : public v1::IdemService::CallbackService {
   void Start(auth::Caller caller, std::vector<Call> calls);
   // Ends a KeyedCall with `outcome`: metrics, response, `done`.
   void FinishKeyedCall(const std::string& tenant,
-                       v1::KeyedCallResponse* response,
-                       ops::KeyedOutcome outcome, const Done& done);
+                       v1::KeyedCallResponse* response, keys::Answer outcome,
+                       const Done& done);
 
   ops::OpsContext& ops_;
   WorkerPool& workers_;

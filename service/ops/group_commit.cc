@@ -8,7 +8,6 @@
 
 #include "absl/container/flat_hash_set.h"
 #include "service/common/refusals.h"
-#include "service/ops/keyed_answers.h"
 
 namespace idem::ops {
 
@@ -29,7 +28,7 @@ GroupCommitter::~GroupCommitter() {
 }
 
 void PendingWrites::Add(WriteCall call,
-                        std::function<void(KeyedOutcome)> done) {
+                        std::function<void(keys::Answer)> done) {
   writes_.push_back({std::move(call), std::move(done)});
 }
 
@@ -52,7 +51,7 @@ void GroupCommitter::SubmitAll(PendingWrites writes) {
     }
   }
   for (size_t i = queued; i < calls.size(); ++i) {
-    calls[i].done(StatusOnly(Overloaded()));
+    calls[i].done(keys::Answer::OfStatus(Overloaded()));
   }
   if (mine.has_value()) Commit(*std::move(mine));
 }
@@ -78,7 +77,7 @@ void GroupCommitter::Commit(Taken batch) {
   std::vector<WriteCall*> calls;
   for (Pending& pending : batch.calls) calls.push_back(&pending.call);
   if (options_.on_batch) options_.on_batch(calls.size());
-  std::vector<KeyedOutcome> outcomes = RunWriteBatch(context_, calls);
+  std::vector<keys::Answer> outcomes = RunWriteBatch(context_, calls);
   for (size_t i = 0; i < batch.calls.size(); ++i) {
     batch.calls[i].done(std::move(outcomes[i]));
   }

@@ -10,7 +10,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
 #include "absl/synchronization/mutex.h"
-#include "service/ops/keyed_outcome.h"
+#include "service/keys/answer.h"
 #include "service/ops/ops_context.h"
 #include "service/ops/write_batch.h"
 
@@ -51,21 +51,21 @@ struct GroupCommitOptions {
 // to the committer at once (GroupCommitter::SubmitAll).
 class PendingWrites {
  public:
-  void Add(WriteCall call, std::function<void(KeyedOutcome)> done);
+  void Add(WriteCall call, std::function<void(keys::Answer)> done);
   bool empty() const { return writes_.empty(); }
 
  private:
   friend class GroupCommitter;
   struct Write {
     WriteCall call;
-    std::function<void(KeyedOutcome)> done;
+    std::function<void(keys::Answer)> done;
   };
   std::vector<Write> writes_;
 };
 
 class GroupCommitter {
  public:
-  using Done = std::function<void(KeyedOutcome)>;
+  using Done = std::function<void(keys::Answer)>;
   using Pending = PendingWrites::Write;
 
   GroupCommitter(const OpsContext& context, GroupCommitOptions options);

@@ -256,7 +256,7 @@ void RunInsert(const OpsContext& context, const std::string& tenant,
     return;
   }
   writes.Add(WriteCall{tenant, *std::move(insert), std::nullopt},
-             [done = std::move(done)](KeyedOutcome outcome) {
+             [done = std::move(done)](keys::Answer outcome) {
                if (!outcome.status.ok()) {
                  done(std::move(outcome.status));
                } else {

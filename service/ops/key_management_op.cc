@@ -5,36 +5,28 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "service/common/error_reason.h"
-#include "service/db/transaction.h"
-#include "service/keys/finished_call_cache.h"
-#include "service/keys/forget_listener.h"
+#include "service/common/proto_time.h"
 #include "service/keys/key_rules.h"
-#include "service/keys/key_store.h"
-#include "service/ops/keyed_answers.h"
+#include "service/keys/ledger.h"
 
 namespace idem::ops {
 namespace {
-
-// How long ForgetKey waits for this replica's listener to hear the
-// notification of its forget. By the time it is heard, PostgreSQL has
-// signalled every listening session; a second covers a busy database.
-constexpr absl::Duration kHeardWithin = absl::Seconds(1);
 
 // GetKeyResponse of a live record.
 KeyView ViewOf(const keys::StoredCall& stored) {
   KeyView view;
   v1::GetKeyResponse& response = view.response;
   response.set_fingerprint(absl::BytesToHexString(stored.fingerprint));
-  *response.mutable_first_executed_at() = ToProto(stored.first_executed_at);
+  *response.mutable_first_executed_at() = ToTimestamp(stored.first_executed_at);
   if (!stored.done) {
     response.set_state(v1::KEY_STATE_IN_FLIGHT);
-    *response.mutable_expires_at() = ToProto(stored.lease_expires_at);
+    *response.mutable_expires_at() = ToTimestamp(stored.lease_expires_at);
   } else if (stored.answer_expired) {
     response.set_state(v1::KEY_STATE_EXPIRED);
-    *response.mutable_expires_at() = ToProto(stored.tombstone_until);
+    *response.mutable_expires_at() = ToTimestamp(stored.tombstone_until);
   } else {
     response.set_state(v1::KEY_STATE_FINISHED);
-    *response.mutable_expires_at() = ToProto(stored.expires_at);
+    *response.mutable_expires_at() = ToTimestamp(stored.expires_at);
     if (stored.status.ok()) {
       response.mutable_answer()->ParseFromString(stored.response);
     } else {
@@ -56,11 +48,7 @@ absl::StatusOr<KeyView> RunGetKey(const OpsContext& context,
   }
   const keys::KeyId id{tenant, request.idempotency_key()};
   absl::StatusOr<std::optional<keys::StoredCall>> stored =
-      db::RunAutocommit(*context.pool,
-                        [&](db::Transaction& txn)
-                            -> absl::StatusOr<std::optional<keys::StoredCall>> {
-                          return context.key_store->Lookup(txn, id);
-                        });
+      context.ledger->Read(id);
   if (!stored.ok()) return stored.status();
   if (!stored->has_value()) {
     KeyView absent;
@@ -79,17 +67,7 @@ absl::StatusOr<v1::ForgetKeyResponse> RunForgetKey(
     return valid;
   }
   const keys::KeyId id{tenant, request.idempotency_key()};
-  // Awaited from before the commit, so that it cannot be heard unawaited.
-  std::optional<keys::ForgetListener::Delivery> delivery;
-  absl::StatusOr<keys::Forgotten> forgotten = db::RunInTransaction(
-      *context.pool,
-      [&](db::Transaction& txn) -> absl::StatusOr<keys::Forgotten> {
-        if (context.forget_listener != nullptr) {
-          delivery.emplace(*context.forget_listener, txn.BackendPid(),
-                           keys::ForgetPayload(id));
-        }
-        return context.key_store->Forget(txn, id);
-      });
+  absl::StatusOr<keys::Forgotten> forgotten = context.ledger->Forget(id);
   if (!forgotten.ok()) return forgotten.status();
   if (*forgotten == keys::Forgotten::kInFlight) {
     // FAILED_PRECONDITION, not ABORTED: retrying a ForgetKey does not help
@@ -99,13 +77,6 @@ absl::StatusOr<v1::ForgetKeyResponse> RunForgetKey(
             "idempotency key \"", id.key,
             "\" is in flight; it can be forgotten once its call finished")),
         ReasonName(Reason::kKeyInFlight), {});
-  }
-  if (context.finished_calls != nullptr) context.finished_calls->Erase(id);
-  // Unheard after the wait (or while the listener does not listen, when
-  // this replica's cache is off anyway), the key is still forgotten: the
-  // answer stays OK.
-  if (delivery.has_value() && *forgotten == keys::Forgotten::kForgotten) {
-    delivery->Await(kHeardWithin);
   }
   v1::ForgetKeyResponse response;
   response.set_forgotten(*forgotten == keys::Forgotten::kForgotten);

@@ -6,19 +6,15 @@
 #include "service/db/database_error.h"
 #include "service/db/transaction.h"
 #include "service/keys/fingerprint.h"
-#include "service/keys/finished_call_cache.h"
 #include "service/keys/key_rules.h"
-#include "service/keys/key_store.h"
-#include "service/keys/lease_keeper.h"
+#include "service/keys/ledger.h"
 #include "service/ops/copy_file_op.h"
 #include "service/ops/group_commit.h"
-#include "service/ops/keyed_answers.h"
 
 namespace idem::ops {
 namespace {
 
 using keys::KeyClaim;
-using keys::StoredCall;
 
 absl::StatusOr<WriteCall> PrepareWrite(const OpsContext& context,
                                        const v1::KeyedCallRequest& request,
@@ -41,78 +37,29 @@ absl::StatusOr<WriteCall> PrepareWrite(const OpsContext& context,
   return WriteCall{claim.id.tenant, *std::move(update), claim};
 }
 
-// CopyFile: the file system shares no transaction with the key, so the key
-// is claimed with a lease first, then the copy runs, then its answer is
-// stored. The lease is renewed while the copy runs, so a live copy is never
-// taken over; a crash in between leaves a lease that the next retry takes
-// over once it lapses (the copy is idempotent, so running it again is
-// safe). The claim's owner token fences it: a run whose claim was taken
-// over can neither complete nor release the new one, and answers with
-// what the key holds instead of its own copy.
-KeyedOutcome RunKeyedCopy(const OpsContext& context, const KeyClaim& claim,
+// CopyFile: the file system shares no transaction with the key, so the
+// ledger holds the key with a lease while the copy runs (the copy is
+// idempotent, so a retry that takes over a dead run's lease may run it
+// again).
+keys::Answer RunKeyedCopy(const OpsContext& context, const KeyClaim& claim,
                           const v1::CopyFileRequest& request) {
-  const keys::KeyStore& store = *context.key_store;
-  // A finished key is answered from a single autocommit read: replays
-  // write nothing and cost one round trip.
-  absl::StatusOr<std::optional<StoredCall>> stored = db::RunAutocommit(
-      *context.pool,
-      [&](db::Transaction& txn) -> absl::StatusOr<std::optional<StoredCall>> {
-        return store.Lookup(txn, claim.id);
+  return context.ledger->RunLeased(
+      claim, context.copy_lease,
+      [&]() -> absl::StatusOr<v1::KeyedCallResponse> {
+        absl::StatusOr<v1::CopyFileResponse> copied =
+            RunCopyFile(context, request);
+        if (!copied.ok()) return copied.status();
+        v1::KeyedCallResponse response;
+        *response.mutable_copy_file() = *std::move(copied);
+        return response;
       });
-  if (!stored.ok()) return StatusOnly(stored.status());
-  if (stored->has_value()) {
-    if (std::optional<KeyedOutcome> answer = FromStored(**stored, claim)) {
-      return *std::move(answer);
-    }
-  }
-  const keys::LeaseTerms lease{keys::NewLeaseOwner(), context.copy_lease};
-  std::optional<absl::Time> first;
-  absl::StatusOr<std::optional<KeyedOutcome>> claimed = db::RunInTransaction(
-      *context.pool,
-      [&](db::Transaction& txn) -> absl::StatusOr<std::optional<KeyedOutcome>> {
-        first = store.Claim(txn, claim, &lease);
-        if (first.has_value()) return std::optional<KeyedOutcome>();
-        absl::StatusOr<KeyedOutcome> holder = AnswerOfHolder(txn, store, claim);
-        if (!holder.ok()) return holder.status();
-        return std::optional<KeyedOutcome>(*std::move(holder));
-      });
-  if (!claimed.ok()) return StatusOnly(claimed.status());
-  if (claimed->has_value()) return **std::move(claimed);
-
-  absl::StatusOr<v1::CopyFileResponse> copied = [&] {
-    keys::LeaseKeeper keeper(*context.pool, store, claim, lease);
-    return RunCopyFile(context, request);
-  }();
-  absl::StatusOr<KeyedOutcome> outcome = db::RunInTransaction(
-      *context.pool, [&](db::Transaction& txn) -> absl::StatusOr<KeyedOutcome> {
-        if (!copied.ok() && db::IsTransient(copied.status())) {
-          store.Release(txn, claim, lease.owner);
-          return StatusOnly(copied.status());
-        }
-        KeyedOutcome result = StatusOnly(copied.status());
-        if (copied.ok()) {
-          *result.response.mutable_copy_file() = *copied;
-          *result.response.mutable_first_executed_at() = ToProto(*first);
-          *result.response.mutable_expires_at() =
-              ToProto(*first + claim.retention);
-        }
-        std::string body =
-            copied.ok() ? result.response.SerializeAsString() : "";
-        if (!store.Complete(txn,
-                            {&claim, copied.status(), body, &lease.owner})) {
-          return AnswerOfHolder(txn, store, claim);
-        }
-        return result;
-      });
-  if (!outcome.ok()) return StatusOnly(outcome.status());
-  return *std::move(outcome);
 }
 
 // How long the answer is kept: the call's own retention, within bounds, or
 // the server's.
 absl::StatusOr<absl::Duration> RetentionOf(
     const OpsContext& context, const v1::KeyedCallRequest& request) {
-  if (!request.has_retention()) return context.key_store->retention();
+  if (!request.has_retention()) return context.ledger->default_retention();
   const absl::Duration asked = absl::Seconds(request.retention().seconds()) +
                                absl::Nanoseconds(request.retention().nanos());
   if (asked < absl::Minutes(1) || asked > context.limits.max_key_retention) {
@@ -128,38 +75,36 @@ absl::StatusOr<absl::Duration> RetentionOf(
 
 }  // namespace
 
-std::optional<KeyedOutcome> AnswerFromMemory(
+std::optional<keys::Answer> AnswerFromMemory(
     const OpsContext& context, const std::string& tenant,
     const v1::KeyedCallRequest& request) {
   // A key that breaks the key rules was never stored, so it is not
   // remembered either: RunKeyedCall refuses it.
-  if (context.finished_calls == nullptr ||
-      request.call_case() == v1::KeyedCallRequest::CALL_NOT_SET) {
+  if (request.call_case() == v1::KeyedCallRequest::CALL_NOT_SET) {
     return std::nullopt;
   }
-  const keys::KeyId id{tenant, request.idempotency_key()};
-  std::shared_ptr<const StoredCall> finished = context.finished_calls->Get(id);
-  if (finished == nullptr) return std::nullopt;
-  return FromStored(*finished, KeyClaim{id, keys::Fingerprint(request)});
+  return context.ledger->AnswerFromMemory(
+      keys::KeyId{tenant, request.idempotency_key()},
+      [&] { return keys::Fingerprint(request); });
 }
 
 void RunKeyedCall(const OpsContext& context, const std::string& tenant,
                   const v1::KeyedCallRequest& request,
-                  std::function<void(KeyedOutcome)> done,
+                  std::function<void(keys::Answer)> done,
                   PendingWrites& writes) {
   if (absl::Status valid =
           keys::ValidateIdempotencyKey(request.idempotency_key());
       !valid.ok()) {
-    return done(StatusOnly(valid));
+    return done(keys::Answer::OfStatus(valid));
   }
   if (request.call_case() == v1::KeyedCallRequest::CALL_NOT_SET) {
-    return done(StatusOnly(
+    return done(keys::Answer::OfStatus(
         Error(Reason::kRequestInvalid,
               "a KeyedCall needs a call: insert, update, copy_file or "
               "transaction")));
   }
   absl::StatusOr<absl::Duration> retention = RetentionOf(context, request);
-  if (!retention.ok()) return done(StatusOnly(retention.status()));
+  if (!retention.ok()) return done(keys::Answer::OfStatus(retention.status()));
   const KeyClaim claim{{tenant, request.idempotency_key()},
                        keys::Fingerprint(request),
                        *retention};
@@ -169,9 +114,9 @@ void RunKeyedCall(const OpsContext& context, const std::string& tenant,
   absl::StatusOr<WriteCall> write = PrepareWrite(context, request, claim);
   if (!write.ok()) {
     if (db::IsTransient(write.status())) {
-      return done(StatusOnly(write.status()));
+      return done(keys::Answer::OfStatus(write.status()));
     }
-    return done(StoreFailure(context, claim, write.status()));
+    return done(context.ledger->StoreFailure(claim, write.status()));
   }
   writes.Add(*std::move(write), std::move(done));
 }

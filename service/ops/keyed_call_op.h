@@ -6,7 +6,7 @@
 #include <string>
 
 #include "idem/v1/idem.pb.h"
-#include "service/ops/keyed_outcome.h"
+#include "service/keys/answer.h"
 #include "service/ops/ops_context.h"
 
 namespace idem::ops {
@@ -26,7 +26,7 @@ class PendingWrites;
 // - deterministic failures are stored, transient ones are not.
 void RunKeyedCall(const OpsContext& context, const std::string& tenant,
                   const v1::KeyedCallRequest& request,
-                  std::function<void(KeyedOutcome)> done,
+                  std::function<void(keys::Answer)> done,
                   PendingWrites& writes);
 
 // The answer to `request` when this replica remembers its key finished
@@ -34,7 +34,7 @@ void RunKeyedCall(const OpsContext& context, const std::string& tenant,
 // when the key is not remembered or the request is not well formed:
 // RunKeyedCall then decides. A key that is not remembered costs one lookup,
 // no fingerprint.
-std::optional<KeyedOutcome> AnswerFromMemory(
+std::optional<keys::Answer> AnswerFromMemory(
     const OpsContext& context, const std::string& tenant,
     const v1::KeyedCallRequest& request);
 

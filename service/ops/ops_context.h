@@ -16,9 +16,7 @@ namespace files {
 class StorageRoot;
 }  // namespace files
 namespace keys {
-class FinishedCallCache;
-class ForgetListener;
-class KeyStore;
+class Ledger;
 }  // namespace keys
 
 namespace ops {
@@ -36,12 +34,8 @@ struct Limits {
 struct OpsContext {
   db::ConnectionPool* pool = nullptr;
   db::Catalog* catalog = nullptr;
-  keys::KeyStore* key_store = nullptr;
-  // Answers replays from memory; null: every replay reads the database.
-  keys::FinishedCallCache* finished_calls = nullptr;
-  // Keeps `finished_calls` clear of keys forgotten through any replica;
-  // set whenever `finished_calls` is.
-  keys::ForgetListener* forget_listener = nullptr;
+  // Every key's record and answer.
+  keys::Ledger* ledger = nullptr;
   // Commits Insert and keyed Insert/Update calls in batches.
   GroupCommitter* committer = nullptr;
   files::StorageRoot* storage_root = nullptr;  // null: CopyFile is off

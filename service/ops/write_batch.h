@@ -6,9 +6,9 @@
 #include <variant>
 #include <vector>
 
+#include "service/keys/answer.h"
 #include "service/keys/key_store.h"
 #include "service/ops/insert_op.h"
-#include "service/ops/keyed_outcome.h"
 #include "service/ops/ops_context.h"
 #include "service/ops/transaction_op.h"
 #include "service/ops/update_op.h"
@@ -40,7 +40,7 @@ struct WriteCall {
 // that fails deterministically under a key has its failure stored, as alone.
 // When the database is unreachable or the commit's fate is unknown, every
 // call gets that status (UNAVAILABLE): a retry under the same key replays.
-std::vector<KeyedOutcome> RunWriteBatch(const OpsContext& context,
+std::vector<keys::Answer> RunWriteBatch(const OpsContext& context,
                                         const std::vector<WriteCall*>& calls);
 
 }  // namespace idem::ops

@@ -18,7 +18,7 @@
 namespace idem::testing {
 namespace {
 
-using ops::KeyedOutcome;
+using keys::Answer;
 using ops::WriteCall;
 
 class CommitOutcomeTest : public GroupCommitTest {
@@ -27,7 +27,7 @@ class CommitOutcomeTest : public GroupCommitTest {
     GroupCommitTest::SetUp();
     cache_ = std::make_unique<keys::FinishedCallCache>(
         keys::FinishedCallCache::Options{});
-    context_.finished_calls = cache_.get();
+    UseReplayCache(cache_.get());
   }
   void TearDown() override { db::testing::Faults() = {}; }
 
@@ -41,8 +41,8 @@ class CommitOutcomeTest : public GroupCommitTest {
     return calls;
   }
 
-  void ExpectNothingHappened(const std::vector<KeyedOutcome>& outcomes) {
-    for (const KeyedOutcome& outcome : outcomes) {
+  void ExpectNothingHappened(const std::vector<Answer>& outcomes) {
+    for (const Answer& outcome : outcomes) {
       EXPECT_EQ(outcome.status.code(), absl::StatusCode::kUnavailable)
           << outcome.status;
     }
@@ -74,7 +74,7 @@ TEST_F(CommitOutcomeTest, AFailedReleaseAbandonsTheBatch) {
   // Without the fault the same calls run afresh, each with its own answer.
   db::testing::Faults() = {};
   std::vector<WriteCall> again = GoodGoodBad();
-  std::vector<KeyedOutcome> outcomes = RunBatch(again);
+  std::vector<Answer> outcomes = RunBatch(again);
   EXPECT_TRUE(outcomes[0].status.ok()) << outcomes[0].status;
   EXPECT_TRUE(outcomes[1].status.ok()) << outcomes[1].status;
   EXPECT_EQ(outcomes[2].status.code(), absl::StatusCode::kFailedPrecondition);

@@ -14,7 +14,7 @@
 namespace idem::testing {
 namespace {
 
-using ops::KeyedOutcome;
+using keys::Answer;
 using ops::WriteCall;
 
 class DeferredConstraintTest : public GroupCommitTest {
@@ -64,7 +64,7 @@ TEST_F(DeferredConstraintTest, KeyedCallsFailAloneAndReplayTheirOwnAnswers) {
     return calls;
   };
   std::vector<WriteCall> calls = make();
-  std::vector<KeyedOutcome> first = RunBatch(calls);
+  std::vector<Answer> first = RunBatch(calls);
   ASSERT_EQ(first.size(), 8u);
   for (int i = 0; i < 8; ++i) {
     SCOPED_TRACE(i);
@@ -83,7 +83,7 @@ TEST_F(DeferredConstraintTest, KeyedCallsFailAloneAndReplayTheirOwnAnswers) {
             "0,2,4,6");
 
   std::vector<WriteCall> again = make();
-  std::vector<KeyedOutcome> replayed = RunBatch(again);
+  std::vector<Answer> replayed = RunBatch(again);
   for (int i = 0; i < 8; ++i) {
     SCOPED_TRACE(i);
     EXPECT_TRUE(replayed[i].replayed);
@@ -95,7 +95,7 @@ TEST_F(DeferredConstraintTest, KeyedCallsFailAloneAndReplayTheirOwnAnswers) {
 TEST_F(DeferredConstraintTest, PlainInsertsFailAlone) {
   std::vector<WriteCall> calls;
   for (int i = 0; i < 8; ++i) calls.push_back(InsertCall(Child(i)));
-  std::vector<KeyedOutcome> outcomes = RunBatch(calls);
+  std::vector<Answer> outcomes = RunBatch(calls);
   for (int i = 0; i < 8; ++i) {
     SCOPED_TRACE(i);
     EXPECT_EQ(outcomes[i].status.ok(), i % 2 == 0) << outcomes[i].status;
@@ -113,7 +113,7 @@ TEST_F(DeferredConstraintTest, ADeferredUniqueConstraintFailsOnlyTheLaterCall) {
   calls.push_back(InsertCall(Code(2, "b"), "code-2"));
   calls.push_back(InsertCall(Code(3, "a"), "code-3"));
   calls.push_back(InsertCall(Code(4, "c")));
-  std::vector<KeyedOutcome> outcomes = RunBatch(calls);
+  std::vector<Answer> outcomes = RunBatch(calls);
   EXPECT_TRUE(outcomes[0].status.ok()) << outcomes[0].status;
   EXPECT_TRUE(outcomes[1].status.ok()) << outcomes[1].status;
   EXPECT_FALSE(outcomes[2].status.ok());

@@ -54,8 +54,13 @@ void GroupCommitTest::Open(const std::string& url, int sessions) {
   ASSERT_TRUE(db::ApplyMigrations(*pool_).ok());
   AllowTables({items_, counters_});
   key_store_ = std::make_unique<keys::KeyStore>(absl::Hours(1));
+  UseReplayCache(nullptr);
   context_.pool = pool_.get();
-  context_.key_store = key_store_.get();
+}
+
+void GroupCommitTest::UseReplayCache(keys::FinishedCallCache* cache) {
+  ledger_ = std::make_unique<keys::Ledger>(*pool_, *key_store_, cache, nullptr);
+  context_.ledger = ledger_.get();
 }
 
 void GroupCommitTest::OpenOwnDatabase(int sessions) {
@@ -119,7 +124,7 @@ ops::WriteCall GroupCommitTest::KeyedIncrement(const std::string& key,
       keys::KeyClaim{{tenant_, key}, keys::Fingerprint(request)}};
 }
 
-std::vector<ops::KeyedOutcome> GroupCommitTest::RunBatch(
+std::vector<keys::Answer> GroupCommitTest::RunBatch(
     std::vector<ops::WriteCall>& calls) {
   std::vector<ops::WriteCall*> batch;
   for (ops::WriteCall& call : calls) batch.push_back(&call);

@@ -13,6 +13,7 @@
 #include "service/db/catalog.h"
 #include "service/db/connection_pool.h"
 #include "service/keys/key_store.h"
+#include "service/keys/ledger.h"
 #include "service/ops/ops_context.h"
 #include "service/ops/write_batch.h"
 #include "tests/support/test_database.h"
@@ -61,10 +62,13 @@ class GroupCommitTest : public ::testing::Test {
   ops::WriteCall InsertCall(const v1::InsertRequest& request,
                             const std::string& key = "");
 
+  // Replays answered from `cache` (null: from the database).
+  void UseReplayCache(keys::FinishedCallCache* cache);
+
   // Serves `tables` too (the test has created them).
   void AllowTables(const std::vector<std::string>& tables);
 
-  std::vector<ops::KeyedOutcome> RunBatch(std::vector<ops::WriteCall>& calls);
+  std::vector<keys::Answer> RunBatch(std::vector<ops::WriteCall>& calls);
 
   // The key's record as "state/status_code", or "" when there is none.
   std::string KeyRecord(const std::string& key);
@@ -76,6 +80,7 @@ class GroupCommitTest : public ::testing::Test {
   std::unique_ptr<db::ConnectionPool> pool_;
   std::unique_ptr<db::Catalog> catalog_;
   std::unique_ptr<keys::KeyStore> key_store_;
+  std::unique_ptr<keys::Ledger> ledger_;
   std::vector<std::string> allowed_;
   std::string own_database_;
   std::string own_url_;

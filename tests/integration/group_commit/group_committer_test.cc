@@ -18,7 +18,7 @@
 namespace idem::testing {
 namespace {
 
-using ops::KeyedOutcome;
+using keys::Answer;
 using ops::WriteCall;
 
 using GroupCommitterTest = GroupCommitTest;
@@ -55,10 +55,10 @@ TEST_F(GroupCommitterTest, CallsWaitingForABusyCommitterShareABatch) {
   calls.push_back(KeyedInsert("k", 5, "a"));
   calls.push_back(KeyedInsert("k", 5, "a"));  // same key: a later batch
   calls[3].tenant = "other tenant";           // another tenant: apart too
-  std::vector<KeyedOutcome> outcomes(calls.size());
+  std::vector<Answer> outcomes(calls.size());
   absl::BlockingCounter answered(static_cast<int>(calls.size()));
   auto submit = [&](size_t i) {
-    Submit(committer, std::move(calls[i]), [&, i](KeyedOutcome outcome) {
+    Submit(committer, std::move(calls[i]), [&, i](Answer outcome) {
       outcomes[i] = std::move(outcome);
       answered.DecrementCount();
     });
@@ -92,7 +92,7 @@ TEST_F(GroupCommitterTest, CallsSubmittedTogetherShareABatch) {
   absl::BlockingCounter answered(kCalls);
   ops::PendingWrites writes;
   for (int i = 0; i < kCalls; ++i) {
-    writes.Add(PlainInsert(200 + i, "g"), [&](KeyedOutcome outcome) {
+    writes.Add(PlainInsert(200 + i, "g"), [&](Answer outcome) {
       EXPECT_TRUE(outcome.status.ok()) << outcome.status;
       answered.DecrementCount();
     });
@@ -117,16 +117,16 @@ TEST_F(GroupCommitterTest, ATenantWaitingOnALockLeavesAThreadForOthers) {
 
   absl::Notification stuck_done, second_done, other_done;
   Submit(committer, PlainInsert(1, "stuck"),
-         [&](KeyedOutcome) { stuck_done.Notify(); });
+         [&](Answer) { stuck_done.Notify(); });
   ASSERT_TRUE(Eventually([&] { return db_.LockWaiters(items_) == 1; }));
   // The tenant's next call waits for its first batch; another tenant's
   // call takes the free thread and commits while the lock is still held.
   Submit(committer, PlainInsert(2, "second"),
-         [&](KeyedOutcome) { second_done.Notify(); });
+         [&](Answer) { second_done.Notify(); });
   WriteCall other = PlainInsert(3, "other");
   other.tenant = "other tenant";
-  KeyedOutcome other_outcome;
-  Submit(committer, std::move(other), [&](KeyedOutcome outcome) {
+  Answer other_outcome;
+  Submit(committer, std::move(other), [&](Answer outcome) {
     other_outcome = std::move(outcome);
     other_done.Notify();
   });
@@ -165,15 +165,15 @@ TEST_F(GroupCommitterTest, AnotherTenantIsServedPastAStuckTenantsQueue) {
   absl::BlockingCounter stuck_answered(kStuck);
   for (int i = 0; i < kStuck; ++i) {
     Submit(committer, KeyedIncrement("stuck-" + std::to_string(i)),
-           [&](KeyedOutcome) { stuck_answered.DecrementCount(); });
+           [&](Answer) { stuck_answered.DecrementCount(); });
   }
   ASSERT_TRUE(Eventually([&] { return db_.LockWaiters(counters_) == 3; }));
 
   WriteCall other = PlainInsert(1, "other");
   other.tenant = "other tenant";
   absl::Notification other_done;
-  KeyedOutcome other_outcome;
-  Submit(committer, std::move(other), [&](KeyedOutcome outcome) {
+  Answer other_outcome;
+  Submit(committer, std::move(other), [&](Answer outcome) {
     other_outcome = std::move(outcome);
     other_done.Notify();
   });
@@ -194,7 +194,7 @@ TEST_F(GroupCommitterTest, ALoneCallCommitsOnTheSubmittingThread) {
   ops::GroupCommitter committer(context_, ops::GroupCommitOptions{});
   std::thread::id committed_on;
   bool answered = false;
-  Submit(committer, PlainInsert(1, "lone"), [&](KeyedOutcome outcome) {
+  Submit(committer, PlainInsert(1, "lone"), [&](Answer outcome) {
     EXPECT_TRUE(outcome.status.ok()) << outcome.status;
     committed_on = std::this_thread::get_id();
     answered = true;
@@ -205,18 +205,17 @@ TEST_F(GroupCommitterTest, ALoneCallCommitsOnTheSubmittingThread) {
 }
 
 TEST_F(GroupCommitterTest, QueuedCallsAreCommittedBeforeItStops) {
-  std::vector<KeyedOutcome> outcomes(20);
+  std::vector<Answer> outcomes(20);
   {
     ops::GroupCommitOptions options;
     options.threads = 2;
     ops::GroupCommitter committer(context_, options);
     for (int i = 0; i < 20; ++i) {
-      Submit(
-          committer, PlainInsert(100 + i, "n"),
-          [&, i](KeyedOutcome outcome) { outcomes[i] = std::move(outcome); });
+      Submit(committer, PlainInsert(100 + i, "n"),
+             [&, i](Answer outcome) { outcomes[i] = std::move(outcome); });
     }
   }
-  for (const KeyedOutcome& outcome : outcomes) {
+  for (const Answer& outcome : outcomes) {
     EXPECT_TRUE(outcome.status.ok()) << outcome.status;
   }
   EXPECT_EQ(db_.Scalar("SELECT count(*) FROM " + items_), "20");
@@ -231,9 +230,9 @@ TEST_F(GroupCommitterTest, AFullQueueRefusesWithADelay) {
   ops::GroupCommitter committer(context_, options);
   LockHolder lock("LOCK TABLE " + items_ + " IN ACCESS EXCLUSIVE MODE");
   absl::BlockingCounter answered(3);
-  std::vector<KeyedOutcome> outcomes(3);
+  std::vector<Answer> outcomes(3);
   auto submit = [&](int i) {
-    Submit(committer, PlainInsert(i, "x"), [&, i](KeyedOutcome outcome) {
+    Submit(committer, PlainInsert(i, "x"), [&, i](Answer outcome) {
       outcomes[i] = std::move(outcome);
       answered.DecrementCount();
     });

@@ -16,7 +16,7 @@
 namespace idem::testing {
 namespace {
 
-using ops::KeyedOutcome;
+using keys::Answer;
 using ops::WriteCall;
 
 class UpsertOutcomeTest : public GroupCommitTest {
@@ -60,7 +60,7 @@ class UpsertOutcomeTest : public GroupCommitTest {
     LockHolder holder(change);
     std::vector<WriteCall> calls;
     calls.push_back(InsertCall(request));
-    std::vector<KeyedOutcome> outcomes;
+    std::vector<Answer> outcomes;
     std::thread upsert([&] { outcomes = RunBatch(calls); });
     EXPECT_TRUE(Eventually([&] { return db_.LockWaiters(table) == 1; }));
     holder.Commit();

@@ -18,7 +18,7 @@
 namespace idem::testing {
 namespace {
 
-using ops::KeyedOutcome;
+using keys::Answer;
 using ops::WriteCall;
 
 using WriteBatchTest = GroupCommitTest;
@@ -30,10 +30,10 @@ TEST_F(WriteBatchTest, EveryCallOfABatchCommitsInOneTransaction) {
   calls.push_back(KeyedInsert("k1", 3, "c"));
   calls.push_back(KeyedIncrement("k2"));
   calls.push_back(KeyedInsert("k3", 4, "d"));
-  std::vector<KeyedOutcome> outcomes = RunBatch(calls);
+  std::vector<Answer> outcomes = RunBatch(calls);
 
   ASSERT_EQ(outcomes.size(), 5u);
-  for (const KeyedOutcome& outcome : outcomes) {
+  for (const Answer& outcome : outcomes) {
     EXPECT_TRUE(outcome.status.ok()) << outcome.status;
     EXPECT_FALSE(outcome.replayed);
   }
@@ -65,7 +65,7 @@ TEST_F(WriteBatchTest, AFailingCallFailsAloneAndItsKeyKeepsTheFailure) {
   calls.push_back(KeyedInsert("good", 3, "good"));
   calls.push_back(KeyedInsert("bad", 4, "negative", -1));
   calls.push_back(KeyedIncrement("count"));
-  std::vector<KeyedOutcome> outcomes = RunBatch(calls);
+  std::vector<Answer> outcomes = RunBatch(calls);
 
   ASSERT_EQ(outcomes.size(), 5u);
   EXPECT_TRUE(outcomes[0].status.ok()) << outcomes[0].status;
@@ -85,7 +85,7 @@ TEST_F(WriteBatchTest, AFailingCallFailsAloneAndItsKeyKeepsTheFailure) {
   std::vector<WriteCall> again;
   again.push_back(KeyedInsert("bad", 4, "negative", -1));
   again.push_back(KeyedInsert("good", 3, "good"));
-  std::vector<KeyedOutcome> replays = RunBatch(again);
+  std::vector<Answer> replays = RunBatch(again);
   EXPECT_TRUE(replays[0].replayed);
   EXPECT_EQ(replays[0].status, outcomes[3].status);
   EXPECT_TRUE(replays[1].replayed);
@@ -98,7 +98,7 @@ TEST_F(WriteBatchTest, CallsOnOneRowKeepTheOutcomesTheyWouldHaveAlone) {
   calls.push_back(PlainInsert(9, "a"));
   calls.push_back(PlainInsert(9, "a"));
   calls.push_back(PlainInsert(9, "b"));
-  std::vector<KeyedOutcome> outcomes = RunBatch(calls);
+  std::vector<Answer> outcomes = RunBatch(calls);
 
   ASSERT_EQ(outcomes.size(), 3u);
   EXPECT_EQ(outcomes[0].response.insert().outcomes(0),
@@ -114,7 +114,7 @@ TEST_F(WriteBatchTest, KeysAlreadyHeldAreAnsweredFromTheirRecord) {
   std::vector<WriteCall> first;
   first.push_back(KeyedInsert("done", 20, "x"));
   first.push_back(KeyedInsert("other", 21, "y"));
-  std::vector<KeyedOutcome> before = RunBatch(first);
+  std::vector<Answer> before = RunBatch(first);
   ASSERT_TRUE(before[0].status.ok());
   std::string items = db_.Dump(items_);
 
@@ -122,7 +122,7 @@ TEST_F(WriteBatchTest, KeysAlreadyHeldAreAnsweredFromTheirRecord) {
   calls.push_back(KeyedInsert("done", 20, "x"));       // the same call
   calls.push_back(KeyedInsert("other", 22, "other"));  // another call
   calls.push_back(PlainInsert(23, "z"));
-  std::vector<KeyedOutcome> outcomes = RunBatch(calls);
+  std::vector<Answer> outcomes = RunBatch(calls);
 
   EXPECT_TRUE(outcomes[0].replayed);
   EXPECT_EQ(outcomes[0].response.insert().SerializeAsString(),
@@ -152,7 +152,7 @@ TEST_F(WriteBatchTest, AKeyRecordedMeanwhileUndoesTheBatchAndReplays) {
       absl::BytesToHexString(calls[0].key->fingerprint) +
       "', 2, 5, 'stored by the other caller', now(), now(), "
       "now() + interval '1 hour')");
-  std::vector<KeyedOutcome> outcomes;
+  std::vector<Answer> outcomes;
   std::thread batch([&] { outcomes = RunBatch(calls); });
   ASSERT_TRUE(
       Eventually([&] { return db_.LockWaiters("idempotency_keys") == 1; }));
@@ -183,7 +183,7 @@ TEST_F(WriteBatchTest, UpdatesLockRowsInKeyOrderWhateverTheCallOrder) {
   std::vector<WriteCall> calls;
   calls.push_back(KeyedIncrement("two", 2));
   calls.push_back(KeyedIncrement("one", 1));
-  std::vector<KeyedOutcome> outcomes;
+  std::vector<Answer> outcomes;
   std::thread batch([&] { outcomes = RunBatch(calls); });
   ASSERT_TRUE(Eventually([&] { return db_.LockWaiters(counters_) == 1; }));
   pqxx::connection probe(DatabaseUrl());
@@ -222,7 +222,7 @@ TEST_F(WriteBatchTest, AStuckBatchWaitsAtMostOneLockTimeoutPerAttempt) {
   }
   calls.push_back(PlainInsert(1, "free"));
   const absl::Time start = absl::Now();
-  std::vector<KeyedOutcome> outcomes = RunBatch(calls);
+  std::vector<Answer> outcomes = RunBatch(calls);
   const absl::Duration took = absl::Now() - start;
 
   // Two lock timeouts and the statements around them; one per call would
@@ -261,9 +261,9 @@ TEST_F(WriteBatchTest, RepeatedKeysApplyInOrderAndReturnedRowsReplay) {
   calls.push_back(InsertCall(repeated, "repeated"));
   calls.push_back(PlainInsert(5, "c"));
   calls.push_back(InsertCall(upsert));
-  std::vector<KeyedOutcome> outcomes = RunBatch(calls);
+  std::vector<Answer> outcomes = RunBatch(calls);
   ASSERT_EQ(outcomes.size(), 3u);
-  for (const KeyedOutcome& outcome : outcomes) {
+  for (const Answer& outcome : outcomes) {
     ASSERT_TRUE(outcome.status.ok()) << outcome.status;
   }
   const v1::InsertResponse& first = outcomes[0].response.insert();
@@ -285,7 +285,7 @@ TEST_F(WriteBatchTest, RepeatedKeysApplyInOrderAndReturnedRowsReplay) {
 
   std::vector<WriteCall> again;
   again.push_back(InsertCall(repeated, "repeated"));
-  std::vector<KeyedOutcome> replayed = RunBatch(again);
+  std::vector<Answer> replayed = RunBatch(again);
   EXPECT_TRUE(replayed[0].replayed);
   EXPECT_EQ(replayed[0].response.insert().SerializeAsString(),
             first.SerializeAsString());
@@ -351,12 +351,12 @@ TEST_F(BatchLockOrderTest, TransactionsInConcurrentBatchesDoNotDeadlock) {
     one.push_back(transfer("b" + r, 2, 1));
     other.push_back(transfer("c" + r, 2, 1));
     other.push_back(transfer("d" + r, 1, 2));
-    std::vector<KeyedOutcome> first, second;
+    std::vector<Answer> first, second;
     std::thread racing([&] { second = RunBatch(other); });
     first = RunBatch(one);
     racing.join();
     for (const auto* outcomes : {&first, &second}) {
-      for (const KeyedOutcome& outcome : *outcomes) {
+      for (const Answer& outcome : *outcomes) {
         ASSERT_TRUE(outcome.status.ok()) << round << ": " << outcome.status;
       }
     }

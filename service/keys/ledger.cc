@@ -1,0 +1,285 @@
+#include "service/keys/ledger.h"
+
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "service/common/error_reason.h"
+#include "service/common/proto_time.h"
+#include "service/common/refusals.h"
+#include "service/db/database_error.h"
+#include "service/keys/lease_keeper.h"
+
+namespace idem::keys {
+namespace {
+
+using Clock = FinishedCallCache::Clock;
+
+// How long Forget waits for this replica's listener to hear the
+// notification of its forget. By the time it is heard, PostgreSQL has
+// signalled every listening session; a second covers a busy database.
+constexpr absl::Duration kHeardWithin = absl::Seconds(1);
+
+// The answer a stored record gives, or nullopt when the caller may claim
+// the key (an in-progress record whose lease has lapsed).
+std::optional<Answer> AnswerOf(const StoredCall& stored,
+                               const KeyClaim& claim) {
+  Answer answer;
+  if (stored.fingerprint != claim.fingerprint) {
+    answer.key_mismatch = true;
+    answer.status = Error(
+        Reason::kKeyMismatch,
+        absl::StrCat("idempotency key \"", claim.id.key,
+                     "\" was already used for a different call; use a new "
+                     "key for a new call"));
+    return answer;
+  }
+  if (!stored.done && !stored.answer_expired) {
+    if (stored.lease_remaining <= absl::ZeroDuration()) return std::nullopt;
+    answer.status = KeyInFlight(claim.id.key, stored.lease_remaining);
+    return answer;
+  }
+  answer.replayed = true;
+  if (stored.answer_expired) {
+    // A tombstone: the call ran, its answer is gone; nothing runs again.
+    answer.response.set_answer_expired(true);
+  } else {
+    answer.status = stored.status;
+    if (stored.status.ok() &&
+        !answer.response.ParseFromString(stored.response)) {
+      answer.status = absl::InternalError("stored response is unreadable");
+    }
+  }
+  answer.response.set_replayed(true);
+  *answer.response.mutable_first_executed_at() =
+      ToTimestamp(stored.first_executed_at);
+  *answer.response.mutable_expires_at() = ToTimestamp(stored.expires_at);
+  return answer;
+}
+
+// The record of a call finished now under `claim`: what the cache keeps.
+StoredCall FinishedRecord(const KeyClaim& claim, absl::Status status,
+                          std::string response, absl::Time first_executed_at,
+                          absl::Time now) {
+  StoredCall record;
+  record.fingerprint = claim.fingerprint;
+  record.done = true;
+  record.status = std::move(status);
+  record.response = std::move(response);
+  record.first_executed_at = first_executed_at;
+  record.expires_at = first_executed_at + claim.retention;
+  record.expires_in = record.expires_at - now;
+  return record;
+}
+
+// The answer's own times: when the call first ran and until when its
+// answer is kept.
+void Stamp(v1::KeyedCallResponse& response, absl::Time first_executed_at,
+           absl::Duration retention) {
+  *response.mutable_first_executed_at() = ToTimestamp(first_executed_at);
+  *response.mutable_expires_at() = ToTimestamp(first_executed_at + retention);
+}
+
+}  // namespace
+
+Ledger::Ledger(db::ConnectionPool& pool, const KeyStore& store,
+               FinishedCallCache* cache, ForgetListener* listener)
+    : pool_(pool), store_(store), cache_(cache), listener_(listener) {}
+
+std::optional<Answer> Ledger::AnswerFromMemory(
+    const KeyId& id, absl::FunctionRef<std::string()> fingerprint) const {
+  if (cache_ == nullptr) return std::nullopt;
+  std::shared_ptr<const StoredCall> finished = cache_->Get(id);
+  if (finished == nullptr) return std::nullopt;
+  return AnswerOf(*finished, KeyClaim{id, fingerprint()});
+}
+
+absl::StatusOr<std::vector<Ledger::Turn>> Ledger::Begin(
+    db::Transaction& txn, const std::vector<const KeyClaim*>& claims,
+    KeyWrite write, absl::Time now) const {
+  std::vector<Turn> turns(claims.size());
+  if (claims.empty()) return turns;
+  std::vector<const KeyId*> ids;
+  for (const KeyClaim* claim : claims) ids.push_back(&claim->id);
+  std::vector<std::optional<StoredCall>> stored = store_.LookupAll(txn, ids);
+  std::vector<const KeyClaim*> to_claim;
+  std::vector<Turn*> claiming;
+  for (size_t k = 0; k < claims.size(); ++k) {
+    Turn& turn = turns[k];
+    turn.claim = claims[k];
+    if (stored[k].has_value()) {
+      turn.answer = AnswerOf(*stored[k], *turn.claim);
+      if (stored[k]->done) turn.finished = *std::move(stored[k]);
+      if (turn.answer.has_value()) continue;
+    }
+    if (write == KeyWrite::kRecordAfter) {
+      turn.first_executed_at = now;
+      continue;
+    }
+    to_claim.push_back(turn.claim);
+    claiming.push_back(&turn);
+  }
+  if (to_claim.empty()) return turns;
+  std::vector<std::optional<absl::Time>> won =
+      store_.ClaimAll(txn, to_claim, nullptr);
+  for (size_t c = 0; c < to_claim.size(); ++c) {
+    if (won[c].has_value()) {
+      claiming[c]->first_executed_at = *won[c];
+      continue;
+    }
+    // Claimed by a transaction that committed since the read.
+    absl::StatusOr<Answer> holder = AnswerOfHolder(txn, *to_claim[c]);
+    if (!holder.ok()) return holder.status();
+    claiming[c]->answer = *std::move(holder);
+  }
+  return turns;
+}
+
+Ledger::FinishResult Ledger::Finish(db::Transaction& txn, KeyWrite write,
+                                    const std::vector<Ran>& ran,
+                                    absl::Time now) const {
+  if (ran.empty()) return FinishResult::kFinished;
+  std::vector<KeyCompletion> completions;
+  for (const Ran& call : ran) {
+    Turn& turn = *call.turn;
+    Stamp(*call.response, turn.first_executed_at, turn.claim->retention);
+    turn.finished = FinishedRecord(*turn.claim, absl::OkStatus(),
+                                   call.response->SerializeAsString(),
+                                   turn.first_executed_at, now);
+    completions.push_back(
+        {turn.claim, absl::OkStatus(), turn.finished->response});
+  }
+  if (write == KeyWrite::kRecordAfter) {
+    return store_.RecordAll(txn, completions, now) ? FinishResult::kFinished
+                                                   : FinishResult::kLostRace;
+  }
+  return store_.CompleteAll(txn, completions) == completions.size()
+             ? FinishResult::kFinished
+             : FinishResult::kChangedHands;
+}
+
+void Ledger::Remember(const Turn& turn, Clock::time_point observed_at) const {
+  if (turn.finished.has_value()) {
+    Remember(turn.claim->id, *turn.finished, observed_at);
+  }
+}
+
+void Ledger::Remember(const KeyId& id, const StoredCall& finished,
+                      Clock::time_point observed_at) const {
+  if (cache_ != nullptr) cache_->Put(id, finished, observed_at);
+}
+
+Answer Ledger::RunLeased(
+    const KeyClaim& claim, absl::Duration lease_length,
+    absl::FunctionRef<absl::StatusOr<v1::KeyedCallResponse>()> work) const {
+  const Clock::time_point started = Clock::now();
+  // A finished key is answered from a single autocommit read: replays
+  // write nothing and cost one round trip.
+  absl::StatusOr<std::optional<StoredCall>> stored = Read(claim.id);
+  if (!stored.ok()) return Answer::OfStatus(stored.status());
+  if (stored->has_value()) {
+    if (std::optional<Answer> answer = AnswerOf(**stored, claim)) {
+      if ((*stored)->done) Remember(claim.id, **stored, started);
+      return *std::move(answer);
+    }
+  }
+  const LeaseTerms lease{NewLeaseOwner(), lease_length};
+  std::optional<absl::Time> first;
+  absl::StatusOr<std::optional<Answer>> claimed = db::RunInTransaction(
+      pool_,
+      [&](db::Transaction& txn) -> absl::StatusOr<std::optional<Answer>> {
+        first = store_.Claim(txn, claim, &lease);
+        if (first.has_value()) return std::optional<Answer>();
+        absl::StatusOr<Answer> holder = AnswerOfHolder(txn, claim);
+        if (!holder.ok()) return holder.status();
+        return std::optional<Answer>(*std::move(holder));
+      });
+  if (!claimed.ok()) return Answer::OfStatus(claimed.status());
+  if (claimed->has_value()) return **std::move(claimed);
+
+  absl::StatusOr<v1::KeyedCallResponse> ran = [&] {
+    LeaseKeeper keeper(pool_, store_, claim, lease);
+    return work();
+  }();
+  std::optional<StoredCall> finished;
+  absl::StatusOr<Answer> answer = db::RunInTransaction(
+      pool_, [&](db::Transaction& txn) -> absl::StatusOr<Answer> {
+        if (!ran.ok() && db::IsTransient(ran.status())) {
+          store_.Release(txn, claim, lease.owner);
+          return Answer::OfStatus(ran.status());
+        }
+        Answer result = Answer::OfStatus(ran.status());
+        if (ran.ok()) {
+          result.response = *std::move(ran);
+          Stamp(result.response, *first, claim.retention);
+        }
+        StoredCall record =
+            FinishedRecord(claim, ran.status(),
+                           ran.ok() ? result.response.SerializeAsString() : "",
+                           *first, absl::Now());
+        if (!store_.Complete(
+                txn, {&claim, record.status, record.response, &lease.owner})) {
+          return AnswerOfHolder(txn, claim);
+        }
+        finished = std::move(record);
+        return result;
+      });
+  if (!answer.ok()) return Answer::OfStatus(answer.status());
+  if (finished.has_value()) Remember(claim.id, *finished, started);
+  return *std::move(answer);
+}
+
+Answer Ledger::StoreFailure(const KeyClaim& claim,
+                            const absl::Status& failure) const {
+  const Clock::time_point started = Clock::now();
+  std::optional<StoredCall> finished;
+  absl::StatusOr<Answer> stored = db::RunInTransaction(
+      pool_, [&](db::Transaction& txn) -> absl::StatusOr<Answer> {
+        std::optional<absl::Time> first = store_.Claim(txn, claim, nullptr);
+        if (!first.has_value()) return AnswerOfHolder(txn, claim);
+        store_.Complete(txn, {&claim, failure, ""});
+        finished = FinishedRecord(claim, failure, "", *first, absl::Now());
+        return Answer{failure, {}, false};
+      });
+  if (!stored.ok()) return Answer::OfStatus(stored.status());
+  if (finished.has_value()) Remember(claim.id, *finished, started);
+  return *std::move(stored);
+}
+
+absl::StatusOr<std::optional<StoredCall>> Ledger::Read(const KeyId& id) const {
+  return db::RunAutocommit(
+      pool_,
+      [&](db::Transaction& txn) -> absl::StatusOr<std::optional<StoredCall>> {
+        return store_.Lookup(txn, id);
+      });
+}
+
+absl::StatusOr<Forgotten> Ledger::Forget(const KeyId& id) const {
+  // Awaited from before the commit, so that it cannot be heard unawaited.
+  std::optional<ForgetListener::Delivery> delivery;
+  absl::StatusOr<Forgotten> forgotten = db::RunInTransaction(
+      pool_, [&](db::Transaction& txn) -> absl::StatusOr<Forgotten> {
+        if (listener_ != nullptr) {
+          delivery.emplace(*listener_, txn.BackendPid(), ForgetPayload(id));
+        }
+        return store_.Forget(txn, id);
+      });
+  if (!forgotten.ok() || *forgotten == Forgotten::kInFlight) return forgotten;
+  if (cache_ != nullptr) cache_->Erase(id);
+  // Unheard after the wait (or while the listener does not listen, when
+  // this replica's cache is off anyway), the key is still forgotten.
+  if (delivery.has_value() && *forgotten == Forgotten::kForgotten) {
+    delivery->Await(kHeardWithin);
+  }
+  return forgotten;
+}
+
+absl::StatusOr<Answer> Ledger::AnswerOfHolder(db::Transaction& txn,
+                                              const KeyClaim& claim) const {
+  std::optional<StoredCall> stored = store_.Lookup(txn, claim.id);
+  std::optional<Answer> answer;
+  if (stored.has_value()) answer = AnswerOf(*stored, claim);
+  if (!answer.has_value()) return KeyChangedHands();
+  return *std::move(answer);
+}
+
+}  // namespace idem::keys
