@@ -1,7 +1,6 @@
 #include "service/keys/key_store.h"
 
 #include <pqxx/binarystring>
-#include <pqxx/except>
 #include <utility>
 
 #include "absl/container/flat_hash_map.h"
@@ -113,6 +112,7 @@ FROM unnest($1::text[], $2::text[], $3::text[], $4::integer[], $5::text[],
   AS c(tenant, idempotency_key, fingerprint, status_code, status_message,
        response, details, retention)
 ORDER BY c.tenant, c.idempotency_key
+ON CONFLICT DO NOTHING
 )sql";
 
 // Completes only the claims their completers hold: a leased claim by its
@@ -354,14 +354,9 @@ bool KeyStore::RecordAll(db::Transaction& txn,
   params.push_back(absl::FormatTime("%Y-%m-%d %H:%M:%E6S+00", first_executed_at,
                                     absl::UTCTimeZone()));
   params.push_back(Interval(tombstone_retention_));
-  try {
-    txn.Exec(kRecordSql, params);
-  } catch (const pqxx::unique_violation&) {
-    // Not an error of the call: a record holds one of the keys. The
-    // transaction is aborted; the caller rolls it back and claims instead.
-    return false;
-  }
-  return true;
+  // A key some record holds (live, expired, or committed since the caller
+  // looked) is left as it is, and the call's effect must not commit.
+  return txn.Exec(kRecordSql, params).affected_rows() == completions.size();
 }
 
 bool KeyStore::Renew(db::Transaction& txn, const KeyClaim& claim,

@@ -130,10 +130,10 @@ class KeyStore {
   // Claims and completes each key in one statement, for calls that ran
   // before their key was claimed: a record written once instead of claimed
   // and then updated. Waits behind a concurrent claim that has not
-  // committed. Returns false, leaving `txn` aborted, when a record (live,
-  // expired or just committed) holds one of the keys: the caller rolls back
-  // and claims the keys with ClaimAll. `first_executed_at` is stored to the
-  // microsecond.
+  // committed. Returns false, having written none of them, when a record
+  // (live, expired or just committed) holds one of the keys: the caller
+  // rolls back and claims the keys with ClaimAll. `first_executed_at` is stored
+  // to the microsecond.
   bool RecordAll(db::Transaction& txn,
                  const std::vector<KeyCompletion>& completions,
                  absl::Time first_executed_at) const;

@@ -88,7 +88,7 @@ class Ledger {
   enum class FinishResult {
     kFinished,
     // kRecordAfter: a concurrent call recorded one of the keys since
-    // Begin. `txn` is aborted: roll back and run again with kClaimFirst.
+    // Begin. Roll `txn` back and run again with kClaimFirst.
     kLostRace,
     // kClaimFirst: a claim was taken over meanwhile; nothing may commit.
     kChangedHands,

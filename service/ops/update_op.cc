@@ -48,24 +48,11 @@ absl::Status AddParam(const v1::Value& value, const db::Column& column,
   return absl::OkStatus();
 }
 
-}  // namespace
-
-absl::StatusOr<PreparedUpdate> PrepareUpdate(const OpsContext& context,
-                                             const v1::UpdateRequest& request) {
-  PreparedUpdate update;
-  absl::StatusOr<std::shared_ptr<const db::Table>> found =
-      FindTableWithColumns(*context.catalog, request.table(), NamesIn(request));
-  if (!found.ok()) return found.status();
-  update.table = *std::move(found);
-  const db::Table& table = *update.table;
-  update.shape.table = &table;
-  if (table.primary_key.empty()) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "table ", table.name, " has no primary key to find the row by"));
-  }
-
-  // key: exactly the primary-key columns.
-  for (const auto& [name, value] : request.key().columns()) {
+// The key's parameters, in primary-key order: exactly the primary-key
+// columns, none null.
+absl::Status AddKeyParams(const db::Table& table, const v1::Row& key,
+                          std::vector<db::TextParam>& params) {
+  for (const auto& [name, value] : key.columns()) {
     std::optional<size_t> index = table.FindColumn(name);
     if (!index.has_value()) {
       return Error(
@@ -83,8 +70,8 @@ absl::StatusOr<PreparedUpdate> PrepareUpdate(const OpsContext& context,
   }
   for (size_t index : table.primary_key) {
     const db::Column& column = table.columns[index];
-    auto it = request.key().columns().find(column.name);
-    if (it == request.key().columns().end()) {
+    auto it = key.columns().find(column.name);
+    if (it == key.columns().end()) {
       return Error(
           Reason::kRequestInvalid,
           absl::StrCat("key lacks primary-key column \"", column.name, "\""),
@@ -96,21 +83,25 @@ absl::StatusOr<PreparedUpdate> PrepareUpdate(const OpsContext& context,
           absl::StrCat("key column \"", column.name, "\" cannot be null"),
           {{"column", column.name}});
     }
-    if (absl::Status s = AddParam(it->second, column, update.params); !s.ok()) {
+    if (absl::Status s = AddParam(it->second, column, params); !s.ok()) {
       return s;
     }
   }
+  return absl::OkStatus();
+}
 
-  auto set = NonKeyColumns(table, request.set(), "set");
-  if (!set.ok()) return set.status();
-  auto increment = NonKeyColumns(table, request.increment(), "increment");
-  if (!increment.ok()) return increment.status();
-  if (set->empty() && increment->empty()) {
+using Changes = std::map<size_t, const v1::Value*>;
+
+// The set and increment columns into `update`'s shape and parameters: at
+// least one, none in both, increments numeric.
+absl::Status AddChanges(const db::Table& table, const Changes& set,
+                        const Changes& increment, PreparedUpdate& update) {
+  if (set.empty() && increment.empty()) {
     return Error(Reason::kRequestInvalid,
                  "an update needs at least one column in set or increment");
   }
-  for (const auto& [index, value] : *set) {
-    if (increment->count(index) > 0) {
+  for (const auto& [index, value] : set) {
+    if (increment.count(index) > 0) {
       return Error(Reason::kRequestInvalid,
                    absl::StrCat("column \"", table.columns[index].name,
                                 "\" is both in set and in increment"),
@@ -122,7 +113,7 @@ absl::StatusOr<PreparedUpdate> PrepareUpdate(const OpsContext& context,
       return s;
     }
   }
-  for (const auto& [index, value] : *increment) {
+  for (const auto& [index, value] : increment) {
     const db::Column& column = table.columns[index];
     if (column.category != 'N' || value->has_null_value()) {
       return Error(
@@ -137,19 +128,60 @@ absl::StatusOr<PreparedUpdate> PrepareUpdate(const OpsContext& context,
       return s;
     }
   }
+  return absl::OkStatus();
+}
+
+// The version column: one of the set columns, set to a non-null value.
+absl::StatusOr<size_t> VersionColumn(const db::Table& table,
+                                     const std::string& name,
+                                     const Changes& set) {
+  std::optional<size_t> version = table.FindColumn(name);
+  if (!version.has_value() || set.count(*version) == 0) {
+    return Error(Reason::kRequestInvalid,
+                 absl::StrCat("version_column \"", name,
+                              "\" must be one of the columns in set"));
+  }
+  if (set.at(*version)->has_null_value()) {
+    return Error(Reason::kRequestInvalid,
+                 "the new value of version_column cannot be null",
+                 {{"column", name}});
+  }
+  return *version;
+}
+
+}  // namespace
+
+absl::StatusOr<PreparedUpdate> PrepareUpdate(const OpsContext& context,
+                                             const v1::UpdateRequest& request) {
+  PreparedUpdate update;
+  absl::StatusOr<std::shared_ptr<const db::Table>> found =
+      FindTableWithColumns(*context.catalog, request.table(), NamesIn(request));
+  if (!found.ok()) return found.status();
+  update.table = *std::move(found);
+  const db::Table& table = *update.table;
+  update.shape.table = &table;
+  if (table.primary_key.empty()) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "table ", table.name, " has no primary key to find the row by"));
+  }
+  if (absl::Status key = AddKeyParams(table, request.key(), update.params);
+      !key.ok()) {
+    return key;
+  }
+  absl::StatusOr<Changes> set = NonKeyColumns(table, request.set(), "set");
+  if (!set.ok()) return set.status();
+  absl::StatusOr<Changes> increment =
+      NonKeyColumns(table, request.increment(), "increment");
+  if (!increment.ok()) return increment.status();
+  if (absl::Status changes = AddChanges(table, *set, *increment, update);
+      !changes.ok()) {
+    return changes;
+  }
   if (!request.version_column().empty()) {
-    std::optional<size_t> version = table.FindColumn(request.version_column());
-    if (!version.has_value() || set->count(*version) == 0) {
-      return Error(Reason::kRequestInvalid,
-                   absl::StrCat("version_column \"", request.version_column(),
-                                "\" must be one of the columns in set"));
-    }
-    if (set->at(*version)->has_null_value()) {
-      return Error(Reason::kRequestInvalid,
-                   "the new value of version_column cannot be null",
-                   {{"column", request.version_column()}});
-    }
-    update.shape.version_column = version;
+    absl::StatusOr<size_t> version =
+        VersionColumn(table, request.version_column(), *set);
+    if (!version.ok()) return version.status();
+    update.shape.version_column = *version;
   }
   return update;
 }

@@ -28,7 +28,10 @@ absl::StatusOr<PreparedUpdate> PrepareUpdate(const OpsContext& context,
 absl::StatusOr<v1::UpdateResponse> ExecuteUpdate(db::Transaction& txn,
                                                  const PreparedUpdate& update);
 
-// PrepareUpdate and ExecuteUpdate in a transaction of its own.
+// PrepareUpdate and ExecuteUpdate in a transaction of its own, not through
+// the group committer: a plain update has no key to record with it, and
+// alone, a row lock it waits for (up to IDEM_LOCK_TIMEOUT) holds up no
+// other call; in a batch it would hold up every write batched with it.
 absl::StatusOr<v1::UpdateResponse> RunUpdate(const OpsContext& context,
                                              const v1::UpdateRequest& request);
 

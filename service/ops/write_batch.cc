@@ -23,6 +23,8 @@ using keys::Ledger;
 
 // One call of a batch as the batch runs it.
 struct Slot {
+  explicit Slot(WriteCall* call) : call(call) {}
+
   WriteCall* call;
   // A keyed call's turn in the ledger: whether a live record answers it,
   // when it first ran, the record it read or wrote.
@@ -270,7 +272,7 @@ std::vector<Answer> RunWriteBatch(const OpsContext& context,
                                   const std::vector<WriteCall*>& calls) {
   const auto started = keys::FinishedCallCache::Clock::now();
   std::vector<Slot> slots;
-  for (WriteCall* call : calls) slots.push_back(Slot{call});
+  for (WriteCall* call : calls) slots.emplace_back(call);
   bool lost_race = false;
   auto run_together = [&](db::Transaction& txn) {
     return MayCommit(RunTogether(context, txn, absl::MakeSpan(slots),
