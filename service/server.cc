@@ -265,6 +265,10 @@ absl::Status Server::Listen(
   if (!config_.reflection) builder.SetOption(std::make_unique<NoReflection>());
   int port = 0;
   builder.AddListeningPort(config_.listen, credentials, &port);
+  // A port another process listens on is an error, not one to share: with
+  // SO_REUSEPORT (gRPC's default) a second server would quietly take half
+  // of the first one's connections.
+  builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
   builder.RegisterService(service_.get());
   // Twice the request limit, so that the handler (not the transport) turns
   // an oversized request down with a message that says why.
@@ -288,6 +292,7 @@ absl::Status Server::Listen(
     int probe_port = 0;
     probes.AddListeningPort(config_.health_listen,
                             grpc::InsecureServerCredentials(), &probe_port);
+    probes.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
     health_server_ = probes.BuildAndStart();
     if (health_server_ == nullptr || probe_port == 0) {
       return absl::UnavailableError(absl::StrCat(

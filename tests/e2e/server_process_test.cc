@@ -149,6 +149,18 @@ TEST_P(BadConfigTest, ExitsNonZeroWithAClearMessage) {
   EXPECT_EQ(log.find("\"listening\""), std::string::npos) << log;
 }
 
+// A second server on a port one already listens on must fail, not share
+// the port (SO_REUSEPORT) and quietly take half of the first one's calls.
+TEST(ListenTest, APortInUseIsRefused) {
+  auto first = ServerProcess::Start({});
+  std::string log;
+  int code = RunServerCommand({{"IDEM_LISTEN", first->address()}}, {}, &log);
+  EXPECT_NE(code, 0) << log;
+  EXPECT_NE(log.find("cannot listen on " + first->address()), std::string::npos)
+      << log;
+  EXPECT_TRUE(first->Running());
+}
+
 const char kUnreachable[] =
     "postgresql://postgres@127.0.0.1:1/idem?connect_timeout=5";
 
