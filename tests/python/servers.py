@@ -32,6 +32,27 @@ def closed_port() -> str:
         return f"127.0.0.1:{sock.getsockname()[1]}"
 
 
+def freeze(pid: int) -> None:
+    """Stops process `pid` (SIGSTOP) and returns once every thread of it
+    has stopped: kill() returns before a busy machine has stopped them all,
+    and a thread still running could answer a call meanwhile."""
+    os.kill(pid, signal.SIGSTOP)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        states = []
+        for task in Path(f"/proc/{pid}/task").iterdir():
+            try:
+                # The state follows the command's closing parenthesis.
+                stat = (task / "stat").read_text()
+                states.append(stat[stat.rindex(")") + 2])
+            except (FileNotFoundError, ProcessLookupError):
+                continue  # a thread that ended meanwhile
+        if all(state == "T" for state in states):
+            return
+        time.sleep(0.001)
+    raise TimeoutError(f"process {pid} did not stop")
+
+
 def hold_row_lock(table, row, seconds):
     """A psql session holding a row lock for `seconds`; returns once the
     lock is held."""

@@ -5,7 +5,8 @@ not there (retry budget), and what is never retried."""
 from __future__ import annotations
 
 import logging
-import subprocess
+import os
+import signal
 import time
 
 import pytest
@@ -13,7 +14,7 @@ import pytest
 import idem
 from idem import RowOutcome, StopReason, UpdateOutcome
 from fault_proxy import FaultProxy
-from servers import closed_port, hold_row_lock, psql
+from servers import closed_port, freeze, hold_row_lock, psql
 
 FAST = idem.RetryPolicy(initial_backoff=0.01, max_backoff=0.05)
 
@@ -149,11 +150,11 @@ def test_per_attempt_timeout(server, tables, new_id):
     with idem.Client(server.address, retry=policy) as client:
         client.insert(tables.items, [{"id": new_id()}])  # connected
         pid = server.process.pid
-        subprocess.run(["kill", "-STOP", str(pid)], check=True)
+        freeze(pid)
         try:
             with pytest.raises(idem.DeadlineExceededError) as caught:
                 client.insert(tables.items, [{"id": new_id()}])
         finally:
-            subprocess.run(["kill", "-CONT", str(pid)], check=True)
+            os.kill(pid, signal.SIGCONT)
     assert caught.value.call.attempts == 3
     assert caught.value.call.stop_reason == StopReason.MAX_ATTEMPTS
