@@ -20,7 +20,7 @@ from typing import Any, Callable, Optional
 from google.protobuf.message import Message
 
 from idem import results
-from idem.results import CallInfo
+from idem.call_info import CallInfo
 from idem.v1 import idem_pb2
 
 _PLAIN = {"insert": ("Insert", results.insert_result),

@@ -17,7 +17,7 @@ import grpc
 
 from idem.errors import StatusDetails, make_error, parse_trailers
 from idem.options import RetryPolicy
-from idem.results import CallInfo, StopReason
+from idem.call_info import CallInfo, StopReason
 
 log = logging.getLogger("idem")
 

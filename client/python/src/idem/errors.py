@@ -11,14 +11,13 @@ class (the code) still tells what kind of failure it is.
 from __future__ import annotations
 
 import dataclasses
-from typing import TYPE_CHECKING, Iterable, Optional
+from typing import Iterable, Optional
 
 import grpc
 from google.protobuf.message import DecodeError
 from google.rpc import error_details_pb2, status_pb2
 
-if TYPE_CHECKING:
-    from idem.results import CallInfo
+from idem.call_info import CallInfo
 
 DETAILS_TRAILER = "grpc-status-details-bin"
 PUSHBACK_TRAILER = "grpc-retry-pushback-ms"

@@ -13,6 +13,7 @@ from typing import Any, Generic, Optional, TypeVar, Union
 from google.protobuf import timestamp_pb2
 
 from idem._values import from_row
+from idem.call_info import CallInfo, StopReason  # noqa: F401 (re-exported)
 from idem.errors import Error, error_from_status
 from idem.v1 import idem_pb2
 
@@ -52,27 +53,6 @@ class KeyState(enum.Enum):
     IN_FLIGHT = idem_pb2.KEY_STATE_IN_FLIGHT
     FINISHED = idem_pb2.KEY_STATE_FINISHED
     EXPIRED = idem_pb2.KEY_STATE_EXPIRED
-
-
-class StopReason(enum.Enum):
-    """Why the client stopped attempting a call (as the C++ client's)."""
-    SUCCEEDED = "succeeded"
-    NOT_RETRYABLE = "not_retryable"      # the failure is not transient
-    NOT_IDEMPOTENT = "not_idempotent"    # a repeat could double or mislead
-    MAX_ATTEMPTS = "max_attempts"
-    DEADLINE = "deadline"                # no time left for another attempt
-    RETRY_BUDGET = "retry_budget"        # too many failures on this Client
-    PUSHBACK_REFUSAL = "pushback_refusal"  # the server said: do not retry
-
-
-@dataclasses.dataclass(frozen=True)
-class CallInfo:
-    """How a call went: attempts made, the key it travelled under (None for
-    a call sent without one), whether the answer was a stored one."""
-    attempts: int
-    idempotency_key: Optional[str]
-    replayed: bool
-    stop_reason: StopReason
 
 
 @dataclasses.dataclass(frozen=True)
