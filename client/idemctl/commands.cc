@@ -98,19 +98,20 @@ int Send(const idem::Client& client, Request call, const Flags& flags,
   return Print((client.*plain)(call, {}, &info), info, flags);
 }
 
-}  // namespace
+using Run = std::function<int(const idem::Client&)>;
 
-int Main(int argc, char** argv) {
+// What the options write into, and the chosen subcommand's run: all must
+// outlive parsing.
+struct Arguments {
   Flags flags;
-  CLI::App app(
-      "idemctl: call an idem server (Insert, Update, CopyFile, KeyedCall,\n"
-      "transactions, GetKey, ForgetKey). Writes travel under a key of their\n"
-      "own (--key to give yours), so transient failures are retried without\n"
-      "running a write twice; with --attempts 1 they travel without one.",
-      "idemctl");
-  app.footer(kExamples);
-  app.require_subcommand(1);
+  Run run;
+  std::string table, rows, on_conflict = "do-nothing", version_column;
+  std::string where, set, increment;
+  std::string from, to;
+  std::string request_json, steps, key_name;
+};
 
+void AddConnectionOptions(CLI::App& app, Flags& flags) {
   app.add_option("--target", flags.client.target, "Server address host:port")
       ->envname("IDEM_TARGET")
       ->capture_default_str();
@@ -136,59 +137,60 @@ int Main(int argc, char** argv) {
       ->capture_default_str()
       ->check(CLI::Range(1, 100));
   app.add_flag("--compact", flags.compact, "Print the JSON on one line");
+}
 
-  std::function<int(const idem::Client&)> run;
-
+void AddInsert(CLI::App& app, Arguments& a) {
   CLI::App* insert = app.add_subcommand(
       "insert", "Insert rows (ON CONFLICT DO NOTHING, or upsert)");
-  std::string table, rows, on_conflict = "do-nothing", version_column;
-  insert->add_option("--table", table, "Table, name or schema.name")
+  insert->add_option("--table", a.table, "Table, name or schema.name")
       ->required();
-  insert->add_option("--rows", rows, "A JSON object or array of objects")
+  insert->add_option("--rows", a.rows, "A JSON object or array of objects")
       ->required();
   insert
-      ->add_option("--on-conflict", on_conflict,
+      ->add_option("--on-conflict", a.on_conflict,
                    "What an existing primary key gets")
       ->check(CLI::IsMember({"do-nothing", "do-update"}))
       ->capture_default_str();
-  insert->add_option("--version-column", version_column,
+  insert->add_option("--version-column", a.version_column,
                      "With do-update: replace only when this column grows");
-  AddKeyOptions(*insert, flags);
-  insert->callback([&] {
-    run = [&](const idem::Client& client) {
-      absl::StatusOr<nlohmann::json> json = ReadJsonArgument(rows);
+  AddKeyOptions(*insert, a.flags);
+  insert->callback([&a] {
+    a.run = [&a](const idem::Client& client) {
+      absl::StatusOr<nlohmann::json> json = ReadJsonArgument(a.rows);
       if (!json.ok()) return PrintUsageError(json.status());
       absl::StatusOr<idem::v1::InsertRequest> request =
-          ToInsertRequest({{"table", table},
+          ToInsertRequest({{"table", a.table},
                            {"rows", *std::move(json)},
-                           {"on_conflict", on_conflict},
-                           {"version_column", version_column}});
+                           {"on_conflict", a.on_conflict},
+                           {"version_column", a.version_column}});
       if (!request.ok()) return PrintUsageError(request.status());
-      return Send(client, *std::move(request), flags, &idem::Client::Insert);
+      return Send(client, *std::move(request), a.flags, &idem::Client::Insert);
     };
   });
+}
 
+void AddUpdate(CLI::App& app, Arguments& a) {
   CLI::App* update =
       app.add_subcommand("update", "Update one row by its primary key");
-  std::string where, set, increment;
-  update->add_option("--table", table, "Table, name or schema.name")
+  update->add_option("--table", a.table, "Table, name or schema.name")
       ->required();
   update
-      ->add_option("--where", where, "JSON object of every primary-key column")
+      ->add_option("--where", a.where,
+                   "JSON object of every primary-key column")
       ->required();
-  update->add_option("--set", set, "JSON object of new values");
-  update->add_option("--increment", increment,
+  update->add_option("--set", a.set, "JSON object of new values");
+  update->add_option("--increment", a.increment,
                      "JSON object of numeric deltas (col = col + delta)");
-  update->add_option("--version-column", version_column,
+  update->add_option("--version-column", a.version_column,
                      "Update only when --set's value of this column grows");
-  AddKeyOptions(*update, flags);
-  update->callback([&] {
-    run = [&](const idem::Client& client) {
-      nlohmann::json object = {{"table", table},
-                               {"version_column", version_column}};
+  AddKeyOptions(*update, a.flags);
+  update->callback([&a] {
+    a.run = [&a](const idem::Client& client) {
+      nlohmann::json object = {{"table", a.table},
+                               {"version_column", a.version_column}};
       for (const auto& [name, text] :
-           {std::pair{"where", &where}, std::pair{"set", &set},
-            std::pair{"increment", &increment}}) {
+           {std::pair{"where", &a.where}, std::pair{"set", &a.set},
+            std::pair{"increment", &a.increment}}) {
         if (text->empty()) continue;
         absl::StatusOr<nlohmann::json> json = ReadJsonArgument(*text);
         if (!json.ok()) return PrintUsageError(json.status());
@@ -196,38 +198,40 @@ int Main(int argc, char** argv) {
       }
       absl::StatusOr<idem::v1::UpdateRequest> request = ToUpdateRequest(object);
       if (!request.ok()) return PrintUsageError(request.status());
-      return Send(client, *std::move(request), flags, &idem::Client::Update);
+      return Send(client, *std::move(request), a.flags, &idem::Client::Update);
     };
   });
+}
 
+void AddCopy(CLI::App& app, Arguments& a) {
   CLI::App* copy = app.add_subcommand(
       "copy", "Copy a file within the server's storage root");
-  std::string from, to;
-  copy->add_option("--from", from, "Source, relative to the storage root")
+  copy->add_option("--from", a.from, "Source, relative to the storage root")
       ->required();
-  copy->add_option("--to", to, "Destination, relative to the storage root")
+  copy->add_option("--to", a.to, "Destination, relative to the storage root")
       ->required();
-  AddKeyOptions(*copy, flags);
-  copy->callback([&] {
-    run = [&](const idem::Client& client) {
+  AddKeyOptions(*copy, a.flags);
+  copy->callback([&a] {
+    a.run = [&a](const idem::Client& client) {
       idem::v1::CopyFileRequest request;
-      request.set_source_path(from);
-      request.set_destination_path(to);
-      return Send(client, std::move(request), flags, &idem::Client::CopyFile);
+      request.set_source_path(a.from);
+      request.set_destination_path(a.to);
+      return Send(client, std::move(request), a.flags, &idem::Client::CopyFile);
     };
   });
+}
 
+void AddKeyed(CLI::App& app, Arguments& a) {
   CLI::App* keyed = app.add_subcommand(
       "keyed", "Send a KeyedCallRequest written in proto JSON");
-  std::string request_json;
   keyed
-      ->add_option("--request", request_json,
+      ->add_option("--request", a.request_json,
                    "KeyedCallRequest as proto JSON (@FILE, - for stdin)")
       ->required();
-  AddKeyOptions(*keyed, flags);
-  keyed->callback([&] {
-    run = [&](const idem::Client& client) {
-      absl::StatusOr<nlohmann::json> json = ReadJsonArgument(request_json);
+  AddKeyOptions(*keyed, a.flags);
+  keyed->callback([&a] {
+    a.run = [&a](const idem::Client& client) {
+      absl::StatusOr<nlohmann::json> json = ReadJsonArgument(a.request_json);
       if (!json.ok()) return PrintUsageError(json.status());
       idem::v1::KeyedCallRequest request;
       if (auto status = google::protobuf::util::JsonStringToMessage(
@@ -238,78 +242,104 @@ int Main(int argc, char** argv) {
       }
       // --key wins over a key in the JSON; without either the client
       // generates one (and the report shows it).
-      if (!flags.key.empty()) request.set_idempotency_key(flags.key);
-      if (flags.new_key) request.clear_idempotency_key();
+      if (!a.flags.key.empty()) request.set_idempotency_key(a.flags.key);
+      if (a.flags.new_key) request.clear_idempotency_key();
       idem::CallInfo info;
-      return Print(client.KeyedCall(request, {}, &info), info, flags);
+      return Print(client.KeyedCall(request, {}, &info), info, a.flags);
     };
   });
+}
 
+void AddTransaction(CLI::App& app, Arguments& a) {
   CLI::App* tx = app.add_subcommand(
       "tx", "Run inserts and updates in one transaction, once per key");
-  std::string steps;
-  tx->add_option("--steps", steps,
+  tx->add_option("--steps", a.steps,
                  "JSON array of steps: {\"insert\": {...}} or {\"update\": "
                  "{...}}, each with \"require_applied\": true to fail the "
                  "whole transaction unless it inserts or updates (fields as "
                  "the insert and update options; @FILE, - for stdin)")
       ->required();
-  tx->add_option("--key", flags.key,
+  tx->add_option("--key", a.flags.key,
                  "Idempotency key (default: a new one, printed)");
-  tx->callback([&] {
-    run = [&](const idem::Client& client) {
-      absl::StatusOr<nlohmann::json> json = ReadJsonArgument(steps);
+  tx->callback([&a] {
+    a.run = [&a](const idem::Client& client) {
+      absl::StatusOr<nlohmann::json> json = ReadJsonArgument(a.steps);
       if (!json.ok()) return PrintUsageError(json.status());
       absl::StatusOr<idem::Transaction> transaction = ToTransaction(*json);
       if (!transaction.ok()) return PrintUsageError(transaction.status());
       idem::CallInfo info;
-      return Print(client.Transaction(*transaction, flags.key, {}, &info), info,
-                   flags);
+      return Print(client.Transaction(*transaction, a.flags.key, {}, &info),
+                   info, a.flags);
     };
   });
+}
 
+void AddKeys(CLI::App& app, Arguments& a) {
   CLI::App* keys =
       app.add_subcommand("keys", "Read or forget an idempotency key");
   keys->require_subcommand(1);
-  std::string key_name;
   CLI::App* get = keys->add_subcommand(
       "get",
       "The key's state (ABSENT, IN_FLIGHT, FINISHED, EXPIRED) and "
       "stored answer");
-  get->add_option("KEY", key_name, "The idempotency key")->required();
-  get->callback([&] {
-    run = [&](const idem::Client& client) {
+  get->add_option("KEY", a.key_name, "The idempotency key")->required();
+  get->callback([&a] {
+    a.run = [&a](const idem::Client& client) {
       idem::CallInfo info;
-      return Print(client.GetKey(key_name, {}, &info), info, flags);
+      return Print(client.GetKey(a.key_name, {}, &info), info, a.flags);
     };
   });
   CLI::App* forget = keys->add_subcommand(
       "forget", "Remove a finished key: the next call under it runs again");
-  forget->add_option("KEY", key_name, "The idempotency key")->required();
-  forget->callback([&] {
-    run = [&](const idem::Client& client) {
+  forget->add_option("KEY", a.key_name, "The idempotency key")->required();
+  forget->callback([&a] {
+    a.run = [&a](const idem::Client& client) {
       idem::CallInfo info;
-      return Print(client.ForgetKey(key_name, {}, &info), info, flags);
+      return Print(client.ForgetKey(a.key_name, {}, &info), info, a.flags);
     };
   });
+}
 
+// The client options the flags ask for.
+idem::ClientOptions ClientOptionsOf(const Flags& flags) {
+  idem::ClientOptions options = flags.client;
+  idem::TlsOptions& tls = options.tls;
+  tls.enabled = tls.enabled || !tls.ca_file.empty() || !tls.cert_file.empty() ||
+                !tls.key_file.empty() || !tls.server_name_override.empty();
+  options.retry.max_attempts = flags.attempts;
+  options.retry.total_timeout = absl::Seconds(flags.timeout_seconds);
+  options.retry.per_attempt_timeout =
+      std::min(options.retry.per_attempt_timeout, options.retry.total_timeout);
+  return options;
+}
+
+}  // namespace
+
+int Main(int argc, char** argv) {
+  Arguments arguments;
+  CLI::App app(
+      "idemctl: call an idem server (Insert, Update, CopyFile, KeyedCall,\n"
+      "transactions, GetKey, ForgetKey). Writes travel under a key of their\n"
+      "own (--key to give yours), so transient failures are retried without\n"
+      "running a write twice; with --attempts 1 they travel without one.",
+      "idemctl");
+  app.footer(kExamples);
+  app.require_subcommand(1);
+  AddConnectionOptions(app, arguments.flags);
+  for (auto add :
+       {AddInsert, AddUpdate, AddCopy, AddKeyed, AddTransaction, AddKeys}) {
+    add(app, arguments);
+  }
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& error) {
     const int code = app.exit(error);  // prints help or the error
     return code == 0 ? 0 : kUsageError;
   }
-
-  idem::TlsOptions& tls = flags.client.tls;
-  tls.enabled = tls.enabled || !tls.ca_file.empty() || !tls.cert_file.empty() ||
-                !tls.key_file.empty() || !tls.server_name_override.empty();
-  flags.client.retry.max_attempts = flags.attempts;
-  flags.client.retry.total_timeout = absl::Seconds(flags.timeout_seconds);
-  flags.client.retry.per_attempt_timeout = std::min(
-      flags.client.retry.per_attempt_timeout, flags.client.retry.total_timeout);
-  absl::StatusOr<idem::Client> client = idem::Client::Create(flags.client);
+  absl::StatusOr<idem::Client> client =
+      idem::Client::Create(ClientOptionsOf(arguments.flags));
   if (!client.ok()) return PrintUsageError(client.status());
-  return run(*client);
+  return arguments.run(*client);
 }
 
 }  // namespace idemctl
