@@ -94,7 +94,10 @@ absl::StatusOr<PreparedInsert> PrepareInsert(const OpsContext& context,
                               context.limits.max_rows_per_insert, " rows; got ",
                               request.rows_size()));
   }
-  std::vector<std::string> names;
+  // Every column the insert names, written or returned: one missing from
+  // the catalog makes it look the table up again.
+  std::vector<std::string> names(request.returning().begin(),
+                                 request.returning().end());
   for (const auto& [name, value] : request.rows(0).columns()) {
     names.push_back(name);
   }

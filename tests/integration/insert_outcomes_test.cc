@@ -195,5 +195,18 @@ TEST_F(ReturningTest, DefaultsAndEveryKindComeBack) {
   EXPECT_TRUE(row.at("note").has_null_value());
 }
 
+// A column added after the server read the table comes back when asked
+// for, as when written: the server looks the table up again.
+TEST_F(ReturningTest, AColumnAddedSinceTheTableWasReadComesBack) {
+  std::string table = CreateTable("id bigint PRIMARY KEY");
+  ExpectOutcomes(InsertOk(InsertOf(table, {{{"id", Int(1)}}})), {kInserted});
+  db().Exec("ALTER TABLE " + table + " ADD COLUMN note text DEFAULT 'new'");
+  v1::InsertRequest request = InsertOf(table, {{{"id", Int(2)}}});
+  request.add_returning("note");
+  v1::InsertResponse response = InsertOk(request);
+  ASSERT_EQ(response.returned_size(), 1);
+  EXPECT_EQ(response.returned(0).columns().at("note").string_value(), "new");
+}
+
 }  // namespace
 }  // namespace idem::testing
