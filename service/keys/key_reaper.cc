@@ -37,7 +37,7 @@ WHERE k.tenant = expired.tenant
 constexpr char kDeleteTombstonesSql[] = R"sql(
 DELETE FROM idem.idempotency_keys k
 USING (SELECT tenant, idempotency_key FROM idem.idempotency_keys
-       WHERE tenant = $1 AND tombstone_until IS NOT NULL
+       WHERE tenant = $1 AND state = 2 AND tombstone_until IS NOT NULL
          AND tombstone_until <= now()
        ORDER BY tombstone_until LIMIT $2::integer
        FOR UPDATE SKIP LOCKED) expired

@@ -63,13 +63,17 @@ enum LookupColumn {
 // One statement for any number of keys: each array parameter holds one
 // element per key. The conflict clause reads "now" from EXCLUDED instead of
 // calling now(): a distributed (Citus) table allows no volatile function in
-// DO UPDATE.
+// DO UPDATE. A leased claim lives at least as long as its lease (Renew keeps
+// it so), whatever the call's retention: it must never expire, be taken or
+// be reaped while its run renews it; and a claim over an old record keeps
+// none of its tombstone.
 constexpr char kClaimSql[] = R"sql(
 INSERT INTO idem.idempotency_keys AS k
   (tenant, idempotency_key, fingerprint, state, first_executed_at,
    last_seen_at, lease_expires_at, lease_owner, expires_at)
 SELECT c.tenant, c.idempotency_key, decode(c.fingerprint, 'hex'), 1, now(),
-       now(), now() + $5::interval, $6::bytea, now() + c.retention
+       now(), now() + $5::interval, $6::bytea,
+       greatest(now() + c.retention, now() + $5::interval)
 FROM unnest($1::text[], $2::text[], $3::text[], $4::interval[])
   AS c(tenant, idempotency_key, fingerprint, retention)
 ORDER BY c.tenant, c.idempotency_key
@@ -81,7 +85,7 @@ ON CONFLICT (tenant, idempotency_key) DO UPDATE SET
   last_seen_at = EXCLUDED.last_seen_at,
   lease_expires_at = EXCLUDED.lease_expires_at,
   lease_owner = EXCLUDED.lease_owner,
-  expires_at = EXCLUDED.expires_at
+  expires_at = EXCLUDED.expires_at, tombstone_until = NULL
 WHERE (k.expires_at <= EXCLUDED.last_seen_at
        AND coalesce(k.tombstone_until, k.expires_at) <= EXCLUDED.last_seen_at)
    OR (k.state = 1 AND k.lease_expires_at <= EXCLUDED.last_seen_at
@@ -153,7 +157,8 @@ SELECT (SELECT state FROM held), (SELECT live FROM held),
 
 constexpr char kRenewSql[] = R"sql(
 UPDATE idem.idempotency_keys
-SET lease_expires_at = now() + $4::interval, last_seen_at = now()
+SET lease_expires_at = now() + $4::interval, last_seen_at = now(),
+    expires_at = greatest(expires_at, now() + $4::interval)
 WHERE tenant = $1 AND idempotency_key = $2 AND state = 1
   AND lease_owner = $3::bytea
 )sql";

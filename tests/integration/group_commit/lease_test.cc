@@ -8,6 +8,7 @@
 
 #include "absl/time/clock.h"
 #include "service/db/transaction.h"
+#include "service/keys/key_reaper.h"
 #include "service/keys/key_store.h"
 #include "service/keys/lease_keeper.h"
 #include "tests/integration/group_commit/group_commit_fixture.h"
@@ -111,6 +112,43 @@ TEST_F(LeaseTest, AKeeperNoticesItsClaimWasTaken) {
   ASSERT_TRUE(Claim({keys::NewLeaseOwner(), absl::Minutes(1)}).has_value());
   keys::LeaseKeeper keeper(*pool_, *key_store_, claim_, stale);
   EXPECT_TRUE(Eventually([&] { return keeper.lost(); }));
+}
+
+// A run that renews its lease keeps its claim past the call's retention: the
+// key is neither free for another call nor expired before the run ends.
+TEST_F(LeaseTest, ARenewedClaimOutlivesItsRetention) {
+  claim_.retention = absl::Milliseconds(300);
+  const LeaseTerms live{keys::NewLeaseOwner(), absl::Milliseconds(300)};
+  ASSERT_TRUE(Claim(live).has_value());
+  keys::LeaseKeeper keeper(*pool_, *key_store_, claim_, live);
+  absl::SleepFor(absl::Seconds(1));
+  KeyClaim other = claim_;
+  other.fingerprint = std::string(32, 'e');
+  const LeaseTerms taker{keys::NewLeaseOwner(), absl::Minutes(1)};
+  EXPECT_FALSE(Run([&](db::Transaction& txn) {
+    return key_store_->Claim(txn, other, &taker).has_value();
+  })) << "another call took a claim whose run still renews its lease";
+  ASSERT_TRUE(keys::KeyReaper::RunOnce(*pool_, 100).ok());
+  EXPECT_EQ(KeyRecord("copy"), "1/-1");
+  EXPECT_TRUE(Complete(live));
+}
+
+// A claim that takes over a record whose answer and tombstone have both
+// expired is a claim, not a tombstone: the reaper leaves it.
+TEST_F(LeaseTest, AClaimOverAnExpiredTombstoneIsNotReaped) {
+  db_.Exec(
+      "INSERT INTO idem.idempotency_keys (tenant, idempotency_key, "
+      "fingerprint, state, status_code, first_executed_at, last_seen_at, "
+      "expires_at, tombstone_until) VALUES ('" +
+      tenant_ +
+      "', 'copy', '\\x00', 2, 0, now() - interval '2 days', "
+      "now() - interval '2 days', now() - interval '2 days', "
+      "now() - interval '1 day')");
+  const LeaseTerms live{keys::NewLeaseOwner(), absl::Minutes(1)};
+  ASSERT_TRUE(Claim(live).has_value());
+  ASSERT_TRUE(keys::KeyReaper::RunOnce(*pool_, 100).ok());
+  EXPECT_EQ(KeyRecord("copy"), "1/-1") << "the reaper removed a live claim";
+  EXPECT_TRUE(Complete(live));
 }
 
 }  // namespace
