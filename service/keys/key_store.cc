@@ -95,11 +95,14 @@ RETURNING tenant, idempotency_key,
 )sql";
 
 // A claim and its completion in one row: the finished record, written once.
-// A plain INSERT, half the work of ON CONFLICT's speculative insertion: a key
-// that any record holds (live, expired, or claimed since the caller's read)
-// fails the statement with a unique violation, and the caller starts over
-// with ClaimAll, which takes over expired records. A record expires its
-// retention after the call's first execution.
+// A key that any record holds (live, expired, or claimed since the caller's
+// read) is skipped, waiting first for a claim not yet committed; the short
+// count tells the caller to roll back and start over with ClaimAll, which
+// takes over expired records. ON CONFLICT DO NOTHING rather than a plain
+// INSERT failing with a unique violation: that would abort the transaction
+// through an exception below the storage boundary, for the price of one
+// speculative insertion per key. A record expires its retention after the
+// call's first execution.
 constexpr char kRecordSql[] = R"sql(
 INSERT INTO idem.idempotency_keys
   (tenant, idempotency_key, fingerprint, state, status_code, status_message,
@@ -174,7 +177,7 @@ std::string Bytea(const std::string& bytes) {
 }
 
 std::string Interval(absl::Duration duration) {
-  return absl::StrCat(absl::ToInt64Milliseconds(duration), " milliseconds");
+  return absl::StrCat(absl::ToInt64Microseconds(duration), " microseconds");
 }
 
 std::string Hex(const std::string& bytes) {

@@ -12,8 +12,9 @@
 namespace idem::ops {
 namespace {
 
-// GetKeyResponse of a live record.
-KeyView ViewOf(const keys::StoredCall& stored) {
+// GetKeyResponse of a live record; INTERNAL, as a replay of it would
+// answer, when its stored answer cannot be read.
+absl::StatusOr<KeyView> ViewOf(const keys::StoredCall& stored) {
   KeyView view;
   v1::GetKeyResponse& response = view.response;
   response.set_fingerprint(absl::BytesToHexString(stored.fingerprint));
@@ -27,10 +28,10 @@ KeyView ViewOf(const keys::StoredCall& stored) {
   } else {
     response.set_state(v1::KEY_STATE_FINISHED);
     *response.mutable_expires_at() = ToTimestamp(stored.expires_at);
-    if (stored.status.ok()) {
-      response.mutable_answer()->ParseFromString(stored.response);
-    } else {
+    if (!stored.status.ok()) {
       view.failure = stored.status;
+    } else if (!response.mutable_answer()->ParseFromString(stored.response)) {
+      return absl::InternalError("stored response is unreadable");
     }
   }
   return view;

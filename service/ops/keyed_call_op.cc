@@ -70,7 +70,9 @@ absl::StatusOr<absl::Duration> RetentionOf(
                      " (IDEM_MAX_KEY_RETENTION); got ",
                      absl::FormatDuration(asked)));
   }
-  return asked;
+  // To the microsecond, as the database keeps it: the first answer's
+  // expires_at must be the one a replay reads back.
+  return absl::Trunc(asked, absl::Microseconds(1));
 }
 
 }  // namespace

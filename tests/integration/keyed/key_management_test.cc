@@ -78,6 +78,54 @@ TEST_F(KeyManagementTest, GetKeyOnEveryState) {
   EXPECT_GT(TimeOf(in_flight.expires_at()), absl::Now());
 }
 
+// A stored answer that cannot be read is an error, as its replay is, not a
+// finished key with an empty answer.
+TEST_F(KeyManagementTest, GetKeyOfAnUnreadableAnswerIsInternal) {
+  std::string key = NewKey("get-unreadable");
+  db().Exec(
+      "INSERT INTO idem.idempotency_keys (tenant, idempotency_key, "
+      "fingerprint, state, status_code, response, first_executed_at, "
+      "last_seen_at, expires_at) VALUES ('default', " +
+      Quote(key) +
+      ", '\\x00', 2, 0, '\\xff', now(), now(), now() + interval '1 day')");
+  grpc::ClientContext context;
+  v1::GetKeyRequest request;
+  request.set_idempotency_key(key);
+  v1::GetKeyResponse response;
+  EXPECT_EQ(stub().GetKey(&context, request, &response).error_code(),
+            grpc::StatusCode::INTERNAL);
+  EXPECT_EQ(KeyState(key), "2");
+}
+
+TEST_F(KeyManagementTest, MalformedKeysAreRefusedAndChangeNothing) {
+  const std::string keys_before =
+      db().Scalar("SELECT count(*) FROM idem.idempotency_keys");
+  for (const std::string& key :
+       {std::string(), std::string(256, 'k'), std::string("tab\there")}) {
+    grpc::ClientContext get_context;
+    v1::GetKeyRequest get;
+    get.set_idempotency_key(key);
+    v1::GetKeyResponse got;
+    ExpectRefusal(stub().GetKey(&get_context, get, &got), "KEY_INVALID");
+    v1::ForgetKeyResponse forgotten;
+    ExpectRefusal(Forget(key, &forgotten), "KEY_INVALID");
+  }
+  EXPECT_EQ(db().Scalar("SELECT count(*) FROM idem.idempotency_keys"),
+            keys_before);
+}
+
+// A retention finer than the database keeps: the first answer says the
+// expiry that the key's record holds, to the microsecond.
+TEST_F(KeyManagementTest, TheFirstAnswerSaysTheStoredExpiry) {
+  std::string key = NewKey("fine-retention");
+  v1::KeyedCallRequest request = Increment(key, counters(), NewCounter());
+  request.mutable_retention()->set_seconds(120);
+  request.mutable_retention()->set_nanos(500700);
+  Answer first = Call(stub(), request);
+  ASSERT_TRUE(first.ok());
+  EXPECT_EQ(TimeOf(first.response.expires_at()), TimeOf(Get(key).expires_at()));
+}
+
 TEST_F(KeyManagementTest, ForgetKeyLetsTheCallRunAgain) {
   int64_t counter = NewCounter();
   std::string key = NewKey("forget");
