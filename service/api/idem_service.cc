@@ -11,7 +11,6 @@
 #include "service/api/request_log.h"
 #include "service/common/error_reason.h"
 #include "service/common/refusals.h"
-#include "service/db/catalog.h"
 #include "service/ops/copy_file_op.h"
 #include "service/ops/group_commit.h"
 #include "service/ops/insert_op.h"

@@ -2,8 +2,6 @@
 
 #include <algorithm>
 
-#include "service/db/update_statement.h"
-
 namespace idem::ops {
 
 bool LocksBefore(const PreparedUpdate& a, const PreparedUpdate& b) {
@@ -22,7 +20,7 @@ void LockRowsInOrder(db::Transaction& txn,
                    });
   for (const PreparedUpdate* update : updates) {
     // The update's own probe: SELECT ... FOR UPDATE of its row.
-    txn.Exec(db::BuildUpdateSql(update->shape).probe, update->params);
+    txn.Exec(update->sql.probe, update->params);
   }
 }
 

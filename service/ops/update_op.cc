@@ -183,12 +183,13 @@ absl::StatusOr<PreparedUpdate> PrepareUpdate(const OpsContext& context,
     if (!version.ok()) return version.status();
     update.shape.version_column = *version;
   }
+  update.sql = db::BuildUpdateSql(update.shape);
   return update;
 }
 
 absl::StatusOr<v1::UpdateResponse> ExecuteUpdate(db::Transaction& txn,
                                                  const PreparedUpdate& update) {
-  db::UpdateSql sql = db::BuildUpdateSql(update.shape);
+  const db::UpdateSql& sql = update.sql;
   v1::UpdateResponse response;
   pqxx::result probe = txn.Exec(sql.probe, update.params);
   if (probe.empty()) {

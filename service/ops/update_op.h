@@ -18,6 +18,7 @@ namespace idem::ops {
 struct PreparedUpdate {
   std::shared_ptr<const db::Table> table;
   db::UpdateShape shape;
+  db::UpdateSql sql;  // built once, for the lock and the update
   std::vector<db::TextParam> params;
 };
 
