@@ -34,8 +34,10 @@ Callback<v1::KeyedCallResponse> ReturningResult(Callback<Response> done) {
     if (!keyed.ok()) return done(keyed.status(), std::move(info));
     Response* result = ResultField(*keyed, static_cast<Response*>(nullptr));
     if (result == nullptr) {
-      info.final_status = MissingResult(*keyed);
-      return done(info.final_status, std::move(info));
+      absl::Status missing = MissingResult(*keyed);
+      info.final_status = missing;
+      info.stop_reason = StopReason::kNotRetryable;
+      return done(std::move(missing), std::move(info));
     }
     done(std::move(*result), std::move(info));
   };

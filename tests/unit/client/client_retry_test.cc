@@ -189,6 +189,21 @@ TEST_F(ClientRetryTest, AnAutoKeyedWriteReportsAReplay) {
   EXPECT_TRUE(info.replayed);
 }
 
+// The key's answer has expired: nothing ran, and the call failed; CallInfo
+// says it stopped on an answer no retry can mend, not that it succeeded.
+TEST_F(ClientRetryTest, AnAutoKeyedWriteWhoseAnswerExpiredFails) {
+  ScriptedReply expired;
+  expired.answer_expired = true;
+  server_.Script({expired});
+  CallInfo info;
+  absl::StatusOr<v1::InsertResponse> result =
+      MakeClient().Insert(v1::InsertRequest(), {}, &info);
+  EXPECT_EQ(result.status().code(), absl::StatusCode::kDataLoss);
+  EXPECT_EQ(info.final_status.code(), absl::StatusCode::kDataLoss);
+  EXPECT_EQ(info.stop_reason, StopReason::kNotRetryable);
+  EXPECT_TRUE(info.replayed);
+}
+
 TEST_F(ClientRetryTest, WritesGoAsThemselvesWhenRetriesAreOff) {
   CallOptions once;
   once.retry = options_.retry;

@@ -41,10 +41,17 @@ ReceivedCall ReceivedKeyed(const grpc::ServerContext& context,
   return call;
 }
 
-// An empty result of the kind the keyed call asks for.
-void AnswerKeyed(const v1::KeyedCallRequest& request, bool replayed,
-                 v1::KeyedCallResponse* response) {
-  response->set_replayed(replayed);
+bool IsReplayed(const ScriptedReply& reply) {
+  return reply.answer_expired ||
+         reply.trailers.count("idempotent-replayed") > 0;
+}
+
+// An empty result of the kind the keyed call asks for, or a tombstone's
+// answer.
+void AnswerKeyed(const v1::KeyedCallRequest& request,
+                 const ScriptedReply& reply, v1::KeyedCallResponse* response) {
+  response->set_replayed(IsReplayed(reply));
+  if (reply.answer_expired) return response->set_answer_expired(true);
   switch (request.call_case()) {
     case v1::KeyedCallRequest::kInsert:
       response->mutable_insert();
@@ -129,7 +136,7 @@ class ScriptedServer::Service final : public v1::IdemService::Service {
                          v1::KeyedCallResponse* response) override {
     const ScriptedReply reply =
         Reply(*context, ReceivedKeyed(*context, "KeyedCall", *request));
-    AnswerKeyed(*request, IsReplayed(reply), response);
+    AnswerKeyed(*request, reply, response);
     return StatusOf(reply);
   }
   grpc::Status GetKey(grpc::ServerContext* context,
@@ -175,8 +182,7 @@ class ScriptedServer::Service final : public v1::IdemService::Service {
       if (reply.code != grpc::StatusCode::OK) {
         *result.mutable_status() = DetailedStatus(reply);
       } else if (keyed) {
-        AnswerKeyed(call.keyed_call(), result.replayed(),
-                    result.mutable_keyed_call());
+        AnswerKeyed(call.keyed_call(), reply, result.mutable_keyed_call());
       } else {
         result.mutable_insert();
       }
@@ -203,10 +209,6 @@ class ScriptedServer::Service final : public v1::IdemService::Service {
     }
     return grpc::Status(reply.code, reply.message,
                         DetailedStatus(reply).SerializeAsString());
-  }
-
-  static bool IsReplayed(const ScriptedReply& reply) {
-    return reply.trailers.count("idempotent-replayed") > 0;
   }
 
   ScriptedServer& owner_;

@@ -29,6 +29,9 @@ struct ScriptedReply {
   // Sent as grpc-status-details-bin (BatchResult.status in a batch) when it
   // has details.
   google::rpc::Status details = {};
+  // A keyed call's answer is a tombstone's: replayed, its answer expired,
+  // no result.
+  bool answer_expired = false;
 };
 
 // A failure with message "scripted failure".
