@@ -12,7 +12,7 @@ from google.protobuf import any_pb2, duration_pb2
 from google.rpc import error_details_pb2, status_pb2
 
 import idem
-from idem import StopReason
+from idem import StopReason, _plans
 from idem._retry import Pushback, RetryBudget, backoff_ceiling, decide
 from idem.errors import DETAILS_TRAILER, error_from_status, parse_trailers
 from idem.results import KeyState, key_info, keyed_result
@@ -133,6 +133,34 @@ def test_expired_answer_has_no_result():
     response = idem_pb2.KeyedCallResponse(replayed=True, answer_expired=True)
     keyed = keyed_result(response, CALL)
     assert keyed.answer_expired and keyed.result is None and keyed.replayed
+
+
+def test_an_auto_keyed_write_whose_answer_expired_is_an_error():
+    # Nothing ran now, and what the first run answered is gone: the plain
+    # result the caller asked for cannot be given (C++: DATA_LOSS too).
+    expired = idem_pb2.KeyedCallResponse(replayed=True, answer_expired=True)
+    for plan in (_plans.write("insert", idem_pb2.InsertRequest(), True),
+                 _plans.transaction(idem_pb2.TransactionRequest())):
+        with pytest.raises(idem.Error) as caught:
+            plan.convert(expired, CALL)
+        assert caught.value.code == grpc.StatusCode.DATA_LOSS
+        assert caught.value.replayed
+
+
+def test_only_idems_first_error_info_counts():
+    status = rich_status(grpc.StatusCode.UNAVAILABLE, "OVERLOADED")
+    foreign = any_pb2.Any()
+    foreign.Pack(error_details_pb2.ErrorInfo(reason="PROXY_BUSY",
+                                             domain="proxy.example"))
+    status.details.insert(0, foreign)
+    later = any_pb2.Any()
+    later.Pack(error_details_pb2.ErrorInfo(reason="LATER", domain="idem"))
+    status.details.append(later)
+    assert parse_trailers([(DETAILS_TRAILER, status.SerializeToString())]
+                          ).reason == "OVERLOADED"
+    alone = status_pb2.Status(code=14, message="m", details=[foreign])
+    assert parse_trailers([(DETAILS_TRAILER, alone.SerializeToString())]
+                          ).reason is None
 
 
 def test_key_info_reads_answer_and_failure():

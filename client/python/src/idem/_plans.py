@@ -51,20 +51,18 @@ def keyed_request(kind: str, request: Message, key: str,
 
 
 def write(kind: str, request: Message, auto_key: bool) -> Plan:
-    """insert, update or copy_file, answering the plain result."""
+    """insert, update, copy_file or transaction, answering the plain result."""
     if auto_key:
         key = new_key()
         return Plan("KeyedCall", keyed_request(kind, request, key), key,
-                    retryable=True, convert=results.keyed_inner)
+                    retryable=True, convert=results.keyed_answer)
     method, convert = _PLAIN[kind]
     return Plan(method, request, None, retryable=False, convert=convert)
 
 
 def transaction(request: idem_pb2.TransactionRequest) -> Plan:
     """A transaction exists only under a key: it always gets one."""
-    key = new_key()
-    return Plan("KeyedCall", keyed_request("transaction", request, key), key,
-                retryable=True, convert=results.keyed_inner)
+    return write("transaction", request, auto_key=True)
 
 
 def keyed(kind: str, request: Message, key: str,

@@ -1,7 +1,10 @@
 """The retry discipline, free of I/O so that the sync and asyncio clients
 share it: which failures are retried, how long to sleep (full jitter or the
 server's pushback), the retry budget, and one logical call's attempts.
-Same rules as the C++ client (client/src/retry_decision.cc).
+The C++ client's rules (client/src/retry_decision.cc) on the status code,
+with one difference, on purpose and documented in docs/python.md: a call
+sent without a key is never retried, even when the server's reason says it
+did not run (the C++ client retries those).
 """
 
 from __future__ import annotations

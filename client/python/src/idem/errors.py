@@ -120,9 +120,11 @@ def _details_of(status: status_pb2.Status) -> tuple[
         if detail.Is(error_details_pb2.ErrorInfo.DESCRIPTOR):
             candidate = error_details_pb2.ErrorInfo()
             detail.Unpack(candidate)
-            if candidate.domain == DOMAIN or info is None:
+            # Only idem's, the first: a proxy's reason is not idem's.
+            if candidate.domain == DOMAIN and info is None:
                 info = candidate
-        elif detail.Is(error_details_pb2.RetryInfo.DESCRIPTOR):
+        elif (detail.Is(error_details_pb2.RetryInfo.DESCRIPTOR)
+              and delay is None):
             retry = error_details_pb2.RetryInfo()
             detail.Unpack(retry)
             delay = retry.retry_delay.ToTimedelta().total_seconds()

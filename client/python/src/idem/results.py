@@ -10,6 +10,7 @@ import datetime
 import enum
 from typing import Any, Generic, Optional, TypeVar, Union
 
+import grpc
 from google.protobuf import timestamp_pb2
 
 from idem._values import from_row
@@ -163,6 +164,23 @@ def keyed_inner(response: idem_pb2.KeyedCallResponse,
     kind = response.WhichOneof("result")
     return None if kind is None else _KEYED_RESULTS[kind](
         getattr(response, kind), call)
+
+
+def keyed_answer(response: idem_pb2.KeyedCallResponse,
+                 call: CallInfo) -> Any:
+    """The wrapped call's result, for a call that returns it plainly (an
+    auto-keyed write, a transaction): a key whose answer has expired ran
+    before but cannot say what it answered, an error (DATA_LOSS), as in the
+    C++ client."""
+    result = keyed_inner(response, call)
+    if result is not None:
+        return result
+    if response.answer_expired:
+        raise Error("the call ran before under its key, but its answer has "
+                    "expired", code=grpc.StatusCode.DATA_LOSS, replayed=True,
+                    call=call)
+    raise Error("the server answered the keyed call without its result",
+                code=grpc.StatusCode.INTERNAL, call=call)
 
 
 def keyed_result(response: idem_pb2.KeyedCallResponse,
