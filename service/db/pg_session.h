@@ -42,6 +42,11 @@ class PgSession {
   void set_transaction_settings(std::string sql) {
     transaction_settings_ = std::move(sql);
   }
+  // Whether a statement needs a transaction block for those settings to
+  // hold: then even a single autocommit statement gets one.
+  bool needs_transaction_block() const {
+    return !transaction_settings_.empty();
+  }
   // Called first in every transaction; a no-op outside a transaction block
   // or without transaction settings.
   void BeginTransaction(pqxx::transaction_base& txn);

@@ -26,13 +26,17 @@ class LibpqConnection : private pqxx::largeobject {
 
 }  // namespace
 
+bool Transaction::InBlock(const PgSession& session, Mode mode) {
+  return mode == Mode::kTransaction || session.needs_transaction_block();
+}
+
 Transaction::Transaction(PgSession& session, Mode mode)
     : session_(session),
-      work_(mode == Mode::kTransaction
+      work_(InBlock(session, mode)
                 ? std::make_unique<pqxx::work>(session.connection())
                 : nullptr),
       autocommit_(
-          mode == Mode::kAutocommit
+          !InBlock(session, mode)
               ? std::make_unique<pqxx::nontransaction>(session.connection())
               : nullptr),
       statements_(work_ != nullptr

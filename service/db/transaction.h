@@ -78,6 +78,10 @@ class Transaction {
   friend auto RunAutocommit(ConnectionPool& pool, Body&& body);
 
   Transaction(PgSession& session, Mode mode);
+  // Autocommit only where the session's timeouts hold outside a
+  // transaction block: with per-transaction settings (SET LOCAL, for
+  // PgBouncer) a lone statement would run unbounded.
+  static bool InBlock(const PgSession& session, Mode mode);
 
   // One savepoint statement; a failure poisons the transaction.
   absl::Status SavepointStatement(absl::string_view sql);
@@ -167,7 +171,9 @@ auto RunInTransaction(ConnectionPool& pool, Body&& body) {
 }
 
 // Each statement commits on its own: one round trip instead of three, for
-// a single read.
+// a single read or a single-statement write. On a session whose timeouts
+// are per transaction (PgBouncer mode) it runs in a transaction all the
+// same (Transaction::InBlock).
 template <typename Body>
 auto RunAutocommit(ConnectionPool& pool, Body&& body) {
   return RunIn(pool, Transaction::Mode::kAutocommit, std::forward<Body>(body));

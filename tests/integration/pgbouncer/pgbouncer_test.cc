@@ -157,6 +157,28 @@ TEST_F(PgBouncerTest, LockTimeoutHoldsInEveryTransaction) {
   }
 }
 
+// A lone insert runs as one statement; it too waits for a row no longer
+// than IDEM_LOCK_TIMEOUT, and writes nothing when it gives up.
+TEST_F(PgBouncerTest, LockTimeoutHoldsForALoneInsert) {
+  pqxx::connection holder(DatabaseUrl());
+  pqxx::work lock(holder);
+  lock.exec("INSERT INTO " + table_ + " VALUES (501, 0, 'holder')");
+  v1::InsertRequest insert;
+  insert.set_table(table_);
+  *insert.add_rows() = RowOf({{"id", Int(501)}, {"note", Str("blocked")}});
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + 20s);
+  v1::InsertResponse response;
+  auto start = std::chrono::steady_clock::now();
+  grpc::Status status = stub_->Insert(&context, insert, &response);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::ABORTED)
+      << status.error_message();
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 10s);
+  lock.abort();
+  EXPECT_EQ(db_->Scalar("SELECT count(*) FROM " + table_ + " WHERE id = 501"),
+            "0");
+}
+
 // What a later client of PgBouncer's server connections sees: PostgreSQL's
 // defaults, no statement of idem's prepared.
 TEST_F(PgBouncerTest, NoSessionStateLeftOnServerConnections) {
