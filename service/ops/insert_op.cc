@@ -213,6 +213,19 @@ absl::StatusOr<std::vector<v1::InsertResponse>> ExecuteInserts(
   const db::InsertShape& shape = inserts.front()->shape;
   const db::InsertSql& sql = *inserts.front()->sql;
   const std::vector<std::vector<size_t>> rounds = InsertRounds(inserts);
+  if (!sql.returning.empty() && inserts.size() > 1 && rounds.size() > 1) {
+    // Calls writing one key more than once: the row is read back once, after
+    // the statement, so each call runs on its own, in order, to read the row
+    // as its own insert left it.
+    std::vector<v1::InsertResponse> responses;
+    for (const PreparedInsert* insert : inserts) {
+      absl::StatusOr<std::vector<v1::InsertResponse>> alone =
+          ExecuteInserts(txn, {insert});
+      if (!alone.ok()) return alone.status();
+      responses.push_back(std::move(alone->front()));
+    }
+    return responses;
+  }
   size_t row_count = 0;
   for (const PreparedInsert* insert : inserts) row_count += insert->row_count;
   std::vector<int> outcomes(row_count, 0);

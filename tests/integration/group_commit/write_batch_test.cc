@@ -291,6 +291,45 @@ TEST_F(WriteBatchTest, RepeatedKeysApplyInOrderAndReturnedRowsReplay) {
             first.SerializeAsString());
 }
 
+// Two calls of one statement shape writing one key: each call's returned
+// row is the row as its own insert left it, as if it had run alone, not as
+// the later call left it.
+TEST_F(WriteBatchTest, EachCallReturnsTheRowAsItsOwnInsertLeftIt) {
+  std::vector<WriteCall> calls;
+  for (const char* note : {"p", "q"}) {
+    v1::InsertRequest upsert;
+    upsert.set_table(items_);
+    upsert.set_on_conflict(v1::ON_CONFLICT_DO_UPDATE);
+    *upsert.add_rows() =
+        RowOf({{"id", Int(7)}, {"note", Str(note)}, {"n", Int(0)}});
+    upsert.add_returning("note");
+    calls.push_back(InsertCall(upsert, std::string("returning-") + note));
+  }
+  std::vector<Answer> outcomes = RunBatch(calls);
+  ASSERT_EQ(outcomes.size(), 2u);
+  for (const Answer& outcome : outcomes) {
+    ASSERT_TRUE(outcome.status.ok()) << outcome.status;
+    ASSERT_EQ(outcome.response.insert().returned_size(), 1);
+  }
+  EXPECT_EQ(outcomes[0].response.insert().outcomes(0),
+            v1::ROW_OUTCOME_INSERTED);
+  EXPECT_EQ(outcomes[0]
+                .response.insert()
+                .returned(0)
+                .columns()
+                .at("note")
+                .string_value(),
+            "p");
+  EXPECT_EQ(outcomes[1].response.insert().outcomes(0), v1::ROW_OUTCOME_UPDATED);
+  EXPECT_EQ(outcomes[1]
+                .response.insert()
+                .returned(0)
+                .columns()
+                .at("note")
+                .string_value(),
+            "q");
+}
+
 // Transactions run their steps in the caller's order; batches holding
 // them still lock rows in one order, so two batches moving amounts between
 // the same counters in opposite directions never deadlock.
