@@ -67,10 +67,42 @@ TEST_F(ErrorReasonsTest, RowLockedSaysWhenToComeBack) {
   pqxx::work lock(holder);
   lock.exec("SELECT * FROM " + counters() +
             " WHERE id = " + std::to_string(id) + " FOR UPDATE");
-  Answer locked = Call(stub(), Increment(NewKey(), counters(), id));
+  std::string key = NewKey();
+  Answer locked = Call(stub(), Increment(key, counters(), id));
   Expect(locked, "ROW_LOCKED");
   EXPECT_TRUE(RetryDelay(locked).has_value());
   lock.abort();
+  // Transient: nothing stored under the key, nothing changed.
+  EXPECT_EQ(KeyRows(key), 0);
+  EXPECT_EQ(Counter(id), 0);
+}
+
+// Every step of a transaction is held to the same limits and permissions as
+// a call of its own, before anything runs.
+TEST_F(ErrorReasonsTest, ATransactionIsRefusedWholeForOneStep) {
+  int64_t id = NewCounter();
+  auto transaction = [&](const v1::Step& last) {
+    v1::KeyedCallRequest request;
+    request.set_idempotency_key(NewKey());
+    v1::Step& increment = *request.mutable_transaction()->add_steps();
+    increment.mutable_update()->set_table(counters());
+    *increment.mutable_update()->mutable_key() = RowOf({{"id", Int(id)}});
+    *increment.mutable_update()->mutable_increment() = RowOf({{"n", Int(1)}});
+    *request.mutable_transaction()->add_steps() = last;
+    return request;
+  };
+  v1::Step too_many;  // 1 + 3 rows over IDEM_MAX_ROWS = 3 in all
+  too_many.mutable_insert()->set_table(items());
+  for (int i = 0; i < 3; ++i) {
+    *too_many.mutable_insert()->add_rows() = RowOf({{"id", Int(900 + i)}});
+  }
+  Expect(Call(stub(), transaction(too_many)), "LIMIT_EXCEEDED");
+  v1::Step outside;
+  outside.mutable_insert()->set_table("pg_catalog.pg_class");
+  *outside.mutable_insert()->add_rows() = RowOf({{"oid", Int(1)}});
+  Expect(Call(stub(), transaction(outside)), "TABLE_NOT_ALLOWED");
+  EXPECT_EQ(Counter(id), 0);
+  for (int i = 0; i < 3; ++i) EXPECT_EQ(ItemCount(900 + i), 0);
 }
 
 TEST_F(ErrorReasonsTest, KeyInvalid) {
