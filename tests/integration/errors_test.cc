@@ -149,6 +149,18 @@ TEST_F(ErrorsTest, InsertWithOneKeySpelledTwoWays) {
   }
 }
 
+// Rows naming one key run in successive statements; one failing in a later
+// statement still leaves nothing of the earlier ones.
+TEST_F(ErrorsTest, InsertWithRepeatedKeysIsAllOrNothing) {
+  db().Exec("ALTER TABLE " + table_ + " ADD CHECK (n >= 0)");
+  Refused(InsertOf(table_,
+                   {{{"id", Int(3)}, {"name", Str("a")}, {"n", Int(1)}},
+                    {{"id", Int(4)}, {"name", Str("x")}, {"n", Int(1)}},
+                    {{"id", Int(3)}, {"name", Str("b")}, {"n", Int(-1)}}},
+                   v1::ON_CONFLICT_DO_UPDATE),
+          "CONSTRAINT_VIOLATED");
+}
+
 TEST_F(ErrorsTest, InsertReturningAnUnknownColumn) {
   v1::InsertRequest request = InsertRow({});
   request.add_returning("nope");
