@@ -9,7 +9,7 @@ InsertSqlCache::InsertSqlCache(size_t capacity) : capacity_(capacity) {}
 std::shared_ptr<const InsertSql> InsertSqlCache::Get(
     std::shared_ptr<const Table> table, const InsertShape& shape) {
   {
-    absl::MutexLock lock(&mu_);
+    absl::ReaderMutexLock lock(&mu_);
     auto found = entries_.find(shape);
     if (found != entries_.end()) return found->second.sql;
   }
@@ -23,7 +23,7 @@ std::shared_ptr<const InsertSql> InsertSqlCache::Get(
 }
 
 size_t InsertSqlCache::size() const {
-  absl::MutexLock lock(&mu_);
+  absl::ReaderMutexLock lock(&mu_);
   return entries_.size();
 }
 

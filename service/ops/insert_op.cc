@@ -109,7 +109,6 @@ absl::StatusOr<PreparedInsert> PrepareInsert(const OpsContext& context,
   absl::StatusOr<db::InsertShape> shape = ShapeOf(*insert.table, request);
   if (!shape.ok()) return shape.status();
   insert.shape = *std::move(shape);
-  insert.sql = context.insert_sql->Get(insert.table, insert.shape);
   insert.row_count = request.rows_size();
 
   const std::vector<size_t>& columns = insert.shape.columns;
@@ -145,6 +144,8 @@ absl::StatusOr<PreparedInsert> PrepareInsert(const OpsContext& context,
       values[c].push_back(*std::move(text));
     }
   }
+  // Once the rows are good: a refused insert builds no SQL.
+  insert.sql = context.insert_sql->Get(insert.table, insert.shape);
   return insert;
 }
 
