@@ -9,7 +9,7 @@ import pytest
 
 import idem
 from idem import KeyState, RowOutcome, UpdateOutcome
-from servers import hold_row_lock, psql
+from servers import psql
 
 
 @pytest.fixture
@@ -31,18 +31,6 @@ def test_error_info_reason_and_metadata(client, tables, new_id, new_key):
     with pytest.raises(idem.FailedPreconditionError) as mismatch:
         client.exactly_once(key).insert(tables.items, [{"id": new_id()}])
     assert mismatch.value.reason == "KEY_MISMATCH"
-
-
-def test_retry_info_of_a_row_lock(server, tables, new_id):
-    row = new_id()
-    psql(f"INSERT INTO {tables.counters} VALUES ({row}, 0)")
-    holder = hold_row_lock(tables.counters, row, 1.0)
-    with idem.Client(server.address, auto_keys=False) as client:
-        with pytest.raises(idem.AbortedError) as caught:
-            client.update(tables.counters, {"id": row}, increment={"n": 1})
-    holder.wait(timeout=30)
-    assert caught.value.reason == "ROW_LOCKED"
-    assert caught.value.retry_delay is not None
 
 
 def test_returning_generated_and_met_values(client, tables, new_key):

@@ -112,6 +112,10 @@ def test_an_unkeyed_increment_is_never_retried(server, tables, new_id):
     holder.wait(timeout=30)
     assert caught.value.call.attempts == 1
     assert caught.value.call.stop_reason == StopReason.NOT_IDEMPOTENT
+    # The reason and the delay are there for the caller who retries itself.
+    assert caught.value.reason == "ROW_LOCKED"
+    assert caught.value.retry_delay is not None
+    assert psql(f"SELECT n FROM {tables.counters} WHERE id = {row}") == "0"
 
 
 def test_retry_budget_exhausted_stops_retrying(tables):
