@@ -28,8 +28,7 @@ absl::Status Into(absl::StatusOr<Response> result, Response* response) {
   return result.status();
 }
 
-// The accesses a KeyedCall makes: permissions are those of the wrapped
-// call, every step of a transaction.
+// The accesses of the call a KeyedCall wraps: every step of a transaction.
 std::vector<Access> WrappedAccesses(const v1::KeyedCallRequest& request) {
   switch (request.call_case()) {
     case v1::KeyedCallRequest::kUpdate:
@@ -50,6 +49,13 @@ std::vector<Access> WrappedAccesses(const v1::KeyedCallRequest& request) {
     default:
       return {{auth::Operation::kInsert, request.insert().table()}};
   }
+}
+
+// A KeyedCall needs the wrapped call's permissions, then keyed_call.
+std::vector<Access> KeyedCallAccesses(const v1::KeyedCallRequest& request) {
+  std::vector<Access> accesses = WrappedAccesses(request);
+  accesses.push_back({auth::Operation::kKeyedCall, ""});
+  return accesses;
 }
 
 }  // namespace
@@ -178,15 +184,9 @@ IdemService::Call IdemService::MakeInsert(const v1::InsertRequest& request,
 IdemService::Call IdemService::MakeKeyedCall(
     const v1::KeyedCallRequest& request, v1::KeyedCallResponse* response) {
   return {
-      {"KeyedCall", WrappedAccesses(request), &request.idempotency_key()},
+      {"KeyedCall", KeyedCallAccesses(request), &request.idempotency_key()},
       [this, &request, response](const auth::Caller& caller, Done done,
                                  ops::PendingWrites& writes) {
-        if (!caller.Allows(auth::Operation::kKeyedCall)) {
-          return done(Error(Reason::kOperationNotAllowed,
-                            absl::StrCat("tenant \"", caller.tenant,
-                                         "\" may not call keyed_call")),
-                      false);
-        }
         ops::RunKeyedCall(
             ops_, caller.tenant, request,
             [this, response, done = std::move(done),
@@ -196,7 +196,6 @@ IdemService::Call IdemService::MakeKeyedCall(
             writes);
       },
       [this, &request, response](const auth::Caller& caller, const Done& done) {
-        if (!caller.Allows(auth::Operation::kKeyedCall)) return false;
         std::optional<keys::Answer> remembered =
             ops::AnswerFromMemory(ops_, caller.tenant, request);
         if (!remembered.has_value()) return false;
