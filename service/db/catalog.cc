@@ -152,7 +152,7 @@ absl::StatusOr<std::shared_ptr<const Table>> Catalog::LoadEntry(
   absl::StatusOr<std::shared_ptr<const Table>> loaded = RunInTransaction(
       pool_,
       [&](Transaction& txn) -> absl::StatusOr<std::shared_ptr<const Table>> {
-        pqxx::result relation = txn.ExecPlannedPerRun(kRelationSql, {entry});
+        pqxx::result relation = txn.ExecUnprepared(kRelationSql, {entry});
         if (relation.empty()) {
           return Error(Reason::kTableNotFound,
                        absl::StrCat("table \"", entry, "\" does not exist"),
@@ -166,7 +166,7 @@ absl::StatusOr<std::shared_ptr<const Table>> Catalog::LoadEntry(
             absl::StrCat(QuoteIdentifier(relation[0][1].c_str()), ".",
                          QuoteIdentifier(relation[0][2].c_str()));
         for (const pqxx::row& row :
-             txn.ExecPlannedPerRun(kColumnsSql, {std::to_string(oid)})) {
+             txn.ExecUnprepared(kColumnsSql, {std::to_string(oid)})) {
           Column column;
           column.name = row[0].c_str();
           column.type = row[1].c_str();
@@ -177,7 +177,7 @@ absl::StatusOr<std::shared_ptr<const Table>> Catalog::LoadEntry(
           table->columns.push_back(std::move(column));
         }
         for (const pqxx::row& row :
-             txn.ExecPlannedPerRun(kPrimaryKeySql, {std::to_string(oid)})) {
+             txn.ExecUnprepared(kPrimaryKeySql, {std::to_string(oid)})) {
           table->primary_key.push_back(*table->FindColumn(row[0].c_str()));
         }
         return std::shared_ptr<const Table>(std::move(table));

@@ -87,9 +87,11 @@ absl::StatusOr<std::unique_ptr<PgSession>> ConnectionPool::Connect() const {
     // statement the server prepares reads its tables by key, and a generic
     // plan made while a table was small would keep scanning it whole once it
     // has grown: so no plan may scan a table where an index can serve.
-    // Statements that join a table to a set run with
-    // PgSession::ExecPlannedPerRun instead, and unnamed statements
-    // (kUnnamed) are planned for their values anyway.
+    // The setting reaches unnamed statements too (PostgreSQL keeps their
+    // plan source like a prepared one's), so PgSession::ExecUnprepared
+    // gets a generic plan on such a session as well: the statements it runs
+    // are written to probe by index whatever the set's size. kUnnamed
+    // sessions (PgBouncer) never get here and plan for their values.
     setup.exec(
         "SET enable_seqscan = off; SET plan_cache_mode = force_generic_plan");
     return session;

@@ -14,8 +14,8 @@ constexpr long long kMigrationLockId = 0x6964656d;
 absl::StatusOr<std::vector<int>> ApplyMigrations(ConnectionPool& pool) {
   return RunInTransaction(
       pool, [](Transaction& txn) -> absl::StatusOr<std::vector<int>> {
-        txn.ExecPlannedPerRun("SELECT pg_advisory_xact_lock($1::bigint)",
-                              {std::to_string(kMigrationLockId)});
+        txn.ExecUnprepared("SELECT pg_advisory_xact_lock($1::bigint)",
+                           {std::to_string(kMigrationLockId)});
         // CREATE SCHEMA checks the database's CREATE privilege even when
         // the schema exists, so only a missing schema is created: the
         // least-privilege role (deploy/sql) owns idem but may not create
@@ -35,7 +35,7 @@ absl::StatusOr<std::vector<int>> ApplyMigrations(ConnectionPool& pool) {
         for (const Migration& migration : Migrations()) {
           if (migration.version <= current) continue;
           txn.ExecScript(migration.sql);
-          txn.ExecPlannedPerRun(
+          txn.ExecUnprepared(
               "INSERT INTO idem.schema_migrations (version, name) "
               "VALUES ($1::integer, $2)",
               {std::to_string(migration.version), migration.name});

@@ -110,16 +110,16 @@ pqxx::result PgSession::Exec(pqxx::transaction_base& txn,
                              const std::string& sql,
                              const std::vector<TextParam>& params) {
   if (mode_ == StatementMode::kUnnamed) {
-    return ExecPlannedPerRun(txn, sql, params);
+    return ExecUnprepared(txn, sql, params);
   }
   std::vector<const char*> values = Values(params);
   return txn.exec_prepared(Prepared(sql),
                            pqxx::prepare::make_dynamic_params(values));
 }
 
-pqxx::result PgSession::ExecPlannedPerRun(
-    pqxx::transaction_base& txn, const std::string& sql,
-    const std::vector<TextParam>& params) {
+pqxx::result PgSession::ExecUnprepared(pqxx::transaction_base& txn,
+                                       const std::string& sql,
+                                       const std::vector<TextParam>& params) {
   std::vector<const char*> values = Values(params);
   return txn.exec_params(sql, pqxx::prepare::make_dynamic_params(values));
 }

@@ -56,16 +56,17 @@ class PgSession {
 
   // Runs `sql`, prepared on this connection, with `params` in `txn`: after
   // a few runs, on one generic plan for all values. kUnnamed: as
-  // ExecPlannedPerRun.
+  // ExecUnprepared.
   pqxx::result Exec(pqxx::transaction_base& txn, const std::string& sql,
                     const std::vector<TextParam>& params);
 
-  // Runs `sql` unprepared, planned anew for each run's values: for
-  // statements whose best plan depends on the number of values or the
-  // size of a table (a join of a table to a set), run off the hot path.
-  pqxx::result ExecPlannedPerRun(pqxx::transaction_base& txn,
-                                 const std::string& sql,
-                                 const std::vector<TextParam>& params);
+  // Runs `sql` unprepared (an unnamed statement, nothing kept on the
+  // session), for statements run off the hot path. PostgreSQL plans it for
+  // its values unless the session forces generic plans, as the pool's
+  // kPrepared sessions do (connection_pool.cc).
+  pqxx::result ExecUnprepared(pqxx::transaction_base& txn,
+                              const std::string& sql,
+                              const std::vector<TextParam>& params);
 
   // Commits `txn`; pqxx::broken_connection when the connection was lost
   // before (nothing committed). A commit whose wait for the synchronous

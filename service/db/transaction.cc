@@ -50,9 +50,9 @@ pqxx::result Transaction::Exec(const std::string& sql,
   return session_.Exec(statements_, sql, params);
 }
 
-pqxx::result Transaction::ExecPlannedPerRun(
-    const std::string& sql, const std::vector<TextParam>& params) {
-  return session_.ExecPlannedPerRun(statements_, sql, params);
+pqxx::result Transaction::ExecUnprepared(const std::string& sql,
+                                         const std::vector<TextParam>& params) {
+  return session_.ExecUnprepared(statements_, sql, params);
 }
 
 pqxx::result Transaction::ExecScript(const std::string& sql) {

@@ -37,10 +37,10 @@ class Transaction {
   // on one generic plan for all values.
   pqxx::result Exec(const std::string& sql,
                     const std::vector<TextParam>& params);
-  // Runs `sql` unprepared, planned for these values (a join of a table to a
-  // set, whose best plan depends on the set's size).
-  pqxx::result ExecPlannedPerRun(const std::string& sql,
-                                 const std::vector<TextParam>& params);
+  // Runs `sql` unprepared (PgSession::ExecUnprepared says how it is
+  // planned).
+  pqxx::result ExecUnprepared(const std::string& sql,
+                              const std::vector<TextParam>& params);
   // Runs `sql`, which may hold several statements and no parameters.
   pqxx::result ExecScript(const std::string& sql);
 

@@ -90,10 +90,10 @@ absl::StatusOr<KeyReaper::KeyCounts> CountKeys(db::ConnectionPool& pool) {
   return db::RunInTransaction(
       pool, [](db::Transaction& txn) -> absl::StatusOr<KeyReaper::KeyCounts> {
         const std::string percent =
-            txn.ExecPlannedPerRun(kSamplePercentSql,
-                                  {absl::StrCat(kCountPages)})[0][0]
+            txn.ExecUnprepared(kSamplePercentSql,
+                               {absl::StrCat(kCountPages)})[0][0]
                 .c_str();
-        const pqxx::row counts = txn.ExecPlannedPerRun(kCountSql, {percent})[0];
+        const pqxx::row counts = txn.ExecUnprepared(kCountSql, {percent})[0];
         return KeyReaper::KeyCounts{counts[0].as<int64_t>(),
                                     counts[1].as<int64_t>(),
                                     counts[2].as<int64_t>()};
@@ -108,7 +108,7 @@ absl::StatusOr<int64_t> InBatches(db::ConnectionPool& pool, const char* sql,
   while (true) {
     absl::StatusOr<int64_t> done = db::RunInTransaction(
         pool, [&](db::Transaction& txn) -> absl::StatusOr<int64_t> {
-          return txn.ExecPlannedPerRun(sql, {tenant, absl::StrCat(batch)})
+          return txn.ExecUnprepared(sql, {tenant, absl::StrCat(batch)})
               .affected_rows();
         });
     if (!done.ok()) return done.status();
@@ -138,7 +138,7 @@ absl::StatusOr<KeyReaper::Pass> KeyReaper::RunOnce(db::ConnectionPool& pool,
       pool,
       [](db::Transaction& txn) -> absl::StatusOr<std::vector<std::string>> {
         std::vector<std::string> names;
-        for (const pqxx::row& row : txn.ExecPlannedPerRun(kTenantsSql, {})) {
+        for (const pqxx::row& row : txn.ExecUnprepared(kTenantsSql, {})) {
           names.push_back(row[0].c_str());
         }
         return names;

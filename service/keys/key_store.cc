@@ -347,7 +347,7 @@ size_t KeyStore::CompleteAll(
   }
   params.push_back(db::ArrayLiteral(owners));
   params.push_back(Interval(tombstone_retention_));
-  return txn.ExecPlannedPerRun(kCompleteSql, params).affected_rows();
+  return txn.ExecUnprepared(kCompleteSql, params).affected_rows();
 }
 
 bool KeyStore::Complete(db::Transaction& txn,
