@@ -50,13 +50,17 @@ void PgSession::Commit(pqxx::transaction_base& txn) {
   if (!connection_.is_open()) {
     throw pqxx::broken_connection("connection lost before COMMIT");
   }
+  RunCommitting([&] { txn.commit(); });
+}
+
+void PgSession::RunCommitting(absl::FunctionRef<void()> statement) {
   standby_wait_->seen = false;
   connection_.set_verbosity(pqxx::connection_base::verbose);
   {
     absl::Cleanup normal_messages = [this] {
       connection_.set_verbosity(pqxx::connection_base::normal);
     };
-    txn.commit();
+    statement();
   }
   if (standby_wait_->seen) {
     throw pqxx::in_doubt_error(

@@ -11,6 +11,8 @@
 #include <unordered_map>
 #include <vector>
 
+#include "absl/functional/function_ref.h"
+
 namespace idem::db {
 
 // A parameter in PostgreSQL's text format; nullopt is SQL NULL.
@@ -76,6 +78,11 @@ class PgSession {
   // connection lost during COMMIT does, so that the caller learns that the
   // outcome is unknown.
   void Commit(pqxx::transaction_base& txn);
+
+  // Runs `statement`, which commits by itself (outside a transaction
+  // block), and throws pqxx::in_doubt_error as Commit does when the
+  // synchronous standby did not confirm it.
+  void RunCommitting(absl::FunctionRef<void()> statement);
 
   bool is_open() const { return connection_.is_open(); }
 

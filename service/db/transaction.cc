@@ -45,18 +45,26 @@ Transaction::Transaction(PgSession& session, Mode mode)
   session_.BeginTransaction(statements_);
 }
 
+pqxx::result Transaction::Statement(absl::FunctionRef<pqxx::result()> run) {
+  if (autocommit_ == nullptr) return run();
+  pqxx::result result;
+  session_.RunCommitting([&] { result = run(); });
+  return result;
+}
+
 pqxx::result Transaction::Exec(const std::string& sql,
                                const std::vector<TextParam>& params) {
-  return session_.Exec(statements_, sql, params);
+  return Statement([&] { return session_.Exec(statements_, sql, params); });
 }
 
 pqxx::result Transaction::ExecUnprepared(const std::string& sql,
                                          const std::vector<TextParam>& params) {
-  return session_.ExecUnprepared(statements_, sql, params);
+  return Statement(
+      [&] { return session_.ExecUnprepared(statements_, sql, params); });
 }
 
 pqxx::result Transaction::ExecScript(const std::string& sql) {
-  return statements_.exec(sql);
+  return Statement([&] { return statements_.exec(sql); });
 }
 
 int Transaction::BackendPid() {

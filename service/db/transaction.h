@@ -10,6 +10,7 @@
 #include <utility>
 #include <vector>
 
+#include "absl/functional/function_ref.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
@@ -83,6 +84,9 @@ class Transaction {
   // PgBouncer) a lone statement would run unbounded.
   static bool InBlock(const PgSession& session, Mode mode);
 
+  // Runs one statement of this unit of work; outside a transaction block
+  // the statement commits, and its commit is watched as Commit's is.
+  pqxx::result Statement(absl::FunctionRef<pqxx::result()> run);
   // One savepoint statement; a failure poisons the transaction.
   absl::Status SavepointStatement(absl::string_view sql);
   // COMMIT, or nothing in autocommit. Not OK when the transaction was not

@@ -196,6 +196,34 @@ TEST_F(DbFailoverTest, CommitTheStandbyNeverConfirmedIsInDoubtNotAcknowledged) {
   EXPECT_EQ(std::stoi(Count()), before + 1);
 }
 
+// A lone plain Insert is one statement that commits by itself (no BEGIN,
+// no COMMIT): the standby's silence must reach its answer all the same.
+TEST_F(DbFailoverTest, LoneInsertTheStandbyNeverConfirmedIsNotAcknowledged) {
+  PgLocal({"stop", standby_});
+  v1::InsertRequest request;
+  request.set_table("checked");
+  *request.add_rows() =
+      testing::RowOf({{"id", testing::Int(100)}, {"n", testing::Int(1)}});
+  v1::InsertResponse response;
+  grpc::Status status;
+  std::thread call([&] {
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() + seconds(10));
+    status = server_->Stub()->Insert(&context, request, &response);
+  });
+  EXPECT_TRUE(testing::Eventually([] {
+    return Sql("SELECT count(pg_cancel_backend(pid)) FROM pg_stat_activity "
+               "WHERE application_name = 'idem-server' AND wait_event = "
+               "'SyncRep'") == "1";
+  }));
+  call.join();
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::UNAVAILABLE)
+      << status.error_message();
+  // The primary kept it, which a promoted standby would not have.
+  EXPECT_EQ(Sql("SELECT count(*) FROM checked WHERE id = 100"), "1");
+  PgLocal({"restart", standby_});
+}
+
 TEST_F(DbFailoverTest, PrimaryTurnedReadOnlyAnswersUnavailableUntilWritable) {
   const int before = std::stoi(Count());
   EventuallyOk("read-only-before");  // the server's sessions are open
