@@ -39,10 +39,12 @@ UpdateSql BuildUpdateSql(const UpdateShape& shape) {
   std::string key = absl::StrJoin(where, " AND ");
   UpdateSql sql;
   sql.probe = absl::StrCat("SELECT NOT (", absl::StrJoin(unchanged, " AND "),
-                           "), ", guard, " FROM ", table.sql_name,
-                           " AS t WHERE ", key, " FOR UPDATE");
-  sql.apply = absl::StrCat("UPDATE ", table.sql_name, " AS t SET ",
-                           absl::StrJoin(assignments, ", "), " WHERE ", key);
+                           ") AS differs, ", guard, " AS fresh FROM ",
+                           table.sql_name, " AS t WHERE ", key, " FOR UPDATE");
+  sql.probe_and_apply = absl::StrCat(
+      "WITH probe AS (", sql.probe, "), applied AS (UPDATE ", table.sql_name,
+      " AS t SET ", absl::StrJoin(assignments, ", "), " WHERE ", key,
+      " AND (SELECT differs AND fresh FROM probe)) SELECT * FROM probe");
   return sql;
 }
 

@@ -22,8 +22,12 @@ struct UpdateSql {
   // Locks the row and returns (differs, fresh): whether applying would
   // change it, and whether the version guard lets it. No row: not found.
   std::string probe;
-  // Applies the change to the locked row.
-  std::string apply;
+  // The probe, and the change applied when it says so, in one statement
+  // that returns what the probe returned. Both are decided on the row
+  // version the lock was granted on: the change finds that version even
+  // though the statement's snapshot is older (READ COMMITTED follows a row
+  // updated since to its latest version).
+  std::string probe_and_apply;
 };
 
 UpdateSql BuildUpdateSql(const UpdateShape& shape);

@@ -191,7 +191,7 @@ absl::StatusOr<v1::UpdateResponse> ExecuteUpdate(db::Transaction& txn,
                                                  const PreparedUpdate& update) {
   const db::UpdateSql& sql = update.sql;
   v1::UpdateResponse response;
-  pqxx::result probe = txn.Exec(sql.probe, update.params);
+  pqxx::result probe = txn.Exec(sql.probe_and_apply, update.params);
   if (probe.empty()) {
     response.set_outcome(v1::UPDATE_OUTCOME_NOT_FOUND);
   } else if (!probe[0][0].as<bool>()) {
@@ -199,7 +199,6 @@ absl::StatusOr<v1::UpdateResponse> ExecuteUpdate(db::Transaction& txn,
   } else if (!probe[0][1].as<bool>()) {
     response.set_outcome(v1::UPDATE_OUTCOME_STALE);
   } else {
-    txn.Exec(sql.apply, update.params);
     response.set_outcome(v1::UPDATE_OUTCOME_UPDATED);
   }
   return response;
@@ -209,7 +208,8 @@ absl::StatusOr<v1::UpdateResponse> RunUpdate(const OpsContext& context,
                                              const v1::UpdateRequest& request) {
   absl::StatusOr<PreparedUpdate> update = PrepareUpdate(context, request);
   if (!update.ok()) return update.status();
-  return db::RunInTransaction(*context.pool, [&](db::Transaction& txn) {
+  // One statement, atomic on its own: no BEGIN and COMMIT round trips.
+  return db::RunAutocommit(*context.pool, [&](db::Transaction& txn) {
     return ExecuteUpdate(txn, *update);
   });
 }

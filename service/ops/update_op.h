@@ -18,21 +18,23 @@ namespace idem::ops {
 struct PreparedUpdate {
   std::shared_ptr<const db::Table> table;
   db::UpdateShape shape;
-  db::UpdateSql sql;  // built once, for the lock and the update
+  db::UpdateSql sql;  // built once, for the row lock and the update
   std::vector<db::TextParam> params;
 };
 
 absl::StatusOr<PreparedUpdate> PrepareUpdate(const OpsContext& context,
                                              const v1::UpdateRequest& request);
 
-// Locks the row, decides the outcome and applies the change in `txn`.
+// Locks the row, decides the outcome and applies the change in `txn`, in
+// one statement.
 absl::StatusOr<v1::UpdateResponse> ExecuteUpdate(db::Transaction& txn,
                                                  const PreparedUpdate& update);
 
-// PrepareUpdate and ExecuteUpdate in a transaction of its own, not through
-// the group committer: a plain update has no key to record with it, and
-// alone, a row lock it waits for (up to IDEM_LOCK_TIMEOUT) holds up no
-// other call; in a batch it would hold up every write batched with it.
+// PrepareUpdate, then ExecuteUpdate's one statement committing on its own
+// (autocommit), not through the group committer: a plain update has no key
+// to record with it, and alone, a row lock it waits for (up to
+// IDEM_LOCK_TIMEOUT) holds up no other call; in a batch it would hold up
+// every write batched with it.
 absl::StatusOr<v1::UpdateResponse> RunUpdate(const OpsContext& context,
                                              const v1::UpdateRequest& request);
 
