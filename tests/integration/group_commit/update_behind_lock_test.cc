@@ -100,9 +100,9 @@ TEST_P(UpdateBehindLockTest, AnIncrementAddsToTheValueCommittedWhileWaiting) {
 }
 
 TEST_P(UpdateBehindLockTest, TheValuesCommittedWhileWaitingAreUnchanged) {
-  EXPECT_EQ(OutcomeBehindLock(Change("label = 'b'"),
-                              Update({{"label", Str("b")}})),
-            v1::UPDATE_OUTCOME_UNCHANGED);
+  EXPECT_EQ(
+      OutcomeBehindLock(Change("label = 'b'"), Update({{"label", Str("b")}})),
+      v1::UPDATE_OUTCOME_UNCHANGED);
   EXPECT_EQ(Stored(), "b:1:0");
 }
 
