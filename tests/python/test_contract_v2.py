@@ -118,3 +118,35 @@ def test_get_key_of_a_stored_failure(client, tables, new_id, new_key):
     info = client.get_key(key)
     assert info.answer is None
     assert isinstance(info.failure, idem.InvalidArgumentError)
+
+
+def test_malformed_calls_are_refused_and_change_nothing(client, tables,
+                                                        new_id, new_key):
+    row = new_id()
+    # Retention outside 1 minute to IDEM_MAX_KEY_RETENTION (7 days): refused
+    # before the key is looked at, so nothing is stored under it.
+    for retention in (datetime.timedelta(seconds=30),
+                      datetime.timedelta(days=3650)):
+        key = new_key()
+        with pytest.raises(idem.InvalidArgumentError) as caught:
+            client.exactly_once(key, retention=retention).insert(
+                tables.items, [{"id": row}])
+        assert caught.value.reason == "REQUEST_INVALID"
+        assert client.get_key(key).state == KeyState.ABSENT
+    # A transaction of no step, and of 101: a deterministic failure of the
+    # call, stored under its key like any other (docs/keyed-call.md).
+    for steps in ([], [idem.Insert(tables.items, [{"id": row}])] * 101):
+        key = new_key()
+        with pytest.raises(idem.InvalidArgumentError) as caught:
+            client.exactly_once(key).transaction(steps)
+        assert caught.value.reason == "REQUEST_INVALID"
+        stored = client.get_key(key)
+        assert stored.answer is None
+        assert stored.failure.reason == "REQUEST_INVALID"
+    # Keys outside the rules: empty, a space, 256 characters.
+    for bad in ("", "a b", "x" * 256):
+        for call in (client.get_key, client.forget_key):
+            with pytest.raises(idem.InvalidArgumentError) as caught:
+                call(bad)
+            assert caught.value.reason == "KEY_INVALID"
+    assert psql(f"SELECT count(*) FROM {tables.items} WHERE id = {row}") == "0"

@@ -75,6 +75,19 @@ class AuthTest : public ::testing::Test {
         KeyedInsertOf(key, table, {RowOf({{"id", Int(id)}})});
     return call;
   }
+  grpc::Status GetKey(const std::string& token, const std::string& key,
+                      v1::GetKeyResponse* response) {
+    v1::GetKeyRequest request;
+    request.set_idempotency_key(key);
+    return server_->Stub()->GetKey(CallContext(token).get(), request, response);
+  }
+  grpc::Status ForgetKey(const std::string& token, const std::string& key,
+                         v1::ForgetKeyResponse* response) {
+    v1::ForgetKeyRequest request;
+    request.set_idempotency_key(key);
+    return server_->Stub()->ForgetKey(CallContext(token).get(), request,
+                                      response);
+  }
   std::string KeysStored(const std::string& key) {
     return db_.Scalar(
         "SELECT coalesce(string_agg(tenant, ',' ORDER BY tenant), '') FROM "
@@ -93,6 +106,10 @@ std::string* AuthTest::table_ = nullptr;
 std::string* AuthTest::other_table_ = nullptr;
 
 TEST_F(AuthTest, EveryRpcRefusesCallsWithoutAValidToken) {
+  // A key alpha stored, which GetKey and ForgetKey without a token try.
+  const std::string stored = TestDatabase::UniqueName("stored-key");
+  v1::KeyedCallResponse first;
+  ASSERT_TRUE(KeyedInsert(kAlpha, stored, *table_, 50, &first).ok());
   std::string before = db_.Dump(*table_);
   for (const std::string& token : {std::string(), std::string("wrong")}) {
     SCOPED_TRACE("token \"" + token + "\"");
@@ -122,9 +139,17 @@ TEST_F(AuthTest, EveryRpcRefusesCallsWithoutAValidToken) {
             .error_code(),
         grpc::StatusCode::UNAUTHENTICATED);
     EXPECT_EQ(batch.results_size(), 0);
+    v1::GetKeyResponse read;
+    EXPECT_EQ(GetKey(token, stored, &read).error_code(),
+              grpc::StatusCode::UNAUTHENTICATED);
+    EXPECT_EQ(read.state(), v1::KEY_STATE_UNSPECIFIED);
+    v1::ForgetKeyResponse forgot;
+    EXPECT_EQ(ForgetKey(token, stored, &forgot).error_code(),
+              grpc::StatusCode::UNAUTHENTICATED);
   }
   EXPECT_EQ(db_.Dump(*table_), before);
   EXPECT_EQ(KeysStored("no-token-key"), "");
+  EXPECT_EQ(KeysStored(stored), "alpha");
 }
 
 TEST_F(AuthTest, ATokenWithoutTheTablesPermissionWritesNothing) {
@@ -201,6 +226,26 @@ TEST_F(AuthTest, TenantsUsingTheSameKeyStringNeverSeeEachOther) {
   EXPECT_TRUE(again.replayed());
   EXPECT_EQ(KeyedInsert(kBeta, key, *table_, 30, &again).error_code(),
             grpc::StatusCode::FAILED_PRECONDITION);
+}
+
+TEST_F(AuthTest, GetKeyAndForgetKeyNeverReachAnotherTenantsKey) {
+  std::string key = TestDatabase::UniqueName("forget-key");
+  v1::KeyedCallResponse alpha;
+  ASSERT_TRUE(KeyedInsert(kAlpha, key, *table_, 60, &alpha).ok());
+  v1::GetKeyResponse read;
+  ASSERT_TRUE(GetKey(kBeta, key, &read).ok());
+  EXPECT_EQ(read.state(), v1::KEY_STATE_ABSENT);
+  EXPECT_FALSE(read.has_answer());
+  v1::ForgetKeyResponse forgot;
+  ASSERT_TRUE(ForgetKey(kBeta, key, &forgot).ok());
+  EXPECT_FALSE(forgot.forgotten());
+  // Alpha's key is where it was: its call still replays, runs nothing.
+  EXPECT_EQ(KeysStored(key), "alpha");
+  v1::KeyedCallResponse again;
+  ASSERT_TRUE(KeyedInsert(kAlpha, key, *table_, 60, &again).ok());
+  EXPECT_TRUE(again.replayed());
+  ASSERT_TRUE(GetKey(kAlpha, key, &read).ok());
+  EXPECT_EQ(read.state(), v1::KEY_STATE_FINISHED);
 }
 
 TEST_F(AuthTest, HealthAnswersWithoutCredentialsAndReflectionIsOff) {
