@@ -10,27 +10,38 @@ the sync client; the asyncio client's methods return awaitables of them.
 from __future__ import annotations
 
 import datetime
-from typing import Any, Optional, Sequence
+from typing import Any, Callable, Optional, Sequence, Tuple, Union
 
-from idem import _plans
+from idem import _channel, _plans
 from idem._retry import Attempts, RetryBudget
 from idem.operations import (Insert, Row, Update, copy_file_request,
                              transaction_request)
-from idem.options import RetryPolicy
+from idem.options import TLS, RetryPolicy
+from idem.v1 import idem_pb2_grpc
 from idem.results import (CopyResult, InsertResult, KeyInfo, Keyed,
                           OnConflict, TransactionResult, UpdateResult)
 
 
 class Surface:
-    """The calls and the retry settings; a client adds `_run`, which sends
-    a plan through its channel with the attempts from `_attempts`."""
+    """The calls, the retry settings and the channel; a client adds `_run`,
+    which sends a plan through the channel with the attempts from
+    `_attempts`, and names its gRPC flavour's channel makers."""
 
-    def __init__(self, *, token: Optional[str], retry: RetryPolicy,
-                 budget: Optional[RetryBudget], auto_keys: bool) -> None:
+    # (insecure_channel, secure_channel) of grpc or of grpc.aio.
+    _channel_makers: Tuple[Callable[..., Any], Callable[..., Any]]
+
+    def __init__(self, target: str, *, token: Optional[str] = None,
+                 tls: Union[TLS, bool, None] = None,
+                 retry: RetryPolicy = RetryPolicy(),
+                 budget: Optional[RetryBudget] = None,
+                 auto_keys: bool = True) -> None:
         self._token = token
         self._policy = retry
         self._budget = budget or RetryBudget()
         self._auto_keys = auto_keys
+        insecure, secure = self._channel_makers
+        self._channel = _channel.open_channel(target, tls, insecure, secure)
+        self._stub = idem_pb2_grpc.IdemServiceStub(self._channel)
 
     def _run(self, plan: _plans.Plan, timeout: Optional[float]) -> Any:
         raise NotImplementedError

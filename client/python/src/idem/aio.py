@@ -8,33 +8,21 @@ retry discipline of idem.Client: every method is a coroutine.
 from __future__ import annotations
 
 import asyncio
-from typing import Any, Optional, Union
+from typing import Any, Optional
 
 import grpc
 import grpc.aio
 
-from idem import _channel
 from idem._plans import Plan
-from idem._retry import RetryBudget, is_replayed
+from idem._retry import is_replayed
 from idem._surface import Surface
-from idem.options import TLS, RetryPolicy
-from idem.v1 import idem_pb2_grpc
 
 
 class Client(Surface):
     """As idem.Client (same arguments); create and use it inside the event
     loop that runs its calls."""
 
-    def __init__(self, target: str, *, token: Optional[str] = None,
-                 tls: Union[TLS, bool, None] = None,
-                 retry: RetryPolicy = RetryPolicy(),
-                 budget: Optional[RetryBudget] = None,
-                 auto_keys: bool = True) -> None:
-        super().__init__(token=token, retry=retry, budget=budget,
-                         auto_keys=auto_keys)
-        self._channel = _channel.open_channel(
-            target, tls, grpc.aio.insecure_channel, grpc.aio.secure_channel)
-        self._stub = idem_pb2_grpc.IdemServiceStub(self._channel)
+    _channel_makers = (grpc.aio.insecure_channel, grpc.aio.secure_channel)
 
     async def __aenter__(self) -> Client:
         return self

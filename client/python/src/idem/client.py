@@ -3,16 +3,13 @@
 from __future__ import annotations
 
 import time
-from typing import Any, Optional, Union
+from typing import Any, Optional
 
 import grpc
 
-from idem import _channel
 from idem._plans import Plan
-from idem._retry import RetryBudget, is_replayed
+from idem._retry import is_replayed
 from idem._surface import Surface
-from idem.options import TLS, RetryPolicy
-from idem.v1 import idem_pb2_grpc
 
 
 class Client(Surface):
@@ -28,16 +25,7 @@ class Client(Surface):
     so that retries are safe and answer as the first attempt (default).
     """
 
-    def __init__(self, target: str, *, token: Optional[str] = None,
-                 tls: Union[TLS, bool, None] = None,
-                 retry: RetryPolicy = RetryPolicy(),
-                 budget: Optional[RetryBudget] = None,
-                 auto_keys: bool = True) -> None:
-        super().__init__(token=token, retry=retry, budget=budget,
-                         auto_keys=auto_keys)
-        self._channel = _channel.open_channel(
-            target, tls, grpc.insecure_channel, grpc.secure_channel)
-        self._stub = idem_pb2_grpc.IdemServiceStub(self._channel)
+    _channel_makers = (grpc.insecure_channel, grpc.secure_channel)
 
     def __enter__(self) -> Client:
         return self
