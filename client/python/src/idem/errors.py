@@ -113,14 +113,14 @@ class StatusDetails:
     replayed: bool = False
 
 
-def _details_of(status: status_pb2.Status) -> tuple[
-        Optional[error_details_pb2.ErrorInfo], Optional[float]]:
+def _details_of(status: status_pb2.Status) -> StatusDetails:
+    """idem's ErrorInfo (the first of domain "idem": a proxy's reason is
+    not idem's) and the first RetryInfo of a google.rpc.Status."""
     info, delay = None, None
     for detail in status.details:
         if detail.Is(error_details_pb2.ErrorInfo.DESCRIPTOR):
             candidate = error_details_pb2.ErrorInfo()
             detail.Unpack(candidate)
-            # Only idem's, the first: a proxy's reason is not idem's.
             if candidate.domain == DOMAIN and info is None:
                 info = candidate
         elif (detail.Is(error_details_pb2.RetryInfo.DESCRIPTOR)
@@ -128,30 +128,29 @@ def _details_of(status: status_pb2.Status) -> tuple[
             retry = error_details_pb2.RetryInfo()
             detail.Unpack(retry)
             delay = retry.retry_delay.ToTimedelta().total_seconds()
-    return info, delay
+    return StatusDetails(reason=info.reason if info else None,
+                         metadata=dict(info.metadata) if info else {},
+                         retry_info_delay=delay)
 
 
 def parse_trailers(trailers: Optional[Iterable[tuple[str, object]]]
                    ) -> StatusDetails:
     """Reads a failed attempt's trailing metadata. An unreadable details
     trailer is ignored: the code alone still decides."""
-    details: dict[str, object] = {}
+    trailer: dict[str, object] = {}
     for key, value in trailers or ():
-        details.setdefault(key, value)
-    info, delay = None, None
-    raw = details.get(DETAILS_TRAILER)
+        trailer.setdefault(key, value)
+    details = StatusDetails()
+    raw = trailer.get(DETAILS_TRAILER)
     if isinstance(raw, bytes):
         try:
-            info, delay = _details_of(status_pb2.Status.FromString(raw))
+            details = _details_of(status_pb2.Status.FromString(raw))
         except DecodeError:
-            info, delay = None, None
-    pushback = details.get(PUSHBACK_TRAILER)
-    return StatusDetails(
-        reason=info.reason if info else None,
-        metadata=dict(info.metadata) if info else {},
-        retry_info_delay=delay,
-        pushback=pushback if isinstance(pushback, str) else None,
-        replayed=details.get(REPLAYED_TRAILER) == "true")
+            pass
+    pushback = trailer.get(PUSHBACK_TRAILER)
+    return dataclasses.replace(
+        details, pushback=pushback if isinstance(pushback, str) else None,
+        replayed=trailer.get(REPLAYED_TRAILER) == "true")
 
 
 def make_error(code: grpc.StatusCode, message: str, details: StatusDetails,
@@ -165,9 +164,7 @@ def make_error(code: grpc.StatusCode, message: str, details: StatusDetails,
 
 def error_from_status(status: status_pb2.Status) -> Error:
     """A failure stored under a key (GetKeyResponse.failure)."""
-    info, delay = _details_of(status)
+    details = dataclasses.replace(_details_of(status), replayed=True)
     code = _CODES.get(status.code, grpc.StatusCode.UNKNOWN)
-    return _CLASSES.get(code, Error)(
-        status.message, code=code, reason=info.reason if info else None,
-        metadata=dict(info.metadata) if info else None, retry_delay=delay,
-        replayed=True)
+    return make_error(code, status.message, details, None,
+                      details.retry_info_delay)
