@@ -2,11 +2,12 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
-#include <memory>
+#include <limits>
 #include <string_view>
+#include <utility>
 
-#include "service/common/sha256.h"
 #include "service/files/errno_status.h"
 
 namespace idem::files {
@@ -16,22 +17,39 @@ constexpr size_t kChunkBytes = 1 << 20;
 
 }  // namespace
 
-absl::StatusOr<FileDigest> DigestFile(int fd, absl::string_view what) {
-  auto buffer = std::make_unique<char[]>(kChunkBytes);
-  Sha256 hash;
-  FileDigest digest;
+DigestReader::DigestReader(int fd, std::string what)
+    : fd_(fd),
+      what_(std::move(what)),
+      buffer_(std::make_unique<char[]>(kChunkBytes)) {}
+
+absl::StatusOr<size_t> DigestReader::HashNext(uint64_t limit) {
+  if (limit <= size_) return 0;
+  const size_t want =
+      static_cast<size_t>(std::min<uint64_t>(kChunkBytes, limit - size_));
   while (true) {
-    ssize_t got = pread(fd, buffer.get(), kChunkBytes, digest.size);
+    ssize_t got = pread(fd_, buffer_.get(), want, size_);
     if (got < 0) {
       if (errno == EINTR) continue;
-      return ErrnoStatus(errno, what);
+      return ErrnoStatus(errno, what_);
     }
-    if (got == 0) break;
-    hash.Update(std::string_view(buffer.get(), got));
-    digest.size += got;
+    hash_.Update(std::string_view(buffer_.get(), got));
+    size_ += got;
+    return static_cast<size_t>(got);
   }
-  digest.sha256_hex = hash.HexDigest();
-  return digest;
+}
+
+FileDigest DigestReader::Finish() {
+  return FileDigest{hash_.HexDigest(), size_};
+}
+
+absl::StatusOr<FileDigest> DigestFile(int fd, absl::string_view what) {
+  DigestReader reader(fd, std::string(what));
+  while (true) {
+    absl::StatusOr<size_t> hashed =
+        reader.HashNext(std::numeric_limits<uint64_t>::max());
+    if (!hashed.ok()) return hashed.status();
+    if (*hashed == 0) return reader.Finish();
+  }
 }
 
 }  // namespace idem::files

@@ -2,10 +2,12 @@
 #define IDEM_SERVICE_FILES_FILE_DIGEST_H_
 
 #include <cstdint>
+#include <memory>
 #include <string>
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "service/common/sha256.h"
 
 namespace idem::files {
 
@@ -19,9 +21,30 @@ struct FileDigest {
   }
 };
 
-// Hashes all of `fd` from offset 0 (pread: the descriptor's offset is left
-// alone) in bounded chunks, so memory stays flat for any file size. `what`
-// names the file in errors.
+// Hashes a file from offset 0 forward, one bounded chunk at a time (pread:
+// the descriptor's offset is left alone), so memory stays flat for any
+// file size. `what` names the file in errors.
+class DigestReader {
+ public:
+  DigestReader(int fd, std::string what);
+
+  // Hashes the next chunk of the bytes before offset `limit`: how many it
+  // hashed, 0 at the end of the file (or at `limit`).
+  absl::StatusOr<size_t> HashNext(uint64_t limit);
+  // How far it has hashed.
+  uint64_t size() const { return size_; }
+  // The digest of everything hashed. Ends the reader: call once.
+  FileDigest Finish();
+
+ private:
+  const int fd_;
+  const std::string what_;
+  std::unique_ptr<char[]> buffer_;
+  Sha256 hash_;
+  uint64_t size_ = 0;
+};
+
+// All of `fd`, read with a DigestReader.
 absl::StatusOr<FileDigest> DigestFile(int fd, absl::string_view what);
 
 }  // namespace idem::files

@@ -11,6 +11,7 @@
 #include "service/files/copy_contents.h"
 #include "service/files/errno_status.h"
 #include "service/files/file_names.h"
+#include "service/files/following_digest.h"
 
 namespace idem::files {
 
@@ -58,7 +59,12 @@ TempFile::~TempFile() {
 
 absl::StatusOr<FileDigest> TempFile::Fill(int src_fd, mode_t mode) {
   const std::string what = absl::StrCat("writing ", what_);
-  if (absl::Status status = CopyContents(src_fd, fd_.get(), what);
+  // Hashes what was written, not what was read: that is what the caller
+  // gets. It follows the copy and then the fsync on a thread of its own.
+  FollowingDigest digest(fd_.get(), what);
+  if (absl::Status status =
+          CopyContents(src_fd, fd_.get(), what,
+                       [&digest](uint64_t end) { digest.WrittenUpTo(end); });
       !status.ok()) {
     return status;
   }
@@ -66,8 +72,7 @@ absl::StatusOr<FileDigest> TempFile::Fill(int src_fd, mode_t mode) {
   // caller never asked for.
   if (fchmod(fd_.get(), mode & 0777) != 0) return ErrnoStatus(errno, what);
   if (fsync(fd_.get()) != 0) return ErrnoStatus(errno, what);
-  // Hash what was written, not what was read: that is what the caller gets.
-  return DigestFile(fd_.get(), what);
+  return digest.Finish();
 }
 
 absl::Status TempFile::Commit() {
