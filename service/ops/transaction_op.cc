@@ -1,5 +1,6 @@
 #include "service/ops/transaction_op.h"
 
+#include <optional>
 #include <string>
 #include <utility>
 
@@ -38,23 +39,13 @@ absl::StatusOr<std::variant<PreparedInsert, PreparedUpdate>> PrepareStep(
                "a step needs an operation: insert or update");
 }
 
-// Whether every row of the step's result was written.
-bool Applied(const v1::StepResult& result) {
+// The outcome that did not apply (an update's, or the first row's of an
+// insert that is neither INSERTED nor UPDATED); nothing when all applied.
+std::optional<std::string> OutcomeNotApplied(const v1::StepResult& result) {
   if (result.has_update()) {
-    return result.update().outcome() == v1::UPDATE_OUTCOME_UPDATED;
-  }
-  for (int outcome : result.insert().outcomes()) {
-    if (outcome != v1::ROW_OUTCOME_INSERTED &&
-        outcome != v1::ROW_OUTCOME_UPDATED) {
-      return false;
-    }
-  }
-  return true;
-}
-
-std::string OutcomeName(const v1::StepResult& result) {
-  if (result.has_update()) {
-    return v1::UpdateOutcome_Name(result.update().outcome());
+    const v1::UpdateOutcome outcome = result.update().outcome();
+    if (outcome == v1::UPDATE_OUTCOME_UPDATED) return std::nullopt;
+    return v1::UpdateOutcome_Name(outcome);
   }
   for (int outcome : result.insert().outcomes()) {
     if (outcome != v1::ROW_OUTCOME_INSERTED &&
@@ -62,7 +53,7 @@ std::string OutcomeName(const v1::StepResult& result) {
       return v1::RowOutcome_Name(static_cast<v1::RowOutcome>(outcome));
     }
   }
-  return "";
+  return std::nullopt;
 }
 
 }  // namespace
@@ -112,14 +103,16 @@ absl::StatusOr<v1::TransactionResponse> ExecuteTransaction(
       if (!updated.ok()) return OfStep(updated.status(), i);
       *result.mutable_update() = *std::move(updated);
     }
-    if (step.require_applied && !Applied(result)) {
-      return Error(Reason::kStepNotApplied,
-                   absl::StrCat("step ", i,
-                                " requires its change to apply, but its "
-                                "outcome is ",
-                                OutcomeName(result),
-                                "; nothing of the transaction was written"),
-                   {{"step", absl::StrCat(i)}});
+    if (!step.require_applied) continue;
+    if (std::optional<std::string> outcome = OutcomeNotApplied(result);
+        outcome.has_value()) {
+      return Error(
+          Reason::kStepNotApplied,
+          absl::StrCat("step ", i,
+                       " requires its change to apply, but its "
+                       "outcome is ",
+                       *outcome, "; nothing of the transaction was written"),
+          {{"step", absl::StrCat(i)}});
     }
   }
   return response;
