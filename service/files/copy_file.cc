@@ -38,10 +38,9 @@ absl::StatusOr<std::optional<FileDigest>> SameContent(
   struct stat dest;
   if (fstat(dest_fd, &dest) != 0) return ErrnoStatus(errno, dest_what);
   if (dest.st_size != src.st_size) return std::nullopt;
-  absl::StatusOr<FileDigest> old = DigestFile(dest_fd, dest_what);
+  auto [old, incoming] = DigestBoth(dest_fd, dest_what, src_fd, src_what);
   if (!old.ok()) return old.status();
   *dest_digest = *old;
-  absl::StatusOr<FileDigest> incoming = DigestFile(src_fd, src_what);
   if (!incoming.ok()) return incoming.status();
   if (*incoming == *old) return *old;
   return std::nullopt;

@@ -6,6 +6,7 @@
 #include <cerrno>
 #include <limits>
 #include <string_view>
+#include <thread>
 #include <utility>
 
 #include "service/files/errno_status.h"
@@ -50,6 +51,16 @@ absl::StatusOr<FileDigest> DigestFile(int fd, absl::string_view what) {
     if (!hashed.ok()) return hashed.status();
     if (*hashed == 0) return reader.Finish();
   }
+}
+
+std::pair<absl::StatusOr<FileDigest>, absl::StatusOr<FileDigest>> DigestBoth(
+    int first_fd, absl::string_view first_what, int second_fd,
+    absl::string_view second_what) {
+  absl::StatusOr<FileDigest> second;
+  std::thread hashing([&] { second = DigestFile(second_fd, second_what); });
+  absl::StatusOr<FileDigest> first = DigestFile(first_fd, first_what);
+  hashing.join();
+  return {std::move(first), std::move(second)};
 }
 
 }  // namespace idem::files

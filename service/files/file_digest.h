@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <utility>
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
@@ -46,6 +47,12 @@ class DigestReader {
 
 // All of `fd`, read with a DigestReader.
 absl::StatusOr<FileDigest> DigestFile(int fd, absl::string_view what);
+
+// DigestFile of two files at once, `second` on a thread of its own: on two
+// cores, in the time of the larger.
+std::pair<absl::StatusOr<FileDigest>, absl::StatusOr<FileDigest>> DigestBoth(
+    int first_fd, absl::string_view first_what, int second_fd,
+    absl::string_view second_what);
 
 }  // namespace idem::files
 
