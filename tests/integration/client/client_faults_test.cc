@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <functional>
+#include <memory>
 #include <string>
 #include <thread>
 #include <vector>
@@ -143,40 +144,56 @@ TEST_F(ClientFaultsTest, ConcurrentKeyedIncrementsInBatchesLandExactlyOnce) {
 
   constexpr int kCalls = 2000;
   constexpr int kInFlight = 64;
-  absl::Mutex mu;
-  int started = 0, finished = 0, attempts = 0;
-  std::vector<std::string> failures;
-  std::function<void()> start_next = [&] {
-    {
-      absl::MutexLock lock(&mu);
-      if (started == kCalls) return;
-      ++started;
-    }
+  // Shared with the callbacks: the last one may still be returning when the
+  // test has seen its count and ended.
+  struct Calls {
+    absl::Mutex mu;
+    int started = 0, finished = 0, attempts = 0;
+    std::vector<std::string> failures;
+  };
+  auto calls = std::make_shared<Calls>();
+  // Sends one call; its callback sends the next while any is left (decided
+  // under the lock, so that no callback touches the test's locals once the
+  // last call has finished).
+  std::function<void()> send = [&] {
     client.KeyedCallAsync(
         ExactlyOnce(Increment()),
-        [&](absl::StatusOr<v1::KeyedCallResponse> result, CallInfo info) {
+        [&send, calls](absl::StatusOr<v1::KeyedCallResponse> result,
+                       CallInfo info) {
+          bool another = false;
           {
-            absl::MutexLock lock(&mu);
-            ++finished;
-            attempts += info.attempts;
-            if (!result.ok()) failures.push_back(result.status().ToString());
+            absl::MutexLock lock(&calls->mu);
+            ++calls->finished;
+            calls->attempts += info.attempts;
+            if (!result.ok())
+              calls->failures.push_back(result.status().ToString());
+            if (calls->started < kCalls) {
+              ++calls->started;
+              another = true;
+            }
           }
-          start_next();
+          if (another) send();
         });
   };
-  for (int i = 0; i < kInFlight; ++i) start_next();
   {
-    absl::MutexLock lock(&mu);
-    mu.Await(absl::Condition(
-        +[](int* n) { return *n == kCalls; }, &finished));
+    absl::MutexLock lock(&calls->mu);
+    calls->started = kInFlight;
   }
+  for (int i = 0; i < kInFlight; ++i) send();
+  {
+    absl::MutexLock lock(&calls->mu);
+    calls->mu.Await(absl::Condition(
+        +[](int* n) { return *n == kCalls; }, &calls->finished));
+  }
+  // Every call has finished: no callback writes `calls` any more.
   proxy_->SetFaults({});
-  EXPECT_TRUE(failures.empty())
-      << failures.size() << " failed, first: " << failures.front();
+  EXPECT_TRUE(calls->failures.empty())
+      << calls->failures.size()
+      << " failed, first: " << calls->failures.front();
   EXPECT_EQ(Counter(), kCalls);
   EXPECT_GT(proxy_->connections_cut(), 0);
-  EXPECT_GT(attempts, kCalls);  // the faults did bite
-  std::cout << "attempts " << attempts << ", connections cut "
+  EXPECT_GT(calls->attempts, kCalls);  // the faults did bite
+  std::cout << "attempts " << calls->attempts << ", connections cut "
             << proxy_->connections_cut() << "\n";
 }
 
