@@ -18,6 +18,9 @@ struct FaultPoints {
   std::function<int()> chunk_error;
   // Copies with read/write instead of copy_file_range.
   bool disable_copy_file_range = false;
+  // StartHelperThread finds no thread to start, as when a container's
+  // pids limit is reached.
+  bool refuse_threads = false;
 };
 
 FaultPoints& Faults();

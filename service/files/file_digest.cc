@@ -10,6 +10,7 @@
 #include <utility>
 
 #include "service/files/errno_status.h"
+#include "service/files/helper_thread.h"
 
 namespace idem::files {
 namespace {
@@ -57,9 +58,15 @@ std::pair<absl::StatusOr<FileDigest>, absl::StatusOr<FileDigest>> DigestBoth(
     int first_fd, absl::string_view first_what, int second_fd,
     absl::string_view second_what) {
   absl::StatusOr<FileDigest> second;
-  std::thread hashing([&] { second = DigestFile(second_fd, second_what); });
+  auto hash_second = [&] { second = DigestFile(second_fd, second_what); };
+  std::thread hashing;
+  const bool beside = StartHelperThread(hashing, hash_second);
   absl::StatusOr<FileDigest> first = DigestFile(first_fd, first_what);
-  hashing.join();
+  if (beside) {
+    hashing.join();
+  } else {
+    hash_second();
+  }
   return {std::move(first), std::move(second)};
 }
 

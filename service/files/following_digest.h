@@ -21,7 +21,8 @@ namespace idem::files {
 class FollowingDigest {
  public:
   // Starts hashing `fd` (open for reading) from offset 0. `what` names the
-  // file in errors.
+  // file in errors. Without a thread to be had, it hashes everything in
+  // Finish instead.
   FollowingDigest(int fd, std::string what);
   // Stops the thread when Finish was not called (the write failed).
   ~FollowingDigest();
@@ -36,6 +37,8 @@ class FollowingDigest {
 
  private:
   void Run();
+  // Hashes on up to offset `limit` (the thread's, or Finish's without one).
+  absl::Status HashUpTo(uint64_t limit);
   bool HasWork() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void Stop();
 
@@ -47,7 +50,7 @@ class FollowingDigest {
   // The thread's alone until it has ended.
   DigestReader reader_;
   absl::Status failure_;
-  std::thread thread_;  // last: starts once the rest is made
+  std::thread thread_;  // not joinable when none could be started
 };
 
 }  // namespace idem::files

@@ -119,6 +119,27 @@ TEST_F(FaultTest, ReadWriteFallbackCopiesEverything) {
   EXPECT_EQ(Read(Root() / "out"), content);
 }
 
+// With no thread to be had (a pods limit reached in a container), a copy
+// hashes what it wrote after the copy instead of beside it, and a repeated
+// copy hashes its two files one after the other: same answers, no failure.
+TEST_F(FaultTest, WithoutThreadsCopiesStillHashWhatTheyWrote) {
+  std::string content;
+  for (int i = 0; content.size() < (3u << 20) + 7; ++i) {
+    content += std::to_string(i) + ";";
+  }
+  Write(Root() / "in", content);
+  Faults().refuse_threads = true;
+  auto copied = Copy("in", "out");
+  ASSERT_TRUE(copied.ok()) << copied.status();
+  EXPECT_EQ(copied->outcome(), v1::COPY_OUTCOME_COPIED);
+  EXPECT_EQ(copied->sha256(), Sha256Hex(content));
+  EXPECT_EQ(copied->size_bytes(), content.size());
+  auto again = Copy("in", "out");
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_EQ(again->outcome(), v1::COPY_OUTCOME_UNCHANGED);
+  EXPECT_EQ(again->sha256(), Sha256Hex(content));
+}
+
 // A real full volume: a 1 MiB tmpfs mounted in a private mount namespace of
 // a child process (needs CAP_SYS_ADMIN; skipped without it). The namespace,
 // and with it the mount, disappears with the child.
