@@ -44,6 +44,27 @@ class FaultTest : public TempTreeTest {
     ASSERT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL)
         << "the child did not reach the fault point";
   }
+
+  // Writes "in": numbers up to a little over `size` bytes, which no chunk
+  // size divides. Returns the content.
+  std::string WriteSource(size_t size) {
+    std::string content;
+    for (int i = 0; content.size() < size + 123; ++i) {
+      content += std::to_string(i) + ",";
+    }
+    Write(Root() / "in", content);
+    return content;
+  }
+
+  // `response` is `outcome` for exactly `content`.
+  static void ExpectCopied(const absl::StatusOr<v1::CopyFileResponse>& response,
+                           v1::CopyOutcome outcome,
+                           const std::string& content) {
+    ASSERT_TRUE(response.ok()) << response.status();
+    EXPECT_EQ(response->outcome(), outcome);
+    EXPECT_EQ(response->sha256(), Sha256Hex(content));
+    EXPECT_EQ(response->size_bytes(), content.size());
+  }
 };
 
 TEST_F(FaultTest, CrashBeforeRenameOfANewFileLeavesNoDestination) {
@@ -106,16 +127,9 @@ TEST_F(FaultTest, DiskFullLeavesDestinationAndNoTempFile) {
 }
 
 TEST_F(FaultTest, ReadWriteFallbackCopiesEverything) {
-  std::string content;
-  for (int i = 0; content.size() < (5u << 20) + 123; ++i) {
-    content += std::to_string(i) + ",";
-  }
-  Write(Root() / "in", content);
+  const std::string content = WriteSource(5u << 20);
   Faults().disable_copy_file_range = true;
-  auto response = Copy("in", "out");
-  ASSERT_TRUE(response.ok()) << response.status();
-  EXPECT_EQ(response->sha256(), Sha256Hex(content));
-  EXPECT_EQ(response->size_bytes(), content.size());
+  ExpectCopied(Copy("in", "out"), v1::COPY_OUTCOME_COPIED, content);
   EXPECT_EQ(Read(Root() / "out"), content);
 }
 
@@ -123,21 +137,10 @@ TEST_F(FaultTest, ReadWriteFallbackCopiesEverything) {
 // hashes what it wrote after the copy instead of beside it, and a repeated
 // copy hashes its two files one after the other: same answers, no failure.
 TEST_F(FaultTest, WithoutThreadsCopiesStillHashWhatTheyWrote) {
-  std::string content;
-  for (int i = 0; content.size() < (3u << 20) + 7; ++i) {
-    content += std::to_string(i) + ";";
-  }
-  Write(Root() / "in", content);
+  const std::string content = WriteSource(3u << 20);
   Faults().refuse_threads = true;
-  auto copied = Copy("in", "out");
-  ASSERT_TRUE(copied.ok()) << copied.status();
-  EXPECT_EQ(copied->outcome(), v1::COPY_OUTCOME_COPIED);
-  EXPECT_EQ(copied->sha256(), Sha256Hex(content));
-  EXPECT_EQ(copied->size_bytes(), content.size());
-  auto again = Copy("in", "out");
-  ASSERT_TRUE(again.ok()) << again.status();
-  EXPECT_EQ(again->outcome(), v1::COPY_OUTCOME_UNCHANGED);
-  EXPECT_EQ(again->sha256(), Sha256Hex(content));
+  ExpectCopied(Copy("in", "out"), v1::COPY_OUTCOME_COPIED, content);
+  ExpectCopied(Copy("in", "out"), v1::COPY_OUTCOME_UNCHANGED, content);
 }
 
 // A real full volume: a 1 MiB tmpfs mounted in a private mount namespace of
