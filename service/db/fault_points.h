@@ -21,6 +21,10 @@ struct FaultPoints {
   // database first and swallows the error, as a bug would, so that the
   // database rolls the transaction back and answers COMMIT with ROLLBACK.
   std::function<bool()> abort_before_commit;
+  // Consulted after a statement outside a transaction block, which has
+  // committed by itself: returning true loses its answer, as a connection
+  // that broke before the answer came would.
+  std::function<bool()> lose_autocommit_answer;
 };
 
 FaultPoints& Faults();

@@ -47,8 +47,24 @@ Transaction::Transaction(PgSession& session, Mode mode)
 
 pqxx::result Transaction::Statement(absl::FunctionRef<pqxx::result()> run) {
   if (autocommit_ == nullptr) return run();
+  // Outside a transaction block the statement is its own commit: once it is
+  // sent, a lost connection leaves that commit in doubt, as a lost answer
+  // to COMMIT does; only one lost before it was sent wrote nothing.
+  if (!session_.is_open()) {
+    throw pqxx::broken_connection("connection lost before the statement");
+  }
   pqxx::result result;
-  session_.RunCommitting([&] { result = run(); });
+  try {
+    session_.RunCommitting([&] {
+      result = run();
+      const auto& lose = testing::Faults().lose_autocommit_answer;
+      if (lose && lose()) {
+        throw pqxx::broken_connection("connection lost before the answer");
+      }
+    });
+  } catch (const pqxx::broken_connection& lost) {
+    throw pqxx::in_doubt_error(lost.what());
+  }
   return result;
 }
 

@@ -84,8 +84,10 @@ class Transaction {
   // PgBouncer) a lone statement would run unbounded.
   static bool InBlock(const PgSession& session, Mode mode);
 
-  // Runs one statement of this unit of work; outside a transaction block
-  // the statement commits, and its commit is watched as Commit's is.
+  // Runs one statement of this unit of work. Outside a transaction block
+  // the statement commits, and its commit is watched as Commit's is: an
+  // unconfirmed standby or a connection lost once the statement was sent
+  // throws pqxx::in_doubt_error (COMMIT_UNKNOWN).
   pqxx::result Statement(absl::FunctionRef<pqxx::result()> run);
   // One savepoint statement; a failure poisons the transaction.
   absl::Status SavepointStatement(absl::string_view sql);
@@ -177,7 +179,8 @@ auto RunInTransaction(ConnectionPool& pool, Body&& body) {
 // Each statement commits on its own: one round trip instead of three, for
 // a single read or a single-statement write. On a session whose timeouts
 // are per transaction (PgBouncer mode) it runs in a transaction all the
-// same (Transaction::InBlock).
+// same (Transaction::InBlock). A connection lost while a statement runs is
+// COMMIT_UNKNOWN here, for a read too (a read is safe to repeat).
 template <typename Body>
 auto RunAutocommit(ConnectionPool& pool, Body&& body) {
   return RunIn(pool, Transaction::Mode::kAutocommit, std::forward<Body>(body));

@@ -13,7 +13,9 @@
 #include "service/common/error_reason.h"
 #include "service/db/fault_points.h"
 #include "service/keys/finished_call_cache.h"
+#include "service/ops/update_op.h"
 #include "tests/integration/group_commit/group_commit_fixture.h"
+#include "tests/support/values.h"
 
 namespace idem::testing {
 namespace {
@@ -100,6 +102,30 @@ TEST_F(CommitOutcomeTest, ACommitAnsweredWithRollbackIsNotACommit) {
   calls.push_back(KeyedInsert("good-1", 1, "a"));
   calls.push_back(PlainInsert(2, "b"));
   ExpectNothingHappened(RunBatch(calls));
+}
+
+// A lone plain write runs as one statement outside a transaction block: it
+// commits by itself, so an answer lost on the way back leaves the commit in
+// doubt (COMMIT_UNKNOWN), never "did not run" (DATABASE_UNAVAILABLE), which
+// a client would retry without a key and apply twice.
+TEST_F(CommitOutcomeTest, ALoneWriteWhoseAnswerIsLostIsInDoubt) {
+  db::testing::Faults().lose_autocommit_answer = [] { return true; };
+  std::vector<WriteCall> calls;
+  calls.push_back(PlainInsert(7, "lost"));
+  const std::vector<Answer> inserted = RunBatch(calls);
+  EXPECT_EQ(ReasonOf(inserted.at(0).status), "COMMIT_UNKNOWN")
+      << inserted[0].status;
+  v1::UpdateRequest increment;
+  increment.set_table(counters_);
+  *increment.mutable_key() = RowOf({{"id", Int(1)}});
+  *increment.mutable_increment() = RowOf({{"n", Int(1)}});
+  const absl::StatusOr<v1::UpdateResponse> updated =
+      ops::RunUpdate(context_, increment);
+  EXPECT_EQ(ReasonOf(updated.status()), "COMMIT_UNKNOWN") << updated.status();
+  // Both did commit.
+  EXPECT_EQ(db_.Scalar("SELECT count(*) FROM " + items_ + " WHERE id = 7"),
+            "1");
+  EXPECT_EQ(db_.Scalar("SELECT n FROM " + counters_ + " WHERE id = 1"), "1");
 }
 
 }  // namespace
