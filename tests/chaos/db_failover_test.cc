@@ -15,6 +15,7 @@
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <pqxx/pqxx>
 #include <string>
@@ -140,6 +141,22 @@ class DbFailoverTest : public ::testing::Test {
 
   static std::string Count() { return Sql("SELECT n FROM counters"); }
 
+  // Runs `call` on a thread of its own; once the server's backend waits as
+  // `waiting` says (a condition on pg_stat_activity), sends it `signal`
+  // (pg_cancel_backend or pg_terminate_backend). Returns when `call` has.
+  static void CallAndSignalTheWaiter(const std::function<void()>& call,
+                                     const std::string& signal,
+                                     const std::string& waiting) {
+    std::thread thread(call);
+    EXPECT_TRUE(testing::Eventually([&] {
+      return Sql("SELECT count(" + signal +
+                 "(pid)) FROM pg_stat_activity WHERE application_name = "
+                 "'idem-server' AND " +
+                 waiting) == "1";
+    }));
+    thread.join();
+  }
+
   static std::string folder_, primary_, standby_;
   static std::string* url_;
   static testing::ServerProcess* server_;
@@ -179,13 +196,8 @@ TEST_F(DbFailoverTest, CommitTheStandbyNeverConfirmedIsInDoubtNotAcknowledged) {
   // PostgreSQL then keeps it, on the primary alone.
   v1::KeyedCallResponse response;
   grpc::Status status;
-  std::thread call([&] { status = Increment("unconfirmed", &response); });
-  EXPECT_TRUE(testing::Eventually([] {
-    return Sql("SELECT count(pg_cancel_backend(pid)) FROM pg_stat_activity "
-               "WHERE application_name = 'idem-server' AND wait_event = "
-               "'SyncRep'") == "1";
-  }));
-  call.join();
+  CallAndSignalTheWaiter([&] { status = Increment("unconfirmed", &response); },
+                         "pg_cancel_backend", "wait_event = 'SyncRep'");
   EXPECT_EQ(status.error_code(), grpc::StatusCode::UNAVAILABLE)
       << status.error_message();
   EXPECT_EQ(std::stoi(Count()), before + 1);
@@ -206,17 +218,13 @@ TEST_F(DbFailoverTest, LoneInsertTheStandbyNeverConfirmedIsNotAcknowledged) {
       testing::RowOf({{"id", testing::Int(100)}, {"n", testing::Int(1)}});
   v1::InsertResponse response;
   grpc::Status status;
-  std::thread call([&] {
-    grpc::ClientContext context;
-    context.set_deadline(std::chrono::system_clock::now() + seconds(10));
-    status = server_->Stub()->Insert(&context, request, &response);
-  });
-  EXPECT_TRUE(testing::Eventually([] {
-    return Sql("SELECT count(pg_cancel_backend(pid)) FROM pg_stat_activity "
-               "WHERE application_name = 'idem-server' AND wait_event = "
-               "'SyncRep'") == "1";
-  }));
-  call.join();
+  CallAndSignalTheWaiter(
+      [&] {
+        grpc::ClientContext context;
+        context.set_deadline(std::chrono::system_clock::now() + seconds(10));
+        status = server_->Stub()->Insert(&context, request, &response);
+      },
+      "pg_cancel_backend", "wait_event = 'SyncRep'");
   EXPECT_EQ(status.error_code(), grpc::StatusCode::UNAVAILABLE)
       << status.error_message();
   // The primary kept it, which a promoted standby would not have.
@@ -269,17 +277,13 @@ TEST_F(DbFailoverTest, BatchWhoseConnectionEndsMidwayIsUnavailable) {
   row.exec("SELECT * FROM counters FOR UPDATE");
   v1::BatchResponse response;
   grpc::Status status;
-  std::thread call([&] {
-    grpc::ClientContext context;
-    context.set_deadline(std::chrono::system_clock::now() + seconds(20));
-    status = server_->Stub()->Batch(&context, request, &response);
-  });
-  EXPECT_TRUE(testing::Eventually([] {
-    return Sql("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
-               "WHERE application_name = 'idem-server' AND wait_event_type = "
-               "'Lock'") == "1";
-  }));
-  call.join();
+  CallAndSignalTheWaiter(
+      [&] {
+        grpc::ClientContext context;
+        context.set_deadline(std::chrono::system_clock::now() + seconds(20));
+        status = server_->Stub()->Batch(&context, request, &response);
+      },
+      "pg_terminate_backend", "wait_event_type = 'Lock'");
   row.abort();
   ASSERT_TRUE(status.ok()) << status.error_message();
   ASSERT_EQ(response.results_size(), 2);

@@ -75,6 +75,16 @@ void GroupCommitTest::CloseOwnDatabase() {
   db_.Exec("DROP DATABASE " + own_database_ + " WITH (FORCE)");
 }
 
+std::string GroupCommitTest::CreateServedTable(const std::string& prefix,
+                                               const std::string& columns,
+                                               const std::string& row) {
+  const std::string table = TestDatabase::UniqueName(prefix);
+  db_.Exec("CREATE TABLE " + table + " (" + columns + ")");
+  db_.Exec("INSERT INTO " + table + " VALUES (" + row + ")");
+  AllowTables({table});
+  return table;
+}
+
 void GroupCommitTest::AllowTables(const std::vector<std::string>& tables) {
   allowed_.insert(allowed_.end(), tables.begin(), tables.end());
   catalog_ = std::make_unique<db::Catalog>(*pool_, allowed_);

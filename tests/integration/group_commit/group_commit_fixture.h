@@ -67,6 +67,11 @@ class GroupCommitTest : public ::testing::Test {
 
   // Serves `tables` too (the test has created them).
   void AllowTables(const std::vector<std::string>& tables);
+  // A new table `prefix`_<unique> with `columns` (a column list) and one row
+  // (`row`: its values), served as items and counters are. Its name.
+  std::string CreateServedTable(const std::string& prefix,
+                                const std::string& columns,
+                                const std::string& row);
 
   std::vector<keys::Answer> RunBatch(std::vector<ops::WriteCall>& calls);
 

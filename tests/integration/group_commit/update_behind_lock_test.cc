@@ -5,7 +5,6 @@
 // paths an Update takes: alone (ops::RunUpdate) and under a key, in a batch.
 #include <gtest/gtest.h>
 
-#include <pqxx/nontransaction>
 #include <string>
 #include <thread>
 #include <vector>
@@ -26,13 +25,9 @@ class UpdateBehindLockTest : public GroupCommitTest,
  protected:
   void SetUp() override {
     GroupCommitTest::SetUp();
-    versioned_ = TestDatabase::UniqueName("gc_versioned");
-    pqxx::connection connection(DatabaseUrl());
-    pqxx::nontransaction arrange(connection);
-    arrange.exec("CREATE TABLE " + versioned_ +
-                 " (id bigint PRIMARY KEY, label text, v bigint, n bigint)");
-    arrange.exec("INSERT INTO " + versioned_ + " VALUES (1, 'a', 1, 0)");
-    AllowTables({versioned_});
+    versioned_ = CreateServedTable(
+        "gc_versioned", "id bigint PRIMARY KEY, label text, v bigint, n bigint",
+        "1, 'a', 1, 0");
   }
 
   v1::UpdateRequest Update(const Columns& set, const Columns& increment = {},

@@ -4,7 +4,6 @@
 // the statement's snapshot saw it.
 #include <gtest/gtest.h>
 
-#include <pqxx/nontransaction>
 #include <string>
 #include <thread>
 #include <vector>
@@ -23,14 +22,10 @@ class UpsertOutcomeTest : public GroupCommitTest {
  protected:
   void SetUp() override {
     GroupCommitTest::SetUp();
-    versioned_ = TestDatabase::UniqueName("gc_versioned");
-    pqxx::connection connection(DatabaseUrl());
-    pqxx::nontransaction arrange(connection);
-    arrange.exec("CREATE TABLE " + versioned_ +
-                 " (id bigint PRIMARY KEY, label text, v bigint)");
-    arrange.exec("INSERT INTO " + versioned_ + " VALUES (1, 'a', 1)");
-    arrange.exec("INSERT INTO " + items_ + " VALUES (1, 'a', 0)");
-    AllowTables({versioned_});
+    versioned_ = CreateServedTable(
+        "gc_versioned", "id bigint PRIMARY KEY, label text, v bigint",
+        "1, 'a', 1");
+    db_.Exec("INSERT INTO " + items_ + " VALUES (1, 'a', 0)");
   }
 
   v1::InsertRequest Upsert(const std::string& note) {
