@@ -11,6 +11,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdlib>
+#include <functional>
 #include <pqxx/pqxx>
 #include <string>
 #include <thread>
@@ -134,6 +135,19 @@ TEST_F(PgBouncerTest, ConcurrentKeyedIncrementsApplyOnce) {
             std::to_string(kThreads * kCalls));
 }
 
+// Runs `call` on a context with a 20 s deadline and checks that it gave up
+// on a row lock (ABORTED) after IDEM_LOCK_TIMEOUT, well before the deadline.
+void ExpectGivesUpOnTheLock(
+    const std::function<grpc::Status(grpc::ClientContext&)>& call) {
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + 20s);
+  auto start = std::chrono::steady_clock::now();
+  grpc::Status status = call(context);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::ABORTED)
+      << status.error_message();
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 10s);
+}
+
 // lock_timeout reaches the server connection that runs the transaction
 // (SET LOCAL): a call behind a row lock gives up after IDEM_LOCK_TIMEOUT.
 TEST_F(PgBouncerTest, LockTimeoutHoldsInEveryTransaction) {
@@ -146,14 +160,10 @@ TEST_F(PgBouncerTest, LockTimeoutHoldsInEveryTransaction) {
     update.set_table(table_);
     *update.mutable_key() = RowOf({{"id", Int(500)}});
     *update.mutable_set() = RowOf({{"note", Str("blocked")}});
-    grpc::ClientContext context;
-    context.set_deadline(std::chrono::system_clock::now() + 20s);
-    v1::UpdateResponse response;
-    auto start = std::chrono::steady_clock::now();
-    grpc::Status status = stub_->Update(&context, update, &response);
-    EXPECT_EQ(status.error_code(), grpc::StatusCode::ABORTED)
-        << status.error_message();
-    EXPECT_LT(std::chrono::steady_clock::now() - start, 10s);
+    ExpectGivesUpOnTheLock([&](grpc::ClientContext& context) {
+      v1::UpdateResponse response;
+      return stub_->Update(&context, update, &response);
+    });
   }
 }
 
@@ -166,14 +176,10 @@ TEST_F(PgBouncerTest, LockTimeoutHoldsForALoneInsert) {
   v1::InsertRequest insert;
   insert.set_table(table_);
   *insert.add_rows() = RowOf({{"id", Int(501)}, {"note", Str("blocked")}});
-  grpc::ClientContext context;
-  context.set_deadline(std::chrono::system_clock::now() + 20s);
-  v1::InsertResponse response;
-  auto start = std::chrono::steady_clock::now();
-  grpc::Status status = stub_->Insert(&context, insert, &response);
-  EXPECT_EQ(status.error_code(), grpc::StatusCode::ABORTED)
-      << status.error_message();
-  EXPECT_LT(std::chrono::steady_clock::now() - start, 10s);
+  ExpectGivesUpOnTheLock([&](grpc::ClientContext& context) {
+    v1::InsertResponse response;
+    return stub_->Insert(&context, insert, &response);
+  });
   lock.abort();
   EXPECT_EQ(db_->Scalar("SELECT count(*) FROM " + table_ + " WHERE id = 501"),
             "0");
