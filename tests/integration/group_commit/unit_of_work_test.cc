@@ -6,6 +6,7 @@
 // session serves the next one.
 #include <gtest/gtest.h>
 
+#include <functional>
 #include <memory>
 #include <optional>
 #include <pqxx/binarystring>
@@ -51,6 +52,17 @@ class UnitOfWorkTest : public GroupCommitTest,
     work_pool_ = std::make_unique<db::ConnectionPool>(options);
   }
 
+  // One unit of work on the test's session.
+  absl::Status Unit(const std::function<absl::Status(db::Transaction&)>& body) {
+    return db::RunInTransaction(*work_pool_, body);
+  }
+
+  // Inserts items row `id` with n = `n` (refused below 0) in `txn`.
+  void InsertItem(db::Transaction& txn, int id, int n) {
+    txn.Exec("INSERT INTO " + items_ + " VALUES ($1, 'x', $2)",
+             {std::to_string(id), std::to_string(n)});
+  }
+
   std::string Rows() { return db_.Scalar("SELECT count(*) FROM " + items_); }
 
   std::unique_ptr<db::ConnectionPool> work_pool_;
@@ -71,126 +83,106 @@ void ExpectAwkwardValues(const pqxx::row& row) {
 
 TEST_P(UnitOfWorkTest, TheFirstStatementSeesTheValuesSent) {
   for (int run = 0; run < 2; ++run) {  // the statement new, then prepared
-    absl::Status done =
-        db::RunInTransaction(*work_pool_, [&](db::Transaction& txn) {
-          ExpectAwkwardValues(txn.Exec(kEchoSql, AwkwardValues())[0]);
-          ExpectAwkwardValues(txn.Exec(kEchoSql, AwkwardValues())[0]);
-          return absl::OkStatus();
-        });
+    absl::Status done = Unit([&](db::Transaction& txn) {
+      ExpectAwkwardValues(txn.Exec(kEchoSql, AwkwardValues())[0]);
+      ExpectAwkwardValues(txn.Exec(kEchoSql, AwkwardValues())[0]);
+      return absl::OkStatus();
+    });
     ASSERT_TRUE(done.ok()) << done;
   }
-  absl::Status unprepared =
-      db::RunInTransaction(*work_pool_, [&](db::Transaction& txn) {
-        ExpectAwkwardValues(txn.ExecUnprepared(kEchoSql, AwkwardValues())[0]);
-        return absl::OkStatus();
-      });
+  absl::Status unprepared = Unit([&](db::Transaction& txn) {
+    ExpectAwkwardValues(txn.ExecUnprepared(kEchoSql, AwkwardValues())[0]);
+    return absl::OkStatus();
+  });
   ASSERT_TRUE(unprepared.ok()) << unprepared;
 }
 
 TEST_P(UnitOfWorkTest, BytesAndArraysArriveWhole) {
   std::string bytes;
   for (int b = 0; b < 256; ++b) bytes.push_back(static_cast<char>(b));
-  absl::Status done =
-      db::RunInTransaction(*work_pool_, [&](db::Transaction& txn) {
-        pqxx::result echoed = txn.Exec(
-            "SELECT decode($1, 'hex'), array_length($2::text[], 1), "
-            "($2::text[])[2]",
-            {absl::BytesToHexString(bytes), std::string("{a,\"b'\\\\c\"}")});
-        EXPECT_EQ(pqxx::binarystring(echoed[0][0]).str(), bytes);
-        EXPECT_EQ(echoed[0][1].as<int>(), 2);
-        EXPECT_EQ(std::string(echoed[0][2].c_str()), "b'\\c");
-        return absl::OkStatus();
-      });
+  absl::Status done = Unit([&](db::Transaction& txn) {
+    pqxx::result echoed = txn.Exec(
+        "SELECT decode($1, 'hex'), array_length($2::text[], 1), "
+        "($2::text[])[2]",
+        {absl::BytesToHexString(bytes), std::string("{a,\"b'\\\\c\"}")});
+    EXPECT_EQ(pqxx::binarystring(echoed[0][0]).str(), bytes);
+    EXPECT_EQ(echoed[0][1].as<int>(), 2);
+    EXPECT_EQ(std::string(echoed[0][2].c_str()), "b'\\c");
+    return absl::OkStatus();
+  });
   ASSERT_TRUE(done.ok()) << done;
 }
 
 TEST_P(UnitOfWorkTest, EveryStatementIsInsideOneTransaction) {
   // Two statements of one unit of work see the same transaction, whichever
   // kind came first.
-  absl::Status done =
-      db::RunInTransaction(*work_pool_, [&](db::Transaction& txn) {
-        txn.SetLockTimeout(absl::Seconds(3));
-        const std::string first =
-            txn.Exec("SELECT txid_current()::text", {})[0][0].c_str();
-        EXPECT_EQ(txn.ExecScript("SELECT txid_current()::text")[0][0].c_str(),
-                  first);
-        EXPECT_EQ(
-            std::string(txn.ExecScript("SHOW lock_timeout")[0][0].c_str()),
-            "3s");
-        return absl::OkStatus();
-      });
+  absl::Status done = Unit([&](db::Transaction& txn) {
+    txn.SetLockTimeout(absl::Seconds(3));
+    const std::string first =
+        txn.Exec("SELECT txid_current()::text", {})[0][0].c_str();
+    EXPECT_EQ(txn.ExecScript("SELECT txid_current()::text")[0][0].c_str(),
+              first);
+    EXPECT_EQ(std::string(txn.ExecScript("SHOW lock_timeout")[0][0].c_str()),
+              "3s");
+    return absl::OkStatus();
+  });
   ASSERT_TRUE(done.ok()) << done;
   // The setting was the transaction's own.
-  absl::Status after =
-      db::RunInTransaction(*work_pool_, [&](db::Transaction& txn) {
-        EXPECT_NE(
-            std::string(txn.ExecScript("SHOW lock_timeout")[0][0].c_str()),
-            "3s");
-        return absl::OkStatus();
-      });
+  absl::Status after = Unit([&](db::Transaction& txn) {
+    EXPECT_NE(std::string(txn.ExecScript("SHOW lock_timeout")[0][0].c_str()),
+              "3s");
+    return absl::OkStatus();
+  });
   ASSERT_TRUE(after.ok()) << after;
 }
 
 TEST_P(UnitOfWorkTest, AFailedFirstStatementLeavesNothingAndTheSessionServes) {
-  absl::Status failed =
-      db::RunInTransaction(*work_pool_, [&](db::Transaction& txn) {
-        txn.Exec("INSERT INTO " + items_ + " VALUES ($1, 'x', -1)",
-                 {std::string("1")});  // the CHECK (n >= 0) refuses it
-        return absl::OkStatus();
-      });
+  absl::Status failed = Unit([&](db::Transaction& txn) {
+    InsertItem(txn, 1, -1);
+    return absl::OkStatus();
+  });
   EXPECT_EQ(failed.code(), absl::StatusCode::kFailedPrecondition) << failed;
-  absl::Status written =
-      db::RunInTransaction(*work_pool_, [&](db::Transaction& txn) {
-        txn.Exec("INSERT INTO " + items_ + " VALUES ($1, 'x', 0)",
-                 {std::string("2")});
-        return absl::OkStatus();
-      });
+  absl::Status written = Unit([&](db::Transaction& txn) {
+    InsertItem(txn, 2, 0);
+    return absl::OkStatus();
+  });
   ASSERT_TRUE(written.ok()) << written;
   EXPECT_EQ(Rows(), "1");
 }
 
 TEST_P(UnitOfWorkTest, ALaterFailureOrAGivenUpBodyUndoesTheFirstStatement) {
-  absl::Status failed =
-      db::RunInTransaction(*work_pool_, [&](db::Transaction& txn) {
-        txn.Exec("INSERT INTO " + items_ + " VALUES ($1, 'x', 0)",
-                 {std::string("1")});
-        txn.ExecScript("SELECT 1 / 0");
-        return absl::OkStatus();
-      });
+  absl::Status failed = Unit([&](db::Transaction& txn) {
+    InsertItem(txn, 1, 0);
+    txn.ExecScript("SELECT 1 / 0");
+    return absl::OkStatus();
+  });
   EXPECT_FALSE(failed.ok());
-  absl::Status given_up =
-      db::RunInTransaction(*work_pool_, [&](db::Transaction& txn) {
-        txn.Exec("INSERT INTO " + items_ + " VALUES ($1, 'x', 0)",
-                 {std::string("2")});
-        return absl::AbortedError("the body gives up");
-      });
+  absl::Status given_up = Unit([&](db::Transaction& txn) {
+    InsertItem(txn, 2, 0);
+    return absl::AbortedError("the body gives up");
+  });
   EXPECT_EQ(given_up.code(), absl::StatusCode::kAborted);
   EXPECT_EQ(Rows(), "0");
-  absl::Status savepointed =
-      db::RunInTransaction(*work_pool_, [&](db::Transaction& txn) {
-        absl::Status inner = txn.InSavepoint([&] {
-          txn.Exec("INSERT INTO " + items_ + " VALUES ($1, 'x', -1)",
-                   {std::string("3")});
-          return absl::OkStatus();
-        });
-        EXPECT_FALSE(inner.ok());
-        txn.Exec("INSERT INTO " + items_ + " VALUES ($1, 'y', 0)",
-                 {std::string("4")});
-        return absl::OkStatus();
-      });
+  absl::Status savepointed = Unit([&](db::Transaction& txn) {
+    absl::Status inner = txn.InSavepoint([&] {
+      InsertItem(txn, 3, -1);
+      return absl::OkStatus();
+    });
+    EXPECT_FALSE(inner.ok());
+    InsertItem(txn, 4, 0);
+    return absl::OkStatus();
+  });
   ASSERT_TRUE(savepointed.ok()) << savepointed;
   EXPECT_EQ(Rows(), "1");
 }
 
 TEST_P(UnitOfWorkTest, AUnitOfWorkWithoutStatementsSucceeds) {
-  absl::Status empty = db::RunInTransaction(
-      *work_pool_, [](db::Transaction&) { return absl::OkStatus(); });
+  absl::Status empty = Unit([](db::Transaction&) { return absl::OkStatus(); });
   EXPECT_TRUE(empty.ok()) << empty;
-  absl::Status next =
-      db::RunInTransaction(*work_pool_, [&](db::Transaction& txn) {
-        EXPECT_EQ(txn.Exec("SELECT 7", {})[0][0].as<int>(), 7);
-        return absl::OkStatus();
-      });
+  absl::Status next = Unit([&](db::Transaction& txn) {
+    EXPECT_EQ(txn.Exec("SELECT 7", {})[0][0].as<int>(), 7);
+    return absl::OkStatus();
+  });
   EXPECT_TRUE(next.ok()) << next;
 }
 

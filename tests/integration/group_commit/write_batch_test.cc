@@ -311,23 +311,18 @@ TEST_F(WriteBatchTest, EachCallReturnsTheRowAsItsOwnInsertLeftIt) {
     ASSERT_TRUE(outcome.status.ok()) << outcome.status;
     ASSERT_EQ(outcome.response.insert().returned_size(), 1);
   }
+  auto note = [](const Answer& outcome) {
+    return outcome.response.insert()
+        .returned(0)
+        .columns()
+        .at("note")
+        .string_value();
+  };
   EXPECT_EQ(outcomes[0].response.insert().outcomes(0),
             v1::ROW_OUTCOME_INSERTED);
-  EXPECT_EQ(outcomes[0]
-                .response.insert()
-                .returned(0)
-                .columns()
-                .at("note")
-                .string_value(),
-            "p");
+  EXPECT_EQ(note(outcomes[0]), "p");
   EXPECT_EQ(outcomes[1].response.insert().outcomes(0), v1::ROW_OUTCOME_UPDATED);
-  EXPECT_EQ(outcomes[1]
-                .response.insert()
-                .returned(0)
-                .columns()
-                .at("note")
-                .string_value(),
-            "q");
+  EXPECT_EQ(note(outcomes[1]), "q");
 }
 
 // Transactions run their steps in the caller's order; batches holding
