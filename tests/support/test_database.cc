@@ -3,9 +3,14 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cstdint>
 #include <cstdlib>
 #include <pqxx/nontransaction>
 #include <stdexcept>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
 
 namespace idem::testing {
 
@@ -53,9 +58,11 @@ int TestDatabase::LockWaiters(const std::string& table) {
 }
 
 std::string TestDatabase::UniqueName(const std::string& prefix) {
+  static const std::string process = absl::StrCat(
+      getpid(), "_",
+      absl::Hex(static_cast<uint32_t>(absl::ToUnixMicros(absl::Now()))));
   static std::atomic<int> counter{0};
-  return prefix + "_" + std::to_string(getpid()) + "_" +
-         std::to_string(++counter);
+  return absl::StrCat(prefix, "_", process, "_", ++counter);
 }
 
 }  // namespace idem::testing

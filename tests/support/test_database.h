@@ -30,7 +30,11 @@ class TestDatabase {
   // how a test knows that calls it parked behind a lock have arrived.
   int LockWaiters(const std::string& table);
 
-  // "prefix_<pid>_<n>": unique across tests that run at once.
+  // "prefix_<pid>_<start>_<n>": unique across tests that run at once and
+  // across runs. The test cluster outlives a run, and with it the keys and
+  // tables named here, while a later run's process may get an earlier
+  // one's pid: the process's start time (microseconds, hex) tells them
+  // apart.
   static std::string UniqueName(const std::string& prefix);
 
  private:
