@@ -60,12 +60,27 @@ bool GroupCommitter::BatchReady() {
   return running_ < options_.threads && NextTenant() != nullptr;
 }
 
+absl::Time GroupCommitter::HoldEnds() {
+  absl::Time ends = absl::InfiniteFuture();
+  if (running_ >= options_.threads) return ends;
+  for (const std::string& tenant : turn_) {
+    const TenantQueue& queue = tenants_.at(tenant);
+    if (queue.running_statements > 0 &&
+        queue.batches_in_flight < options_.max_batches_per_tenant) {
+      ends = std::min(ends, queue.statements_since + options_.statements_hold);
+    }
+  }
+  return ends;
+}
+
 GroupCommitter::Taken GroupCommitter::TakeNext() {
   TenantQueue* queue = NextTenant();
   Taken taken;
   taken.tenant = queue->calls.front().call.tenant;
   taken.calls = TakeBatch(*queue);
   ++queue->batches_in_flight;
+  ++queue->running_statements;
+  queue->statements_since = absl::Now();
   ++running_;
   // Served: the tenant's next batch waits for the others' turns.
   turn_.erase(std::find(turn_.begin(), turn_.end(), taken.tenant));
@@ -77,24 +92,41 @@ void GroupCommitter::Commit(Taken batch) {
   std::vector<WriteCall*> calls;
   for (Pending& pending : batch.calls) calls.push_back(&pending.call);
   if (options_.on_batch) options_.on_batch(calls.size());
-  std::vector<keys::Answer> outcomes = RunWriteBatch(context_, calls);
+  bool committing = false;
+  auto statements_ran = [&] {
+    absl::MutexLock lock(&mu_);
+    if (committing) return;  // told again by a run in savepoints
+    committing = true;
+    --tenants_.at(batch.tenant).running_statements;
+  };
+  std::vector<keys::Answer> outcomes =
+      RunWriteBatch(context_, calls, statements_ran);
   for (size_t i = 0; i < batch.calls.size(); ++i) {
     batch.calls[i].done(std::move(outcomes[i]));
   }
   absl::MutexLock lock(&mu_);
   --running_;
   TenantQueue& queue = tenants_.at(batch.tenant);
+  if (!committing) --queue.running_statements;
   if (--queue.batches_in_flight == 0 && queue.calls.empty()) {
     tenants_.erase(batch.tenant);
   }
 }
 
+bool GroupCommitter::MayStart(const TenantQueue& queue, absl::Time now) const {
+  if (queue.batches_in_flight >= options_.max_batches_per_tenant) {
+    return false;
+  }
+  return queue.running_statements == 0 ||
+         queue.calls.size() >= options_.max_calls ||
+         now - queue.statements_since >= options_.statements_hold;
+}
+
 GroupCommitter::TenantQueue* GroupCommitter::NextTenant() {
+  const absl::Time now = absl::Now();
   for (const std::string& tenant : turn_) {
     TenantQueue& queue = tenants_.at(tenant);
-    if (queue.batches_in_flight < options_.max_batches_per_tenant) {
-      return &queue;
-    }
+    if (MayStart(queue, now)) return &queue;
   }
   return nullptr;
 }
@@ -130,13 +162,18 @@ void GroupCommitter::Run() {
     Taken batch;
     {
       absl::MutexLock lock(&mu_);
-      mu_.Await(absl::Condition(
-          +[](GroupCommitter* committer)
-               ABSL_EXCLUSIVE_LOCKS_REQUIRED(committer->mu_) {
-                 return (committer->stopping_ && committer->queued_ == 0) ||
-                        committer->BatchReady();
-               },
-          this));
+      // A batch held back becomes ready by time alone: the wait ends at the
+      // earliest hold's end, and again when a call held back sooner arrives.
+      absl::Time hold_ends = absl::InfiniteFuture();
+      auto wake = [&] {
+        mu_.AssertHeld();
+        return (stopping_ && queued_ == 0) || BatchReady() ||
+               HoldEnds() < hold_ends;
+      };
+      while (!(stopping_ && queued_ == 0) && !BatchReady()) {
+        hold_ends = HoldEnds();
+        mu_.AwaitWithDeadline(absl::Condition(&wake), hold_ends);
+      }
       if (!BatchReady()) return;  // stopping, and nothing left to commit
       batch = TakeNext();
     }

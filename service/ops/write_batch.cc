@@ -215,7 +215,8 @@ absl::Status MayCommit(const absl::StatusOr<Ledger::FinishResult>& run,
 // timeout, not one per call. Not OK when the transaction did not commit
 // (no result stands).
 absl::Status RunEachInSavepoint(const OpsContext& context,
-                                absl::Span<Slot> slots) {
+                                absl::Span<Slot> slots,
+                                const std::function<void()>& committing) {
   const absl::Duration lock_budget = context.pool->lock_timeout();
   const absl::Time start = absl::Now();
   return db::RunInTransaction(*context.pool, [&](db::Transaction& txn) {
@@ -232,6 +233,7 @@ absl::Status RunEachInSavepoint(const OpsContext& context,
       });
       if (!slot.failure.ok()) slot.turn.reset();
     }
+    if (committing) committing();
     return absl::OkStatus();
   });
 }
@@ -269,15 +271,19 @@ size_t WriteCall::rows() const {
 }
 
 std::vector<Answer> RunWriteBatch(const OpsContext& context,
-                                  const std::vector<WriteCall*>& calls) {
+                                  const std::vector<WriteCall*>& calls,
+                                  const std::function<void()>& committing) {
   const auto started = keys::FinishedCallCache::Clock::now();
   std::vector<Slot> slots;
   for (WriteCall* call : calls) slots.emplace_back(call);
   bool lost_race = false;
   auto run_together = [&](db::Transaction& txn) {
-    return MayCommit(RunTogether(context, txn, absl::MakeSpan(slots),
-                                 KeyWrite::kRecordAfter),
-                     lost_race);
+    absl::Status may_commit =
+        MayCommit(RunTogether(context, txn, absl::MakeSpan(slots),
+                              KeyWrite::kRecordAfter),
+                  lost_race);
+    if (may_commit.ok() && committing) committing();
+    return may_commit;
   };
   // A lone plain insert that is one statement needs no BEGIN and COMMIT
   // round trips: the statement is atomic on its own.
@@ -301,7 +307,7 @@ std::vector<Answer> RunWriteBatch(const OpsContext& context,
       together.code() == absl::StatusCode::kUnavailable) {
     for (Slot& slot : slots) slot.failure = together;
   } else if (absl::Status committed =
-                 RunEachInSavepoint(context, absl::MakeSpan(slots));
+                 RunEachInSavepoint(context, absl::MakeSpan(slots), committing);
              committed.ok()) {
     Remember(context, slots, started);
   } else if (!db::IsTransient(committed)) {

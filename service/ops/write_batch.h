@@ -1,6 +1,7 @@
 #ifndef IDEM_SERVICE_OPS_WRITE_BATCH_H_
 #define IDEM_SERVICE_OPS_WRITE_BATCH_H_
 
+#include <functional>
 #include <optional>
 #include <string>
 #include <variant>
@@ -40,8 +41,13 @@ struct WriteCall {
 // that fails deterministically under a key has its failure stored, as alone.
 // When the database is unreachable or the commit's fate is unknown, every
 // call gets that status (UNAVAILABLE): a retry under the same key replays.
-std::vector<keys::Answer> RunWriteBatch(const OpsContext& context,
-                                        const std::vector<WriteCall*>& calls);
+//
+// `committing`, when set, is told when the batch's statements have run and
+// only its commit (the wait for the WAL flush) is left; it may be told again
+// when the batch runs again in savepoints.
+std::vector<keys::Answer> RunWriteBatch(
+    const OpsContext& context, const std::vector<WriteCall*>& calls,
+    const std::function<void()>& committing = nullptr);
 
 }  // namespace idem::ops
 
