@@ -60,17 +60,13 @@ bool GroupCommitter::BatchReady() {
   return running_ < options_.threads && NextTenant() != nullptr;
 }
 
-absl::Time GroupCommitter::HoldEnds() {
-  absl::Time ends = absl::InfiniteFuture();
-  if (running_ >= options_.threads) return ends;
+absl::Time GroupCommitter::NextStart() {
+  absl::Time next = absl::InfiniteFuture();
+  if (running_ >= options_.threads) return next;
   for (const std::string& tenant : turn_) {
-    const TenantQueue& queue = tenants_.at(tenant);
-    if (queue.running_statements > 0 &&
-        queue.batches_in_flight < options_.max_batches_per_tenant) {
-      ends = std::min(ends, queue.statements_since + options_.statements_hold);
-    }
+    next = std::min(next, MayStartAt(tenants_.at(tenant)));
   }
-  return ends;
+  return next;
 }
 
 GroupCommitter::Taken GroupCommitter::TakeNext() {
@@ -113,20 +109,22 @@ void GroupCommitter::Commit(Taken batch) {
   }
 }
 
-bool GroupCommitter::MayStart(const TenantQueue& queue, absl::Time now) const {
+absl::Time GroupCommitter::MayStartAt(const TenantQueue& queue) const {
   if (queue.batches_in_flight >= options_.max_batches_per_tenant) {
-    return false;
+    return absl::InfiniteFuture();
   }
-  return queue.running_statements == 0 ||
-         queue.calls.size() >= options_.max_calls ||
-         now - queue.statements_since >= options_.statements_hold;
+  if (queue.running_statements == 0 ||
+      queue.calls.size() >= options_.max_calls) {
+    return absl::InfinitePast();
+  }
+  return queue.statements_since + options_.statements_hold;
 }
 
 GroupCommitter::TenantQueue* GroupCommitter::NextTenant() {
   const absl::Time now = absl::Now();
   for (const std::string& tenant : turn_) {
     TenantQueue& queue = tenants_.at(tenant);
-    if (MayStart(queue, now)) return &queue;
+    if (MayStartAt(queue) <= now) return &queue;
   }
   return nullptr;
 }
@@ -162,17 +160,17 @@ void GroupCommitter::Run() {
     Taken batch;
     {
       absl::MutexLock lock(&mu_);
-      // A batch held back becomes ready by time alone: the wait ends at the
-      // earliest hold's end, and again when a call held back sooner arrives.
-      absl::Time hold_ends = absl::InfiniteFuture();
+      // A batch held back becomes ready by time alone: the wait ends when
+      // the earliest batch may start, or when that time moves nearer (calls
+      // arrive, a batch ends or reaches its commit).
+      absl::Time next_start = absl::InfiniteFuture();
       auto wake = [&] {
         mu_.AssertHeld();
-        return (stopping_ && queued_ == 0) || BatchReady() ||
-               HoldEnds() < hold_ends;
+        return (stopping_ && queued_ == 0) || NextStart() < next_start;
       };
       while (!(stopping_ && queued_ == 0) && !BatchReady()) {
-        hold_ends = HoldEnds();
-        mu_.AwaitWithDeadline(absl::Condition(&wake), hold_ends);
+        next_start = NextStart();
+        mu_.AwaitWithDeadline(absl::Condition(&wake), next_start);
       }
       if (!BatchReady()) return;  // stopping, and nothing left to commit
       batch = TakeNext();

@@ -116,16 +116,19 @@ class GroupCommitter {
   void Run();
   // Whether a batch may start now: a thread is free and calls wait.
   bool BatchReady() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // When a batch held back by its tenant's batch running statements may
-  // start (`statements_hold` after that one began); InfiniteFuture when
-  // none is held back that way.
-  absl::Time HoldEnds() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The earliest time a waiting batch may start: InfiniteFuture when none
+  // may before a batch ends or calls arrive (every thread busy, or every
+  // tenant with calls at its limit of batches in flight).
+  absl::Time NextStart() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // The next batch, counted as running; call only when BatchReady().
   Taken TakeNext() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Commits `batch`, answers its calls and counts it as done.
   void Commit(Taken batch) ABSL_LOCKS_EXCLUDED(mu_);
-  // Whether `queue`, which has calls waiting, may start a batch at `now`.
-  bool MayStart(const TenantQueue& queue, absl::Time now) const
+  // When `queue`, which has calls waiting, may start a batch, threads
+  // allowing: InfinitePast when it may now; `statements_hold` after its
+  // latest batch began while a batch of it runs statements and fewer than
+  // `max_calls` wait; InfiniteFuture at its limit of batches in flight.
+  absl::Time MayStartAt(const TenantQueue& queue) const
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // The first tenant, in turn, with calls waiting that may start a batch;
   // null when there is none.
