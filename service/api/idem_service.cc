@@ -126,20 +126,39 @@ grpc::ServerUnaryReactor* IdemService::Dispatch(
   return reactor;
 }
 
+IdemService::Operation IdemService::OnWorker(
+    std::function<void(const auth::Caller&, const Done&)> run) {
+  return [run = std::move(run)](const auth::Caller& caller, const Done& done,
+                                ops::PendingWrites&, ops::RunsOn runs_on) {
+    if (runs_on == ops::RunsOn::kReceivingThread) return false;
+    run(caller, done);
+    return true;
+  };
+}
+
 void IdemService::Start(auth::Caller caller, std::vector<Call> calls) {
   // A call whose permissions need no catalog lookup (which may read the
-  // database) may be answered right here, else its `answer_now` is tried
-  // on the worker once they are checked.
+  // database) may run right here, as far as that needs no I/O: a replay
+  // from memory, or a lone call's write prepared for the group committer
+  // (no hand-off to a worker). The calls of a Batch RPC are prepared on a
+  // worker, so that a large batch does not hold this thread.
+  const bool lone = calls.size() == 1;
+  ops::PendingWrites prepared_here;
   std::vector<Call> for_worker;
   for (Call& call : calls) {
-    const bool authorized_here =
-        Admission::AllowedWithoutCatalog(caller, call.info.accesses);
-    if (call.answer_now && authorized_here &&
-        call.answer_now(caller, call.done)) {
-      continue;
+    if (Admission::AllowedWithoutCatalog(caller, call.info.accesses)) {
+      if (call.answer_now && call.answer_now(caller, call.done)) continue;
+      call.answer_now = nullptr;
+      if (lone && call.operation(caller, call.done, prepared_here,
+                                 ops::RunsOn::kReceivingThread)) {
+        continue;
+      }
     }
-    if (authorized_here) call.answer_now = nullptr;
     for_worker.push_back(std::move(call));
+  }
+  if (!prepared_here.empty()) {
+    ops_.committer->SubmitAll(std::move(prepared_here),
+                              ops::RunsOn::kReceivingThread);
   }
   if (for_worker.empty()) return;
   auto work = std::make_shared<std::vector<Call>>(std::move(for_worker));
@@ -151,10 +170,12 @@ void IdemService::Start(auth::Caller caller, std::vector<Call> calls) {
       if (!allowed.ok()) {
         call.done(allowed, false);
       } else if (!call.answer_now || !call.answer_now(caller, call.done)) {
-        call.operation(caller, call.done, writes);
+        call.operation(caller, call.done, writes, ops::RunsOn::kWorker);
       }
     }
-    if (!writes.empty()) ops_.committer->SubmitAll(std::move(writes));
+    if (!writes.empty()) {
+      ops_.committer->SubmitAll(std::move(writes), ops::RunsOn::kWorker);
+    }
   });
   if (!queued) {
     const absl::Status overloaded = Overloaded();
@@ -164,36 +185,37 @@ void IdemService::Start(auth::Caller caller, std::vector<Call> calls) {
 
 IdemService::Call IdemService::MakeInsert(const v1::InsertRequest& request,
                                           v1::InsertResponse* response) {
-  return {
-      {"Insert", {{auth::Operation::kInsert, request.table()}}},
-      [this, &request, response](const auth::Caller& caller, Done done,
-                                 ops::PendingWrites& writes) {
-        ops::RunInsert(
-            ops_, caller.tenant, request,
-            [this, response, done = std::move(done), tenant = caller.tenant](
-                absl::StatusOr<v1::InsertResponse> result) {
-              absl::Status status = Into(std::move(result), response);
-              metrics_.RecordRowConflicts(tenant, response->conflicts(),
-                                          response->stale());
-              done(status, false);
-            },
-            writes);
-      }};
+  return {{"Insert", {{auth::Operation::kInsert, request.table()}}},
+          [this, &request, response](
+              const auth::Caller& caller, const Done& done,
+              ops::PendingWrites& writes, ops::RunsOn runs_on) {
+            return ops::RunInsert(
+                ops_, caller.tenant, request,
+                [this, response, done, tenant = caller.tenant](
+                    absl::StatusOr<v1::InsertResponse> result) {
+                  absl::Status status = Into(std::move(result), response);
+                  metrics_.RecordRowConflicts(tenant, response->conflicts(),
+                                              response->stale());
+                  done(status, false);
+                },
+                writes, runs_on);
+          }};
 }
 
 IdemService::Call IdemService::MakeKeyedCall(
     const v1::KeyedCallRequest& request, v1::KeyedCallResponse* response) {
   return {
       {"KeyedCall", KeyedCallAccesses(request), &request.idempotency_key()},
-      [this, &request, response](const auth::Caller& caller, Done done,
-                                 ops::PendingWrites& writes) {
-        ops::RunKeyedCall(
+      [this, &request, response](const auth::Caller& caller, const Done& done,
+                                 ops::PendingWrites& writes,
+                                 ops::RunsOn runs_on) {
+        return ops::RunKeyedCall(
             ops_, caller.tenant, request,
-            [this, response, done = std::move(done),
+            [this, response, done,
              tenant = caller.tenant](keys::Answer outcome) {
               FinishKeyedCall(tenant, response, std::move(outcome), done);
             },
-            writes);
+            writes, runs_on);
       },
       [this, &request, response](const auth::Caller& caller, const Done& done) {
         std::optional<keys::Answer> remembered =
@@ -213,13 +235,13 @@ grpc::ServerUnaryReactor* IdemService::Insert(
 grpc::ServerUnaryReactor* IdemService::Update(
     grpc::CallbackServerContext* context, const v1::UpdateRequest* request,
     v1::UpdateResponse* response) {
-  return Dispatch(context, *request,
-                  {{"Update", {{auth::Operation::kUpdate, request->table()}}},
-                   [this, request, response](const auth::Caller&, Done done,
-                                             ops::PendingWrites&) {
-                     done(Into(ops::RunUpdate(ops_, *request), response),
-                          false);
-                   }});
+  return Dispatch(
+      context, *request,
+      {{"Update", {{auth::Operation::kUpdate, request->table()}}},
+       OnWorker(
+           [this, request, response](const auth::Caller&, const Done& done) {
+             done(Into(ops::RunUpdate(ops_, *request), response), false);
+           })});
 }
 
 grpc::ServerUnaryReactor* IdemService::GetKey(
@@ -229,8 +251,8 @@ grpc::ServerUnaryReactor* IdemService::GetKey(
                   {{"GetKey",
                     {{auth::Operation::kReadKeys, ""}},
                     &request->idempotency_key()},
-                   [this, request, response](const auth::Caller& caller,
-                                             Done done, ops::PendingWrites&) {
+                   OnWorker([this, request, response](
+                                const auth::Caller& caller, const Done& done) {
                      absl::StatusOr<ops::KeyView> view =
                          ops::RunGetKey(ops_, caller.tenant, *request);
                      if (view.ok()) {
@@ -241,7 +263,7 @@ grpc::ServerUnaryReactor* IdemService::GetKey(
                        }
                      }
                      done(view.status(), false);
-                   }});
+                   })});
 }
 
 grpc::ServerUnaryReactor* IdemService::ForgetKey(
@@ -252,23 +274,23 @@ grpc::ServerUnaryReactor* IdemService::ForgetKey(
       {{"ForgetKey",
         {{auth::Operation::kForgetKeys, ""}},
         &request->idempotency_key()},
-       [this, request, response](const auth::Caller& caller, Done done,
-                                 ops::PendingWrites&) {
+       OnWorker([this, request, response](const auth::Caller& caller,
+                                          const Done& done) {
          done(Into(ops::RunForgetKey(ops_, caller.tenant, *request), response),
               false);
-       }});
+       })});
 }
 
 grpc::ServerUnaryReactor* IdemService::CopyFile(
     grpc::CallbackServerContext* context, const v1::CopyFileRequest* request,
     v1::CopyFileResponse* response) {
-  return Dispatch(context, *request,
-                  {{"CopyFile", {{auth::Operation::kCopyFile, ""}}},
-                   [this, request, response](const auth::Caller&, Done done,
-                                             ops::PendingWrites&) {
-                     done(Into(ops::RunCopyFile(ops_, *request), response),
-                          false);
-                   }});
+  return Dispatch(
+      context, *request,
+      {{"CopyFile", {{auth::Operation::kCopyFile, ""}}},
+       OnWorker(
+           [this, request, response](const auth::Caller&, const Done& done) {
+             done(Into(ops::RunCopyFile(ops_, *request), response), false);
+           })});
 }
 
 void IdemService::FinishKeyedCall(const std::string& tenant,

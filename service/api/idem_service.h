@@ -17,6 +17,7 @@
 #include "service/observability/metrics.h"
 #include "service/ops/group_commit.h"
 #include "service/ops/ops_context.h"
+#include "service/ops/runs_on.h"
 
 namespace idem::api {
 
@@ -70,10 +71,14 @@ class IdemService final : public v1::IdemService::CallbackService {
   // store. May run on a gRPC, worker or group-commit thread.
   using Done = std::function<void(const absl::Status&, bool replayed)>;
   // The operation proper: fills the response, then calls `done` once (it
-  // may hand the work on and return first). A write joins `writes`, which
-  // the caller hands to the group committer with the other calls' writes.
-  using Operation = std::function<void(const auth::Caller&, Done done,
-                                       ops::PendingWrites& writes)>;
+  // may hand the work on and return first), and is true. A write joins
+  // `writes`, which the caller hands to the group committer with the other
+  // calls' writes. On the receiving thread it may decline a call that would
+  // wait on I/O: false, without calling `done`, and the call goes to a
+  // worker, where it runs whole.
+  using Operation =
+      std::function<bool(const auth::Caller&, const Done& done,
+                         ops::PendingWrites& writes, ops::RunsOn runs_on)>;
   // Ends the call at once, on the gRPC thread, when that needs no I/O and
   // no worker (a replay from memory): true when it called `done`.
   using AnswerNow = std::function<bool(const auth::Caller&, const Done&)>;
@@ -85,6 +90,10 @@ class IdemService final : public v1::IdemService::CallbackService {
     Done done = nullptr;  // set when the call is admitted
   };
 
+  // An operation that always waits on I/O: it declines the receiving
+  // thread and runs on a worker.
+  static Operation OnWorker(
+      std::function<void(const auth::Caller&, const Done&)> run);
   Call MakeInsert(const v1::InsertRequest& request,
                   v1::InsertResponse* response);
   Call MakeKeyedCall(const v1::KeyedCallRequest& request,
@@ -103,9 +112,10 @@ class IdemService final : public v1::IdemService::CallbackService {
   grpc::ServerUnaryReactor* Dispatch(grpc::CallbackServerContext* context,
                                      const google::protobuf::Message& request,
                                      Call call);
-  // Starts admitted calls: each `answer_now` is tried once, here on the
-  // gRPC thread when the caller's permissions need no catalog lookup, else
-  // on the worker; the calls it declines run on one worker, in order.
+  // Starts admitted calls. When the caller's permissions need no catalog
+  // lookup, each `answer_now` is tried here on the gRPC thread, and a lone
+  // call's operation too; else both are tried on the worker. The calls they
+  // decline run on one worker, in order.
   void Start(auth::Caller caller, std::vector<Call> calls);
   // Ends a KeyedCall with `outcome`: metrics, response, `done`.
   void FinishKeyedCall(const std::string& tenant,

@@ -118,6 +118,15 @@ absl::StatusOr<std::shared_ptr<const Table>> Catalog::Find(
   return LoadEntry(*entry);
 }
 
+std::shared_ptr<const Table> Catalog::FindLoaded(
+    absl::string_view requested) const {
+  absl::ReaderMutexLock lock(&mu_);
+  std::optional<std::string> entry = MatchEntry(requested);
+  if (!entry.has_value()) return nullptr;
+  auto it = tables_.find(*entry);
+  return it != tables_.end() ? it->second : nullptr;
+}
+
 bool Catalog::LoadMissing() {
   std::vector<std::string> missing;
   {

@@ -54,6 +54,11 @@ class Catalog {
   absl::StatusOr<std::shared_ptr<const Table>> Find(
       absl::string_view requested);
 
+  // The table a request names when it is loaded; null when it is not
+  // (not allow-listed, absent, or not loaded yet). Never reads the
+  // database, so that a thread which must not wait may call it.
+  std::shared_ptr<const Table> FindLoaded(absl::string_view requested) const;
+
   // Reloads `table` after a request found the catalog out of date.
   absl::StatusOr<std::shared_ptr<const Table>> Reload(const Table& table);
 

@@ -22,6 +22,17 @@ absl::StatusOr<std::shared_ptr<const db::Table>> FindTableWithColumns(
   return table;
 }
 
+bool LoadedWithColumns(const db::Catalog& catalog,
+                       const std::string& table_name,
+                       const std::vector<std::string>& column_names) {
+  std::shared_ptr<const db::Table> table = catalog.FindLoaded(table_name);
+  if (table == nullptr) return false;
+  for (const std::string& name : column_names) {
+    if (!table->FindColumn(name).has_value()) return false;
+  }
+  return true;
+}
+
 absl::StatusOr<size_t> WritableColumn(const db::Table& table,
                                       const std::string& name) {
   std::optional<size_t> index = table.FindColumn(name);

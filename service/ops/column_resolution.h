@@ -17,6 +17,13 @@ absl::StatusOr<std::shared_ptr<const db::Table>> FindTableWithColumns(
     db::Catalog& catalog, const std::string& table_name,
     const std::vector<std::string>& column_names);
 
+// Whether the table a request names is loaded with every one of
+// `column_names`: FindTableWithColumns then reads nothing from the
+// database.
+bool LoadedWithColumns(const db::Catalog& catalog,
+                       const std::string& table_name,
+                       const std::vector<std::string>& column_names);
+
 // Index of `name` in `table`, or INVALID_ARGUMENT naming both. Generated
 // columns count as unknown: they can never be written.
 absl::StatusOr<size_t> WritableColumn(const db::Table& table,

@@ -32,7 +32,7 @@ void PendingWrites::Add(WriteCall call,
   writes_.push_back({std::move(call), std::move(done)});
 }
 
-void GroupCommitter::SubmitAll(PendingWrites writes) {
+void GroupCommitter::SubmitAll(PendingWrites writes, RunsOn runs_on) {
   std::vector<Pending>& calls = writes.writes_;
   size_t queued = 0;
   std::optional<Taken> mine;
@@ -46,7 +46,7 @@ void GroupCommitter::SubmitAll(PendingWrites writes) {
       queue.calls.push_back(std::move(pending));
     }
     // Taken before the lock is released, so that no committer wakes for it.
-    if (queued > 0 && options_.commit_on_submitting_thread && BatchReady()) {
+    if (queued > 0 && runs_on == RunsOn::kWorker && BatchReady()) {
       mine = TakeNext();
     }
   }

@@ -13,6 +13,7 @@
 #include "absl/time/time.h"
 #include "service/keys/answer.h"
 #include "service/ops/ops_context.h"
+#include "service/ops/runs_on.h"
 #include "service/ops/write_batch.h"
 
 namespace idem::ops {
@@ -35,11 +36,6 @@ struct GroupCommitOptions {
   // batch (`max_calls`) wait. Past `statements_hold` a batch is taken to
   // wait on a row lock and no longer holds the next one back.
   absl::Duration statements_hold = absl::Milliseconds(5);
-  // A submitting thread commits the next batch itself when a committer
-  // thread would be idle (no hand-off for a lone call). Off: only the
-  // committer threads commit (tests that park a batch from their own
-  // thread).
-  bool commit_on_submitting_thread = true;
   // Told the size of every batch run (for metrics); may be empty.
   std::function<void(size_t calls)> on_batch;
 };
@@ -88,13 +84,14 @@ class GroupCommitter {
 
   // Queues `calls` together, so that they are taken in one batch instead of
   // a committer waking for the first (the calls of one Batch RPC). When
-  // fewer batches run than there are committer threads, this thread takes
-  // the next batch and commits it itself, as an idle committer would, and
+  // fewer batches run than there are committer threads, a worker takes the
+  // next batch and commits it itself, as an idle committer would, and
   // returns once it has: a lone call then makes no hand-off to a committer
-  // and back. Each `done` runs on the thread that committed the call's
-  // batch. Calls that find the queue full are answered at once with
-  // RESOURCE_EXHAUSTED and a retry delay.
-  void SubmitAll(PendingWrites writes);
+  // and back. The receiving thread, which must not wait on the database,
+  // leaves every batch to the committer threads. Each `done` runs on the
+  // thread that committed the call's batch. Calls that find the queue full
+  // are answered at once with RESOURCE_EXHAUSTED and a retry delay.
+  void SubmitAll(PendingWrites writes, RunsOn runs_on);
 
  private:
   // The calls of one tenant waiting for a batch, and its batches running.

@@ -14,6 +14,18 @@
 namespace idem::ops {
 namespace {
 
+// Every column `request` names, written or returned.
+std::vector<std::string> NamesIn(const v1::InsertRequest& request) {
+  std::vector<std::string> names(request.returning().begin(),
+                                 request.returning().end());
+  if (!request.rows().empty()) {
+    for (const auto& [name, value] : request.rows(0).columns()) {
+      names.push_back(name);
+    }
+  }
+  return names;
+}
+
 absl::StatusOr<db::InsertShape> ShapeOf(const db::Table& table,
                                         const v1::InsertRequest& request) {
   db::InsertShape shape;
@@ -94,16 +106,10 @@ absl::StatusOr<PreparedInsert> PrepareInsert(const OpsContext& context,
                               context.limits.max_rows_per_insert, " rows; got ",
                               request.rows_size()));
   }
-  // Every column the insert names, written or returned: one missing from
-  // the catalog makes it look the table up again.
-  std::vector<std::string> names(request.returning().begin(),
-                                 request.returning().end());
-  for (const auto& [name, value] : request.rows(0).columns()) {
-    names.push_back(name);
-  }
   PreparedInsert insert;
+  // A column missing from the catalog makes it look the table up again.
   absl::StatusOr<std::shared_ptr<const db::Table>> table =
-      FindTableWithColumns(*context.catalog, request.table(), names);
+      FindTableWithColumns(*context.catalog, request.table(), NamesIn(request));
   if (!table.ok()) return table.status();
   insert.table = *std::move(table);
   absl::StatusOr<db::InsertShape> shape = ShapeOf(*insert.table, request);
@@ -263,23 +269,36 @@ absl::StatusOr<std::vector<v1::InsertResponse>> ExecuteInserts(
   return responses;
 }
 
-void RunInsert(const OpsContext& context, const std::string& tenant,
-               const v1::InsertRequest& request,
-               std::function<void(absl::StatusOr<v1::InsertResponse>)> done,
-               PendingWrites& writes) {
+bool PreparesOnReceivingThread(const OpsContext& context,
+                               const v1::InsertRequest& request) {
+  return static_cast<size_t>(request.rows_size()) <=
+             kMaxRowsOnReceivingThread &&
+         LoadedWithColumns(*context.catalog, request.table(), NamesIn(request));
+}
+
+bool RunInsert(
+    const OpsContext& context, const std::string& tenant,
+    const v1::InsertRequest& request,
+    const std::function<void(absl::StatusOr<v1::InsertResponse>)>& done,
+    PendingWrites& writes, RunsOn runs_on) {
+  if (runs_on == RunsOn::kReceivingThread &&
+      !PreparesOnReceivingThread(context, request)) {
+    return false;
+  }
   absl::StatusOr<PreparedInsert> insert = PrepareInsert(context, request);
   if (!insert.ok()) {
     done(insert.status());
-    return;
+    return true;
   }
   writes.Add(WriteCall{tenant, *std::move(insert), std::nullopt},
-             [done = std::move(done)](keys::Answer outcome) {
+             [done](keys::Answer outcome) {
                if (!outcome.status.ok()) {
                  done(std::move(outcome.status));
                } else {
                  done(std::move(*outcome.response.mutable_insert()));
                }
              });
+  return true;
 }
 
 }  // namespace idem::ops

@@ -12,6 +12,7 @@
 #include "service/db/insert_statement.h"
 #include "service/db/transaction.h"
 #include "service/ops/ops_context.h"
+#include "service/ops/runs_on.h"
 
 namespace idem::ops {
 
@@ -41,13 +42,23 @@ absl::StatusOr<PreparedInsert> PrepareInsert(const OpsContext& context,
 absl::StatusOr<std::vector<v1::InsertResponse>> ExecuteInserts(
     db::Transaction& txn, const std::vector<const PreparedInsert*>& inserts);
 
+// Whether PrepareInsert of `request` needs no database read (its table is
+// loaded with every column it names) and little CPU (it holds at most
+// kMaxRowsOnReceivingThread rows), so that it may run on the receiving
+// thread.
+bool PreparesOnReceivingThread(const OpsContext& context,
+                               const v1::InsertRequest& request);
+
 // PrepareInsert, then the insert joins `writes`, which the caller hands to
 // the group committer: it commits in one transaction with other concurrent
 // calls, and `done` gets its answer. A refused insert answers `done` here.
-void RunInsert(const OpsContext& context, const std::string& tenant,
-               const v1::InsertRequest& request,
-               std::function<void(absl::StatusOr<v1::InsertResponse>)> done,
-               PendingWrites& writes);
+// On the receiving thread, an insert that PreparesOnReceivingThread
+// declines is left alone: false, and `done` is not called.
+bool RunInsert(
+    const OpsContext& context, const std::string& tenant,
+    const v1::InsertRequest& request,
+    const std::function<void(absl::StatusOr<v1::InsertResponse>)>& done,
+    PendingWrites& writes, RunsOn runs_on);
 
 }  // namespace idem::ops
 

@@ -16,6 +16,22 @@ namespace {
 
 using keys::KeyClaim;
 
+// Whether the call `request` wraps may be prepared on the receiving
+// thread. A CopyFile may not: it copies a file.
+bool WrappedCallPreparesOnReceivingThread(const OpsContext& context,
+                                          const v1::KeyedCallRequest& request) {
+  switch (request.call_case()) {
+    case v1::KeyedCallRequest::kInsert:
+      return PreparesOnReceivingThread(context, request.insert());
+    case v1::KeyedCallRequest::kUpdate:
+      return PreparesOnReceivingThread(context, request.update());
+    case v1::KeyedCallRequest::kTransaction:
+      return PreparesOnReceivingThread(context, request.transaction());
+    default:
+      return false;
+  }
+}
+
 absl::StatusOr<WriteCall> PrepareWrite(const OpsContext& context,
                                        const v1::KeyedCallRequest& request,
                                        const KeyClaim& claim) {
@@ -90,37 +106,53 @@ std::optional<keys::Answer> AnswerFromMemory(
       [&] { return keys::Fingerprint(request); });
 }
 
-void RunKeyedCall(const OpsContext& context, const std::string& tenant,
+bool RunKeyedCall(const OpsContext& context, const std::string& tenant,
                   const v1::KeyedCallRequest& request,
-                  std::function<void(keys::Answer)> done,
-                  PendingWrites& writes) {
+                  const std::function<void(keys::Answer)>& done,
+                  PendingWrites& writes, RunsOn runs_on) {
   if (absl::Status valid =
           keys::ValidateIdempotencyKey(request.idempotency_key());
       !valid.ok()) {
-    return done(keys::Answer::OfStatus(valid));
+    done(keys::Answer::OfStatus(valid));
+    return true;
   }
   if (request.call_case() == v1::KeyedCallRequest::CALL_NOT_SET) {
-    return done(keys::Answer::OfStatus(
+    done(keys::Answer::OfStatus(
         Error(Reason::kRequestInvalid,
               "a KeyedCall needs a call: insert, update, copy_file or "
               "transaction")));
+    return true;
   }
   absl::StatusOr<absl::Duration> retention = RetentionOf(context, request);
-  if (!retention.ok()) return done(keys::Answer::OfStatus(retention.status()));
+  if (!retention.ok()) {
+    done(keys::Answer::OfStatus(retention.status()));
+    return true;
+  }
+  const bool on_receiving_thread = runs_on == RunsOn::kReceivingThread;
+  if (on_receiving_thread &&
+      !WrappedCallPreparesOnReceivingThread(context, request)) {
+    return false;
+  }
   const KeyClaim claim{{tenant, request.idempotency_key()},
                        keys::Fingerprint(request),
                        *retention};
   if (request.has_copy_file()) {
-    return done(RunKeyedCopy(context, claim, request.copy_file()));
+    done(RunKeyedCopy(context, claim, request.copy_file()));
+    return true;
   }
   absl::StatusOr<WriteCall> write = PrepareWrite(context, request, claim);
   if (!write.ok()) {
     if (db::IsTransient(write.status())) {
-      return done(keys::Answer::OfStatus(write.status()));
+      done(keys::Answer::OfStatus(write.status()));
+    } else if (on_receiving_thread) {
+      return false;  // storing the failure writes to the database
+    } else {
+      done(context.ledger->StoreFailure(claim, write.status()));
     }
-    return done(context.ledger->StoreFailure(claim, write.status()));
+    return true;
   }
-  writes.Add(*std::move(write), std::move(done));
+  writes.Add(*std::move(write), done);
+  return true;
 }
 
 }  // namespace idem::ops

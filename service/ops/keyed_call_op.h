@@ -8,6 +8,7 @@
 #include "idem/v1/idem.pb.h"
 #include "service/keys/answer.h"
 #include "service/ops/ops_context.h"
+#include "service/ops/runs_on.h"
 
 namespace idem::ops {
 
@@ -24,10 +25,14 @@ class PendingWrites;
 //   `done` runs on its thread);
 // - CopyFile holds the key with a lease while it copies (on this thread);
 // - deterministic failures are stored, transient ones are not.
-void RunKeyedCall(const OpsContext& context, const std::string& tenant,
+// On the receiving thread it declines (false, `done` not called) a call it
+// cannot finish or prepare there: a CopyFile, a table or column not loaded
+// in the catalog, more than kMaxRowsOnReceivingThread rows, a failure to
+// store; the caller hands it to a worker, which runs it whole.
+bool RunKeyedCall(const OpsContext& context, const std::string& tenant,
                   const v1::KeyedCallRequest& request,
-                  std::function<void(keys::Answer)> done,
-                  PendingWrites& writes);
+                  const std::function<void(keys::Answer)>& done,
+                  PendingWrites& writes, RunsOn runs_on);
 
 // The answer to `request` when this replica remembers its key finished
 // (the replay cache): no I/O, so that it may run on a gRPC thread. nullopt

@@ -58,6 +58,22 @@ std::optional<std::string> OutcomeNotApplied(const v1::StepResult& result) {
 
 }  // namespace
 
+bool PreparesOnReceivingThread(const OpsContext& context,
+                               const v1::TransactionRequest& request) {
+  size_t rows = 0;
+  for (const v1::Step& step : request.steps()) {
+    if (step.has_insert()) {
+      rows += step.insert().rows_size();
+      if (!PreparesOnReceivingThread(context, step.insert())) return false;
+    } else if (step.has_update()) {
+      rows += 1;
+      if (!PreparesOnReceivingThread(context, step.update())) return false;
+    }
+    if (rows > kMaxRowsOnReceivingThread) return false;
+  }
+  return true;
+}
+
 absl::StatusOr<PreparedTransaction> PrepareTransaction(
     const OpsContext& context, const v1::TransactionRequest& request) {
   if (request.steps().empty() || request.steps_size() > kMaxTransactionSteps) {

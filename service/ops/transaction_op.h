@@ -33,6 +33,12 @@ struct PreparedTransaction {
 absl::StatusOr<PreparedTransaction> PrepareTransaction(
     const OpsContext& context, const v1::TransactionRequest& request);
 
+// Whether PrepareTransaction of `request` needs no database read and
+// little CPU: every step PreparesOnReceivingThread, and the steps hold at
+// most kMaxRowsOnReceivingThread rows together.
+bool PreparesOnReceivingThread(const OpsContext& context,
+                               const v1::TransactionRequest& request);
+
 // Runs the steps in order in `txn`. A step that fails, or that says
 // require_applied and was not applied (an outcome other than INSERTED or
 // UPDATED), fails the whole transaction: FAILED_PRECONDITION

@@ -187,6 +187,11 @@ absl::StatusOr<PreparedUpdate> PrepareUpdate(const OpsContext& context,
   return update;
 }
 
+bool PreparesOnReceivingThread(const OpsContext& context,
+                               const v1::UpdateRequest& request) {
+  return LoadedWithColumns(*context.catalog, request.table(), NamesIn(request));
+}
+
 absl::StatusOr<v1::UpdateResponse> ExecuteUpdate(db::Transaction& txn,
                                                  const PreparedUpdate& update) {
   const db::UpdateSql& sql = update.sql;

@@ -10,6 +10,7 @@
 #include "service/db/transaction.h"
 #include "service/db/update_statement.h"
 #include "service/ops/ops_context.h"
+#include "service/ops/runs_on.h"
 
 namespace idem::ops {
 
@@ -24,6 +25,11 @@ struct PreparedUpdate {
 
 absl::StatusOr<PreparedUpdate> PrepareUpdate(const OpsContext& context,
                                              const v1::UpdateRequest& request);
+
+// Whether PrepareUpdate of `request` needs no database read: its table is
+// loaded with every column it names.
+bool PreparesOnReceivingThread(const OpsContext& context,
+                               const v1::UpdateRequest& request);
 
 // Locks the row, decides the outcome and applies the change in `txn`, in
 // one statement.

@@ -22,22 +22,23 @@ namespace {
 using keys::Answer;
 using ops::WriteCall;
 
-// One call on its own.
+// One call on its own, submitted as the receiving thread does: committer
+// threads alone commit, so that a test may park batches from its own
+// thread.
 void Submit(ops::GroupCommitter& committer, WriteCall call,
-            ops::GroupCommitter::Done done) {
+            ops::GroupCommitter::Done done,
+            ops::RunsOn runs_on = ops::RunsOn::kReceivingThread) {
   ops::PendingWrites writes;
   writes.Add(std::move(call), std::move(done));
-  committer.SubmitAll(std::move(writes));
+  committer.SubmitAll(std::move(writes), runs_on);
 }
 
 class GroupCommitterTest : public GroupCommitTest {
  protected:
-  // Four committer threads, which alone commit (the test parks batches
-  // from its own thread), a tenant's batch running statements holding
+  // Four committer threads, a tenant's batch running statements holding
   // back the next for `hold`.
   static ops::GroupCommitOptions ParkingOptions(absl::Duration hold) {
     ops::GroupCommitOptions options;
-    options.commit_on_submitting_thread = false;
     options.threads = 4;
     options.statements_hold = hold;
     return options;
@@ -83,8 +84,6 @@ TEST_F(GroupCommitterTest, CallsWaitingForABusyCommitterShareABatch) {
   absl::Mutex mu;
   std::vector<size_t> batches;
   ops::GroupCommitOptions options;
-  // The test parks batches from its own thread: committer threads only.
-  options.commit_on_submitting_thread = false;
   options.threads = 1;
   options.on_batch = [&](size_t calls) {
     absl::MutexLock lock(&mu);
@@ -145,7 +144,7 @@ TEST_F(GroupCommitterTest, CallsSubmittedTogetherShareABatch) {
       answered.DecrementCount();
     });
   }
-  committer.SubmitAll(std::move(writes));
+  committer.SubmitAll(std::move(writes), ops::RunsOn::kWorker);
   answered.Wait();
   EXPECT_EQ(batches, (std::vector<size_t>{kCalls}));
   EXPECT_EQ(db_.Scalar("SELECT count(*) FROM " + items_ +
@@ -155,8 +154,6 @@ TEST_F(GroupCommitterTest, CallsSubmittedTogetherShareABatch) {
 
 TEST_F(GroupCommitterTest, ATenantWaitingOnALockLeavesAThreadForOthers) {
   ops::GroupCommitOptions options;
-  // The test parks batches from its own thread: committer threads only.
-  options.commit_on_submitting_thread = false;
   options.threads = 2;
   options.max_batches_per_tenant = 1;
   ops::GroupCommitter committer(context_, options);
@@ -298,8 +295,6 @@ TEST_F(GroupCommitterTest, AnotherTenantIsServedPastAStuckTenantsQueue) {
   absl::Mutex mu;
   std::vector<size_t> batches;
   ops::GroupCommitOptions options;
-  // The test parks batches from its own thread: committer threads only.
-  options.commit_on_submitting_thread = false;
   options.threads = 4;
   options.max_calls = 4;
   options.max_batches_per_tenant = 3;
@@ -336,19 +331,38 @@ TEST_F(GroupCommitterTest, AnotherTenantIsServedPastAStuckTenantsQueue) {
   for (size_t calls : batches) EXPECT_GT(calls, 0u);
 }
 
-// With committer threads idle, a lone call is committed on the thread that
-// submits it, before SubmitAll returns: no hand-off and back.
-TEST_F(GroupCommitterTest, ALoneCallCommitsOnTheSubmittingThread) {
+// With committer threads idle, a lone call a worker submits is committed on
+// that worker, before SubmitAll returns: no hand-off and back.
+TEST_F(GroupCommitterTest, ALoneCallCommitsOnTheSubmittingWorker) {
   ops::GroupCommitter committer(context_, ops::GroupCommitOptions{});
   std::thread::id committed_on;
   bool answered = false;
+  Submit(
+      committer, PlainInsert(1, "lone"),
+      [&](Answer outcome) {
+        EXPECT_TRUE(outcome.status.ok()) << outcome.status;
+        committed_on = std::this_thread::get_id();
+        answered = true;
+      },
+      ops::RunsOn::kWorker);
+  EXPECT_TRUE(answered);
+  EXPECT_EQ(committed_on, std::this_thread::get_id());
+  EXPECT_EQ(db_.Scalar("SELECT note FROM " + items_ + " WHERE id = 1"), "lone");
+}
+
+// The receiving thread must not wait on the database: even with every
+// committer thread idle, what it submits is committed by one of them.
+TEST_F(GroupCommitterTest, TheReceivingThreadLeavesItsCallToACommitter) {
+  ops::GroupCommitter committer(context_, ops::GroupCommitOptions{});
+  absl::Notification answered;
+  std::thread::id committed_on;
   Submit(committer, PlainInsert(1, "lone"), [&](Answer outcome) {
     EXPECT_TRUE(outcome.status.ok()) << outcome.status;
     committed_on = std::this_thread::get_id();
-    answered = true;
+    answered.Notify();
   });
-  EXPECT_TRUE(answered);
-  EXPECT_EQ(committed_on, std::this_thread::get_id());
+  answered.WaitForNotification();
+  EXPECT_NE(committed_on, std::this_thread::get_id());
   EXPECT_EQ(db_.Scalar("SELECT note FROM " + items_ + " WHERE id = 1"), "lone");
 }
 
@@ -371,8 +385,6 @@ TEST_F(GroupCommitterTest, QueuedCallsAreCommittedBeforeItStops) {
 
 TEST_F(GroupCommitterTest, AFullQueueRefusesWithADelay) {
   ops::GroupCommitOptions options;
-  // The test parks batches from its own thread: committer threads only.
-  options.commit_on_submitting_thread = false;
   options.threads = 1;
   options.max_queued = 1;
   ops::GroupCommitter committer(context_, options);
