@@ -14,4 +14,7 @@ if(IDEM_BUILD_SERVER)
   find_package(PkgConfig REQUIRED)
   pkg_check_modules(PQXX REQUIRED IMPORTED_TARGET libpqxx)  # PostgreSQL client
   pkg_check_modules(PQ REQUIRED IMPORTED_TARGET libpq)  # connection strings, a transaction's state
+  if(IDEM_TCMALLOC)
+    pkg_check_modules(TCMALLOC REQUIRED IMPORTED_TARGET libtcmalloc_minimal)  # idem-server's allocator
+  endif()
 endif()

@@ -1,21 +1,13 @@
 // idem-server: settings in, server out. See service/config.h for settings.
-#include <malloc.h>
-
 #include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
 #include "service/config.h"
+#include "service/freed_memory.h"
 #include "service/observability/log.h"
 #include "service/server.h"
 
 int main(int argc, char** argv) {
-#ifdef M_MMAP_THRESHOLD
-  // Buffers of 1 MiB and more (large requests, up to twice
-  // IDEM_MAX_MESSAGE_BYTES) are mapped on their own and go back to the
-  // system when freed. Left to itself glibc raises this threshold after the
-  // first such buffer is freed and keeps later ones in per-thread arenas, so
-  // a burst of large requests left the server's memory high for good.
-  mallopt(M_MMAP_THRESHOLD, 1 << 20);
-#endif
+  idem::ReturnFreedMemoryPromptly();
   // Debian's abseil keeps absl::Mutex's deadlock detection on: a debugging
   // aid that records every pair of locks held together in a global graph,
   // a few percent of the server's CPU under load. Lock order is checked by
