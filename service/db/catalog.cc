@@ -94,14 +94,13 @@ std::optional<std::string> Catalog::MatchEntry(
 
 absl::StatusOr<std::shared_ptr<const Table>> Catalog::Find(
     absl::string_view requested) {
+  if (std::shared_ptr<const Table> loaded = FindLoaded(requested)) {
+    return loaded;
+  }
   std::optional<std::string> entry;
   {
     absl::ReaderMutexLock lock(&mu_);
     entry = MatchEntry(requested);
-    if (entry.has_value()) {
-      auto it = tables_.find(*entry);
-      if (it != tables_.end()) return it->second;
-    }
   }
   if (!entry.has_value() && LoadMissing()) {
     // A table created since start is known by its schema.name only once
