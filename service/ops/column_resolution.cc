@@ -4,6 +4,17 @@
 #include "service/common/error_reason.h"
 
 namespace idem::ops {
+namespace {
+
+bool HasColumns(const db::Table& table,
+                const std::vector<std::string>& column_names) {
+  for (const std::string& name : column_names) {
+    if (!table.FindColumn(name).has_value()) return false;
+  }
+  return true;
+}
+
+}  // namespace
 
 absl::StatusOr<std::shared_ptr<const db::Table>> FindTableWithColumns(
     db::Catalog& catalog, const std::string& table_name,
@@ -13,24 +24,15 @@ absl::StatusOr<std::shared_ptr<const db::Table>> FindTableWithColumns(
   }
   absl::StatusOr<std::shared_ptr<const db::Table>> table =
       catalog.Find(table_name);
-  if (!table.ok()) return table;
-  for (const std::string& name : column_names) {
-    if (!(*table)->FindColumn(name).has_value()) {
-      return catalog.Reload(**table);
-    }
-  }
-  return table;
+  if (!table.ok() || HasColumns(**table, column_names)) return table;
+  return catalog.Reload(**table);
 }
 
 bool LoadedWithColumns(const db::Catalog& catalog,
                        const std::string& table_name,
                        const std::vector<std::string>& column_names) {
   std::shared_ptr<const db::Table> table = catalog.FindLoaded(table_name);
-  if (table == nullptr) return false;
-  for (const std::string& name : column_names) {
-    if (!table->FindColumn(name).has_value()) return false;
-  }
-  return true;
+  return table != nullptr && HasColumns(*table, column_names);
 }
 
 absl::StatusOr<size_t> WritableColumn(const db::Table& table,
