@@ -140,8 +140,9 @@ void IdemService::Start(auth::Caller caller, std::vector<Call> calls) {
   // A call whose permissions need no catalog lookup (which may read the
   // database) may run right here, as far as that needs no I/O: a replay
   // from memory, or a lone call's write prepared for the group committer
-  // (no hand-off to a worker). The calls of a Batch RPC are prepared on a
-  // worker, so that a large batch does not hold this thread.
+  // (no hand-off to a worker). The calls of a Batch RPC that holds more
+  // than one are prepared on a worker, so that a large batch does not hold
+  // this thread.
   const bool lone = calls.size() == 1;
   ops::PendingWrites prepared_here;
   std::vector<Call> for_worker;

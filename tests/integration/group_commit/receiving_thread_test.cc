@@ -142,6 +142,26 @@ TEST_F(ReceivingThreadTest, DeclinesAKeyedCallWhoseFailureIsStored) {
   EXPECT_TRUE(writes_.empty());
 }
 
+// The row limit counts a transaction's steps together: two inserts of 60
+// rows each are declined, though each alone would be prepared here.
+TEST_F(ReceivingThreadTest, DeclinesATransactionWhoseStepsHoldManyRows) {
+  const int half = ops::kMaxRowsOnReceivingThread / 2 + 10;
+  v1::KeyedCallRequest one_step;
+  one_step.set_idempotency_key("steps");
+  *one_step.mutable_transaction()->add_steps()->mutable_insert() =
+      ItemsInsert(half);
+  v1::KeyedCallRequest two_steps = one_step;
+  *two_steps.mutable_transaction()->add_steps()->mutable_insert() =
+      ItemsInsert(half);
+
+  EXPECT_FALSE(KeyedCall(two_steps, RunsOn::kReceivingThread));
+  EXPECT_FALSE(answered_.has_value());
+  EXPECT_TRUE(writes_.empty());
+  EXPECT_TRUE(KeyedCall(one_step, RunsOn::kReceivingThread));
+  EXPECT_FALSE(answered_.has_value());
+  EXPECT_FALSE(writes_.empty());
+}
+
 TEST_F(ReceivingThreadTest, DeclinesAKeyedCopyFile) {
   v1::KeyedCallRequest request;
   request.set_idempotency_key("copy");
