@@ -94,36 +94,35 @@ std::optional<std::string> Catalog::MatchEntry(
 
 absl::StatusOr<std::shared_ptr<const Table>> Catalog::Find(
     absl::string_view requested) {
-  if (std::shared_ptr<const Table> loaded = FindLoaded(requested)) {
-    return loaded;
-  }
-  std::optional<std::string> entry;
-  {
-    absl::ReaderMutexLock lock(&mu_);
-    entry = MatchEntry(requested);
-  }
-  if (!entry.has_value() && LoadMissing()) {
+  Found found = Lookup(requested);
+  if (!found.entry.has_value() && LoadMissing()) {
     // A table created since start is known by its schema.name only once
-    // loaded.
-    absl::ReaderMutexLock lock(&mu_);
-    entry = MatchEntry(requested);
+    // loaded, and then by what LoadMissing loaded.
+    found = Lookup(requested);
   }
-  if (!entry.has_value()) {
+  if (found.table != nullptr) return found.table;
+  if (!found.entry.has_value()) {
     return Error(
         Reason::kTableNotAllowed,
         absl::StrCat("table \"", requested, "\" is not exposed by this server"),
         {{"table", requested}});
   }
-  return LoadEntry(*entry);
+  return LoadEntry(*found.entry);
 }
 
 std::shared_ptr<const Table> Catalog::FindLoaded(
     absl::string_view requested) const {
+  return Lookup(requested).table;
+}
+
+Catalog::Found Catalog::Lookup(absl::string_view requested) const {
   absl::ReaderMutexLock lock(&mu_);
-  std::optional<std::string> entry = MatchEntry(requested);
-  if (!entry.has_value()) return nullptr;
-  auto it = tables_.find(*entry);
-  return it != tables_.end() ? it->second : nullptr;
+  Found found{MatchEntry(requested), nullptr};
+  if (found.entry.has_value()) {
+    auto it = tables_.find(*found.entry);
+    if (it != tables_.end()) found.table = it->second;
+  }
+  return found;
 }
 
 bool Catalog::LoadMissing() {

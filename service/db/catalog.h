@@ -63,6 +63,13 @@ class Catalog {
   absl::StatusOr<std::shared_ptr<const Table>> Reload(const Table& table);
 
  private:
+  // The allow-list entry a request names, if any, and its table when
+  // loaded.
+  struct Found {
+    std::optional<std::string> entry;
+    std::shared_ptr<const Table> table;
+  };
+  Found Lookup(absl::string_view requested) const ABSL_LOCKS_EXCLUDED(mu_);
   // The allow-list entry a request names, if any.
   std::optional<std::string> MatchEntry(absl::string_view requested) const
       ABSL_SHARED_LOCKS_REQUIRED(mu_);
