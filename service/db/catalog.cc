@@ -16,7 +16,15 @@ WHERE c.oid = pg_catalog.to_regclass($1) AND c.relkind IN ('r', 'p')
 )sql";
 
 constexpr char kColumnsSql[] = R"sql(
-SELECT a.attname, pg_catalog.format_type(a.atttypid, NULL),
+SELECT a.attname,
+       pg_catalog.format_type(a.atttypid,
+         CASE WHEN CASE WHEN t.typcategory = 'A' THEN t.typelem ELSE t.oid END
+                   IN ('bpchar'::pg_catalog.regtype,
+                       'varchar'::pg_catalog.regtype,
+                       'bit'::pg_catalog.regtype,
+                       'varbit'::pg_catalog.regtype)
+              THEN -1 ELSE a.atttypmod END),
+       pg_catalog.format_type(a.atttypid, -1),
        bt.typname, bt.typcategory, a.attnotnull, a.attgenerated <> ''
 FROM pg_catalog.pg_attribute a
 JOIN pg_catalog.pg_type t ON t.oid = a.atttypid
@@ -177,10 +185,11 @@ absl::StatusOr<std::shared_ptr<const Table>> Catalog::LoadEntry(
           Column column;
           column.name = row[0].c_str();
           column.type = row[1].c_str();
-          column.type_name = row[2].c_str();
-          column.category = row[3].c_str()[0];
-          column.not_null = row[4].as<bool>();
-          column.generated = row[5].as<bool>();
+          column.unmodified_type = row[2].c_str();
+          column.type_name = row[3].c_str();
+          column.category = row[4].c_str()[0];
+          column.not_null = row[5].as<bool>();
+          column.generated = row[6].as<bool>();
           table->columns.push_back(std::move(column));
         }
         for (const pqxx::row& row :

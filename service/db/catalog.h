@@ -17,9 +17,16 @@ namespace idem::db {
 
 struct Column {
   std::string name;
-  // format_type() without the modifier: what a parameter is cast to, so that
-  // a too-long varchar fails on assignment instead of being cut by the cast.
+  // What a value's parameter is cast to: the column's type with its
+  // precision or scale (numeric(10,2), timestamptz(0)), so that the value is
+  // compared as the column stores it, but without a length (char(n),
+  // varchar(n), bit(n)), so that a value too long fails on assignment
+  // instead of being cut by the cast. Unlike format_type(oid, NULL), whose
+  // "character" and "bit" would cast to one character or bit.
   std::string type;
+  // format_type(oid, -1): an increment's delta, which is no value of the
+  // column and must not be rounded to its scale before it is added.
+  std::string unmodified_type;
   std::string type_name;  // pg_type.typname, e.g. "int8", "bytea", "json"
   char category = 'X';    // pg_type.typcategory: 'N' numeric, 'B' bool, ...
   bool not_null = false;

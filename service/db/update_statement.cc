@@ -32,9 +32,13 @@ UpdateSql BuildUpdateSql(const UpdateShape& shape) {
   for (size_t index : shape.increment_columns) {
     const Column& column = table.columns[index];
     std::string name = QuoteIdentifier(column.name);
-    std::string delta = CastParam(column, ++param);
-    assignments.push_back(absl::StrCat(name, " = t.", name, " + ", delta));
-    unchanged.push_back(absl::StrCat("(", delta, " = 0)"));
+    std::string sum =
+        absl::StrCat("t.", name, " + $", ++param, "::", column.unmodified_type);
+    assignments.push_back(absl::StrCat(name, " = ", sum));
+    // Unchanged when the sum is stored as the value it had: a delta below
+    // the column's scale, or a NULL, which stays NULL.
+    unchanged.push_back(EqualExpr(column, "t." + name,
+                                  absl::StrCat("(", sum, ")::", column.type)));
   }
   std::string key = absl::StrJoin(where, " AND ");
   UpdateSql sql;

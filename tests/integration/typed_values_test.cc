@@ -130,5 +130,76 @@ TEST_F(TypedValuesTest, NullsAreStoredAndCompared) {
   EXPECT_EQ(Read(4, "t IS NULL"), "t");
 }
 
+// A type's length, precision or scale: a char(n) or bit(n) value is stored
+// as sent, not cut to one character by the cast of its parameter, and keys
+// that differ stay apart; a value the column rounds (numeric(p,s),
+// timestamptz(0), interval(0)) is compared as stored, so that sending it
+// again is a DUPLICATE or UNCHANGED, not a CONFLICT or STALE.
+TEST_F(TypedValuesTest, LengthsAndPrecisionsOfTheColumnHold) {
+  std::string table = CreateTable(
+      "code char(3) PRIMARY KEY, tag char(4), bits bit(8), "
+      "price numeric(10,2), at timestamptz(0), span interval(0)");
+  const Columns row = {{"code", Str("qrs")},
+                       {"tag", Str("ab")},
+                       {"bits", Str("10110011")},
+                       {"price", Str("1.234")},
+                       {"at", Str("2024-01-01 10:00:00.7+00")},
+                       {"span", Str("1.6 seconds")}};
+  auto stored = [&](const std::string& code) {
+    return db().Scalar(
+        "SELECT concat_ws('|', code, tag || '.', bits, price, "
+        "at = '2024-01-01 10:00:01+00', span) FROM " +
+        table + " WHERE code = '" + code + "'");
+  };
+  ExpectOutcomes(InsertOk(InsertOf(table, {row})), {v1::ROW_OUTCOME_INSERTED});
+  EXPECT_EQ(stored("qrs"), "qrs|ab.|10110011|1.23|t|00:00:02");
+  ExpectOutcomes(InsertOk(InsertOf(table, {row})), {v1::ROW_OUTCOME_DUPLICATE});
+  ExpectOutcomes(InsertOk(InsertOf(table, {row}, v1::ON_CONFLICT_DO_UPDATE)),
+                 {v1::ROW_OUTCOME_DUPLICATE});
+  ExpectOutcomes(
+      InsertOk(InsertOf(table, {row + Columns{{"code", Str("qzz")}}})),
+      {v1::ROW_OUTCOME_INSERTED});
+  EXPECT_EQ(db().Scalar("SELECT count(*) FROM " + table), "2");
+
+  const Columns key = {{"code", Str("qrs")}};
+  EXPECT_EQ(UpdateOk(UpdateOf(table, key,
+                              {{"price", Str("1.229")},
+                               {"at", Str("2024-01-01 10:00:01.2+00")}})),
+            v1::UPDATE_OUTCOME_UNCHANGED);
+  EXPECT_EQ(UpdateOk(UpdateOf(table, key, {{"tag", Str("wxyz")}})),
+            v1::UPDATE_OUTCOME_UPDATED);
+  EXPECT_EQ(stored("qrs"), "qrs|wxyz.|10110011|1.23|t|00:00:02");
+
+  // Too long for its column: refused, not cut.
+  ExpectInsertRefused(InsertOf(table, {row + Columns{{"code", Str("abcd")}}}),
+                      "VALUE_INVALID", {table});
+  ExpectUpdateRefused(UpdateOf(table, key, {{"tag", Str("abcde")}}),
+                      "VALUE_INVALID", {table});
+  ExpectInsertRefused(InsertOf(table, {row + Columns{{"code", Str("new")},
+                                                     {"bits", Str("101")}}}),
+                      "VALUE_INVALID", {table});
+}
+
+// An increment whose result the column stores as the value it had (a NULL,
+// which stays NULL, or a delta below the column's scale) is UNCHANGED, not
+// UPDATED.
+TEST_F(TypedValuesTest, AnIncrementThatChangesNothingIsUnchanged) {
+  std::string table =
+      CreateTable("id bigint PRIMARY KEY, n bigint, price numeric(10,2)");
+  InsertOk(InsertOf(table,
+                    {{{"id", Int(1)}, {"n", Null()}, {"price", Str("1.23")}}}));
+  const Columns key = {{"id", Int(1)}};
+  EXPECT_EQ(UpdateOk(UpdateOf(table, key, {}, {{"n", Int(5)}})),
+            v1::UPDATE_OUTCOME_UNCHANGED);
+  EXPECT_EQ(UpdateOk(UpdateOf(table, key, {}, {{"price", Str("0.001")}})),
+            v1::UPDATE_OUTCOME_UNCHANGED);
+  EXPECT_EQ(
+      db().Scalar("SELECT concat_ws('|', n IS NULL, price) FROM " + table),
+      "t|1.23");
+  EXPECT_EQ(UpdateOk(UpdateOf(table, key, {}, {{"price", Str("0.005")}})),
+            v1::UPDATE_OUTCOME_UPDATED);
+  EXPECT_EQ(db().Scalar("SELECT price FROM " + table), "1.24");
+}
+
 }  // namespace
 }  // namespace idem::testing
