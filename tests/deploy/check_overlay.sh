@@ -15,8 +15,10 @@ out=${4:?missing OUT_YAML}
 expect=${5:-}
 here=$(cd "$(dirname "$0")" && pwd)
 
+# kubectl is no Debian package: a machine without it skips the rendering
+# (exit 77, CTest's SKIP_RETURN_CODE) instead of failing the whole suite.
 command -v kubectl >/dev/null ||
-  { echo "check_overlay: kubectl not found: it renders the kustomizations (kubectl kustomize)" >&2; exit 1; }
+  { echo "check_overlay: kubectl not found: skipped (it renders the kustomizations: kubectl kustomize)" >&2; exit 77; }
 mkdir -p "$(dirname "$out")"
 kubectl kustomize "$dir" >"$out"
 echo "check_overlay: rendered $dir ($(grep -c '^kind:' "$out") objects) into $out"

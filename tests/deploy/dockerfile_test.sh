@@ -22,6 +22,16 @@ need "runtime stage installs the runtime list with install-deps" 'install-deps +
 need "builds the idem-server target" 'cmake --build .*--target idem-server'
 need "non-root numeric user" '^USER [1-9][0-9]*:[1-9][0-9]*$'
 need "idem-server entrypoint" '^ENTRYPOINT \["/usr/local/bin/idem-server"\]$'
+# The overlays without the copy-file-storage component promise CopyFile off:
+# an image that set a storage root would turn it on, on each pod's own disk.
+for f in "$df" "$root/deploy/build-image"; do
+  if grep -Ev '^\s*#' "$f" | grep -Eq 'IDEM_STORAGE_ROOT=|^VOLUME'; then
+    echo "FAIL: $f sets IDEM_STORAGE_ROOT or a VOLUME (CopyFile must stay off until a deployment mounts shared storage)" >&2
+    fails=$((fails + 1))
+  else
+    echo "ok: $(basename "$f") leaves CopyFile off"
+  fi
+done
 for list in build runtime; do
   [ -s "$root/scripts/packages/$list.txt" ] && echo "ok: scripts/packages/$list.txt" ||
     { echo "FAIL: scripts/packages/$list.txt missing" >&2; fails=$((fails + 1)); }
