@@ -1,6 +1,7 @@
 #include "service/api/idem_service.h"
 
 #include <atomic>
+#include <chrono>
 #include <memory>
 #include <utility>
 
@@ -122,7 +123,7 @@ grpc::ServerUnaryReactor* IdemService::Dispatch(
       });
   std::vector<Call> calls;
   calls.push_back(std::move(call));
-  Start(*std::move(caller), std::move(calls));
+  Start(*context, *std::move(caller), std::move(calls));
   return reactor;
 }
 
@@ -136,7 +137,8 @@ IdemService::Operation IdemService::OnWorker(
   };
 }
 
-void IdemService::Start(auth::Caller caller, std::vector<Call> calls) {
+void IdemService::Start(const grpc::CallbackServerContext& context,
+                        auth::Caller caller, std::vector<Call> calls) {
   // A call whose permissions need no catalog lookup (which may read the
   // database) may run right here, as far as that needs no I/O: a replay
   // from memory, or a lone call's write prepared for the group committer
@@ -163,21 +165,35 @@ void IdemService::Start(auth::Caller caller, std::vector<Call> calls) {
   }
   if (for_worker.empty()) return;
   auto work = std::make_shared<std::vector<Call>>(std::move(for_worker));
-  bool queued = workers_.Submit([this, caller = std::move(caller), work] {
-    // The writes among them reach the group committer together.
-    ops::PendingWrites writes;
-    for (Call& call : *work) {
-      absl::Status allowed = admission_.Authorize(caller, call.info.accesses);
-      if (!allowed.ok()) {
-        call.done(allowed, false);
-      } else if (!call.answer_now || !call.answer_now(caller, call.done)) {
-        call.operation(caller, call.done, writes, ops::RunsOn::kWorker);
-      }
-    }
-    if (!writes.empty()) {
-      ops_.committer->SubmitAll(std::move(writes), ops::RunsOn::kWorker);
-    }
-  });
+  bool queued =
+      workers_.Submit([this, &context, caller = std::move(caller), work] {
+        // The caller gave up while the calls waited for a worker (its deadline
+        // passed, it went away, or the server's shutdown grace ran out) and was
+        // answered: nothing runs, so that no effect lands after that answer.
+        // The deadline is checked too: gRPC marks the call cancelled only once
+        // one of its threads has handled the deadline's timer.
+        if (context.IsCancelled() ||
+            context.deadline() <= std::chrono::system_clock::now()) {
+          const absl::Status cancelled = absl::CancelledError(
+              "the call was cancelled before it ran; nothing was done");
+          for (Call& call : *work) call.done(cancelled, false);
+          return;
+        }
+        // The writes among them reach the group committer together.
+        ops::PendingWrites writes;
+        for (Call& call : *work) {
+          absl::Status allowed =
+              admission_.Authorize(caller, call.info.accesses);
+          if (!allowed.ok()) {
+            call.done(allowed, false);
+          } else if (!call.answer_now || !call.answer_now(caller, call.done)) {
+            call.operation(caller, call.done, writes, ops::RunsOn::kWorker);
+          }
+        }
+        if (!writes.empty()) {
+          ops_.committer->SubmitAll(std::move(writes), ops::RunsOn::kWorker);
+        }
+      });
   if (!queued) {
     const absl::Status overloaded = Overloaded();
     for (Call& call : *work) call.done(overloaded, false);
@@ -392,7 +408,7 @@ grpc::ServerUnaryReactor* IdemService::Batch(
         Admitted(std::move(call_record), std::move(permit), std::move(answer));
     calls.push_back(std::move(call));
   }
-  Start(*std::move(caller), std::move(calls));
+  Start(*context, *std::move(caller), std::move(calls));
   return reactor;
 }
 

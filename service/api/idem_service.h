@@ -115,8 +115,10 @@ class IdemService final : public v1::IdemService::CallbackService {
   // Starts admitted calls. When the caller's permissions need no catalog
   // lookup, each `answer_now` is tried here on the gRPC thread, and a lone
   // call's operation too; else both are tried on the worker. The calls they
-  // decline run on one worker, in order.
-  void Start(auth::Caller caller, std::vector<Call> calls);
+  // decline run on one worker, in order, unless the RPC of `context` was
+  // cancelled meanwhile. `context` must outlive the calls' answers.
+  void Start(const grpc::CallbackServerContext& context, auth::Caller caller,
+             std::vector<Call> calls);
   // Ends a KeyedCall with `outcome`: metrics, response, `done`.
   void FinishKeyedCall(const std::string& tenant,
                        v1::KeyedCallResponse* response, keys::Answer outcome,

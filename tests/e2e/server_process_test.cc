@@ -13,6 +13,8 @@
 #include <pqxx/pqxx>
 #include <thread>
 
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "grpc/reflection/v1alpha/reflection.grpc.pb.h"
 #include "tests/support/polling.h"
@@ -277,6 +279,55 @@ TEST(DrainTest, SigtermLetsCallsInFlightFinishAndExitsZero) {
   }
   EXPECT_EQ(server->Wait(), 0) << server->Log();
   EXPECT_EQ(db.Scalar("SELECT n FROM " + table), std::to_string(kCalls));
+}
+
+// A call that waited for a worker while its caller gave up (here its
+// deadline passed; at shutdown, the grace ran out) is not run afterwards:
+// its caller was answered, and an increment applied after that answer would
+// be one the caller counts as failed.
+TEST(QueuedCallTest, ACallWhoseCallerGaveUpIsNotRunLater) {
+  TestDatabase db;
+  std::string table = TestDatabase::UniqueName("queued");
+  db.Exec("CREATE TABLE " + table + " (id bigint PRIMARY KEY, n bigint)");
+  db.Exec("INSERT INTO " + table + " VALUES (1, 0), (2, 0)");
+  ServerProcess::Options options;
+  options.env = {{"IDEM_TABLES", table},
+                 {"IDEM_WORKERS", "1"},
+                 {"IDEM_LOCK_TIMEOUT", "60s"}};
+  auto server = ServerProcess::Start(options);
+  auto increment = [&](int id, int delta, absl::Duration deadline) {
+    v1::UpdateRequest request;
+    request.set_table(table);
+    (*request.mutable_key()->mutable_columns())["id"].set_int_value(id);
+    (*request.mutable_increment()->mutable_columns())["n"].set_int_value(delta);
+    grpc::ClientContext context;
+    context.set_deadline(absl::ToChronoTime(absl::Now() + deadline));
+    v1::UpdateResponse response;
+    return server->Stub()->Update(&context, request, &response);
+  };
+
+  // The only worker waits for row 1.
+  pqxx::connection holder(DatabaseUrl());
+  pqxx::work lock(holder);
+  lock.exec("SELECT * FROM " + table + " WHERE id = 1 FOR UPDATE");
+  grpc::Status blocked;
+  std::thread first([&] { blocked = increment(1, 1, absl::Seconds(60)); });
+  ASSERT_TRUE(Eventually([&] { return db.LockWaiters(table) == 1; }))
+      << server->Log();
+
+  // Queued behind it until its caller gives up.
+  EXPECT_EQ(increment(2, 1, absl::Milliseconds(300)).error_code(),
+            grpc::StatusCode::DEADLINE_EXCEEDED);
+  // The server's copy of the deadline is later by the request's transit.
+  absl::SleepFor(absl::Seconds(1));
+  lock.commit();
+  first.join();
+  EXPECT_TRUE(blocked.ok()) << blocked.error_message();
+  // The worker takes its queue in order: once this call is answered, the
+  // abandoned one has had its turn.
+  grpc::Status after = increment(2, 10, absl::Seconds(60));
+  EXPECT_TRUE(after.ok()) << after.error_message();
+  EXPECT_EQ(db.Scalar("SELECT n FROM " + table + " WHERE id = 2"), "10");
 }
 
 }  // namespace
