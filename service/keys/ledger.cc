@@ -174,7 +174,7 @@ Answer Ledger::RunLeased(
   const Clock::time_point started = Clock::now();
   // A finished key is answered from a single autocommit read: replays
   // write nothing and cost one round trip.
-  absl::StatusOr<std::optional<StoredCall>> stored = Read(claim.id);
+  absl::StatusOr<std::optional<StoredCall>> stored = ReadRecord(claim.id);
   if (!stored.ok()) return Answer::OfStatus(stored.status());
   if (stored->has_value()) {
     if (std::optional<Answer> answer = AnswerOf(**stored, claim)) {
@@ -245,7 +245,20 @@ Answer Ledger::StoreFailure(const KeyClaim& claim,
   return *std::move(stored);
 }
 
-absl::StatusOr<std::optional<StoredCall>> Ledger::Read(const KeyId& id) const {
+absl::StatusOr<Ledger::Found> Ledger::Read(const KeyId& id) const {
+  // Asked before the database: a call that commits in between is found by
+  // the read, and one in flight when asked was in flight during this Read.
+  const bool in_flight_here = in_flight_.Contains(id);
+  absl::StatusOr<std::optional<StoredCall>> record = ReadRecord(id);
+  if (!record.ok()) return record.status();
+  Found found;
+  found.in_flight_here = in_flight_here && !record->has_value();
+  found.record = *std::move(record);
+  return found;
+}
+
+absl::StatusOr<std::optional<StoredCall>> Ledger::ReadRecord(
+    const KeyId& id) const {
   return db::RunAutocommit(
       pool_,
       [&](db::Transaction& txn) -> absl::StatusOr<std::optional<StoredCall>> {
@@ -254,6 +267,9 @@ absl::StatusOr<std::optional<StoredCall>> Ledger::Read(const KeyId& id) const {
 }
 
 absl::StatusOr<Forgotten> Ledger::Forget(const KeyId& id) const {
+  // Such a call has no record before it commits: the database alone would
+  // find nothing to forget, and the call would then finish the key.
+  if (in_flight_.Contains(id)) return Forgotten::kInFlight;
   // Awaited from before the commit, so that it cannot be heard unawaited.
   std::optional<ForgetListener::Delivery> delivery;
   absl::StatusOr<Forgotten> forgotten = db::RunInTransaction(

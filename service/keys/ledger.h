@@ -14,6 +14,7 @@
 #include "service/keys/answer.h"
 #include "service/keys/finished_call_cache.h"
 #include "service/keys/forget_listener.h"
+#include "service/keys/in_flight_keys.h"
 #include "service/keys/key_store.h"
 
 namespace idem::keys {
@@ -43,6 +44,11 @@ enum class KeyWrite {
 //   runs for many calls at once: Begin before the calls, Finish after them,
 //   Remember once the transaction committed;
 // - leased (CopyFile, whose effect is outside the database): RunLeased.
+//
+// A transactional call under kRecordAfter leaves no trace in the database
+// until it commits, so the ledger also holds the keys of the calls this
+// replica has accepted and not yet answered (EnterInFlight): Read and
+// Forget see them in flight, through this replica only.
 class Ledger {
  public:
   // `cache` null: every replay reads the database. `listener` keeps the
@@ -50,6 +56,13 @@ class Ledger {
   // `cache` is. All must outlive the ledger.
   Ledger(db::ConnectionPool& pool, const KeyStore& store,
          FinishedCallCache* cache, ForgetListener* listener);
+
+  // Holds `id` in flight here from when its transactional call is handed
+  // to the write executor until the entry is released, just before the
+  // call is answered (or when it is dropped unanswered).
+  InFlightKeys::Entry EnterInFlight(const KeyId& id) {
+    return in_flight_.Enter(id);
+  }
 
   // How long an answer is kept when its call does not say.
   absl::Duration default_retention() const { return store_.retention(); }
@@ -121,14 +134,26 @@ class Ledger {
   // the answer of whoever stored one first.
   Answer StoreFailure(const KeyClaim& claim, const absl::Status& failure) const;
 
-  // The live record of `id`, if any: one autocommit read.
-  absl::StatusOr<std::optional<StoredCall>> Read(const KeyId& id) const;
+  // What Read finds under a key.
+  struct Found {
+    // Its live record, if any.
+    std::optional<StoredCall> record;
+    // No live record, but a call under the key is in flight here (its
+    // record commits with it).
+    bool in_flight_here = false;
+  };
+  // The live record of `id`, if any (one autocommit read), else whether a
+  // call under it is in flight here.
+  absl::StatusOr<Found> Read(const KeyId& id) const;
 
   // Removes the finished record of `id` (its answer or its tombstone), here
-  // and from every replica's cache (see KeyStore::Forget).
+  // and from every replica's cache (see KeyStore::Forget). kInFlight,
+  // changing nothing, also while a call under `id` is in flight here.
   absl::StatusOr<Forgotten> Forget(const KeyId& id) const;
 
  private:
+  // The live record of `id`, if any: one autocommit read.
+  absl::StatusOr<std::optional<StoredCall>> ReadRecord(const KeyId& id) const;
   // When a claim fails, a live record holds the key: its answer.
   absl::StatusOr<Answer> AnswerOfHolder(db::Transaction& txn,
                                         const KeyClaim& claim) const;
@@ -139,6 +164,7 @@ class Ledger {
   const KeyStore& store_;
   FinishedCallCache* const cache_;
   ForgetListener* const listener_;
+  InFlightKeys in_flight_;
 };
 
 }  // namespace idem::keys

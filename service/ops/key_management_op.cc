@@ -48,15 +48,15 @@ absl::StatusOr<KeyView> RunGetKey(const OpsContext& context,
     return valid;
   }
   const keys::KeyId id{tenant, request.idempotency_key()};
-  absl::StatusOr<std::optional<keys::StoredCall>> stored =
-      context.ledger->Read(id);
-  if (!stored.ok()) return stored.status();
-  if (!stored->has_value()) {
-    KeyView absent;
-    absent.response.set_state(v1::KEY_STATE_ABSENT);
-    return absent;
-  }
-  return ViewOf(**stored);
+  absl::StatusOr<keys::Ledger::Found> found = context.ledger->Read(id);
+  if (!found.ok()) return found.status();
+  if (found->record.has_value()) return ViewOf(*found->record);
+  // A call in flight here without a record holds no lease and has no first
+  // execution yet: its state is all there is to say.
+  KeyView view;
+  view.response.set_state(found->in_flight_here ? v1::KEY_STATE_IN_FLIGHT
+                                                : v1::KEY_STATE_ABSENT);
+  return view;
 }
 
 absl::StatusOr<v1::ForgetKeyResponse> RunForgetKey(

@@ -19,7 +19,8 @@ struct KeyView {
 
 // The state of `key` of `tenant` as the key table holds it: absent, in
 // flight, finished (with its stored answer or failure) or expired (a
-// tombstone). One read; runs nothing, extends no lease.
+// tombstone); in flight also when no record holds it but a call under it
+// runs on this replica. One read; runs nothing, extends no lease.
 absl::StatusOr<KeyView> RunGetKey(const OpsContext& context,
                                   const std::string& tenant,
                                   const v1::GetKeyRequest& request);
@@ -28,7 +29,8 @@ absl::StatusOr<KeyView> RunGetKey(const OpsContext& context,
 // it runs again, and drops it from this replica's replay cache (the others
 // drop it when the database tells their forget listeners). Answers once
 // this replica's listener has heard the forget (at most a second later).
-// A key in flight is refused: FAILED_PRECONDITION, reason KEY_IN_FLIGHT.
+// A key in flight (by its record, or a call under it on this replica) is
+// refused: FAILED_PRECONDITION, reason KEY_IN_FLIGHT.
 absl::StatusOr<v1::ForgetKeyResponse> RunForgetKey(
     const OpsContext& context, const std::string& tenant,
     const v1::ForgetKeyRequest& request);

@@ -1,6 +1,8 @@
 #include "service/ops/keyed_call_op.h"
 
+#include <memory>
 #include <optional>
+#include <utility>
 
 #include "service/common/error_reason.h"
 #include "service/db/database_error.h"
@@ -151,7 +153,16 @@ bool RunKeyedCall(const OpsContext& context, const std::string& tenant,
     }
     return true;
   }
-  writes.Add(*std::move(write), done);
+  // In flight here until just before it is answered: its key's record
+  // commits with the write, so until then the database holds nothing.
+  // Shared, as a std::function must be copyable; released however the call
+  // ends, answered or dropped.
+  auto in_flight = std::make_shared<keys::InFlightKeys::Entry>(
+      context.ledger->EnterInFlight(claim.id));
+  writes.Add(*std::move(write), [in_flight, done](keys::Answer answer) {
+    in_flight->Release();
+    done(std::move(answer));
+  });
   return true;
 }
 

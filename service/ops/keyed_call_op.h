@@ -22,7 +22,8 @@ class PendingWrites;
 // - the same key with another call is FAILED_PRECONDITION;
 // - Insert, Update and transactions commit together with their key record:
 //   they join `writes`, which the caller hands to the group committer (and
-//   `done` runs on its thread);
+//   `done` runs on its thread); their key is in flight in the ledger until
+//   just before `done`;
 // - CopyFile holds the key with a lease while it copies (on this thread);
 // - deterministic failures are stored, transient ones are not.
 // On the receiving thread it declines (false, `done` not called) a call it

@@ -3,7 +3,10 @@
 // guard them.
 #include <algorithm>
 #include <fstream>
+#include <pqxx/connection>
+#include <pqxx/transaction>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/strings/escaping.h"
@@ -192,6 +195,38 @@ TEST_F(KeyManagementTest, ForgetKeyRefusesAKeyInFlight) {
   EXPECT_EQ(status.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
   EXPECT_EQ(ReasonOf(status), "KEY_IN_FLIGHT");
   EXPECT_EQ(KeyState(key), "1");
+}
+
+// A keyed write is in flight from when the server accepts it, though its
+// key's record commits only with the write: one parked behind a row lock
+// is IN_FLIGHT to GetKey and refused by ForgetKey, which must not answer
+// "nothing to forget" for a key that the call then finishes.
+TEST_F(KeyManagementTest, AKeyedWriteBehindARowLockIsInFlight) {
+  const int64_t id = NewCounter();
+  const std::string key = NewKey("forget-parked");
+  pqxx::connection holder(DatabaseUrl());
+  pqxx::work lock(holder);
+  lock.exec("SELECT 1 FROM " + counters() +
+            " WHERE id = " + std::to_string(id) + " FOR UPDATE");
+  Answer parked;
+  std::thread caller(
+      [&] { parked = Call(stub(), Increment(key, counters(), id)); });
+  EXPECT_TRUE(Eventually([&] { return db().LockWaiters(counters()) == 1; }));
+
+  EXPECT_EQ(Get(key).state(), v1::KEY_STATE_IN_FLIGHT);
+  v1::ForgetKeyResponse refused;
+  grpc::Status status = Forget(key, &refused);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_EQ(ReasonOf(status), "KEY_IN_FLIGHT");
+
+  lock.commit();
+  caller.join();
+  ExpectExecuted(parked);
+  EXPECT_EQ(Counter(id), 1);
+  EXPECT_EQ(Get(key).state(), v1::KEY_STATE_FINISHED);
+  v1::ForgetKeyResponse forgotten;
+  ASSERT_TRUE(Forget(key, &forgotten).ok());
+  EXPECT_TRUE(forgotten.forgotten());
 }
 
 TEST_F(KeyManagementTest, RetentionPerCallWithinBounds) {
