@@ -7,7 +7,9 @@
 #include "absl/flags/parse.h"
 #include "absl/flags/reflection.h"
 #include "absl/flags/usage.h"
+#include "absl/flags/usage_config.h"
 #include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
 #include "service/db/connection_string.h"
@@ -305,6 +307,13 @@ absl::StatusOr<Config> LoadConfig(int argc, char** argv) {
       "exit\n\n"
       "Every flag --name may also be set by the environment variable "
       "IDEM_NAME;\nthe command line wins.");
+  // --help lists the flags of this file, where every setting is defined
+  // (abseil's default looks for them in the file that holds main).
+  absl::FlagsUsageConfig usage;
+  usage.contains_help_flags = [](absl::string_view file) {
+    return absl::EndsWith(file, "service/config.cc");
+  };
+  absl::SetFlagsUsageConfig(usage);
   if (absl::Status env = ApplyEnvironment(); !env.ok()) return env;
   std::vector<char*> positional = absl::ParseCommandLine(argc, argv);
 

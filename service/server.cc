@@ -9,10 +9,9 @@
 #include <signal.h>
 
 #include <algorithm>
-#include <fstream>
-#include <sstream>
 
 #include "absl/strings/str_cat.h"
+#include "service/auth/tls_files.h"
 #include "service/db/migration_runner.h"
 #include "service/observability/log.h"
 
@@ -32,23 +31,12 @@ db::PoolOptions PoolOptionsFrom(const Config& config) {
   return options;
 }
 
-absl::StatusOr<std::string> ReadFile(const std::string& path,
-                                     absl::string_view setting) {
-  std::ifstream in(path);
-  if (!in) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(setting, ": cannot read ", path));
-  }
-  std::stringstream content;
-  content << in.rdbuf();
-  return content.str();
-}
-
 // TLS from files that gRPC reads again every `config.credentials_reload`
 // (FileWatcherCertificateProvider), so that a renewed certificate, key or
 // client CA (a Kubernetes Secret updated in place) is served without a
 // restart; gRPC keeps the last good pair while a new one does not load.
-// Each file is read once here, so that a missing one stops the start.
+// Each file is checked once here, so that one missing or unusable stops
+// the start.
 absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> Credentials(
     const Config& config) {
   if (config.tls_cert.empty()) {
@@ -57,15 +45,10 @@ absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> Credentials(
                              "is set: traffic and tokens travel in clear"}});
     return grpc::InsecureServerCredentials();
   }
-  for (const auto& [path, setting] :
-       {std::pair{config.tls_cert, "IDEM_TLS_CERT"},
-        std::pair{config.tls_key, "IDEM_TLS_KEY"},
-        std::pair{config.tls_client_ca, "IDEM_TLS_CLIENT_CA"}}) {
-    if (path.empty()) continue;
-    if (absl::StatusOr<std::string> content = ReadFile(path, setting);
-        !content.ok()) {
-      return content.status();
-    }
+  if (absl::Status usable = auth::CheckTlsFiles(config.tls_cert, config.tls_key,
+                                                config.tls_client_ca);
+      !usable.ok()) {
+    return usable;
   }
   auto files =
       std::make_shared<grpc::experimental::FileWatcherCertificateProvider>(

@@ -174,5 +174,35 @@ TEST(TlsSettingsTest, NoTlsAndNoPlaintextOptInDoesNotStart) {
   EXPECT_NE(log.find("IDEM_ALLOW_PLAINTEXT"), std::string::npos) << log;
 }
 
+// TLS files that exist but cannot serve stop the start with a message
+// naming the setting, instead of a server that takes connections and fails
+// every handshake (gRPC only logs such files): text that is no PEM, a key
+// of another certificate, a folder, a client CA that holds no certificate.
+TEST(TlsSettingsTest, UnusableTlsFilesDoNotStart) {
+  const TestPki& pki = TestPki::Get();
+  const std::string garbage = WriteTempFile("garbage.pem", "garbage\n");
+  struct Case {
+    std::string cert, key, client_ca, says;
+  };
+  for (const Case& bad : {
+           Case{garbage, pki.server.key_path, "", "IDEM_TLS_CERT"},
+           Case{pki.server.cert_path, garbage, "", "IDEM_TLS_KEY"},
+           Case{pki.server.cert_path, pki.client_a.key_path, "",
+                "IDEM_TLS_KEY"},
+           Case{pki.dir, pki.server.key_path, "", "IDEM_TLS_CERT"},
+           Case{pki.server.cert_path, pki.server.key_path, garbage,
+                "IDEM_TLS_CLIENT_CA"},
+       }) {
+    SCOPED_TRACE(bad.cert + " " + bad.key + " " + bad.client_ca);
+    std::map<std::string, std::string> env = {{"IDEM_ALLOW_PLAINTEXT", "false"},
+                                              {"IDEM_TLS_CERT", bad.cert},
+                                              {"IDEM_TLS_KEY", bad.key}};
+    if (!bad.client_ca.empty()) env["IDEM_TLS_CLIENT_CA"] = bad.client_ca;
+    std::string log;
+    EXPECT_EQ(RunServerCommand(env, {}, &log), 1) << log;
+    EXPECT_NE(log.find(bad.says), std::string::npos) << log;
+  }
+}
+
 }  // namespace
 }  // namespace idem::testing

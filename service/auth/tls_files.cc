@@ -1,0 +1,107 @@
+#include "service/auth/tls_files.h"
+
+#include <openssl/bio.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <sstream>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
+
+namespace idem::auth {
+namespace {
+
+using Bio = std::unique_ptr<BIO, decltype(&BIO_free)>;
+using Certificate = std::unique_ptr<X509, decltype(&X509_free)>;
+using PrivateKey = std::unique_ptr<EVP_PKEY, decltype(&EVP_PKEY_free)>;
+
+absl::Status Unusable(absl::string_view setting, const std::string& path,
+                      absl::string_view why) {
+  return absl::InvalidArgumentError(
+      absl::StrCat(setting, ": ", path, " ", why));
+}
+
+// A folder opens as a stream too, and reads as nothing.
+absl::StatusOr<std::string> ReadRegularFile(absl::string_view setting,
+                                            const std::string& path) {
+  std::error_code error;
+  std::ifstream in(path);
+  if (!in || !std::filesystem::is_regular_file(path, error)) {
+    return Unusable(setting, path, "cannot be read as a file");
+  }
+  std::stringstream content;
+  content << in.rdbuf();
+  return content.str();
+}
+
+Bio MemoryOf(const std::string& pem) {
+  return Bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())),
+             &BIO_free);
+}
+
+// The first certificate of a PEM file, null when there is none.
+Certificate FirstCertificate(const std::string& pem) {
+  Bio in = MemoryOf(pem);
+  return Certificate(PEM_read_bio_X509(in.get(), nullptr, nullptr, nullptr),
+                     &X509_free);
+}
+
+// Declines a passphrase, where OpenSSL's default would ask the terminal.
+int NoPassphrase(char*, int, int, void*) { return 0; }
+
+absl::Status CheckFiles(const std::string& cert_path,
+                        const std::string& key_path,
+                        const std::string& client_ca_path) {
+  absl::StatusOr<std::string> cert_pem =
+      ReadRegularFile("IDEM_TLS_CERT", cert_path);
+  if (!cert_pem.ok()) return cert_pem.status();
+  Certificate cert = FirstCertificate(*cert_pem);
+  if (cert == nullptr) {
+    return Unusable("IDEM_TLS_CERT", cert_path, "holds no PEM certificate");
+  }
+  absl::StatusOr<std::string> key_pem =
+      ReadRegularFile("IDEM_TLS_KEY", key_path);
+  if (!key_pem.ok()) return key_pem.status();
+  Bio key_in = MemoryOf(*key_pem);
+  PrivateKey key(
+      PEM_read_bio_PrivateKey(key_in.get(), nullptr, &NoPassphrase, nullptr),
+      &EVP_PKEY_free);
+  if (key == nullptr) {
+    return Unusable("IDEM_TLS_KEY", key_path,
+                    "holds no unencrypted PEM private key");
+  }
+  if (X509_check_private_key(cert.get(), key.get()) != 1) {
+    return Unusable("IDEM_TLS_KEY", key_path,
+                    absl::StrCat("is not the key of the certificate in ",
+                                 cert_path, " (IDEM_TLS_CERT)"));
+  }
+  if (client_ca_path.empty()) return absl::OkStatus();
+  absl::StatusOr<std::string> ca_pem =
+      ReadRegularFile("IDEM_TLS_CLIENT_CA", client_ca_path);
+  if (!ca_pem.ok()) return ca_pem.status();
+  if (FirstCertificate(*ca_pem) == nullptr) {
+    return Unusable("IDEM_TLS_CLIENT_CA", client_ca_path,
+                    "holds no PEM certificate");
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::Status CheckTlsFiles(const std::string& cert_path,
+                           const std::string& key_path,
+                           const std::string& client_ca_path) {
+  absl::Status checked = CheckFiles(cert_path, key_path, client_ca_path);
+  // What OpenSSL queued while parsing is not for whoever asks it next.
+  ERR_clear_error();
+  return checked;
+}
+
+}  // namespace idem::auth
