@@ -103,8 +103,9 @@ absl::Status MapDatabaseError(const std::exception& error) {
   if (dynamic_cast<const pqxx::in_doubt_error*>(&error) != nullptr) {
     return Error(
         Reason::kCommitUnknown,
-        "the database connection was lost during commit, so the outcome is "
-        "unknown; retry with the same idempotency key to learn it");
+        "the database connection was lost during commit, so whether the "
+        "call applied is unknown; a KeyedCall retried under the same "
+        "idempotency key learns it, a call without a key cannot");
   }
   if (dynamic_cast<const pqxx::broken_connection*>(&error) != nullptr) {
     return Error(Reason::kDatabaseUnavailable,

@@ -122,7 +122,24 @@ absl::StatusOr<PreparedInsert> PrepareInsert(const OpsContext& context,
   values.resize(columns.size());
   for (int r = 0; r < request.rows_size(); ++r) {
     const auto& row = request.rows(r).columns();
+    // Row 0 gave the shape, whose columns the catalog knows. A later row
+    // that differs from it may name a column the table lacks: that is what
+    // its caller must hear of, rather than that the rows differ.
+    auto unknown = [&]() -> absl::Status {
+      for (const auto& [name, value] : row) {
+        if (!insert.table->FindColumn(name).has_value()) {
+          return Error(Reason::kColumnUnknown,
+                       absl::StrCat("row ", r, ": table ", insert.table->name,
+                                    " has no column \"", name, "\""),
+                       {{"table", insert.table->name},
+                        {"column", name},
+                        {"row", absl::StrCat(r)}});
+        }
+      }
+      return absl::OkStatus();
+    };
     if (row.size() != columns.size()) {
+      if (absl::Status status = unknown(); !status.ok()) return status;
       return Error(Reason::kRequestInvalid,
                    absl::StrCat("row ", r, " names ", row.size(),
                                 " columns; every row of an "
@@ -134,6 +151,7 @@ absl::StatusOr<PreparedInsert> PrepareInsert(const OpsContext& context,
       const db::Column& column = insert.table->columns[columns[c]];
       auto it = row.find(column.name);
       if (it == row.end()) {
+        if (absl::Status status = unknown(); !status.ok()) return status;
         return Error(
             Reason::kRequestInvalid,
             absl::StrCat(

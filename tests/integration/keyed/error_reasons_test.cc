@@ -126,6 +126,27 @@ TEST_F(ErrorReasonsTest, ColumnUnknownNamesTableAndColumn) {
   EXPECT_NE(info.metadata().at("table").find(items()), std::string::npos);
 }
 
+// A later row naming a column the table lacks, in place of one or beside
+// the others: the unknown column and its row, not "rows differ".
+TEST_F(ErrorReasonsTest, ColumnUnknownInALaterRowNamesRowAndColumn) {
+  for (const Columns& last :
+       {Columns{{"id", Int(3)}, {"qtty", Int(1)}},
+        Columns{{"id", Int(3)}, {"qty", Int(1)}, {"colour", Str("red")}}}) {
+    v1::KeyedCallRequest request;
+    request.set_idempotency_key(NewKey());
+    v1::InsertRequest* insert = request.mutable_insert();
+    insert->set_table(items());
+    *insert->add_rows() = RowOf({{"id", Int(1)}, {"qty", Int(1)}});
+    *insert->add_rows() = RowOf({{"id", Int(2)}, {"qty", Int(1)}});
+    *insert->add_rows() = RowOf(last);
+    google::rpc::ErrorInfo info =
+        Expect(Call(stub(), request), "COLUMN_UNKNOWN");
+    EXPECT_EQ(info.metadata().at("row"), "2");
+    EXPECT_EQ(info.metadata().at("column"),
+              last.count("qtty") ? "qtty" : "colour");
+  }
+}
+
 TEST_F(ErrorReasonsTest, ValueInvalidNamesRowAndColumn) {
   v1::KeyedCallRequest request;
   request.set_idempotency_key(NewKey());
