@@ -1,4 +1,4 @@
-#!/usr/bin/python3
+#!/usr/bin/env python3
 """Copy a file, keeping the old destination as a backup when it differs.
 
 The seed did this with shutil.copy and a .bak: a crash mid-copy left a torn

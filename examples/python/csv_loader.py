@@ -1,4 +1,4 @@
-#!/usr/bin/python3
+#!/usr/bin/env python3
 """Load a CSV file (id,name,value) into example_table in chunks: per chunk,
 its rows and the loader's checkpoint in one transaction under a key of its
 own, so that a loader killed at any instant and started again neither

@@ -1,4 +1,4 @@
-#!/usr/bin/python3
+#!/usr/bin/env python3
 """Insert rows, ignoring the ones already there, with an outcome per row.
 
 The seed did this with sqlite3's INSERT OR IGNORE, which cannot tell a row

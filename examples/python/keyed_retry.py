@@ -1,4 +1,4 @@
-#!/usr/bin/python3
+#!/usr/bin/env python3
 """A call under an idempotency key: a resend gets the first answer.
 
 1. A consumer inserts an order under the order's key, then crashes before

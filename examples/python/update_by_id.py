@@ -1,4 +1,4 @@
-#!/usr/bin/python3
+#!/usr/bin/env python3
 """Update one row by its id: an absolute `set`, and an increment that
 happens once however often it is sent.
 

@@ -1,12 +1,16 @@
 #include "service/auth/tokens_file.h"
 
+#include <algorithm>
 #include <fstream>
+#include <initializer_list>
 #include <set>
 #include <sstream>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/string_view.h"
 #include "nlohmann/json.hpp"
 
 namespace idem::auth {
@@ -75,9 +79,29 @@ absl::Status ParsePermissions(const json& token, Caller& caller) {
   return absl::OkStatus();
 }
 
+// A field the file does not know is a typo ("tabels") that would
+// otherwise pass silently as a permission never granted.
+absl::Status OnlyKnownFields(const json& object,
+                             std::initializer_list<absl::string_view> known) {
+  for (const auto& [name, value] : object.items()) {
+    if (std::find(known.begin(), known.end(), name) == known.end()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("unknown field \"", name,
+                       "\" (known: ", absl::StrJoin(known, ", "), ")"));
+    }
+  }
+  return absl::OkStatus();
+}
+
 absl::StatusOr<CredentialEntry> ParseEntry(const json& token) {
   if (!token.is_object()) {
     return absl::InvalidArgumentError("every entry must be an object");
+  }
+  if (absl::Status known = OnlyKnownFields(
+          token,
+          {"sha256", "client_cert_subject", "tenant", "tables", "operations"});
+      !known.ok()) {
+    return known;
   }
   CredentialEntry entry;
   absl::StatusOr<std::string> hash = ParseHash(token);
@@ -127,6 +151,9 @@ absl::StatusOr<std::vector<CredentialEntry>> ParseTokensFile(
   if (doc.is_discarded() || !doc.is_object() || !doc.contains("tokens") ||
       !doc["tokens"].is_array()) {
     return Bad(path, "expected {\"tokens\": [...]}");
+  }
+  if (absl::Status known = OnlyKnownFields(doc, {"tokens"}); !known.ok()) {
+    return Bad(path, known.message());
   }
   std::vector<CredentialEntry> entries;
   std::set<std::string> hashes;

@@ -51,6 +51,11 @@ TEST(TokensFileTest, RefusesAmbiguousOrIncompleteEntries) {
                R"({"tokens": [{"client_cert_subject": "CN=x", "tenant": "a",
                           "operations": ["drop"]}]})"),
            std::string("not json"),
+           // A typo must not pass as a permission never granted.
+           std::string(
+               R"({"tokens": [{"client_cert_subject": "CN=x", "tenant": "a",
+                          "tabels": ["t"]}]})"),
+           std::string(R"({"tokens": [], "tokenz": []})"),
        }) {
     absl::StatusOr<std::vector<CredentialEntry>> entries = Load(json);
     EXPECT_EQ(entries.status().code(), absl::StatusCode::kInvalidArgument)
