@@ -140,6 +140,11 @@ InsertSql BuildInsertSql(const InsertShape& shape) {
   sql.classify = absl::StrCat("WITH ", InputCte(shape), " SELECT input.ord, ",
                               StoredOutcome(shape), ", ", same_key,
                               " FROM input ORDER BY input.ord");
+  sql.rounds = absl::StrCat("WITH ", InputCte(shape),
+                            " SELECT row_number() OVER (PARTITION BY ",
+                            KeyPartition(shape),
+                            " ORDER BY input.ord) - 1 FROM input ORDER BY "
+                            "input.ord");
   if (!shape.returning.empty()) {
     std::vector<std::string> columns;
     for (size_t index : shape.returning) {

@@ -47,6 +47,9 @@ struct InsertSql {
   // of each request row, in request order; empty without. Run after the
   // writes, it sees the rows as they are after them.
   std::string returning;
+  // (how many earlier rows have its key) of each row, in request order:
+  // keys compared by their type, for rows whose text may differ.
+  std::string rounds;
 };
 
 InsertSql BuildInsertSql(const InsertShape& shape);

@@ -70,6 +70,17 @@ absl::StatusOr<TextParam> EncodeValue(const v1::Value& value,
       {{"column", column.name}});
 }
 
+bool SpelledOneWay(const v1::Value& value, const Column& column) {
+  switch (value.kind_case()) {
+    case v1::Value::kStringValue:
+      return column.type_name == "text" || column.type_name == "varchar";
+    case v1::Value::kDoubleValue:
+      return false;
+    default:
+      return true;
+  }
+}
+
 std::string ArrayLiteral(const std::vector<TextParam>& elements) {
   return ArrayLiteral(std::vector<const std::vector<TextParam>*>{&elements});
 }

@@ -20,6 +20,13 @@ namespace idem::db {
 absl::StatusOr<TextParam> EncodeValue(const v1::Value& value,
                                       const Column& column);
 
+// Whether every value of `column` equal to `value` is encoded as the same
+// text as `value` (an int, a bool, bytes, a string into text or varchar), so
+// that keys holding such values compare as their text. A string into any
+// other type is not ("7" and "07" into bigint, a uuid in either case), nor
+// is a double.
+bool SpelledOneWay(const v1::Value& value, const Column& column);
+
 // `elements` as a one-dimensional array literal, e.g. {"a",NULL,"b\"c"}.
 std::string ArrayLiteral(const std::vector<TextParam>& elements);
 // The elements of `parts`, one part after the other, as one array literal,

@@ -1,6 +1,7 @@
 #include "service/ops/insert_op.h"
 
 #include <algorithm>
+#include <numeric>
 
 #include "absl/strings/str_cat.h"
 #include "service/common/error_reason.h"
@@ -166,6 +167,10 @@ absl::StatusOr<PreparedInsert> PrepareInsert(const OpsContext& context,
             "row", absl::StrCat(r));
       }
       values[c].push_back(*std::move(text));
+      if (insert.table->IsKeyColumn(columns[c]) &&
+          !db::SpelledOneWay(it->second, column)) {
+        insert.keys_spelled_freely = true;
+      }
     }
   }
   // Once the rows are good: a refused insert builds no SQL.
@@ -186,7 +191,9 @@ absl::Status WriteRound(db::Transaction& txn, const db::InsertSql& sql,
   for (const pqxx::row& row : txn.Exec(sql.write, params)) {
     const size_t at = round[row[0].as<size_t>() - 1];
     if (row[2].as<long long>() > 1) {
-      // Two spellings of one key ("1" and "01") in one round.
+      // Two spellings of one key in one round: only across the calls of a
+      // batch, whose keys are compared by their text; the batch runs them
+      // again one call at a time, and then each call's own rounds apply.
       return Error(Reason::kRequestInvalid,
                    absl::StrCat("row ", at,
                                 " names the primary key of another row in "
@@ -207,6 +214,24 @@ absl::Status WriteRound(db::Transaction& txn, const db::InsertSql& sql,
     }
   }
   return absl::OkStatus();
+}
+
+// The rounds of InsertRounds, with keys that may be spelled two ways
+// compared by PostgreSQL: one statement more, only for such rows.
+std::vector<std::vector<size_t>> PlanRounds(
+    db::Transaction& txn, const db::InsertSql& sql,
+    const std::vector<const PreparedInsert*>& inserts) {
+  if (!KeysNeedTypedCompare(inserts)) return InsertRounds(inserts);
+  size_t row_count = 0;
+  for (const PreparedInsert* insert : inserts) row_count += insert->row_count;
+  std::vector<size_t> all_rows(row_count);
+  std::iota(all_rows.begin(), all_rows.end(), 0);
+  std::vector<size_t> earlier;
+  for (const pqxx::row& row :
+       txn.Exec(sql.rounds, RowParams(inserts, all_rows))) {
+    earlier.push_back(row[0].as<size_t>());
+  }
+  return RoundsOf(earlier);
 }
 
 void Count(v1::RowOutcome outcome, v1::InsertResponse& response) {
@@ -237,7 +262,7 @@ absl::StatusOr<std::vector<v1::InsertResponse>> ExecuteInserts(
     db::Transaction& txn, const std::vector<const PreparedInsert*>& inserts) {
   const db::InsertShape& shape = inserts.front()->shape;
   const db::InsertSql& sql = *inserts.front()->sql;
-  const std::vector<std::vector<size_t>> rounds = InsertRounds(inserts);
+  const std::vector<std::vector<size_t>> rounds = PlanRounds(txn, sql, inserts);
   if (!sql.returning.empty() && inserts.size() > 1 && rounds.size() > 1) {
     // Calls writing one key more than once: the row is read back once, after
     // the statement, so each call runs on its own, in order, to read the row

@@ -28,6 +28,9 @@ struct PreparedInsert {
   // values[c][r]: shape column c of row r, in PostgreSQL's text format.
   std::vector<std::vector<db::TextParam>> values;
   size_t row_count = 0;
+  // A key value that another spelling could equal (db::SpelledOneWay): two
+  // rows' keys are then compared by PostgreSQL, not by their text.
+  bool keys_spelled_freely = false;
 };
 
 absl::StatusOr<PreparedInsert> PrepareInsert(const OpsContext& context,

@@ -29,16 +29,32 @@ std::vector<std::vector<size_t>> InsertRounds(
     if (shape.table->IsKeyColumn(shape.columns[c])) key_columns.push_back(c);
   }
   absl::flat_hash_map<std::vector<db::TextParam>, size_t> seen;
-  std::vector<std::vector<size_t>> rounds(1);
-  size_t row = 0;
+  std::vector<size_t> earlier;
   for (const PreparedInsert* insert : inserts) {
-    for (size_t r = 0; r < insert->row_count; ++r, ++row) {
+    for (size_t r = 0; r < insert->row_count; ++r) {
       std::vector<db::TextParam> key;
       for (size_t c : key_columns) key.push_back(insert->values[c][r]);
-      size_t round = seen[std::move(key)]++;
-      if (round == rounds.size()) rounds.emplace_back();
-      rounds[round].push_back(row);
+      earlier.push_back(seen[std::move(key)]++);
     }
+  }
+  return RoundsOf(earlier);
+}
+
+bool KeysNeedTypedCompare(const std::vector<const PreparedInsert*>& inserts) {
+  size_t rows = 0;
+  bool spelled_freely = false;
+  for (const PreparedInsert* insert : inserts) {
+    rows += insert->row_count;
+    spelled_freely = spelled_freely || insert->keys_spelled_freely;
+  }
+  return rows > 1 && spelled_freely;
+}
+
+std::vector<std::vector<size_t>> RoundsOf(const std::vector<size_t>& earlier) {
+  std::vector<std::vector<size_t>> rounds(1);
+  for (size_t row = 0; row < earlier.size(); ++row) {
+    if (earlier[row] >= rounds.size()) rounds.resize(earlier[row] + 1);
+    rounds[earlier[row]].push_back(row);
   }
   return rounds;
 }

@@ -14,11 +14,18 @@ namespace idem::ops {
 // an earlier row has goes to a later statement, so that each statement
 // writes a key at most once and a later row meets the earlier one's result,
 // as if the rows had been sent one after the other. Without a repeated key,
-// one round of every row. Keys compare as the caller spelled them: two
-// spellings of one value ("1" and "01") share a round, and the statement
-// refuses them.
+// one round of every row. Keys compare by their text, which is right unless
+// KeysNeedTypedCompare.
 std::vector<std::vector<size_t>> InsertRounds(
     const std::vector<const PreparedInsert*>& inserts);
+
+// Whether two rows of `inserts` could hold one key in two spellings ("7"
+// and "07" into bigint): then PostgreSQL compares their keys
+// (db::InsertSql::rounds) and RoundsOf splits them.
+bool KeysNeedTypedCompare(const std::vector<const PreparedInsert*>& inserts);
+
+// The rounds of rows whose i-th has `earlier[i]` earlier rows with its key.
+std::vector<std::vector<size_t>> RoundsOf(const std::vector<size_t>& earlier);
 
 // Whether `insert` alone is one statement that decides its outcome and
 // refuses nothing after it wrote (one row, DO NOTHING, nothing to return):

@@ -135,20 +135,6 @@ TEST_F(ErrorsTest, InsertWhoseRowsNameDifferentColumns) {
           "REQUEST_INVALID");
 }
 
-// Two spellings of one key in one request cannot be ordered by the server
-// (it compares keys as sent): refused, nothing written.
-TEST_F(ErrorsTest, InsertWithOneKeySpelledTwoWays) {
-  for (v1::OnConflict policy :
-       {v1::ON_CONFLICT_DO_NOTHING, v1::ON_CONFLICT_DO_UPDATE}) {
-    SCOPED_TRACE(v1::OnConflict_Name(policy));
-    Refused(InsertOf(table_,
-                     {{{"id", Str("7")}, {"name", Str("a")}},
-                      {{"id", Str("07")}, {"name", Str("a")}}},
-                     policy),
-            "REQUEST_INVALID");
-  }
-}
-
 // Rows naming one key run in successive statements; one failing in a later
 // statement still leaves nothing of the earlier ones.
 TEST_F(ErrorsTest, InsertWithRepeatedKeysIsAllOrNothing) {

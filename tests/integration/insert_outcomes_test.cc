@@ -170,6 +170,38 @@ TEST_F(TableNameTest, SchemaQualifiedBeforeBareNameWasUsed) {
             v1::UPDATE_OUTCOME_NOT_FOUND);
 }
 
+// One key in two spellings in one request ("7" and "07" into bigint, a
+// uuid in upper and lower case, "1.0" and "1" into numeric) is one key:
+// its rows apply in request order like rows that spell it the same.
+class KeySpellingsTest : public IntegrationTest {};
+
+TEST_F(KeySpellingsTest, OneKeyInTwoSpellingsAppliesInOrder) {
+  std::string table = CreateTable(
+      "id bigint, u uuid, n numeric, name text, PRIMARY KEY (id, u, n)");
+  const std::string uuid = "0b5a4a8e-1d2c-4f00-9a3b-7c6d5e4f3a2b";
+  auto row = [&](const char* id, const std::string& u, const char* n,
+                 const char* name) {
+    return Columns{
+        {"id", Str(id)}, {"u", Str(u)}, {"n", Str(n)}, {"name", Str(name)}};
+  };
+  std::string upper = uuid;
+  for (char& c : upper) c = static_cast<char>(toupper(c));
+  ExpectOutcomes(InsertOk(InsertOf(table, {row("7", uuid, "1", "a"),
+                                           row("07", upper, "1.0", "a"),
+                                           row("+7", uuid, "1.00", "b")})),
+                 {kInserted, kDuplicate, kConflict});
+  ExpectOutcomes(InsertOk(InsertOf(
+                     table,
+                     {row("8", uuid, "2", "a"), row("7", upper, "1.0", "c"),
+                      row("08", uuid, "2.0", "d"), row("007", uuid, "1", "c")},
+                     v1::ON_CONFLICT_DO_UPDATE)),
+                 {kInserted, kUpdated, kUpdated, kDuplicate});
+  EXPECT_EQ(db().Scalar("SELECT string_agg(id || ':' || name, ',' ORDER BY id) "
+                        "FROM " +
+                        table),
+            "7:c,8:d");
+}
+
 // Returned values come back in the kind a caller would send them, and
 // columns the insert left to their defaults come back too.
 class ReturningTest : public IntegrationTest {};
