@@ -9,9 +9,11 @@
 #include <signal.h>
 
 #include <algorithm>
+#include <optional>
 
 #include "absl/strings/str_cat.h"
 #include "service/auth/tls_files.h"
+#include "service/common/error_reason.h"
 #include "service/db/migration_runner.h"
 #include "service/observability/log.h"
 
@@ -91,10 +93,20 @@ void BlockShutdownSignals() {
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 }
 
+// A start that failed on the database, for the operator: with libpq's
+// reason when there is one.
+absl::Status CannotPrepare(const absl::Status& failed) {
+  std::optional<std::string> cause = OperatorCauseOf(failed);
+  return absl::Status(
+      failed.code(),
+      absl::StrCat("cannot prepare the database: ", failed.message(),
+                   cause.has_value() ? absl::StrCat(" (", *cause, ")") : ""));
+}
+
 absl::Status RunMigrations(const Config& config) {
   db::ConnectionPool pool(PoolOptionsFrom(config));
   absl::StatusOr<std::vector<int>> applied = db::ApplyMigrations(pool);
-  if (!applied.ok()) return applied.status();
+  if (!applied.ok()) return CannotPrepare(applied.status());
   log::Info("migrations", {{"applied", *applied}});
   return absl::OkStatus();
 }
@@ -124,14 +136,12 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const Config& config) {
 absl::Status Server::OpenStorage() {
   pool_ = std::make_unique<db::ConnectionPool>(PoolOptionsFrom(config_));
   absl::StatusOr<std::vector<int>> applied = db::ApplyMigrations(*pool_);
-  if (!applied.ok()) {
-    return absl::Status(applied.status().code(),
-                        absl::StrCat("cannot prepare the database: ",
-                                     applied.status().message()));
-  }
+  if (!applied.ok()) return CannotPrepare(applied.status());
   log::Info("migrations", {{"applied", *applied}});
   catalog_ = std::make_unique<db::Catalog>(*pool_, config_.tables);
-  if (absl::Status loaded = catalog_->LoadAll(); !loaded.ok()) return loaded;
+  if (absl::Status loaded = catalog_->LoadAll(); !loaded.ok()) {
+    return CannotPrepare(loaded);
+  }
   if (config_.storage_root.empty()) return absl::OkStatus();
   absl::StatusOr<std::unique_ptr<files::StorageRoot>> root =
       files::StorageRoot::Open(config_.storage_root);

@@ -10,6 +10,7 @@
 #include "idem/v1/wire_names.h"
 #include "service/api/grpc_status.h"
 #include "service/api/trace_context.h"
+#include "service/common/error_reason.h"
 #include "service/common/sha256.h"
 #include "service/observability/log.h"
 
@@ -74,6 +75,9 @@ void RequestRecord::Finish(const absl::Status& status) {
         &message);
   }
   if (!status.ok()) fields["message"] = BoundedStatusMessage(message);
+  if (std::optional<std::string> cause = OperatorCauseOf(status)) {
+    fields["cause"] = *std::move(cause);
+  }
   log::Info("request", std::move(fields));
 }
 

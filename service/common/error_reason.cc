@@ -13,6 +13,9 @@ namespace reasons = v1::wire::reasons;
 // Carried as payloads of the absl::Status until the gRPC surface turns
 // them into an ErrorInfo.
 constexpr char kReasonUrl[] = "type.idem.dev/error-reason";
+// Read only by the logs: ToGrpcStatus sends the reason, the metadata and
+// the retry delay, nothing else.
+constexpr char kOperatorCauseUrl[] = "type.idem.dev/operator-cause";
 constexpr absl::string_view kMetadataUrlPrefix =
     "type.idem.dev/error-metadata/";
 
@@ -108,6 +111,17 @@ std::optional<std::string> ReasonOf(const absl::Status& status) {
   absl::optional<absl::Cord> reason = status.GetPayload(kReasonUrl);
   if (!reason.has_value()) return std::nullopt;
   return std::string(*reason);
+}
+
+absl::Status WithOperatorCause(absl::Status status, absl::string_view cause) {
+  status.SetPayload(kOperatorCauseUrl, absl::Cord(cause));
+  return status;
+}
+
+std::optional<std::string> OperatorCauseOf(const absl::Status& status) {
+  absl::optional<absl::Cord> cause = status.GetPayload(kOperatorCauseUrl);
+  if (!cause.has_value()) return std::nullopt;
+  return std::string(*cause);
 }
 
 std::map<std::string, std::string> MetadataOf(const absl::Status& status) {

@@ -68,6 +68,12 @@ absl::Status WithMessagePrefix(const absl::Status& status,
 std::optional<std::string> ReasonOf(const absl::Status& status);
 std::map<std::string, std::string> MetadataOf(const absl::Status& status);
 
+// `status` with what an operator needs beside the caller's message, such
+// as libpq's reason a connection failed (refused, unknown role, wrong
+// password, TLS): logged, never sent to a caller.
+absl::Status WithOperatorCause(absl::Status status, absl::string_view cause);
+std::optional<std::string> OperatorCauseOf(const absl::Status& status);
+
 // `status` with `reason` and `metadata` attached as they were read back
 // (a stored failure replayed).
 absl::Status WithReasonNamed(

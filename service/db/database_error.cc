@@ -97,19 +97,34 @@ absl::Status FromSqlState(const std::string& state, const std::string& text) {
   return absl::InternalError(absl::StrCat("database error ", state));
 }
 
+// libpq's reason, on one line: "connection to server at ... failed:
+// Connection refused", "FATAL:  role \"x\" does not exist", ...
+std::string Cause(const std::exception& error) {
+  std::string cause(error.what());
+  for (char& c : cause) {
+    if (c == '\n' || c == '\t') c = ' ';
+  }
+  absl::RemoveExtraAsciiWhitespace(&cause);
+  constexpr size_t kLongest = 300;
+  if (cause.size() > kLongest) cause.resize(kLongest);
+  return cause;
+}
+
 }  // namespace
 
 absl::Status MapDatabaseError(const std::exception& error) {
   if (dynamic_cast<const pqxx::in_doubt_error*>(&error) != nullptr) {
-    return Error(
-        Reason::kCommitUnknown,
-        "the database connection was lost during commit, so whether the "
-        "call applied is unknown; a KeyedCall retried under the same "
-        "idempotency key learns it, a call without a key cannot");
+    return WithOperatorCause(
+        Error(Reason::kCommitUnknown,
+              "the database connection was lost during commit, so whether "
+              "the call applied is unknown; a KeyedCall retried under the "
+              "same idempotency key learns it, a call without a key cannot"),
+        Cause(error));
   }
   if (dynamic_cast<const pqxx::broken_connection*>(&error) != nullptr) {
-    return Error(Reason::kDatabaseUnavailable,
-                 "database connection lost; retry later");
+    return WithOperatorCause(Error(Reason::kDatabaseUnavailable,
+                                   "database connection lost; retry later"),
+                             Cause(error));
   }
   // libpqxx 6.4 raises these without a SQLSTATE.
   if (dynamic_cast<const pqxx::transaction_rollback*>(&error) != nullptr) {
@@ -129,7 +144,9 @@ absl::Status MapDatabaseError(const std::exception& error) {
   // Anything else thrown under a transaction: libpq failures surface as
   // pqxx::failure with no more detail (for example a server that is gone).
   if (dynamic_cast<const pqxx::failure*>(&error) != nullptr) {
-    return Error(Reason::kDatabaseUnavailable, "database failure; retry later");
+    return WithOperatorCause(
+        Error(Reason::kDatabaseUnavailable, "database failure; retry later"),
+        Cause(error));
   }
   return absl::InternalError("internal error");
 }

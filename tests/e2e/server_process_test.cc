@@ -139,6 +139,19 @@ TEST(HelpTest, ListsEverySetting) {
   }
 }
 
+// A database the server cannot use stops the start with libpq's reason in
+// the log, which the operator needs: not only "connection lost".
+TEST(StartupTest, ADatabaseItCannotUseIsNamedWithTheCause) {
+  std::string url = DatabaseUrl();
+  ASSERT_NE(url.find("postgres@"), std::string::npos) << url;
+  url.replace(url.find("postgres@"), 9, "nosuchrole@");
+  std::string log;
+  EXPECT_EQ(RunServerCommand({{"IDEM_DATABASE_URL", url}}, {}, &log), 1);
+  EXPECT_NE(log.find("role \\\"nosuchrole\\\" does not exist"),
+            std::string::npos)
+      << log;
+}
+
 struct BadConfig {
   std::string name;
   std::map<std::string, std::string> env;
