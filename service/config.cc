@@ -1,7 +1,6 @@
 #include "service/config.h"
 
 #include <cstdlib>
-#include <thread>
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
@@ -12,6 +11,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
+#include "service/available_cores.h"
 #include "service/db/connection_string.h"
 
 ABSL_FLAG(std::string, listen, "0.0.0.0:50051", "gRPC address (host:port)");
@@ -257,7 +257,7 @@ absl::Status Validate(const Config& config) {
 
 // Threads and connections: defaults scale with the cores.
 void ReadThreads(Config& config) {
-  int cores = static_cast<int>(std::thread::hardware_concurrency());
+  const int cores = AvailableCores();
   config.workers = absl::GetFlag(FLAGS_workers);
   if (config.workers == 0) config.workers = std::max(16, 4 * cores);
   config.batch_threads = absl::GetFlag(FLAGS_batch_threads);
