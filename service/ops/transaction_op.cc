@@ -6,6 +6,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "service/common/error_reason.h"
+#include "service/ops/refused_value.h"
 
 namespace idem::ops {
 namespace {
@@ -110,7 +111,9 @@ absl::StatusOr<v1::TransactionResponse> ExecuteTransaction(
     if (const auto* insert = std::get_if<PreparedInsert>(&step.op)) {
       absl::StatusOr<std::vector<v1::InsertResponse>> inserted =
           db::Capture([&] { return ExecuteInserts(txn, {insert}); });
-      if (!inserted.ok()) return OfStep(inserted.status(), i);
+      if (!inserted.ok()) {
+        return OfStep(LocateRefusedValue(inserted.status(), *insert), i);
+      }
       *result.mutable_insert() = std::move(inserted->front());
     } else {
       absl::StatusOr<v1::UpdateResponse> updated = db::Capture([&] {

@@ -12,6 +12,7 @@
 #include "service/keys/finished_call_cache.h"
 #include "service/keys/ledger.h"
 #include "service/ops/insert_rounds.h"
+#include "service/ops/refused_value.h"
 #include "service/ops/row_locks.h"
 
 namespace idem::ops {
@@ -251,7 +252,10 @@ void Remember(const OpsContext& context, absl::Span<const Slot> slots,
 // The answer to a call that failed: a deterministic failure under a key is
 // stored, so that a retry replays it.
 Answer AnswerFailure(const OpsContext& context, const WriteCall& call,
-                     const absl::Status& failure) {
+                     absl::Status failure) {
+  if (const auto* insert = std::get_if<PreparedInsert>(&call.call)) {
+    failure = LocateRefusedValue(std::move(failure), *insert);
+  }
   if (call.key.has_value() && !db::IsTransient(failure)) {
     return context.ledger->StoreFailure(*call.key, failure);
   }

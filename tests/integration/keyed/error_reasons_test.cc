@@ -162,6 +162,42 @@ TEST_F(ErrorReasonsTest, ValueInvalidNamesRowAndColumn) {
   EXPECT_EQ(info.metadata().at("column"), "qty");
 }
 
+// A value PostgreSQL refuses (it judges the rows of a statement together)
+// still names its row and column, found by the value its message quotes;
+// a NULL into a NOT NULL column, by the column it names. Replayed alike.
+TEST_F(ErrorReasonsTest, ValueRefusedByTheDatabaseNamesRowAndColumn) {
+  struct Case {
+    Columns bad;
+    std::string column;
+  };
+  for (const Case& c : {
+           Case{{{"id", Int(3)}, {"qty", Str("abc")}, {"name", Str("x")}},
+                "qty"},
+           Case{{{"id", Int(3)}, {"qty", Str("99999999999")}, {"name", Null()}},
+                "qty"},
+           Case{{{"id", Str("3x")}, {"qty", Int(1)}, {"name", Null()}}, "id"},
+       }) {
+    v1::KeyedCallRequest request;
+    request.set_idempotency_key(NewKey());
+    v1::InsertRequest* insert = request.mutable_insert();
+    insert->set_table(items());
+    *insert->add_rows() =
+        RowOf({{"id", Int(1)}, {"qty", Int(1)}, {"name", Str("abc")}});
+    *insert->add_rows() =
+        RowOf({{"id", Int(2)}, {"qty", Int(2)}, {"name", Null()}});
+    *insert->add_rows() = RowOf(c.bad);
+    for (int attempt = 0; attempt < 2; ++attempt) {  // the second replays
+      google::rpc::ErrorInfo info =
+          Expect(Call(stub(), request), "VALUE_INVALID");
+      EXPECT_EQ(info.metadata().count("row") ? info.metadata().at("row") : "",
+                "2");
+      EXPECT_EQ(
+          info.metadata().count("column") ? info.metadata().at("column") : "",
+          c.column);
+    }
+  }
+}
+
 TEST_F(ErrorReasonsTest, LimitExceeded) {
   v1::KeyedCallRequest request;
   request.set_idempotency_key(NewKey());
