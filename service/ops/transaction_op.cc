@@ -6,7 +6,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "service/common/error_reason.h"
-#include "service/ops/refused_value.h"
+#include "service/ops/failure_location.h"
 
 namespace idem::ops {
 namespace {
@@ -112,14 +112,19 @@ absl::StatusOr<v1::TransactionResponse> ExecuteTransaction(
       absl::StatusOr<std::vector<v1::InsertResponse>> inserted =
           db::Capture([&] { return ExecuteInserts(txn, {insert}); });
       if (!inserted.ok()) {
-        return OfStep(LocateRefusedValue(inserted.status(), *insert), i);
+        return OfStep(
+            WithTableNamed(LocateRefusedValue(inserted.status(), *insert),
+                           *insert->table),
+            i);
       }
       *result.mutable_insert() = std::move(inserted->front());
     } else {
-      absl::StatusOr<v1::UpdateResponse> updated = db::Capture([&] {
-        return ExecuteUpdate(txn, std::get<PreparedUpdate>(step.op));
-      });
-      if (!updated.ok()) return OfStep(updated.status(), i);
+      const PreparedUpdate& update = std::get<PreparedUpdate>(step.op);
+      absl::StatusOr<v1::UpdateResponse> updated =
+          db::Capture([&] { return ExecuteUpdate(txn, update); });
+      if (!updated.ok()) {
+        return OfStep(WithTableNamed(updated.status(), *update.table), i);
+      }
       *result.mutable_update() = *std::move(updated);
     }
     if (!step.require_applied) continue;

@@ -8,6 +8,7 @@
 #include "service/db/transaction.h"
 #include "service/db/value_encoding.h"
 #include "service/ops/column_resolution.h"
+#include "service/ops/failure_location.h"
 
 namespace idem::ops {
 namespace {
@@ -214,9 +215,11 @@ absl::StatusOr<v1::UpdateResponse> RunUpdate(const OpsContext& context,
   absl::StatusOr<PreparedUpdate> update = PrepareUpdate(context, request);
   if (!update.ok()) return update.status();
   // One statement, atomic on its own: no BEGIN and COMMIT round trips.
-  return db::RunAutocommit(*context.pool, [&](db::Transaction& txn) {
-    return ExecuteUpdate(txn, *update);
-  });
+  absl::StatusOr<v1::UpdateResponse> updated = db::RunAutocommit(
+      *context.pool,
+      [&](db::Transaction& txn) { return ExecuteUpdate(txn, *update); });
+  if (!updated.ok()) return WithTableNamed(updated.status(), *update->table);
+  return updated;
 }
 
 }  // namespace idem::ops

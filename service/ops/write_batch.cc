@@ -11,8 +11,8 @@
 #include "service/db/transaction.h"
 #include "service/keys/finished_call_cache.h"
 #include "service/keys/ledger.h"
+#include "service/ops/failure_location.h"
 #include "service/ops/insert_rounds.h"
-#include "service/ops/refused_value.h"
 #include "service/ops/row_locks.h"
 
 namespace idem::ops {
@@ -254,7 +254,10 @@ void Remember(const OpsContext& context, absl::Span<const Slot> slots,
 Answer AnswerFailure(const OpsContext& context, const WriteCall& call,
                      absl::Status failure) {
   if (const auto* insert = std::get_if<PreparedInsert>(&call.call)) {
-    failure = LocateRefusedValue(std::move(failure), *insert);
+    failure = WithTableNamed(LocateRefusedValue(std::move(failure), *insert),
+                             *insert->table);
+  } else if (const auto* update = std::get_if<PreparedUpdate>(&call.call)) {
+    failure = WithTableNamed(std::move(failure), *update->table);
   }
   if (call.key.has_value() && !db::IsTransient(failure)) {
     return context.ledger->StoreFailure(*call.key, failure);

@@ -139,7 +139,10 @@ def test_total_timeout_bounds_the_call(tables):
     started = time.monotonic()
     with idem.Client(closed_port(), retry=policy,
                      budget=idem.RetryBudget(max_tokens=1e9)) as client:
-        with pytest.raises(idem.UnavailableError) as caught:
+        # The last attempt ends refused, or at the overall deadline when it
+        # still waited for its connection attempt then (a busy machine).
+        with pytest.raises((idem.UnavailableError,
+                            idem.DeadlineExceededError)) as caught:
             client.insert(tables.items, [{"id": 1}])
     assert time.monotonic() - started < 2
     assert caught.value.call.stop_reason == StopReason.DEADLINE

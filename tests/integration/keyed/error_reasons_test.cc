@@ -69,7 +69,9 @@ TEST_F(ErrorReasonsTest, RowLockedSaysWhenToComeBack) {
             " WHERE id = " + std::to_string(id) + " FOR UPDATE");
   std::string key = NewKey();
   Answer locked = Call(stub(), Increment(key, counters(), id));
-  Expect(locked, "ROW_LOCKED");
+  EXPECT_NE(
+      Expect(locked, "ROW_LOCKED").metadata().at("table").find(counters()),
+      std::string::npos);
   EXPECT_TRUE(RetryDelay(locked).has_value());
   lock.abort();
   // Transient: nothing stored under the key, nothing changed.
@@ -231,6 +233,7 @@ TEST_F(ErrorReasonsTest, ConstraintViolatedIsStoredWithItsReason) {
   Answer first = Call(stub(), request);
   google::rpc::ErrorInfo info = Expect(first, "CONSTRAINT_VIOLATED");
   EXPECT_NE(info.metadata().at("constraint").find("qty"), std::string::npos);
+  EXPECT_NE(info.metadata().at("table").find(items()), std::string::npos);
   EXPECT_FALSE(first.marked_replayed());
 
   Answer replay = Call(stub(), request);

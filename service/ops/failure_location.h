@@ -1,10 +1,18 @@
-#ifndef IDEM_SERVICE_OPS_REFUSED_VALUE_H_
-#define IDEM_SERVICE_OPS_REFUSED_VALUE_H_
+#ifndef IDEM_SERVICE_OPS_FAILURE_LOCATION_H_
+#define IDEM_SERVICE_OPS_FAILURE_LOCATION_H_
 
 #include "absl/status/status.h"
 #include "service/ops/insert_op.h"
 
 namespace idem::ops {
+
+// Where in a request a failure lies, for the ErrorInfo metadata of section
+// 8.1, added where the layer that failed (PostgreSQL) could not say.
+
+// `failure` of a call on `table`, naming it (`table`) when the failure is
+// about that table's rows (ROW_LOCKED, CONSTRAINT_VIOLATED, VALUE_INVALID)
+// and names no table yet.
+absl::Status WithTableNamed(absl::Status failure, const db::Table& table);
 
 // `failure` of `insert` alone, naming the `row` and `column` of the value
 // at fault when it names no row yet and PostgreSQL's message lets them be
@@ -21,4 +29,4 @@ absl::Status LocateRefusedValue(absl::Status failure,
 
 }  // namespace idem::ops
 
-#endif  // IDEM_SERVICE_OPS_REFUSED_VALUE_H_
+#endif  // IDEM_SERVICE_OPS_FAILURE_LOCATION_H_

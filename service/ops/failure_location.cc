@@ -1,4 +1,4 @@
-#include "service/ops/refused_value.h"
+#include "service/ops/failure_location.h"
 
 #include <algorithm>
 #include <map>
@@ -79,6 +79,18 @@ std::optional<Cell> Locate(const absl::Status& failure,
 }
 
 }  // namespace
+
+absl::Status WithTableNamed(absl::Status failure, const db::Table& table) {
+  std::optional<std::string> reason = ReasonOf(failure);
+  if (!reason.has_value() ||
+      (*reason != v1::wire::reasons::kRowLocked &&
+       *reason != v1::wire::reasons::kConstraintViolated &&
+       *reason != v1::wire::reasons::kValueInvalid) ||
+      MetadataOf(failure).count("table") != 0) {
+    return failure;
+  }
+  return WithErrorMetadata(std::move(failure), "table", table.name);
+}
 
 absl::Status LocateRefusedValue(absl::Status failure,
                                 const PreparedInsert& insert) {
