@@ -1,5 +1,6 @@
 #include "service/ops/insert_rounds.h"
 
+#include <algorithm>
 #include <utility>
 
 #include "absl/container/flat_hash_map.h"
@@ -41,13 +42,10 @@ std::vector<std::vector<size_t>> InsertRounds(
 }
 
 bool KeysNeedTypedCompare(const std::vector<const PreparedInsert*>& inserts) {
-  size_t rows = 0;
-  bool spelled_freely = false;
-  for (const PreparedInsert* insert : inserts) {
-    rows += insert->row_count;
-    spelled_freely = spelled_freely || insert->keys_spelled_freely;
-  }
-  return rows > 1 && spelled_freely;
+  return std::any_of(
+      inserts.begin(), inserts.end(), [](const PreparedInsert* insert) {
+        return insert->row_count > 1 && insert->keys_spelled_freely;
+      });
 }
 
 std::vector<std::vector<size_t>> RoundsOf(const std::vector<size_t>& earlier) {

@@ -19,9 +19,12 @@ namespace idem::ops {
 std::vector<std::vector<size_t>> InsertRounds(
     const std::vector<const PreparedInsert*>& inserts);
 
-// Whether two rows of `inserts` could hold one key in two spellings ("7"
-// and "07" into bigint): then PostgreSQL compares their keys
-// (db::InsertSql::rounds) and RoundsOf splits them.
+// Whether two rows of one of `inserts` could hold one key in two spellings
+// ("7" and "07" into bigint): then PostgreSQL compares the keys
+// (db::InsertSql::rounds) and RoundsOf splits them. Two spellings in
+// different calls of a batch are left to the text: the statement refuses
+// them and the batch runs each call alone, so that the common batch of
+// single-row calls keyed by uuid strings pays no statement more.
 bool KeysNeedTypedCompare(const std::vector<const PreparedInsert*>& inserts);
 
 // The rounds of rows whose i-th has `earlier[i]` earlier rows with its key.

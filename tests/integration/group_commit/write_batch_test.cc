@@ -291,6 +291,38 @@ TEST_F(WriteBatchTest, RepeatedKeysApplyInOrderAndReturnedRowsReplay) {
             first.SerializeAsString());
 }
 
+// One key spelled two ways by two calls of a batch ("7" and "07"): the
+// batch compares keys across calls by their text, the statement refuses
+// the pair, and the calls run again one at a time, in order, each answered
+// as if alone; DO_UPDATE and DO_NOTHING alike.
+TEST_F(WriteBatchTest, OneKeySpelledTwoWaysByTwoCallsAppliesInOrder) {
+  for (v1::OnConflict policy :
+       {v1::ON_CONFLICT_DO_NOTHING, v1::ON_CONFLICT_DO_UPDATE}) {
+    SCOPED_TRACE(v1::OnConflict_Name(policy));
+    const std::string id = policy == v1::ON_CONFLICT_DO_NOTHING ? "7" : "8";
+    std::vector<WriteCall> calls;
+    for (const std::string& spelling : {id, "0" + id}) {
+      v1::InsertRequest insert;
+      insert.set_table(items_);
+      insert.set_on_conflict(policy);
+      *insert.add_rows() = RowOf(
+          {{"id", Str(spelling)}, {"note", Str(spelling)}, {"n", Int(0)}});
+      calls.push_back(InsertCall(insert));
+    }
+    std::vector<Answer> answers = RunBatch(calls);
+    ASSERT_EQ(answers.size(), 2u);
+    ASSERT_TRUE(answers[0].status.ok()) << answers[0].status;
+    ASSERT_TRUE(answers[1].status.ok()) << answers[1].status;
+    EXPECT_EQ(answers[0].response.insert().outcomes(0),
+              v1::ROW_OUTCOME_INSERTED);
+    EXPECT_EQ(answers[1].response.insert().outcomes(0),
+              policy == v1::ON_CONFLICT_DO_NOTHING ? v1::ROW_OUTCOME_CONFLICT
+                                                   : v1::ROW_OUTCOME_UPDATED);
+    EXPECT_EQ(db_.Scalar("SELECT note FROM " + items_ + " WHERE id = " + id),
+              policy == v1::ON_CONFLICT_DO_NOTHING ? id : "0" + id);
+  }
+}
+
 // Two calls of one statement shape writing one key: each call's returned
 // row is the row as its own insert left it, as if it had run alone, not as
 // the later call left it.
