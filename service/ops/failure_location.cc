@@ -18,7 +18,7 @@ struct Cell {
   size_t column;  // index into the shape's columns
 };
 
-// The last "quoted" text of `message`, and the type after "type " in it.
+// The last "quoted" text of `message`.
 std::optional<std::string> LastQuoted(absl::string_view message) {
   size_t close = message.rfind('"');
   if (close == absl::string_view::npos || close == 0) return std::nullopt;
@@ -78,8 +78,7 @@ std::optional<Cell> Locate(const absl::Status& failure,
   });
 }
 
-}  // namespace
-
+// Names `table` on a failure about its rows that names no table yet.
 absl::Status WithTableNamed(absl::Status failure, const db::Table& table) {
   std::optional<std::string> reason = ReasonOf(failure);
   if (!reason.has_value() ||
@@ -92,8 +91,10 @@ absl::Status WithTableNamed(absl::Status failure, const db::Table& table) {
   return WithErrorMetadata(std::move(failure), "table", table.name);
 }
 
-absl::Status LocateRefusedValue(absl::Status failure,
-                                const PreparedInsert& insert) {
+// Names the row and column of a VALUE_INVALID that names no row yet, when
+// Locate finds them.
+absl::Status WithRefusedValueLocated(absl::Status failure,
+                                     const PreparedInsert& insert) {
   if (ReasonOf(failure) != v1::wire::reasons::kValueInvalid) return failure;
   std::map<std::string, std::string> metadata = MetadataOf(failure);
   if (metadata.count("row") != 0) return failure;
@@ -107,6 +108,17 @@ absl::Status LocateRefusedValue(absl::Status failure,
         insert.table->columns[insert.shape.columns[cell->column]].name);
   }
   return failure;
+}
+
+}  // namespace
+
+absl::Status LocateFailure(absl::Status failure, const PreparedInsert& insert) {
+  return WithTableNamed(WithRefusedValueLocated(std::move(failure), insert),
+                        *insert.table);
+}
+
+absl::Status LocateFailure(absl::Status failure, const PreparedUpdate& update) {
+  return WithTableNamed(std::move(failure), *update.table);
 }
 
 }  // namespace idem::ops

@@ -93,6 +93,24 @@ absl::StatusOr<db::InsertShape> ShapeOf(const db::Table& table,
   return shape;
 }
 
+// Row 0 gave the shape, whose columns the catalog knows. A later row that
+// differs from it may name a column the table lacks: that is what its
+// caller must hear of (COLUMN_UNKNOWN, its row), rather than that the rows
+// differ. Checked only for a row that differs: no cost for the others.
+absl::Status AllColumnsKnown(const db::Table& table,
+                             const v1::InsertRequest& request, int r) {
+  for (const auto& [name, value] : request.rows(r).columns()) {
+    if (!table.FindColumn(name).has_value()) {
+      return Error(
+          Reason::kColumnUnknown,
+          absl::StrCat("row ", r, ": table ", table.name, " has no column \"",
+                       name, "\""),
+          {{"table", table.name}, {"column", name}, {"row", absl::StrCat(r)}});
+    }
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 absl::StatusOr<PreparedInsert> PrepareInsert(const OpsContext& context,
@@ -123,24 +141,11 @@ absl::StatusOr<PreparedInsert> PrepareInsert(const OpsContext& context,
   values.resize(columns.size());
   for (int r = 0; r < request.rows_size(); ++r) {
     const auto& row = request.rows(r).columns();
-    // Row 0 gave the shape, whose columns the catalog knows. A later row
-    // that differs from it may name a column the table lacks: that is what
-    // its caller must hear of, rather than that the rows differ.
-    auto unknown = [&]() -> absl::Status {
-      for (const auto& [name, value] : row) {
-        if (!insert.table->FindColumn(name).has_value()) {
-          return Error(Reason::kColumnUnknown,
-                       absl::StrCat("row ", r, ": table ", insert.table->name,
-                                    " has no column \"", name, "\""),
-                       {{"table", insert.table->name},
-                        {"column", name},
-                        {"row", absl::StrCat(r)}});
-        }
-      }
-      return absl::OkStatus();
-    };
     if (row.size() != columns.size()) {
-      if (absl::Status status = unknown(); !status.ok()) return status;
+      if (absl::Status known = AllColumnsKnown(*insert.table, request, r);
+          !known.ok()) {
+        return known;
+      }
       return Error(Reason::kRequestInvalid,
                    absl::StrCat("row ", r, " names ", row.size(),
                                 " columns; every row of an "
@@ -152,7 +157,10 @@ absl::StatusOr<PreparedInsert> PrepareInsert(const OpsContext& context,
       const db::Column& column = insert.table->columns[columns[c]];
       auto it = row.find(column.name);
       if (it == row.end()) {
-        if (absl::Status status = unknown(); !status.ok()) return status;
+        if (absl::Status known = AllColumnsKnown(*insert.table, request, r);
+            !known.ok()) {
+          return known;
+        }
         return Error(
             Reason::kRequestInvalid,
             absl::StrCat(

@@ -112,10 +112,7 @@ absl::StatusOr<v1::TransactionResponse> ExecuteTransaction(
       absl::StatusOr<std::vector<v1::InsertResponse>> inserted =
           db::Capture([&] { return ExecuteInserts(txn, {insert}); });
       if (!inserted.ok()) {
-        return OfStep(
-            WithTableNamed(LocateRefusedValue(inserted.status(), *insert),
-                           *insert->table),
-            i);
+        return OfStep(LocateFailure(inserted.status(), *insert), i);
       }
       *result.mutable_insert() = std::move(inserted->front());
     } else {
@@ -123,7 +120,7 @@ absl::StatusOr<v1::TransactionResponse> ExecuteTransaction(
       absl::StatusOr<v1::UpdateResponse> updated =
           db::Capture([&] { return ExecuteUpdate(txn, update); });
       if (!updated.ok()) {
-        return OfStep(WithTableNamed(updated.status(), *update.table), i);
+        return OfStep(LocateFailure(updated.status(), update), i);
       }
       *result.mutable_update() = *std::move(updated);
     }

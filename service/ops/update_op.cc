@@ -218,7 +218,7 @@ absl::StatusOr<v1::UpdateResponse> RunUpdate(const OpsContext& context,
   absl::StatusOr<v1::UpdateResponse> updated = db::RunAutocommit(
       *context.pool,
       [&](db::Transaction& txn) { return ExecuteUpdate(txn, *update); });
-  if (!updated.ok()) return WithTableNamed(updated.status(), *update->table);
+  if (!updated.ok()) return LocateFailure(updated.status(), *update);
   return updated;
 }
 

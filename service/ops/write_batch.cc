@@ -254,10 +254,9 @@ void Remember(const OpsContext& context, absl::Span<const Slot> slots,
 Answer AnswerFailure(const OpsContext& context, const WriteCall& call,
                      absl::Status failure) {
   if (const auto* insert = std::get_if<PreparedInsert>(&call.call)) {
-    failure = WithTableNamed(LocateRefusedValue(std::move(failure), *insert),
-                             *insert->table);
+    failure = LocateFailure(std::move(failure), *insert);
   } else if (const auto* update = std::get_if<PreparedUpdate>(&call.call)) {
-    failure = WithTableNamed(std::move(failure), *update->table);
+    failure = LocateFailure(std::move(failure), *update);
   }
   if (call.key.has_value() && !db::IsTransient(failure)) {
     return context.ledger->StoreFailure(*call.key, failure);
