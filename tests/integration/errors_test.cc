@@ -125,6 +125,20 @@ TEST_F(ErrorsTest, InsertOfTooManyRows) {
       std::vector<v1::RowOutcome>(kMaxRows, v1::ROW_OUTCOME_INSERTED));
 }
 
+// A later row naming a column the table lacks, and a value PostgreSQL
+// refuses in a later row: refused, and nothing of the earlier rows written.
+TEST_F(ErrorsTest, InsertWithABadLaterRowWritesNothing) {
+  Refused(
+      InsertOf(table_, {Row(3), Row(4), {{"id", Int(5)}, {"nam", Str("x")}}}),
+      "COLUMN_UNKNOWN");
+  Refused(InsertOf(table_, {Row(3, {{"small", Str("1")}}),
+                            Row(4, {{"small", Str("99999")}})}),
+          "VALUE_INVALID");
+  Refused(InsertOf(table_,
+                   {Row(3, {{"n", Str("7")}}), Row(4, {{"n", Str("seven")}})}),
+          "VALUE_INVALID");
+}
+
 TEST_F(ErrorsTest, InsertWhoseRowsNameDifferentColumns) {
   Refused(InsertOf(table_, {Row(3), Row(4, {{"note", Str("extra")}})}),
           "REQUEST_INVALID");
