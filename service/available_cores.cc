@@ -3,8 +3,6 @@
 #include <sched.h>
 
 #include <algorithm>
-#include <fstream>
-#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -12,20 +10,13 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "service/common/file_text.h"
 
 namespace idem {
 namespace {
 
-std::optional<std::string> ReadSmallFile(const char* path) {
-  std::ifstream in(path);
-  if (!in) return std::nullopt;
-  std::stringstream content;
-  content << in.rdbuf();
-  return content.str();
-}
-
 std::optional<int64_t> ReadNumber(const char* path) {
-  std::optional<std::string> text = ReadSmallFile(path);
+  std::optional<std::string> text = ReadRegularFile(path);
   int64_t number = 0;
   if (!text.has_value() ||
       !absl::SimpleAtoi(absl::StripAsciiWhitespace(*text), &number)) {
@@ -38,7 +29,7 @@ std::optional<int64_t> ReadNumber(const char* path) {
 // Kubernetes nodes have since 1.25), else v1's cpu controller.
 std::optional<int> CgroupCores() {
   if (std::optional<std::string> cpu_max =
-          ReadSmallFile("/sys/fs/cgroup/cpu.max")) {
+          ReadRegularFile("/sys/fs/cgroup/cpu.max")) {
     return CoresOfCpuMax(*cpu_max);
   }
   std::optional<int64_t> quota =

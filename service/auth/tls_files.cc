@@ -6,14 +6,13 @@
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 
-#include <filesystem>
-#include <fstream>
 #include <memory>
-#include <sstream>
+#include <optional>
 
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
+#include "service/common/file_text.h"
 
 namespace idem::auth {
 namespace {
@@ -28,17 +27,13 @@ absl::Status Unusable(absl::string_view setting, const std::string& path,
       absl::StrCat(setting, ": ", path, " ", why));
 }
 
-// A folder opens as a stream too, and reads as nothing.
-absl::StatusOr<std::string> ReadRegularFile(absl::string_view setting,
-                                            const std::string& path) {
-  std::error_code error;
-  std::ifstream in(path);
-  if (!in || !std::filesystem::is_regular_file(path, error)) {
+absl::StatusOr<std::string> ReadSetting(absl::string_view setting,
+                                        const std::string& path) {
+  std::optional<std::string> content = ReadRegularFile(path);
+  if (!content.has_value()) {
     return Unusable(setting, path, "cannot be read as a file");
   }
-  std::stringstream content;
-  content << in.rdbuf();
-  return content.str();
+  return *std::move(content);
 }
 
 Bio MemoryOf(const std::string& pem) {
@@ -60,14 +55,13 @@ absl::Status CheckFiles(const std::string& cert_path,
                         const std::string& key_path,
                         const std::string& client_ca_path) {
   absl::StatusOr<std::string> cert_pem =
-      ReadRegularFile("IDEM_TLS_CERT", cert_path);
+      ReadSetting("IDEM_TLS_CERT", cert_path);
   if (!cert_pem.ok()) return cert_pem.status();
   Certificate cert = FirstCertificate(*cert_pem);
   if (cert == nullptr) {
     return Unusable("IDEM_TLS_CERT", cert_path, "holds no PEM certificate");
   }
-  absl::StatusOr<std::string> key_pem =
-      ReadRegularFile("IDEM_TLS_KEY", key_path);
+  absl::StatusOr<std::string> key_pem = ReadSetting("IDEM_TLS_KEY", key_path);
   if (!key_pem.ok()) return key_pem.status();
   Bio key_in = MemoryOf(*key_pem);
   PrivateKey key(
@@ -84,7 +78,7 @@ absl::Status CheckFiles(const std::string& cert_path,
   }
   if (client_ca_path.empty()) return absl::OkStatus();
   absl::StatusOr<std::string> ca_pem =
-      ReadRegularFile("IDEM_TLS_CLIENT_CA", client_ca_path);
+      ReadSetting("IDEM_TLS_CLIENT_CA", client_ca_path);
   if (!ca_pem.ok()) return ca_pem.status();
   if (FirstCertificate(*ca_pem) == nullptr) {
     return Unusable("IDEM_TLS_CLIENT_CA", client_ca_path,

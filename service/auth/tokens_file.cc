@@ -1,10 +1,8 @@
 #include "service/auth/tokens_file.h"
 
 #include <algorithm>
-#include <fstream>
 #include <initializer_list>
 #include <set>
-#include <sstream>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
@@ -12,6 +10,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/string_view.h"
 #include "nlohmann/json.hpp"
+#include "service/common/file_text.h"
 
 namespace idem::auth {
 namespace {
@@ -131,11 +130,9 @@ absl::StatusOr<CredentialEntry> ParseEntry(const json& token) {
 }  // namespace
 
 absl::StatusOr<std::string> ReadTokensFile(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) return Bad(path, "cannot be read");
-  std::stringstream content;
-  content << in.rdbuf();
-  return content.str();
+  std::optional<std::string> content = ReadRegularFile(path);
+  if (!content.has_value()) return Bad(path, "cannot be read");
+  return *std::move(content);
 }
 
 absl::StatusOr<std::vector<CredentialEntry>> LoadTokensFile(
