@@ -250,12 +250,20 @@ INSTANTIATE_TEST_SUITE_P(
       return info.param.name;
     });
 
+// An Update adding `delta` to n of row `id` of a counters table.
+v1::UpdateRequest IncrementOf(const std::string& table, int64_t id,
+                              int64_t delta) {
+  v1::UpdateRequest request;
+  request.set_table(table);
+  (*request.mutable_key()->mutable_columns())["id"].set_int_value(id);
+  (*request.mutable_increment()->mutable_columns())["n"].set_int_value(delta);
+  return request;
+}
+
 TEST(DrainTest, SigtermLetsCallsInFlightFinishAndExitsZero) {
   constexpr int kCalls = 4;
   TestDatabase db;
-  std::string table = TestDatabase::UniqueName("drain");
-  db.Exec("CREATE TABLE " + table + " (id bigint PRIMARY KEY, n bigint)");
-  db.Exec("INSERT INTO " + table + " VALUES (1, 0)");
+  const std::string table = db.CreateCounters("drain", "(1, 0)");
   ServerProcess::Options options;
   options.env = {{"IDEM_TABLES", table},
                  {"IDEM_LOCK_TIMEOUT", "120s"},
@@ -267,10 +275,7 @@ TEST(DrainTest, SigtermLetsCallsInFlightFinishAndExitsZero) {
   pqxx::work lock(holder);
   lock.exec("SELECT * FROM " + table + " WHERE id = 1 FOR UPDATE");
 
-  v1::UpdateRequest request;
-  request.set_table(table);
-  (*request.mutable_key()->mutable_columns())["id"].set_int_value(1);
-  (*request.mutable_increment()->mutable_columns())["n"].set_int_value(1);
+  const v1::UpdateRequest request = IncrementOf(table, 1, 1);
   grpc::Status statuses[kCalls];
   v1::UpdateResponse responses[kCalls];
   std::vector<std::thread> calls;
@@ -311,23 +316,18 @@ TEST(DrainTest, SigtermLetsCallsInFlightFinishAndExitsZero) {
 // be one the caller counts as failed.
 TEST(QueuedCallTest, ACallWhoseCallerGaveUpIsNotRunLater) {
   TestDatabase db;
-  std::string table = TestDatabase::UniqueName("queued");
-  db.Exec("CREATE TABLE " + table + " (id bigint PRIMARY KEY, n bigint)");
-  db.Exec("INSERT INTO " + table + " VALUES (1, 0), (2, 0)");
+  const std::string table = db.CreateCounters("queued", "(1, 0), (2, 0)");
   ServerProcess::Options options;
   options.env = {{"IDEM_TABLES", table},
                  {"IDEM_WORKERS", "1"},
                  {"IDEM_LOCK_TIMEOUT", "60s"}};
   auto server = ServerProcess::Start(options);
   auto increment = [&](int id, int delta, absl::Duration deadline) {
-    v1::UpdateRequest request;
-    request.set_table(table);
-    (*request.mutable_key()->mutable_columns())["id"].set_int_value(id);
-    (*request.mutable_increment()->mutable_columns())["n"].set_int_value(delta);
     grpc::ClientContext context;
     context.set_deadline(absl::ToChronoTime(absl::Now() + deadline));
     v1::UpdateResponse response;
-    return server->Stub()->Update(&context, request, &response);
+    return server->Stub()->Update(&context, IncrementOf(table, id, delta),
+                                  &response);
   };
 
   // The only worker waits for row 1.

@@ -57,6 +57,14 @@ int TestDatabase::LockWaiters(const std::string& table) {
       table + "%'"));
 }
 
+std::string TestDatabase::CreateCounters(const std::string& prefix,
+                                         const std::string& rows) {
+  std::string table = UniqueName(prefix);
+  Exec("CREATE TABLE " + table + " (id bigint PRIMARY KEY, n bigint)");
+  Exec("INSERT INTO " + table + " VALUES " + rows);
+  return table;
+}
+
 std::string TestDatabase::UniqueName(const std::string& prefix) {
   static const std::string process = absl::StrCat(
       getpid(), "_",

@@ -26,6 +26,11 @@ class TestDatabase {
   // after a refused call to prove that nothing changed.
   std::string Dump(const std::string& table);
 
+  // A new table `prefix`_<unique> (id bigint PRIMARY KEY, n bigint) holding
+  // `rows` ("(1, 0), (2, 0)"): the counters that server tests increment.
+  std::string CreateCounters(const std::string& prefix,
+                             const std::string& rows);
+
   // How many sessions wait on a lock in a statement that names `table`:
   // how a test knows that calls it parked behind a lock have arrived.
   int LockWaiters(const std::string& table);

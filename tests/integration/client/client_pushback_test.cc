@@ -37,9 +37,7 @@ int CountOf(const std::string& text, const std::string& needle) {
 
 TEST(ClientPushbackTest, WaitsAtLeastTheServersDelayBetweenAttempts) {
   TestDatabase db;
-  const std::string table = TestDatabase::UniqueName("pushback");
-  db.Exec("CREATE TABLE " + table + " (id bigint PRIMARY KEY, n bigint)");
-  db.Exec("INSERT INTO " + table + " VALUES (1, 0)");
+  const std::string table = db.CreateCounters("pushback", "(1, 0)");
   ServerProcess::Options options;
   options.env = {{"IDEM_TABLES", table},
                  {"IDEM_TENANT_MAX_IN_FLIGHT", "1"},
