@@ -25,6 +25,7 @@ SELECT a.attname,
                        'varbit'::pg_catalog.regtype)
               THEN -1 ELSE a.atttypmod END),
        pg_catalog.format_type(a.atttypid, -1),
+       pg_catalog.format_type(a.atttypid, a.atttypmod),
        bt.typname, bt.typcategory, a.attnotnull, a.attgenerated <> ''
 FROM pg_catalog.pg_attribute a
 JOIN pg_catalog.pg_type t ON t.oid = a.atttypid
@@ -186,10 +187,11 @@ absl::StatusOr<std::shared_ptr<const Table>> Catalog::LoadEntry(
           column.name = row[0].c_str();
           column.type = row[1].c_str();
           column.unmodified_type = row[2].c_str();
-          column.type_name = row[3].c_str();
-          column.category = row[4].c_str()[0];
-          column.not_null = row[5].as<bool>();
-          column.generated = row[6].as<bool>();
+          column.declared_type = row[3].c_str();
+          column.type_name = row[4].c_str();
+          column.category = row[5].c_str()[0];
+          column.not_null = row[6].as<bool>();
+          column.generated = row[7].as<bool>();
           table->columns.push_back(std::move(column));
         }
         for (const pqxx::row& row :

@@ -27,6 +27,10 @@ struct Column {
   // format_type(oid, -1): an increment's delta, which is no value of the
   // column and must not be rounded to its scale before it is added.
   std::string unmodified_type;
+  // format_type(oid, typmod): the type as declared, with its length
+  // ("character varying(3)", "numeric(5,2)"), as PostgreSQL names it when
+  // it refuses a value for it.
+  std::string declared_type;
   std::string type_name;  // pg_type.typname, e.g. "int8", "bytea", "json"
   char category = 'X';    // pg_type.typcategory: 'N' numeric, 'B' bool, ...
   bool not_null = false;

@@ -1,21 +1,65 @@
 #include "service/ops/failure_location.h"
 
 #include <algorithm>
+#include <cmath>
+#include <cstdio>
 #include <map>
 #include <optional>
 #include <string>
+#include <vector>
 
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
+#include "absl/strings/strip.h"
 #include "idem/v1/wire_names.h"
+#include "nlohmann/json.hpp"
 #include "service/common/error_reason.h"
 
 namespace idem::ops {
 namespace {
 
+// One value of a request: its row, its column, and whether it is an
+// Update's increment (a delta added to the column, not a value of it).
 struct Cell {
   size_t row;
-  size_t column;  // index into the shape's columns
+  size_t column;  // index into the table's columns
+  const db::TextParam* value;
+  bool delta;
+};
+
+std::vector<Cell> CellsOf(const PreparedInsert& insert) {
+  std::vector<Cell> cells;
+  for (size_t c = 0; c < insert.values.size(); ++c) {
+    for (size_t r = 0; r < insert.values[c].size(); ++r) {
+      cells.push_back(
+          Cell{r, insert.shape.columns[c], &insert.values[c][r], false});
+    }
+  }
+  return cells;
+}
+
+// In the order of the statement's parameters: keys, set values, deltas.
+std::vector<Cell> CellsOf(const PreparedUpdate& update) {
+  std::vector<size_t> columns = update.table->primary_key;
+  columns.insert(columns.end(), update.shape.set_columns.begin(),
+                 update.shape.set_columns.end());
+  size_t first_delta = columns.size();
+  columns.insert(columns.end(), update.shape.increment_columns.begin(),
+                 update.shape.increment_columns.end());
+  std::vector<Cell> cells;
+  for (size_t i = 0; i < columns.size() && i < update.params.size(); ++i) {
+    cells.push_back(Cell{0, columns[i], &update.params[i], i >= first_delta});
+  }
+  return cells;
+}
+
+// What PostgreSQL's message says of the value it refused.
+struct Clue {
+  std::optional<std::string> quoted;  // the value, when the message quotes it
+  std::optional<std::string> type;    // the type it was refused for
+  absl::string_view message;
 };
 
 // The last "quoted" text of `message`.
@@ -27,55 +71,155 @@ std::optional<std::string> LastQuoted(absl::string_view message) {
   return std::string(message.substr(open + 1, close - open - 1));
 }
 
+// The type after "for type " or "match type " ('invalid input syntax for
+// type integer: "x"', 'value too long for type character varying(3)',
+// 'bit string length 5 does not match type bit(4)').
 std::optional<std::string> NamedType(absl::string_view message) {
-  constexpr absl::string_view kMarker = "for type ";
-  size_t at = message.find(kMarker);
-  if (at == absl::string_view::npos) return std::nullopt;
-  absl::string_view type = message.substr(at + kMarker.size());
-  return std::string(type.substr(0, type.find(':')));
+  for (absl::string_view marker : {"for type ", "match type "}) {
+    size_t at = message.find(marker);
+    if (at == absl::string_view::npos) continue;
+    absl::string_view type = message.substr(at + marker.size());
+    return std::string(type.substr(0, type.find(':')));
+  }
+  return std::nullopt;
 }
 
-// The first row of the one shape column where `matches` holds; nullopt
-// when no column or several do.
-template <typename Matches>
-std::optional<Cell> OnlyColumn(const PreparedInsert& insert, Matches matches) {
+Clue ClueOf(absl::string_view message) {
+  return Clue{LastQuoted(message), NamedType(message), message};
+}
+
+// The n of a declared "type(n)".
+std::optional<size_t> DeclaredLength(absl::string_view declared_type) {
+  if (!absl::ConsumeSuffix(&declared_type, ")")) return std::nullopt;
+  size_t open = declared_type.rfind('(');
+  size_t length;
+  if (open == absl::string_view::npos ||
+      !absl::SimpleAtoi(declared_type.substr(open + 1), &length)) {
+    return std::nullopt;
+  }
+  return length;
+}
+
+// Whether `value` breaks the length of its column's declared type: more
+// characters than varchar(n) or char(n) take (trailing spaces are cut, not
+// refused), more bits than varbit(n), other than n bits for bit(n).
+bool BreaksLength(absl::string_view value, const db::Column& column) {
+  std::optional<size_t> length = DeclaredLength(column.declared_type);
+  if (!length.has_value()) return false;
+  if (column.type_name == "bit") return value.size() != *length;
+  if (column.type_name == "varbit") return value.size() > *length;
+  value = absl::StripTrailingAsciiWhitespace(value);
+  size_t characters = 0;
+  for (char byte : value) {
+    if ((static_cast<unsigned char>(byte) & 0xC0) != 0x80) ++characters;
+  }
+  return characters > *length;
+}
+
+// Whether `value` is beyond what numeric(p,s) holds: rounded to s places,
+// at least 10^(p-s), or infinite.
+bool OverflowsNumeric(absl::string_view value, const db::Column& column) {
+  int precision, scale;
+  double number;
+  if (std::sscanf(column.declared_type.c_str(), "numeric(%d,%d)", &precision,
+                  &scale) != 2 ||
+      !absl::SimpleAtod(value, &number) || std::isnan(number)) {
+    return false;
+  }
+  return std::isinf(number) ||
+         std::round(std::fabs(number) * std::pow(10.0, scale)) >=
+             std::pow(10.0, precision);
+}
+
+// Whether `cell` can be the value `clue` speaks of.
+bool Refused(const Clue& clue, const db::Column& column, const Cell& cell) {
+  if (!cell.value->has_value()) return false;
+  const std::string& value = **cell.value;
+  if (clue.quoted.has_value()) {
+    // 'invalid input syntax for type integer: "abc"', a delta too: both
+    // are cast to the column's type without modifiers. A date out of
+    // range names no type.
+    return value == *clue.quoted &&
+           (!clue.type.has_value() || column.unmodified_type == *clue.type);
+  }
+  if (clue.type == "json") {  // jsonb's messages say json too
+    return !cell.delta &&
+           (column.type_name == "json" || column.type_name == "jsonb") &&
+           !nlohmann::json::accept(value);
+  }
+  if (clue.type.has_value()) {
+    return !cell.delta && column.declared_type == *clue.type &&
+           BreaksLength(value, column);
+  }
+  if (clue.message == "numeric field overflow") {
+    // A delta can overflow by the sum it makes.
+    return absl::StartsWith(column.declared_type, "numeric(") &&
+           (cell.delta || OverflowsNumeric(value, column));
+  }
+  // "smallint out of range": only a sum leaves an integer type's range;
+  // a value that does is quoted.
+  return cell.delta &&
+         clue.message == absl::StrCat(column.unmodified_type, " out of range");
+}
+
+// The first cell of the one column where `refused` holds; nullopt when no
+// column or several do.
+template <typename Refused>
+std::optional<Cell> OnlyColumn(const std::vector<Cell>& cells,
+                               Refused refused) {
   std::optional<Cell> found;
-  for (size_t c = 0; c < insert.values.size(); ++c) {
-    for (size_t r = 0; r < insert.values[c].size(); ++r) {
-      if (!matches(c, insert.values[c][r])) continue;
-      if (found.has_value() && found->column != c) return std::nullopt;
-      if (!found.has_value()) found = Cell{r, c};
-      break;
-    }
+  for (const Cell& cell : cells) {
+    if (!refused(cell)) continue;
+    if (found.has_value() && found->column != cell.column) return std::nullopt;
+    if (!found.has_value()) found = cell;
   }
   return found;
 }
 
-std::optional<Cell> Locate(const absl::Status& failure,
-                           const PreparedInsert& insert,
+std::optional<Cell> Locate(const absl::Status& failure, const db::Table& table,
+                           const std::vector<Cell>& cells,
                            const std::map<std::string, std::string>& metadata) {
-  const db::Table& table = *insert.table;
-  auto column_of = [&](size_t c) -> const db::Column& {
-    return table.columns[insert.shape.columns[c]];
-  };
   if (auto named = metadata.find("column"); named != metadata.end()) {
+    // A NULL into a NOT NULL column, which PostgreSQL names.
     std::optional<size_t> index = table.FindColumn(named->second);
     if (!index.has_value()) return std::nullopt;
     // A column the rows leave out is missing from every row: the first.
-    if (!std::binary_search(insert.shape.columns.begin(),
-                            insert.shape.columns.end(), *index)) {
-      return Cell{0, 0};
+    if (std::none_of(cells.begin(), cells.end(),
+                     [&](const Cell& cell) { return cell.column == *index; })) {
+      return Cell{0, *index, nullptr, false};
     }
-    return OnlyColumn(insert, [&](size_t c, const db::TextParam& value) {
-      return insert.shape.columns[c] == *index && !value.has_value();
+    return OnlyColumn(cells, [&](const Cell& cell) {
+      return cell.column == *index && !cell.value->has_value();
     });
   }
-  std::optional<std::string> quoted = LastQuoted(failure.message());
-  std::optional<std::string> type = NamedType(failure.message());
-  if (!quoted.has_value() || !type.has_value()) return std::nullopt;
-  return OnlyColumn(insert, [&](size_t c, const db::TextParam& value) {
-    return value == *quoted && column_of(c).unmodified_type == *type;
+  Clue clue = ClueOf(failure.message());
+  return OnlyColumn(cells, [&](const Cell& cell) {
+    return Refused(clue, table.columns[cell.column], cell);
   });
+}
+
+// Names the row (when `name_row`) and column of a VALUE_INVALID that names
+// no row yet, when Locate finds them.
+absl::Status WithRefusedValueLocated(absl::Status failure,
+                                     const db::Table& table,
+                                     const std::vector<Cell>& cells,
+                                     bool name_row) {
+  if (ReasonOf(failure) != v1::wire::reasons::kValueInvalid) return failure;
+  std::map<std::string, std::string> metadata = MetadataOf(failure);
+  if (metadata.count("row") != 0 || (!name_row && metadata.count("column"))) {
+    return failure;
+  }
+  std::optional<Cell> cell = Locate(failure, table, cells, metadata);
+  if (!cell.has_value()) return failure;
+  if (name_row) {
+    failure =
+        WithErrorMetadata(std::move(failure), "row", absl::StrCat(cell->row));
+  }
+  if (metadata.count("column") == 0) {
+    failure = WithErrorMetadata(std::move(failure), "column",
+                                table.columns[cell->column].name);
+  }
+  return failure;
 }
 
 // Names `table` on a failure about its rows that names no table yet.
@@ -91,34 +235,20 @@ absl::Status WithTableNamed(absl::Status failure, const db::Table& table) {
   return WithErrorMetadata(std::move(failure), "table", table.name);
 }
 
-// Names the row and column of a VALUE_INVALID that names no row yet, when
-// Locate finds them.
-absl::Status WithRefusedValueLocated(absl::Status failure,
-                                     const PreparedInsert& insert) {
-  if (ReasonOf(failure) != v1::wire::reasons::kValueInvalid) return failure;
-  std::map<std::string, std::string> metadata = MetadataOf(failure);
-  if (metadata.count("row") != 0) return failure;
-  std::optional<Cell> cell = Locate(failure, insert, metadata);
-  if (!cell.has_value()) return failure;
-  failure =
-      WithErrorMetadata(std::move(failure), "row", absl::StrCat(cell->row));
-  if (metadata.count("column") == 0) {
-    failure = WithErrorMetadata(
-        std::move(failure), "column",
-        insert.table->columns[insert.shape.columns[cell->column]].name);
-  }
-  return failure;
-}
-
 }  // namespace
 
 absl::Status LocateFailure(absl::Status failure, const PreparedInsert& insert) {
-  return WithTableNamed(WithRefusedValueLocated(std::move(failure), insert),
-                        *insert.table);
+  return WithTableNamed(
+      WithRefusedValueLocated(std::move(failure), *insert.table,
+                              CellsOf(insert), /*name_row=*/true),
+      *insert.table);
 }
 
 absl::Status LocateFailure(absl::Status failure, const PreparedUpdate& update) {
-  return WithTableNamed(std::move(failure), *update.table);
+  return WithTableNamed(
+      WithRefusedValueLocated(std::move(failure), *update.table,
+                              CellsOf(update), /*name_row=*/false),
+      *update.table);
 }
 
 }  // namespace idem::ops

@@ -15,14 +15,23 @@ namespace idem::ops {
 // - VALUE_INVALID that names no row yet names the `row` and `column` of the
 //   value at fault when PostgreSQL's message lets them be found.
 //   PostgreSQL judges the rows of a statement together and names neither,
-//   but its message quotes a value it could not take and names the type
-//   ('invalid input syntax for type integer: "abc"', 'value "9e99" is out
-//   of range for type integer'): the one column of that type holding that
-//   text is at fault, in the first row holding it. A NULL refused by a NOT
-//   NULL column names the column: the first row without a value there.
+//   but its message says enough to find the one column at fault, in the
+//   first row where it holds:
+//   - a value it quotes, for the type it names ('invalid input syntax for
+//     type integer: "abc"', 'value "9e99" is out of range for type
+//     integer'), or for none ('date/time field value out of range');
+//   - the declared type whose length a value breaks ('value too long for
+//     type character varying(3)', 'bit string length 5 does not match type
+//     bit(4)'), a value numeric(p,s) cannot hold ('numeric field overflow'),
+//     a text that is no JSON ('invalid input syntax for type json');
+//   - a NULL refused by a NOT NULL column: the column it names, the first
+//     row without a value there.
+//   When several columns fit, none is named.
 // Any other failure comes back as it is.
 absl::Status LocateFailure(absl::Status failure, const PreparedInsert& insert);
-// The same for `update`: its `table`.
+// The same for `update`: its `table`, and the `column` of a refused value
+// (a key, a set value, or a delta whose sum leaves the column's range:
+// "smallint out of range", "numeric field overflow"); no `row`.
 absl::Status LocateFailure(absl::Status failure, const PreparedUpdate& update);
 
 }  // namespace idem::ops

@@ -20,6 +20,12 @@ class ErrorReasonsTest : public KeyedCallTest {
     StartServer({{"IDEM_MAX_ROWS", "3"}, {"IDEM_LOCK_TIMEOUT", "300ms"}});
     db().Exec("ALTER TABLE " + items() +
               " ADD CONSTRAINT qty_not_negative CHECK (qty >= 0)");
+    // Types whose refusals quote no value: a length, a precision, JSON.
+    db().Exec("ALTER TABLE " + items() +
+              " ADD COLUMN code varchar(3), ADD COLUMN letters char(3),"
+              " ADD COLUMN price numeric(5,2), ADD COLUMN doc jsonb,"
+              " ADD COLUMN day date, ADD COLUMN flags bit(4),"
+              " ADD COLUMN mask varbit(4), ADD COLUMN tally smallint");
   }
 
  protected:
@@ -198,6 +204,86 @@ TEST_F(ErrorReasonsTest, ValueRefusedByTheDatabaseNamesRowAndColumn) {
           c.column);
     }
   }
+}
+
+// PostgreSQL's messages for a value too long, a numeric overflow, bad JSON
+// or a date out of range quote no value or name no type: the row and
+// column are found from the column's declared type and the value itself.
+TEST_F(ErrorReasonsTest, ValueRefusedWithoutItsTextQuotedNamesRowAndColumn) {
+  for (const auto& [column, bad] :
+       std::vector<std::pair<std::string, v1::Value>>{
+           {"code", Str("abcd")},
+           {"letters", Str("\u00e9t\u00e9s")},
+           {"price", Str("1000")},
+           {"price", Int(99999)},
+           {"doc", Str("{\"a\": }")},
+           {"day", Str("2020-13-01")},
+           {"flags", Str("10101")},
+           {"mask", Str("10101")},
+       }) {
+    SCOPED_TRACE(column);
+    v1::KeyedCallRequest request;
+    request.set_idempotency_key(NewKey());
+    v1::InsertRequest* insert = request.mutable_insert();
+    insert->set_table(items());
+    // The earlier rows hold values of the same column that fit: "abc" is
+    // as long as varchar(3) takes; "\u00e9\u00e9  " is four characters in
+    // six bytes, whose trailing spaces char(3) cuts.
+    Columns fits = {
+        {"code", Str("abc")},       {"letters", Str("\u00e9\u00e9  ")},
+        {"price", Str("999.99")},   {"doc", Str("{\"a\": 1}")},
+        {"day", Str("2020-12-01")}, {"flags", Str("1010")},
+        {"mask", Str("101")}};
+    for (int id = 1; id <= 3; ++id) {
+      Columns row = fits;
+      row["id"] = Int(id);
+      if (id == 3) row[column] = bad;
+      *insert->add_rows() = RowOf(row);
+    }
+    for (int attempt = 0; attempt < 2; ++attempt) {  // the second replays
+      google::rpc::ErrorInfo info =
+          Expect(Call(stub(), request), "VALUE_INVALID");
+      EXPECT_EQ(info.metadata().count("row") ? info.metadata().at("row") : "",
+                "2");
+      EXPECT_EQ(
+          info.metadata().count("column") ? info.metadata().at("column") : "",
+          column);
+    }
+    EXPECT_EQ(ItemCount(1), 0);
+  }
+}
+
+// An Update's refused value names its column: a set value, and a delta
+// whose sum leaves the column's range.
+TEST_F(ErrorReasonsTest, UpdateValueRefusedNamesColumn) {
+  db().Exec("INSERT INTO " + items() + " (id, tally) VALUES (77, 32000)");
+  auto update = [&](const Columns& set, const Columns& increment) {
+    v1::KeyedCallRequest request;
+    request.set_idempotency_key(NewKey());
+    v1::UpdateRequest* update = request.mutable_update();
+    update->set_table(items());
+    *update->mutable_key() = RowOf({{"id", Int(77)}});
+    *update->mutable_set() = RowOf(set);
+    *update->mutable_increment() = RowOf(increment);
+    return request;
+  };
+  for (const auto& [request, column] :
+       std::vector<std::pair<v1::KeyedCallRequest, std::string>>{
+           {update({{"qty", Str("many")}}, {}), "qty"},
+           {update({{"code", Str("abcd")}}, {}), "code"},
+           {update({{"name", Str("x")}}, {{"tally", Int(1000)}}), "tally"},
+       }) {
+    SCOPED_TRACE(column);
+    google::rpc::ErrorInfo info =
+        Expect(Call(stub(), request), "VALUE_INVALID");
+    EXPECT_EQ(
+        info.metadata().count("column") ? info.metadata().at("column") : "",
+        column);
+    EXPECT_EQ(info.metadata().count("row"), 0u);
+  }
+  EXPECT_EQ(db().Scalar("SELECT tally || coalesce(name, '-') FROM " + items() +
+                        " WHERE id = 77"),
+            "32000-");
 }
 
 TEST_F(ErrorReasonsTest, LimitExceeded) {

@@ -11,8 +11,9 @@ std::shared_ptr<const Table> ItemsTable() {
   auto table = std::make_shared<Table>();
   table->name = "public.items";
   table->sql_name = "\"public\".\"items\"";
-  table->columns = {{"id", "bigint", "bigint", "int8", 'N', true, false},
-                    {"name", "text", "text", "text", 'S', false, false}};
+  table->columns = {
+      {"id", "bigint", "bigint", "bigint", "int8", 'N', true, false},
+      {"name", "text", "text", "text", "text", 'S', false, false}};
   table->primary_key = {0};
   return table;
 }
