@@ -95,9 +95,8 @@ IdemService::Done IdemService::Admitted(
 }
 
 grpc::ServerUnaryReactor* IdemService::Dispatch(
-    grpc::CallbackServerContext* context,
+    grpc::CallbackServerContext* context, Rpc* rpc,
     const google::protobuf::Message& request, Call call) {
-  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   auto record = std::make_shared<RequestRecord>(call.info.method, *context,
                                                 metrics_, log_every_request_);
   if (call.info.idempotency_key != nullptr) {
@@ -105,8 +104,8 @@ grpc::ServerUnaryReactor* IdemService::Dispatch(
   }
   auto refuse = [&](const absl::Status& status) {
     record->Finish(status);
-    reactor->Finish(ToGrpcStatus(status, *context));
-    return reactor;
+    rpc->Send(ToGrpcStatus(status, *context));
+    return rpc;
   };
   absl::StatusOr<auth::Caller> caller = Authenticate(*context, *record);
   if (!caller.ok()) return refuse(caller.status());
@@ -115,16 +114,33 @@ grpc::ServerUnaryReactor* IdemService::Dispatch(
   if (!permit.ok()) return refuse(permit.status());
   call.done = Admitted(
       std::move(record), *std::move(permit),
-      [context, reactor](const absl::Status& status, bool replayed) {
+      [context, rpc](const absl::Status& status, bool replayed) {
         if (replayed) {
           context->AddTrailingMetadata(v1::wire::kReplayedTrailer, "true");
         }
-        reactor->Finish(ToGrpcStatus(status, *context));
+        rpc->Send(ToGrpcStatus(status, *context));
       });
   std::vector<Call> calls;
   calls.push_back(std::move(call));
   Start(*context, *std::move(caller), std::move(calls));
-  return reactor;
+  return rpc;
+}
+
+grpc::ServerUnaryReactor* IdemService::RefuseMalformed(
+    const char* method, grpc::CallbackServerContext* context, Rpc* rpc) {
+  RequestRecord record(method, *context, metrics_, log_every_request_);
+  absl::StatusOr<auth::Caller> caller = Authenticate(*context, record);
+  absl::Status refused =
+      caller.ok()
+          ? Error(Reason::kRequestInvalid,
+                  absl::StrCat("the request is not a valid idem.v1 ", method,
+                               " request: it does not parse (a string field "
+                               "that is not UTF-8, or bytes that are no "
+                               "protobuf message)"))
+          : caller.status();
+  record.Finish(refused);
+  rpc->Send(ToGrpcStatus(refused, *context));
+  return rpc;
 }
 
 IdemService::Operation IdemService::OnWorker(
@@ -244,16 +260,27 @@ IdemService::Call IdemService::MakeKeyedCall(
 }
 
 grpc::ServerUnaryReactor* IdemService::Insert(
-    grpc::CallbackServerContext* context, const v1::InsertRequest* request,
-    v1::InsertResponse* response) {
-  return Dispatch(context, *request, MakeInsert(*request, response));
+    grpc::CallbackServerContext* context, const grpc::ByteBuffer* wire_request,
+    grpc::ByteBuffer* wire_response) {
+  auto* rpc =
+      new TypedRpc<v1::InsertRequest, v1::InsertResponse>(wire_response);
+  if (!rpc->Parse(*wire_request))
+    return RefuseMalformed("Insert", context, rpc);
+  return Dispatch(context, rpc, rpc->request(),
+                  MakeInsert(rpc->request(), rpc->response()));
 }
 
 grpc::ServerUnaryReactor* IdemService::Update(
-    grpc::CallbackServerContext* context, const v1::UpdateRequest* request,
-    v1::UpdateResponse* response) {
+    grpc::CallbackServerContext* context, const grpc::ByteBuffer* wire_request,
+    grpc::ByteBuffer* wire_response) {
+  auto* rpc =
+      new TypedRpc<v1::UpdateRequest, v1::UpdateResponse>(wire_response);
+  if (!rpc->Parse(*wire_request))
+    return RefuseMalformed("Update", context, rpc);
+  const v1::UpdateRequest* request = &rpc->request();
+  v1::UpdateResponse* response = rpc->response();
   return Dispatch(
-      context, *request,
+      context, rpc, *request,
       {{"Update", {{auth::Operation::kUpdate, request->table()}}},
        OnWorker(
            [this, request, response](const auth::Caller&, const Done& done) {
@@ -262,9 +289,15 @@ grpc::ServerUnaryReactor* IdemService::Update(
 }
 
 grpc::ServerUnaryReactor* IdemService::GetKey(
-    grpc::CallbackServerContext* context, const v1::GetKeyRequest* request,
-    v1::GetKeyResponse* response) {
-  return Dispatch(context, *request,
+    grpc::CallbackServerContext* context, const grpc::ByteBuffer* wire_request,
+    grpc::ByteBuffer* wire_response) {
+  auto* rpc =
+      new TypedRpc<v1::GetKeyRequest, v1::GetKeyResponse>(wire_response);
+  if (!rpc->Parse(*wire_request))
+    return RefuseMalformed("GetKey", context, rpc);
+  const v1::GetKeyRequest* request = &rpc->request();
+  v1::GetKeyResponse* response = rpc->response();
+  return Dispatch(context, rpc, *request,
                   {{"GetKey",
                     {{auth::Operation::kReadKeys, ""}},
                     &request->idempotency_key()},
@@ -284,10 +317,17 @@ grpc::ServerUnaryReactor* IdemService::GetKey(
 }
 
 grpc::ServerUnaryReactor* IdemService::ForgetKey(
-    grpc::CallbackServerContext* context, const v1::ForgetKeyRequest* request,
-    v1::ForgetKeyResponse* response) {
+    grpc::CallbackServerContext* context, const grpc::ByteBuffer* wire_request,
+    grpc::ByteBuffer* wire_response) {
+  auto* rpc =
+      new TypedRpc<v1::ForgetKeyRequest, v1::ForgetKeyResponse>(wire_response);
+  if (!rpc->Parse(*wire_request)) {
+    return RefuseMalformed("ForgetKey", context, rpc);
+  }
+  const v1::ForgetKeyRequest* request = &rpc->request();
+  v1::ForgetKeyResponse* response = rpc->response();
   return Dispatch(
-      context, *request,
+      context, rpc, *request,
       {{"ForgetKey",
         {{auth::Operation::kForgetKeys, ""}},
         &request->idempotency_key()},
@@ -299,10 +339,17 @@ grpc::ServerUnaryReactor* IdemService::ForgetKey(
 }
 
 grpc::ServerUnaryReactor* IdemService::CopyFile(
-    grpc::CallbackServerContext* context, const v1::CopyFileRequest* request,
-    v1::CopyFileResponse* response) {
+    grpc::CallbackServerContext* context, const grpc::ByteBuffer* wire_request,
+    grpc::ByteBuffer* wire_response) {
+  auto* rpc =
+      new TypedRpc<v1::CopyFileRequest, v1::CopyFileResponse>(wire_response);
+  if (!rpc->Parse(*wire_request)) {
+    return RefuseMalformed("CopyFile", context, rpc);
+  }
+  const v1::CopyFileRequest* request = &rpc->request();
+  v1::CopyFileResponse* response = rpc->response();
   return Dispatch(
-      context, *request,
+      context, rpc, *request,
       {{"CopyFile", {{auth::Operation::kCopyFile, ""}}},
        OnWorker(
            [this, request, response](const auth::Caller&, const Done& done) {
@@ -324,36 +371,45 @@ void IdemService::FinishKeyedCall(const std::string& tenant,
 }
 
 grpc::ServerUnaryReactor* IdemService::KeyedCall(
-    grpc::CallbackServerContext* context, const v1::KeyedCallRequest* request,
-    v1::KeyedCallResponse* response) {
-  return Dispatch(context, *request, MakeKeyedCall(*request, response));
+    grpc::CallbackServerContext* context, const grpc::ByteBuffer* wire_request,
+    grpc::ByteBuffer* wire_response) {
+  auto* rpc =
+      new TypedRpc<v1::KeyedCallRequest, v1::KeyedCallResponse>(wire_response);
+  if (!rpc->Parse(*wire_request)) {
+    return RefuseMalformed("KeyedCall", context, rpc);
+  }
+  return Dispatch(context, rpc, rpc->request(),
+                  MakeKeyedCall(rpc->request(), rpc->response()));
 }
 
 grpc::ServerUnaryReactor* IdemService::Batch(
-    grpc::CallbackServerContext* context, const v1::BatchRequest* request,
-    v1::BatchResponse* response) {
-  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+    grpc::CallbackServerContext* context, const grpc::ByteBuffer* wire_request,
+    grpc::ByteBuffer* wire_response) {
+  auto* rpc = new TypedRpc<v1::BatchRequest, v1::BatchResponse>(wire_response);
+  if (!rpc->Parse(*wire_request)) return RefuseMalformed("Batch", context, rpc);
+  const v1::BatchRequest* request = &rpc->request();
+  v1::BatchResponse* response = rpc->response();
   auto record = std::make_shared<RequestRecord>("Batch", *context, metrics_,
                                                 log_every_request_);
-  auto finish = [context, reactor, record](const absl::Status& status) {
+  auto finish = [context, rpc, record](const absl::Status& status) {
     record->Finish(status);
-    reactor->Finish(ToGrpcStatus(status, *context));
+    rpc->Send(ToGrpcStatus(status, *context));
   };
   absl::StatusOr<auth::Caller> caller = Authenticate(*context, *record);
   if (!caller.ok()) {
     finish(caller.status());
-    return reactor;
+    return rpc;
   }
   const int size = request->calls_size();
   if (size > kMaxBatchCalls) {
     finish(Error(Reason::kLimitExceeded,
                  absl::StrCat("a batch of ", size, " calls; at most ",
                               kMaxBatchCalls, " allowed")));
-    return reactor;
+    return rpc;
   }
   if (size == 0) {
     finish(absl::OkStatus());
-    return reactor;
+    return rpc;
   }
   // Results are added up front: calls finish on several threads, each into
   // its own result, and the batch answers when the last one has.
@@ -409,7 +465,7 @@ grpc::ServerUnaryReactor* IdemService::Batch(
     calls.push_back(std::move(call));
   }
   Start(*context, *std::move(caller), std::move(calls));
-  return reactor;
+  return rpc;
 }
 
 }  // namespace idem::api

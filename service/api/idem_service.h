@@ -11,6 +11,7 @@
 #include "service/api/admission.h"
 #include "service/api/request_log.h"
 #include "service/api/tenant_limiter.h"
+#include "service/api/typed_rpc.h"
 #include "service/api/worker_pool.h"
 #include "service/auth/authenticator.h"
 #include "service/keys/answer.h"
@@ -28,33 +29,45 @@ namespace idem::api {
 // Insert and KeyedCall writes, hands it to the group committer, whose
 // thread finishes it after the batch's commit. A Batch runs each of its
 // calls the same way and answers when the last one has finished.
-class IdemService final : public v1::IdemService::CallbackService {
+//
+// Every method takes its request as raw bytes and parses it itself
+// (typed_rpc.h), so that a request that does not parse is refused as a
+// malformed request, not as an unknown method.
+class IdemService final
+    : public v1::IdemService::WithRawCallbackMethod_Insert<
+          v1::IdemService::WithRawCallbackMethod_Update<
+              v1::IdemService::WithRawCallbackMethod_CopyFile<
+                  v1::IdemService::WithRawCallbackMethod_KeyedCall<
+                      v1::IdemService::WithRawCallbackMethod_Batch<
+                          v1::IdemService::WithRawCallbackMethod_GetKey<
+                              v1::IdemService::WithRawCallbackMethod_ForgetKey<
+                                  v1::IdemService::Service>>>>>>> {
  public:
   IdemService(ops::OpsContext& ops, WorkerPool& workers,
               const Admission& admission, observability::Metrics& metrics,
               bool log_every_request);
 
   grpc::ServerUnaryReactor* Insert(grpc::CallbackServerContext* context,
-                                   const v1::InsertRequest* request,
-                                   v1::InsertResponse* response) override;
+                                   const grpc::ByteBuffer* wire_request,
+                                   grpc::ByteBuffer* wire_response) override;
   grpc::ServerUnaryReactor* Update(grpc::CallbackServerContext* context,
-                                   const v1::UpdateRequest* request,
-                                   v1::UpdateResponse* response) override;
+                                   const grpc::ByteBuffer* wire_request,
+                                   grpc::ByteBuffer* wire_response) override;
   grpc::ServerUnaryReactor* CopyFile(grpc::CallbackServerContext* context,
-                                     const v1::CopyFileRequest* request,
-                                     v1::CopyFileResponse* response) override;
+                                     const grpc::ByteBuffer* wire_request,
+                                     grpc::ByteBuffer* wire_response) override;
   grpc::ServerUnaryReactor* KeyedCall(grpc::CallbackServerContext* context,
-                                      const v1::KeyedCallRequest* request,
-                                      v1::KeyedCallResponse* response) override;
+                                      const grpc::ByteBuffer* wire_request,
+                                      grpc::ByteBuffer* wire_response) override;
   grpc::ServerUnaryReactor* Batch(grpc::CallbackServerContext* context,
-                                  const v1::BatchRequest* request,
-                                  v1::BatchResponse* response) override;
+                                  const grpc::ByteBuffer* wire_request,
+                                  grpc::ByteBuffer* wire_response) override;
   grpc::ServerUnaryReactor* GetKey(grpc::CallbackServerContext* context,
-                                   const v1::GetKeyRequest* request,
-                                   v1::GetKeyResponse* response) override;
+                                   const grpc::ByteBuffer* wire_request,
+                                   grpc::ByteBuffer* wire_response) override;
   grpc::ServerUnaryReactor* ForgetKey(grpc::CallbackServerContext* context,
-                                      const v1::ForgetKeyRequest* request,
-                                      v1::ForgetKeyResponse* response) override;
+                                      const grpc::ByteBuffer* wire_request,
+                                      grpc::ByteBuffer* wire_response) override;
 
   // The most calls one Batch may hold.
   static constexpr int kMaxBatchCalls = 1000;
@@ -110,8 +123,13 @@ class IdemService final : public v1::IdemService::CallbackService {
                        Done answer);
   // Runs a lone call: admits it, takes its tenant slot, starts it.
   grpc::ServerUnaryReactor* Dispatch(grpc::CallbackServerContext* context,
+                                     Rpc* rpc,
                                      const google::protobuf::Message& request,
                                      Call call);
+  // Ends an RPC whose request did not parse: REQUEST_INVALID, or the
+  // caller's authentication failure first.
+  grpc::ServerUnaryReactor* RefuseMalformed(
+      const char* method, grpc::CallbackServerContext* context, Rpc* rpc);
   // Starts admitted calls. When the caller's permissions need no catalog
   // lookup, each `answer_now` is tried here on the gRPC thread, and a lone
   // call's operation too; else both are tried on the worker. The calls they

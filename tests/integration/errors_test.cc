@@ -1,8 +1,13 @@
 // Every error Insert and Update can produce: the gRPC status code, a message
 // without SQL in it, and not a byte changed in any table.
+#include <grpcpp/generic/generic_stub.h>
 #include <gtest/gtest.h>
 
+#include <future>
+
+#include "absl/strings/str_cat.h"
 #include "tests/integration/harness.h"
+#include "tests/support/rich_status.h"
 
 namespace idem::testing {
 namespace {
@@ -196,6 +201,36 @@ TEST_F(ErrorsTest, OversizedInsert) {
 TEST_F(ErrorsTest, FarOversizedInsertIsRefusedByTheTransport) {
   Refused(InsertRow({{"note", Str(std::string(4 * kMaxMessageBytes, 'x'))}}),
           StatusCode::RESOURCE_EXHAUSTED);
+}
+
+// A string that is not UTF-8 (a C++ caller's Latin-1 text) makes a proto3
+// request that does not parse: a malformed request, not an unknown method.
+TEST_F(ErrorsTest, RequestWithAStringThatIsNotUtf8IsMalformed) {
+  const std::string latin1 = "caf\xe9";
+  Refused(InsertRow({{"note", Str(latin1)}}), "REQUEST_INVALID");
+  Refused(InsertOf(table_ + latin1, {Row(3)}), "REQUEST_INVALID");
+  Refused(SetOnRow1({{"note", Str(latin1)}}), "REQUEST_INVALID");
+}
+
+// Bytes that are no message at all, to every method: the same refusal.
+TEST_F(ErrorsTest, BytesThatAreNoMessageAreMalformed) {
+  const std::string before = db().Dump(table_);
+  grpc::GenericStub stub(server().Channel());
+  const std::string garbage = "\xff\xff\xff\xff\xff";
+  for (const char* method : {"Insert", "Update", "CopyFile", "KeyedCall",
+                             "Batch", "GetKey", "ForgetKey"}) {
+    SCOPED_TRACE(method);
+    grpc::Slice slice(garbage);
+    grpc::ByteBuffer request(&slice, 1);
+    grpc::ByteBuffer response;
+    grpc::ClientContext context;
+    std::promise<grpc::Status> answered;
+    stub.UnaryCall(&context, absl::StrCat("/idem.v1.IdemService/", method),
+                   grpc::StubOptions(), &request, &response,
+                   [&](grpc::Status status) { answered.set_value(status); });
+    ExpectRefusal(answered.get_future().get(), "REQUEST_INVALID");
+  }
+  EXPECT_EQ(db().Dump(table_), before);
 }
 
 TEST_F(ErrorsTest, InsertIsAllOrNothing) {

@@ -4,9 +4,11 @@
 // feature lands (the client side is unit-tested against the scripted peer).
 #include <gtest/gtest.h>
 
+#include <future>
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "idem/client.h"
 #include "tests/support/server_process.h"
@@ -115,6 +117,39 @@ TEST_F(ClientServerFeaturesTest, FailuresCarryReasonsAndMetadata) {
   insert.set_table("not_allowed");
   EXPECT_EQ(ErrorReason(client_->Insert(insert).status()),
             reasons::kTableNotAllowed);
+}
+
+// A string that is not UTF-8 makes a request the server cannot parse. In a
+// batch it must fail alone: the batch is sent again call by call, and the
+// others are answered as if sent alone.
+TEST_F(ClientServerFeaturesTest, AMalformedCallInABatchFailsAlone) {
+  ClientOptions options;
+  options.target = server_->address();
+  options.batching.max_in_flight = 1;  // the calls after the first wait
+  options.batching.max_wait = absl::Seconds(5);
+  Client client = *Client::Create(options);
+  std::vector<std::promise<absl::StatusOr<v1::InsertResponse>>> answers(5);
+  for (int id = 10; id < 15; ++id) {
+    v1::InsertRequest insert;
+    insert.set_table(orders_);
+    *insert.add_rows() =
+        MakeRow({{"id", id}, {"sku", id == 12 ? "caf\xe9" : "A-1"}});
+    client.InsertAsync(insert, [&answers, id](auto result, CallInfo) {
+      answers[id - 10].set_value(std::move(result));
+    });
+  }
+  for (int id = 10; id < 15; ++id) {
+    absl::StatusOr<v1::InsertResponse> result =
+        answers[id - 10].get_future().get();
+    if (id == 12) {
+      EXPECT_EQ(ErrorReason(result.status()), reasons::kRequestInvalid)
+          << result.status();
+    } else {
+      ASSERT_TRUE(result.ok()) << id << ": " << result.status();
+      EXPECT_EQ(result->inserted(), 1) << id;
+    }
+  }
+  EXPECT_EQ(db_.Scalar("SELECT count(*) FROM " + orders_), "4");
 }
 
 }  // namespace

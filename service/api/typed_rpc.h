@@ -1,0 +1,64 @@
+#ifndef IDEM_SERVICE_API_TYPED_RPC_H_
+#define IDEM_SERVICE_API_TYPED_RPC_H_
+
+#include <grpcpp/grpcpp.h>
+#include <grpcpp/impl/codegen/proto_utils.h>
+
+namespace idem::api {
+
+// One RPC as the service serves it: gRPC hands over raw bytes, and the
+// service parses them itself, so that a request which does not parse (a
+// string field that is not UTF-8, bytes that are no message) gets the
+// contract's INVALID_ARGUMENT, REQUEST_INVALID. On typed methods gRPC
+// answers such a request UNIMPLEMENTED with an empty message, before any
+// code of the service runs.
+class Rpc : public grpc::ServerUnaryReactor {
+ public:
+  // Ends the RPC with `status`, and with the response when it is OK.
+  virtual void Send(const grpc::Status& status) = 0;
+};
+
+// An Rpc of typed messages: the request parsed from the wire, the response
+// that the handler fills and that goes out serialized. Deletes itself when
+// gRPC is done with the RPC.
+template <typename Request, typename Response>
+class TypedRpc final : public Rpc {
+ public:
+  explicit TypedRpc(grpc::ByteBuffer* wire_response)
+      : wire_response_(wire_response) {}
+
+  // Parses `wire_request` into request(); false when it is no Request.
+  bool Parse(const grpc::ByteBuffer& wire_request) {
+    grpc::ByteBuffer bytes(wire_request);  // Deserialize consumes it
+    return grpc::SerializationTraits<Request>::Deserialize(&bytes, &request_)
+        .ok();
+  }
+
+  const Request& request() const { return request_; }
+  Response* response() { return &response_; }
+
+  void Send(const grpc::Status& status) override {
+    bool own_buffer;
+    if (status.ok()) {
+      grpc::Status serialized = grpc::SerializationTraits<Response>::Serialize(
+          response_, wire_response_, &own_buffer);
+      if (!serialized.ok()) {
+        Finish(grpc::Status(grpc::StatusCode::INTERNAL,
+                            "the response could not be encoded"));
+        return;
+      }
+    }
+    Finish(status);
+  }
+
+  void OnDone() override { delete this; }
+
+ private:
+  grpc::ByteBuffer* const wire_response_;
+  Request request_;
+  Response response_;
+};
+
+}  // namespace idem::api
+
+#endif  // IDEM_SERVICE_API_TYPED_RPC_H_
