@@ -125,7 +125,7 @@ absl::StatusOr<ConnectionPool::Lease> ConnectionPool::Acquire() {
       ++open_;  // reserve the slot while connecting outside the lock
     }
   }
-  if (session != nullptr && session->is_open()) {
+  if (session != nullptr && session->StillOpenWhileIdle()) {
     return Lease(this, std::move(session));
   }
   session.reset();  // a dead idle session keeps its slot for a new one

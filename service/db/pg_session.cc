@@ -1,5 +1,7 @@
 #include "service/db/pg_session.h"
 
+#include <poll.h>
+
 #include <cstring>
 #include <pqxx/dbtransaction>
 #include <pqxx/errorhandler>
@@ -51,6 +53,13 @@ void PgSession::Commit(pqxx::transaction_base& txn) {
     throw pqxx::broken_connection("connection lost before COMMIT");
   }
   RunCommitting([&] { txn.commit(); });
+}
+
+bool PgSession::StillOpenWhileIdle() const {
+  if (!connection_.is_open()) return false;
+  // The server's end of the connection closed (or failed): a FIN came.
+  pollfd socket{connection_.sock(), POLLRDHUP, 0};
+  return poll(&socket, 1, 0) == 0;
 }
 
 void PgSession::RunCommitting(absl::FunctionRef<void()> statement) {

@@ -85,6 +85,12 @@ class PgSession {
   void RunCommitting(absl::FunctionRef<void()> statement);
 
   bool is_open() const { return connection_.is_open(); }
+  // Whether an idle session may be lent out: open, and not ended by the
+  // server meanwhile (a restart, a failover, pg_terminate_backend). libpq
+  // learns of that end only when it next reads, so a statement sent on such
+  // a session fails as a lost connection, and a commit as one in doubt,
+  // though the server never saw it; the socket tells at once.
+  bool StillOpenWhileIdle() const;
 
  private:
   class StandbyWaitWatch;

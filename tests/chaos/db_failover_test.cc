@@ -189,6 +189,31 @@ TEST_F(DbFailoverTest, FollowsThePromotedStandbyAndNeverWritesToAStandby) {
   EXPECT_EQ(std::stoi(Count()), before + 5);
 }
 
+// A restart of the database ends the server's idle sessions, which libpq
+// learns only when it next reads. A call must not be sent on one of them:
+// a plain increment would fail as if its commit were in doubt
+// (COMMIT_UNKNOWN) though nothing was sent, and a read likewise.
+TEST_F(DbFailoverTest, SessionsTheDatabaseEndedWhileIdleAreNotLent) {
+  EventuallyOk("idle-ended-warm");
+  const int before = std::stoi(Count());
+  Sql("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE "
+      "application_name = 'idem-server'");
+  ASSERT_TRUE(testing::Eventually(
+      [] {
+        return Sql("SELECT count(*) FROM pg_stat_activity WHERE "
+                   "application_name = 'idem-server'") == "0";
+      },
+      seconds(10)));
+  v1::UpdateRequest increment = IncrementOf("unused").update();
+  v1::UpdateResponse updated;
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + seconds(10));
+  grpc::Status status = server_->Stub()->Update(&context, increment, &updated);
+  EXPECT_TRUE(status.ok()) << status.error_code() << " "
+                           << status.error_message();
+  EXPECT_EQ(std::stoi(Count()), before + 1);
+}
+
 TEST_F(DbFailoverTest, CommitTheStandbyNeverConfirmedIsInDoubtNotAcknowledged) {
   const int before = std::stoi(Count());
   PgLocal({"stop", standby_});
