@@ -1,6 +1,7 @@
 #include "service/ops/row_locks.h"
 
 #include <algorithm>
+#include <utility>
 
 namespace idem::ops {
 
@@ -12,16 +13,21 @@ bool LocksBefore(const PreparedUpdate& a, const PreparedUpdate& b) {
       b.params.begin(), b.params.begin() + b.table->primary_key.size());
 }
 
-void LockRowsInOrder(db::Transaction& txn,
-                     std::vector<const PreparedUpdate*> updates) {
+std::optional<LockFailure> LockRowsInOrder(
+    db::Transaction& txn, std::vector<const PreparedUpdate*> updates) {
   std::stable_sort(updates.begin(), updates.end(),
                    [](const PreparedUpdate* a, const PreparedUpdate* b) {
                      return LocksBefore(*a, *b);
                    });
   for (const PreparedUpdate* update : updates) {
     // The update's own probe: SELECT ... FOR UPDATE of its row.
-    txn.Exec(update->sql.probe, update->params);
+    absl::Status locked = db::Capture([&] {
+      txn.Exec(update->sql.probe, update->params);
+      return absl::OkStatus();
+    });
+    if (!locked.ok()) return LockFailure{update, std::move(locked)};
   }
+  return std::nullopt;
 }
 
 }  // namespace idem::ops

@@ -102,6 +102,17 @@ absl::StatusOr<PreparedTransaction> PrepareTransaction(
   return transaction;
 }
 
+std::optional<absl::Status> AsStepFailure(
+    const PreparedTransaction& transaction, const PreparedUpdate* update,
+    const absl::Status& failure) {
+  for (size_t i = 0; i < transaction.steps.size(); ++i) {
+    if (std::get_if<PreparedUpdate>(&transaction.steps[i].op) == update) {
+      return OfStep(LocateFailure(failure, *update), i);
+    }
+  }
+  return std::nullopt;
+}
+
 absl::StatusOr<v1::TransactionResponse> ExecuteTransaction(
     db::Transaction& txn, const PreparedTransaction& transaction) {
   v1::TransactionResponse response;

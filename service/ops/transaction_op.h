@@ -1,6 +1,7 @@
 #ifndef IDEM_SERVICE_OPS_TRANSACTION_OP_H_
 #define IDEM_SERVICE_OPS_TRANSACTION_OP_H_
 
+#include <optional>
 #include <variant>
 #include <vector>
 
@@ -38,6 +39,13 @@ absl::StatusOr<PreparedTransaction> PrepareTransaction(
 // most kMaxRowsOnReceivingThread rows together.
 bool PreparesOnReceivingThread(const OpsContext& context,
                                const v1::TransactionRequest& request);
+
+// The failure of `update`, when it is one of the steps of `transaction`,
+// as that step's failure (its index in metadata "step", and where in the
+// step it lies); nullopt when `update` is none of its steps.
+std::optional<absl::Status> AsStepFailure(
+    const PreparedTransaction& transaction, const PreparedUpdate* update,
+    const absl::Status& failure);
 
 // Runs the steps in order in `txn`. A step that fails, or that says
 // require_applied and was not applied (an outcome other than INSERTED or

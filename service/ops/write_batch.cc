@@ -138,7 +138,17 @@ absl::Status Execute(db::Transaction& txn, absl::Span<Slot> slots,
   if (!plan.transactions.empty()) {
     // Transactions update rows in their callers' order: the batch locks
     // every row it updates in the one lock order first.
-    LockRowsInOrder(txn, UpdatesOf(slots, plan));
+    if (std::optional<LockFailure> failed =
+            LockRowsInOrder(txn, UpdatesOf(slots, plan))) {
+      for (size_t i : plan.transactions) {
+        if (std::optional<absl::Status> of_step = AsStepFailure(
+                std::get<PreparedTransaction>(slots[i].call->call),
+                failed->update, failed->status)) {
+          return *of_step;
+        }
+      }
+      return failed->status;  // a plain update's: AnswerFailure locates it
+    }
   }
   for (size_t i : plan.updates) {
     absl::StatusOr<v1::UpdateResponse> response =

@@ -94,6 +94,33 @@ TEST_F(TransactionTest, AFailingLaterStepUndoesEverything) {
   EXPECT_EQ(Counter(counter), 0);
 }
 
+// An Update step with a value PostgreSQL refuses fails when its row is
+// locked, before the steps run: the failure still names that step and the
+// column, stored and replayed so.
+TEST_F(TransactionTest, AnUpdateStepRefusedWhileLockingNamesItsStep) {
+  int64_t counter = NewCounter();
+  v1::Step bad_update;
+  bad_update.mutable_update()->set_table(items());
+  *bad_update.mutable_update()->mutable_key() = RowOf({{"id", Int(counter)}});
+  *bad_update.mutable_update()->mutable_set() = RowOf({{"qty", Str("many")}});
+  v1::KeyedCallRequest request = Transaction(
+      NewKey("lock-step"), {IncrementStep(counters(), counter, 1), bad_update});
+  for (int attempt = 0; attempt < 2; ++attempt) {  // the second replays
+    Answer refused = Call(stub(), request);
+    ExpectRefusal(refused.status, "VALUE_INVALID");
+    std::optional<google::rpc::Status> rich = RichStatusOf(refused.status);
+    ASSERT_TRUE(rich.has_value());
+    google::rpc::ErrorInfo info =
+        ErrorInfoOf(*rich).value_or(google::rpc::ErrorInfo());
+    EXPECT_EQ(info.metadata().count("step") ? info.metadata().at("step") : "",
+              "1");
+    EXPECT_EQ(
+        info.metadata().count("column") ? info.metadata().at("column") : "",
+        "qty");
+  }
+  EXPECT_EQ(Counter(counter), 0);
+}
+
 // require_applied: every outcome but INSERTED and UPDATED fails the whole
 // call with STEP_NOT_APPLIED naming the step; nothing of it stays.
 TEST_F(TransactionTest, RequireAppliedRefusesEveryOtherOutcome) {
