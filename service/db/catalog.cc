@@ -26,7 +26,8 @@ SELECT a.attname,
               THEN -1 ELSE a.atttypmod END),
        pg_catalog.format_type(a.atttypid, -1),
        pg_catalog.format_type(a.atttypid, a.atttypmod),
-       bt.typname, bt.typcategory, a.attnotnull, a.attgenerated <> ''
+       bt.typname, bt.typcategory, a.attnotnull,
+       a.attgenerated <> '' OR a.attidentity = 'a'
 FROM pg_catalog.pg_attribute a
 JOIN pg_catalog.pg_type t ON t.oid = a.atttypid
 JOIN pg_catalog.pg_type bt

@@ -34,7 +34,9 @@ struct Column {
   std::string type_name;  // pg_type.typname, e.g. "int8", "bytea", "json"
   char category = 'X';    // pg_type.typcategory: 'N' numeric, 'B' bool, ...
   bool not_null = false;
-  bool generated = false;  // GENERATED ALWAYS: never written by idem
+  // GENERATED ALWAYS (a stored expression, or an identity column that
+  // takes no value but its own): never written by idem.
+  bool generated = false;
 };
 
 // An allow-listed table as the catalog described it when it was loaded.

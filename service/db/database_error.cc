@@ -87,6 +87,18 @@ absl::Status FromSqlState(const std::string& state, const std::string& text) {
                  "two rows of the request have the same primary key");
   }
   if (state == "42703") return Error(Reason::kColumnUnknown, text);
+  // generated_always: a value for an identity column GENERATED ALWAYS
+  // (the catalog refuses one up front; this covers a table altered since).
+  if (state == "428C9") {
+    std::string column = QuotedAfter(text, "column \"");
+    return Error(
+        Reason::kValueInvalid, text,
+        column.empty() ? ErrorMetadata{} : ErrorMetadata{{"column", column}});
+  }
+  // A trigger or rule of the table refused the row (RAISE EXCEPTION, an
+  // ASSERT): the table's own rule, as a CHECK constraint is, and as
+  // deterministic. The message is the one its author wrote.
+  if (cls == "P0") return Error(Reason::kConstraintViolated, text);
   if (cls == "54") return Error(Reason::kLimitExceeded, text);
   // Data exceptions (22), other integrity violations (23) and type
   // mismatches (42804): a value of the request is wrong.

@@ -21,11 +21,25 @@ class ErrorReasonsTest : public KeyedCallTest {
     db().Exec("ALTER TABLE " + items() +
               " ADD CONSTRAINT qty_not_negative CHECK (qty >= 0)");
     // Types whose refusals quote no value: a length, a precision, JSON.
+    // A serial number only the table gives, and a trigger with a rule.
+    db().Exec("ALTER TABLE " + items() +
+              " ADD COLUMN serial bigint GENERATED ALWAYS AS IDENTITY");
+    db().Exec("CREATE FUNCTION " + items() +
+              "_rule() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+              "IF NEW.name = 'forbidden' THEN RAISE EXCEPTION "
+              "'name forbidden here'; END IF; RETURN NEW; END $$");
+    db().Exec("CREATE TRIGGER rule BEFORE INSERT OR UPDATE ON " + items() +
+              " FOR EACH ROW EXECUTE FUNCTION " + items() + "_rule()");
     db().Exec("ALTER TABLE " + items() +
               " ADD COLUMN code varchar(3), ADD COLUMN letters char(3),"
               " ADD COLUMN price numeric(5,2), ADD COLUMN doc jsonb,"
               " ADD COLUMN day date, ADD COLUMN flags bit(4),"
               " ADD COLUMN mask varbit(4), ADD COLUMN tally smallint");
+  }
+
+  static void TearDownTestSuite() {
+    db().Exec("DROP FUNCTION " + items() + "_rule() CASCADE");
+    KeyedCallTest::TearDownTestSuite();
   }
 
  protected:
@@ -284,6 +298,32 @@ TEST_F(ErrorReasonsTest, UpdateValueRefusedNamesColumn) {
   EXPECT_EQ(db().Scalar("SELECT tally || coalesce(name, '-') FROM " + items() +
                         " WHERE id = 77"),
             "32000-");
+}
+
+// What the table itself refuses, beyond its constraints, is as
+// deterministic: a value for an identity column GENERATED ALWAYS, and a
+// row its trigger raises an exception for. Stored, and replayed.
+TEST_F(ErrorReasonsTest, WhatTheTableRefusesIsStoredNotInternal) {
+  for (const auto& [row, reason] : std::vector<std::pair<Columns, std::string>>{
+           {{{"id", Int(601)}, {"serial", Int(7)}}, "VALUE_INVALID"},
+           {{{"id", Int(602)}, {"name", Str("forbidden")}},
+            "CONSTRAINT_VIOLATED"},
+       }) {
+    SCOPED_TRACE(reason);
+    v1::KeyedCallRequest request = InsertRow(NewKey(), items(), row);
+    Answer first = Call(stub(), request);
+    google::rpc::ErrorInfo info = Expect(first, reason.c_str());
+    EXPECT_EQ(info.metadata().count("table"), 1u);
+    if (row.count("serial") != 0) {
+      EXPECT_EQ(
+          info.metadata().count("column") ? info.metadata().at("column") : "",
+          "serial");
+    }
+    Answer replay = Call(stub(), request);
+    EXPECT_TRUE(replay.marked_replayed());
+    EXPECT_EQ(replay.status.error_code(), first.status.error_code());
+  }
+  EXPECT_EQ(ItemCount(601) + ItemCount(602), 0);
 }
 
 TEST_F(ErrorReasonsTest, LimitExceeded) {
