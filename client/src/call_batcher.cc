@@ -192,6 +192,7 @@ void CallBatcher::Send(const std::shared_ptr<ClientCore>& core,
               absl::StrCat("the server answered ", rpc->response.results_size(),
                            " results to a batch of ", calls, " calls"));
         }
+        failed.whole_batch_failed = !failed.status.ok();
         for (size_t i = 0; i < calls; ++i) {
           rpc->attempts[i].done(
               failed.status.ok() ? FromResult(*rpc->response.mutable_results(i))

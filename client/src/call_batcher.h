@@ -37,6 +37,7 @@ struct BatchedAttempt {
   Pushback pushback;
   bool replayed = false;
   v1::BatchResult* result = nullptr;  // when status is OK
+  bool whole_batch_failed = false;    // the Batch RPC's own failure
 };
 
 // Gathers the attempts of a Client's concurrent calls into Batch RPCs, as

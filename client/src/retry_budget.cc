@@ -13,6 +13,15 @@ bool RetryBudget::OnFailure() {
   return tokens_ > options_.max_tokens / 2;
 }
 
+bool RetryBudget::OnSharedFailure(absl::Time attempt_started, absl::Time now) {
+  absl::MutexLock lock(&mu_);
+  if (attempt_started >= last_shared_charge_) {
+    tokens_ = std::max(0.0, tokens_ - 1);
+    last_shared_charge_ = now;
+  }
+  return tokens_ > options_.max_tokens / 2;
+}
+
 void RetryBudget::OnSuccess() {
   absl::MutexLock lock(&mu_);
   tokens_ = std::min(options_.max_tokens, tokens_ + options_.token_ratio);

@@ -80,7 +80,12 @@ Decision DecideAfterAttempt(const RetryContext& context,
   if (!IsTransient(result.status.code(), reason, pushback)) {
     return Stop(StopReason::kNotRetryable);
   }
-  const bool budget_left = budget.OnFailure();
+  const bool shared = result.whole_batch_failed ||
+                      (result.status.code() == absl::StatusCode::kUnavailable &&
+                       reason.empty());
+  const bool budget_left =
+      shared ? budget.OnSharedFailure(context.attempt_started, context.now)
+             : budget.OnFailure();
   if (!context.repeat_answers_alike && !DidNotRun(reason)) {
     return Stop(StopReason::kNotIdempotent);
   }

@@ -25,6 +25,8 @@ Pushback ParsePushback(std::optional<absl::string_view> header);
 struct AttemptResult {
   absl::Status status;  // with the server's details (error_info.h)
   Pushback pushback;    // a RetryInfo in the status wins over it
+  // The failure of a Batch RPC as a whole, which every call in it got.
+  bool whole_batch_failed = false;
 };
 
 struct RetryContext {
@@ -37,6 +39,7 @@ struct RetryContext {
   int attempts_done;
   absl::Time now;
   absl::Time deadline;
+  absl::Time attempt_started = absl::InfinitePast();
 };
 
 struct Decision {
@@ -47,7 +50,9 @@ struct Decision {
 
 // Decides after each attempt whether and when to try again. The budget is
 // charged for every retryable failure, retried or not, so that failures of
-// calls that may not be retried still throttle the ones that may.
+// calls that may not be retried still throttle the ones that may; once for
+// a failure that ended the calls in flight together (a dropped connection:
+// UNAVAILABLE from gRPC itself, without idem's details; a failed Batch).
 Decision DecideAfterAttempt(const RetryContext& context,
                             const AttemptResult& result, RetryBudget& budget,
                             uint64_t random);

@@ -81,6 +81,7 @@ class RetryingCall
 
   void Attempt() {
     ++info_.attempts;
+    attempt_started_ = env().now();
     const absl::Duration timeout =
         std::min(policy_.per_attempt_timeout, deadline_ - env().now());
     std::optional<v1::BatchCall> batch_call;
@@ -137,7 +138,8 @@ class RetryingCall
     response_.Clear();
     if (attempt.result != nullptr) TakeResponse(*attempt.result, &response_);
     info_.replayed = attempt.replayed || ReplayedField(response_);
-    Conclude({std::move(attempt.status), attempt.pushback});
+    Conclude({std::move(attempt.status), attempt.pushback,
+              attempt.whole_batch_failed});
   }
 
   // Retries after a failed attempt, or ends the call.
@@ -147,7 +149,8 @@ class RetryingCall
                                      kRepeatAnswersAlike<Request>,
                                      info_.attempts,
                                      env().now(),
-                                     deadline_};
+                                     deadline_,
+                                     attempt_started_};
     const Decision decision = DecideAfterAttempt(retry_context, result,
                                                  core_->budget, env().random());
     if (decision.retry) {
@@ -195,6 +198,7 @@ class RetryingCall
   const Method method_;
   Callback<Response> done_;
   absl::Time deadline_;
+  absl::Time attempt_started_;  // of the latest attempt
   std::vector<std::unique_ptr<grpc::ClientContext>> contexts_;
   Response response_;
   CallInfo info_;

@@ -5,6 +5,7 @@ directly: decisions the real server cannot be made to produce on demand
 from __future__ import annotations
 
 import datetime
+import time
 
 import grpc
 import pytest
@@ -75,6 +76,19 @@ def test_unretryable_calls_still_charge_the_budget():
     assert decision(budget=budget).stop_reason == StopReason.RETRY_BUDGET
     budget.on_success()
     assert budget.tokens == pytest.approx(2.1)
+
+
+def test_a_dropped_connection_is_one_failure_for_the_calls_in_flight():
+    budget = RetryBudget()
+    sent = time.monotonic()
+    for _ in range(20):  # every call that was in flight on it
+        assert decision(budget=budget, shared_since=sent).retry
+    assert budget.tokens == 9
+    assert decision(budget=budget, shared_since=time.monotonic()).retry
+    assert budget.tokens == 8  # an attempt sent after it: a failure again
+    for _ in range(2):  # failures of their own: a token each
+        assert decision(budget=budget).retry
+    assert budget.tokens == 6
 
 
 def test_max_attempts():

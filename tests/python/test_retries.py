@@ -4,6 +4,7 @@ not there (retry budget), and what is never retried."""
 
 from __future__ import annotations
 
+import concurrent.futures
 import logging
 import os
 import signal
@@ -74,6 +75,28 @@ def test_exactly_once_through_lost_answers(proxy, tables, new_id):
     assert proxy.cuts == 2 and result.replayed
     assert result.call.attempts >= 3
     assert psql(f"SELECT n FROM {tables.counters} WHERE id = {row}") == "3"
+
+
+def test_one_dropped_connection_is_one_failure_for_the_budget(proxy, tables,
+                                                             new_id):
+    """Twenty calls in flight when their connection drops: the drop takes
+    one token of the default budget, not twenty, so every call is retried
+    under its auto-key and applies once."""
+    row = new_id()
+    with idem.Client(proxy.address, retry=FAST) as client:
+        client.insert(tables.counters, [{"id": row, "n": 0}])
+        holder = hold_row_lock(tables.counters, row, 1.5)
+        with concurrent.futures.ThreadPoolExecutor(20) as pool:
+            calls = [pool.submit(client.update, tables.counters, {"id": row},
+                                 increment={"n": 1}) for _ in range(20)]
+            time.sleep(0.5)  # all twenty wait behind the lock
+            proxy.drop_next_reply()
+            results = [call.result() for call in calls]
+        holder.wait()
+    assert proxy.cuts == 1
+    assert all(r.outcome == UpdateOutcome.UPDATED for r in results)
+    assert sum(r.call.attempts > 1 for r in results) > 5
+    assert psql(f"SELECT n FROM {tables.counters} WHERE id = {row}") == "20"
 
 
 def test_pushback_is_honoured(server, tables, new_id, caplog):

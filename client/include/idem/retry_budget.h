@@ -3,6 +3,7 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
 
 namespace idem {
 
@@ -11,6 +12,12 @@ namespace idem {
 // `token_ratio`; retries are allowed only while more than half the tokens are
 // left. During an outage the Client soon stops retrying and sends each call
 // once, so retries never multiply the load on a struggling server.
+//
+// One failure that ends many calls at once (a dropped connection, a Batch
+// RPC failing whole) takes one token, not one per call: else a single
+// network blip with six calls in flight would use up the budget, and calls
+// that committed would be answered UNAVAILABLE instead of being retried
+// under their keys.
 struct RetryBudgetOptions {
   double max_tokens = 10;
   double token_ratio = 0.1;
@@ -23,6 +30,11 @@ class RetryBudget {
 
   // Takes a token for a failed attempt; true if a retry is still allowed.
   bool OnFailure();
+  // The same for a failure shared by the attempts in flight with it (a
+  // dropped connection, a failed Batch RPC): an attempt that started
+  // before the last shared failure was charged (`now` then) is counted in
+  // that one and takes no token.
+  bool OnSharedFailure(absl::Time attempt_started, absl::Time now);
   void OnSuccess();
   double tokens() const;
 
@@ -30,6 +42,7 @@ class RetryBudget {
   const RetryBudgetOptions options_;
   mutable absl::Mutex mu_;
   double tokens_ ABSL_GUARDED_BY(mu_);
+  absl::Time last_shared_charge_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
 };
 
 }  // namespace idem

@@ -61,6 +61,22 @@ TEST(RetryBudget, StopsAtHalfTheTokensAndRefillsWithSuccesses) {
   EXPECT_DOUBLE_EQ(budget.tokens(), 4);  // capped
 }
 
+// A dropped connection ends every call in flight on it at once: one token
+// for all of them, and one more for an attempt sent after it.
+TEST(RetryBudget, ASharedFailureOfAttemptsInFlightTogetherTakesOneToken) {
+  RetryBudget budget({/*max_tokens=*/10, /*token_ratio=*/0.1});
+  const absl::Time sent = absl::FromUnixSeconds(100);
+  const absl::Time dropped = sent + absl::Milliseconds(5);
+  for (int call = 0; call < 20; ++call) {
+    EXPECT_TRUE(
+        budget.OnSharedFailure(sent, dropped + absl::Microseconds(call)));
+  }
+  EXPECT_DOUBLE_EQ(budget.tokens(), 9);
+  EXPECT_TRUE(budget.OnSharedFailure(dropped + absl::Milliseconds(10),
+                                     dropped + absl::Milliseconds(20)));
+  EXPECT_DOUBLE_EQ(budget.tokens(), 8);
+}
+
 TEST(RetryableCodes, AreTheTransientOnes) {
   for (auto code : {absl::StatusCode::kUnavailable, absl::StatusCode::kAborted,
                     absl::StatusCode::kResourceExhausted,
@@ -111,9 +127,13 @@ class Decide : public ::testing::Test {
                  std::optional<absl::string_view> pushback = std::nullopt,
                  bool repeat_answers_alike = true,
                  uint64_t random = UINT64_MAX) {
-    const RetryContext context{
-        policy_,       backoff_,         repeat_answers_alike,
-        attempts_done, start_ + elapsed, start_ + policy_.total_timeout};
+    const RetryContext context{policy_,
+                               backoff_,
+                               repeat_answers_alike,
+                               attempts_done,
+                               start_ + elapsed,
+                               start_ + policy_.total_timeout,
+                               /*attempt_started=*/start_ + elapsed};
     return DecideAfterAttempt(
         context, AttemptResult{std::move(status), ParsePushback(pushback)},
         *budget_, random);
@@ -245,6 +265,45 @@ TEST_F(Decide, PushbackReplacesTheBackoff) {
   EXPECT_EQ(After(absl::AbortedError("busy"), 1, absl::ZeroDuration(), "60000")
                 .stop_reason,
             StopReason::kDeadline);
+}
+
+// Twenty calls in flight when their connection drops (UNAVAILABLE from
+// gRPC, without idem's details), or in a Batch that failed whole: each is
+// retried, for one token. idem's own UNAVAILABLE (the database is down)
+// is each call's answer and takes a token each.
+TEST(DecideTogether, ADroppedConnectionOrBatchIsOneFailureForTheBudget) {
+  const RetryPolicy policy{/*max_attempts=*/5, absl::Seconds(10),
+                           absl::Seconds(2)};
+  const BackoffPolicy backoff{absl::Milliseconds(100), absl::Seconds(5), 2.0};
+  RetryBudget budget({/*max_tokens=*/10, /*token_ratio=*/0.1});
+  const absl::Time sent = absl::FromUnixSeconds(1000);
+  const RetryContext context{policy,
+                             backoff,
+                             /*repeat_answers_alike=*/true,
+                             /*attempts_done=*/1,
+                             sent + absl::Milliseconds(5),
+                             sent + absl::Seconds(10),
+                             /*attempt_started=*/sent};
+  for (int call = 0; call < 20; ++call) {
+    EXPECT_TRUE(DecideAfterAttempt(
+                    context,
+                    AttemptResult{absl::UnavailableError("Socket closed"), {}},
+                    budget, 0)
+                    .retry);
+    AttemptResult batch{absl::DeadlineExceededError("Deadline Exceeded"), {}};
+    batch.whole_batch_failed = true;
+    EXPECT_TRUE(DecideAfterAttempt(context, batch, budget, 0).retry);
+  }
+  EXPECT_DOUBLE_EQ(budget.tokens(), 9);
+  const AttemptResult database_down{
+      Failure(absl::StatusCode::kUnavailable, reasons::kDatabaseUnavailable),
+      {}};
+  for (int call = 0; call < 3; ++call) {
+    EXPECT_TRUE(DecideAfterAttempt(context, database_down, budget, 0).retry);
+  }
+  EXPECT_DOUBLE_EQ(budget.tokens(), 6);
+  EXPECT_EQ(DecideAfterAttempt(context, database_down, budget, 0).stop_reason,
+            StopReason::kRetryBudget);  // 5: not above half
 }
 
 TEST_F(Decide, AnEmptyBudgetStopsRetries) {

@@ -39,12 +39,17 @@ class RetryBudget:
     with a transient code takes a token, a success returns token_ratio, and
     retries are allowed only while more than half the tokens are left. In
     an outage the Client soon sends each call once instead of multiplying
-    the load on a struggling server."""
+    the load on a struggling server. One failure that ends many calls at
+    once (a dropped connection) takes one token, not one per call: else a
+    single network blip with six calls in flight would use up the budget,
+    and calls that committed would fail instead of being retried under
+    their keys."""
 
     def __init__(self, max_tokens: float = 10, token_ratio: float = 0.1):
         self.max_tokens = max_tokens
         self.token_ratio = token_ratio
         self._tokens = max_tokens
+        self._last_shared_charge = float("-inf")
         self._lock = threading.Lock()
 
     @property
@@ -52,10 +57,18 @@ class RetryBudget:
         with self._lock:
             return self._tokens
 
-    def on_failure(self) -> bool:
-        """Takes a token; True while a retry is still allowed."""
+    def on_failure(self, shared_since: Optional[float] = None) -> bool:
+        """Takes a token; True while a retry is still allowed.
+        `shared_since`: for a failure shared by the attempts in flight with
+        it (a dropped connection), when this attempt started
+        (time.monotonic()); an attempt that started before the last shared
+        failure was charged is counted in that one and takes no token."""
         with self._lock:
-            self._tokens = max(0.0, self._tokens - 1)
+            if shared_since is None or (
+                    shared_since >= self._last_shared_charge):
+                self._tokens = max(0.0, self._tokens - 1)
+                if shared_since is not None:
+                    self._last_shared_charge = time.monotonic()
             return self._tokens > self.max_tokens / 2
 
     def on_success(self) -> None:
@@ -104,11 +117,13 @@ class Decision:
 def decide(code: grpc.StatusCode, pushback: Pushback, *, retryable_call: bool,
            attempts_done: int, now: float, deadline: float,
            policy: RetryPolicy, budget: RetryBudget,
-           jitter: float) -> Decision:
+           jitter: float, shared_since: Optional[float] = None) -> Decision:
     """After a failed attempt: sleep and try again, or stop (and why).
     `jitter` is uniform in [0, 1). The budget is charged for every
     transient failure, retried or not, so that failures of calls that may
-    not be retried still throttle those that may."""
+    not be retried still throttle those that may; once for a failure shared
+    by the attempts in flight together (`shared_since`: when this attempt
+    started; see RetryBudget.on_failure)."""
     if code not in RETRYABLE_CODES:
         return Decision(False, stop_reason=StopReason.NOT_RETRYABLE)
     # idem sends a delay with every overload answer: RESOURCE_EXHAUSTED
@@ -117,7 +132,7 @@ def decide(code: grpc.StatusCode, pushback: Pushback, *, retryable_call: bool,
     if (code == grpc.StatusCode.RESOURCE_EXHAUSTED and pushback.delay is None
             and not pushback.refuses):
         return Decision(False, stop_reason=StopReason.NOT_RETRYABLE)
-    budget_left = budget.on_failure()
+    budget_left = budget.on_failure(shared_since)
     if not retryable_call:
         return Decision(False, stop_reason=StopReason.NOT_IDEMPOTENT)
     if now >= deadline:
@@ -157,11 +172,13 @@ class Attempts:
         self._token = token
         self._deadline = time.monotonic() + (
             policy.total_timeout if timeout is None else timeout)
+        self._started = 0.0  # of the latest attempt
         self.count = 0
 
     def next(self) -> tuple[float, list[tuple[str, str]]]:
         """The next attempt's timeout (seconds) and metadata."""
         self.count += 1
+        self._started = time.monotonic()
         timeout = min(self._policy.per_attempt_timeout,
                       self._deadline - time.monotonic())
         metadata = [(ATTEMPT_HEADER, str(self.count))]
@@ -181,10 +198,15 @@ class Attempts:
         code, message = error.code(), error.details()
         details = parse_trailers(error.trailing_metadata())
         pushback = Pushback.of(details)
+        # UNAVAILABLE from gRPC itself, without idem's details: the
+        # connection dropped, under every call in flight on it.
+        dropped = (code == grpc.StatusCode.UNAVAILABLE
+                   and details.reason is None)
         decision = decide(code, pushback, retryable_call=self._retryable,
                           attempts_done=self.count, now=time.monotonic(),
                           deadline=self._deadline, policy=self._policy,
-                          budget=self._budget, jitter=random.random())
+                          budget=self._budget, jitter=random.random(),
+                          shared_since=self._started if dropped else None)
         if decision.retry:
             log.debug("idem %s attempt %d: %s (%s); retrying in %.3f s",
                       self._method, self.count, code.name, message,
