@@ -55,13 +55,24 @@ struct Flags {
   bool compact = false;
 };
 
+// An empty --key is refused, not taken as "no key": a script passing a
+// message id that turned out empty would otherwise lose exactly-once
+// without a word.
+std::string NonEmptyKey(const std::string& key) {
+  return key.empty() ? "an empty idempotency key; give 1-255 printable ASCII "
+                       "characters, or --new-key"
+                     : "";
+}
+
 // --key / --new-key: idemctl sends the call as a KeyedCall when either is
 // given, so that re-running the same command with the same key is safe.
 void AddKeyOptions(CLI::App& command, Flags& flags) {
-  CLI::Option* key = command.add_option(
-      "--key", flags.key,
-      "Idempotency key: the server runs the call at most once per key "
-      "(1-255 printable ASCII characters)");
+  CLI::Option* key = command
+                         .add_option("--key", flags.key,
+                                     "Idempotency key: the server runs the "
+                                     "call at most once per key (1-255 "
+                                     "printable ASCII characters)")
+                         ->check(NonEmptyKey);
   command
       .add_flag("--new-key", flags.new_key,
                 "Send as a KeyedCall with a new random key (printed)")
@@ -260,7 +271,8 @@ void AddTransaction(CLI::App& app, Arguments& a) {
                  "the insert and update options; @FILE, - for stdin)")
       ->required();
   tx->add_option("--key", a.flags.key,
-                 "Idempotency key (default: a new one, printed)");
+                 "Idempotency key (default: a new one, printed)")
+      ->check(NonEmptyKey);
   tx->callback([&a] {
     a.run = [&a](const idem::Client& client) {
       absl::StatusOr<nlohmann::json> json = ReadJsonArgument(a.steps);

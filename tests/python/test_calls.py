@@ -146,6 +146,19 @@ def test_key_mismatch_is_failed_precondition(client, tables, new_id,
     assert caught.value.call.attempts == 1
 
 
+def test_an_empty_key_is_refused_not_replaced(client, tables, new_id):
+    """A message id that turned out empty must not send the increment under
+    a new random key each time: it is refused, and nothing runs."""
+    row = new_id()
+    client.insert(tables.counters, [{"id": row, "n": 0}])
+    for _ in range(2):
+        with pytest.raises(idem.InvalidArgumentError) as caught:
+            client.exactly_once("").update(tables.counters, {"id": row},
+                                           increment={"n": 1})
+        assert caught.value.reason == "KEY_INVALID"
+    assert psql(f"SELECT n FROM {tables.counters} WHERE id = {row}") == "0"
+
+
 def test_stored_failure_is_replayed_as_the_same_error(client, tables,
                                                       new_id, new_key):
     key, rows = new_key(), [{"id": new_id(), "nope": 1}]

@@ -99,9 +99,13 @@ class Surface:
         """Calls under your key (a new random one when None): the first
         call under it runs, every repeat, from any process, gets its
         answer. Use one key per logical operation, e.g. your message id.
+        An empty key is refused (InvalidArgumentError, KEY_INVALID), never
+        replaced: a message id that is missing must not turn exactly-once
+        off without a word.
         `retention`: how long the server keeps the answer (1 minute to its
         IDEM_MAX_KEY_RETENTION; default its IDEM_KEY_RETENTION)."""
-        return ExactlyOnce(self, key or _plans.new_key(), retention)
+        return ExactlyOnce(self, _plans.new_key() if key is None else key,
+                           retention)
 
     def get_key(self, key: str, *,
                 timeout: Optional[float] = None) -> KeyInfo:
