@@ -1,10 +1,16 @@
 #include "service/health_monitor.h"
 
 #include <malloc.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
+#include <algorithm>
+#include <cstdint>
 #include <memory>
 #include <pqxx/nontransaction>
 
+#include "absl/strings/str_cat.h"
+#include "service/db/connection_string.h"
 #include "service/db/pg_session.h"
 #include "service/observability/log.h"
 
@@ -12,15 +18,83 @@ namespace idem {
 
 HealthMonitor::HealthMonitor(
     std::vector<grpc::HealthCheckServiceInterface*> health,
-    std::string database_url, absl::Duration interval)
+    std::string database_url, absl::Duration interval,
+    absl::Duration answer_within)
     : health_(std::move(health)),
-      database_url_(std::move(database_url)),
+      // Connecting to a database that accepts connections but does not
+      // answer is bounded by the same limit as the query.
+      database_url_(db::ConnectionStringWith(
+          database_url, "connect_timeout",
+          absl::StrCat(
+              std::max<int64_t>(2, absl::ToInt64Seconds(absl::Ceil(
+                                       answer_within, absl::Seconds(1))))))),
       interval_(interval),
-      thread_([this] { Run(); }) {}
+      answer_within_(answer_within),
+      thread_([this] { Run(); }),
+      watchdog_([this] { Watch(); }) {}
 
 HealthMonitor::~HealthMonitor() {
   stop_.Notify();
+  {
+    absl::MutexLock lock(&mu_);
+    stopping_ = true;
+    changed_.Signal();
+  }
+  watchdog_.join();
   thread_.join();
+}
+
+void HealthMonitor::Watch() {
+  absl::MutexLock lock(&mu_);
+  while (true) {
+    const bool waiting = probe_socket_ >= 0 && !probe_ended_;
+    if (waiting && (stopping_ || absl::Now() >= probe_deadline_)) {
+      // The query then fails at once on this side, as on a lost connection.
+      shutdown(probe_socket_, SHUT_RDWR);
+      probe_ended_ = true;
+    }
+    if (stopping_) return;
+    changed_.WaitWithDeadline(&mu_, probe_socket_ >= 0 && !probe_ended_
+                                        ? probe_deadline_
+                                        : absl::InfiniteFuture());
+  }
+}
+
+bool HealthMonitor::Probe(std::unique_ptr<db::PgSession>& session) {
+  try {
+    // Opening is bounded by the connection string's connect_timeout.
+    if (session == nullptr || !session->is_open()) {
+      session = std::make_unique<db::PgSession>(database_url_);
+    }
+    {
+      absl::MutexLock lock(&mu_);
+      if (stopping_) return false;
+      // A descriptor of the watchdog's own for the socket: libpq closes
+      // its one when the server ends the connection, and the number may
+      // then name another connection of this process.
+      probe_socket_ = dup(session->connection().sock());
+      probe_deadline_ = absl::Now() + answer_within_;
+      changed_.Signal();
+    }
+    pqxx::nontransaction(session->connection()).exec("SELECT 1");
+    // Late, even if it came: the watchdog may have ended the connection.
+    const bool in_time = EndProbe();
+    if (!in_time) session.reset();
+    return in_time;
+  } catch (const std::exception&) {
+    EndProbe();
+    session.reset();
+    return false;
+  }
+}
+
+bool HealthMonitor::EndProbe() {
+  absl::MutexLock lock(&mu_);
+  const bool watched = !probe_ended_;
+  if (probe_socket_ >= 0) close(probe_socket_);
+  probe_socket_ = -1;
+  probe_ended_ = false;
+  return watched;
 }
 
 void HealthMonitor::Run() {
@@ -30,16 +104,7 @@ void HealthMonitor::Run() {
   std::unique_ptr<db::PgSession> session;
   bool last = true;
   do {
-    bool serving = false;
-    try {
-      if (session == nullptr || !session->is_open()) {
-        session = std::make_unique<db::PgSession>(database_url_);
-      }
-      pqxx::nontransaction(session->connection()).exec("SELECT 1");
-      serving = true;
-    } catch (const std::exception&) {
-      session.reset();
-    }
+    const bool serving = Probe(session);
     for (grpc::HealthCheckServiceInterface* service : health_) {
       service->SetServingStatus(serving);
     }

@@ -3,12 +3,16 @@
 
 #include <grpcpp/health_check_service_interface.h>
 
+#include <memory>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
 #include "absl/time/time.h"
+#include "service/db/pg_session.h"
 
 namespace idem {
 
@@ -16,27 +20,53 @@ namespace idem {
 inline constexpr char kLivenessService[] = "liveness";
 
 // Keeps the gRPC health status (service "") SERVING only while PostgreSQL
-// answers a query, checked on a connection of its own so that a busy pool
-// never reads as an outage: readiness. The service "liveness" stays SERVING
-// while the process runs, so that a database outage takes replicas out of
-// rotation without restarting them.
+// answers a query within `answer_within`, checked on a connection of its
+// own so that a busy pool never reads as an outage: readiness. The service
+// "liveness" stays SERVING while the process runs, so that a database
+// outage takes replicas out of rotation without restarting them.
+//
+// A database that keeps its connections but stops answering (its disk
+// stalled, its processes stopped) never fails the query, and the kernel
+// keeps acknowledging, so no TCP timeout fires either: a watchdog ends the
+// probe's connection when the answer is late, which fails the query then.
 class HealthMonitor {
  public:
   // Sets the status on every one of `health` (the main listener's and the
   // probe listener's).
   HealthMonitor(std::vector<grpc::HealthCheckServiceInterface*> health,
-                std::string database_url, absl::Duration interval);
-  // Stops checking; the status stays as last set.
+                std::string database_url, absl::Duration interval,
+                absl::Duration answer_within);
+  // Stops checking, without waiting for a query the database does not
+  // answer (a connection it does not answer is bounded by `answer_within`
+  // per host); the status stays as last set.
   ~HealthMonitor();
 
  private:
   void Run();
+  // Whether `session` (opened first when needed) answers SELECT 1.
+  bool Probe(std::unique_ptr<db::PgSession>& session);
+  // Ends the connection of a probe whose answer is late, or of any probe
+  // once stopping.
+  void Watch();
+  // The probe is over: closes the watchdog's descriptor. True when the
+  // watchdog did not end the connection.
+  bool EndProbe();
 
   const std::vector<grpc::HealthCheckServiceInterface*> health_;
   const std::string database_url_;
   const absl::Duration interval_;
+  const absl::Duration answer_within_;
   absl::Notification stop_;
+  absl::Mutex mu_;
+  absl::CondVar changed_;
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  // While a probe waits: a duplicate of its socket, and whether the
+  // watchdog ended the connection.
+  int probe_socket_ ABSL_GUARDED_BY(mu_) = -1;
+  bool probe_ended_ ABSL_GUARDED_BY(mu_) = false;
+  absl::Time probe_deadline_ ABSL_GUARDED_BY(mu_);
   std::thread thread_;
+  std::thread watchdog_;
 };
 
 }  // namespace idem

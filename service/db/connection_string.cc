@@ -77,20 +77,27 @@ absl::StatusOr<std::string> ServerConnectionString(const std::string& url,
          {"connect_timeout", absl::StrCat(t.connect_timeout_s)}});
   }
   std::string result = url;
-  const bool uri = IsUri(url);
   for (const auto& [keyword, value] : defaults) {
-    if (set->count(keyword) > 0) continue;
-    if (uri) {
-      const char last = result.back();
-      if (last != '?' && last != '&') {
-        absl::StrAppend(&result,
-                        result.find('?') == std::string::npos ? "?" : "&");
-      }
-    } else if (!result.empty()) {
-      result += ' ';
-    }
-    absl::StrAppend(&result, keyword, "=", value);
+    if (set->count(keyword) == 0)
+      result = ConnectionStringWith(result, keyword, value);
   }
+  return result;
+}
+
+std::string ConnectionStringWith(const std::string& url,
+                                 absl::string_view keyword,
+                                 absl::string_view value) {
+  std::string result = url;
+  if (IsUri(url)) {
+    const char last = result.back();
+    if (last != '?' && last != '&') {
+      absl::StrAppend(&result,
+                      result.find('?') == std::string::npos ? "?" : "&");
+    }
+  } else if (!result.empty()) {
+    result += ' ';
+  }
+  absl::StrAppend(&result, keyword, "=", value);
   return result;
 }
 

@@ -5,6 +5,7 @@
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 
 namespace idem::db {
@@ -41,6 +42,12 @@ TcpTimeouts TcpTimeoutsFor(absl::Duration timeout);
 // the string, which may hold a password.
 absl::StatusOr<std::string> ServerConnectionString(const std::string& url,
                                                    absl::Duration tcp_timeout);
+
+// `url` (a connection string or URI libpq parses) with `keyword` set to
+// `value`, appended: libpq takes a keyword's last value.
+std::string ConnectionStringWith(const std::string& url,
+                                 absl::string_view keyword,
+                                 absl::string_view value);
 
 }  // namespace idem::db
 

@@ -7,22 +7,29 @@
 #include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cctype>
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <functional>
 #include <memory>
 #include <pqxx/pqxx>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <utility>
+#include <vector>
 
+#include "absl/cleanup/cleanup.h"
 #include "absl/strings/str_cat.h"
+#include "grpc/health/v1/health.grpc.pb.h"
 #include "tests/chaos/command.h"
 #include "tests/support/polling.h"
 #include "tests/support/server_process.h"
@@ -212,6 +219,74 @@ TEST_F(DbFailoverTest, SessionsTheDatabaseEndedWhileIdleAreNotLent) {
   EXPECT_TRUE(status.ok()) << status.error_code() << " "
                            << status.error_message();
   EXPECT_EQ(std::stoi(Count()), before + 1);
+}
+
+// The processes of the primary's cluster: its postmaster and every child,
+// found through the checkpointer's parent.
+std::vector<pid_t> PrimaryProcesses(const std::string& checkpointer) {
+  auto parent_of = [](const std::string& pid) -> std::string {
+    std::ifstream stat("/proc/" + pid + "/stat");
+    std::string line;
+    std::getline(stat, line);
+    // pid (comm) state ppid ...: the comm may hold spaces, not ')'. A
+    // process that ended meanwhile has no line.
+    const size_t comm_end = line.rfind(')');
+    if (comm_end == std::string::npos) return "";
+    std::istringstream rest(line.substr(comm_end + 1));
+    std::string state, ppid;
+    rest >> state >> ppid;
+    return ppid;
+  };
+  const std::string postmaster = parent_of(checkpointer);
+  std::vector<pid_t> processes = {std::stoi(postmaster)};
+  for (const auto& entry : std::filesystem::directory_iterator("/proc")) {
+    const std::string pid = entry.path().filename();
+    if (std::isdigit(static_cast<unsigned char>(pid[0])) &&
+        parent_of(pid) == postmaster) {
+      processes.push_back(std::stoi(pid));
+    }
+  }
+  return processes;
+}
+
+// A primary that keeps its connections but stops answering (its disk
+// stalled, its processes stopped): no query fails and no TCP timeout fires,
+// yet readiness must turn NOT_SERVING within seconds, and SERVING again
+// once it answers.
+TEST_F(DbFailoverTest, ADatabaseThatStopsAnsweringIsNotReady) {
+  EventuallyOk("stalled-before");
+  auto health = grpc::health::v1::Health::NewStub(server_->Channel());
+  auto status = [&] {
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() + seconds(2));
+    grpc::health::v1::HealthCheckResponse response;
+    return health->Check(&context, {}, &response).ok()
+               ? response.status()
+               : grpc::health::v1::HealthCheckResponse::UNKNOWN;
+  };
+  ASSERT_TRUE(testing::Eventually(
+      [&] {
+        return status() == grpc::health::v1::HealthCheckResponse::SERVING;
+      },
+      seconds(10)));
+  const std::vector<pid_t> frozen =
+      PrimaryProcesses(Sql("SELECT pid FROM pg_stat_activity "
+                           "WHERE backend_type = 'checkpointer'"));
+  for (pid_t pid : frozen) kill(pid, SIGSTOP);
+  auto thaw = absl::MakeCleanup([&] {
+    for (pid_t pid : frozen) kill(pid, SIGCONT);
+  });
+  EXPECT_TRUE(testing::Eventually(
+      [&] {
+        return status() == grpc::health::v1::HealthCheckResponse::NOT_SERVING;
+      },
+      seconds(10)));
+  std::move(thaw).Invoke();
+  EXPECT_TRUE(testing::Eventually(
+      [&] {
+        return status() == grpc::health::v1::HealthCheckResponse::SERVING;
+      },
+      seconds(30)));
 }
 
 TEST_F(DbFailoverTest, CommitTheStandbyNeverConfirmedIsInDoubtNotAcknowledged) {
