@@ -9,7 +9,9 @@ std::string EqualExpr(const Column& column, const std::string& left,
   std::string suffix;
   if (column.type_name == "json") {
     suffix = "::jsonb";
-  } else if (column.type_name == "xml" || column.category == 'G') {
+  } else if (column.type_name == "xml" || column.category == 'G' ||
+             column.type_name == "interval" ||
+             column.type_name == "_interval") {
     suffix = "::text";
   }
   return absl::StrCat("(", left, suffix, " IS NOT DISTINCT FROM ", right,

@@ -9,7 +9,9 @@ namespace idem::db {
 
 // "left IS NOT DISTINCT FROM right" for a column, adapted to types without
 // an equality operator: json compares as jsonb, xml and geometric types as
-// text.
+// text. Intervals (and arrays of them) compare as text too: their = takes
+// '1 mon' for '30 days' and '1 day' for '24:00:00', which add differently
+// to a date, so one written over the other is a change, not a duplicate.
 std::string EqualExpr(const Column& column, const std::string& left,
                       const std::string& right);
 

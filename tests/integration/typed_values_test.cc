@@ -201,5 +201,38 @@ TEST_F(TypedValuesTest, AnIncrementThatChangesNothingIsUnchanged) {
   EXPECT_EQ(db().Scalar("SELECT price FROM " + table), "1.24");
 }
 
+// PostgreSQL's = takes '1 mon' for '30 days' and '1 day' for '24:00:00',
+// yet each adds differently to a date (across a month's end, a daylight
+// saving change): as values they differ, and a write of one over the other
+// is a change, not a duplicate. Another spelling of the same interval is.
+TEST_F(TypedValuesTest, IntervalsThatAddDifferentlyAreDifferentValues) {
+  std::string table =
+      CreateTable("id bigint PRIMARY KEY, every interval, during interval[]");
+  auto insert = [&](const char* every, v1::OnConflict on_conflict) {
+    v1::InsertResponse response = InsertOk(InsertOf(
+        table,
+        {{{"id", Int(1)}, {"every", Str(every)}, {"during", Str("{1 day}")}}},
+        on_conflict));
+    return response.outcomes_size() == 1
+               ? static_cast<v1::RowOutcome>(response.outcomes(0))
+               : v1::ROW_OUTCOME_UNSPECIFIED;
+  };
+  EXPECT_EQ(insert("1 mon", v1::ON_CONFLICT_DO_NOTHING),
+            v1::ROW_OUTCOME_INSERTED);
+  EXPECT_EQ(insert("1 month", v1::ON_CONFLICT_DO_NOTHING),
+            v1::ROW_OUTCOME_DUPLICATE);
+  EXPECT_EQ(insert("30 days", v1::ON_CONFLICT_DO_NOTHING),
+            v1::ROW_OUTCOME_CONFLICT);
+  EXPECT_EQ(insert("30 days", v1::ON_CONFLICT_DO_UPDATE),
+            v1::ROW_OUTCOME_UPDATED);
+  EXPECT_EQ(db().Scalar("SELECT every FROM " + table), "30 days");
+  const Columns key = {{"id", Int(1)}};
+  EXPECT_EQ(UpdateOk(UpdateOf(table, key, {{"during", Str("{24:00:00}")}})),
+            v1::UPDATE_OUTCOME_UPDATED);
+  EXPECT_EQ(UpdateOk(UpdateOf(table, key, {{"during", Str("{24:00:00}")}})),
+            v1::UPDATE_OUTCOME_UNCHANGED);
+  EXPECT_EQ(db().Scalar("SELECT during FROM " + table), "{24:00:00}");
+}
+
 }  // namespace
 }  // namespace idem::testing
