@@ -4,10 +4,12 @@
 #include <chrono>
 #include <memory>
 #include <utility>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "idem/v1/wire_names.h"
+#include "service/api/batch_calls.h"
 #include "service/api/grpc_status.h"
 #include "service/api/request_log.h"
 #include "service/common/error_reason.h"
@@ -386,7 +388,12 @@ grpc::ServerUnaryReactor* IdemService::Batch(
     grpc::CallbackServerContext* context, const grpc::ByteBuffer* wire_request,
     grpc::ByteBuffer* wire_response) {
   auto* rpc = new TypedRpc<v1::BatchRequest, v1::BatchResponse>(wire_response);
-  if (!rpc->Parse(*wire_request)) return RefuseMalformed("Batch", context, rpc);
+  std::vector<bool> malformed;  // calls refused alone: they do not parse
+  if (!rpc->Parse(*wire_request) &&
+      !ParseBatchCallByCall(*wire_request, *rpc->mutable_request(),
+                            malformed)) {
+    return RefuseMalformed("Batch", context, rpc);
+  }
   const v1::BatchRequest* request = &rpc->request();
   v1::BatchResponse* response = rpc->response();
   auto record = std::make_shared<RequestRecord>("Batch", *context, metrics_,
@@ -440,7 +447,11 @@ grpc::ServerUnaryReactor* IdemService::Batch(
     // Each call is held to the size limit as if sent alone; the batch as
     // a whole is bounded by gRPC's receive limit (twice this one).
     absl::Status refused =
-        item.call_case() == v1::BatchCall::CALL_NOT_SET
+        i < static_cast<int>(malformed.size()) && malformed[i]
+            ? Error(Reason::kRequestInvalid,
+                    "this call of the batch does not parse (a string field "
+                    "that is not UTF-8?)")
+        : item.call_case() == v1::BatchCall::CALL_NOT_SET
             ? Error(Reason::kRequestInvalid,
                     "a batch call must hold an insert or a keyed_call")
             : absl::OkStatus();

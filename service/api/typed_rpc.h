@@ -35,6 +35,7 @@ class TypedRpc final : public Rpc {
   }
 
   const Request& request() const { return request_; }
+  Request* mutable_request() { return &request_; }
   Response* response() { return &response_; }
 
   void Send(const grpc::Status& status) override {

@@ -57,19 +57,10 @@ std::vector<Cell> CellsOf(const PreparedUpdate& update) {
 
 // What PostgreSQL's message says of the value it refused.
 struct Clue {
-  std::optional<std::string> quoted;  // the value, when the message quotes it
-  std::optional<std::string> type;    // the type it was refused for
+  bool quotes;                      // whether it quotes the value
+  std::optional<std::string> type;  // the type it was refused for
   absl::string_view message;
 };
-
-// The last "quoted" text of `message`.
-std::optional<std::string> LastQuoted(absl::string_view message) {
-  size_t close = message.rfind('"');
-  if (close == absl::string_view::npos || close == 0) return std::nullopt;
-  size_t open = message.rfind('"', close - 1);
-  if (open == absl::string_view::npos) return std::nullopt;
-  return std::string(message.substr(open + 1, close - open - 1));
-}
 
 // The type after "for type " or "match type " ('invalid input syntax for
 // type integer: "x"', 'value too long for type character varying(3)',
@@ -85,7 +76,7 @@ std::optional<std::string> NamedType(absl::string_view message) {
 }
 
 Clue ClueOf(absl::string_view message) {
-  return Clue{LastQuoted(message), NamedType(message), message};
+  return Clue{absl::StrContains(message, '"'), NamedType(message), message};
 }
 
 // The n of a declared "type(n)".
@@ -135,11 +126,11 @@ bool OverflowsNumeric(absl::string_view value, const db::Column& column) {
 bool Refused(const Clue& clue, const db::Column& column, const Cell& cell) {
   if (!cell.value->has_value()) return false;
   const std::string& value = **cell.value;
-  if (clue.quoted.has_value()) {
+  if (clue.quotes) {
     // 'invalid input syntax for type integer: "abc"', a delta too: both
     // are cast to the column's type without modifiers. A date out of
-    // range names no type.
-    return value == *clue.quoted &&
+    // range names no type. The value may hold quotes itself.
+    return absl::StrContains(clue.message, absl::StrCat("\"", value, "\"")) &&
            (!clue.type.has_value() || column.unmodified_type == *clue.type);
   }
   if (clue.type == "json") {  // jsonb's messages say json too

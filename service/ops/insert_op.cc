@@ -171,8 +171,10 @@ absl::StatusOr<PreparedInsert> PrepareInsert(const OpsContext& context,
       absl::StatusOr<db::TextParam> text = db::EncodeValue(it->second, column);
       if (!text.ok()) {
         return WithErrorMetadata(
-            WithMessagePrefix(text.status(), absl::StrCat("row ", r, ": ")),
-            "row", absl::StrCat(r));
+            WithErrorMetadata(
+                WithMessagePrefix(text.status(), absl::StrCat("row ", r, ": ")),
+                "row", absl::StrCat(r)),
+            "table", insert.table->name);
       }
       values[c].push_back(*std::move(text));
       if (insert.table->IsKeyColumn(columns[c]) &&

@@ -78,6 +78,14 @@ keys::Answer RunKeyedCopy(const OpsContext& context, const KeyClaim& claim,
 absl::StatusOr<absl::Duration> RetentionOf(
     const OpsContext& context, const v1::KeyedCallRequest& request) {
   if (!request.has_retention()) return context.ledger->default_retention();
+  const google::protobuf::Duration& retention = request.retention();
+  if (retention.nanos() <= -1000000000 || retention.nanos() >= 1000000000 ||
+      (retention.seconds() > 0 && retention.nanos() < 0) ||
+      (retention.seconds() < 0 && retention.nanos() > 0)) {
+    return Error(Reason::kRequestInvalid,
+                 "retention is no valid google.protobuf.Duration: nanos must "
+                 "be within +-999,999,999 and of the seconds' sign");
+  }
   const absl::Duration asked = absl::Seconds(request.retention().seconds()) +
                                absl::Nanoseconds(request.retention().nanos());
   if (asked < absl::Minutes(1) || asked > context.limits.max_key_retention) {

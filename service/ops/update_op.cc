@@ -41,10 +41,11 @@ absl::StatusOr<std::map<size_t, const v1::Value*>> NonKeyColumns(
   return columns;
 }
 
-absl::Status AddParam(const v1::Value& value, const db::Column& column,
+absl::Status AddParam(const v1::Value& value, const db::Table& table,
+                      const db::Column& column,
                       std::vector<db::TextParam>& params) {
   absl::StatusOr<db::TextParam> text = db::EncodeValue(value, column);
-  if (!text.ok()) return text.status();
+  if (!text.ok()) return WithErrorMetadata(text.status(), "table", table.name);
   params.push_back(*std::move(text));
   return absl::OkStatus();
 }
@@ -84,7 +85,7 @@ absl::Status AddKeyParams(const db::Table& table, const v1::Row& key,
           absl::StrCat("key column \"", column.name, "\" cannot be null"),
           {{"column", column.name}});
     }
-    if (absl::Status s = AddParam(it->second, column, params); !s.ok()) {
+    if (absl::Status s = AddParam(it->second, table, column, params); !s.ok()) {
       return s;
     }
   }
@@ -109,7 +110,8 @@ absl::Status AddChanges(const db::Table& table, const Changes& set,
                    {{"column", table.columns[index].name}});
     }
     update.shape.set_columns.push_back(index);
-    if (absl::Status s = AddParam(*value, table.columns[index], update.params);
+    if (absl::Status s =
+            AddParam(*value, table, table.columns[index], update.params);
         !s.ok()) {
       return s;
     }
@@ -122,10 +124,11 @@ absl::Status AddChanges(const db::Table& table, const Changes& set,
           absl::StrCat(
               "increment needs a numeric column and a number; column \"",
               column.name, "\" has type ", column.type),
-          {{"column", column.name}});
+          {{"table", table.name}, {"column", column.name}});
     }
     update.shape.increment_columns.push_back(index);
-    if (absl::Status s = AddParam(*value, column, update.params); !s.ok()) {
+    if (absl::Status s = AddParam(*value, table, column, update.params);
+        !s.ok()) {
       return s;
     }
   }

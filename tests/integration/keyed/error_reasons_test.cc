@@ -182,6 +182,7 @@ TEST_F(ErrorReasonsTest, ValueInvalidNamesRowAndColumn) {
   google::rpc::ErrorInfo info = Expect(Call(stub(), request), "VALUE_INVALID");
   EXPECT_EQ(info.metadata().at("row"), "2");
   EXPECT_EQ(info.metadata().at("column"), "qty");
+  EXPECT_EQ(info.metadata().count("table"), 1u);
 }
 
 // A value PostgreSQL refuses (it judges the rows of a statement together)
@@ -198,6 +199,8 @@ TEST_F(ErrorReasonsTest, ValueRefusedByTheDatabaseNamesRowAndColumn) {
            Case{{{"id", Int(3)}, {"qty", Str("99999999999")}, {"name", Null()}},
                 "qty"},
            Case{{{"id", Str("3x")}, {"qty", Int(1)}, {"name", Null()}}, "id"},
+           Case{{{"id", Int(3)}, {"qty", Str("{\"a\": 1}")}, {"name", Null()}},
+                "qty"},
        }) {
     v1::KeyedCallRequest request;
     request.set_idempotency_key(NewKey());
@@ -270,6 +273,8 @@ TEST_F(ErrorReasonsTest, ValueRefusedWithoutItsTextQuotedNamesRowAndColumn) {
 // An Update's refused value names its column: a set value, and a delta
 // whose sum leaves the column's range.
 TEST_F(ErrorReasonsTest, UpdateValueRefusedNamesColumn) {
+  v1::Value yes;
+  yes.set_bool_value(true);
   db().Exec("INSERT INTO " + items() + " (id, tally) VALUES (77, 32000)");
   auto update = [&](const Columns& set, const Columns& increment) {
     v1::KeyedCallRequest request;
@@ -285,6 +290,7 @@ TEST_F(ErrorReasonsTest, UpdateValueRefusedNamesColumn) {
        std::vector<std::pair<v1::KeyedCallRequest, std::string>>{
            {update({{"qty", Str("many")}}, {}), "qty"},
            {update({{"code", Str("abcd")}}, {}), "code"},
+           {update({{"qty", yes}}, {}), "qty"},  // judged by the server
            {update({{"name", Str("x")}}, {{"tally", Int(1000)}}), "tally"},
        }) {
     SCOPED_TRACE(column);
@@ -293,6 +299,7 @@ TEST_F(ErrorReasonsTest, UpdateValueRefusedNamesColumn) {
     EXPECT_EQ(
         info.metadata().count("column") ? info.metadata().at("column") : "",
         column);
+    EXPECT_EQ(info.metadata().count("table"), 1u);
     EXPECT_EQ(info.metadata().count("row"), 0u);
   }
   EXPECT_EQ(db().Scalar("SELECT tally || coalesce(name, '-') FROM " + items() +
@@ -391,6 +398,34 @@ TEST_F(ErrorReasonsTest, ABatchCallCarriesTheSameDetails) {
     EXPECT_EQ(info->domain(), "idem");
     EXPECT_EQ(info->reason(), reason);
   }
+}
+
+// A call of a batch that does not parse (a string that is not UTF-8) is
+// refused alone; the others run, as they would have sent alone. A client
+// that batches (idem's C++ client of 0.1.0) sends such batches.
+TEST_F(ErrorReasonsTest, AMalformedCallOfABatchIsRefusedAlone) {
+  const int64_t counter = NewCounter();
+  v1::BatchRequest batch;
+  *batch.add_calls()->mutable_keyed_call() =
+      Increment(NewKey(), counters(), counter);
+  *batch.add_calls()->mutable_keyed_call() = InsertRow(
+      NewKey(), items(), {{"id", Int(701)}, {"name", Str("caf\xe9")}});
+  *batch.add_calls()->mutable_keyed_call() =
+      Increment(NewKey(), counters(), counter);
+  grpc::ClientContext context;
+  v1::BatchResponse response;
+  grpc::Status status = stub().Batch(&context, batch, &response);
+  ASSERT_TRUE(status.ok()) << status.error_code() << " "
+                           << status.error_message();
+  ASSERT_EQ(response.results_size(), 3);
+  EXPECT_EQ(response.results(0).code(), 0);
+  EXPECT_EQ(ErrorInfoOf(response.results(1).status())
+                .value_or(google::rpc::ErrorInfo())
+                .reason(),
+            "REQUEST_INVALID");
+  EXPECT_EQ(response.results(2).code(), 0);
+  EXPECT_EQ(Counter(counter), 2);
+  EXPECT_EQ(ItemCount(701), 0);
 }
 
 }  // namespace

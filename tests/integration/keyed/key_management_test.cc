@@ -7,6 +7,7 @@
 #include <pqxx/transaction>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "absl/strings/escaping.h"
@@ -238,10 +239,18 @@ TEST_F(KeyManagementTest, RetentionPerCallWithinBounds) {
                 TimeOf(kept.response.first_executed_at()),
             absl::Minutes(2));
 
-  for (int64_t seconds : {int64_t{30}, int64_t{8 * 24 * 3600}}) {
+  // Out of bounds, and Durations that are none (google.protobuf.Duration:
+  // nanos within +-999,999,999 and of the seconds' sign).
+  for (const auto& [seconds, nanos] : std::vector<std::pair<int64_t, int32_t>>{
+           {30, 0},
+           {8 * 24 * 3600, 0},
+           {60, 1000000000},
+           {120, -1},
+       }) {
     int64_t counter = NewCounter();
     v1::KeyedCallRequest bad = Increment(NewKey(), counters(), counter);
     bad.mutable_retention()->set_seconds(seconds);
+    bad.mutable_retention()->set_nanos(nanos);
     ExpectRefusal(Call(stub(), bad).status, "REQUEST_INVALID");
     EXPECT_EQ(Counter(counter), 0);
   }
