@@ -15,7 +15,12 @@ bool RetryBudget::OnFailure() {
 
 bool RetryBudget::OnSharedFailure(absl::Time attempt_started, absl::Time now) {
   absl::MutexLock lock(&mu_);
-  if (attempt_started >= last_shared_charge_) {
+  // One event ends its calls together: within a moment of the charge. A
+  // failure later than that is a failure of its own (a proxy refusing each
+  // call in turn), however long its attempt had been in flight.
+  constexpr absl::Duration kTogether = absl::Milliseconds(100);
+  if (attempt_started >= last_shared_charge_ ||
+      now - last_shared_charge_ > kTogether) {
     tokens_ = std::max(0.0, tokens_ - 1);
     last_shared_charge_ = now;
   }

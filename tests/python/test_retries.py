@@ -15,7 +15,7 @@ import pytest
 import idem
 from idem import RowOutcome, StopReason, UpdateOutcome
 from fault_proxy import FaultProxy
-from servers import closed_port, freeze, hold_row_lock, psql
+from servers import Server, closed_port, freeze, hold_row_lock, psql
 
 FAST = idem.RetryPolicy(initial_backoff=0.01, max_backoff=0.05)
 
@@ -77,23 +77,50 @@ def test_exactly_once_through_lost_answers(proxy, tables, new_id):
     assert psql(f"SELECT n FROM {tables.counters} WHERE id = {row}") == "3"
 
 
-def test_one_dropped_connection_is_one_failure_for_the_budget(proxy, tables,
-                                                             new_id):
+@pytest.fixture
+def patient_proxy(tables, tmp_path):
+    """A fault proxy before a server of its own that waits out row locks
+    (IDEM_LOCK_TIMEOUT 30 s, the shared server's is 300 ms)."""
+    patient = Server(tmp_path, {"IDEM_ALLOW_PLAINTEXT": "true",
+                                "IDEM_TABLES": str(tables),
+                                "IDEM_LOCK_TIMEOUT": "30s"})
+    made = FaultProxy(patient.address)
+    yield made
+    made.close()
+    patient.stop()
+
+
+def test_one_dropped_connection_is_one_failure_for_the_budget(
+        patient_proxy, tables, new_id):
     """Twenty calls in flight when their connection drops: the drop takes
     one token of the default budget, not twenty, so every call is retried
     under its auto-key and applies once."""
     row = new_id()
-    with idem.Client(proxy.address, retry=FAST) as client:
+    policy = idem.RetryPolicy(initial_backoff=0.01, max_backoff=0.05,
+                              per_attempt_timeout=20, total_timeout=40)
+    with idem.Client(patient_proxy.address, retry=policy) as client:
         client.insert(tables.counters, [{"id": row, "n": 0}])
-        holder = hold_row_lock(tables.counters, row, 1.5)
+        holder = hold_row_lock(tables.counters, row, 30)
         with concurrent.futures.ThreadPoolExecutor(20) as pool:
             calls = [pool.submit(client.update, tables.counters, {"id": row},
                                  increment={"n": 1}) for _ in range(20)]
-            time.sleep(0.5)  # all twenty wait behind the lock
-            proxy.drop_next_reply()
+            # All twenty have reached the server: their keys are in flight.
+            deadline = time.monotonic() + 20
+            while int(psql(
+                    "SELECT count(*) FROM pg_stat_activity WHERE "
+                    "application_name = 'idem-server' AND "
+                    "wait_event_type = 'Lock'")) < 1:
+                assert time.monotonic() < deadline
+                time.sleep(0.02)
+            time.sleep(0.5)
+            patient_proxy.drop_next_reply()
+            # The lock goes; the first answer after it is cut.
+            psql("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                 "WHERE wait_event = 'PgSleep' AND query LIKE "
+                 "'%FOR UPDATE; SELECT pg_sleep%'")
             results = [call.result() for call in calls]
         holder.wait()
-    assert proxy.cuts == 1
+    assert patient_proxy.cuts == 1
     assert all(r.outcome == UpdateOutcome.UPDATED for r in results)
     assert sum(r.call.attempts > 1 for r in results) > 5
     assert psql(f"SELECT n FROM {tables.counters} WHERE id = {row}") == "20"

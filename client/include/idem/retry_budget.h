@@ -32,8 +32,8 @@ class RetryBudget {
   bool OnFailure();
   // The same for a failure shared by the attempts in flight with it (a
   // dropped connection, a failed Batch RPC): an attempt that started
-  // before the last shared failure was charged (`now` then) is counted in
-  // that one and takes no token.
+  // before the last shared failure was charged (`now` then), failing within
+  // 100 ms of that charge, is counted in that one and takes no token.
   bool OnSharedFailure(absl::Time attempt_started, absl::Time now);
   void OnSuccess();
   double tokens() const;

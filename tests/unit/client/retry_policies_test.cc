@@ -75,6 +75,10 @@ TEST(RetryBudget, ASharedFailureOfAttemptsInFlightTogetherTakesOneToken) {
   EXPECT_TRUE(budget.OnSharedFailure(dropped + absl::Milliseconds(10),
                                      dropped + absl::Milliseconds(20)));
   EXPECT_DOUBLE_EQ(budget.tokens(), 8);
+  // An attempt sent with the first ones, failing a second later: another
+  // event (a proxy refusing calls one by one), not part of the drop.
+  EXPECT_TRUE(budget.OnSharedFailure(sent, dropped + absl::Seconds(1)));
+  EXPECT_DOUBLE_EQ(budget.tokens(), 7);
 }
 
 TEST(RetryableCodes, AreTheTransientOnes) {

@@ -33,6 +33,9 @@ RETRYABLE_CODES = frozenset({
     grpc.StatusCode.RESOURCE_EXHAUSTED, grpc.StatusCode.DEADLINE_EXCEEDED})
 
 
+_TOGETHER = 0.1  # seconds: failures of one event arrive this close
+
+
 class RetryBudget:
     """A token bucket shared by the calls of a Client (or of several, when
     passed to each), shaped like gRPC's retry throttling: a failed attempt
@@ -62,13 +65,18 @@ class RetryBudget:
         `shared_since`: for a failure shared by the attempts in flight with
         it (a dropped connection), when this attempt started
         (time.monotonic()); an attempt that started before the last shared
-        failure was charged is counted in that one and takes no token."""
+        failure was charged, failing within 0.1 s of that charge, is counted
+        in that one and takes no token."""
         with self._lock:
-            if shared_since is None or (
-                    shared_since >= self._last_shared_charge):
+            # One event ends its calls together: within a moment of the
+            # charge; a later failure is one of its own.
+            now = time.monotonic()
+            if (shared_since is None
+                    or shared_since >= self._last_shared_charge
+                    or now - self._last_shared_charge > _TOGETHER):
                 self._tokens = max(0.0, self._tokens - 1)
                 if shared_since is not None:
-                    self._last_shared_charge = time.monotonic()
+                    self._last_shared_charge = now
             return self._tokens > self.max_tokens / 2
 
     def on_success(self) -> None:
