@@ -10,8 +10,10 @@
 
 #include <algorithm>
 #include <optional>
+#include <thread>
 
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/notification.h"
 #include "service/auth/tls_files.h"
 #include "service/common/error_reason.h"
 #include "service/db/migration_runner.h"
@@ -334,10 +336,24 @@ void Server::RunUntilSignalled() {
     health_server_->GetHealthCheckService()->Shutdown();
   }
   absl::SleepFor(config_.drain_delay);
-  grpc_server_->Shutdown(
-      absl::ToChronoTime(absl::Now() + config_.shutdown_grace));
+  const absl::Time grace_over = absl::Now() + config_.shutdown_grace;
+  // When the grace is over, gRPC answers every call still running
+  // UNAVAILABLE, and its Shutdown waits for their handlers. What those
+  // calls do must then not commit behind their callers' backs (when the
+  // row lock they wait for goes), nor be tried again: the pool closes and
+  // their statements are cancelled, so that they roll back and end.
+  absl::Notification shut_down;
+  std::thread cut_off([&] {
+    if (!shut_down.WaitForNotificationWithDeadline(grace_over)) {
+      pool_->Close();
+      pool_->CancelRunningStatements();
+    }
+  });
+  grpc_server_->Shutdown(absl::ToChronoTime(grace_over));
+  shut_down.Notify();
+  cut_off.join();
   if (health_server_ != nullptr) health_server_->Shutdown();
-  workers_.reset();    // runs what is still queued
+  workers_.reset();    // drops what is still queued: its RPC was cancelled
   committer_.reset();  // commits what the workers handed over
   pool_->Close();
   log::Info("stopped");

@@ -126,7 +126,7 @@ absl::StatusOr<ConnectionPool::Lease> ConnectionPool::Acquire() {
     }
   }
   if (session != nullptr && session->StillOpenWhileIdle()) {
-    return Lease(this, std::move(session));
+    return Leased(std::move(session));
   }
   session.reset();  // a dead idle session keeps its slot for a new one
   absl::StatusOr<std::unique_ptr<PgSession>> fresh = Connect();
@@ -135,12 +135,27 @@ absl::StatusOr<ConnectionPool::Lease> ConnectionPool::Acquire() {
     --open_;
     return fresh.status();
   }
-  return Lease(this, *std::move(fresh));
+  return Leased(*std::move(fresh));
+}
+
+ConnectionPool::Lease ConnectionPool::Leased(
+    std::unique_ptr<PgSession> session) {
+  absl::MutexLock lock(&mu_);
+  leased_.insert(session.get());
+  return Lease(this, std::move(session));
+}
+
+void ConnectionPool::CancelRunningStatements() {
+  // Under the lock: a session leaves leased_ (in Release) before it can be
+  // closed.
+  absl::MutexLock lock(&mu_);
+  for (PgSession* session : leased_) session->CancelStatement();
 }
 
 void ConnectionPool::Release(std::unique_ptr<PgSession> session, bool discard) {
   bool keep = !discard && session->is_open();
   absl::MutexLock lock(&mu_);
+  leased_.erase(session.get());
   if (keep && !closed_) {
     idle_.push_back(std::move(session));
   } else {

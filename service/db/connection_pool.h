@@ -2,6 +2,7 @@
 #define IDEM_SERVICE_DB_CONNECTION_POOL_H_
 
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -70,6 +71,12 @@ class ConnectionPool {
 
   // Refuses further Acquire calls and closes idle sessions.
   void Close();
+  // Cancels the statement each leased session runs: at shutdown, once the
+  // grace is over and gRPC answers every call still running UNAVAILABLE,
+  // so that what those calls were doing rolls back instead of committing
+  // later behind their callers' backs. (A COMMIT already sent may still
+  // land: that one is in doubt, as a lost connection's is.)
+  void CancelRunningStatements();
 
   int in_use() const;
   int waiting() const;
@@ -78,11 +85,13 @@ class ConnectionPool {
 
  private:
   void Release(std::unique_ptr<PgSession> session, bool discard);
+  Lease Leased(std::unique_ptr<PgSession> session);
   absl::StatusOr<std::unique_ptr<PgSession>> Connect() const;
 
   const PoolOptions options_;
   mutable absl::Mutex mu_;
   std::vector<std::unique_ptr<PgSession>> idle_ ABSL_GUARDED_BY(mu_);
+  std::set<PgSession*> leased_ ABSL_GUARDED_BY(mu_);
   int open_ ABSL_GUARDED_BY(mu_) = 0;  // idle + leased + being opened
   int waiting_ ABSL_GUARDED_BY(mu_) = 0;
   bool closed_ ABSL_GUARDED_BY(mu_) = false;

@@ -62,6 +62,14 @@ bool PgSession::StillOpenWhileIdle() const {
   return poll(&socket, 1, 0) == 0;
 }
 
+void PgSession::CancelStatement() noexcept {
+  try {
+    connection_.cancel_query();
+  } catch (const std::exception&) {
+    // Nothing to cancel it with (the connection is gone): nothing runs.
+  }
+}
+
 void PgSession::RunCommitting(absl::FunctionRef<void()> statement) {
   standby_wait_->seen = false;
   connection_.set_verbosity(pqxx::connection_base::verbose);

@@ -91,6 +91,9 @@ class PgSession {
   // a session fails as a lost connection, and a commit as one in doubt,
   // though the server never saw it; the socket tells at once.
   bool StillOpenWhileIdle() const;
+  // Asks the server to cancel the statement this session runs, if any
+  // (libpq's cancel request, which PgBouncer forwards); from any thread.
+  void CancelStatement() noexcept;
 
  private:
   class StandbyWaitWatch;

@@ -310,6 +310,54 @@ TEST(DrainTest, SigtermLetsCallsInFlightFinishAndExitsZero) {
   EXPECT_EQ(db.Scalar("SELECT n FROM " + table), std::to_string(kCalls));
 }
 
+// Calls still running when the grace runs out are answered UNAVAILABLE by
+// gRPC; what they were doing must then roll back, not commit once the row
+// lock they wait for goes: a caller told UNAVAILABLE who sends a plain
+// increment again would otherwise count it twice. The server exits at the
+// end of the grace, not when the lock goes.
+TEST(DrainTest, CallsTheGraceCutOffRollBackAndDoNotApplyLater) {
+  TestDatabase db;
+  const std::string table = db.CreateCounters("cutoff", "(1, 0)");
+  ServerProcess::Options options;
+  options.env = {{"IDEM_TABLES", table},
+                 {"IDEM_LOCK_TIMEOUT", "120s"},
+                 {"IDEM_DRAIN_DELAY", "0s"},
+                 {"IDEM_SHUTDOWN_GRACE", "1s"}};
+  auto server = ServerProcess::Start(options);
+  pqxx::connection holder(DatabaseUrl());
+  pqxx::work lock(holder);
+  lock.exec("SELECT * FROM " + table + " WHERE id = 1 FOR UPDATE");
+
+  v1::KeyedCallRequest keyed;
+  keyed.set_idempotency_key(TestDatabase::UniqueName("cutoff"));
+  *keyed.mutable_update() = IncrementOf(table, 1, 10);
+  grpc::Status plain_status, keyed_status;
+  std::thread plain([&] {
+    grpc::ClientContext context;
+    v1::UpdateResponse response;
+    plain_status =
+        server->Stub()->Update(&context, IncrementOf(table, 1, 1), &response);
+  });
+  std::thread keyed_call([&] {
+    grpc::ClientContext context;
+    v1::KeyedCallResponse response;
+    keyed_status = server->Stub()->KeyedCall(&context, keyed, &response);
+  });
+  ASSERT_TRUE(Eventually([&] { return db.LockWaiters(table) == 2; }))
+      << server->Log();
+  server->Signal(SIGTERM);
+  plain.join();
+  keyed_call.join();
+  EXPECT_EQ(plain_status.error_code(), grpc::StatusCode::UNAVAILABLE);
+  EXPECT_EQ(keyed_status.error_code(), grpc::StatusCode::UNAVAILABLE);
+  EXPECT_TRUE(Eventually([&] { return !server->Running(); }, seconds(15)))
+      << server->Log();
+  lock.commit();
+  EXPECT_EQ(server->Wait(), 0) << server->Log();
+  absl::SleepFor(absl::Milliseconds(500));  // whatever was left, committed
+  EXPECT_EQ(db.Scalar("SELECT n FROM " + table), "0");
+}
+
 // A call that waited for a worker while its caller gave up (here its
 // deadline passed; at shutdown, the grace ran out) is not run afterwards:
 // its caller was answered, and an increment applied after that answer would
