@@ -169,20 +169,19 @@ void CallBatcher::Send(const std::shared_ptr<ClientCore>& core,
       &rpc->context, &rpc->request, &rpc->response,
       [this, core = core, rpc](grpc::Status grpc_status) mutable {
         const CallbackThreadScope on_callback_thread;
-        BatchedAttempt failed;
-        failed.status = ToAbslStatus(grpc_status);
-        if (grpc_status.error_code() == grpc::StatusCode::UNIMPLEMENTED ||
-            (failed.status.code() == absl::StatusCode::kInvalidArgument &&
-             ErrorReason(failed.status) == reasons::kRequestInvalid)) {
+        if (grpc_status.error_code() == grpc::StatusCode::UNIMPLEMENTED) {
           // A server without Batch (an older replica during an upgrade),
-          // or one that could not parse the batch because of one call in it
-          // (a string that is not UTF-8): each call is sent again alone and
-          // gets the answer it would have alone.
+          // or an older one whose parser refused a call of the batch (a
+          // string that is not UTF-8; a server of this version refuses
+          // that call alone): each call is sent again alone and gets the
+          // answer it would have alone.
           for (Attempt& attempt : rpc->attempts) attempt.send_alone(nullptr);
           Release(core);
           core.reset();
           return;
         }
+        BatchedAttempt failed;
+        failed.status = ToAbslStatus(grpc_status);
         failed.pushback =
             ParsePushback(FindTrailer(rpc->context, kPushbackTrailer));
         const size_t calls = rpc->attempts.size();
