@@ -12,15 +12,10 @@ bool ParseBatchCallByCall(const grpc::ByteBuffer& wire,
                           v1::BatchRequest& request,
                           std::vector<bool>& malformed) {
   using google::protobuf::internal::WireFormatLite;
-  std::vector<grpc::Slice> slices;
-  if (!wire.Dump(&slices).ok()) return false;
-  std::string bytes;
-  for (const grpc::Slice& slice : slices) {
-    bytes.append(reinterpret_cast<const char*>(slice.begin()), slice.size());
-  }
-  google::protobuf::io::CodedInputStream input(
-      reinterpret_cast<const uint8_t*>(bytes.data()),
-      static_cast<int>(bytes.size()));
+  grpc::Slice bytes;
+  if (!wire.DumpToSingleSlice(&bytes).ok()) return false;
+  google::protobuf::io::CodedInputStream input(bytes.begin(),
+                                               static_cast<int>(bytes.size()));
   request.Clear();
   malformed.clear();
   constexpr int kCallsField =
