@@ -50,6 +50,12 @@ class ErrorReasonsTest : public KeyedCallTest {
     if (!rich.has_value()) return {};
     return ErrorInfoOf(*rich).value_or(google::rpc::ErrorInfo());
   }
+  // `key` of `info`'s metadata; empty when it has none.
+  static std::string MetadataValue(const google::rpc::ErrorInfo& info,
+                                   const std::string& key) {
+    auto it = info.metadata().find(key);
+    return it == info.metadata().end() ? "" : it->second;
+  }
   std::optional<absl::Duration> RetryDelay(const Answer& answer) {
     std::optional<google::rpc::Status> rich = RichStatusOf(answer.status);
     return rich.has_value() ? RetryDelayOf(*rich) : std::nullopt;
@@ -214,11 +220,8 @@ TEST_F(ErrorReasonsTest, ValueRefusedByTheDatabaseNamesRowAndColumn) {
     for (int attempt = 0; attempt < 2; ++attempt) {  // the second replays
       google::rpc::ErrorInfo info =
           Expect(Call(stub(), request), "VALUE_INVALID");
-      EXPECT_EQ(info.metadata().count("row") ? info.metadata().at("row") : "",
-                "2");
-      EXPECT_EQ(
-          info.metadata().count("column") ? info.metadata().at("column") : "",
-          c.column);
+      EXPECT_EQ(MetadataValue(info, "row"), "2");
+      EXPECT_EQ(MetadataValue(info, "column"), c.column);
     }
   }
 }
@@ -260,11 +263,8 @@ TEST_F(ErrorReasonsTest, ValueRefusedWithoutItsTextQuotedNamesRowAndColumn) {
     for (int attempt = 0; attempt < 2; ++attempt) {  // the second replays
       google::rpc::ErrorInfo info =
           Expect(Call(stub(), request), "VALUE_INVALID");
-      EXPECT_EQ(info.metadata().count("row") ? info.metadata().at("row") : "",
-                "2");
-      EXPECT_EQ(
-          info.metadata().count("column") ? info.metadata().at("column") : "",
-          column);
+      EXPECT_EQ(MetadataValue(info, "row"), "2");
+      EXPECT_EQ(MetadataValue(info, "column"), column);
     }
     EXPECT_EQ(ItemCount(1), 0);
   }
@@ -296,9 +296,7 @@ TEST_F(ErrorReasonsTest, UpdateValueRefusedNamesColumn) {
     SCOPED_TRACE(column);
     google::rpc::ErrorInfo info =
         Expect(Call(stub(), request), "VALUE_INVALID");
-    EXPECT_EQ(
-        info.metadata().count("column") ? info.metadata().at("column") : "",
-        column);
+    EXPECT_EQ(MetadataValue(info, "column"), column);
     EXPECT_EQ(info.metadata().count("table"), 1u);
     EXPECT_EQ(info.metadata().count("row"), 0u);
   }
@@ -322,9 +320,7 @@ TEST_F(ErrorReasonsTest, WhatTheTableRefusesIsStoredNotInternal) {
     google::rpc::ErrorInfo info = Expect(first, reason.c_str());
     EXPECT_EQ(info.metadata().count("table"), 1u);
     if (row.count("serial") != 0) {
-      EXPECT_EQ(
-          info.metadata().count("column") ? info.metadata().at("column") : "",
-          "serial");
+      EXPECT_EQ(MetadataValue(info, "column"), "serial");
     }
     Answer replay = Call(stub(), request);
     EXPECT_TRUE(replay.marked_replayed());
