@@ -4,6 +4,8 @@
 
 #include <algorithm>
 #include <chrono>
+#include <deque>
+#include <iterator>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -69,19 +71,39 @@ void CallBatcher::Add(std::shared_ptr<ClientCore> core, Attempt attempt) {
 }
 
 std::vector<CallBatcher::Attempt> CallBatcher::TakeLocked() {
+  // A batch ends at its most urgent call's deadline: a call with several
+  // times more time left waits for the next RPC rather than be cut off by
+  // a neighbour's short deadline (with retries off it would fail).
+  constexpr int kMostTimeoutSpread = 4;
   std::vector<Attempt> taken;
+  std::deque<Waiting> passed_over;
   size_t bytes = 0;
+  absl::Duration shortest = absl::InfiniteDuration();
+  absl::Duration longest = absl::ZeroDuration();
   // The server takes at most 1000 calls per batch.
   const size_t max_calls =
       static_cast<size_t>(std::clamp(options_.max_calls, 1, 1000));
   while (!waiting_.empty() && taken.size() < max_calls) {
-    if (!taken.empty() && bytes + waiting_.front().bytes > options_.max_bytes) {
-      break;
+    Waiting& next = waiting_.front();
+    if (!taken.empty() && bytes + next.bytes > options_.max_bytes) break;
+    const absl::Duration timeout = next.attempt.timeout;
+    if (!taken.empty() &&
+        std::max(longest, timeout) >
+            kMostTimeoutSpread * std::min(shortest, timeout)) {
+      passed_over.push_back(std::move(next));
+      waiting_.pop_front();
+      continue;
     }
-    bytes += waiting_.front().bytes;
-    taken.push_back(std::move(waiting_.front().attempt));
+    shortest = std::min(shortest, timeout);
+    longest = std::max(longest, timeout);
+    bytes += next.bytes;
+    taken.push_back(std::move(next.attempt));
     waiting_.pop_front();
   }
+  // Those passed over keep their places, ahead of the rest.
+  waiting_.insert(waiting_.begin(),
+                  std::make_move_iterator(passed_over.begin()),
+                  std::make_move_iterator(passed_over.end()));
   return taken;
 }
 
@@ -155,8 +177,8 @@ void CallBatcher::Send(const std::shared_ptr<ClientCore>& core,
   int attempt_number = 0;
   for (Attempt& attempt : attempts) {
     attempt_number = std::max(attempt_number, attempt.number);
-    // The batch ends no later than its most urgent call may wait; a call
-    // with time left is then simply attempted again.
+    // The batch ends no later than its most urgent call may wait (those
+    // taken together have timeouts of one order, see TakeLocked).
     timeout = std::min(timeout, attempt.timeout);
     *rpc->request.add_calls() = std::move(attempt.call);
   }

@@ -69,7 +69,8 @@ class CallBatcher {
     absl::Time since;  // real time: max_wait is not a retry delay
   };
 
-  // Up to max_calls waiting attempts within max_bytes (at least one).
+  // Up to max_calls waiting attempts within max_bytes (at least one),
+  // whose timeouts differ at most fourfold.
   std::vector<Attempt> TakeLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Sends what may leave now: while fewer than max_in_flight RPCs are out,
   // or everything waiting when `overdue`.

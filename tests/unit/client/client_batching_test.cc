@@ -180,6 +180,40 @@ TEST_F(ClientBatchingTest, AFailedBatchRetriesEachOfItsCalls) {
                           "Batch/KeyedCall", "Batch/KeyedCall"));
 }
 
+// A batch ends at its most urgent call's deadline. A call with far more
+// time must not be cut off by a neighbour's short one: with retries off
+// it would fail DEADLINE_EXCEEDED long before its own deadline.
+TEST_F(ClientBatchingTest, ACallIsNotBatchedWithOneOfAFarShorterDeadline) {
+  options_.retry.max_attempts = 1;  // plain Inserts, no auto-keys
+  CallOptions patient, hasty;
+  patient.retry =
+      RetryPolicy{/*max_attempts=*/1, absl::Seconds(30), absl::Seconds(30)};
+  hasty.retry = RetryPolicy{/*max_attempts=*/1, absl::Milliseconds(200),
+                            absl::Milliseconds(200)};
+  ScriptedReply slow;
+  slow.delay = absl::Milliseconds(600);  // past the hasty call's deadline
+  server_.Script({HeldUntil(hold_), slow, ScriptedReply{}, ScriptedReply{},
+                  ScriptedReply{}});
+  const Client client = *Client::Create(options_);
+  Outcome<v1::InsertResponse> first, slow_one, hasty_one, patient_too;
+  client.InsertAsync(Rows(1), first.callback());
+  AwaitReceived(1);
+  client.InsertAsync(Rows(2), slow_one.callback(), patient);
+  client.InsertAsync(Rows(3), hasty_one.callback(), hasty);
+  client.InsertAsync(Rows(4), patient_too.callback(), patient);
+  hold_->Notify();
+
+  EXPECT_TRUE(first.Get().first.ok());
+  auto [slow_result, slow_info] = slow_one.Get();
+  EXPECT_TRUE(slow_result.ok()) << slow_result.status();
+  EXPECT_EQ(slow_info.attempts, 1);
+  EXPECT_TRUE(hasty_one.Get().first.ok());
+  EXPECT_TRUE(patient_too.Get().first.ok());
+  // The two patient calls travel together; the hasty one on its own.
+  EXPECT_THAT(Methods(),
+              ElementsAre("Insert", "Batch/Insert", "Batch/Insert", "Insert"));
+}
+
 TEST_F(ClientBatchingTest, WithoutBatchOnTheServerEachCallIsSentAgainAlone) {
   server_.RefuseBatches();
   server_.Script({HeldUntil(hold_)});
