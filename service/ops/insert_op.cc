@@ -168,6 +168,15 @@ absl::StatusOr<PreparedInsert> PrepareInsert(const OpsContext& context,
                 "\"; every row of an insert must name the same columns"),
             {{"row", absl::StrCat(r)}, {"column", column.name}});
       }
+      if (columns[c] == insert.shape.version_column &&
+          it->second.has_null_value()) {
+        return Error(Reason::kRequestInvalid,
+                     absl::StrCat("row ", r, ": the value of version_column \"",
+                                  column.name, "\" cannot be null"),
+                     {{"table", insert.table->name},
+                      {"column", column.name},
+                      {"row", absl::StrCat(r)}});
+      }
       absl::StatusOr<db::TextParam> text = db::EncodeValue(it->second, column);
       if (!text.ok()) {
         return WithErrorMetadata(

@@ -186,6 +186,16 @@ TEST_F(ErrorsTest, InsertWithBadConflictPolicyOrVersionColumn) {
           "REQUEST_INVALID");
   Refused(InsertOf(table_, {Row(1)}, v1::ON_CONFLICT_DO_UPDATE, "nope"),
           "REQUEST_INVALID");
+  // A version guard without a version, as Update refuses it: a new row
+  // would be written with none, a stored one would always be STALE.
+  Refused(InsertOf(table_, {Row(1, {{"version", Null()}})},
+                   v1::ON_CONFLICT_DO_UPDATE, "version"),
+          "REQUEST_INVALID");
+  Refused(
+      InsertOf(table_,
+               {Row(1, {{"version", Int(2)}}), Row(2, {{"version", Null()}})},
+               v1::ON_CONFLICT_DO_UPDATE, "version"),
+      "REQUEST_INVALID");
 }
 
 TEST_F(ErrorsTest, OversizedInsert) {
