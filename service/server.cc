@@ -9,6 +9,7 @@
 #include <signal.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <optional>
 #include <thread>
 
@@ -21,6 +22,10 @@
 
 namespace idem {
 namespace {
+
+// How long after the shutdown grace the process waits for work stuck on a
+// database that stopped answering, before it ends regardless.
+constexpr absl::Duration kStuckWorkBackstop = absl::Seconds(3);
 
 db::PoolOptions PoolOptionsFrom(const Config& config) {
   db::PoolOptions options;
@@ -337,6 +342,20 @@ void Server::RunUntilSignalled() {
   }
   absl::SleepFor(config_.drain_delay);
   const absl::Time grace_over = absl::Now() + config_.shutdown_grace;
+  // A database that stopped answering (its processes or disk stalled)
+  // returns neither the calls' statements nor the requests that cancel
+  // them, and the steps below would wait for it for ever: a few seconds
+  // after the grace the process ends regardless, as a kill would end it.
+  absl::Notification stopped;
+  std::thread backstop([&stopped, grace_over] {
+    if (!stopped.WaitForNotificationWithDeadline(grace_over +
+                                                 kStuckWorkBackstop)) {
+      log::Error(
+          "stopping with work stuck on the database",
+          {{"after_grace_ms", absl::ToInt64Milliseconds(kStuckWorkBackstop)}});
+      std::_Exit(1);
+    }
+  });
   // When the grace is over, gRPC answers every call still running
   // UNAVAILABLE, and its Shutdown waits for their handlers. What those
   // calls do must then not commit behind their callers' backs (when the
@@ -356,6 +375,8 @@ void Server::RunUntilSignalled() {
   workers_.reset();    // drops what is still queued: its RPC was cancelled
   committer_.reset();  // commits what the workers handed over
   pool_->Close();
+  stopped.Notify();
+  backstop.join();
   log::Info("stopped");
 }
 

@@ -29,6 +29,7 @@
 
 #include "absl/cleanup/cleanup.h"
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "tests/chaos/command.h"
 #include "tests/support/polling.h"
@@ -249,10 +250,21 @@ std::vector<pid_t> PrimaryProcesses(const std::string& checkpointer) {
   return processes;
 }
 
-// A primary that keeps its connections but stops answering (its disk
-// stalled, its processes stopped): no query fails and no TCP timeout fires,
-// yet readiness must turn NOT_SERVING within seconds, and SERVING again
-// once it answers.
+// Stops the primary's processes (SIGSTOP): it keeps its connections but
+// answers nothing, as on a stalled disk. No query fails and no TCP timeout
+// fires. Returns the processes, for Thaw.
+std::vector<pid_t> FreezePrimary(const std::string& checkpointer) {
+  const std::vector<pid_t> frozen = PrimaryProcesses(checkpointer);
+  for (pid_t pid : frozen) kill(pid, SIGSTOP);
+  return frozen;
+}
+
+void Thaw(const std::vector<pid_t>& frozen) {
+  for (pid_t pid : frozen) kill(pid, SIGCONT);
+}
+
+// A primary that keeps its connections but stops answering: readiness must
+// turn NOT_SERVING within seconds, and SERVING again once it answers.
 TEST_F(DbFailoverTest, ADatabaseThatStopsAnsweringIsNotReady) {
   EventuallyOk("stalled-before");
   auto health = grpc::health::v1::Health::NewStub(server_->Channel());
@@ -269,13 +281,9 @@ TEST_F(DbFailoverTest, ADatabaseThatStopsAnsweringIsNotReady) {
         return status() == grpc::health::v1::HealthCheckResponse::SERVING;
       },
       seconds(10)));
-  const std::vector<pid_t> frozen =
-      PrimaryProcesses(Sql("SELECT pid FROM pg_stat_activity "
-                           "WHERE backend_type = 'checkpointer'"));
-  for (pid_t pid : frozen) kill(pid, SIGSTOP);
-  auto thaw = absl::MakeCleanup([&] {
-    for (pid_t pid : frozen) kill(pid, SIGCONT);
-  });
+  const std::vector<pid_t> frozen = FreezePrimary(Sql(
+      "SELECT pid FROM pg_stat_activity WHERE backend_type = 'checkpointer'"));
+  auto thaw = absl::MakeCleanup([&] { Thaw(frozen); });
   EXPECT_TRUE(testing::Eventually(
       [&] {
         return status() == grpc::health::v1::HealthCheckResponse::NOT_SERVING;
@@ -287,6 +295,40 @@ TEST_F(DbFailoverTest, ADatabaseThatStopsAnsweringIsNotReady) {
         return status() == grpc::health::v1::HealthCheckResponse::SERVING;
       },
       seconds(30)));
+}
+
+// SIGTERM must end the server soon after its grace even when the database
+// stopped answering with a call in flight: then neither the call's
+// statement nor the request that cancels it ever returns.
+TEST_F(DbFailoverTest, ADatabaseThatStopsAnsweringDoesNotHoldUpShutdown) {
+  testing::ServerProcess::Options options;
+  options.env = {{"IDEM_DATABASE_URL", *url_},
+                 {"IDEM_TABLES", "counters"},
+                 {"IDEM_SHUTDOWN_GRACE", "1s"}};
+  std::unique_ptr<testing::ServerProcess> server =
+      testing::ServerProcess::Start(options);
+  auto increment = [&] {
+    const v1::UpdateRequest request = IncrementOf("unused").update();
+    v1::UpdateResponse response;
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() + seconds(30));
+    return server->Stub()->Update(&context, request, &response);
+  };
+  ASSERT_TRUE(
+      testing::Eventually([&] { return increment().ok(); }, seconds(20)));
+  const std::vector<pid_t> frozen = FreezePrimary(Sql(
+      "SELECT pid FROM pg_stat_activity WHERE backend_type = 'checkpointer'"));
+  auto thaw = absl::MakeCleanup([&] { Thaw(frozen); });
+  std::thread call(increment);
+  absl::SleepFor(absl::Milliseconds(500));  // it waits on the database
+  server->Signal(SIGTERM);
+  EXPECT_TRUE(
+      testing::Eventually([&] { return !server->Running(); }, seconds(20)))
+      << server->Log();
+  if (server->Running()) server->Signal(SIGKILL);
+  EXPECT_NE(server->Log().find("stuck"), std::string::npos) << server->Log();
+  std::move(thaw).Invoke();
+  call.join();
 }
 
 TEST_F(DbFailoverTest, CommitTheStandbyNeverConfirmedIsInDoubtNotAcknowledged) {

@@ -602,11 +602,12 @@ function checkIdem(objs) {
     if (!claimed.has(pvc.metadata.name)) problem(id(pvc), "is not IDEM_STORAGE_ROOT's volume: nothing uses it");
   }
 
-  // Drain: SIGTERM -> NOT_SERVING, serve IDEM_DRAIN_DELAY, finish within IDEM_SHUTDOWN_GRACE.
-  const drain = seconds(setting("IDEM_DRAIN_DELAY")) + seconds(setting("IDEM_SHUTDOWN_GRACE"));
+  // Drain: SIGTERM -> NOT_SERVING, serve IDEM_DRAIN_DELAY, finish within IDEM_SHUTDOWN_GRACE,
+  // and 3 s more when the database stopped answering (the server's backstop).
+  const drain = seconds(setting("IDEM_DRAIN_DELAY")) + seconds(setting("IDEM_SHUTDOWN_GRACE")) + 3;
   if (Number.isNaN(drain)) problem(dw, "IDEM_DRAIN_DELAY or IDEM_SHUTDOWN_GRACE is not a duration");
   const grace = pod.terminationGracePeriodSeconds ?? 30;
-  if (!(grace > drain)) problem(dw, `terminationGracePeriodSeconds ${grace} must exceed drain delay + shutdown grace (${drain}s)`);
+  if (!(grace > drain)) problem(dw, `terminationGracePeriodSeconds ${grace} must exceed drain delay + shutdown grace + 3 s (${drain}s)`);
   if (config.IDEM_MAX_CONNECTION_AGE && Number.isNaN(seconds(config.IDEM_MAX_CONNECTION_AGE))) problem(dw, "IDEM_MAX_CONNECTION_AGE is not a duration");
   if (config.IDEM_KEY_RETENTION && Number.isNaN(seconds(config.IDEM_KEY_RETENTION))) problem(dw, "IDEM_KEY_RETENTION is not a duration");
 
