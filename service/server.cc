@@ -27,6 +27,9 @@ namespace {
 // database that stopped answering, before it ends regardless.
 constexpr absl::Duration kStuckWorkBackstop = absl::Seconds(3);
 
+// How soon a table's changed definition reaches the statements.
+constexpr absl::Duration kCatalogRefreshInterval = absl::Seconds(2);
+
 db::PoolOptions PoolOptionsFrom(const Config& config) {
   db::PoolOptions options;
   options.url = config.database_url;
@@ -320,6 +323,8 @@ void Server::StartBackgroundWork() {
         metrics->RecordKeys(pass.keys.in_flight, pass.keys.finished,
                             pass.keys.expired);
       });
+  catalog_refresher_ =
+      std::make_unique<CatalogRefresher>(*catalog_, kCatalogRefreshInterval);
 }
 
 void Server::RunUntilSignalled() {
@@ -334,6 +339,7 @@ void Server::RunUntilSignalled() {
                           absl::ToInt64Milliseconds(config_.drain_delay)}});
   health_monitor_.reset();
   reaper_.reset();
+  catalog_refresher_.reset();
   // NOT_SERVING for good, so that endpoints drop this replica while it
   // still serves the calls that arrive meanwhile.
   grpc_server_->GetHealthCheckService()->Shutdown();

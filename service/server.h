@@ -10,6 +10,7 @@
 #include "service/api/idem_service.h"
 #include "service/api/worker_pool.h"
 #include "service/auth/authenticator.h"
+#include "service/catalog_refresher.h"
 #include "service/config.h"
 #include "service/db/catalog.h"
 #include "service/db/connection_pool.h"
@@ -76,6 +77,7 @@ class Server {
   std::vector<grpc::HealthCheckServiceInterface*> health_services_;
   std::unique_ptr<HealthMonitor> health_monitor_;
   std::unique_ptr<keys::KeyReaper> reaper_;
+  std::unique_ptr<CatalogRefresher> catalog_refresher_;
 };
 
 // Blocks SIGTERM and SIGINT in the calling thread and every thread it

@@ -9,7 +9,7 @@ namespace idem::db {
 namespace {
 
 constexpr char kRelationSql[] = R"sql(
-SELECT c.oid, n.nspname, c.relname
+SELECT c.oid, n.nspname, c.relname, c.relkind = 'p'
 FROM pg_catalog.pg_class c
 JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
 WHERE c.oid = pg_catalog.to_regclass($1) AND c.relkind IN ('r', 'p')
@@ -36,13 +36,17 @@ WHERE a.attrelid = $1 AND a.attnum > 0 AND NOT a.attisdropped
 ORDER BY a.attnum
 )sql";
 
+// The key's columns, not those it only INCLUDEs (past indnkeyatts), and
+// whether it is DEFERRABLE.
 constexpr char kPrimaryKeySql[] = R"sql(
-SELECT a.attname
+SELECT a.attname, con.condeferrable
 FROM pg_catalog.pg_index i
 CROSS JOIN LATERAL unnest(i.indkey) WITH ORDINALITY AS k(attnum, position)
 JOIN pg_catalog.pg_attribute a
   ON a.attrelid = i.indrelid AND a.attnum = k.attnum
-WHERE i.indrelid = $1 AND i.indisprimary
+JOIN pg_catalog.pg_constraint con
+  ON con.conindid = i.indexrelid AND con.contype = 'p'
+WHERE i.indrelid = $1 AND i.indisprimary AND k.position <= i.indnkeyatts
 ORDER BY k.position
 )sql";
 
@@ -65,6 +69,21 @@ bool Table::IsKeyColumn(size_t index) const {
     if (k == index) return true;
   }
   return false;
+}
+
+bool operator==(const Column& a, const Column& b) {
+  return a.name == b.name && a.type == b.type &&
+         a.unmodified_type == b.unmodified_type &&
+         a.declared_type == b.declared_type && a.type_name == b.type_name &&
+         a.category == b.category && a.not_null == b.not_null &&
+         a.generated == b.generated;
+}
+
+bool operator==(const Table& a, const Table& b) {
+  return a.name == b.name && a.sql_name == b.sql_name &&
+         a.columns == b.columns && a.primary_key == b.primary_key &&
+         a.primary_key_deferrable == b.primary_key_deferrable &&
+         a.partitioned == b.partitioned;
 }
 
 Catalog::Catalog(ConnectionPool& pool, std::vector<std::string> allowed_tables)
@@ -164,9 +183,46 @@ absl::StatusOr<std::shared_ptr<const Table>> Catalog::Reload(
   return LoadEntry(*entry);
 }
 
+std::vector<std::string> Catalog::RefreshLoaded() {
+  std::vector<std::pair<std::string, std::shared_ptr<const Table>>> loaded;
+  {
+    absl::ReaderMutexLock lock(&mu_);
+    loaded.assign(tables_.begin(), tables_.end());
+  }
+  std::vector<std::string> changed;
+  for (const auto& [entry, table] : loaded) {
+    absl::StatusOr<std::shared_ptr<const Table>> now = ReadEntry(entry);
+    const bool gone =
+        !now.ok() && now.status().code() == absl::StatusCode::kNotFound;
+    if (!now.ok() && !gone) continue;  // unreadable now: try again later
+    if (!gone && **now == *table) continue;
+    absl::MutexLock lock(&mu_);
+    auto it = tables_.find(entry);
+    // A request reloaded it meanwhile, with what is newer than this read.
+    if (it == tables_.end() || it->second != table) continue;
+    if (gone) {
+      tables_.erase(it);
+    } else {
+      it->second = *now;
+    }
+    changed.push_back(entry);
+  }
+  return changed;
+}
+
 absl::StatusOr<std::shared_ptr<const Table>> Catalog::LoadEntry(
     const std::string& entry) {
-  absl::StatusOr<std::shared_ptr<const Table>> loaded = RunInTransaction(
+  absl::StatusOr<std::shared_ptr<const Table>> loaded = ReadEntry(entry);
+  if (loaded.ok()) {
+    absl::MutexLock lock(&mu_);
+    tables_[entry] = *loaded;
+  }
+  return loaded;
+}
+
+absl::StatusOr<std::shared_ptr<const Table>> Catalog::ReadEntry(
+    const std::string& entry) {
+  return RunInTransaction(
       pool_,
       [&](Transaction& txn) -> absl::StatusOr<std::shared_ptr<const Table>> {
         pqxx::result relation = txn.ExecUnprepared(kRelationSql, {entry});
@@ -182,6 +238,7 @@ absl::StatusOr<std::shared_ptr<const Table>> Catalog::LoadEntry(
         table->sql_name =
             absl::StrCat(QuoteIdentifier(relation[0][1].c_str()), ".",
                          QuoteIdentifier(relation[0][2].c_str()));
+        table->partitioned = relation[0][3].as<bool>();
         for (const pqxx::row& row :
              txn.ExecUnprepared(kColumnsSql, {std::to_string(oid)})) {
           Column column;
@@ -198,14 +255,10 @@ absl::StatusOr<std::shared_ptr<const Table>> Catalog::LoadEntry(
         for (const pqxx::row& row :
              txn.ExecUnprepared(kPrimaryKeySql, {std::to_string(oid)})) {
           table->primary_key.push_back(*table->FindColumn(row[0].c_str()));
+          table->primary_key_deferrable = row[1].as<bool>();
         }
         return std::shared_ptr<const Table>(std::move(table));
       });
-  if (loaded.ok()) {
-    absl::MutexLock lock(&mu_);
-    tables_[entry] = *loaded;
-  }
-  return loaded;
 }
 
 }  // namespace idem::db

@@ -37,6 +37,8 @@ struct Column {
   // GENERATED ALWAYS (a stored expression, or an identity column that
   // takes no value but its own): never written by idem.
   bool generated = false;
+
+  friend bool operator==(const Column& a, const Column& b);
 };
 
 // An allow-listed table as the catalog described it when it was loaded.
@@ -45,10 +47,18 @@ struct Table {
   std::string sql_name;  // "schema"."name", for statements
   std::vector<Column> columns;
   std::vector<size_t> primary_key;  // indexes into columns, in key order
+  // INSERT ... ON CONFLICT cannot use a DEFERRABLE key as its arbiter.
+  bool primary_key_deferrable = false;
+  // A partitioned table shows no xmax, which tells an inserted row from an
+  // updated one.
+  bool partitioned = false;
 
   // Index of the column called `name`, if any.
   std::optional<size_t> FindColumn(absl::string_view column) const;
   bool IsKeyColumn(size_t index) const;
+
+  // Equal when every statement built for one fits the other.
+  friend bool operator==(const Table& a, const Table& b);
 };
 
 // The shapes of the allow-listed tables. Loaded at start and
@@ -75,6 +85,13 @@ class Catalog {
   // Reloads `table` after a request found the catalog out of date.
   absl::StatusOr<std::shared_ptr<const Table>> Reload(const Table& table);
 
+  // Reads every loaded table again and replaces those whose definition
+  // changed since (a column's type or nullability, the primary key, a
+  // column added or dropped), or drops them when they are gone; returns
+  // their allow-list entries. Tables that did not change keep their
+  // objects, so that the statements built for them stay cached.
+  std::vector<std::string> RefreshLoaded();
+
  private:
   // The allow-list entry a request names, if any, and its table when
   // loaded.
@@ -87,6 +104,9 @@ class Catalog {
   std::optional<std::string> MatchEntry(absl::string_view requested) const
       ABSL_SHARED_LOCKS_REQUIRED(mu_);
   absl::StatusOr<std::shared_ptr<const Table>> LoadEntry(
+      const std::string& entry);
+  // The table `entry` names, as the database now defines it.
+  absl::StatusOr<std::shared_ptr<const Table>> ReadEntry(
       const std::string& entry);
   // Loads the allow-listed tables not loaded yet; true when any now is.
   // Runs only when a request names no known table.

@@ -46,6 +46,15 @@ bool ServerCannotServe(absl::string_view state) {
          state == "57P03" || state == kReadOnly;
 }
 
+// A table's definition changed under a statement prepared on the session
+// (the columns it returns), which PostgreSQL then refuses to run: the
+// session's statements are outdated, not the call, and a fresh session
+// prepares them again.
+bool PlanOutdated(absl::string_view state, absl::string_view message) {
+  return state == "0A000" &&
+         absl::StrContains(message, "cached plan must not change result type");
+}
+
 absl::Status FromSqlState(const std::string& state, const std::string& text) {
   absl::string_view cls = absl::string_view(state).substr(0, 2);
   if (state == "53100") {
@@ -104,6 +113,11 @@ absl::Status FromSqlState(const std::string& state, const std::string& text) {
   // mismatches (42804): a value of the request is wrong.
   if (cls == "22" || cls == "23" || state == "42804") {
     return Error(Reason::kValueInvalid, text);
+  }
+  if (PlanOutdated(state, text)) {
+    return Error(Reason::kDatabaseUnavailable,
+                 "the table's definition changed under a prepared statement; "
+                 "retry");
   }
   if (state == "0A000") return Error(Reason::kRequestInvalid, text);
   return absl::InternalError(absl::StrCat("database error ", state));
@@ -169,7 +183,8 @@ bool SessionUnusableAfter(const std::exception& error) {
     return true;
   }
   const auto* sql = dynamic_cast<const pqxx::sql_error*>(&error);
-  return sql != nullptr && ServerCannotServe(sql->sqlstate());
+  return sql != nullptr && (ServerCannotServe(sql->sqlstate()) ||
+                            PlanOutdated(sql->sqlstate(), sql->what()));
 }
 
 bool IsTransient(const absl::Status& status) {

@@ -28,16 +28,32 @@ std::string InputCte(const InsertShape& shape) {
                       ", ord))");
 }
 
-// Join condition of `other` (with table column names) to input's key.
-std::string KeyMatch(const InsertShape& shape, const std::string& other) {
+// Join condition of `other` to input's key: `other` has the table's column
+// names, or, with `by_alias`, input's positional aliases.
+std::string KeyMatch(const InsertShape& shape, const std::string& other,
+                     bool by_alias = false) {
   std::vector<std::string> terms;
   for (size_t i = 0; i < shape.columns.size(); ++i) {
     if (!shape.table->IsKeyColumn(shape.columns[i])) continue;
     const Column& column = shape.table->columns[shape.columns[i]];
-    terms.push_back(absl::StrCat(other, ".", QuoteIdentifier(column.name),
-                                 " = input.", Alias(i)));
+    terms.push_back(absl::StrCat(
+        other, ".", by_alias ? Alias(i) : QuoteIdentifier(column.name),
+        " = input.", Alias(i)));
   }
   return absl::StrJoin(terms, " AND ");
+}
+
+// The written rows' keys under input's aliases, so that no column name of
+// the table meets the statement's own ("fresh").
+std::string WrittenKeys(const InsertShape& shape) {
+  std::vector<std::string> keys;
+  for (size_t i = 0; i < shape.columns.size(); ++i) {
+    if (!shape.table->IsKeyColumn(shape.columns[i])) continue;
+    keys.push_back(absl::StrCat(
+        "t.", QuoteIdentifier(shape.table->columns[shape.columns[i]].name),
+        " AS ", Alias(i)));
+  }
+  return absl::StrJoin(keys, ", ");
 }
 
 // True when `stored` already holds every non-key value of the input row.
@@ -84,7 +100,7 @@ std::string ConflictAction(const InsertShape& shape) {
     sets.push_back(absl::StrCat(name, " = EXCLUDED.", name));
     equal.push_back(EqualExpr(column, "t." + name, "EXCLUDED." + name));
   }
-  if (!shape.do_update || sets.empty()) return "DO NOTHING";
+  if (!MayUpdate(shape)) return "DO NOTHING";
   std::string guard;
   if (shape.version_column.has_value()) {
     std::string v =
@@ -98,6 +114,14 @@ std::string ConflictAction(const InsertShape& shape) {
 }
 
 }  // namespace
+
+bool MayUpdate(const InsertShape& shape) {
+  if (!shape.do_update) return false;
+  for (size_t index : shape.columns) {
+    if (!shape.table->IsKeyColumn(index)) return true;
+  }
+  return false;
+}
 
 bool operator==(const InsertShape& a, const InsertShape& b) {
   return a.table == b.table && a.columns == b.columns &&
@@ -126,17 +150,21 @@ InsertSql BuildInsertSql(const InsertShape& shape) {
   // rows it did not write are left at 0 and classified by a statement of
   // their own, which sees that version (the write holds its lock).
   const std::string not_written = shape.do_update ? "0" : StoredOutcome(shape);
+  // A row that may have been updated tells it by its xmax (0 when the
+  // statement inserted it), which a partitioned table does not show: ShapeOf
+  // sends no update there. Without one, every written row is new.
+  const std::string fresh = MayUpdate(shape) ? "(t.xmax = 0)" : "TRUE";
   sql.write = absl::StrCat(
       "WITH ", InputCte(shape), ", written AS (INSERT INTO ", table.sql_name,
       " AS t (", absl::StrJoin(names, ", "), ") SELECT ",
       absl::StrJoin(aliases, ", "), " FROM input ORDER BY ord ON CONFLICT (",
       absl::StrJoin(keys, ", "), ") ", ConflictAction(shape), " RETURNING ",
-      absl::StrJoin(keys, ", "), ", (t.xmax = 0) AS fresh) ",
+      WrittenKeys(shape), ", ", fresh, " AS fresh) ",
       "SELECT input.ord, CASE WHEN written.fresh THEN ",
       v1::ROW_OUTCOME_INSERTED, " WHEN written.fresh IS NOT NULL THEN ",
       v1::ROW_OUTCOME_UPDATED, " ELSE ", not_written, " END, ", same_key,
-      " FROM input LEFT JOIN written ON ", KeyMatch(shape, "written"),
-      " ORDER BY input.ord");
+      " FROM input LEFT JOIN written ON ",
+      KeyMatch(shape, "written", /*by_alias=*/true), " ORDER BY input.ord");
   sql.classify = absl::StrCat("WITH ", InputCte(shape), " SELECT input.ord, ",
                               StoredOutcome(shape), ", ", same_key,
                               " FROM input ORDER BY input.ord");

@@ -24,6 +24,10 @@ struct InsertShape {
 // their rows can go in one statement.
 bool operator==(const InsertShape& a, const InsertShape& b);
 
+// Whether a conflicting row may be updated: DO_UPDATE with a column that is
+// not part of the key (DO_UPDATE of key columns alone does nothing).
+bool MayUpdate(const InsertShape& shape);
+
 template <typename H>
 H AbslHashValue(H hash, const InsertShape& shape) {
   return H::combine(std::move(hash), shape.table, shape.columns,

@@ -37,6 +37,15 @@ absl::StatusOr<db::InsertShape> ShapeOf(const db::Table& table,
                      " has no primary key, so a repeated insert "
                      "cannot be recognised"));
   }
+  if (table.primary_key_deferrable) {
+    return WithErrorMetadata(
+        absl::FailedPreconditionError(absl::StrCat(
+            "table ", table.name,
+            " has a DEFERRABLE primary key, which PostgreSQL cannot check "
+            "conflicts against; make it NOT DEFERRABLE to insert through "
+            "idem")),
+        "table", table.name);
+  }
   for (const auto& [name, value] : request.rows(0).columns()) {
     absl::StatusOr<size_t> index = WritableColumn(table, name);
     if (!index.ok()) return index.status();
@@ -73,6 +82,15 @@ absl::StatusOr<db::InsertShape> ShapeOf(const db::Table& table,
       return Error(
           Reason::kRequestInvalid,
           absl::StrCat("unknown on_conflict value ", request.on_conflict()));
+  }
+  if (table.partitioned && db::MayUpdate(shape)) {
+    return WithErrorMetadata(
+        absl::FailedPreconditionError(absl::StrCat(
+            "table ", table.name,
+            " is partitioned, where an upsert (ON_CONFLICT_DO_UPDATE) cannot "
+            "tell an inserted row from an updated one; use "
+            "ON_CONFLICT_DO_NOTHING, or Update")),
+        "table", table.name);
   }
   if (!request.version_column().empty()) {
     if (!shape.do_update) {

@@ -11,7 +11,8 @@
 namespace idem::testing {
 
 // A primary key the outcome tests run on: a single bigint, a composite
-// (text, integer) and a single text key.
+// (text, integer), a single text key, a key that covers a non-key column
+// (INCLUDE), and a key column named as the statements' own names are.
 struct KeyShape {
   std::string name;
   // Column definitions of the key and the PRIMARY KEY column list.
@@ -20,10 +21,13 @@ struct KeyShape {
   // The key of row number `n`, as request values and as an SQL condition.
   std::function<Columns(int n)> key;
   std::function<std::string(int n)> where;
+  // Columns of `rest` the key's index also holds (INCLUDE), if any.
+  std::string included = "";
 
   // Table definition: the key columns, then `rest`, then the primary key.
   std::string Definition(const std::string& rest) const {
-    return columns + ", " + rest + ", PRIMARY KEY (" + primary_key + ")";
+    return columns + ", " + rest + ", PRIMARY KEY (" + primary_key + ")" +
+           (included.empty() ? "" : " INCLUDE (" + included + ")");
   }
 };
 
@@ -48,6 +52,16 @@ inline std::vector<KeyShape> AllKeyShapes() {
          return Columns{{"code", Str(text(n))}};
        },
        [=](int n) { return "code = '" + text(n) + "'"; }},
+      {"CoveringKey", "id bigint", "id",
+       [](int n) {
+         return Columns{{"id", Int(n)}};
+       },
+       [](int n) { return "id = " + std::to_string(n); }, "name"},
+      {"KeyNamedFresh", "fresh bigint", "fresh",
+       [](int n) {
+         return Columns{{"fresh", Int(n)}};
+       },
+       [](int n) { return "fresh = " + std::to_string(n); }},
   };
 }
 

@@ -1,0 +1,130 @@
+// Tables whose shape the outcome tests' key shapes do not cover: a
+// partitioned table, a primary key that INSERT ... ON CONFLICT cannot use
+// (DEFERRABLE), and tables altered while the server runs.
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <string>
+
+#include "tests/integration/harness.h"
+#include "tests/support/polling.h"
+
+namespace idem::testing {
+namespace {
+
+constexpr v1::RowOutcome kInserted = v1::ROW_OUTCOME_INSERTED;
+constexpr v1::RowOutcome kDuplicate = v1::ROW_OUTCOME_DUPLICATE;
+constexpr v1::RowOutcome kConflict = v1::ROW_OUTCOME_CONFLICT;
+
+class TableShapesTest : public IntegrationTest {
+ protected:
+  static Columns Row(int id, const std::string& name) {
+    return {{"id", Int(id)}, {"name", Str(name)}};
+  }
+};
+
+// A partitioned table (as time-series and multi-tenant tables often are)
+// takes DO_NOTHING inserts, keyed and not, and `returning`. DO_UPDATE must
+// tell an inserted row from an updated one, which PostgreSQL does not show
+// for a partitioned table: it is refused, and nothing is written.
+TEST_F(TableShapesTest, APartitionedTableTakesInsertsButNotDoUpdate) {
+  const std::string table = ReserveTable();
+  db().Exec("CREATE TABLE " + table +
+            " (id bigint PRIMARY KEY, name text) PARTITION BY HASH (id)");
+  for (int remainder : {0, 1}) {
+    db().Exec("CREATE TABLE " + table + "_p" + std::to_string(remainder) +
+              " PARTITION OF " + table +
+              " FOR VALUES WITH (MODULUS 2, REMAINDER " +
+              std::to_string(remainder) + ")");
+  }
+  ExpectOutcomes(InsertOk(InsertOf(table, {Row(1, "a"), Row(2, "b")})),
+                 {kInserted, kInserted});
+  v1::InsertRequest again =
+      InsertOf(table, {Row(2, "changed"), Row(1, "a"), Row(3, "c")},
+               v1::ON_CONFLICT_DO_NOTHING);
+  again.add_returning("name");
+  const v1::InsertResponse response = InsertOk(again);
+  ExpectOutcomes(response, {kConflict, kDuplicate, kInserted});
+  ASSERT_EQ(response.returned_size(), 3);
+  EXPECT_EQ(response.returned(0).columns().at("name").string_value(), "b");
+
+  v1::KeyedCallRequest keyed;
+  keyed.set_idempotency_key(TestDatabase::UniqueName("partitioned"));
+  *keyed.mutable_insert() = InsertOf(table, {Row(4, "d")});
+  for (bool replayed : {false, true}) {
+    v1::KeyedCallResponse answer;
+    grpc::ClientContext context;
+    const grpc::Status status =
+        server().Stub()->KeyedCall(&context, keyed, &answer);
+    ASSERT_TRUE(status.ok()) << status.error_message();
+    EXPECT_EQ(answer.replayed(), replayed);
+    ExpectOutcomes(answer.insert(), {kInserted});
+  }
+  EXPECT_EQ(db().Scalar("SELECT count(*) FROM " + table), "4");
+
+  ExpectInsertRefused(
+      InsertOf(table, {Row(1, "new"), Row(5, "e")}, v1::ON_CONFLICT_DO_UPDATE),
+      grpc::StatusCode::FAILED_PRECONDITION, {table});
+}
+
+// ON CONFLICT cannot use a DEFERRABLE primary key: a plain refusal that
+// says so, not INTERNAL.
+TEST_F(TableShapesTest, ADeferrablePrimaryKeyIsRefusedForInsert) {
+  const std::string table =
+      CreateTable("id bigint, name text, PRIMARY KEY (id) DEFERRABLE");
+  ExpectInsertRefused(InsertOf(table, {Row(1, "a")}),
+                      grpc::StatusCode::FAILED_PRECONDITION, {table});
+}
+
+// A migration that widens a column while the server runs: values must
+// reach the table as the new type takes them, not cast to the old one
+// (numeric(10,2) would store 1.2345 as 1.23), within seconds.
+TEST_F(TableShapesTest, AColumnWidenedWhileServingTakesWiderValues) {
+  const std::string table =
+      CreateTable("id bigint PRIMARY KEY, amount numeric(10,2)");
+  InsertOk(InsertOf(table, {{{"id", Int(0)}, {"amount", Str("1.23")}}}));
+  db().Exec("ALTER TABLE " + table + " ALTER COLUMN amount TYPE numeric(12,4)");
+  int id = 0;
+  EXPECT_TRUE(Eventually(
+      [&] {
+        ++id;
+        InsertOk(
+            InsertOf(table, {{{"id", Int(id)}, {"amount", Str("1.2345")}}}));
+        return db().Scalar("SELECT amount::text FROM " + table +
+                           " WHERE id = " + std::to_string(id)) == "1.2345";
+      },
+      std::chrono::seconds(15)));
+}
+
+// A column returned by `returning` whose type changed: PostgreSQL refuses
+// to run a statement prepared before with the old result type. That is
+// the session's, not the call's: a retry runs, and nothing is refused for
+// good.
+TEST_F(TableShapesTest, AReturnedColumnRetypedWhileServingIsReturnedAgain) {
+  const std::string table =
+      CreateTable("id bigint PRIMARY KEY, code varchar(4)");
+  auto insert = [&](int id) {
+    v1::InsertRequest request =
+        InsertOf(table, {{{"id", Int(id)}, {"code", Str("abc")}}});
+    request.add_returning("code");
+    v1::InsertResponse response;
+    return Insert(request, &response);
+  };
+  // Every session of the server prepares the statement.
+  for (int id = 0; id < 20; ++id) ASSERT_TRUE(insert(id).ok());
+  db().Exec("ALTER TABLE " + table + " ALTER COLUMN code TYPE varchar(8)");
+  int id = 100;
+  grpc::Status status;
+  EXPECT_TRUE(Eventually(
+      [&] {
+        status = insert(++id);
+        EXPECT_TRUE(status.ok() ||
+                    status.error_code() == grpc::StatusCode::UNAVAILABLE)
+            << status.error_code() << " " << status.error_message();
+        return status.ok();
+      },
+      std::chrono::seconds(15)));
+}
+
+}  // namespace
+}  // namespace idem::testing
