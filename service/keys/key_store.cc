@@ -1,5 +1,6 @@
 #include "service/keys/key_store.h"
 
+#include <algorithm>
 #include <pqxx/binarystring>
 #include <utility>
 
@@ -22,19 +23,24 @@ constexpr int kDone = 2;
 // table was empty never reads the tenant's keys through the index and
 // filters them (every live key of the tenant, once the table has grown).
 // Whether a record has expired is a column, not a condition, for the same
-// reason: on a condition the expiry index would serve.
+// reason: on a condition the expiry index would serve. "Now" is the moment
+// of the read (clock_timestamp), not the transaction's start (now()): a
+// batch's transaction may have waited seconds behind a row lock, and an
+// answer that expired meanwhile (cut to a tombstone by the reaper since)
+// must not read as live.
 constexpr char kLookupSql[] = R"sql(
 SELECT k.fingerprint, k.state, k.status_code, k.status_message, k.response,
        (extract(epoch FROM k.first_executed_at) * 1000000)::bigint,
-       (extract(epoch FROM k.lease_expires_at - now()) * 1000)::bigint,
+       (extract(epoch FROM k.lease_expires_at - moment.at) * 1000)::bigint,
        k.idempotency_key,
-       (extract(epoch FROM k.expires_at - now()) * 1000)::bigint,
-       k.expires_at > now(), k.status_details,
+       (extract(epoch FROM k.expires_at - moment.at) * 1000)::bigint,
+       k.expires_at > moment.at, k.status_details,
        (extract(epoch FROM k.expires_at) * 1000000)::bigint,
-       k.tombstone_until > now(),
+       k.tombstone_until > moment.at,
        (extract(epoch FROM k.lease_expires_at) * 1000000)::bigint,
        (extract(epoch FROM k.tombstone_until) * 1000000)::bigint
-FROM unnest($2::text[]) AS wanted(idempotency_key)
+FROM (SELECT clock_timestamp() AS at) AS moment
+CROSS JOIN unnest($2::text[]) AS wanted(idempotency_key)
 CROSS JOIN LATERAL (
   SELECT * FROM idem.idempotency_keys
   WHERE tenant = $1 AND idempotency_key = wanted.idempotency_key
@@ -66,15 +72,17 @@ enum LookupColumn {
 // DO UPDATE. A leased claim lives at least as long as its lease (Renew keeps
 // it so), whatever the call's retention: it must never expire, be taken or
 // be reaped while its run renews it; and a claim over an old record keeps
-// none of its tombstone.
+// none of its tombstone. "Now" is the moment of the claim, as in
+// kLookupSql: a record that expired while the transaction ran is taken.
 constexpr char kClaimSql[] = R"sql(
 INSERT INTO idem.idempotency_keys AS k
   (tenant, idempotency_key, fingerprint, state, first_executed_at,
    last_seen_at, lease_expires_at, lease_owner, expires_at)
-SELECT c.tenant, c.idempotency_key, decode(c.fingerprint, 'hex'), 1, now(),
-       now(), now() + $5::interval, $6::bytea,
-       greatest(now() + c.retention, now() + $5::interval)
-FROM unnest($1::text[], $2::text[], $3::text[], $4::interval[])
+SELECT c.tenant, c.idempotency_key, decode(c.fingerprint, 'hex'), 1,
+       moment.at, moment.at, moment.at + $5::interval, $6::bytea,
+       greatest(moment.at + c.retention, moment.at + $5::interval)
+FROM (SELECT clock_timestamp() AS at) AS moment
+CROSS JOIN unnest($1::text[], $2::text[], $3::text[], $4::interval[])
   AS c(tenant, idempotency_key, fingerprint, retention)
 ORDER BY c.tenant, c.idempotency_key
 ON CONFLICT (tenant, idempotency_key) DO UPDATE SET
@@ -229,7 +237,9 @@ std::vector<db::TextParam> CompletionParams(
     keys.push_back(claim.id.key);
     fingerprints.push_back(Hex(claim.fingerprint));
     codes.push_back(absl::StrCat(static_cast<int>(completion.status.code())));
-    retentions.push_back(Interval(claim.retention));
+    retentions.push_back(Interval(completion.kept > absl::ZeroDuration()
+                                      ? completion.kept
+                                      : claim.retention));
     if (completion.status.ok()) {
       messages.push_back(std::nullopt);
       bodies.push_back(Hex(completion.response));
@@ -386,6 +396,12 @@ Forgotten KeyStore::Forget(db::Transaction& txn, const KeyId& id) const {
   if (held.empty() || held[0][0].is_null()) return Forgotten::kAbsent;
   if (held[0][0].as<int>() != kDone) return Forgotten::kInFlight;
   return held[0][1].as<bool>() ? Forgotten::kForgotten : Forgotten::kAbsent;
+}
+
+absl::Duration AnswerKept(absl::Duration retention,
+                          absl::Time first_executed_at,
+                          absl::Time finished_at) {
+  return std::max(retention, finished_at - first_executed_at + retention / 2);
 }
 
 std::string ForgetPayload(const KeyId& id) {

@@ -51,7 +51,18 @@ struct KeyCompletion {
   absl::Status status;
   std::string response;
   const std::string* owner = nullptr;
+  // How long after the call's first execution its answer is kept
+  // (AnswerKept); zero: the claim's retention.
+  absl::Duration kept = absl::ZeroDuration();
 };
+
+// How long after its first execution a call's answer is kept: its
+// retention, and at least half of it after the call finished, so that a
+// call that ran longer than that (a large CopyFile, a long wait behind a
+// row lock) does not answer with an answer already expired, which the
+// caller's retry would find gone.
+absl::Duration AnswerKept(absl::Duration retention,
+                          absl::Time first_executed_at, absl::Time finished_at);
 
 // A fresh owner token for a leased claim.
 std::string NewLeaseOwner();

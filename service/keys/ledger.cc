@@ -56,17 +56,18 @@ std::optional<Answer> AnswerOf(const StoredCall& stored,
   return answer;
 }
 
-// The record of a call finished now under `claim`: what the cache keeps.
+// The record of a call finished now under `claim`, its answer kept `kept`
+// after `first_executed_at`: what the cache keeps.
 StoredCall FinishedRecord(const KeyClaim& claim, absl::Status status,
                           std::string response, absl::Time first_executed_at,
-                          absl::Time now) {
+                          absl::Duration kept, absl::Time now) {
   StoredCall record;
   record.fingerprint = claim.fingerprint;
   record.done = true;
   record.status = std::move(status);
   record.response = std::move(response);
   record.first_executed_at = first_executed_at;
-  record.expires_at = first_executed_at + claim.retention;
+  record.expires_at = first_executed_at + kept;
   record.expires_in = record.expires_at - now;
   return record;
 }
@@ -74,9 +75,9 @@ StoredCall FinishedRecord(const KeyClaim& claim, absl::Status status,
 // The answer's own times: when the call first ran and until when its
 // answer is kept.
 void Stamp(v1::KeyedCallResponse& response, absl::Time first_executed_at,
-           absl::Duration retention) {
+           absl::Duration kept) {
   *response.mutable_first_executed_at() = ToTimestamp(first_executed_at);
-  *response.mutable_expires_at() = ToTimestamp(first_executed_at + retention);
+  *response.mutable_expires_at() = ToTimestamp(first_executed_at + kept);
 }
 
 }  // namespace
@@ -139,14 +140,17 @@ Ledger::FinishResult Ledger::Finish(db::Transaction& txn, KeyWrite write,
                                     absl::Time now) const {
   if (ran.empty()) return FinishResult::kFinished;
   std::vector<KeyCompletion> completions;
+  const absl::Time finished_at = absl::Now();
   for (const Ran& call : ran) {
     Turn& turn = *call.turn;
-    Stamp(*call.response, turn.first_executed_at, turn.claim->retention);
+    const absl::Duration kept =
+        AnswerKept(turn.claim->retention, turn.first_executed_at, finished_at);
+    Stamp(*call.response, turn.first_executed_at, kept);
     turn.finished = FinishedRecord(*turn.claim, absl::OkStatus(),
                                    call.response->SerializeAsString(),
-                                   turn.first_executed_at, now);
+                                   turn.first_executed_at, kept, now);
     completions.push_back(
-        {turn.claim, absl::OkStatus(), turn.finished->response});
+        {turn.claim, absl::OkStatus(), turn.finished->response, nullptr, kept});
   }
   if (write == KeyWrite::kRecordAfter) {
     return store_.RecordAll(txn, completions, now) ? FinishResult::kFinished
@@ -208,16 +212,19 @@ Answer Ledger::RunLeased(
           return Answer::OfStatus(ran.status());
         }
         Answer result = Answer::OfStatus(ran.status());
+        const absl::Time finished_at = absl::Now();
+        const absl::Duration kept =
+            AnswerKept(claim.retention, *first, finished_at);
         if (ran.ok()) {
           result.response = *std::move(ran);
-          Stamp(result.response, *first, claim.retention);
+          Stamp(result.response, *first, kept);
         }
         StoredCall record =
             FinishedRecord(claim, ran.status(),
                            ran.ok() ? result.response.SerializeAsString() : "",
-                           *first, absl::Now());
-        if (!store_.Complete(
-                txn, {&claim, record.status, record.response, &lease.owner})) {
+                           *first, kept, finished_at);
+        if (!store_.Complete(txn, {&claim, record.status, record.response,
+                                   &lease.owner, kept})) {
           return AnswerOfHolder(txn, claim);
         }
         finished = std::move(record);
@@ -237,7 +244,8 @@ Answer Ledger::StoreFailure(const KeyClaim& claim,
         std::optional<absl::Time> first = store_.Claim(txn, claim, nullptr);
         if (!first.has_value()) return AnswerOfHolder(txn, claim);
         store_.Complete(txn, {&claim, failure, ""});
-        finished = FinishedRecord(claim, failure, "", *first, absl::Now());
+        finished = FinishedRecord(claim, failure, "", *first, claim.retention,
+                                  absl::Now());
         return Answer{failure, {}, false};
       });
   if (!stored.ok()) return Answer::OfStatus(stored.status());

@@ -38,10 +38,6 @@ class KeyManagementTest : public KeyedCallTest {
     request.set_idempotency_key(key);
     return stub().ForgetKey(&context, request, response);
   }
-  static absl::Time TimeOf(const google::protobuf::Timestamp& time) {
-    return absl::FromUnixSeconds(time.seconds()) +
-           absl::Nanoseconds(time.nanos());
-  }
 };
 
 TEST_F(KeyManagementTest, GetKeyOnEveryState) {

@@ -1,6 +1,10 @@
 // KeyedCall retention, reaping, and keys scoped per tenant.
 #include <fstream>
+#include <pqxx/connection>
+#include <pqxx/transaction>
+#include <thread>
 
+#include "absl/time/clock.h"
 #include "service/common/sha256.h"
 #include "tests/integration/keyed/keyed_fixture.h"
 #include "tests/support/scratch_database.h"
@@ -49,6 +53,33 @@ TEST_F(KeyedExpiryTest, ExpiredKeyIsNewEvenBeforeItIsDeleted) {
   };
   EXPECT_GT(micros(again.response.first_executed_at()),
             micros(first.response.first_executed_at()));
+}
+
+// A call that runs longer than its retention (behind a row lock here; a
+// large CopyFile) must not answer with an answer that has already expired:
+// the caller's retry would run it again. It is kept at least half the
+// retention after it was given.
+TEST_F(KeyedExpiryTest, AnAnswerOutlivesItsCallByHalfItsRetention) {
+  const int64_t id = NewCounter();
+  const std::string key = NewKey("slow");
+  pqxx::connection holder(DatabaseUrl());
+  pqxx::work lock(holder);
+  lock.exec("SELECT 1 FROM " + counters() +
+            " WHERE id = " + std::to_string(id) + " FOR UPDATE");
+  Answer first;
+  std::thread caller(
+      [&] { first = Call(stub(), Increment(key, counters(), id)); });
+  EXPECT_TRUE(Eventually([&] { return db().LockWaiters(counters()) == 1; }));
+  absl::SleepFor(absl::Milliseconds(1500));  // past the 1 s retention
+  lock.commit();
+  caller.join();
+  ExpectExecuted(first);
+  EXPECT_GT(TimeOf(first.response.expires_at()), absl::Now());
+
+  const Answer retried = Call(stub(), Increment(key, counters(), id));
+  ASSERT_TRUE(retried.ok()) << retried.status.error_message();
+  EXPECT_TRUE(retried.response.replayed());
+  EXPECT_EQ(Counter(id), 1);
 }
 
 TEST_F(KeyedExpiryTest, ExpiredKeyMayCarryAnotherCall) {

@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/time/time.h"
 #include "idem/v1/idem.grpc.pb.h"
 #include "tests/support/polling.h"
 #include "tests/support/server_process.h"
@@ -108,6 +109,10 @@ class KeyedCallTest : public ::testing::Test {
 
   // A key no other test uses.
   static std::string NewKey(const std::string& prefix = "key");
+  static absl::Time TimeOf(const google::protobuf::Timestamp& time) {
+    return absl::FromUnixSeconds(time.seconds()) +
+           absl::Nanoseconds(time.nanos());
+  }
   // A new counters row at 0; its id.
   static int64_t NewCounter();
   static int64_t Counter(int64_t id);
