@@ -296,6 +296,7 @@ absl::Status Server::Listen(
     probes.AddListeningPort(config_.health_listen,
                             grpc::InsecureServerCredentials(), &probe_port);
     probes.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
+    probes.RegisterCallbackGenericService(&probe_fallback_);
     health_server_ = probes.BuildAndStart();
     if (health_server_ == nullptr || probe_port == 0) {
       return absl::UnavailableError(absl::StrCat(

@@ -1,6 +1,7 @@
 #ifndef IDEM_SERVICE_SERVER_H_
 #define IDEM_SERVICE_SERVER_H_
 
+#include <grpcpp/generic/async_generic_service.h>
 #include <grpcpp/grpcpp.h>
 
 #include <memory>
@@ -73,6 +74,9 @@ class Server {
   std::unique_ptr<api::Admission> admission_;
   std::unique_ptr<api::IdemService> service_;
   std::unique_ptr<grpc::Server> grpc_server_;
+  // The probe server's only service answers UNIMPLEMENTED: gRPC builds no
+  // server without one (the health service it adds is not counted).
+  grpc::CallbackGenericService probe_fallback_;
   std::unique_ptr<grpc::Server> health_server_;  // plaintext probes only
   std::vector<grpc::HealthCheckServiceInterface*> health_services_;
   std::unique_ptr<HealthMonitor> health_monitor_;

@@ -417,5 +417,49 @@ TEST_F(OperationsTest, DrainTurnsHealthNotServingBeforeTheListenerCloses) {
   EXPECT_EQ(db_.Scalar("SELECT n FROM " + table_ + " WHERE id = 9"), "9");
 }
 
+// IDEM_HEALTH_LISTEN: a plaintext port with health alone, for kubelet
+// probes when the main port is TLS (the prod overlays set it). It follows
+// the server's health, drain included, and serves nothing else.
+TEST_F(OperationsTest, TheProbePortServesHealthAloneAndFollowsTheDrain) {
+  const int probe_port = FreeLoopbackPort();
+  const std::string probe_address = "127.0.0.1:" + std::to_string(probe_port);
+  ServerProcess::Options options;
+  options.env = {{"IDEM_TABLES", table_},
+                 {"IDEM_HEALTH_LISTEN", probe_address},
+                 {"IDEM_DRAIN_DELAY", "5s"}};
+  auto server = ServerProcess::Start(options);
+  auto probe =
+      grpc::CreateChannel(probe_address, grpc::InsecureChannelCredentials());
+  auto health = Health::NewStub(probe);
+  auto status_now = [&](const std::string& service) {
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() +
+                         std::chrono::seconds(2));
+    HealthCheckRequest request;
+    request.set_service(service);
+    HealthCheckResponse response;
+    grpc::Status status = health->Check(&context, request, &response);
+    return status.ok() ? response.status() : HealthCheckResponse::UNKNOWN;
+  };
+  ASSERT_TRUE(Eventually([&] {
+    return status_now("") == HealthCheckResponse::SERVING;
+  })) << server->Log();
+  EXPECT_EQ(status_now("liveness"), HealthCheckResponse::SERVING);
+
+  grpc::ClientContext context;
+  v1::InsertResponse response;
+  EXPECT_EQ(v1::IdemService::NewStub(probe)
+                ->Insert(&context, Insert(1, 1), &response)
+                .error_code(),
+            grpc::StatusCode::UNIMPLEMENTED);
+  EXPECT_EQ(db_.Scalar("SELECT count(*) FROM " + table_), "0");
+
+  server->Signal(SIGTERM);
+  EXPECT_TRUE(Eventually([&] {
+    return status_now("") == HealthCheckResponse::NOT_SERVING;
+  })) << server->Log();
+  EXPECT_EQ(server->Wait(), 0) << server->Log();
+}
+
 }  // namespace
 }  // namespace idem::testing
