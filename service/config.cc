@@ -9,6 +9,7 @@
 #include "absl/flags/usage_config.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
 #include "service/available_cores.h"
@@ -178,8 +179,76 @@ absl::Status Invalid(absl::string_view flag, absl::string_view why) {
       absl::StrCat("--", flag, " (", EnvName(flag), "): ", why));
 }
 
+// `value` within [`least`, `most`], or the setting's error saying so.
+absl::Status DurationWithin(absl::string_view flag, absl::Duration value,
+                            absl::Duration least, absl::Duration most) {
+  if (value >= least && value <= most) return absl::OkStatus();
+  return Invalid(flag,
+                 absl::StrCat("must be between ", absl::FormatDuration(least),
+                              " and ", absl::FormatDuration(most)));
+}
+
+// host:port with a port gRPC can listen on (0: any free one); gRPC itself
+// takes a larger number modulo 65536. A Unix socket (unix:path) has none.
+absl::Status ListenAddress(absl::string_view flag, const std::string& address) {
+  if (absl::StartsWith(address, "unix:")) return absl::OkStatus();
+  const size_t colon = address.rfind(':');
+  int port = -1;
+  if (colon == std::string::npos ||
+      !absl::SimpleAtoi(absl::string_view(address).substr(colon + 1), &port) ||
+      port < 0 || port > 65535) {
+    return Invalid(flag, "must be host:port, with a port from 0 to 65535");
+  }
+  return absl::OkStatus();
+}
+
+// The settings that bound waits and intervals. Zero or negative would mean
+// "no limit" to PostgreSQL, a busy loop to the reaper, and overflow gRPC's
+// millisecond channel arguments past 2^31 ms (24 days).
+absl::Status ValidateDurations(const Config& config) {
+  const struct {
+    absl::string_view flag;
+    absl::Duration value, least, most;
+  } bounded[] = {
+      {"acquire_timeout", config.acquire_timeout, absl::Milliseconds(1),
+       absl::Hours(1)},
+      {"statement_timeout", config.statement_timeout, absl::Milliseconds(1),
+       absl::Hours(24)},
+      {"lock_timeout", config.lock_timeout, absl::Milliseconds(1),
+       absl::Hours(24)},
+      {"drain_delay", config.drain_delay, absl::ZeroDuration(), absl::Hours(1)},
+      {"shutdown_grace", config.shutdown_grace, absl::ZeroDuration(),
+       absl::Hours(1)},
+      {"max_connection_age", config.max_connection_age, absl::Seconds(1),
+       absl::Hours(24 * 24)},
+      {"reaper_interval", config.reaper_interval, absl::Milliseconds(10),
+       absl::Hours(24)},
+  };
+  for (const auto& setting : bounded) {
+    if (absl::Status s = DurationWithin(setting.flag, setting.value,
+                                        setting.least, setting.most);
+        !s.ok()) {
+      return s;
+    }
+  }
+  return absl::OkStatus();
+}
+
 absl::Status Validate(const Config& config) {
   if (config.listen.empty()) return Invalid("listen", "must not be empty");
+  if (absl::Status s = ListenAddress("listen", config.listen); !s.ok()) {
+    return s;
+  }
+  if (!config.health_listen.empty()) {
+    if (absl::Status s = ListenAddress("health_listen", config.health_listen);
+        !s.ok()) {
+      return s;
+    }
+  }
+  if (absl::Status s = ValidateDurations(config); !s.ok()) return s;
+  if (config.max_queued < 1 || config.max_queued > 1000000) {
+    return Invalid("max_queued", "must be between 1 and 1000000");
+  }
   if (config.key_retention <= absl::ZeroDuration()) {
     return Invalid("key_retention", "must be positive");
   }

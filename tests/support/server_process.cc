@@ -155,8 +155,19 @@ int RunServerCommand(const std::map<std::string, std::string>& env,
                      const std::vector<std::string>& args, std::string* log) {
   std::string log_path = TempLogPath();
   pid_t pid = Spawn(env, args, log_path);
+  // A command meant to end (a refused setting, migrate) that serves
+  // instead is killed after a minute: the caller sees 128 + SIGKILL.
+  const auto give_up =
+      std::chrono::steady_clock::now() + std::chrono::minutes(1);
   int status = 0;
-  waitpid(pid, &status, 0);
+  while (waitpid(pid, &status, WNOHANG) == 0) {
+    if (std::chrono::steady_clock::now() > give_up) {
+      kill(pid, SIGKILL);
+      waitpid(pid, &status, 0);
+      break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
   if (log != nullptr) *log = ReadAll(log_path);
   std::remove(log_path.c_str());
   return DecodeWaitStatus(status);

@@ -52,7 +52,8 @@ class ServerProcess {
 };
 
 // Runs `idem-server` with `args` to completion (e.g. "migrate", or a bad
-// setting) and returns its exit status; its log goes to `log` if given.
+// setting) and returns its exit status; its log goes to `log` if given. A
+// server still running after a minute is killed (128 + SIGKILL).
 int RunServerCommand(const std::map<std::string, std::string>& env,
                      const std::vector<std::string>& args,
                      std::string* log = nullptr);
