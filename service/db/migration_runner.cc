@@ -14,6 +14,12 @@ constexpr long long kMigrationLockId = 0x6964656d;
 absl::StatusOr<std::vector<int>> ApplyMigrations(ConnectionPool& pool) {
   return RunInTransaction(
       pool, [](Transaction& txn) -> absl::StatusOr<std::vector<int>> {
+        // Neither the wait for another replica's migrations nor a long
+        // migration (an index over millions of keys) is bounded by the
+        // timeouts meant for calls.
+        txn.ExecScript(
+            "SET LOCAL lock_timeout = 0; "
+            "SET LOCAL statement_timeout = 0");
         txn.ExecUnprepared("SELECT pg_advisory_xact_lock($1::bigint)",
                            {std::to_string(kMigrationLockId)});
         // CREATE SCHEMA checks the database's CREATE privilege even when

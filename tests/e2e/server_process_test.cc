@@ -128,6 +128,27 @@ TEST(MigrateTest, TwoAtOnceOnAFreshDatabaseApplyEachVersionOnce) {
   }
 }
 
+// One replica migrates while another starts: the second waits for the
+// first however long its migrations take, not IDEM_LOCK_TIMEOUT (a
+// Kubernetes Job would otherwise fail while the first is still at work).
+TEST(MigrateTest, WaitsForAnotherMigratorPastTheLockTimeout) {
+  FreshDatabase database;
+  pqxx::connection other(database.Url());
+  pqxx::work migrating(other);
+  migrating.exec("SELECT pg_advisory_xact_lock(x'6964656d'::bigint)");
+  std::thread finish([&] {
+    std::this_thread::sleep_for(std::chrono::seconds(2));
+    migrating.commit();
+  });
+  std::string log;
+  const int code = RunServerCommand({{"IDEM_DATABASE_URL", database.Url()},
+                                     {"IDEM_LOCK_TIMEOUT", "500ms"},
+                                     {"IDEM_STATEMENT_TIMEOUT", "500ms"}},
+                                    {"migrate"}, &log);
+  finish.join();
+  EXPECT_EQ(code, 0) << log;
+}
+
 // --help lists every setting (README's promise), not "No flags matched".
 TEST(HelpTest, ListsEverySetting) {
   std::string log;
