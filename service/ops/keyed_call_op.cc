@@ -111,6 +111,9 @@ std::optional<keys::Answer> AnswerFromMemory(
   if (request.call_case() == v1::KeyedCallRequest::CALL_NOT_SET) {
     return std::nullopt;
   }
+  // A retention out of bounds is refused whichever replica remembers the
+  // answer (RunKeyedCall refuses it).
+  if (!RetentionOf(context, request).ok()) return std::nullopt;
   return context.ledger->AnswerFromMemory(
       keys::KeyId{tenant, request.idempotency_key()},
       [&] { return keys::Fingerprint(request); });

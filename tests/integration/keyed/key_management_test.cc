@@ -250,6 +250,10 @@ TEST_F(KeyManagementTest, RetentionPerCallWithinBounds) {
     ExpectRefusal(Call(stub(), bad).status, "REQUEST_INVALID");
     EXPECT_EQ(Counter(counter), 0);
   }
+  // Also for a replay this replica answers from memory.
+  v1::KeyedCallRequest replay = request;
+  replay.mutable_retention()->set_seconds(5);
+  ExpectRefusal(Call(stub(), replay).status, "REQUEST_INVALID");
 }
 
 // Answers kept one second and tombstones an hour: after the answer
