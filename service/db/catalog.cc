@@ -9,7 +9,12 @@ namespace idem::db {
 namespace {
 
 constexpr char kRelationSql[] = R"sql(
-SELECT c.oid, n.nspname, c.relname, c.relkind = 'p'
+SELECT c.oid, n.nspname, c.relname, c.relkind = 'p',
+       c.relrowsecurity OR EXISTS (
+         SELECT 1 FROM pg_catalog.pg_trigger tg
+         WHERE tg.tgrelid = c.oid AND NOT tg.tgisinternal
+           AND tg.tgtype & 3 = 3     -- ROW and BEFORE
+           AND tg.tgtype & 20 <> 0)  -- INSERT or UPDATE
 FROM pg_catalog.pg_class c
 JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
 WHERE c.oid = pg_catalog.to_regclass($1) AND c.relkind IN ('r', 'p')
@@ -83,7 +88,8 @@ bool operator==(const Table& a, const Table& b) {
   return a.name == b.name && a.sql_name == b.sql_name &&
          a.columns == b.columns && a.primary_key == b.primary_key &&
          a.primary_key_deferrable == b.primary_key_deferrable &&
-         a.partitioned == b.partitioned;
+         a.partitioned == b.partitioned &&
+         a.rows_may_change_unseen == b.rows_may_change_unseen;
 }
 
 Catalog::Catalog(ConnectionPool& pool, std::vector<std::string> allowed_tables)
@@ -239,6 +245,7 @@ absl::StatusOr<std::shared_ptr<const Table>> Catalog::ReadEntry(
             absl::StrCat(QuoteIdentifier(relation[0][1].c_str()), ".",
                          QuoteIdentifier(relation[0][2].c_str()));
         table->partitioned = relation[0][3].as<bool>();
+        table->rows_may_change_unseen = relation[0][4].as<bool>();
         for (const pqxx::row& row :
              txn.ExecUnprepared(kColumnsSql, {std::to_string(oid)})) {
           Column column;

@@ -52,6 +52,10 @@ struct Table {
   // A partitioned table shows no xmax, which tells an inserted row from an
   // updated one.
   bool partitioned = false;
+  // A BEFORE ROW trigger may change a row's key or skip the row, and
+  // row-level security may hide the row a conflict met: an Insert may then
+  // find no outcome for a row.
+  bool rows_may_change_unseen = false;
 
   // Index of the column called `name`, if any.
   std::optional<size_t> FindColumn(absl::string_view column) const;

@@ -27,24 +27,27 @@ std::vector<std::string> NamesIn(const v1::InsertRequest& request) {
   return names;
 }
 
+// FAILED_PRECONDITION for what `table`'s definition keeps an Insert from
+// doing: the table must change, not the request.
+absl::Status TableRefuses(const db::Table& table, absl::string_view why) {
+  return WithErrorMetadata(absl::FailedPreconditionError(
+                               absl::StrCat("table ", table.name, " ", why)),
+                           "table", table.name);
+}
+
 absl::StatusOr<db::InsertShape> ShapeOf(const db::Table& table,
                                         const v1::InsertRequest& request) {
   db::InsertShape shape;
   shape.table = &table;
   if (table.primary_key.empty()) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("table ", table.name,
-                     " has no primary key, so a repeated insert "
-                     "cannot be recognised"));
+    return TableRefuses(
+        table, "has no primary key, so a repeated insert cannot be recognised");
   }
   if (table.primary_key_deferrable) {
-    return WithErrorMetadata(
-        absl::FailedPreconditionError(absl::StrCat(
-            "table ", table.name,
-            " has a DEFERRABLE primary key, which PostgreSQL cannot check "
-            "conflicts against; make it NOT DEFERRABLE to insert through "
-            "idem")),
-        "table", table.name);
+    return TableRefuses(table,
+                        "has a DEFERRABLE primary key, which PostgreSQL "
+                        "cannot check conflicts against; make it NOT "
+                        "DEFERRABLE to insert through idem");
   }
   for (const auto& [name, value] : request.rows(0).columns()) {
     absl::StatusOr<size_t> index = WritableColumn(table, name);
@@ -84,13 +87,11 @@ absl::StatusOr<db::InsertShape> ShapeOf(const db::Table& table,
           absl::StrCat("unknown on_conflict value ", request.on_conflict()));
   }
   if (table.partitioned && db::MayUpdate(shape)) {
-    return WithErrorMetadata(
-        absl::FailedPreconditionError(absl::StrCat(
-            "table ", table.name,
-            " is partitioned, where an upsert (ON_CONFLICT_DO_UPDATE) cannot "
-            "tell an inserted row from an updated one; use "
-            "ON_CONFLICT_DO_NOTHING, or Update")),
-        "table", table.name);
+    return TableRefuses(table,
+                        "is partitioned, where an upsert "
+                        "(ON_CONFLICT_DO_UPDATE) cannot tell an inserted row "
+                        "from an updated one; use ON_CONFLICT_DO_NOTHING, or "
+                        "Update");
   }
   if (!request.version_column().empty()) {
     if (!shape.do_update) {
@@ -223,6 +224,7 @@ absl::Status WriteRound(db::Transaction& txn, const db::InsertSql& sql,
                         const std::vector<const PreparedInsert*>& inserts,
                         const std::vector<size_t>& round,
                         std::vector<int>& outcomes) {
+  const db::Table& table = *inserts.front()->table;
   const std::vector<db::TextParam> params = RowParams(inserts, round);
   bool unresolved = false;
   for (const pqxx::row& row : txn.Exec(sql.write, params)) {
@@ -246,6 +248,21 @@ absl::Status WriteRound(db::Transaction& txn, const db::InsertSql& sql,
   for (const pqxx::row& row : txn.Exec(sql.classify, params)) {
     int& outcome = outcomes[round[row[0].as<size_t>() - 1]];
     if (outcome == 0) outcome = row[1].as<int>();
+    if (outcome == 0 && table.rows_may_change_unseen) {
+      // Not written under its key, and no row stored under it: a trigger
+      // changed its key or skipped it, or row security hides the row it
+      // met. The same row would meet the same again.
+      const std::string at = absl::StrCat(round[row[0].as<size_t>() - 1]);
+      return WithErrorMetadata(
+          TableRefuses(
+              table,
+              absl::StrCat("neither took row ", at,
+                           " under its primary key nor shows a row with that "
+                           "key (a trigger changed or skipped it, or row "
+                           "security hides it), so its outcome cannot be "
+                           "told")),
+          "row", at);
+    }
     if (outcome == 0) {
       return RowLocked("a concurrent transaction changed the same keys; retry");
     }

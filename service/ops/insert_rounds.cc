@@ -59,7 +59,8 @@ std::vector<std::vector<size_t>> RoundsOf(const std::vector<size_t>& earlier) {
 
 bool IsOneStatement(const PreparedInsert& insert) {
   return insert.row_count == 1 && !insert.shape.do_update &&
-         insert.shape.returning.empty();
+         insert.shape.returning.empty() &&
+         !insert.table->rows_may_change_unseen;
 }
 
 std::vector<db::TextParam> RowParams(

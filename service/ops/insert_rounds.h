@@ -33,7 +33,9 @@ std::vector<std::vector<size_t>> RoundsOf(const std::vector<size_t>& earlier);
 // Whether `insert` alone is one statement that decides its outcome and
 // refuses nothing after it wrote (one row, DO NOTHING, nothing to return):
 // then it needs no transaction around it. (Two rows could be one key in
-// two spellings, refused only after the statement ran.)
+// two spellings, refused only after the statement ran; a table whose
+// triggers or row security may leave a row without an outcome is refused
+// after it.)
 bool IsOneStatement(const PreparedInsert& insert);
 
 // The statement parameters of `rows` (numbered as above) of `inserts`: one

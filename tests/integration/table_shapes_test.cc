@@ -76,6 +76,28 @@ TEST_F(TableShapesTest, ADeferrablePrimaryKeyIsRefusedForInsert) {
                       grpc::StatusCode::FAILED_PRECONDITION, {table});
 }
 
+// A BEFORE trigger that changes a row's key or skips the row leaves no way
+// to tell the row's outcome: the insert is refused and rolled back, never
+// committed and then answered "retry" (which every retry would meet again).
+TEST_F(TableShapesTest, ARowATriggerRekeyedOrSkippedIsRefusedAndNotWritten) {
+  const std::string table = CreateTable("code text PRIMARY KEY, name text");
+  db().Exec("CREATE FUNCTION " + table +
+            "_lower() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+            "IF NEW.name = 'skip' THEN RETURN NULL; END IF; "
+            "NEW.code := lower(NEW.code); RETURN NEW; END $$");
+  db().Exec("CREATE TRIGGER lower_code BEFORE INSERT ON " + table +
+            " FOR EACH ROW EXECUTE FUNCTION " + table + "_lower()");
+  ExpectOutcomes(
+      InsertOk(InsertOf(table, {{{"code", Str("bob")}, {"name", Str("b")}}})),
+      {kInserted});
+  for (const char* name : {"a", "skip"}) {
+    SCOPED_TRACE(name);
+    ExpectInsertRefused(
+        InsertOf(table, {{{"code", Str("Alice")}, {"name", Str(name)}}}),
+        grpc::StatusCode::FAILED_PRECONDITION, {table});
+  }
+}
+
 // A migration that widens a column while the server runs: values must
 // reach the table as the new type takes them, not cast to the old one
 // (numeric(10,2) would store 1.2345 as 1.23), within seconds.
