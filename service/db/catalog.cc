@@ -32,11 +32,17 @@ SELECT a.attname,
        pg_catalog.format_type(a.atttypid, -1),
        pg_catalog.format_type(a.atttypid, a.atttypmod),
        bt.typname, bt.typcategory, a.attnotnull,
-       a.attgenerated <> '' OR a.attidentity = 'a'
+       a.attgenerated <> '' OR a.attidentity = 'a',
+       CASE WHEN NOT co.collisdeterministic
+            THEN pg_catalog.quote_ident(cn.nspname) || '.' ||
+                 pg_catalog.quote_ident(co.collname)
+            ELSE '' END
 FROM pg_catalog.pg_attribute a
 JOIN pg_catalog.pg_type t ON t.oid = a.atttypid
 JOIN pg_catalog.pg_type bt
   ON bt.oid = CASE WHEN t.typtype = 'd' THEN t.typbasetype ELSE t.oid END
+LEFT JOIN pg_catalog.pg_collation co ON co.oid = a.attcollation
+LEFT JOIN pg_catalog.pg_namespace cn ON cn.oid = co.collnamespace
 WHERE a.attrelid = $1 AND a.attnum > 0 AND NOT a.attisdropped
 ORDER BY a.attnum
 )sql";
@@ -81,7 +87,8 @@ bool operator==(const Column& a, const Column& b) {
          a.unmodified_type == b.unmodified_type &&
          a.declared_type == b.declared_type && a.type_name == b.type_name &&
          a.category == b.category && a.not_null == b.not_null &&
-         a.generated == b.generated;
+         a.generated == b.generated &&
+         a.nondeterministic_collation == b.nondeterministic_collation;
 }
 
 bool operator==(const Table& a, const Table& b) {
@@ -257,6 +264,8 @@ absl::StatusOr<std::shared_ptr<const Table>> Catalog::ReadEntry(
           column.category = row[5].c_str()[0];
           column.not_null = row[6].as<bool>();
           column.generated = row[7].as<bool>();
+          column.nondeterministic_collation =
+              row[8].is_null() ? "" : row[8].c_str();
           table->columns.push_back(std::move(column));
         }
         for (const pqxx::row& row :

@@ -37,6 +37,10 @@ struct Column {
   // GENERATED ALWAYS (a stored expression, or an identity column that
   // takes no value but its own): never written by idem.
   bool generated = false;
+  // The column's collation ("schema"."name") when it is nondeterministic
+  // (case- or accent-insensitive), so that values compare as the column
+  // compares them: two spellings may be one key. Empty otherwise.
+  std::string nondeterministic_collation;
 
   friend bool operator==(const Column& a, const Column& b);
 };

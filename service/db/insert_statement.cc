@@ -17,8 +17,15 @@ std::string InputCte(const InsertShape& shape) {
   std::vector<std::string> casts, params, aliases;
   for (size_t i = 0; i < shape.columns.size(); ++i) {
     const Column& column = shape.table->columns[shape.columns[i]];
-    casts.push_back(
-        absl::StrCat("u.", Alias(i), "::", column.type, " AS ", Alias(i)));
+    // In the column's collation when it compares otherwise than the
+    // type's: the key's rounds, the conflicts and joins then see two
+    // spellings as PostgreSQL's index does.
+    casts.push_back(absl::StrCat(
+        "u.", Alias(i), "::", column.type,
+        column.nondeterministic_collation.empty()
+            ? ""
+            : absl::StrCat(" COLLATE ", column.nondeterministic_collation),
+        " AS ", Alias(i)));
     params.push_back(absl::StrCat("$", i + 1, "::text[]"));
     aliases.push_back(Alias(i));
   }

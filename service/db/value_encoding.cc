@@ -73,7 +73,8 @@ absl::StatusOr<TextParam> EncodeValue(const v1::Value& value,
 bool SpelledOneWay(const v1::Value& value, const Column& column) {
   switch (value.kind_case()) {
     case v1::Value::kStringValue:
-      return column.type_name == "text" || column.type_name == "varchar";
+      return (column.type_name == "text" || column.type_name == "varchar") &&
+             column.nondeterministic_collation.empty();
     case v1::Value::kDoubleValue:
       return false;
     default:

@@ -24,7 +24,8 @@ absl::StatusOr<TextParam> EncodeValue(const v1::Value& value,
 // text as `value` (an int, a bool, bytes, a string into text or varchar), so
 // that keys holding such values compare as their text. A string into any
 // other type is not ("7" and "07" into bigint, a uuid in either case), nor
-// is a double.
+// is a double, nor a string under a nondeterministic collation ("Bob" and
+// "BOB" under a case-insensitive one).
 bool SpelledOneWay(const v1::Value& value, const Column& column);
 
 // `elements` as a one-dimensional array literal, e.g. {"a",NULL,"b\"c"}.

@@ -98,6 +98,32 @@ TEST_F(TableShapesTest, ARowATriggerRekeyedOrSkippedIsRefusedAndNotWritten) {
   }
 }
 
+// A key column with a case-insensitive (nondeterministic) collation: two
+// spellings are one key, as PostgreSQL compares them. The second row of a
+// request meets the first, as if sent after it; never two INSERTED for one
+// stored row.
+TEST_F(TableShapesTest,
+       KeysOfACaseInsensitiveCollationAreOneKeyInEverySpelling) {
+  db().Exec(
+      "CREATE COLLATION IF NOT EXISTS idem_test_ci "
+      "(provider = icu, locale = 'und-u-ks-level2', deterministic = false)");
+  const std::string table =
+      CreateTable("code text COLLATE idem_test_ci PRIMARY KEY, name text");
+  auto row = [](const char* code, const char* name) {
+    return Columns{{"code", Str(code)}, {"name", Str(name)}};
+  };
+  ExpectOutcomes(InsertOk(InsertOf(table, {row("Alice", "a"), row("ALICE", "a"),
+                                           row("alice", "other")})),
+                 {kInserted, kDuplicate, kConflict});
+  EXPECT_EQ(db().Scalar("SELECT count(*) FROM " + table), "1");
+  ExpectOutcomes(InsertOk(InsertOf(table, {row("Bob", "b"), row("BOB", "B")},
+                                   v1::ON_CONFLICT_DO_UPDATE)),
+                 {kInserted, v1::ROW_OUTCOME_UPDATED});
+  EXPECT_EQ(db().Scalar("SELECT code || ':' || name FROM " + table +
+                        " WHERE code = 'bob'"),
+            "Bob:B");
+}
+
 // A migration that widens a column while the server runs: values must
 // reach the table as the new type takes them, not cast to the old one
 // (numeric(10,2) would store 1.2345 as 1.23), within seconds.
