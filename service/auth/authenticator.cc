@@ -46,10 +46,18 @@ Authenticator::~Authenticator() {
 
 void Authenticator::Watch(const std::string& path, absl::Duration interval,
                           std::string loaded, ReloadListener on_reload) {
+  bool unreadable_told = false;
   while (!stop_.WaitForNotificationWithTimeout(interval)) {
-    // A file being replaced may be missing for a moment: try again later.
+    // A file gone or unreadable keeps the tokens loaded before, as a
+    // malformed one does, and is told once until it reads again.
     absl::StatusOr<std::string> content = ReadTokensFile(path);
-    if (!content.ok() || *content == loaded) continue;
+    if (!content.ok()) {
+      if (!unreadable_told && on_reload) on_reload(content.status());
+      unreadable_told = true;
+      continue;
+    }
+    unreadable_told = false;
+    if (*content == loaded) continue;
     loaded = *std::move(content);
     absl::StatusOr<Entries> entries = ParseTokensFile(path, loaded);
     if (entries.ok()) {

@@ -34,7 +34,8 @@ inline constexpr char kDefaultTenant[] = "default";
 // not load is reported to `on_reload` and ignored, the last good set stays.
 class Authenticator {
  public:
-  // Told the outcome of each reload of a changed file.
+  // Told the outcome of each reload of a changed file, and once when the
+  // file cannot be read (gone, unreadable) until it can again.
   using ReloadListener = std::function<void(const absl::Status&)>;
 
   // `tokens_path` empty: authentication off. `reload_interval` zero: the

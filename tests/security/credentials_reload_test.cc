@@ -167,6 +167,22 @@ TEST(CredentialsReloadTest, RotatedUnderLoadWithoutAFailedCall) {
   EXPECT_EQ(accepted(added.token), grpc::StatusCode::INVALID_ARGUMENT);
   EXPECT_TRUE(more_calls());
 
+  // A tokens file that is gone is logged and ignored the same way.
+  auto refusals_logged = [&] {
+    const std::string log = server->Log();
+    size_t count = 0;
+    for (size_t at = log.find("\"reloaded\":false"); at != std::string::npos;
+         at = log.find("\"reloaded\":false", at + 1)) {
+      ++count;
+    }
+    return count;
+  };
+  const size_t before = refusals_logged();
+  auth.Update({});
+  EXPECT_TRUE(Eventually([&] { return refusals_logged() > before; }, 15s));
+  EXPECT_EQ(accepted(added.token), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_TRUE(more_calls());
+
   stop = true;
   for (std::thread& thread : load) thread.join();
   EXPECT_EQ(failed.load(), 0);
