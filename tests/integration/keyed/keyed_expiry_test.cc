@@ -75,6 +75,16 @@ TEST_F(KeyedExpiryTest, AnAnswerOutlivesItsCallByHalfItsRetention) {
   caller.join();
   ExpectExecuted(first);
   EXPECT_GT(TimeOf(first.response.expires_at()), absl::Now());
+  // The expiry the caller was told is the one the record holds, which
+  // another replica (or GetKey) reads back.
+  EXPECT_EQ(
+      db().Scalar("SELECT (extract(epoch FROM expires_at) * 1000000)"
+                  "::bigint FROM idem.idempotency_keys WHERE "
+                  "idempotency_key = " +
+                  Quote(key)),
+      std::to_string(absl::ToUnixMicros(TimeOf(first.response.expires_at()))));
+  EXPECT_EQ(first.response.expires_at().nanos() % 1000, 0)
+      << "finer than the record's microseconds";
 
   const Answer retried = Call(stub(), Increment(key, counters(), id));
   ASSERT_TRUE(retried.ok()) << retried.status.error_message();
