@@ -186,8 +186,8 @@ absl::Status Server::BuildOperations() {
                   "database until it does"}});
     }
   }
-  ledger_ = std::make_unique<keys::Ledger>(
-      *pool_, *key_store_, finished_calls_.get(), forget_listener_.get());
+  ledger_ = std::make_unique<keys::Ledger>(*pool_, *key_store_,
+                                           finished_calls_.get());
   ops_.ledger = ledger_.get();
   ops_.storage_root = storage_root_.get();
   ops_.copy_lease = config_.copy_lease;

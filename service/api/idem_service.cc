@@ -9,6 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "idem/v1/wire_names.h"
+#include "service/api/answer_at.h"
 #include "service/api/batch_calls.h"
 #include "service/api/grpc_status.h"
 #include "service/api/request_log.h"
@@ -328,16 +329,22 @@ grpc::ServerUnaryReactor* IdemService::ForgetKey(
   }
   const v1::ForgetKeyRequest* request = &rpc->request();
   v1::ForgetKeyResponse* response = rpc->response();
-  return Dispatch(
-      context, rpc, *request,
-      {{"ForgetKey",
-        {{auth::Operation::kForgetKeys, ""}},
-        &request->idempotency_key()},
-       OnWorker([this, request, response](const auth::Caller& caller,
-                                          const Done& done) {
-         done(Into(ops::RunForgetKey(ops_, caller.tenant, *request), response),
-              false);
-       })});
+  return Dispatch(context, rpc, *request,
+                  {{"ForgetKey",
+                    {{auth::Operation::kForgetKeys, ""}},
+                    &request->idempotency_key()},
+                   OnWorker([this, request, response](
+                                const auth::Caller& caller, const Done& done) {
+                     absl::StatusOr<ops::ForgetKeyAnswer> answer =
+                         ops::RunForgetKey(ops_, caller.tenant, *request);
+                     if (!answer.ok()) {
+                       done(answer.status(), false);
+                       return;
+                     }
+                     *response = std::move(answer->response);
+                     AnswerAt(answer->answer_at,
+                              [done] { done(absl::OkStatus(), false); });
+                   })});
 }
 
 grpc::ServerUnaryReactor* IdemService::CopyFile(

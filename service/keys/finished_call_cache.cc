@@ -45,8 +45,10 @@ void FinishedCallCache::Put(const KeyId& id, const StoredCall& call,
 std::shared_ptr<const StoredCall> FinishedCallCache::Get(const KeyId& id) {
   // Shared: every KeyedCall looks here first, from gRPC's threads.
   absl::ReaderMutexLock lock(&mu_);
+  const Clock::time_point now = options_.now();
+  if (now >= lease_until_) return nullptr;
   auto it = entries_.find(Key{id.tenant, id.key});
-  if (it == entries_.end() || it->second.valid_until <= options_.now()) {
+  if (it == entries_.end() || it->second.valid_until <= now) {
     return nullptr;  // a stale entry leaves with the oldest
   }
   hits_.fetch_add(1, std::memory_order_relaxed);
@@ -71,10 +73,16 @@ void FinishedCallCache::SetServing(bool serving) {
   serving_ = serving;
 }
 
+void FinishedCallCache::ServeUntil(Clock::time_point until) {
+  absl::MutexLock lock(&mu_);
+  lease_until_ = until;
+}
+
 FinishedCallCache::Usage FinishedCallCache::usage() {
   absl::ReaderMutexLock lock(&mu_);
   return {bytes_, options_.max_bytes, evicted_live_,
-          hits_.load(std::memory_order_relaxed), serving_};
+          hits_.load(std::memory_order_relaxed),
+          serving_ && options_.now() < lease_until_};
 }
 
 void FinishedCallCache::DropAll() {

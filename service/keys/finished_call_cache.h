@@ -30,10 +30,12 @@ namespace idem::keys {
 //
 // A key forgotten (ForgetKey) through any replica is erased here when the
 // forget listener hears of it; while the listener cannot hear, the cache
-// does not serve (SetServing). A record read before a key was forgotten may
-// reach Put after that key was erased: Put refuses every record observed
-// before the last Erase or before serving resumed, so that such a record
-// never enters.
+// does not serve (SetServing), nor past the lease the listener last renewed
+// (ServeUntil): the time until which a forget this replica has not heard
+// yet cannot have been answered (kReplayLease). A record read before a key was
+// forgotten may reach Put after that key was erased: Put refuses every record
+// observed before the last Erase or before serving resumed, so that such a
+// record never enters.
 class FinishedCallCache {
  public:
   // Ages are measured on a monotonic clock: a step of the wall clock (NTP,
@@ -70,6 +72,10 @@ class FinishedCallCache {
   // only records observed from now on. Serving from construction.
   void SetServing(bool serving);
 
+  // Answers nothing from `until` on, unless renewed. Without a call, no
+  // limit: a cache that no listener keeps.
+  void ServeUntil(Clock::time_point until);
+
   // For the metrics: what the cache holds, how many entries it dropped for
   // room while still live (a replay of one of those reads the database: the
   // cache is too small for the replays it serves), how many Gets it
@@ -101,6 +107,8 @@ class FinishedCallCache {
   size_t bytes_ ABSL_GUARDED_BY(mu_) = 0;
   uint64_t evicted_live_ ABSL_GUARDED_BY(mu_) = 0;
   bool serving_ ABSL_GUARDED_BY(mu_) = true;
+  Clock::time_point lease_until_ ABSL_GUARDED_BY(mu_) =
+      Clock::time_point::max();
   // Records observed before this may be of keys forgotten since.
   Clock::time_point admit_from_ ABSL_GUARDED_BY(mu_);
   std::atomic<uint64_t> hits_{0};  // counted under the shared lock

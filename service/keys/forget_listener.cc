@@ -169,10 +169,12 @@ void ForgetListener::Run() {
 std::string ForgetListener::Listen(Session& session) {
   PGconn* connection = session.connection();
   const std::string heartbeat_sql = ListeningSql();
-  // A heartbeat is in flight (`awaiting`) or due: `due` is when the next
-  // one goes, or when the one in flight must have been answered.
+  // A heartbeat is in flight (`awaiting`, sent at `sent_at`) or due: `due`
+  // is when the next one goes, or when the one in flight must have been
+  // answered.
   bool awaiting = false;
   bool answered_listening = false;
+  FinishedCallCache::Clock::time_point sent_at;
   absl::Time due = absl::Now() + options_.heartbeat;
   while (true) {
     pollfd fds[2] = {{PQsocket(connection), POLLIN, 0}, {wake_fd_, POLLIN, 0}};
@@ -183,10 +185,7 @@ std::string ForgetListener::Listen(Session& session) {
     }
     if (stop_.HasBeenNotified()) return "";
     if (PQconsumeInput(connection) == 0) return ErrorOf(connection);
-    while (PGnotify* notification = PQnotifies(connection)) {
-      Heard(notification->be_pid, notification->extra);
-      PQfreemem(notification);
-    }
+    HearAll(session);
     while (awaiting && PQisBusy(connection) == 0) {
       PGresult* result = PQgetResult(connection);
       if (result == nullptr) {  // the heartbeat's answer is complete
@@ -194,6 +193,11 @@ std::string ForgetListener::Listen(Session& session) {
           return absl::StrCat("the session no longer listens on ",
                               kForgetChannel);
         }
+        // PostgreSQL sends a notification committed before the heartbeat
+        // was sent ahead of its answer, and libpq may have read it along
+        // with the answer: heard first, then the lease.
+        HearAll(session);
+        cache_.ServeUntil(sent_at + absl::ToChronoNanoseconds(kReplayLease));
         awaiting = false;
         due = absl::Now() + options_.heartbeat;
         break;
@@ -205,35 +209,38 @@ std::string ForgetListener::Listen(Session& session) {
     if (absl::Now() < due) continue;
     if (awaiting) {
       return absl::StrCat("no answer to the heartbeat within ",
-                          absl::FormatDuration(options_.heartbeat));
+                          absl::FormatDuration(options_.heartbeat_timeout));
     }
+    sent_at = FinishedCallCache::Clock::now();
     if (PQsendQuery(connection, heartbeat_sql.c_str()) == 0) {
       return ErrorOf(connection);
     }
     awaiting = true;
     answered_listening = false;
-    due = absl::Now() + options_.heartbeat;
+    due = absl::Now() + options_.heartbeat_timeout;
   }
 }
 
-void ForgetListener::Heard(int sender_pid, const std::string& payload) {
+void ForgetListener::HearAll(Session& session) {
+  while (PGnotify* notification = PQnotifies(session.connection())) {
+    Heard(notification->extra);
+    PQfreemem(notification);
+  }
+}
+
+void ForgetListener::Heard(const std::string& payload) {
   notifications_.fetch_add(1, std::memory_order_relaxed);
-  // Erased before its ForgetKey is told, so that this replica has dropped
-  // the key by the time that call answers.
   if (std::optional<KeyId> id = ParseForgetPayload(payload)) {
     cache_.Erase(*id);
-  }
-  absl::MutexLock lock(&mu_);
-  for (Delivery* delivery : awaited_) {
-    if (delivery->sender_pid_ == sender_pid && delivery->payload_ == payload) {
-      delivery->heard_ = true;
-    }
   }
 }
 
 void ForgetListener::SetListening(bool listening) {
-  // Off before anything else can happen, on once the session listens.
+  // Off before anything else can happen, on once the session listens: it
+  // has heard every forget whose record the cache may take from now on.
   cache_.SetServing(listening);
+  cache_.ServeUntil(FinishedCallCache::Clock::now() +
+                    absl::ToChronoNanoseconds(kReplayLease));
   absl::MutexLock lock(&mu_);
   listening_ = listening;
 }
@@ -241,40 +248,6 @@ void ForgetListener::SetListening(bool listening) {
 bool ForgetListener::AwaitListening(absl::Duration timeout) {
   absl::MutexLock lock(&mu_);
   return mu_.AwaitWithTimeout(absl::Condition(&listening_), timeout);
-}
-
-ForgetListener::Delivery::Delivery(ForgetListener& listener, int sender_pid,
-                                   std::string payload)
-    : listener_(listener),
-      sender_pid_(sender_pid),
-      payload_(std::move(payload)) {
-  absl::MutexLock lock(&listener_.mu_);
-  registered_ = listener_.awaited_.insert(listener_.awaited_.end(), this);
-}
-
-ForgetListener::Delivery::~Delivery() {
-  absl::MutexLock lock(&listener_.mu_);
-  listener_.awaited_.erase(registered_);
-}
-
-bool ForgetListener::Delivery::Await(absl::Duration timeout) {
-  bool settled_in_time = false;
-  bool heard = false;
-  {
-    absl::MutexLock lock(&listener_.mu_);
-    auto settled = [this]() ABSL_NO_THREAD_SAFETY_ANALYSIS {
-      return heard_ || !listener_.listening_;
-    };
-    settled_in_time =
-        listener_.mu_.AwaitWithTimeout(absl::Condition(&settled), timeout);
-    heard = heard_;
-  }
-  if (!settled_in_time) {
-    log::Warn("forget_listener",
-              {{"message", "a ForgetKey answers before this replica heard it"},
-               {"waited_ms", absl::ToInt64Milliseconds(timeout)}});
-  }
-  return heard;
 }
 
 }  // namespace idem::keys

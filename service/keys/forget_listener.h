@@ -3,7 +3,6 @@
 
 #include <atomic>
 #include <cstdint>
-#include <list>
 #include <optional>
 #include <string>
 #include <thread>
@@ -22,6 +21,14 @@ namespace idem::keys {
 // shows it.
 inline constexpr char kForgetListenerName[] = "idem-forget-listener";
 
+// How long a replica's replay cache may serve after its listener last
+// showed that it had heard every forget committed before the show began (a
+// heartbeat sent then, answered after the notifications before it); and so
+// how long ForgetKey waits after its commit before it answers. The other
+// replicas' listeners hear the forget in that time, or their caches stop
+// serving: after ForgetKey answers, no replica replays the key.
+inline constexpr absl::Duration kReplayLease = absl::Milliseconds(500);
+
 // The key that ForgetPayload made `payload` of; nullopt for anything else.
 std::optional<KeyId> ParseForgetPayload(absl::string_view payload);
 
@@ -35,15 +42,18 @@ std::optional<KeyId> ParseForgetPayload(absl::string_view payload);
 // when it was committed, so the cache serves only while a session listens:
 // it is off from construction until the first session listens, off as soon
 // as a session is lost, and on again, empty, once a new one listens (keys
-// forgotten in between went unheard). A session that goes silent without a
-// reset (a partition, a host that vanished) is found out by a heartbeat:
-// every `heartbeat` the session must answer, within another `heartbeat`, a
-// query that also shows that it still listens.
+// forgotten in between went unheard). A heartbeat, a query that also shows
+// that the session still listens, renews the cache's lease (kReplayLease)
+// each time it is answered; a session that does not answer it within
+// `heartbeat_timeout` (a partition, a host that vanished) is given up.
 class ForgetListener {
  public:
   struct Options {
     std::string url;  // the server's connection string: the primary
-    absl::Duration heartbeat = absl::Seconds(1);
+    // Between a heartbeat's answer and the next heartbeat: well within
+    // kReplayLease, so that the lease is renewed before it lapses.
+    absl::Duration heartbeat = absl::Milliseconds(100);
+    absl::Duration heartbeat_timeout = absl::Seconds(1);
     // Between attempts to connect: from `retry_min`, doubling up to
     // `retry_max`.
     absl::Duration retry_min = absl::Milliseconds(100);
@@ -54,30 +64,6 @@ class ForgetListener {
   ForgetListener(Options options, FinishedCallCache& cache);
   // Stops listening; the cache stays as it is. Before the cache goes.
   ~ForgetListener();
-
-  // The notification of one forget, identified by the database session
-  // that sends it (its backend's pid) and its payload. Made before that
-  // session commits, so that it cannot miss a notification heard early.
-  class Delivery {
-   public:
-    Delivery(ForgetListener& listener, int sender_pid, std::string payload);
-    ~Delivery();
-    Delivery(const Delivery&) = delete;
-    Delivery& operator=(const Delivery&) = delete;
-
-    // True once this replica's listener has heard the notification; false
-    // after `timeout` (logged), and at once while the listener does not
-    // listen.
-    bool Await(absl::Duration timeout);
-
-   private:
-    friend class ForgetListener;
-    ForgetListener& listener_;
-    const int sender_pid_;
-    const std::string payload_;
-    bool heard_ = false;  // guarded by listener_.mu_
-    std::list<Delivery*>::iterator registered_;
-  };
 
   // True once the listener listens; false if it does not within `timeout`.
   bool AwaitListening(absl::Duration timeout);
@@ -94,14 +80,15 @@ class ForgetListener {
   // Serves the cache from `session` until the session is lost (returns
   // why) or the listener stops (returns "").
   std::string Listen(Session& session);
-  void Heard(int sender_pid, const std::string& payload);
+  // Handles the notifications libpq has read.
+  void HearAll(Session& session);
+  void Heard(const std::string& payload);
   void SetListening(bool listening);
 
   const Options options_;
   FinishedCallCache& cache_;
   absl::Mutex mu_;
   bool listening_ ABSL_GUARDED_BY(mu_) = false;
-  std::list<Delivery*> awaited_ ABSL_GUARDED_BY(mu_);
   std::atomic<uint64_t> notifications_{0};
   int wake_fd_ = -1;  // an eventfd: ends the thread's wait when it stops
   absl::Notification stop_;

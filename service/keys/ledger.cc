@@ -3,21 +3,18 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 #include "service/common/error_reason.h"
 #include "service/common/proto_time.h"
 #include "service/common/refusals.h"
 #include "service/db/database_error.h"
+#include "service/keys/forget_listener.h"
 #include "service/keys/lease_keeper.h"
 
 namespace idem::keys {
 namespace {
 
 using Clock = FinishedCallCache::Clock;
-
-// How long Forget waits for this replica's listener to hear the
-// notification of its forget. By the time it is heard, PostgreSQL has
-// signalled every listening session; a second covers a busy database.
-constexpr absl::Duration kHeardWithin = absl::Seconds(1);
 
 // The answer a stored record gives, or nullopt when the caller may claim
 // the key (an in-progress record whose lease has lapsed).
@@ -83,8 +80,8 @@ void Stamp(v1::KeyedCallResponse& response, absl::Time first_executed_at,
 }  // namespace
 
 Ledger::Ledger(db::ConnectionPool& pool, const KeyStore& store,
-               FinishedCallCache* cache, ForgetListener* listener)
-    : pool_(pool), store_(store), cache_(cache), listener_(listener) {}
+               FinishedCallCache* cache)
+    : pool_(pool), store_(store), cache_(cache) {}
 
 std::optional<Answer> Ledger::AnswerFromMemory(
     const KeyId& id, absl::FunctionRef<std::string()> fingerprint) const {
@@ -274,27 +271,26 @@ absl::StatusOr<std::optional<StoredCall>> Ledger::ReadRecord(
       });
 }
 
-absl::StatusOr<Forgotten> Ledger::Forget(const KeyId& id) const {
+absl::StatusOr<Ledger::Forgetting> Ledger::Forget(const KeyId& id) const {
   // Such a call has no record before it commits: the database alone would
   // find nothing to forget, and the call would then finish the key.
-  if (in_flight_.Contains(id)) return Forgotten::kInFlight;
-  // Awaited from before the commit, so that it cannot be heard unawaited.
-  std::optional<ForgetListener::Delivery> delivery;
+  if (in_flight_.Contains(id)) {
+    return Forgetting{Forgotten::kInFlight, absl::Now()};
+  }
   absl::StatusOr<Forgotten> forgotten = db::RunInTransaction(
       pool_, [&](db::Transaction& txn) -> absl::StatusOr<Forgotten> {
-        if (listener_ != nullptr) {
-          delivery.emplace(*listener_, txn.BackendPid(), ForgetPayload(id));
-        }
         return store_.Forget(txn, id);
       });
-  if (!forgotten.ok() || *forgotten == Forgotten::kInFlight) return forgotten;
+  if (!forgotten.ok()) return forgotten.status();
+  const absl::Time committed = absl::Now();
+  if (*forgotten != Forgotten::kForgotten)
+    return Forgetting{*forgotten, committed};
   if (cache_ != nullptr) cache_->Erase(id);
-  // Unheard after the wait (or while the listener does not listen, when
-  // this replica's cache is off anyway), the key is still forgotten.
-  if (delivery.has_value() && *forgotten == Forgotten::kForgotten) {
-    delivery->Await(kHeardWithin);
-  }
-  return forgotten;
+  // The other replicas' listeners may hear it later than this one: each
+  // cache stops serving a lease after its listener last showed that it had
+  // heard every forget committed until then. Whether this replica listens
+  // or not, other replicas may.
+  return Forgetting{*forgotten, committed + kReplayLease};
 }
 
 absl::StatusOr<Answer> Ledger::AnswerOfHolder(db::Transaction& txn,

@@ -13,7 +13,6 @@
 #include "service/db/transaction.h"
 #include "service/keys/answer.h"
 #include "service/keys/finished_call_cache.h"
-#include "service/keys/forget_listener.h"
 #include "service/keys/in_flight_keys.h"
 #include "service/keys/key_store.h"
 
@@ -51,11 +50,11 @@ enum class KeyWrite {
 // Forget see them in flight, through this replica only.
 class Ledger {
  public:
-  // `cache` null: every replay reads the database. `listener` keeps the
-  // cache clear of keys forgotten through any replica; set whenever
-  // `cache` is. All must outlive the ledger.
+  // `cache` null: every replay reads the database. A ForgetListener keeps
+  // the cache clear of keys forgotten through any replica. All must outlive
+  // the ledger.
   Ledger(db::ConnectionPool& pool, const KeyStore& store,
-         FinishedCallCache* cache, ForgetListener* listener);
+         FinishedCallCache* cache);
 
   // Holds `id` in flight here from when its transactional call is handed
   // to the write executor until the entry is released, just before the
@@ -146,10 +145,17 @@ class Ledger {
   // call under it is in flight here.
   absl::StatusOr<Found> Read(const KeyId& id) const;
 
+  // What Forget did, and when its caller may be told: once every replica's
+  // cache has dropped the key or stopped serving (kReplayLease after the
+  // forget committed), so that no replica replays it after the answer.
+  struct Forgetting {
+    Forgotten forgotten;
+    absl::Time answer_at;
+  };
   // Removes the finished record of `id` (its answer or its tombstone), here
   // and from every replica's cache (see KeyStore::Forget). kInFlight,
   // changing nothing, also while a call under `id` is in flight here.
-  absl::StatusOr<Forgotten> Forget(const KeyId& id) const;
+  absl::StatusOr<Forgetting> Forget(const KeyId& id) const;
 
  private:
   // The live record of `id`, if any: one autocommit read.
@@ -163,7 +169,6 @@ class Ledger {
   db::ConnectionPool& pool_;
   const KeyStore& store_;
   FinishedCallCache* const cache_;
-  ForgetListener* const listener_;
   InFlightKeys in_flight_;
 };
 

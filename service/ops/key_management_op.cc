@@ -59,7 +59,7 @@ absl::StatusOr<KeyView> RunGetKey(const OpsContext& context,
   return view;
 }
 
-absl::StatusOr<v1::ForgetKeyResponse> RunForgetKey(
+absl::StatusOr<ForgetKeyAnswer> RunForgetKey(
     const OpsContext& context, const std::string& tenant,
     const v1::ForgetKeyRequest& request) {
   if (absl::Status valid =
@@ -68,9 +68,10 @@ absl::StatusOr<v1::ForgetKeyResponse> RunForgetKey(
     return valid;
   }
   const keys::KeyId id{tenant, request.idempotency_key()};
-  absl::StatusOr<keys::Forgotten> forgotten = context.ledger->Forget(id);
-  if (!forgotten.ok()) return forgotten.status();
-  if (*forgotten == keys::Forgotten::kInFlight) {
+  absl::StatusOr<keys::Ledger::Forgetting> forgetting =
+      context.ledger->Forget(id);
+  if (!forgetting.ok()) return forgetting.status();
+  if (forgetting->forgotten == keys::Forgotten::kInFlight) {
     // FAILED_PRECONDITION, not ABORTED: retrying a ForgetKey does not help
     // until the call in flight has finished.
     return WithReasonNamed(
@@ -79,9 +80,11 @@ absl::StatusOr<v1::ForgetKeyResponse> RunForgetKey(
             "\" is in flight; it can be forgotten once its call finished")),
         ReasonName(Reason::kKeyInFlight), {});
   }
-  v1::ForgetKeyResponse response;
-  response.set_forgotten(*forgotten == keys::Forgotten::kForgotten);
-  return response;
+  ForgetKeyAnswer answer;
+  answer.response.set_forgotten(forgetting->forgotten ==
+                                keys::Forgotten::kForgotten);
+  answer.answer_at = forgetting->answer_at;
+  return answer;
 }
 
 }  // namespace idem::ops

@@ -5,6 +5,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/time/time.h"
 #include "idem/v1/idem.pb.h"
 #include "service/ops/ops_context.h"
 
@@ -25,13 +26,20 @@ absl::StatusOr<KeyView> RunGetKey(const OpsContext& context,
                                   const std::string& tenant,
                                   const v1::GetKeyRequest& request);
 
+// ForgetKey's answer, and the time before which it must not be given: by
+// then no replica replays the key (keys::Ledger::Forget).
+struct ForgetKeyAnswer {
+  v1::ForgetKeyResponse response;
+  absl::Time answer_at;
+};
+
 // Removes the finished key `key` of `tenant`, so that the next call under
 // it runs again, and drops it from this replica's replay cache (the others
-// drop it when the database tells their forget listeners). Answers once
-// this replica's listener has heard the forget (at most a second later).
-// A key in flight (by its record, or a call under it on this replica) is
-// refused: FAILED_PRECONDITION, reason KEY_IN_FLIGHT.
-absl::StatusOr<v1::ForgetKeyResponse> RunForgetKey(
+// drop it when the database tells their forget listeners, or stop
+// answering from memory). A key in flight (by its record, or a call under
+// it on this replica) is refused: FAILED_PRECONDITION, reason
+// KEY_IN_FLIGHT.
+absl::StatusOr<ForgetKeyAnswer> RunForgetKey(
     const OpsContext& context, const std::string& tenant,
     const v1::ForgetKeyRequest& request);
 

@@ -59,7 +59,7 @@ void GroupCommitTest::Open(const std::string& url, int sessions) {
 }
 
 void GroupCommitTest::UseReplayCache(keys::FinishedCallCache* cache) {
-  ledger_ = std::make_unique<keys::Ledger>(*pool_, *key_store_, cache, nullptr);
+  ledger_ = std::make_unique<keys::Ledger>(*pool_, *key_store_, cache);
   context_.ledger = ledger_.get();
 }
 

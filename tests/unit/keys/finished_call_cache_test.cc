@@ -170,5 +170,25 @@ TEST(FinishedCallCacheTest, ServesNothingWhileOffAndStartsEmpty) {
   EXPECT_NE(cache.Get({"t", "k"}), nullptr);
 }
 
+// Past the lease its listener last renewed, the cache answers nothing: a
+// forget it has not heard yet may have been answered by then. It keeps
+// what it holds, and answers again once the lease is renewed.
+TEST(FinishedCallCacheTest, AnswersNothingPastItsLease) {
+  FakeClock clock;
+  FinishedCallCache::Options options = Small();
+  options.now = [&clock] { return clock.now; };
+  FinishedCallCache cache(options);
+  cache.Put({"t", "k"}, Finished("a"), clock.now);
+  cache.ServeUntil(clock.now + std::chrono::milliseconds(500));
+  clock.Advance(absl::Milliseconds(499));
+  EXPECT_NE(cache.Get({"t", "k"}), nullptr);
+  EXPECT_TRUE(cache.usage().serving);
+  clock.Advance(absl::Milliseconds(1));
+  EXPECT_EQ(cache.Get({"t", "k"}), nullptr);
+  EXPECT_FALSE(cache.usage().serving);
+  cache.ServeUntil(clock.now + std::chrono::milliseconds(500));
+  EXPECT_NE(cache.Get({"t", "k"}), nullptr);
+}
+
 }  // namespace
 }  // namespace idem::keys
