@@ -36,7 +36,14 @@ SELECT a.attname,
        CASE WHEN NOT co.collisdeterministic
             THEN pg_catalog.quote_ident(cn.nspname) || '.' ||
                  pg_catalog.quote_ident(co.collname)
-            ELSE '' END
+            ELSE '' END,
+       CASE WHEN bt.oid IN ('bpchar'::pg_catalog.regtype,
+                            'varchar'::pg_catalog.regtype,
+                            'bit'::pg_catalog.regtype,
+                            'varbit'::pg_catalog.regtype)
+            THEN CASE WHEN t.typtype = 'd' THEN t.typtypmod
+                      ELSE a.atttypmod END
+            ELSE -1 END
 FROM pg_catalog.pg_attribute a
 JOIN pg_catalog.pg_type t ON t.oid = a.atttypid
 JOIN pg_catalog.pg_type bt
@@ -88,7 +95,8 @@ bool operator==(const Column& a, const Column& b) {
          a.declared_type == b.declared_type && a.type_name == b.type_name &&
          a.category == b.category && a.not_null == b.not_null &&
          a.generated == b.generated &&
-         a.nondeterministic_collation == b.nondeterministic_collation;
+         a.nondeterministic_collation == b.nondeterministic_collation &&
+         a.length_typmod == b.length_typmod;
 }
 
 bool operator==(const Table& a, const Table& b) {
@@ -266,6 +274,7 @@ absl::StatusOr<std::shared_ptr<const Table>> Catalog::ReadEntry(
           column.generated = row[7].as<bool>();
           column.nondeterministic_collation =
               row[8].is_null() ? "" : row[8].c_str();
+          column.length_typmod = row[9].as<int32_t>();
           table->columns.push_back(std::move(column));
         }
         for (const pqxx::row& row :

@@ -1,6 +1,7 @@
 #ifndef IDEM_SERVICE_DB_CATALOG_H_
 #define IDEM_SERVICE_DB_CATALOG_H_
 
+#include <cstdint>
 #include <map>
 #include <memory>
 #include <optional>
@@ -41,6 +42,11 @@ struct Column {
   // (case- or accent-insensitive), so that values compare as the column
   // compares them: two spellings may be one key. Empty otherwise.
   std::string nondeterministic_collation;
+  // The length of varchar(n), char(n), bit(n) or varbit(n), or of such a
+  // domain's base type, as its typmod; -1 for every other type. `type`
+  // leaves it out; the statements apply it as an assignment does
+  // (AssignedValue in sql_fragments.h).
+  int32_t length_typmod = -1;
 
   friend bool operator==(const Column& a, const Column& b);
 };

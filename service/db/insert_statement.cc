@@ -21,7 +21,7 @@ std::string InputCte(const InsertShape& shape) {
     // type's: the key's rounds, the conflicts and joins then see two
     // spellings as PostgreSQL's index does.
     casts.push_back(absl::StrCat(
-        "u.", Alias(i), "::", column.type,
+        AssignedValue(column, absl::StrCat("u.", Alias(i))),
         column.nondeterministic_collation.empty()
             ? ""
             : absl::StrCat(" COLLATE ", column.nondeterministic_collation),

@@ -1,6 +1,7 @@
 #include "service/db/sql_fragments.h"
 
 #include "absl/strings/str_cat.h"
+#include "service/db/identifiers.h"
 
 namespace idem::db {
 
@@ -18,8 +19,20 @@ std::string EqualExpr(const Column& column, const std::string& left,
                       suffix, ")");
 }
 
+std::string AssignedValue(const Column& column, const std::string& value) {
+  if (column.length_typmod < 0) {
+    return absl::StrCat(value, "::", column.type);
+  }
+  // varchar(text, typmod, false) and its kin apply the length as an
+  // assignment does (false: not an explicit cast).
+  const std::string length_type =
+      absl::StrCat("pg_catalog.", QuoteIdentifier(column.type_name));
+  return absl::StrCat(length_type, "(", value, "::", length_type, ", ",
+                      column.length_typmod, ", false)::", column.type);
+}
+
 std::string CastParam(const Column& column, size_t n) {
-  return absl::StrCat("$", n, "::", column.type);
+  return AssignedValue(column, absl::StrCat("$", n));
 }
 
 }  // namespace idem::db

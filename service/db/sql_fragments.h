@@ -15,7 +15,15 @@ namespace idem::db {
 std::string EqualExpr(const Column& column, const std::string& left,
                       const std::string& right);
 
-// "$n::type": parameter n (1-based) cast to the column's type.
+// `value` (text) as the column stores it when assigned: cast to the
+// column's type, and, for a bounded length (Column::length_typmod), cut
+// as an INSERT cuts it: only spaces beyond the length, anything else
+// refused (22001). A cast alone would cut anything to the length, or
+// leave the spaces, and the statement would then compare a value that is
+// not the one stored.
+std::string AssignedValue(const Column& column, const std::string& value);
+
+// AssignedValue of parameter n (1-based).
 std::string CastParam(const Column& column, size_t n);
 
 }  // namespace idem::db

@@ -124,6 +124,42 @@ TEST_F(TableShapesTest,
             "Bob:B");
 }
 
+// varchar(n) keeps what an INSERT assigns it: a value whose excess over n
+// is all spaces is stored cut to n, and is that value from then on: the
+// key it names is the stored key, a resend of it is DUPLICATE, an Update
+// finds it. Any other excess is refused, also through a domain, whose cast
+// would cut it: never stored cut.
+TEST_F(TableShapesTest, ABoundedLengthValueIsTheValueStoredAndNeverCut) {
+  const std::string table = ReserveTable();
+  db().Exec("CREATE DOMAIN " + table + "_short AS varchar(3)");
+  db().Exec("CREATE TABLE " + table +
+            " (code varchar(3) PRIMARY KEY, name varchar(3), tag " + table +
+            "_short)");
+  const Columns padded_key{{"code", Str("ab    ")}, {"name", Str("x")}};
+  ExpectOutcomes(InsertOk(InsertOf(table, {padded_key})), {kInserted});
+  ExpectOutcomes(InsertOk(InsertOf(table, {padded_key})), {kDuplicate});
+  const Columns padded_value{{"code", Str("cd")}, {"name", Str("yz     ")}};
+  ExpectOutcomes(
+      InsertOk(InsertOf(table, {padded_value}, v1::ON_CONFLICT_DO_NOTHING)),
+      {kInserted});
+  ExpectOutcomes(
+      InsertOk(InsertOf(table, {padded_value}, v1::ON_CONFLICT_DO_NOTHING)),
+      {kDuplicate});
+  EXPECT_EQ(db().Scalar("SELECT string_agg(code || '|' || name, ',' ORDER BY "
+                        "code) FROM " +
+                        table),
+            "ab |x,cd|yz ");
+  EXPECT_EQ(UpdateOk(UpdateOf(table, {{"code", Str("ab     ")}},
+                              {{"name", Str("x")}})),
+            v1::UPDATE_OUTCOME_UNCHANGED);
+
+  ExpectInsertRefused(
+      InsertOf(table, {{{"code", Str("ef")}, {"tag", Str("abcdef")}}}),
+      "VALUE_INVALID", {table});
+  ExpectInsertRefused(InsertOf(table, {{{"code", Str("abcd")}}}),
+                      "VALUE_INVALID", {table});
+}
+
 // A migration that widens a column while the server runs: values must
 // reach the table as the new type takes them, not cast to the old one
 // (numeric(10,2) would store 1.2345 as 1.23), within seconds.
