@@ -26,6 +26,9 @@ namespace {
 // How long after the shutdown grace the process waits for work stuck on a
 // database that stopped answering, before it ends regardless.
 constexpr absl::Duration kStuckWorkBackstop = absl::Seconds(3);
+// After the grace, the time the calls cut off have to answer themselves
+// before gRPC cancels them; well within kStuckWorkBackstop.
+constexpr absl::Duration kAnswerCutOffWithin = absl::Seconds(1);
 
 // How soon a table's changed definition reaches the statements.
 constexpr absl::Duration kCatalogRefreshInterval = absl::Seconds(2);
@@ -375,7 +378,10 @@ void Server::RunUntilSignalled() {
       pool_->CancelRunningStatements();
     }
   });
-  grpc_server_->Shutdown(absl::ToChronoTime(grace_over));
+  // gRPC's own cut-off comes a little later, so that the calls whose
+  // statements were cancelled at grace_over answer first with their own
+  // status (SHUTTING_DOWN and its ErrorInfo), not gRPC's bare UNAVAILABLE.
+  grpc_server_->Shutdown(absl::ToChronoTime(grace_over + kAnswerCutOffWithin));
   shut_down.Notify();
   cut_off.join();
   if (health_server_ != nullptr) health_server_->Shutdown();

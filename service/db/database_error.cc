@@ -72,6 +72,17 @@ absl::Status FromSqlState(const std::string& state, const std::string& text) {
                      state, "); retry"));
   }
   if (state == "57014") {
+    // A cancel request, which this server sends only when its shutdown
+    // grace has run out (ConnectionPool::CancelRunningStatements): the
+    // statement rolled back, and the call may go to another replica. (An
+    // operator's pg_cancel_backend reads the same; a retry is right then
+    // too.) A message in another language than English falls through to
+    // the statement timeout's answer.
+    if (absl::StrContains(text, "due to user request")) {
+      return Error(Reason::kShuttingDown,
+                   "the server is shutting down: its statement was "
+                   "cancelled and rolled back; retry");
+    }
     return absl::DeadlineExceededError("database statement timed out");
   }
   if (state == "42P01") return Error(Reason::kTableNotFound, text);

@@ -18,6 +18,7 @@
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "grpc/reflection/v1alpha/reflection.grpc.pb.h"
 #include "tests/support/polling.h"
+#include "tests/support/rich_status.h"
 #include "tests/support/test_database.h"
 
 namespace idem::testing {
@@ -362,11 +363,12 @@ TEST(DrainTest, SigtermLetsCallsInFlightFinishAndExitsZero) {
   EXPECT_EQ(db.Scalar("SELECT n FROM " + table), std::to_string(kCalls));
 }
 
-// Calls still running when the grace runs out are answered UNAVAILABLE by
-// gRPC; what they were doing must then roll back, not commit once the row
-// lock they wait for goes: a caller told UNAVAILABLE who sends a plain
-// increment again would otherwise count it twice. The server exits at the
-// end of the grace, not when the lock goes.
+// Calls still running when the grace runs out are answered UNAVAILABLE,
+// SHUTTING_DOWN (with its ErrorInfo, as every refusal, so that a client
+// tells it from a dropped connection); what they were doing must then roll
+// back, not commit once the row lock they wait for goes: a caller told
+// UNAVAILABLE who sends a plain increment again would otherwise count it
+// twice. The server exits at the end of the grace, not when the lock goes.
 TEST(DrainTest, CallsTheGraceCutOffRollBackAndDoNotApplyLater) {
   TestDatabase db;
   const std::string table = db.CreateCounters("cutoff", "(1, 0)");
@@ -400,8 +402,8 @@ TEST(DrainTest, CallsTheGraceCutOffRollBackAndDoNotApplyLater) {
   server->Signal(SIGTERM);
   plain.join();
   keyed_call.join();
-  EXPECT_EQ(plain_status.error_code(), grpc::StatusCode::UNAVAILABLE);
-  EXPECT_EQ(keyed_status.error_code(), grpc::StatusCode::UNAVAILABLE);
+  ExpectRefusal(plain_status, "SHUTTING_DOWN");
+  ExpectRefusal(keyed_status, "SHUTTING_DOWN");
   EXPECT_TRUE(Eventually([&] { return !server->Running(); }, seconds(15)))
       << server->Log();
   lock.commit();
