@@ -81,9 +81,10 @@ ABSL_FLAG(std::string, reflection, "auto",
           "gRPC server reflection: true, false, or auto (on without "
           "IDEM_AUTH_TOKENS, off with it: reflection answers without "
           "credentials)");
-ABSL_FLAG(int, tenant_max_in_flight, 256,
+ABSL_FLAG(int, tenant_max_in_flight, 1000,
           "calls one tenant may have in flight before RESOURCE_EXHAUSTED, so "
-          "that one tenant cannot fill the queue for all");
+          "that one tenant cannot fill the queue for all; the default holds "
+          "the largest Batch (1000 calls, each one call)");
 ABSL_FLAG(int64_t, max_rows, 10000, "rows per Insert request");
 ABSL_FLAG(int64_t, max_message_bytes, 16 << 20,
           "largest request message in bytes");

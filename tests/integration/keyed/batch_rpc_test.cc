@@ -132,6 +132,27 @@ TEST_F(BatchRpcTest, ABatchOverTheCallLimitIsRefusedWhole) {
   EXPECT_EQ(KeyRows(keys.back()), 0);
 }
 
+// The largest batch the proto allows runs whole on a server with the
+// default settings: each of its calls takes one of its tenant's slots
+// (IDEM_TENANT_MAX_IN_FLIGHT), and an idle tenant has enough of them.
+TEST_F(BatchRpcTest, ABatchOfTheMostCallsAllowedRunsWhole) {
+  std::vector<v1::BatchCall> calls;
+  for (int i = 0; i < 1000; ++i) {
+    calls.push_back(Plain(Item(items(), 100000 + i)));
+  }
+  v1::BatchResponse response;
+  grpc::Status status = SendBatch(calls, &response);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  ASSERT_EQ(response.results_size(), 1000);
+  int refused = 0;
+  std::string first_refusal;
+  for (const v1::BatchResult& result : response.results()) {
+    if (result.code() == 0) continue;
+    if (refused++ == 0) first_refusal = result.message();
+  }
+  EXPECT_EQ(refused, 0) << first_refusal;
+}
+
 TEST_F(BatchRpcTest, AnEmptyBatchIsAnsweredWithNoResults) {
   v1::BatchResponse response;
   EXPECT_TRUE(SendBatch({}, &response).ok());
