@@ -51,7 +51,7 @@ absl::StatusOr<db::InsertShape> ShapeOf(const db::Table& table,
   }
   for (const auto& [name, value] : request.rows(0).columns()) {
     absl::StatusOr<size_t> index = WritableColumn(table, name);
-    if (!index.ok()) return index.status();
+    if (!index.ok()) return WithErrorMetadata(index.status(), "row", "0");
     shape.columns.push_back(*index);
   }
   std::sort(shape.columns.begin(), shape.columns.end());

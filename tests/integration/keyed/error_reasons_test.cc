@@ -151,6 +151,7 @@ TEST_F(ErrorReasonsTest, ColumnUnknownNamesTableAndColumn) {
                                     {{"id", Int(1)}, {"colour", Str("red")}})),
              "COLUMN_UNKNOWN");
   EXPECT_EQ(info.metadata().at("column"), "colour");
+  EXPECT_EQ(MetadataValue(info, "row"), "0");  // the first row is a row too
   EXPECT_NE(info.metadata().at("table").find(items()), std::string::npos);
 }
 
