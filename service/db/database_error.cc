@@ -199,6 +199,11 @@ bool SessionUnusableAfter(const std::exception& error) {
 }
 
 bool IsTransient(const absl::Status& status) {
+  // A property of the replica that answered, not of the call: another
+  // replica, or this one once its storage is set up, runs it.
+  if (ReasonOf(status) == ReasonName(Reason::kStorageNotConfigured)) {
+    return true;
+  }
   switch (status.code()) {
     case absl::StatusCode::kUnavailable:
     case absl::StatusCode::kAborted:

@@ -22,7 +22,9 @@ bool SessionUnusableAfter(const std::exception& error);
 // True for outcomes that depend on the moment (connection lost, deadline,
 // serialization failure, overload), false for outcomes that the same call
 // would meet again (bad column, cast failure, not found, permission).
-// KeyedCall stores only the latter.
+// KeyedCall stores only the latter. STORAGE_NOT_CONFIGURED (no storage
+// root, or a volume the server may not write) is transient: it is the
+// replica's, not the call's.
 bool IsTransient(const absl::Status& status);
 
 }  // namespace idem::db

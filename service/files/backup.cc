@@ -8,6 +8,7 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "service/files/durable_sync.h"
 #include "service/files/errno_status.h"
 #include "service/files/file_names.h"
 #include "service/files/unique_fd.h"
@@ -49,7 +50,9 @@ absl::StatusOr<std::string> KeepBackup(int folder_fd, const std::string& name,
   for (int attempt = 1; attempt <= kMaxAttempts; ++attempt) {
     std::string backup = BackupName(name, old.sha256_hex, attempt);
     if (linkat(folder_fd, name.c_str(), folder_fd, backup.c_str(), 0) == 0) {
-      if (fsync(folder_fd) != 0) return ErrnoStatus(errno, doing);
+      if (absl::Status synced = Sync(folder_fd, doing); !synced.ok()) {
+        return synced;
+      }
       return backup;
     }
     if (errno != EEXIST) return ErrnoStatus(errno, doing);

@@ -8,6 +8,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "service/files/backup.h"
+#include "service/files/durable_sync.h"
 #include "service/files/errno_status.h"
 #include "service/files/fault_points.h"
 #include "service/files/file_digest.h"
@@ -44,6 +45,22 @@ absl::StatusOr<std::optional<FileDigest>> SameContent(
   if (!incoming.ok()) return incoming.status();
   if (*incoming == *old) return *old;
   return std::nullopt;
+}
+
+// The destination already holds the source: UNCHANGED. A copy that crashed
+// after its rename (under a key, the first run of this very call) may have
+// left the file's contents or its folder's entry not yet durable, so they
+// are made durable before the answer, as a copy's are.
+absl::StatusOr<CopyFileResponse> Unchanged(int dest_fd, int folder_fd,
+                                           const FileDigest& digest,
+                                           absl::string_view dest_what) {
+  if (absl::Status synced = Sync(dest_fd, dest_what); !synced.ok()) {
+    return synced;
+  }
+  if (absl::Status synced = Sync(folder_fd, dest_what); !synced.ok()) {
+    return synced;
+  }
+  return Response(idem::v1::COPY_OUTCOME_UNCHANGED, digest);
 }
 
 }  // namespace
@@ -89,7 +106,7 @@ absl::StatusOr<CopyFileResponse> CopyFile(
                     &old_digest);
     if (!same.ok()) return same.status();
     if (same->has_value()) {
-      return Response(idem::v1::COPY_OUTCOME_UNCHANGED, **same);
+      return Unchanged(existing->get(), folder->get(), **same, dest_what);
     }
   }
 
@@ -109,7 +126,7 @@ absl::StatusOr<CopyFileResponse> CopyFile(
     // The source may have changed since the first comparison into what the
     // destination already holds; then there is nothing to replace.
     if (*old_digest == *digest) {
-      return Response(idem::v1::COPY_OUTCOME_UNCHANGED, *digest);
+      return Unchanged(existing->get(), folder->get(), *digest, dest_what);
     }
     absl::StatusOr<std::string> backup =
         KeepBackup(folder->get(), name, *old_digest, dest_what);

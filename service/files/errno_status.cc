@@ -11,8 +11,13 @@ namespace idem::files {
 absl::Status ErrnoStatus(int error, absl::string_view what) {
   switch (error) {
     case ENOENT:
-      return Error(Reason::kSourceNotFound,
-                   absl::StrCat(what, ": no such file"));
+      // A missing source is SOURCE_NOT_FOUND where it is opened
+      // (OpenSourceFile); here a folder of a path is gone or a broken
+      // symbolic link.
+      return Error(Reason::kRequestInvalid,
+                   absl::StrCat(what,
+                                ": a folder in the path does not exist (a "
+                                "broken symbolic link, or removed meanwhile)"));
     case EXDEV:
     case ELOOP:
       // openat2's answers for a path that resolves outside the root or
@@ -23,12 +28,21 @@ absl::Status ErrnoStatus(int error, absl::string_view what) {
                                 "a forbidden symbolic link"));
     case EACCES:
     case EPERM:
-      return Error(Reason::kOperationNotAllowed,
-                   absl::StrCat(what, ": permission denied"));
+      // The server's own access to its storage, not the caller's
+      // (OPERATION_NOT_ALLOWED): the volume must be set up so that the
+      // server may read and write it.
+      return Error(Reason::kStorageNotConfigured,
+                   absl::StrCat(what,
+                                ": the server may not read or write it (file "
+                                "permissions of the storage volume)"));
     case ENOTDIR:
       return Error(
           Reason::kRequestInvalid,
           absl::StrCat(what, ": a folder in the path is not a directory"));
+    case ENXIO:  // a socket, or a device without its driver
+    case ENODEV:
+      return Error(Reason::kRequestInvalid,
+                   absl::StrCat(what, " is not a regular file"));
     case EISDIR:
       return Error(Reason::kRequestInvalid,
                    absl::StrCat(what, ": is a directory"));
@@ -40,8 +54,8 @@ absl::Status ErrnoStatus(int error, absl::string_view what) {
       return Error(Reason::kDiskFull,
                    absl::StrCat(what, ": the storage volume is full"));
     case EROFS:
-      return absl::FailedPreconditionError(
-          absl::StrCat(what, ": the storage volume is read-only"));
+      return Error(Reason::kStorageNotConfigured,
+                   absl::StrCat(what, ": the storage volume is read-only"));
     case EAGAIN:
     case EINTR:
       return absl::UnavailableError(

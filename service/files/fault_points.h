@@ -21,6 +21,8 @@ struct FaultPoints {
   // StartHelperThread finds no thread to start, as when a container's
   // pids limit is reached.
   bool refuse_threads = false;
+  // Runs before every fsync of a copy (durable_sync.h), with its fd.
+  std::function<void(int fd)> on_fsync;
 };
 
 FaultPoints& Faults();

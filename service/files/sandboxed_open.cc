@@ -12,6 +12,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "service/common/error_reason.h"
+#include "service/files/durable_sync.h"
 #include "service/files/errno_status.h"
 #include "service/files/open_beneath.h"
 
@@ -86,7 +87,9 @@ absl::StatusOr<UniqueFd> OpenDestinationFolder(const StorageRoot& root,
         return ErrnoStatus(errno,
                            absl::StrCat("creating the folder of ", what));
       }
-      if (fsync(folder.get()) != 0) return ErrnoStatus(errno, what);
+      if (absl::Status synced = Sync(folder.get(), what); !synced.ok()) {
+        return synced;
+      }
       next = OpenBeneath(root.fd(), prefix, kFolderFlags, &error);
     }
     if (!next.valid()) return ErrnoStatus(error, what);

@@ -9,6 +9,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "service/files/copy_contents.h"
+#include "service/files/durable_sync.h"
 #include "service/files/errno_status.h"
 #include "service/files/file_names.h"
 #include "service/files/following_digest.h"
@@ -18,8 +19,11 @@ namespace idem::files {
 absl::Status TempFile::RemoveLeftover(int folder_fd,
                                       const std::string& dest_name,
                                       absl::string_view what) {
+  // On a read-only volume nothing can be left over that this server could
+  // remove, and a destination that already holds the source needs no
+  // write: the copy goes on, and fails only if it must write.
   if (unlinkat(folder_fd, TempName(dest_name).c_str(), 0) != 0 &&
-      errno != ENOENT) {
+      errno != ENOENT && errno != EROFS) {
     return ErrnoStatus(errno, absl::StrCat("cleaning up after ", what));
   }
   return absl::OkStatus();
@@ -71,7 +75,9 @@ absl::StatusOr<FileDigest> TempFile::Fill(int src_fd, mode_t mode) {
   // Only the permission bits: set-id bits on a copy would grant what the
   // caller never asked for.
   if (fchmod(fd_.get(), mode & 0777) != 0) return ErrnoStatus(errno, what);
-  if (fsync(fd_.get()) != 0) return ErrnoStatus(errno, what);
+  if (absl::Status synced = Sync(fd_.get(), what); !synced.ok()) {
+    return synced;
+  }
   return digest.Finish();
 }
 
@@ -82,8 +88,7 @@ absl::Status TempFile::Commit() {
     return ErrnoStatus(errno, what);
   }
   owned_ = false;
-  if (fsync(folder_fd_) != 0) return ErrnoStatus(errno, what);
-  return absl::OkStatus();
+  return Sync(folder_fd_, what);
 }
 
 }  // namespace idem::files

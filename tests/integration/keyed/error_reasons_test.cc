@@ -350,8 +350,15 @@ TEST_F(ErrorReasonsTest, TableNotFoundAndNotAllowed) {
          "TABLE_NOT_ALLOWED");
 }
 
-TEST_F(ErrorReasonsTest, StorageNotConfigured) {
-  Expect(Call(stub(), Copy(NewKey(), "a", "b")), "STORAGE_NOT_CONFIGURED");
+// STORAGE_NOT_CONFIGURED belongs to the replica that answered, not to the
+// call: nothing is stored under the key, so that a replica with a storage
+// root (on the same database) runs the call rather than replay a refusal.
+TEST_F(ErrorReasonsTest, StorageNotConfiguredIsNotStored) {
+  const std::string key = NewKey();
+  Expect(Call(stub(), Copy(key, "a", "b")), "STORAGE_NOT_CONFIGURED");
+  EXPECT_EQ(KeyRows(key), 0);
+  const Answer again = Call(stub(), Copy(key, "a", "b"));
+  EXPECT_FALSE(again.marked_replayed());
 }
 
 // A CHECK constraint the row breaks: the call's failure is stored under its

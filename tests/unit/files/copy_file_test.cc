@@ -2,11 +2,15 @@
 
 #include <fcntl.h>
 #include <gtest/gtest.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
 
 #include <thread>
 #include <vector>
 
+#include "service/common/error_reason.h"
 #include "service/common/sha256.h"
 #include "service/files/file_names.h"
 #include "temp_tree.h"
@@ -226,6 +230,40 @@ TEST_F(CopyFileTest, NonRegularSourceIsRefusedWithoutBlocking) {
   EXPECT_EQ(Copy("fifo", "out").status().code(),
             absl::StatusCode::kInvalidArgument);
   EXPECT_FALSE(fs::exists(Root() / "out"));
+}
+
+// A socket cannot even be opened (ENXIO): refused as the other non-regular
+// files are, not INTERNAL (which a key would not keep, and every retry
+// would meet again).
+TEST_F(CopyFileTest, ASocketIsRefusedAsNotARegularFile) {
+  const int listener = socket(AF_UNIX, SOCK_STREAM, 0);
+  ASSERT_GE(listener, 0);
+  sockaddr_un address{};
+  address.sun_family = AF_UNIX;
+  const std::string path = (Root() / "sock").string();
+  ASSERT_LT(path.size(), sizeof(address.sun_path));
+  path.copy(address.sun_path, path.size());
+  ASSERT_EQ(
+      bind(listener, reinterpret_cast<sockaddr*>(&address), sizeof(address)),
+      0);
+  Write(Root() / "file", "x");
+  for (auto [src, dst] : std::vector<std::pair<std::string, std::string>>{
+           {"sock", "out"}, {"file", "sock"}}) {
+    EXPECT_EQ(ReasonOf(Copy(src, dst).status()),
+              ReasonName(Reason::kRequestInvalid))
+        << src << " -> " << dst;
+  }
+  close(listener);
+  EXPECT_FALSE(fs::exists(Root() / "out"));
+}
+
+// A folder of the destination that is a broken link: the request's path
+// is at fault, not its source (which exists).
+TEST_F(CopyFileTest, ABrokenLinkInTheDestinationIsNotAMissingSource) {
+  Write(Root() / "file", "x");
+  fs::create_symlink("missing", Root() / "dangling");
+  const absl::Status status = Copy("file", "dangling/out").status();
+  EXPECT_EQ(ReasonOf(status), ReasonName(Reason::kRequestInvalid)) << status;
 }
 
 TEST_F(CopyFileTest, ErrorsNeverNameTheRoot) {

@@ -1,16 +1,20 @@
 // Crashes and failures in the middle of a copy, through the fault points of
 // idem_files_testing (service/files/fault_points.h).
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <sched.h>
 #include <signal.h>
 #include <sys/mount.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <iostream>
 #include <string>
+#include <vector>
 
+#include "service/common/error_reason.h"
 #include "service/common/sha256.h"
 #include "service/files/fault_points.h"
 #include "service/files/file_names.h"
@@ -20,6 +24,11 @@ namespace idem::files {
 namespace {
 
 using testing::Faults;
+
+ino_t InodeOf(const fs::path& path) {
+  struct stat st;
+  return stat(path.c_str(), &st) == 0 ? st.st_ino : 0;
+}
 
 class FaultTest : public TempTreeTest {
  protected:
@@ -107,6 +116,24 @@ TEST_F(FaultTest, AnUnchangedCopyAlsoCleansUpACrashedOne) {
   EXPECT_EQ(TempFiles(Root()), 0);
 }
 
+// A copy that finds its destination already holding the source (a keyed
+// copy's retry after a crash between the rename and the folder's fsync)
+// answers UNCHANGED only once the file and its folder entry are durable:
+// both are fsynced, as a copy's are.
+TEST_F(FaultTest, AnUnchangedCopyMakesTheDestinationDurable) {
+  Write(Root() / "in", "content");
+  fs::create_directories(Root() / "dir");
+  Write(Root() / "dir/out", "content");
+  std::vector<ino_t> synced;
+  Faults().on_fsync = [&synced](int fd) {
+    struct stat st;
+    if (fstat(fd, &st) == 0) synced.push_back(st.st_ino);
+  };
+  ExpectCopied(Copy("in", "dir/out"), v1::COPY_OUTCOME_UNCHANGED, "content");
+  EXPECT_THAT(synced, ::testing::IsSupersetOf({InodeOf(Root() / "dir/out"),
+                                               InodeOf(Root() / "dir")}));
+}
+
 TEST_F(FaultTest, DiskFullLeavesDestinationAndNoTempFile) {
   for (int error : {ENOSPC, EDQUOT}) {
     Write(Root() / "in", "new content");
@@ -175,6 +202,48 @@ TEST_F(FaultTest, RealFullVolumeIsResourceExhausted) {
   if (WEXITSTATUS(status) == kSkip) GTEST_SKIP() << "cannot mount a tmpfs";
   EXPECT_EQ(WEXITSTATUS(status), 0)
       << "expected RESOURCE_EXHAUSTED and an empty volume";
+}
+
+// A read-only volume (a tmpfs remounted read-only in a private mount
+// namespace; skipped without CAP_SYS_ADMIN): a destination that already
+// holds the source is UNCHANGED, since nothing needs writing; a copy that
+// must write is FAILED_PRECONDITION, STORAGE_NOT_CONFIGURED (the server's
+// storage, not the request).
+TEST_F(FaultTest, AReadOnlyVolumeRefusesOnlyWhatMustBeWritten) {
+  constexpr int kSkip = 77;
+  const fs::path volume = Root() / "ro";
+  fs::create_directory(volume);
+  Write(Root() / "same", "held");
+  Write(Root() / "other", "new");
+  pid_t child = fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    if (unshare(CLONE_NEWNS) != 0 ||
+        mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0 ||
+        mount("tmpfs", volume.c_str(), "tmpfs", 0, "size=1m") != 0) {
+      _exit(kSkip);
+    }
+    Write(volume / "out", "held");
+    if (mount(nullptr, volume.c_str(), nullptr, MS_REMOUNT | MS_RDONLY,
+              nullptr) != 0) {
+      _exit(kSkip);
+    }
+    root_ = *std::move(StorageRoot::Open(Root().string()));
+    auto unchanged = Copy("same", "ro/out");
+    auto refused = Copy("other", "ro/out");
+    bool ok =
+        unchanged.ok() && unchanged->outcome() == v1::COPY_OUTCOME_UNCHANGED &&
+        ReasonOf(refused.status()) == ReasonName(Reason::kStorageNotConfigured);
+    if (!ok)
+      std::cerr << unchanged.status() << "\n" << refused.status() << "\n";
+    _exit(ok ? 0 : 1);
+  }
+  int status = 0;
+  ASSERT_EQ(waitpid(child, &status, 0), child);
+  ASSERT_TRUE(WIFEXITED(status));
+  if (WEXITSTATUS(status) == kSkip) GTEST_SKIP() << "cannot mount a tmpfs";
+  EXPECT_EQ(WEXITSTATUS(status), 0)
+      << "expected UNCHANGED, then STORAGE_NOT_CONFIGURED";
 }
 
 }  // namespace
