@@ -50,6 +50,11 @@ absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> MakeCredentials(
 
 absl::StatusOr<std::shared_ptr<grpc::Channel>> OpenChannel(
     const ClientOptions& options) {
+  if (options.target.empty()) {
+    return absl::InvalidArgumentError(
+        "ClientOptions::target is empty: give the server's address, e.g. "
+        "\"localhost:50051\"");
+  }
   absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> credentials =
       MakeCredentials(options.tls);
   if (!credentials.ok()) return credentials.status();

@@ -503,6 +503,16 @@ TEST(ClientWithoutServer, FailsCleanlyWithUnavailable) {
   EXPECT_EQ(info.attempts, 2);
 }
 
+// An empty target names no server: refused at once, rather than a Client
+// whose every call fails UNKNOWN ("Failed to create secure client
+// channel") with gRPC's complaints on stderr.
+TEST(ClientCreate, RefusesAnEmptyTarget) {
+  ClientOptions options;
+  options.target = "";
+  EXPECT_EQ(Client::Create(options).status().code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
 TEST(ClientCreate, RefusesUnreadableTlsFiles) {
   ClientOptions options;
   options.tls.enabled = true;
