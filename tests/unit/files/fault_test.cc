@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <functional>
 #include <iostream>
 #include <string>
 #include <vector>
@@ -52,6 +53,40 @@ class FaultTest : public TempTreeTest {
     ASSERT_EQ(waitpid(child, &status, 0), child);
     ASSERT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL)
         << "the child did not reach the fault point";
+  }
+
+  // Runs `check` in a child process whose private mount namespace has a
+  // 1 MiB tmpfs at `volume` (needs CAP_SYS_ADMIN; the test is skipped
+  // without it); the namespace, and with it the mount, go with the child.
+  // `fill` writes into the fresh volume, which is then remounted read-only
+  // when `read_only`. The root is opened again inside: the descriptor opened
+  // before unshare() still walks the old namespace's mounts.
+  void InTmpfs(const fs::path& volume, bool read_only,
+               const std::function<void()>& fill,
+               const std::function<bool()>& check, const char* expected) {
+    constexpr int kSkip = 77;
+    fs::create_directory(volume);
+    pid_t child = fork();
+    ASSERT_GE(child, 0);
+    if (child == 0) {
+      if (unshare(CLONE_NEWNS) != 0 ||
+          mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0 ||
+          mount("tmpfs", volume.c_str(), "tmpfs", 0, "size=1m") != 0) {
+        _exit(kSkip);
+      }
+      fill();
+      if (read_only && mount(nullptr, volume.c_str(), nullptr,
+                             MS_REMOUNT | MS_RDONLY, nullptr) != 0) {
+        _exit(kSkip);
+      }
+      root_ = *std::move(StorageRoot::Open(Root().string()));
+      _exit(check() ? 0 : 1);
+    }
+    int status = 0;
+    ASSERT_EQ(waitpid(child, &status, 0), child);
+    ASSERT_TRUE(WIFEXITED(status));
+    if (WEXITSTATUS(status) == kSkip) GTEST_SKIP() << "cannot mount a tmpfs";
+    EXPECT_EQ(WEXITSTATUS(status), 0) << expected;
   }
 
   // Writes "in": numbers up to a little over `size` bytes, which no chunk
@@ -170,80 +205,46 @@ TEST_F(FaultTest, WithoutThreadsCopiesStillHashWhatTheyWrote) {
   ExpectCopied(Copy("in", "out"), v1::COPY_OUTCOME_UNCHANGED, content);
 }
 
-// A real full volume: a 1 MiB tmpfs mounted in a private mount namespace of
-// a child process (needs CAP_SYS_ADMIN; skipped without it). The namespace,
-// and with it the mount, disappears with the child.
+// A real full volume: a 1 MiB tmpfs.
 TEST_F(FaultTest, RealFullVolumeIsResourceExhausted) {
-  constexpr int kSkip = 77;
   const fs::path volume = Root() / "small";
-  fs::create_directory(volume);
   Write(Root() / "big", std::string(4 << 20, 'b'));
-  pid_t child = fork();
-  ASSERT_GE(child, 0);
-  if (child == 0) {
-    if (unshare(CLONE_NEWNS) != 0 ||
-        mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0 ||
-        mount("tmpfs", volume.c_str(), "tmpfs", 0, "size=1m") != 0) {
-      _exit(kSkip);
-    }
-    // The root descriptor opened before unshare() still walks the old
-    // namespace's mounts, where the tmpfs does not exist.
-    root_ = *std::move(StorageRoot::Open(Root().string()));
-    auto response = Copy("big", "small/out");
-    bool ok =
-        response.status().code() == absl::StatusCode::kResourceExhausted &&
-        fs::is_empty(volume);
-    if (!ok) std::cerr << response.status() << "\n";
-    _exit(ok ? 0 : 1);
-  }
-  int status = 0;
-  ASSERT_EQ(waitpid(child, &status, 0), child);
-  ASSERT_TRUE(WIFEXITED(status));
-  if (WEXITSTATUS(status) == kSkip) GTEST_SKIP() << "cannot mount a tmpfs";
-  EXPECT_EQ(WEXITSTATUS(status), 0)
-      << "expected RESOURCE_EXHAUSTED and an empty volume";
+  InTmpfs(
+      volume, /*read_only=*/false, [] {},
+      [&] {
+        auto response = Copy("big", "small/out");
+        bool ok =
+            response.status().code() == absl::StatusCode::kResourceExhausted &&
+            fs::is_empty(volume);
+        if (!ok) std::cerr << response.status() << "\n";
+        return ok;
+      },
+      "expected RESOURCE_EXHAUSTED and an empty volume");
 }
 
-// A read-only volume (a tmpfs remounted read-only in a private mount
-// namespace; skipped without CAP_SYS_ADMIN): a destination that already
-// holds the source is UNCHANGED, since nothing needs writing; a copy that
-// must write is FAILED_PRECONDITION, STORAGE_NOT_CONFIGURED (the server's
-// storage, not the request).
+// A read-only volume: a destination that already holds the source is
+// UNCHANGED, since nothing needs writing; a copy that must write is
+// FAILED_PRECONDITION, STORAGE_NOT_CONFIGURED (the server's storage, not
+// the request).
 TEST_F(FaultTest, AReadOnlyVolumeRefusesOnlyWhatMustBeWritten) {
-  constexpr int kSkip = 77;
   const fs::path volume = Root() / "ro";
-  fs::create_directory(volume);
   Write(Root() / "same", "held");
   Write(Root() / "other", "new");
-  pid_t child = fork();
-  ASSERT_GE(child, 0);
-  if (child == 0) {
-    if (unshare(CLONE_NEWNS) != 0 ||
-        mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0 ||
-        mount("tmpfs", volume.c_str(), "tmpfs", 0, "size=1m") != 0) {
-      _exit(kSkip);
-    }
-    Write(volume / "out", "held");
-    if (mount(nullptr, volume.c_str(), nullptr, MS_REMOUNT | MS_RDONLY,
-              nullptr) != 0) {
-      _exit(kSkip);
-    }
-    root_ = *std::move(StorageRoot::Open(Root().string()));
-    auto unchanged = Copy("same", "ro/out");
-    auto refused = Copy("other", "ro/out");
-    bool ok =
-        unchanged.ok() && unchanged->outcome() == v1::COPY_OUTCOME_UNCHANGED &&
-        ReasonOf(refused.status()) == ReasonName(Reason::kStorageNotConfigured);
-    if (!ok)
-      std::cerr << unchanged.status() << "\n" << refused.status() << "\n";
-    _exit(ok ? 0 : 1);
-  }
-  int status = 0;
-  ASSERT_EQ(waitpid(child, &status, 0), child);
-  ASSERT_TRUE(WIFEXITED(status));
-  if (WEXITSTATUS(status) == kSkip) GTEST_SKIP() << "cannot mount a tmpfs";
-  EXPECT_EQ(WEXITSTATUS(status), 0)
-      << "expected UNCHANGED, then STORAGE_NOT_CONFIGURED";
+  InTmpfs(
+      volume, /*read_only=*/true, [&] { Write(volume / "out", "held"); },
+      [&] {
+        auto unchanged = Copy("same", "ro/out");
+        auto refused = Copy("other", "ro/out");
+        bool ok = unchanged.ok() &&
+                  unchanged->outcome() == v1::COPY_OUTCOME_UNCHANGED &&
+                  ReasonOf(refused.status()) ==
+                      ReasonName(Reason::kStorageNotConfigured);
+        if (!ok) {
+          std::cerr << unchanged.status() << "\n" << refused.status() << "\n";
+        }
+        return ok;
+      },
+      "expected UNCHANGED, then STORAGE_NOT_CONFIGURED");
 }
 
 }  // namespace
