@@ -16,6 +16,8 @@ constexpr char kReasonUrl[] = "type.idem.dev/error-reason";
 // Read only by the logs: ToGrpcStatus sends the reason, the metadata and
 // the retry delay, nothing else.
 constexpr char kOperatorCauseUrl[] = "type.idem.dev/operator-cause";
+// Read only to locate a failure in its request (failure_location.h).
+constexpr char kDatabaseDetailUrl[] = "type.idem.dev/database-detail";
 constexpr absl::string_view kMetadataUrlPrefix =
     "type.idem.dev/error-metadata/";
 
@@ -122,6 +124,22 @@ std::optional<std::string> OperatorCauseOf(const absl::Status& status) {
   absl::optional<absl::Cord> cause = status.GetPayload(kOperatorCauseUrl);
   if (!cause.has_value()) return std::nullopt;
   return std::string(*cause);
+}
+
+absl::Status WithDatabaseDetail(absl::Status status, absl::string_view detail) {
+  status.SetPayload(kDatabaseDetailUrl, absl::Cord(detail));
+  return status;
+}
+
+std::optional<std::string> DatabaseDetailOf(const absl::Status& status) {
+  absl::optional<absl::Cord> detail = status.GetPayload(kDatabaseDetailUrl);
+  if (!detail.has_value()) return std::nullopt;
+  return std::string(*detail);
+}
+
+absl::Status WithoutDatabaseDetail(absl::Status status) {
+  status.ErasePayload(kDatabaseDetailUrl);
+  return status;
 }
 
 std::map<std::string, std::string> MetadataOf(const absl::Status& status) {

@@ -74,6 +74,15 @@ std::map<std::string, std::string> MetadataOf(const absl::Status& status);
 absl::Status WithOperatorCause(absl::Status status, absl::string_view cause);
 std::optional<std::string> OperatorCauseOf(const absl::Status& status);
 
+// `status` with PostgreSQL's DETAIL of the failure ("Key (email)=(a@b)
+// already exists.", "Failing row contains (...)."), which quotes the
+// values at fault: read to find the request's row, never sent to a caller
+// nor logged.
+absl::Status WithDatabaseDetail(absl::Status status, absl::string_view detail);
+std::optional<std::string> DatabaseDetailOf(const absl::Status& status);
+// `status` without it, once read: as stored and replayed.
+absl::Status WithoutDatabaseDetail(absl::Status status);
+
 // `status` with `reason` and `metadata` attached as they were read back
 // (a stored failure replayed).
 absl::Status WithReasonNamed(

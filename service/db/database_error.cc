@@ -1,5 +1,6 @@
 #include "service/db/database_error.h"
 
+#include <optional>
 #include <pqxx/except>
 #include <string>
 
@@ -23,6 +24,15 @@ std::string PrimaryMessage(absl::string_view what, absl::string_view state) {
   }
   if (absl::ConsumePrefix(&what, state)) absl::ConsumePrefix(&what, ": ");
   return std::string(what);
+}
+
+// The DETAIL line of PostgreSQL's message, if any.
+std::optional<std::string> Detail(absl::string_view what) {
+  constexpr absl::string_view kDetail = "\nDETAIL:  ";
+  size_t at = what.find(kDetail);
+  if (at == absl::string_view::npos) return std::nullopt;
+  absl::string_view detail = what.substr(at + kDetail.size());
+  return std::string(detail.substr(0, detail.find('\n')));
 }
 
 // The quoted name after `marker` in PostgreSQL's message, if any:
@@ -168,8 +178,12 @@ absl::Status MapDatabaseError(const std::exception& error) {
     return RowLocked("concurrent change; retry");
   }
   if (const auto* sql = dynamic_cast<const pqxx::sql_error*>(&error)) {
-    return FromSqlState(sql->sqlstate(),
-                        PrimaryMessage(sql->what(), sql->sqlstate()));
+    absl::Status status = FromSqlState(
+        sql->sqlstate(), PrimaryMessage(sql->what(), sql->sqlstate()));
+    if (std::optional<std::string> detail = Detail(sql->what())) {
+      status = WithDatabaseDetail(std::move(status), *detail);
+    }
+    return status;
   }
   if (dynamic_cast<const pqxx::usage_error*>(&error) != nullptr ||
       dynamic_cast<const pqxx::internal_error*>(&error) != nullptr) {

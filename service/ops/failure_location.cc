@@ -11,6 +11,8 @@
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_replace.h"
+#include "absl/strings/str_split.h"
 #include "absl/strings/string_view.h"
 #include "absl/strings/strip.h"
 #include "idem/v1/wire_names.h"
@@ -213,6 +215,98 @@ absl::Status WithRefusedValueLocated(absl::Status failure,
   return failure;
 }
 
+// An identifier as PostgreSQL prints it in a DETAIL, unquoted.
+std::string Unquoted(absl::string_view name) {
+  if (name.size() < 2 || name.front() != '"' || name.back() != '"') {
+    return std::string(name);
+  }
+  return absl::StrReplaceAll(name.substr(1, name.size() - 2), {{"\"\"", "\""}});
+}
+
+// What PostgreSQL's DETAIL of a constraint violation shows of the row at
+// fault: the values of some columns, as text ("null" for NULL). Empty when
+// it shows nothing this can read.
+std::map<size_t, std::string> ShownValues(absl::string_view detail,
+                                          const db::Table& table) {
+  std::map<size_t, std::string> shown;
+  std::vector<std::string> columns;
+  absl::string_view values;
+  if (absl::ConsumePrefix(&detail, "Failing row contains (")) {
+    // Every column of the table, in order (a CHECK, a NOT NULL).
+    size_t end = detail.rfind(')');
+    if (end == absl::string_view::npos) return shown;
+    values = detail.substr(0, end);
+    for (const db::Column& column : table.columns) {
+      columns.push_back(column.name);
+    }
+  } else if (absl::ConsumePrefix(&detail, "Key (")) {
+    // The key's columns and values (UNIQUE, FOREIGN KEY, EXCLUDE): "Key
+    // (a, b)=(1, x) already exists.", "... is not present in table ...".
+    size_t split = detail.find(")=(");
+    if (split == absl::string_view::npos) return shown;
+    for (absl::string_view name :
+         absl::StrSplit(detail.substr(0, split), ", ")) {
+      columns.push_back(Unquoted(name));
+    }
+    absl::string_view rest = detail.substr(split + 3);
+    size_t end = absl::string_view::npos;
+    for (absl::string_view marker :
+         {") already exists", ") is not present", ") conflicts with"}) {
+      end = std::min(end, rest.find(marker));
+    }
+    if (end == absl::string_view::npos) return shown;
+    values = rest.substr(0, end);
+  } else {
+    return shown;
+  }
+  // A value holding ", " itself makes the count wrong: then nothing is read.
+  std::vector<std::string> parts = absl::StrSplit(values, ", ");
+  if (parts.size() != columns.size()) return shown;
+  for (size_t i = 0; i < columns.size(); ++i) {
+    std::optional<size_t> index = table.FindColumn(columns[i]);
+    if (!index.has_value()) return {};
+    shown[*index] = parts[i];
+  }
+  return shown;
+}
+
+// Names the row of a CONSTRAINT_VIOLATED that names none, when exactly one
+// row of the request holds the values PostgreSQL's detail shows: those the
+// request gives, spelled as PostgreSQL prints them (a value it prints
+// otherwise, 1.50 for 1.5, matches no row, and no row is named).
+absl::Status WithViolatingRowLocated(absl::Status failure,
+                                     const db::Table& table,
+                                     const std::vector<Cell>& cells) {
+  if (ReasonOf(failure) != v1::wire::reasons::kConstraintViolated ||
+      MetadataOf(failure).count("row") != 0) {
+    return failure;
+  }
+  std::optional<std::string> detail = DatabaseDetailOf(failure);
+  if (!detail.has_value()) return failure;
+  const std::map<size_t, std::string> shown = ShownValues(*detail, table);
+  if (shown.empty()) return failure;
+  // Per row: whether every value it gives for a shown column is the one
+  // shown, and whether it gives one at all.
+  std::map<size_t, std::pair<bool, bool>> rows;  // matches, gives any
+  for (const Cell& cell : cells) {
+    auto& [matches, gives] =
+        rows.try_emplace(cell.row, true, false).first->second;
+    auto column = shown.find(cell.column);
+    if (column == shown.end()) continue;
+    gives = true;
+    const std::string text = cell.value->has_value() ? **cell.value : "null";
+    if (text != column->second) matches = false;
+  }
+  std::optional<size_t> found;
+  for (const auto& [row, fit] : rows) {
+    if (!fit.first || !fit.second) continue;
+    if (found.has_value()) return failure;  // two rows fit: neither named
+    found = row;
+  }
+  if (!found.has_value()) return failure;
+  return WithErrorMetadata(std::move(failure), "row", absl::StrCat(*found));
+}
+
 // Names `table` on a failure about its rows that names no table yet.
 absl::Status WithTableNamed(absl::Status failure, const db::Table& table) {
   std::optional<std::string> reason = ReasonOf(failure);
@@ -229,17 +323,20 @@ absl::Status WithTableNamed(absl::Status failure, const db::Table& table) {
 }  // namespace
 
 absl::Status LocateFailure(absl::Status failure, const PreparedInsert& insert) {
-  return WithTableNamed(
-      WithRefusedValueLocated(std::move(failure), *insert.table,
-                              CellsOf(insert), /*name_row=*/true),
-      *insert.table);
+  const std::vector<Cell> cells = CellsOf(insert);
+  return WithoutDatabaseDetail(WithTableNamed(
+      WithViolatingRowLocated(
+          WithRefusedValueLocated(std::move(failure), *insert.table, cells,
+                                  /*name_row=*/true),
+          *insert.table, cells),
+      *insert.table));
 }
 
 absl::Status LocateFailure(absl::Status failure, const PreparedUpdate& update) {
-  return WithTableNamed(
+  return WithoutDatabaseDetail(WithTableNamed(
       WithRefusedValueLocated(std::move(failure), *update.table,
                               CellsOf(update), /*name_row=*/false),
-      *update.table);
+      *update.table));
 }
 
 }  // namespace idem::ops

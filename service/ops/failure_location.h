@@ -27,7 +27,12 @@ namespace idem::ops {
 //   - a NULL refused by a NOT NULL column: the column it names, the first
 //     row without a value there.
 //   When several columns fit, none is named.
-// Any other failure comes back as it is.
+// - CONSTRAINT_VIOLATED that names no row names the one row that gives the
+//   values PostgreSQL's DETAIL shows (WithDatabaseDetail): a check's
+//   failing row, a unique or foreign key's values; none when no row or
+//   several do.
+// Any other failure comes back as it is. The DETAIL is dropped from what
+// comes back, as a stored failure has none.
 absl::Status LocateFailure(absl::Status failure, const PreparedInsert& insert);
 // The same for `update`: its `table`, and the `column` of a refused value
 // (a key, a set value, or a delta whose sum leaves the column's range:

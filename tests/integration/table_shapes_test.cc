@@ -5,9 +5,12 @@
 
 #include <chrono>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "tests/integration/harness.h"
 #include "tests/support/polling.h"
+#include "tests/support/rich_status.h"
 
 namespace idem::testing {
 namespace {
@@ -158,6 +161,42 @@ TEST_F(TableShapesTest, ABoundedLengthValueIsTheValueStoredAndNeverCut) {
       "VALUE_INVALID", {table});
   ExpectInsertRefused(InsertOf(table, {{{"code", Str("abcd")}}}),
                       "VALUE_INVALID", {table});
+}
+
+// A constraint a row of a multi-row Insert breaks names that row (brief
+// 8.1: `row` where it applies) when PostgreSQL's detail shows its values:
+// a CHECK (the failing row), a UNIQUE key met in the table (the key's
+// values). Nothing is written.
+TEST_F(TableShapesTest, AConstraintViolationNamesTheRowThatBrokeIt) {
+  const std::string table = CreateTable(
+      "id bigint PRIMARY KEY, email text UNIQUE, qty int CHECK (qty >= 0), "
+      "added timestamptz DEFAULT now()");
+  auto row = [](int id, const char* email, int qty) {
+    return Columns{{"id", Int(id)}, {"email", Str(email)}, {"qty", Int(qty)}};
+  };
+  ExpectOutcomes(InsertOk(InsertOf(table, {row(10, "x@example.com", 1)})),
+                 {kInserted});
+  for (const auto& [rows, broken] :
+       std::vector<std::pair<std::vector<Columns>, std::string>>{
+           {{row(1, "a@example.com", 1), row(2, "b@example.com", -1),
+             row(3, "c@example.com", 1)},
+            "1"},
+           {{row(4, "d@example.com", 1), row(5, "e@example.com", 2),
+             row(6, "x@example.com", 3)},
+            "2"}}) {
+    v1::InsertResponse response;
+    const grpc::Status status = Insert(InsertOf(table, rows), &response);
+    ExpectRefusal(status, "CONSTRAINT_VIOLATED");
+    std::optional<google::rpc::Status> rich = RichStatusOf(status);
+    ASSERT_TRUE(rich.has_value());
+    std::optional<google::rpc::ErrorInfo> info = ErrorInfoOf(*rich);
+    ASSERT_TRUE(info.has_value());
+    EXPECT_EQ(info->metadata().count("constraint"), 1u);
+    auto named = info->metadata().find("row");
+    EXPECT_EQ(named == info->metadata().end() ? "" : named->second, broken)
+        << status.error_message();
+  }
+  EXPECT_EQ(db().Scalar("SELECT count(*) FROM " + table), "1");
 }
 
 // A migration that widens a column while the server runs: values must
