@@ -74,7 +74,8 @@ bool SpelledOneWay(const v1::Value& value, const Column& column) {
   switch (value.kind_case()) {
     case v1::Value::kStringValue:
       return (column.type_name == "text" || column.type_name == "varchar") &&
-             column.nondeterministic_collation.empty();
+             column.nondeterministic_collation.empty() &&
+             column.length_typmod < 0;
     case v1::Value::kDoubleValue:
       return false;
     default:

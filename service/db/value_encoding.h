@@ -25,7 +25,8 @@ absl::StatusOr<TextParam> EncodeValue(const v1::Value& value,
 // that keys holding such values compare as their text. A string into any
 // other type is not ("7" and "07" into bigint, a uuid in either case), nor
 // is a double, nor a string under a nondeterministic collation ("Bob" and
-// "BOB" under a case-insensitive one).
+// "BOB" under a case-insensitive one), nor one into varchar(n), which cuts
+// spaces past its length ("ab  " and "ab " into varchar(3)).
 bool SpelledOneWay(const v1::Value& value, const Column& column);
 
 // `elements` as a one-dimensional array literal, e.g. {"a",NULL,"b\"c"}.

@@ -199,6 +199,19 @@ TEST_F(TableShapesTest, AConstraintViolationNamesTheRowThatBrokeIt) {
   EXPECT_EQ(db().Scalar("SELECT count(*) FROM " + table), "1");
 }
 
+// Two spellings of one varchar(n) key in one request, one padded past the
+// length: PostgreSQL stores them as one key, so the second row meets the
+// first, as if sent after it; never two outcomes for one stored row.
+TEST_F(TableShapesTest, TwoSpellingsOfOneBoundedKeyInOneRequestAreOneKey) {
+  const std::string table =
+      CreateTable("code varchar(3) PRIMARY KEY, name text");
+  ExpectOutcomes(
+      InsertOk(InsertOf(table, {{{"code", Str("ab    ")}, {"name", Str("x")}},
+                                {{"code", Str("ab ")}, {"name", Str("x")}}})),
+      {kInserted, kDuplicate});
+  EXPECT_EQ(db().Scalar("SELECT count(*) FROM " + table), "1");
+}
+
 // A migration that widens a column while the server runs: values must
 // reach the table as the new type takes them, not cast to the old one
 // (numeric(10,2) would store 1.2345 as 1.23), within seconds.
