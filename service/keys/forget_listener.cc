@@ -239,8 +239,10 @@ void ForgetListener::SetListening(bool listening) {
   // Off before anything else can happen, on once the session listens: it
   // has heard every forget whose record the cache may take from now on.
   cache_.SetServing(listening);
-  cache_.ServeUntil(FinishedCallCache::Clock::now() +
-                    absl::ToChronoNanoseconds(kReplayLease));
+  if (listening) {
+    cache_.ServeUntil(FinishedCallCache::Clock::now() +
+                      absl::ToChronoNanoseconds(kReplayLease));
+  }
   absl::MutexLock lock(&mu_);
   listening_ = listening;
 }
