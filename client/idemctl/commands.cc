@@ -140,7 +140,8 @@ void AddConnectionOptions(CLI::App& app, Flags& flags) {
   app.add_option("--server-name", flags.client.tls.server_name_override,
                  "Name expected in the server certificate (implies --tls)");
   app.add_option("--timeout", flags.timeout_seconds,
-                 "Overall deadline of the call in seconds, retries included")
+                 "Overall deadline of the call in seconds, retries included "
+                 "(a retry waits up to it for an unreachable server)")
       ->capture_default_str()
       ->check(CLI::PositiveNumber);
   app.add_option("--attempts", flags.attempts,

@@ -15,6 +15,11 @@ void PrepareAttempt(grpc::ClientContext& context, absl::Duration timeout,
   // injected) retry clock.
   context.set_deadline(std::chrono::system_clock::now() +
                        absl::ToChronoNanoseconds(timeout));
+  // A retry waits for the channel to connect, up to its deadline, rather
+  // than fail at once while gRPC waits to reconnect: so a call rides through
+  // a restart of its server (a killed pod, a rolling update). The first
+  // attempt fails fast, as gRPC's calls do.
+  context.set_wait_for_ready(attempt > 1);
   context.AddMetadata(kAttemptHeader, absl::StrCat(attempt));
   if (!bearer_token.empty()) {
     context.AddMetadata(v1::wire::kAuthorizationHeader,
@@ -39,6 +44,20 @@ absl::Status ToAbslStatus(const grpc::Status& status) {
   rpc.set_code(status.error_code());
   rpc.set_message(status.error_message());
   return FromRpcStatus(rpc);
+}
+
+absl::Status AttemptStatus(const grpc::Status& status, int attempt,
+                           grpc::Channel& channel) {
+  absl::Status result = ToAbslStatus(status);
+  if (attempt > 1 && result.code() == absl::StatusCode::kDeadlineExceeded &&
+      ErrorReason(result).empty() &&
+      channel.GetState(/*try_to_connect=*/false) != GRPC_CHANNEL_READY) {
+    return absl::UnavailableError(
+        absl::StrCat("no connection to the server within the attempt's "
+                     "deadline (",
+                     result.message(), ")"));
+  }
+  return result;
 }
 
 }  // namespace idem::internal

@@ -1,6 +1,7 @@
 #ifndef IDEM_CLIENT_SRC_ATTEMPT_METADATA_H_
 #define IDEM_CLIENT_SRC_ATTEMPT_METADATA_H_
 
+#include <grpcpp/channel.h>
 #include <grpcpp/client_context.h>
 #include <grpcpp/support/status.h>
 
@@ -29,6 +30,13 @@ std::optional<absl::string_view> FindTrailer(const grpc::ClientContext& context,
 
 // The status with the details of its grpc-status-details-bin (error_info.h).
 absl::Status ToAbslStatus(const grpc::Status& status);
+
+// An attempt's status (ToAbslStatus). A retry waits for the channel
+// (PrepareAttempt); one whose deadline passed with the channel still not
+// connected never reached a server, and is UNAVAILABLE, not
+// DEADLINE_EXCEEDED, which would say a server was too slow to answer.
+absl::Status AttemptStatus(const grpc::Status& status, int attempt,
+                           grpc::Channel& channel);
 
 }  // namespace idem::internal
 

@@ -189,7 +189,8 @@ void CallBatcher::Send(const std::shared_ptr<ClientCore>& core,
                  core->options.bearer_token, rpc->attempts.front().metadata);
   core->stub->async()->Batch(
       &rpc->context, &rpc->request, &rpc->response,
-      [this, core = core, rpc](grpc::Status grpc_status) mutable {
+      [this, core = core, rpc,
+       attempt_number](grpc::Status grpc_status) mutable {
         const CallbackThreadScope on_callback_thread;
         if (grpc_status.error_code() == grpc::StatusCode::UNIMPLEMENTED) {
           // A server without Batch (an older replica during an upgrade),
@@ -203,7 +204,8 @@ void CallBatcher::Send(const std::shared_ptr<ClientCore>& core,
           return;
         }
         BatchedAttempt failed;
-        failed.status = ToAbslStatus(grpc_status);
+        failed.status =
+            AttemptStatus(grpc_status, attempt_number, *core->channel);
         failed.pushback =
             ParsePushback(FindTrailer(rpc->context, kPushbackTrailer));
         const size_t calls = rpc->attempts.size();

@@ -63,6 +63,12 @@ absl::StatusOr<std::shared_ptr<grpc::Channel>> OpenChannel(
   // gRPC's retryPolicy as well and multiply attempts, so none is taken.
   // (Transparent retries of calls that never left the client stay on.)
   args.SetInt(GRPC_ARG_SERVICE_CONFIG_DISABLE_RESOLUTION, 1);
+  // While the server is down gRPC tries to reconnect with a growing backoff,
+  // up to 2 minutes by default; a call waiting for the channel (a retry,
+  // see attempt_metadata.cc) would wait that long past a server's restart.
+  // Two seconds at most keeps the wait short and the connection attempts
+  // of many clients spread.
+  args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 2000);
   if (!options.tls.server_name_override.empty()) {
     args.SetSslTargetNameOverride(options.tls.server_name_override);
   }

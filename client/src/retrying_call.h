@@ -125,7 +125,7 @@ class RetryingCall
 
   void OnAttemptDone(const grpc::Status& grpc_status) {
     AttemptResult result;
-    result.status = ToAbslStatus(grpc_status);
+    result.status = AttemptStatus(grpc_status, info_.attempts, *core_->channel);
     result.pushback =
         ParsePushback(FindTrailer(*contexts_.back(), kPushbackTrailer));
     info_.replayed =

@@ -9,6 +9,7 @@ import os
 import signal
 import socket
 import subprocess
+import threading
 import time
 from pathlib import Path
 from typing import Optional
@@ -75,6 +76,7 @@ class Server:
 
     def __init__(self, folder: Path, env: dict[str, str],
                  database_url: Optional[str] = None) -> None:
+        folder.mkdir(parents=True, exist_ok=True)
         self.log_path = folder / "server.log"
         full_env = {k: v for k, v in os.environ.items()
                     if not k.startswith("IDEM_")}
@@ -112,3 +114,21 @@ class Server:
         if code != 0:
             raise AssertionError(f"idem-server exited {code}:\n" +
                                  self.log_path.read_text()[-4000:])
+
+
+def restarted_later(folder: Path, tables: object, address: str,
+                    seconds: float = 2.0
+                    ) -> tuple[threading.Thread, dict[str, Server]]:
+    """A thread that starts a plaintext server for `tables` on `address`
+    after `seconds` (a server coming back after a restart); join it, then
+    stop started["server"]."""
+    started: dict[str, Server] = {}
+
+    def start() -> None:
+        time.sleep(seconds)
+        started["server"] = Server(folder, {
+            "IDEM_ALLOW_PLAINTEXT": "true", "IDEM_TABLES": str(tables),
+            "IDEM_LISTEN": address})
+    thread = threading.Thread(target=start)
+    thread.start()
+    return thread, started

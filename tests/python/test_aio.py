@@ -11,9 +11,13 @@ import idem
 import idem.aio
 from idem import CopyOutcome, RowOutcome, StopReason, UpdateOutcome
 from fault_proxy import FaultProxy
-from servers import closed_port, hold_row_lock, psql
+from servers import Server, closed_port, hold_row_lock, psql, restarted_later
 
 FAST = idem.RetryPolicy(initial_backoff=0.01, max_backoff=0.05)
+# Against a closed port: a retry waits for a connection up to its own
+# deadline (0.1 s here), then fails UNAVAILABLE like a first attempt.
+FAST_GIVE_UP = idem.RetryPolicy(initial_backoff=0.01, max_backoff=0.05,
+                                per_attempt_timeout=0.1)
 
 
 def run(coroutine):
@@ -78,13 +82,38 @@ def test_lost_answer_after_commit_replays_inserted(server, tables, new_id):
     assert result.call.attempts >= 2 and result.call.replayed
 
 
+def test_a_call_rides_through_a_restart_of_its_server(tables, new_id,
+                                                      tmp_path):
+    first = Server(tmp_path / "first", {
+        "IDEM_ALLOW_PLAINTEXT": "true", "IDEM_TABLES": str(tables)})
+    row = new_id()
+
+    async def calls():
+        async with idem.aio.Client(first.address) as client:
+            await client.insert(tables.items, [{"id": new_id()}])
+            first.process.kill()
+            first.process.wait()
+            restart, started = restarted_later(tmp_path / "second", tables,
+                                               first.address)
+            try:
+                return await client.insert(tables.items, [{"id": row}])
+            finally:
+                restart.join()
+                started["server"].stop()
+
+    result = run(calls())
+    assert result.outcomes == (RowOutcome.INSERTED,)
+    assert result.call.attempts >= 2
+    assert psql(f"SELECT count(*) FROM {tables.items} WHERE id = {row}") == "1"
+
+
 def test_errors_and_budget(server, tables):
     async def calls():
         async with idem.aio.Client(server.address) as client:
             with pytest.raises(idem.PermissionDeniedError):
                 await client.insert("not_allowed", [{"id": 1}])
         budget = idem.RetryBudget()
-        async with idem.aio.Client(closed_port(), retry=FAST,
+        async with idem.aio.Client(closed_port(), retry=FAST_GIVE_UP,
                                    budget=budget) as client:
             with pytest.raises(idem.UnavailableError) as first:
                 await client.insert(tables.items, [{"id": 1}])

@@ -15,9 +15,14 @@ import pytest
 import idem
 from idem import RowOutcome, StopReason, UpdateOutcome
 from fault_proxy import FaultProxy
-from servers import Server, closed_port, freeze, hold_row_lock, psql
+from servers import (Server, closed_port, freeze, hold_row_lock, psql,
+                     restarted_later)
 
 FAST = idem.RetryPolicy(initial_backoff=0.01, max_backoff=0.05)
+# Against a closed port: a retry waits for a connection up to its own
+# deadline (0.1 s here), then fails UNAVAILABLE like a first attempt.
+FAST_GIVE_UP = idem.RetryPolicy(initial_backoff=0.01, max_backoff=0.05,
+                                per_attempt_timeout=0.1)
 
 
 @pytest.fixture
@@ -170,7 +175,8 @@ def test_an_unkeyed_increment_is_never_retried(server, tables, new_id):
 
 def test_retry_budget_exhausted_stops_retrying(tables):
     budget = idem.RetryBudget(max_tokens=10, token_ratio=0.1)
-    with idem.Client(closed_port(), retry=FAST, budget=budget) as client:
+    with idem.Client(closed_port(), retry=FAST_GIVE_UP,
+                     budget=budget) as client:
         with pytest.raises(idem.UnavailableError) as first:
             client.insert(tables.items, [{"id": 1}])
         # Five failed attempts took five tokens: half the bucket is gone.
@@ -181,6 +187,44 @@ def test_retry_budget_exhausted_stops_retrying(tables):
     assert second.value.call.attempts == 1
     assert second.value.call.stop_reason == StopReason.RETRY_BUDGET
     assert budget.tokens == 4
+
+
+def test_a_call_rides_through_a_restart_of_its_server(tables, new_id,
+                                                      tmp_path):
+    """A killed server that comes back within the call's total_timeout:
+    the retries, on the default policy, wait for the channel to connect
+    again, and the row is written once."""
+    first = Server(tmp_path / "first", {
+        "IDEM_ALLOW_PLAINTEXT": "true", "IDEM_TABLES": str(tables)})
+    row = new_id()
+    with idem.Client(first.address) as client:
+        client.insert(tables.items, [{"id": new_id()}])  # connected
+        first.process.kill()
+        first.process.wait()
+        restart, started = restarted_later(tmp_path / "second", tables,
+                                           first.address)
+        try:
+            result = client.insert(tables.items, [{"id": row}])
+        finally:
+            restart.join()
+            started["server"].stop()
+    assert result.outcomes == (RowOutcome.INSERTED,)
+    assert result.call.attempts >= 2
+    assert psql(f"SELECT count(*) FROM {tables.items} WHERE id = {row}") == "1"
+
+
+def test_a_server_that_stays_down_is_unavailable(tables):
+    """Retries wait for the connection up to their deadline; one that ends
+    without a connection is UNAVAILABLE (nothing reached a server), not
+    DEADLINE_EXCEEDED."""
+    policy = idem.RetryPolicy(per_attempt_timeout=0.3, total_timeout=1,
+                              initial_backoff=0.01, max_backoff=0.05)
+    started = time.monotonic()
+    with idem.Client(closed_port(), retry=policy) as client:
+        with pytest.raises(idem.UnavailableError) as caught:
+            client.insert(tables.items, [{"id": 1}])
+    assert time.monotonic() - started < 5
+    assert caught.value.call.attempts > 1
 
 
 def test_total_timeout_bounds_the_call(tables):

@@ -14,7 +14,7 @@ import logging
 import random
 import threading
 import time
-from typing import Any, Iterable, Optional
+from typing import Any, Callable, Iterable, Optional
 
 import grpc
 
@@ -171,8 +171,10 @@ class Attempts:
 
     def __init__(self, *, method: str, key: Optional[str], retryable: bool,
                  policy: RetryPolicy, budget: RetryBudget,
-                 token: Optional[str], timeout: Optional[float]) -> None:
+                 token: Optional[str], timeout: Optional[float],
+                 connected: Callable[[], bool]) -> None:
         self._method = method
+        self._connected = connected
         self._key = key
         self._retryable = retryable
         self._policy = policy
@@ -182,6 +184,14 @@ class Attempts:
             policy.total_timeout if timeout is None else timeout)
         self._started = 0.0  # of the latest attempt
         self.count = 0
+
+    @property
+    def waits_for_ready(self) -> bool:
+        """Whether this attempt waits for the channel to connect (gRPC's
+        wait_for_ready), up to its deadline, rather than fail at once while
+        gRPC waits to reconnect: a retry does, so that a call rides through
+        a restart of its server; the first attempt fails fast."""
+        return self.count > 1
 
     def next(self) -> tuple[float, list[tuple[str, str]]]:
         """The next attempt's timeout (seconds) and metadata."""
@@ -205,6 +215,13 @@ class Attempts:
         call's idem.Error when there is none."""
         code, message = error.code(), error.details()
         details = parse_trailers(error.trailing_metadata())
+        if (code == grpc.StatusCode.DEADLINE_EXCEEDED and self.waits_for_ready
+                and details.reason is None and not self._connected()):
+            # A retry that waited for a connection that never came reached
+            # no server: DEADLINE_EXCEEDED would say one was too slow.
+            code = grpc.StatusCode.UNAVAILABLE
+            message = ("no connection to the server within the attempt's "
+                       f"deadline ({message})")
         pushback = Pushback.of(details)
         # UNAVAILABLE from gRPC itself, without idem's details: the
         # connection dropped, under every call in flight on it.

@@ -46,12 +46,16 @@ class Surface:
     def _run(self, plan: _plans.Plan, timeout: Optional[float]) -> Any:
         raise NotImplementedError
 
+    def _connected(self) -> bool:
+        """Whether the channel is connected now (READY)."""
+        raise NotImplementedError
+
     def _attempts(self, plan: _plans.Plan, timeout: Optional[float]
                   ) -> Attempts:
         return Attempts(method=plan.method, key=plan.key,
                         retryable=plan.retryable, policy=self._policy,
                         budget=self._budget, token=self._token,
-                        timeout=timeout)
+                        timeout=timeout, connected=self._connected)
 
     def _write_plan(self, kind: str, request: Any) -> _plans.Plan:
         # Auto-keys go with retries: a call sent once needs no key.

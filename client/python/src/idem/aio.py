@@ -24,6 +24,10 @@ class Client(Surface):
 
     _channel_makers = (grpc.aio.insecure_channel, grpc.aio.secure_channel)
 
+    def _connected(self) -> bool:
+        return (self._channel.get_state()
+                == grpc.ChannelConnectivity.READY)
+
     async def __aenter__(self) -> Client:
         return self
 
@@ -39,7 +43,8 @@ class Client(Surface):
         while True:
             attempt_timeout, metadata = attempts.next()
             call = send(plan.request, timeout=attempt_timeout,
-                        metadata=metadata)
+                        metadata=metadata,
+                        wait_for_ready=attempts.waits_for_ready)
             try:
                 response = await call
             except grpc.aio.AioRpcError as error:

@@ -27,6 +27,18 @@ class Client(Surface):
 
     _channel_makers = (grpc.insecure_channel, grpc.secure_channel)
 
+    def __init__(self, target: str, **settings: Any) -> None:
+        super().__init__(target, **settings)
+        # grpc's blocking channel tells its state only to subscribers.
+        self._state = grpc.ChannelConnectivity.IDLE
+        self._channel.subscribe(self._on_state)
+
+    def _on_state(self, state: grpc.ChannelConnectivity) -> None:
+        self._state = state
+
+    def _connected(self) -> bool:
+        return self._state == grpc.ChannelConnectivity.READY
+
     def __enter__(self) -> Client:
         return self
 
@@ -34,6 +46,7 @@ class Client(Surface):
         self.close()
 
     def close(self) -> None:
+        self._channel.unsubscribe(self._on_state)
         self._channel.close()
 
     def _run(self, plan: Plan, timeout: Optional[float]) -> Any:
@@ -42,8 +55,9 @@ class Client(Surface):
         while True:
             attempt_timeout, metadata = attempts.next()
             try:
-                response, call = send(plan.request, timeout=attempt_timeout,
-                                      metadata=metadata)
+                response, call = send(
+                    plan.request, timeout=attempt_timeout, metadata=metadata,
+                    wait_for_ready=attempts.waits_for_ready)
             except grpc.RpcError as error:
                 time.sleep(attempts.failed(error))
             else:
