@@ -1,6 +1,8 @@
 #include "service/config.h"
 
+#include <algorithm>
 #include <cstdlib>
+#include <regex>
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
@@ -173,6 +175,34 @@ absl::Status ApplyEnvironment() {
     }
   }
   return absl::OkStatus();
+}
+
+// The edits (characters inserted, deleted or replaced) that turn `a` into
+// `b` (Levenshtein distance).
+size_t EditDistance(absl::string_view a, absl::string_view b) {
+  std::vector<size_t> row(b.size() + 1);
+  for (size_t j = 0; j <= b.size(); ++j) row[j] = j;
+  for (size_t i = 1; i <= a.size(); ++i) {
+    size_t diagonal = row[0];
+    row[0] = i;
+    for (size_t j = 1; j <= b.size(); ++j) {
+      const size_t above = row[j];
+      row[j] = std::min({row[j] + 1, row[j - 1] + 1,
+                         diagonal + (a[i - 1] == b[j - 1] ? 0 : 1)});
+      diagonal = above;
+    }
+  }
+  return row[b.size()];
+}
+
+// The variables Kubernetes sets for a Service named e.g. "idem" or
+// "idem-metrics": NAME_SERVICE_HOST, NAME_SERVICE_PORT[_PORTNAME],
+// NAME_PORT, NAME_PORT_<port>_<PROTOCOL>[_PROTO|_PORT|_ADDR].
+bool IsServiceLink(const std::string& name) {
+  static const std::regex kServiceLink(
+      "[A-Z0-9_]+_(SERVICE_HOST|SERVICE_PORT(_[A-Z0-9_]+)?|"
+      "PORT(_[0-9]+_(TCP|UDP|SCTP)(_(PROTO|PORT|ADDR))?)?)");
+  return std::regex_match(name, kServiceLink);
 }
 
 absl::Status Invalid(absl::string_view flag, absl::string_view why) {
@@ -368,6 +398,35 @@ absl::Status ReadServing(Config& config) {
 }
 
 }  // namespace
+
+std::vector<UnknownSetting> UnknownSettings(char** environment) {
+  // Farther than this from every setting, a name is not a misspelling of
+  // one (IDEM_TABLE and IDEM_LOCKTIMEOUT are 1 away from theirs).
+  constexpr size_t kMostEdits = 3;
+  std::vector<UnknownSetting> unknown;
+  for (char** entry = environment; *entry != nullptr; ++entry) {
+    const absl::string_view variable(*entry);
+    const std::string name(variable.substr(0, variable.find('=')));
+    if (!absl::StartsWith(name, "IDEM_") || IsServiceLink(name)) continue;
+    UnknownSetting setting{name, ""};
+    size_t closest = kMostEdits + 1;
+    bool known = false;
+    for (const char* flag : kFlagNames) {
+      const std::string setting_name = EnvName(flag);
+      if (setting_name == name) {
+        known = true;
+        break;
+      }
+      if (const size_t edits = EditDistance(name, setting_name);
+          edits < closest) {
+        closest = edits;
+        setting.did_you_mean = setting_name;
+      }
+    }
+    if (!known) unknown.push_back(std::move(setting));
+  }
+  return unknown;
+}
 
 absl::StatusOr<Config> LoadConfig(int argc, char** argv) {
   absl::SetProgramUsageMessage(

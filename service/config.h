@@ -75,6 +75,19 @@ struct Config {
 // (flag and variable) for a bad value.
 absl::StatusOr<Config> LoadConfig(int argc, char** argv);
 
+// An IDEM_* variable in the environment that names no setting: a setting
+// misspelled would otherwise be ignored without a word.
+struct UnknownSetting {
+  std::string name;
+  std::string did_you_mean;  // the closest setting's variable, or empty
+};
+
+// The unknown settings among `environment` (as `environ`: NAME=value, null
+// at the end). Kubernetes' service links, which a Service whose name starts
+// with "idem" puts into every pod of its namespace (IDEM_SERVICE_HOST,
+// IDEM_PORT_50051_TCP, ...), are not counted.
+std::vector<UnknownSetting> UnknownSettings(char** environment);
+
 }  // namespace idem
 
 #endif  // IDEM_SERVICE_CONFIG_H_

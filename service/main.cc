@@ -1,4 +1,8 @@
 // idem-server: settings in, server out. See service/config.h for settings.
+#include <unistd.h>
+
+#include <utility>
+
 #include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
 #include "service/config.h"
@@ -18,6 +22,16 @@ int main(int argc, char** argv) {
   if (!config.ok()) {
     idem::log::Error("config", {{"message", config.status().message()}});
     return 2;
+  }
+  for (const idem::UnknownSetting& unknown : idem::UnknownSettings(environ)) {
+    nlohmann::json fields = {
+        {"name", unknown.name},
+        {"message",
+         unknown.name + " is not a setting of idem-server: ignored"}};
+    if (!unknown.did_you_mean.empty()) {
+      fields["did_you_mean"] = unknown.did_you_mean;
+    }
+    idem::log::Warn("unknown_setting", std::move(fields));
   }
   if (config->command == idem::Config::Command::kMigrate) {
     absl::Status migrated = idem::RunMigrations(*config);

@@ -174,6 +174,34 @@ TEST(StartupTest, ADatabaseItCannotUseIsNamedWithTheCause) {
       << log;
 }
 
+// A misspelled setting was ignored without a word: IDEM_TABLE for
+// IDEM_TABLES left every call PERMISSION_DENIED. The server names it, with
+// the setting it most likely meant. Kubernetes' service links (a Service
+// named "idem" puts IDEM_SERVICE_HOST, IDEM_PORT_50051_TCP, ... into every
+// pod of its namespace) are not settings and draw no warning.
+TEST(StartupTest, AnUnknownSettingIsNamedWithTheOneItLikelyMeant) {
+  ServerProcess::Options options;
+  options.env = {{"IDEM_TABLE", "orders"},
+                 {"IDEM_LOCKTIMEOUT", "2s"},
+                 {"IDEM_SERVICE_HOST", "10.0.0.1"},
+                 {"IDEM_SERVICE_PORT_GRPC", "50051"},
+                 {"IDEM_PORT", "tcp://10.0.0.1:50051"},
+                 {"IDEM_PORT_50051_TCP_ADDR", "10.0.0.1"},
+                 {"IDEM_METRICS_SERVICE_HOST", "10.0.0.2"}};
+  auto server = ServerProcess::Start(options);
+  const std::string log = server->Log();
+  for (const char* expected :
+       {R"("did_you_mean":"IDEM_TABLES","event":"unknown_setting")",
+        R"("name":"IDEM_TABLE")",
+        R"("did_you_mean":"IDEM_LOCK_TIMEOUT","event":"unknown_setting")",
+        R"("name":"IDEM_LOCKTIMEOUT")"}) {
+    EXPECT_NE(log.find(expected), std::string::npos) << expected << "\n" << log;
+  }
+  for (const char* link : {"IDEM_SERVICE", "IDEM_PORT", "IDEM_METRICS"}) {
+    EXPECT_EQ(log.find(link), std::string::npos) << link << "\n" << log;
+  }
+}
+
 struct BadConfig {
   std::string name;
   std::map<std::string, std::string> env;
