@@ -113,6 +113,25 @@ std::optional<absl::Status> AsStepFailure(
   return std::nullopt;
 }
 
+absl::Status LocateCommitFailure(absl::Status failure,
+                                 const PreparedTransaction& transaction) {
+  if (MetadataOf(failure).count("step") != 0) return failure;
+  const bool one_step = transaction.steps.size() == 1;
+  std::optional<size_t> found;
+  absl::Status located;
+  for (size_t i = 0; i < transaction.steps.size(); ++i) {
+    absl::Status of_step =
+        std::visit([&](const auto& op) { return LocateFailure(failure, op); },
+                   transaction.steps[i].op);
+    if (!one_step && MetadataOf(of_step).count("row") == 0) continue;
+    if (found.has_value()) return WithoutDatabaseDetail(std::move(failure));
+    found = i;
+    located = std::move(of_step);
+  }
+  if (!found.has_value()) return WithoutDatabaseDetail(std::move(failure));
+  return OfStep(located, *found);
+}
+
 absl::StatusOr<v1::TransactionResponse> ExecuteTransaction(
     db::Transaction& txn, const PreparedTransaction& transaction) {
   v1::TransactionResponse response;

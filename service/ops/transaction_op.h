@@ -47,6 +47,15 @@ std::optional<absl::Status> AsStepFailure(
     const PreparedTransaction& transaction, const PreparedUpdate* update,
     const absl::Status& failure);
 
+// A failure of `transaction` that names no step yet: one raised at its
+// COMMIT, after every step ran (a constraint checked then, DEFERRABLE
+// INITIALLY DEFERRED). Names the step, and its row, whose values
+// PostgreSQL's DETAIL shows (LocateFailure), when exactly one Insert step's
+// rows do; the only step of a one-step transaction. Any other failure
+// comes back as it is, without the DETAIL.
+absl::Status LocateCommitFailure(absl::Status failure,
+                                 const PreparedTransaction& transaction);
+
 // Runs the steps in order in `txn`. A step that fails, or that says
 // require_applied and was not applied (an outcome other than INSERTED or
 // UPDATED), fails the whole transaction: FAILED_PRECONDITION

@@ -267,6 +267,9 @@ Answer AnswerFailure(const OpsContext& context, const WriteCall& call,
     failure = LocateFailure(std::move(failure), *insert);
   } else if (const auto* update = std::get_if<PreparedUpdate>(&call.call)) {
     failure = LocateFailure(std::move(failure), *update);
+  } else {
+    failure = LocateCommitFailure(std::move(failure),
+                                  std::get<PreparedTransaction>(call.call));
   }
   if (call.key.has_value() && !db::IsTransient(failure)) {
     return context.ledger->StoreFailure(*call.key, failure);
