@@ -3,11 +3,13 @@
 #include <google/protobuf/util/json_util.h>
 
 #include <CLI/CLI.hpp>
+#include <cmath>
 #include <functional>
 #include <iostream>
 #include <string>
 
 #include "absl/status/status.h"
+#include "absl/strings/numbers.h"
 #include "idem/client.h"
 #include "json_output.h"
 #include "json_requests.h"
@@ -62,6 +64,17 @@ std::string NonEmptyKey(const std::string& key) {
   return key.empty() ? "an empty idempotency key; give 1-255 printable ASCII "
                        "characters, or --new-key"
                      : "";
+}
+
+// --timeout: a positive, finite number of seconds (CLI11's PositiveNumber
+// would name the range of a double in its refusal).
+std::string PositiveSeconds(const std::string& text) {
+  double seconds = 0;
+  if (!absl::SimpleAtod(text, &seconds) || !(seconds > 0) ||
+      !std::isfinite(seconds)) {
+    return "must be a number of seconds above 0, e.g. 30 or 0.5";
+  }
+  return "";
 }
 
 // --key / --new-key: idemctl sends the call as a KeyedCall when either is
@@ -143,7 +156,7 @@ void AddConnectionOptions(CLI::App& app, Flags& flags) {
                  "Overall deadline of the call in seconds, retries included "
                  "(a retry waits up to it for an unreachable server)")
       ->capture_default_str()
-      ->check(CLI::PositiveNumber);
+      ->check(PositiveSeconds);
   app.add_option("--attempts", flags.attempts,
                  "Most attempts (1 turns retries off)")
       ->capture_default_str()

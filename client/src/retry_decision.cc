@@ -86,6 +86,8 @@ Decision DecideAfterAttempt(const RetryContext& context,
   const bool budget_left =
       shared ? budget.OnSharedFailure(context.attempt_started, context.now)
              : budget.OnFailure();
+  // Retries off: that, not the call's kind, is why it stops.
+  if (context.policy.max_attempts <= 1) return Stop(StopReason::kMaxAttempts);
   if (!context.repeat_answers_alike && !DidNotRun(reason)) {
     return Stop(StopReason::kNotIdempotent);
   }

@@ -4,6 +4,7 @@ directly: decisions the real server cannot be made to produce on demand
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 import time
 
@@ -66,6 +67,13 @@ def test_no_sleep_up_to_the_deadline():
     assert decision(pushback=Pushback(delay=5.0), now=26.0).stop_reason == (
         StopReason.DEADLINE)
     assert decision(now=30.0).stop_reason == StopReason.DEADLINE
+
+
+def test_with_retries_off_every_call_stops_at_max_attempts():
+    off = dataclasses.replace(POLICY, max_attempts=1)
+    for retryable in (True, False):
+        assert decision(policy=off, retryable_call=retryable).stop_reason == (
+            StopReason.MAX_ATTEMPTS)
 
 
 def test_unretryable_calls_still_charge_the_budget():

@@ -192,6 +192,19 @@ TEST_F(Decide, RepeatsACallWithoutKeyOnlyAfterAFailureThatSaysItDidNotRun) {
   }
 }
 
+// With retries off (max_attempts 1) a call stops because of that, whether
+// or not a repeat would have been safe: "not_idempotent" would send the
+// caller looking at keys.
+TEST_F(Decide, WithRetriesOffEveryCallStopsAtMaxAttempts) {
+  policy_.max_attempts = 1;
+  for (bool repeat_answers_alike : {true, false}) {
+    Decision d = After(absl::UnavailableError("reset"), 1, absl::ZeroDuration(),
+                       std::nullopt, repeat_answers_alike);
+    EXPECT_FALSE(d.retry);
+    EXPECT_EQ(d.stop_reason, StopReason::kMaxAttempts) << repeat_answers_alike;
+  }
+}
+
 TEST_F(Decide, ReasonsTellOverloadFromAFullDisk) {
   // Overload passes: retried, after the backoff when no delay came with it.
   for (absl::string_view overload :

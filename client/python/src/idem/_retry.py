@@ -141,6 +141,9 @@ def decide(code: grpc.StatusCode, pushback: Pushback, *, retryable_call: bool,
             and not pushback.refuses):
         return Decision(False, stop_reason=StopReason.NOT_RETRYABLE)
     budget_left = budget.on_failure(shared_since)
+    # Retries off: that, not the call's kind, is why it stops.
+    if policy.max_attempts <= 1:
+        return Decision(False, stop_reason=StopReason.MAX_ATTEMPTS)
     if not retryable_call:
         return Decision(False, stop_reason=StopReason.NOT_IDEMPOTENT)
     if now >= deadline:
