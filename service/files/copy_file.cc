@@ -66,7 +66,8 @@ absl::StatusOr<CopyFileResponse> Unchanged(int dest_fd, int folder_fd,
 }  // namespace
 
 absl::StatusOr<CopyFileResponse> CopyFile(
-    const StorageRoot& root, const idem::v1::CopyFileRequest& request) {
+    const StorageRoot& root, const idem::v1::CopyFileRequest& request,
+    absl::Duration most_lock_wait) {
   // Both paths are checked before anything is opened.
   absl::StatusOr<RelativePath> src_path =
       ParseRelativePath("source_path", request.source_path());
@@ -88,7 +89,7 @@ absl::StatusOr<CopyFileResponse> CopyFile(
   absl::StatusOr<UniqueFd> folder = OpenDestinationFolder(root, *dest_path);
   if (!folder.ok()) return folder.status();
   absl::StatusOr<FolderLock> lock =
-      FolderLock::Acquire(folder->get(), dest_what);
+      FolderLock::Acquire(folder->get(), dest_what, most_lock_wait);
   if (!lock.ok()) return lock.status();
   if (absl::Status status =
           TempFile::RemoveLeftover(folder->get(), name, dest_what);

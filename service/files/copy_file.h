@@ -2,6 +2,7 @@
 #define IDEM_SERVICE_FILES_COPY_FILE_H_
 
 #include "absl/status/statusor.h"
+#include "absl/time/time.h"
 #include "idem/v1/idem.pb.h"
 #include "service/files/storage_root.h"
 
@@ -19,10 +20,13 @@ namespace idem::files {
 // NOT_FOUND (no source), INVALID_ARGUMENT (malformed path, directory or
 // other non-regular file), PERMISSION_DENIED (way out of the root),
 // RESOURCE_EXHAUSTED (volume full; no temporary file left, destination
-// untouched). Messages quote the caller's paths, never the root's.
-// Thread-safe; copies into one folder run one at a time (FolderLock).
+// untouched), ABORTED ROW_LOCKED (another copy into the same folder held it
+// longer than `most_lock_wait`; nothing written). Messages quote the
+// caller's paths, never the root's. Thread-safe; copies into one folder run
+// one at a time (FolderLock).
 absl::StatusOr<idem::v1::CopyFileResponse> CopyFile(
-    const StorageRoot& root, const idem::v1::CopyFileRequest& request);
+    const StorageRoot& root, const idem::v1::CopyFileRequest& request,
+    absl::Duration most_lock_wait);
 
 }  // namespace idem::files
 

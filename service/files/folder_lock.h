@@ -3,6 +3,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "absl/time/time.h"
 
 namespace idem::files {
 
@@ -15,9 +16,13 @@ namespace idem::files {
 // folder can only be a crashed copy's.
 class FolderLock {
  public:
-  // Blocks until the lock on `folder_fd` (borrowed) is held.
+  // Waits until the lock on `folder_fd` (borrowed) is held, at most
+  // `most_wait`: then ABORTED ROW_LOCKED with a retry delay, so that copies
+  // queued behind a long one into the same folder give their threads back
+  // and never land after their callers gave up.
   static absl::StatusOr<FolderLock> Acquire(int folder_fd,
-                                            absl::string_view what);
+                                            absl::string_view what,
+                                            absl::Duration most_wait);
 
   FolderLock(FolderLock&& other) noexcept;
   FolderLock& operator=(FolderLock&&) = delete;

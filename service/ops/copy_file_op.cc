@@ -12,7 +12,10 @@ absl::StatusOr<v1::CopyFileResponse> RunCopyFile(
         Reason::kStorageNotConfigured,
         "CopyFile is off: this server has no storage root (IDEM_STORAGE_ROOT)");
   }
-  return files::CopyFile(*context.storage_root, request);
+  // A copy waits for another copy into its folder as a statement waits for
+  // a row lock: at most IDEM_LOCK_TIMEOUT.
+  return files::CopyFile(*context.storage_root, request,
+                         context.pool->lock_timeout());
 }
 
 }  // namespace idem::ops

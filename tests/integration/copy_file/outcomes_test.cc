@@ -1,8 +1,11 @@
 // Each CopyFile outcome through a real server, and 16 identical copies at
 // once.
 #include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
+#include <chrono>
 #include <condition_variable>
 #include <filesystem>
 #include <mutex>
@@ -11,6 +14,7 @@
 #include <vector>
 
 #include "tests/integration/copy_file/copy_file_fixture.h"
+#include "tests/support/rich_status.h"
 
 namespace idem::testing {
 namespace {
@@ -182,6 +186,52 @@ TEST_F(CopyFileOutcomeTest, SixteenConcurrentCopiesMakeOneWholeFile) {
   EXPECT_EQ(CountTempFiles(Root()), 0);
   EXPECT_EQ(std::distance(fs::directory_iterator(Root() / "shared"), {}), 1)
       << "only the destination: no backup, no temporary file";
+}
+
+}  // namespace
+}  // namespace idem::testing
+
+namespace idem::testing {
+namespace {
+
+// A copy whose destination folder another copy holds (here: this test's
+// flock on it) waits at most IDEM_LOCK_TIMEOUT, then answers ABORTED
+// ROW_LOCKED with a retry delay and writes nothing, not even once the lock
+// is gone: it neither holds a worker for as long as the other copy runs
+// nor lands after its caller gave up.
+TEST(CopyFileLockTest, AFolderLockedLongerThanTheLockTimeoutIsRefused) {
+  ScratchDir scratch;
+  const fs::path root = scratch.path() / "root";
+  WriteFile(root / "in", kAbc);
+  fs::create_directories(root / "busy");
+  ServerProcess::Options options;
+  options.env = {{"IDEM_STORAGE_ROOT", root.string()},
+                 {"IDEM_LOCK_TIMEOUT", "300ms"}};
+  auto server = ServerProcess::Start(options);
+
+  const int folder = open((root / "busy").c_str(), O_RDONLY | O_DIRECTORY);
+  ASSERT_GE(folder, 0);
+  ASSERT_EQ(flock(folder, LOCK_EX), 0);
+  v1::CopyFileRequest request;
+  request.set_source_path("in");
+  request.set_destination_path("busy/out");
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() +
+                       std::chrono::seconds(3));
+  v1::CopyFileResponse response;
+  const auto start = std::chrono::steady_clock::now();
+  const grpc::Status status =
+      server->Stub()->CopyFile(&context, request, &response);
+  const auto waited = std::chrono::steady_clock::now() - start;
+  flock(folder, LOCK_UN);
+  close(folder);
+
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::ABORTED)
+      << status.error_message();
+  EXPECT_EQ(ReasonOf(status), "ROW_LOCKED");
+  EXPECT_LT(waited, std::chrono::seconds(2));
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  EXPECT_FALSE(fs::exists(root / "busy/out"));
 }
 
 }  // namespace

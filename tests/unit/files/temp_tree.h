@@ -53,7 +53,8 @@ class TempTreeTest : public ::testing::Test {
     v1::CopyFileRequest request;
     request.set_source_path(source);
     request.set_destination_path(destination);
-    return CopyFile(*root_, request);
+    // Copies in these tests wait for their folders as long as they must.
+    return CopyFile(*root_, request, absl::InfiniteDuration());
   }
 
   // Every entry under the test folder (links not followed) with its type
