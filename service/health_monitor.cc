@@ -106,7 +106,9 @@ void HealthMonitor::Run() {
   do {
     const bool serving = Probe(session);
     for (grpc::HealthCheckServiceInterface* service : health_) {
-      service->SetServingStatus(serving);
+      // Readiness only: gRPC's SetServingStatus(bool) would set every
+      // service, liveness too.
+      service->SetServingStatus("", serving);
     }
     // Hand memory freed by large requests back to the system: glibc keeps
     // freed small chunks in per-thread arenas otherwise, and a replica that

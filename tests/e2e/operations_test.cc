@@ -17,6 +17,7 @@
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "nlohmann/json.hpp"
 #include "service/common/sha256.h"
+#include "tests/support/fault_proxy.h"
 #include "tests/support/metrics_scrape.h"
 #include "tests/support/polling.h"
 #include "tests/support/scratch_database.h"
@@ -378,6 +379,52 @@ TEST_F(OperationsTest, LivenessIsServingWhileTheProcessRuns) {
     return health->Check(&context, request, &response).ok() &&
            response.status() == HealthCheckResponse::SERVING;
   })) << server->Log();
+}
+
+// A database outage takes the replica out of rotation (readiness, service
+// "") but must not fail liveness: kubelet would restart every replica, and
+// a replica that starts while the database is unreachable exits, so the
+// whole fleet would crash-loop until the database is back.
+TEST_F(OperationsTest, ADatabaseOutageFailsReadinessButNotLiveness) {
+  const std::string url = DatabaseUrl();
+  const size_t host = url.find('@') + 1;
+  const size_t path = url.find('/', host);
+  auto proxy = FaultProxy::Start(url.substr(host, path - host));
+  ASSERT_TRUE(proxy.ok()) << proxy.status();
+  ServerProcess::Options options;
+  options.env = {
+      {"IDEM_DATABASE_URL",
+       url.substr(0, host) + (*proxy)->address() + url.substr(path)}};
+  auto server = ServerProcess::Start(options);
+  auto health = Health::NewStub(server->Channel());
+  auto status_now = [&](const std::string& service) {
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() +
+                         std::chrono::seconds(2));
+    HealthCheckRequest request;
+    request.set_service(service);
+    HealthCheckResponse response;
+    grpc::Status status = health->Check(&context, request, &response);
+    return status.ok() ? response.status() : HealthCheckResponse::UNKNOWN;
+  };
+  ASSERT_TRUE(Eventually([&] {
+    return status_now("") == HealthCheckResponse::SERVING;
+  })) << server->Log();
+
+  FaultProxy::Faults outage;
+  outage.reset_probability = 1;
+  (*proxy)->SetFaults(outage);
+  (*proxy)->ResetAll();
+  EXPECT_TRUE(Eventually([&] {
+    return status_now("") == HealthCheckResponse::NOT_SERVING;
+  })) << server->Log();
+  EXPECT_EQ(status_now("liveness"), HealthCheckResponse::SERVING);
+
+  (*proxy)->SetFaults({});
+  EXPECT_TRUE(Eventually([&] {
+    return status_now("") == HealthCheckResponse::SERVING;
+  })) << server->Log();
+  EXPECT_EQ(status_now("liveness"), HealthCheckResponse::SERVING);
 }
 
 TEST_F(OperationsTest, DrainTurnsHealthNotServingBeforeTheListenerCloses) {
