@@ -69,6 +69,12 @@ absl::StatusOr<std::shared_ptr<grpc::Channel>> OpenChannel(
   // Two seconds at most keeps the wait short and the connection attempts
   // of many clients spread.
   args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 2000);
+  // An answer is received whatever its size (gRPC's default stops at
+  // 4 MiB): it describes a write that has committed, so refusing it here
+  // would report a failure for a write that happened, and a replay under
+  // its key would be refused the same way. The server bounds requests, and
+  // with them what an answer can return.
+  args.SetMaxReceiveMessageSize(-1);
   if (!options.tls.server_name_override.empty()) {
     args.SetSslTargetNameOverride(options.tls.server_name_override);
   }

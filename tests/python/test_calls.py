@@ -53,6 +53,16 @@ def test_insert_do_update_with_version_guard(client, tables, new_id):
                 f"WHERE id = {row}") == "v3|3"
 
 
+def test_an_answer_over_four_mebibytes_is_received(client, tables, new_id):
+    """gRPC refuses messages over 4 MiB by default: an answer that large
+    describes a write that committed, and must reach the caller."""
+    rows = [{"id": new_id(), "name": chr(97 + i % 26) * 1000}
+            for i in range(6000)]
+    result = client.insert(tables.items, rows, returning=["name"])
+    assert result.outcomes == (RowOutcome.INSERTED,) * len(rows)
+    assert [r["name"] for r in result.returned] == [r["name"] for r in rows]
+
+
 def test_update_outcomes(client, tables, new_id):
     row = new_id()
     client.insert(tables.versioned, [{"id": row, "name": "a", "version": 1}])

@@ -152,5 +152,25 @@ TEST_F(ClientServerFeaturesTest, AMalformedCallInABatchFailsAlone) {
   EXPECT_EQ(db_.Scalar("SELECT count(*) FROM " + orders_), "4");
 }
 
+// An answer larger than gRPC's default 4 MiB receive limit (here an Insert
+// of 6,000 rows returning a 1 KB column each) reaches the caller: the write
+// has committed, and a refusal by the caller's own channel would say it
+// had not (RESOURCE_EXHAUSTED, not retried) and lose the answer, even to a
+// replay under its key.
+TEST_F(ClientServerFeaturesTest, AnAnswerOverFourMebibytesIsReceived) {
+  constexpr int kRows = 6000;
+  v1::InsertRequest insert;
+  insert.set_table(orders_);
+  insert.add_returning("sku");
+  for (int id = 0; id < kRows; ++id) {
+    *insert.add_rows() =
+        MakeRow({{"id", 1000 + id}, {"sku", std::string(1000, 'a' + id % 26)}});
+  }
+  const absl::StatusOr<v1::InsertResponse> result = client_->Insert(insert);
+  ASSERT_TRUE(result.ok()) << result.status();
+  EXPECT_EQ(result->inserted(), kRows);
+  EXPECT_GT(result->ByteSizeLong(), size_t{4} << 20);
+}
+
 }  // namespace
 }  // namespace idem

@@ -47,7 +47,11 @@ def _options(tls: Optional[TLS]) -> list[tuple[str, object]]:
     # a restart. 2 s at most, as the C++ client.
     options: list[tuple[str, object]] = [
         ("grpc.service_config_disable_resolution", 1),
-        ("grpc.max_reconnect_backoff_ms", 2000)]
+        ("grpc.max_reconnect_backoff_ms", 2000),
+        # Answers of any size (gRPC stops at 4 MiB by default): an answer
+        # describes a committed write, and refusing it would report a
+        # failure for a write that happened, replays included.
+        ("grpc.max_receive_message_length", -1)]
     if tls is not None and tls.server_name:
         options.append(("grpc.ssl_target_name_override", tls.server_name))
     return options
