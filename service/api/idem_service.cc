@@ -165,7 +165,16 @@ void IdemService::Start(const grpc::CallbackServerContext& context,
   // than one are prepared on a worker, so that a large batch does not hold
   // this thread.
   const bool lone = calls.size() == 1;
-  ops::PendingWrites prepared_here;
+  // The caller gave up while its calls waited (its deadline passed, it went
+  // away, or the server's shutdown grace ran out) and was answered: what
+  // has not run yet must not, so that no effect lands after that answer.
+  // The deadline is checked too: gRPC marks the call cancelled only once
+  // one of its threads has handled the deadline's timer.
+  auto caller_gone = [&context] {
+    return context.IsCancelled() ||
+           context.deadline() <= std::chrono::system_clock::now();
+  };
+  ops::PendingWrites prepared_here(caller_gone);
   std::vector<Call> for_worker;
   for (Call& call : calls) {
     if (Admission::AllowedWithoutCatalog(caller, call.info.accesses)) {
@@ -185,21 +194,15 @@ void IdemService::Start(const grpc::CallbackServerContext& context,
   if (for_worker.empty()) return;
   auto work = std::make_shared<std::vector<Call>>(std::move(for_worker));
   bool queued =
-      workers_.Submit([this, &context, caller = std::move(caller), work] {
-        // The caller gave up while the calls waited for a worker (its deadline
-        // passed, it went away, or the server's shutdown grace ran out) and was
-        // answered: nothing runs, so that no effect lands after that answer.
-        // The deadline is checked too: gRPC marks the call cancelled only once
-        // one of its threads has handled the deadline's timer.
-        if (context.IsCancelled() ||
-            context.deadline() <= std::chrono::system_clock::now()) {
+      workers_.Submit([this, caller_gone, caller = std::move(caller), work] {
+        if (caller_gone()) {
           const absl::Status cancelled = absl::CancelledError(
               "the call was cancelled before it ran; nothing was done");
           for (Call& call : *work) call.done(cancelled, false);
           return;
         }
         // The writes among them reach the group committer together.
-        ops::PendingWrites writes;
+        ops::PendingWrites writes(caller_gone);
         for (Call& call : *work) {
           absl::Status allowed =
               admission_.Authorize(caller, call.info.accesses);

@@ -27,9 +27,14 @@ GroupCommitter::~GroupCommitter() {
   for (std::thread& thread : threads_) thread.join();
 }
 
+PendingWrites::PendingWrites(std::function<bool()> caller_gone)
+    : caller_gone_(caller_gone ? std::make_shared<const std::function<bool()>>(
+                                     std::move(caller_gone))
+                               : nullptr) {}
+
 void PendingWrites::Add(WriteCall call,
                         std::function<void(keys::Answer)> done) {
-  writes_.push_back({std::move(call), std::move(done)});
+  writes_.push_back({std::move(call), std::move(done), caller_gone_});
 }
 
 void GroupCommitter::SubmitAll(PendingWrites writes, RunsOn runs_on) {
@@ -85,20 +90,31 @@ GroupCommitter::Taken GroupCommitter::TakeNext() {
 }
 
 void GroupCommitter::Commit(Taken batch) {
-  std::vector<WriteCall*> calls;
-  for (Pending& pending : batch.calls) calls.push_back(&pending.call);
-  if (options_.on_batch) options_.on_batch(calls.size());
+  std::vector<Pending> live;
+  for (Pending& pending : batch.calls) {
+    if (pending.caller_gone != nullptr && (*pending.caller_gone)()) {
+      pending.done(keys::Answer::OfStatus(absl::CancelledError(
+          "the call was cancelled before it ran; nothing was done")));
+    } else {
+      live.push_back(std::move(pending));
+    }
+  }
   bool committing = false;
-  auto statements_ran = [&] {
-    absl::MutexLock lock(&mu_);
-    if (committing) return;  // told again by a run in savepoints
-    committing = true;
-    --tenants_.at(batch.tenant).running_statements;
-  };
-  std::vector<keys::Answer> outcomes =
-      RunWriteBatch(context_, calls, statements_ran);
-  for (size_t i = 0; i < batch.calls.size(); ++i) {
-    batch.calls[i].done(std::move(outcomes[i]));
+  if (!live.empty()) {
+    std::vector<WriteCall*> calls;
+    for (Pending& pending : live) calls.push_back(&pending.call);
+    if (options_.on_batch) options_.on_batch(calls.size());
+    auto statements_ran = [&] {
+      absl::MutexLock lock(&mu_);
+      if (committing) return;  // told again by a run in savepoints
+      committing = true;
+      --tenants_.at(batch.tenant).running_statements;
+    };
+    std::vector<keys::Answer> outcomes =
+        RunWriteBatch(context_, calls, statements_ran);
+    for (size_t i = 0; i < live.size(); ++i) {
+      live[i].done(std::move(outcomes[i]));
+    }
   }
   absl::MutexLock lock(&mu_);
   --running_;

@@ -3,6 +3,7 @@
 
 #include <deque>
 #include <functional>
+#include <memory>
 #include <string>
 #include <thread>
 #include <vector>
@@ -45,6 +46,10 @@ struct GroupCommitOptions {
 // to the committer at once (GroupCommitter::SubmitAll).
 class PendingWrites {
  public:
+  // `caller_gone` (may be empty): whether the caller of these writes has
+  // given up (cancelled, or its deadline passed) and been answered; asked
+  // when a write's batch is about to run.
+  explicit PendingWrites(std::function<bool()> caller_gone = nullptr);
   void Add(WriteCall call, std::function<void(keys::Answer)> done);
   bool empty() const { return writes_.empty(); }
 
@@ -53,7 +58,9 @@ class PendingWrites {
   struct Write {
     WriteCall call;
     std::function<void(keys::Answer)> done;
+    std::shared_ptr<const std::function<bool()>> caller_gone;
   };
+  std::shared_ptr<const std::function<bool()>> caller_gone_;
   std::vector<Write> writes_;
 };
 
@@ -90,7 +97,10 @@ class GroupCommitter {
   // and back. The receiving thread, which must not wait on the database,
   // leaves every batch to the committer threads. Each `done` runs on the
   // thread that committed the call's batch. Calls that find the queue full
-  // are answered at once with RESOURCE_EXHAUSTED and a retry delay.
+  // are answered at once with RESOURCE_EXHAUSTED and a retry delay; calls
+  // whose caller gave up while they waited (PendingWrites) are answered
+  // CANCELLED when their batch comes, and not run: no effect lands after
+  // their caller was answered.
   void SubmitAll(PendingWrites writes, RunsOn runs_on);
 
  private:

@@ -484,5 +484,50 @@ TEST(QueuedCallTest, ACallWhoseCallerGaveUpIsNotRunLater) {
   EXPECT_EQ(db.Scalar("SELECT n FROM " + table + " WHERE id = 2"), "10");
 }
 
+// The same for a write queued for the group committer (a KeyedCall, a
+// plain Insert: they never wait for a worker): here the tenant's only batch
+// (two committer threads allow one batch per tenant) waits for row 1, and a
+// keyed increment of row 2 whose caller gave up meanwhile is not committed
+// when the committer comes to it.
+TEST(QueuedCallTest, AWriteWhoseCallerGaveUpIsNotCommittedLater) {
+  TestDatabase db;
+  const std::string table = db.CreateCounters("queued_write", "(1, 0), (2, 0)");
+  ServerProcess::Options options;
+  options.env = {{"IDEM_TABLES", table},
+                 {"IDEM_BATCH_THREADS", "2"},
+                 {"IDEM_LOCK_TIMEOUT", "60s"}};
+  auto server = ServerProcess::Start(options);
+  auto keyed_increment = [&](const std::string& key, int id, int delta,
+                             absl::Duration deadline) {
+    v1::KeyedCallRequest keyed;
+    keyed.set_idempotency_key(key + "-" + table);
+    *keyed.mutable_update() = IncrementOf(table, id, delta);
+    grpc::ClientContext context;
+    context.set_deadline(absl::ToChronoTime(absl::Now() + deadline));
+    v1::KeyedCallResponse response;
+    return server->Stub()->KeyedCall(&context, keyed, &response);
+  };
+
+  pqxx::connection holder(DatabaseUrl());
+  pqxx::work lock(holder);
+  lock.exec("SELECT * FROM " + table + " WHERE id = 1 FOR UPDATE");
+  grpc::Status blocked;
+  std::thread first(
+      [&] { blocked = keyed_increment("first", 1, 1, absl::Seconds(60)); });
+  ASSERT_TRUE(Eventually([&] { return db.LockWaiters(table) == 1; }))
+      << server->Log();
+
+  EXPECT_EQ(
+      keyed_increment("abandoned", 2, 1, absl::Milliseconds(300)).error_code(),
+      grpc::StatusCode::DEADLINE_EXCEEDED);
+  absl::SleepFor(absl::Seconds(1));
+  lock.commit();
+  first.join();
+  EXPECT_TRUE(blocked.ok()) << blocked.error_message();
+  const grpc::Status after = keyed_increment("after", 2, 10, absl::Seconds(60));
+  EXPECT_TRUE(after.ok()) << after.error_message();
+  EXPECT_EQ(db.Scalar("SELECT n FROM " + table + " WHERE id = 2"), "10");
+}
+
 }  // namespace
 }  // namespace idem::testing
