@@ -60,4 +60,10 @@ absl::Status AttemptStatus(const grpc::Status& status, int attempt,
   return result;
 }
 
+bool NoConnection(const absl::Status& status, grpc::Channel& channel) {
+  return status.code() == absl::StatusCode::kUnavailable &&
+         ErrorReason(status).empty() &&
+         channel.GetState(/*try_to_connect=*/false) != GRPC_CHANNEL_READY;
+}
+
 }  // namespace idem::internal

@@ -38,6 +38,10 @@ absl::Status ToAbslStatus(const grpc::Status& status);
 absl::Status AttemptStatus(const grpc::Status& status, int attempt,
                            grpc::Channel& channel);
 
+// Whether `status` (an attempt's, AttemptStatus) is gRPC's own UNAVAILABLE
+// while `channel` has no connection: the attempt reached no server.
+bool NoConnection(const absl::Status& status, grpc::Channel& channel);
+
 }  // namespace idem::internal
 
 #endif  // IDEM_CLIENT_SRC_ATTEMPT_METADATA_H_

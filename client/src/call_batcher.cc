@@ -216,6 +216,7 @@ void CallBatcher::Send(const std::shared_ptr<ClientCore>& core,
                            " results to a batch of ", calls, " calls"));
         }
         failed.whole_batch_failed = !failed.status.ok();
+        failed.without_connection = NoConnection(failed.status, *core->channel);
         for (size_t i = 0; i < calls; ++i) {
           rpc->attempts[i].done(
               failed.status.ok() ? FromResult(*rpc->response.mutable_results(i))

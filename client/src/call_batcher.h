@@ -38,6 +38,7 @@ struct BatchedAttempt {
   bool replayed = false;
   v1::BatchResult* result = nullptr;  // when status is OK
   bool whole_batch_failed = false;    // the Batch RPC's own failure
+  bool without_connection = false;    // see AttemptResult
 };
 
 // Gathers the attempts of a Client's concurrent calls into Batch RPCs, as

@@ -32,6 +32,11 @@ void RetryBudget::OnSuccess() {
   tokens_ = std::min(options_.max_tokens, tokens_ + options_.token_ratio);
 }
 
+bool RetryBudget::RetryAllowed() const {
+  absl::MutexLock lock(&mu_);
+  return tokens_ > options_.max_tokens / 2;
+}
+
 double RetryBudget::tokens() const {
   absl::MutexLock lock(&mu_);
   return tokens_;

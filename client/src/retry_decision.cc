@@ -84,8 +84,9 @@ Decision DecideAfterAttempt(const RetryContext& context,
                       (result.status.code() == absl::StatusCode::kUnavailable &&
                        reason.empty());
   const bool budget_left =
-      shared ? budget.OnSharedFailure(context.attempt_started, context.now)
-             : budget.OnFailure();
+      result.without_connection ? budget.RetryAllowed()
+      : shared ? budget.OnSharedFailure(context.attempt_started, context.now)
+               : budget.OnFailure();
   // Retries off: that, not the call's kind, is why it stops.
   if (context.policy.max_attempts <= 1) return Stop(StopReason::kMaxAttempts);
   if (!context.repeat_answers_alike && !DidNotRun(reason)) {

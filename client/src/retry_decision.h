@@ -27,6 +27,9 @@ struct AttemptResult {
   Pushback pushback;    // a RetryInfo in the status wins over it
   // The failure of a Batch RPC as a whole, which every call in it got.
   bool whole_batch_failed = false;
+  // UNAVAILABLE from gRPC itself while the channel had no connection: the
+  // attempt reached no server (NoConnection in attempt_metadata.h).
+  bool without_connection = false;
 };
 
 struct RetryContext {
@@ -52,7 +55,11 @@ struct Decision {
 // charged for every retryable failure, retried or not, so that failures of
 // calls that may not be retried still throttle the ones that may; once for
 // a failure that ended the calls in flight together (a dropped connection:
-// UNAVAILABLE from gRPC itself, without idem's details; a failed Batch).
+// UNAVAILABLE from gRPC itself, without idem's details; a failed Batch);
+// not at all for an attempt that found no connection: it reached no server,
+// and its retry waits for the connection (PrepareAttempt), so retrying it
+// adds no load to a server, and calls made while one restarts keep their
+// retries.
 Decision DecideAfterAttempt(const RetryContext& context,
                             const AttemptResult& result, RetryBudget& budget,
                             uint64_t random);

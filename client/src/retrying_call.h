@@ -126,6 +126,7 @@ class RetryingCall
   void OnAttemptDone(const grpc::Status& grpc_status) {
     AttemptResult result;
     result.status = AttemptStatus(grpc_status, info_.attempts, *core_->channel);
+    result.without_connection = NoConnection(result.status, *core_->channel);
     result.pushback =
         ParsePushback(FindTrailer(*contexts_.back(), kPushbackTrailer));
     info_.replayed =
@@ -139,7 +140,7 @@ class RetryingCall
     if (attempt.result != nullptr) TakeResponse(*attempt.result, &response_);
     info_.replayed = attempt.replayed || ReplayedField(response_);
     Conclude({std::move(attempt.status), attempt.pushback,
-              attempt.whole_batch_failed});
+              attempt.whole_batch_failed, attempt.without_connection});
   }
 
   // Retries after a failed attempt, or ends the call.

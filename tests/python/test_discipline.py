@@ -76,6 +76,13 @@ def test_with_retries_off_every_call_stops_at_max_attempts():
             StopReason.MAX_ATTEMPTS)
 
 
+def test_a_failure_without_a_connection_takes_no_token():
+    budget = RetryBudget(max_tokens=4)
+    for _ in range(20):
+        assert decision(budget=budget, without_connection=True).retry
+    assert budget.tokens == 4
+
+
 def test_unretryable_calls_still_charge_the_budget():
     budget = RetryBudget(max_tokens=4)
     assert decision(retryable_call=False, budget=budget).stop_reason == (

@@ -173,20 +173,43 @@ def test_an_unkeyed_increment_is_never_retried(server, tables, new_id):
     assert psql(f"SELECT n FROM {tables.counters} WHERE id = {row}") == "0"
 
 
-def test_retry_budget_exhausted_stops_retrying(tables):
+def test_retry_budget_exhausted_stops_retrying(server, tables, new_id):
+    """A server that stops answering (SIGSTOP) while the connection stays
+    up: each attempt that times out takes a token."""
+    budget = idem.RetryBudget(max_tokens=10, token_ratio=0.1)
+    with idem.Client(server.address, retry=FAST_GIVE_UP,
+                     budget=budget) as client:
+        client.insert(tables.items, [{"id": new_id()}])  # connected
+        pid = server.process.pid
+        freeze(pid)
+        try:
+            with pytest.raises(idem.DeadlineExceededError) as first:
+                client.insert(tables.items, [{"id": new_id()}])
+            with pytest.raises(idem.DeadlineExceededError) as second:
+                client.insert(tables.items, [{"id": new_id()}])
+        finally:
+            os.kill(pid, signal.SIGCONT)
+    # Five failed attempts took five tokens: half the bucket is gone.
+    assert first.value.call.attempts == 5
+    assert first.value.call.stop_reason == StopReason.MAX_ATTEMPTS
+    assert second.value.call.attempts == 1
+    assert second.value.call.stop_reason == StopReason.RETRY_BUDGET
+    assert budget.tokens == pytest.approx(4)
+
+
+def test_a_server_that_is_not_there_takes_no_token(tables):
+    """Attempts that found no connection reached no server: they take no
+    token (their retries wait for the connection), so calls made while a
+    server restarts keep their retries."""
     budget = idem.RetryBudget(max_tokens=10, token_ratio=0.1)
     with idem.Client(closed_port(), retry=FAST_GIVE_UP,
                      budget=budget) as client:
-        with pytest.raises(idem.UnavailableError) as first:
-            client.insert(tables.items, [{"id": 1}])
-        # Five failed attempts took five tokens: half the bucket is gone.
-        assert first.value.call.attempts == 5
-        assert first.value.call.stop_reason == StopReason.MAX_ATTEMPTS
-        with pytest.raises(idem.UnavailableError) as second:
-            client.insert(tables.items, [{"id": 1}])
-    assert second.value.call.attempts == 1
-    assert second.value.call.stop_reason == StopReason.RETRY_BUDGET
-    assert budget.tokens == 4
+        for _ in range(3):
+            with pytest.raises(idem.UnavailableError) as caught:
+                client.insert(tables.items, [{"id": 1}])
+            assert caught.value.call.attempts == 5
+            assert caught.value.call.stop_reason == StopReason.MAX_ATTEMPTS
+    assert budget.tokens == 10
 
 
 def test_a_call_rides_through_a_restart_of_its_server(tables, new_id,

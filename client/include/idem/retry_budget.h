@@ -36,6 +36,8 @@ class RetryBudget {
   // 100 ms of that charge, is counted in that one and takes no token.
   bool OnSharedFailure(absl::Time attempt_started, absl::Time now);
   void OnSuccess();
+  // Whether a retry is allowed now, taking no token.
+  bool RetryAllowed() const;
   double tokens() const;
 
  private:

@@ -323,6 +323,29 @@ TEST(DecideTogether, ADroppedConnectionOrBatchIsOneFailureForTheBudget) {
             StopReason::kRetryBudget);  // 5: not above half
 }
 
+// An attempt that failed because the channel had no connection reached no
+// server: it takes no token (its retry waits for the connection, so
+// retrying adds no load to a server), and many calls failing so while a
+// server restarts keep their retries.
+TEST_F(Decide, AFailureWithoutAConnectionTakesNoToken) {
+  budget_ = std::make_unique<RetryBudget>(
+      RetryBudgetOptions{/*max_tokens=*/4, /*token_ratio=*/0.1});
+  for (int call = 0; call < 20; ++call) {
+    const RetryContext context{policy_,
+                               backoff_,
+                               true,
+                               1,
+                               start_ + absl::Seconds(call),
+                               start_ + absl::Hours(1),
+                               start_ + absl::Seconds(call)};
+    AttemptResult refused{absl::UnavailableError("connection refused")};
+    refused.without_connection = true;
+    EXPECT_TRUE(DecideAfterAttempt(context, refused, *budget_, 0).retry)
+        << call;
+  }
+  EXPECT_DOUBLE_EQ(budget_->tokens(), 4);
+}
+
 TEST_F(Decide, AnEmptyBudgetStopsRetries) {
   budget_ = std::make_unique<RetryBudget>(
       RetryBudgetOptions{/*max_tokens=*/2, /*token_ratio=*/0.1});

@@ -79,6 +79,11 @@ class RetryBudget:
                     self._last_shared_charge = now
             return self._tokens > self.max_tokens / 2
 
+    def allows_retry(self) -> bool:
+        """Whether a retry is allowed now, taking no token."""
+        with self._lock:
+            return self._tokens > self.max_tokens / 2
+
     def on_success(self) -> None:
         with self._lock:
             self._tokens = min(self.max_tokens,
@@ -125,13 +130,17 @@ class Decision:
 def decide(code: grpc.StatusCode, pushback: Pushback, *, retryable_call: bool,
            attempts_done: int, now: float, deadline: float,
            policy: RetryPolicy, budget: RetryBudget,
-           jitter: float, shared_since: Optional[float] = None) -> Decision:
+           jitter: float, shared_since: Optional[float] = None,
+           without_connection: bool = False) -> Decision:
     """After a failed attempt: sleep and try again, or stop (and why).
     `jitter` is uniform in [0, 1). The budget is charged for every
     transient failure, retried or not, so that failures of calls that may
     not be retried still throttle those that may; once for a failure shared
     by the attempts in flight together (`shared_since`: when this attempt
-    started; see RetryBudget.on_failure)."""
+    started; see RetryBudget.on_failure); not at all for a failure
+    `without_connection`: it reached no server, and its retry waits for the
+    connection, so retrying adds no load to a server and calls made while
+    one restarts keep their retries."""
     if code not in RETRYABLE_CODES:
         return Decision(False, stop_reason=StopReason.NOT_RETRYABLE)
     # idem sends a delay with every overload answer: RESOURCE_EXHAUSTED
@@ -140,7 +149,8 @@ def decide(code: grpc.StatusCode, pushback: Pushback, *, retryable_call: bool,
     if (code == grpc.StatusCode.RESOURCE_EXHAUSTED and pushback.delay is None
             and not pushback.refuses):
         return Decision(False, stop_reason=StopReason.NOT_RETRYABLE)
-    budget_left = budget.on_failure(shared_since)
+    budget_left = (budget.allows_retry() if without_connection
+                   else budget.on_failure(shared_since))
     # Retries off: that, not the call's kind, is why it stops.
     if policy.max_attempts <= 1:
         return Decision(False, stop_reason=StopReason.MAX_ATTEMPTS)
@@ -234,7 +244,8 @@ class Attempts:
                           attempts_done=self.count, now=time.monotonic(),
                           deadline=self._deadline, policy=self._policy,
                           budget=self._budget, jitter=random.random(),
-                          shared_since=self._started if dropped else None)
+                          shared_since=self._started if dropped else None,
+                          without_connection=dropped and not self._connected())
         if decision.retry:
             log.debug("idem %s attempt %d: %s (%s); retrying in %.3f s",
                       self._method, self.count, code.name, message,
