@@ -19,7 +19,7 @@ namespace idem {
 HealthMonitor::HealthMonitor(
     std::vector<grpc::HealthCheckServiceInterface*> health,
     std::string database_url, absl::Duration interval,
-    absl::Duration answer_within)
+    absl::Duration answer_within, db::DatabaseClock* clock)
     : health_(std::move(health)),
       // Connecting to a database that accepts connections but does not
       // answer is bounded by the same limit as the query.
@@ -30,6 +30,7 @@ HealthMonitor::HealthMonitor(
                                        answer_within, absl::Seconds(1))))))),
       interval_(interval),
       answer_within_(answer_within),
+      clock_(clock),
       thread_([this] { Run(); }),
       watchdog_([this] { Watch(); }) {}
 
@@ -76,11 +77,21 @@ bool HealthMonitor::Probe(std::unique_ptr<db::PgSession>& session) {
       probe_deadline_ = absl::Now() + answer_within_;
       changed_.Signal();
     }
-    pqxx::nontransaction(session->connection()).exec("SELECT 1");
+    const absl::Time sent = absl::Now();
+    const pqxx::result clock = pqxx::nontransaction(session->connection())
+                                   .exec(
+                                       "SELECT (extract(epoch FROM "
+                                       "clock_timestamp()) * 1000000)::int8");
+    const absl::Time received = absl::Now();
     // Late, even if it came: the watchdog may have ended the connection.
     const bool in_time = EndProbe();
-    if (!in_time) session.reset();
-    return in_time;
+    if (!in_time) {
+      session.reset();
+      return false;
+    }
+    clock_->Observe(sent, absl::FromUnixMicros(clock[0][0].as<int64_t>()),
+                    received);
+    return true;
   } catch (const std::exception&) {
     EndProbe();
     session.reset();

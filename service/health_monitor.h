@@ -12,6 +12,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
 #include "absl/time/time.h"
+#include "service/db/database_clock.h"
 #include "service/db/pg_session.h"
 
 namespace idem {
@@ -32,10 +33,11 @@ inline constexpr char kLivenessService[] = "liveness";
 class HealthMonitor {
  public:
   // Sets the status on every one of `health` (the main listener's and the
-  // probe listener's).
+  // probe listener's). Each probe reads the database's clock into `clock`
+  // (borrowed; must outlive the monitor).
   HealthMonitor(std::vector<grpc::HealthCheckServiceInterface*> health,
                 std::string database_url, absl::Duration interval,
-                absl::Duration answer_within);
+                absl::Duration answer_within, db::DatabaseClock* clock);
   // Stops checking, without waiting for a query the database does not
   // answer (a connection it does not answer is bounded by `answer_within`
   // per host); the status stays as last set.
@@ -43,7 +45,8 @@ class HealthMonitor {
 
  private:
   void Run();
-  // Whether `session` (opened first when needed) answers SELECT 1.
+  // Whether `session` (opened first when needed) answers a query (of the
+  // database's clock) in time.
   bool Probe(std::unique_ptr<db::PgSession>& session);
   // Ends the connection of a probe whose answer is late, or of any probe
   // once stopping.
@@ -56,6 +59,7 @@ class HealthMonitor {
   const std::string database_url_;
   const absl::Duration interval_;
   const absl::Duration answer_within_;
+  db::DatabaseClock* const clock_;
   absl::Notification stop_;
   absl::Mutex mu_;
   absl::CondVar changed_;

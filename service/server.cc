@@ -317,9 +317,9 @@ absl::Status Server::Listen(
 void Server::StartBackgroundWork() {
   // A second, so that readiness follows the database within seconds; an
   // answer later than 3 s is an outage, as a lost connection is.
-  health_monitor_ =
-      std::make_unique<HealthMonitor>(health_services_, config_.database_url,
-                                      absl::Seconds(1), absl::Seconds(3));
+  health_monitor_ = std::make_unique<HealthMonitor>(
+      health_services_, config_.database_url, absl::Seconds(1),
+      absl::Seconds(3), &pool_->clock());
   reaper_ = std::make_unique<keys::KeyReaper>(
       *pool_, config_.reaper_interval, config_.reaper_batch,
       [metrics = metrics_.get()](const keys::KeyReaper::Pass& pass) {

@@ -10,6 +10,7 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "service/db/database_clock.h"
 #include "service/db/pg_session.h"
 
 namespace idem::db {
@@ -82,6 +83,9 @@ class ConnectionPool {
   int waiting() const;
   int size() const { return options_.size; }
   absl::Duration lock_timeout() const { return options_.lock_timeout; }
+  // The database's clock as this replica estimates it (measured by the
+  // health monitor's probes).
+  DatabaseClock& clock() { return clock_; }
 
  private:
   void Release(std::unique_ptr<PgSession> session, bool discard);
@@ -89,6 +93,7 @@ class ConnectionPool {
   absl::StatusOr<std::unique_ptr<PgSession>> Connect() const;
 
   const PoolOptions options_;
+  DatabaseClock clock_;
   mutable absl::Mutex mu_;
   std::vector<std::unique_ptr<PgSession>> idle_ ABSL_GUARDED_BY(mu_);
   std::set<PgSession*> leased_ ABSL_GUARDED_BY(mu_);

@@ -137,7 +137,7 @@ Ledger::FinishResult Ledger::Finish(db::Transaction& txn, KeyWrite write,
                                     absl::Time now) const {
   if (ran.empty()) return FinishResult::kFinished;
   std::vector<KeyCompletion> completions;
-  const absl::Time finished_at = absl::Now();
+  const absl::Time finished_at = pool_.clock().Now();
   for (const Ran& call : ran) {
     Turn& turn = *call.turn;
     const absl::Duration kept =
@@ -209,7 +209,7 @@ Answer Ledger::RunLeased(
           return Answer::OfStatus(ran.status());
         }
         Answer result = Answer::OfStatus(ran.status());
-        const absl::Time finished_at = absl::Now();
+        const absl::Time finished_at = pool_.clock().Now();
         const absl::Duration kept =
             AnswerKept(claim.retention, *first, finished_at);
         if (ran.ok()) {
@@ -242,7 +242,7 @@ Answer Ledger::StoreFailure(const KeyClaim& claim,
         if (!first.has_value()) return AnswerOfHolder(txn, claim);
         store_.Complete(txn, {&claim, failure, ""});
         finished = FinishedRecord(claim, failure, "", *first, claim.retention,
-                                  absl::Now());
+                                  pool_.clock().Now());
         return Answer{failure, {}, false};
       });
   if (!stored.ok()) return Answer::OfStatus(stored.status());

@@ -174,8 +174,10 @@ absl::StatusOr<Ledger::FinishResult> RunTogether(const OpsContext& context,
                                                  absl::Span<Slot> slots,
                                                  KeyWrite key_write) {
   const Ledger& ledger = *context.ledger;
-  // The database keeps microseconds: so do the response and the record.
-  const absl::Time now = absl::FromUnixMicros(absl::ToUnixMicros(absl::Now()));
+  // The database keeps microseconds: so do the response and the record. On
+  // the database's clock, with which every replica reads the record.
+  const absl::Time now =
+      absl::FromUnixMicros(absl::ToUnixMicros(context.pool->clock().Now()));
   std::vector<const keys::KeyClaim*> claims;
   std::vector<Slot*> keyed;
   for (Slot& slot : slots) {

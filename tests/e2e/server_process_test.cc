@@ -7,6 +7,7 @@
 #include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <functional>
@@ -527,6 +528,64 @@ TEST(QueuedCallTest, AWriteWhoseCallerGaveUpIsNotCommittedLater) {
   const grpc::Status after = keyed_increment("after", 2, 10, absl::Seconds(60));
   EXPECT_TRUE(after.ok()) << after.error_message();
   EXPECT_EQ(db.Scalar("SELECT n FROM " + table + " WHERE id = 2"), "10");
+}
+
+// A replica whose wall clock is behind the database's (here by 90 s,
+// through libfaketime; its monotonic clock is untouched) must still keep a
+// key its whole retention: brief section 1, "keys are kept at least the
+// configured retention". Its records were stamped with its own clock, so a
+// key kept 60 s had expired 30 s before it was written, and a resend
+// through another replica applied the increment again.
+TEST(ClockTest, AReplicaWhoseClockIsBehindKeepsKeysTheirWholeRetention) {
+  const std::string faketime =
+      "/usr/lib/x86_64-linux-gnu/faketime/libfaketimeMT.so.1";
+  ASSERT_EQ(access(faketime.c_str(), R_OK), 0)
+      << "libfaketime is missing: scripts/install-deps installs it";
+  TestDatabase db;
+  const std::string table = db.CreateCounters("skewed", "(1, 0)");
+  ServerProcess::Options skewed_options;
+  skewed_options.env = {{"IDEM_TABLES", table},
+                        {"IDEM_TOMBSTONE_RETENTION", "0s"},
+                        {"LD_PRELOAD", faketime},
+                        {"FAKETIME", "-90s"},
+                        {"FAKETIME_DONT_FAKE_MONOTONIC", "1"}};
+  auto skewed = ServerProcess::Start(skewed_options);
+  ServerProcess::Options plain_options;
+  plain_options.env = {{"IDEM_TABLES", table}};
+  auto plain = ServerProcess::Start(plain_options);
+  HealthCheckResponse health;
+  ASSERT_TRUE(Eventually([&] {
+    return CheckHealth(skewed->Channel(), &health).ok() &&
+           health.status() == HealthCheckResponse::SERVING;
+  })) << skewed->Log();
+
+  v1::KeyedCallRequest keyed;
+  keyed.set_idempotency_key("skewed-" + table);
+  *keyed.mutable_update() = IncrementOf(table, 1, 1);
+  keyed.mutable_retention()->set_seconds(60);
+  auto call = [&](ServerProcess& server) {
+    grpc::ClientContext context;
+    v1::KeyedCallResponse response;
+    const grpc::Status status =
+        server.Stub()->KeyedCall(&context, keyed, &response);
+    EXPECT_TRUE(status.ok()) << status.error_message();
+    return response;
+  };
+  const v1::KeyedCallResponse first = call(*skewed);
+  const int64_t database_now =
+      std::stoll(db.Scalar("SELECT extract(epoch FROM now())::bigint"));
+  EXPECT_GE(first.expires_at().seconds(), database_now + 50)
+      << "expires_at " << first.expires_at().seconds() << ", database "
+      << database_now;
+
+  grpc::ClientContext context;
+  v1::GetKeyRequest get;
+  get.set_idempotency_key(keyed.idempotency_key());
+  v1::GetKeyResponse key;
+  ASSERT_TRUE(plain->Stub()->GetKey(&context, get, &key).ok());
+  EXPECT_EQ(key.state(), v1::KEY_STATE_FINISHED);
+  EXPECT_TRUE(call(*plain).replayed());
+  EXPECT_EQ(db.Scalar("SELECT n FROM " + table + " WHERE id = 1"), "1");
 }
 
 }  // namespace
