@@ -51,8 +51,11 @@ std::shared_ptr<const StoredCall> FinishedCallCache::Get(const KeyId& id) {
   if (it == entries_.end() || it->second.valid_until <= now) {
     return nullptr;  // a stale entry leaves with the oldest
   }
-  hits_.fetch_add(1, std::memory_order_relaxed);
   return it->second.call;
+}
+
+void FinishedCallCache::CountReplay() {
+  hits_.fetch_add(1, std::memory_order_relaxed);
 }
 
 void FinishedCallCache::Erase(const KeyId& id) {

@@ -63,6 +63,9 @@ class FinishedCallCache {
   // cache is serving; null otherwise. Shared, not copied: the response stays
   // where it is.
   std::shared_ptr<const StoredCall> Get(const KeyId& id);
+  // A call was answered with a replay of what Get returned (not refused as
+  // a KEY_MISMATCH): counted in usage().hits.
+  void CountReplay();
 
   // Drops `id` (its key was forgotten).
   void Erase(const KeyId& id);
@@ -78,7 +81,7 @@ class FinishedCallCache {
 
   // For the metrics: what the cache holds, how many entries it dropped for
   // room while still live (a replay of one of those reads the database: the
-  // cache is too small for the replays it serves), how many Gets it
+  // cache is too small for the replays it serves), how many replays it
   // answered, and whether it serves.
   struct Usage {
     size_t bytes = 0;

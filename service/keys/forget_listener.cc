@@ -66,6 +66,18 @@ class ForgetListener::Session {
   static std::unique_ptr<Session> Open(const std::string& url,
                                        std::string& error) {
     std::unique_ptr<Session> session(new Session(PQconnectdb(url.c_str())));
+    // What PostgreSQL says outside an answer (the FATAL of a terminated
+    // session, a WARNING at its shutdown) goes to the log as JSON; libpq
+    // would print it raw on stderr, in between the log's lines.
+    PQsetNoticeProcessor(
+        session->connection_,
+        [](void*, const char* message) {
+          log::Warn(
+              "forget_listener",
+              {{"notice",
+                std::string(absl::StripTrailingAsciiWhitespace(message))}});
+        },
+        nullptr);
     if (PQstatus(session->connection_) != CONNECTION_OK) {
       error = session->Failure("");
       return nullptr;

@@ -151,7 +151,8 @@ WHERE k.tenant = c.tenant AND k.idempotency_key = c.idempotency_key
 )sql";
 
 // A finished record, answer or tombstone, goes; an in-progress one stays
-// and is reported. Every replica's cache is told in the same transaction.
+// and is reported. Every replica's cache is told in the same transaction,
+// when a record went: no replica remembers a key the database lacks.
 constexpr char kForgetSql[] = R"sql(
 WITH held AS (
   SELECT state, coalesce(tombstone_until, expires_at) > now() AS live
@@ -163,7 +164,7 @@ gone AS (
   WHERE tenant = $1 AND idempotency_key = $2 AND state = 2
   RETURNING 1)
 SELECT (SELECT state FROM held), (SELECT live FROM held),
-       pg_notify($3, $4)
+       (SELECT pg_notify($3, $4) FROM gone)
 )sql";
 
 constexpr char kRenewSql[] = R"sql(

@@ -88,7 +88,10 @@ std::optional<Answer> Ledger::AnswerFromMemory(
   if (cache_ == nullptr) return std::nullopt;
   std::shared_ptr<const StoredCall> finished = cache_->Get(id);
   if (finished == nullptr) return std::nullopt;
-  return AnswerOf(*finished, KeyClaim{id, fingerprint()});
+  std::optional<Answer> answer =
+      AnswerOf(*finished, KeyClaim{id, fingerprint()});
+  if (answer.has_value() && answer->replayed) cache_->CountReplay();
+  return answer;
 }
 
 absl::StatusOr<std::vector<Ledger::Turn>> Ledger::Begin(

@@ -7,8 +7,10 @@
 // replica heard and terminate its listening session, which a forget or a
 // replica of another suite on the shared database would disturb.
 #include <memory>
+#include <sstream>
 #include <string>
 
+#include "nlohmann/json.hpp"
 #include "service/keys/forget_listener.h"
 #include "tests/integration/keyed/keyed_fixture.h"
 #include "tests/support/fault_proxy.h"
@@ -197,6 +199,45 @@ TEST_F(ForgetAcrossReplicasTest, ALostListenerTurnsTheCacheOffUntilItListens) {
   ExpectReplayOf(Call(replica.stub(), request), first);
   EXPECT_EQ(replica.hits(), hits + 1);
   EXPECT_EQ(Counter(counter), 1);
+  // The log stays one JSON object per line (README): the terminated
+  // session's FATAL went through libpq's notice processor, which printed
+  // it raw.
+  std::istringstream log(replica.process().Log());
+  for (std::string line; std::getline(log, line);) {
+    EXPECT_TRUE(nlohmann::json::accept(line)) << line;
+  }
+}
+
+// The metrics an operator reads count what their names say:
+// idem_replay_cache_hits_total replays answered from memory (not calls
+// under a remembered key that were refused KEY_MISMATCH), and
+// idem_forget_notifications_total keys forgotten (not ForgetKey calls that
+// found nothing to forget).
+TEST_F(ForgetAcrossReplicasTest, TheCacheAndForgetMetricsCountWhatTheySay) {
+  Replica replica(database_->url());
+  const int64_t counter = NewCounter();
+  const Answer first =
+      Call(replica.stub(), Increment("metrics-key", "counters", counter));
+  ExpectExecuted(first);
+  const double hits = replica.hits();
+  for (int i = 0; i < 3; ++i) {
+    const Answer mismatch =
+        Call(replica.stub(), Increment("metrics-key", "counters", counter, 5));
+    EXPECT_EQ(mismatch.status.error_code(),
+              grpc::StatusCode::FAILED_PRECONDITION);
+  }
+  EXPECT_EQ(replica.hits(), hits) << "a KEY_MISMATCH counted as a replay";
+  ExpectReplayOf(
+      Call(replica.stub(), Increment("metrics-key", "counters", counter)),
+      first);
+  EXPECT_EQ(replica.hits(), hits + 1);
+
+  const double heard = replica.heard();
+  EXPECT_FALSE(replica.Forget("metrics-never-used"));
+  EXPECT_TRUE(replica.Forget("metrics-key"));
+  ASSERT_TRUE(Eventually([&] { return replica.heard() >= heard + 1; }));
+  absl::SleepFor(absl::Milliseconds(500));  // a second one would be late
+  EXPECT_EQ(replica.heard(), heard + 1) << "a forget of nothing was counted";
 }
 
 }  // namespace

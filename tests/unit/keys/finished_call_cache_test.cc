@@ -120,7 +120,6 @@ TEST(FinishedCallCacheTest, ForgetsAnErasedKey) {
   cache.Erase({"t", "k"});
   EXPECT_EQ(cache.Get({"t", "k"}), nullptr);
   EXPECT_NE(cache.Get({"t", "other"}), nullptr);
-  EXPECT_EQ(cache.usage().hits, 1u);
 }
 
 // A call that read the record before its key was forgotten hands it over
