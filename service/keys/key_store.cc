@@ -150,21 +150,25 @@ WHERE k.tenant = c.tenant AND k.idempotency_key = c.idempotency_key
   AND k.lease_owner IS NOT DISTINCT FROM decode(c.owner, 'hex')
 )sql";
 
-// A finished record, answer or tombstone, goes; an in-progress one stays
-// and is reported. Every replica's cache is told in the same transaction,
-// when a record went: no replica remembers a key the database lacks.
+// A finished record, answer or tombstone, goes, and so does a claim whose
+// lease lapsed (its call's server died; a resend would take it over); a
+// claim held by a running call stays and is reported. Every replica's cache
+// is told in the same transaction, when a record went: no replica
+// remembers a key the database lacks.
 constexpr char kForgetSql[] = R"sql(
 WITH held AS (
-  SELECT state, coalesce(tombstone_until, expires_at) > now() AS live
+  SELECT state, coalesce(tombstone_until, expires_at) > now() AS live,
+         coalesce(state = 1 AND lease_expires_at <= now(), false) AS lapsed
   FROM idem.idempotency_keys
   WHERE tenant = $1 AND idempotency_key = $2
   FOR UPDATE),
 gone AS (
   DELETE FROM idem.idempotency_keys
-  WHERE tenant = $1 AND idempotency_key = $2 AND state = 2
+  WHERE tenant = $1 AND idempotency_key = $2
+    AND (state = 2 OR (state = 1 AND lease_expires_at <= now()))
   RETURNING 1)
 SELECT (SELECT state FROM held), (SELECT live FROM held),
-       (SELECT pg_notify($3, $4) FROM gone)
+       (SELECT lapsed FROM held), (SELECT pg_notify($3, $4) FROM gone)
 )sql";
 
 constexpr char kRenewSql[] = R"sql(
@@ -395,7 +399,9 @@ Forgotten KeyStore::Forget(db::Transaction& txn, const KeyId& id) const {
   pqxx::result held = txn.Exec(
       kForgetSql, {id.tenant, id.key, kForgetChannel, ForgetPayload(id)});
   if (held.empty() || held[0][0].is_null()) return Forgotten::kAbsent;
-  if (held[0][0].as<int>() != kDone) return Forgotten::kInFlight;
+  if (held[0][0].as<int>() != kDone) {
+    return held[0][2].as<bool>() ? Forgotten::kForgotten : Forgotten::kInFlight;
+  }
   return held[0][1].as<bool>() ? Forgotten::kForgotten : Forgotten::kAbsent;
 }
 

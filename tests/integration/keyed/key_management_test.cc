@@ -194,6 +194,26 @@ TEST_F(KeyManagementTest, ForgetKeyRefusesAKeyInFlight) {
   EXPECT_EQ(KeyState(key), "1");
 }
 
+// A claim whose lease lapsed (the server running a keyed CopyFile died and
+// nobody resent the call) holds no running call: ForgetKey removes it, as
+// a resend would take it over, instead of refusing it KEY_IN_FLIGHT until
+// the key's retention ends (a day).
+TEST_F(KeyManagementTest, ForgetKeyRemovesAClaimWhoseLeaseLapsed) {
+  std::string key = NewKey("forget-lapsed");
+  db().Exec(
+      "INSERT INTO idem.idempotency_keys (tenant, idempotency_key, "
+      "fingerprint, state, first_executed_at, last_seen_at, "
+      "lease_expires_at, expires_at) VALUES ('default', " +
+      Quote(key) +
+      ", '\\x00', 1, now() - interval '1 minute', now() - interval '1 "
+      "minute', now() - interval '30 seconds', now() + interval '1 day')");
+  v1::ForgetKeyResponse response;
+  grpc::Status status = Forget(key, &response);
+  EXPECT_TRUE(status.ok()) << status.error_message();
+  EXPECT_TRUE(response.forgotten());
+  EXPECT_EQ(KeyState(key), "");
+}
+
 // A keyed write is in flight from when the server accepts it, though its
 // key's record commits only with the write: one parked behind a row lock
 // is IN_FLIGHT to GetKey and refused by ForgetKey, which must not answer
