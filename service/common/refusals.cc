@@ -24,6 +24,13 @@ absl::Status Overloaded() {
       kOverloadDelay);
 }
 
+absl::Status PoolExhausted() {
+  return WithRetryDelay(Error(Reason::kDatabaseUnavailable,
+                              "all database connections are busy; retry "
+                              "after the delay"),
+                        kOverloadDelay);
+}
+
 absl::Status RowLocked(absl::string_view message) {
   return WithRetryDelay(Error(Reason::kRowLocked, message), kLockDelay);
 }

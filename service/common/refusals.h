@@ -13,6 +13,10 @@ namespace idem {
 // RESOURCE_EXHAUSTED OVERLOADED: the server's queues are full.
 absl::Status Overloaded();
 
+// UNAVAILABLE DATABASE_UNAVAILABLE: every database connection stayed busy
+// past the acquire timeout; some will be free in a moment.
+absl::Status PoolExhausted();
+
 // ABORTED ROW_LOCKED: a lock timeout, serialization failure or deadlock;
 // the lock may be gone in a moment.
 absl::Status RowLocked(absl::string_view message);

@@ -4,6 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "service/common/error_reason.h"
+#include "service/common/refusals.h"
 #include "service/db/connection_string.h"
 #include "service/db/database_error.h"
 
@@ -115,8 +116,7 @@ absl::StatusOr<ConnectionPool::Lease> ConnectionPool::Acquire() {
       return Error(Reason::kShuttingDown, "server is shutting down");
     }
     if (!got) {
-      return Error(Reason::kDatabaseUnavailable,
-                   "all database connections are busy; retry later");
+      return PoolExhausted();
     }
     if (!idle_.empty()) {
       session = std::move(idle_.back());

@@ -14,6 +14,8 @@
 #include <vector>
 
 #include "absl/strings/escaping.h"
+#include "service/common/error_reason.h"
+#include "service/common/retry_delay.h"
 #include "service/db/connection_pool.h"
 #include "service/db/transaction.h"
 #include "tests/integration/group_commit/group_commit_fixture.h"
@@ -189,6 +191,31 @@ TEST_P(UnitOfWorkTest, AUnitOfWorkWithoutStatementsSucceeds) {
 INSTANTIATE_TEST_SUITE_P(BothStatementModes, UnitOfWorkTest,
                          ::testing::Values(db::StatementMode::kPrepared,
                                            db::StatementMode::kUnnamed));
+
+}  // namespace
+}  // namespace idem::testing
+
+namespace idem::testing {
+namespace {
+
+// Every connection busy past the acquire timeout: UNAVAILABLE
+// DATABASE_UNAVAILABLE with a retry delay (brief 8.1: a RetryInfo whenever
+// retrying after a delay is right), so clients wait instead of retrying at
+// once into the same full pool.
+TEST(ConnectionPoolTest, AFullPoolAsksForARetryAfterADelay) {
+  db::PoolOptions options;
+  options.url = DatabaseUrl();
+  options.size = 1;
+  options.acquire_timeout = absl::Milliseconds(50);
+  db::ConnectionPool pool(options);
+  absl::StatusOr<db::ConnectionPool::Lease> held = pool.Acquire();
+  ASSERT_TRUE(held.ok()) << held.status();
+  absl::StatusOr<db::ConnectionPool::Lease> refused = pool.Acquire();
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_EQ(ReasonOf(refused.status()).value_or(""), "DATABASE_UNAVAILABLE");
+  EXPECT_TRUE(RetryDelayOf(refused.status()).has_value()) << refused.status();
+}
 
 }  // namespace
 }  // namespace idem::testing
