@@ -87,6 +87,11 @@ ABSL_FLAG(int, tenant_max_in_flight, 1000,
           "calls one tenant may have in flight before RESOURCE_EXHAUSTED, so "
           "that one tenant cannot fill the queue for all; the default holds "
           "the largest Batch (1000 calls, each one call)");
+ABSL_FLAG(int64_t, max_bytes_in_flight, 64 << 20,
+          "request bytes of all calls in flight before RESOURCE_EXHAUSTED "
+          "OVERLOADED (a call alone always runs): a call holds its rows "
+          "several times over while it runs, so this bounds the server's "
+          "memory; 1 KiB to 64 GiB");
 ABSL_FLAG(int64_t, max_rows, 10000, "rows per Insert request");
 ABSL_FLAG(int64_t, max_message_bytes, 16 << 20,
           "largest request message in bytes");
@@ -155,7 +160,8 @@ constexpr const char* kFlagNames[] = {"listen",
                                       "max_key_retention",
                                       "tombstone_retention",
                                       "reflection",
-                                      "tenant_max_in_flight"};
+                                      "tenant_max_in_flight",
+                                      "max_bytes_in_flight"};
 
 std::string EnvName(absl::string_view flag) {
   return absl::StrCat("IDEM_", absl::AsciiStrToUpper(flag));
@@ -303,6 +309,10 @@ absl::Status Validate(const Config& config) {
   if (config.max_message_bytes < 1024 ||
       config.max_message_bytes > (1u << 30)) {
     return Invalid("max_message_bytes", "must be between 1 KiB and 1 GiB");
+  }
+  if (config.max_bytes_in_flight < 1024 ||
+      config.max_bytes_in_flight > (int64_t{1} << 36)) {
+    return Invalid("max_bytes_in_flight", "must be between 1 KiB and 64 GiB");
   }
   if (config.tenant_max_in_flight < 1) {
     return Invalid("tenant_max_in_flight", "must be positive");
@@ -466,6 +476,7 @@ absl::StatusOr<Config> LoadConfig(int argc, char** argv) {
   config.max_queued = absl::GetFlag(FLAGS_max_queued);
   config.replay_cache_bytes = absl::GetFlag(FLAGS_replay_cache_bytes);
   config.tenant_max_in_flight = absl::GetFlag(FLAGS_tenant_max_in_flight);
+  config.max_bytes_in_flight = absl::GetFlag(FLAGS_max_bytes_in_flight);
   config.max_rows =
       static_cast<size_t>(std::max<int64_t>(0, absl::GetFlag(FLAGS_max_rows)));
   config.max_message_bytes = static_cast<size_t>(

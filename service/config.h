@@ -53,7 +53,8 @@ struct Config {
   // Server reflection; "auto" resolves to on only without authentication,
   // because reflection (like health) answers without credentials.
   bool reflection = true;
-  int tenant_max_in_flight = 0;  // calls in flight per tenant
+  int tenant_max_in_flight = 0;     // calls in flight per tenant
+  int64_t max_bytes_in_flight = 0;  // request bytes in flight, all calls
 
   size_t max_rows = 0;
   size_t max_message_bytes = 0;

@@ -253,7 +253,9 @@ absl::Status Server::BuildApi() {
         "IDEM_AUTH_TOKENS maps client certificates, which needs mutual TLS: "
         "set IDEM_TLS_CLIENT_CA");
   }
-  limiter_ = std::make_unique<api::TenantLimiter>(config_.tenant_max_in_flight);
+  limiter_ = std::make_unique<api::TenantLimiter>(
+      config_.tenant_max_in_flight,
+      static_cast<size_t>(config_.max_bytes_in_flight));
   workers_ = std::make_unique<WorkerPool>(config_.workers, config_.max_queued);
   admission_ = std::make_unique<api::Admission>(
       *authenticator_, *limiter_, *catalog_, config_.max_message_bytes);

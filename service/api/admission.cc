@@ -20,13 +20,14 @@ absl::StatusOr<auth::Caller> Admission::Authenticate(
 
 absl::StatusOr<std::unique_ptr<TenantLimiter::Permit>> Admission::Admit(
     const auth::Caller& caller, const google::protobuf::Message& call) const {
-  if (call.ByteSizeLong() > max_message_bytes_) {
+  const size_t bytes = call.ByteSizeLong();
+  if (bytes > max_message_bytes_) {
     return Error(
         Reason::kLimitExceeded,
-        absl::StrCat("request of ", call.ByteSizeLong(),
-                     " bytes exceeds the limit of ", max_message_bytes_));
+        absl::StrCat("request of ", bytes, " bytes exceeds the limit of ",
+                     max_message_bytes_));
   }
-  return limiter_.Acquire(caller.tenant);
+  return limiter_.Acquire(caller.tenant, bytes);
 }
 
 bool Admission::AllowedWithoutCatalog(const auth::Caller& caller,

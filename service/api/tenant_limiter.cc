@@ -6,15 +6,26 @@
 
 namespace idem::api {
 
-TenantLimiter::Permit::~Permit() { limiter_.Release(tenant_); }
+TenantLimiter::Permit::~Permit() { limiter_.Release(tenant_, bytes_); }
 
-TenantLimiter::TenantLimiter(int max_in_flight)
-    : max_in_flight_(max_in_flight) {}
+TenantLimiter::TenantLimiter(int max_in_flight, size_t max_bytes_in_flight)
+    : max_in_flight_(max_in_flight),
+      max_bytes_in_flight_(max_bytes_in_flight) {}
 
 absl::StatusOr<std::unique_ptr<TenantLimiter::Permit>> TenantLimiter::Acquire(
-    const std::string& tenant) {
+    const std::string& tenant, size_t bytes) {
   {
     absl::MutexLock lock(&mu_);
+    if (bytes_in_flight_ > 0 &&
+        bytes_in_flight_ + bytes > max_bytes_in_flight_) {
+      return WithRetryDelay(
+          Error(Reason::kOverloaded,
+                absl::StrCat("the calls in flight hold ", bytes_in_flight_,
+                             " request bytes; with this call's ", bytes,
+                             " that is over IDEM_MAX_BYTES_IN_FLIGHT (",
+                             max_bytes_in_flight_, "); retry after the delay")),
+          kRetryDelay);
+    }
     int& count = in_flight_[tenant];
     if (count >= max_in_flight_) {
       return WithRetryDelay(
@@ -25,8 +36,9 @@ absl::StatusOr<std::unique_ptr<TenantLimiter::Permit>> TenantLimiter::Acquire(
           kRetryDelay);
     }
     ++count;
+    bytes_in_flight_ += bytes;
   }
-  return std::unique_ptr<Permit>(new Permit(*this, tenant));
+  return std::unique_ptr<Permit>(new Permit(*this, tenant, bytes));
 }
 
 int TenantLimiter::in_flight(const std::string& tenant) const {
@@ -35,8 +47,9 @@ int TenantLimiter::in_flight(const std::string& tenant) const {
   return it == in_flight_.end() ? 0 : it->second;
 }
 
-void TenantLimiter::Release(const std::string& tenant) {
+void TenantLimiter::Release(const std::string& tenant, size_t bytes) {
   absl::MutexLock lock(&mu_);
+  bytes_in_flight_ -= bytes;
   auto it = in_flight_.find(tenant);
   if (it != in_flight_.end() && --it->second <= 0) in_flight_.erase(it);
 }

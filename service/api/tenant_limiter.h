@@ -14,10 +14,12 @@ namespace idem::api {
 
 // Caps the calls one tenant has in flight (accepted, not yet answered), so
 // that a noisy tenant fills at most its share of the worker queue and the
-// other tenants' calls still reach a worker (IDEM_TENANT_MAX_IN_FLIGHT).
+// other tenants' calls still reach a worker (IDEM_TENANT_MAX_IN_FLIGHT);
+// and the request bytes of all calls in flight, which bound the server's
+// memory (IDEM_MAX_BYTES_IN_FLIGHT; a call alone is always let in).
 class TenantLimiter {
  public:
-  // Holds one of a tenant's slots until destroyed.
+  // Holds one of a tenant's slots, and the call's bytes, until destroyed.
   class Permit {
    public:
     ~Permit();
@@ -26,29 +28,35 @@ class TenantLimiter {
 
    private:
     friend class TenantLimiter;
-    Permit(TenantLimiter& limiter, std::string tenant)
-        : limiter_(limiter), tenant_(std::move(tenant)) {}
+    Permit(TenantLimiter& limiter, std::string tenant, size_t bytes)
+        : limiter_(limiter), tenant_(std::move(tenant)), bytes_(bytes) {}
     TenantLimiter& limiter_;
     const std::string tenant_;
+    const size_t bytes_;
   };
 
   // How long a refused caller is asked to wait before trying again.
   static constexpr absl::Duration kRetryDelay = absl::Milliseconds(100);
 
-  explicit TenantLimiter(int max_in_flight);
+  TenantLimiter(int max_in_flight, size_t max_bytes_in_flight);
   TenantLimiter(const TenantLimiter&) = delete;
   TenantLimiter& operator=(const TenantLimiter&) = delete;
 
-  // A slot for `tenant`, or RESOURCE_EXHAUSTED with a retry delay when the
-  // tenant already has max_in_flight calls running.
-  absl::StatusOr<std::unique_ptr<Permit>> Acquire(const std::string& tenant);
+  // A slot for a call of `tenant` whose request is `bytes` long, or
+  // RESOURCE_EXHAUSTED with a retry delay: TENANT_LIMIT when the tenant
+  // already has max_in_flight calls running, OVERLOADED when the calls in
+  // flight hold max_bytes_in_flight with this one (and are not none).
+  absl::StatusOr<std::unique_ptr<Permit>> Acquire(const std::string& tenant,
+                                                  size_t bytes);
 
   int in_flight(const std::string& tenant) const;
 
  private:
-  void Release(const std::string& tenant);
+  void Release(const std::string& tenant, size_t bytes);
 
   const int max_in_flight_;
+  const size_t max_bytes_in_flight_;
+  size_t bytes_in_flight_ ABSL_GUARDED_BY(mu_) = 0;
   mutable absl::Mutex mu_;
   // Tenants without calls in flight are erased: the map stays as small as
   // the set of busy tenants.

@@ -21,6 +21,7 @@
 #include "tests/support/polling.h"
 #include "tests/support/rich_status.h"
 #include "tests/support/test_database.h"
+#include "tests/support/values.h"
 
 namespace idem::testing {
 namespace {
@@ -528,6 +529,59 @@ TEST(QueuedCallTest, AWriteWhoseCallerGaveUpIsNotCommittedLater) {
   const grpc::Status after = keyed_increment("after", 2, 10, absl::Seconds(60));
   EXPECT_TRUE(after.ok()) << after.error_message();
   EXPECT_EQ(db.Scalar("SELECT n FROM " + table + " WHERE id = 2"), "10");
+}
+
+// Large requests in flight take memory (a request's rows several times
+// over while it runs); past IDEM_MAX_BYTES_IN_FLIGHT over all calls a new
+// call is refused RESOURCE_EXHAUSTED OVERLOADED with a retry delay instead
+// of growing the server towards its pod's memory limit, while small calls
+// and a large one alone still run.
+TEST(MemoryAdmissionTest, RequestBytesInFlightAreBounded) {
+  TestDatabase db;
+  const std::string table = TestDatabase::UniqueName("bytes");
+  db.Exec("CREATE TABLE " + table + " (id bigint PRIMARY KEY, note text)");
+  db.Exec("INSERT INTO " + table + " VALUES (1, '')");
+  ServerProcess::Options options;
+  options.env = {{"IDEM_TABLES", table},
+                 {"IDEM_MAX_BYTES_IN_FLIGHT", "1048576"},
+                 {"IDEM_LOCK_TIMEOUT", "60s"}};
+  auto server = ServerProcess::Start(options);
+  const std::string large(700 << 10, 'x');
+
+  pqxx::connection holder(DatabaseUrl());
+  pqxx::work lock(holder);
+  lock.exec("SELECT * FROM " + table + " WHERE id = 1 FOR UPDATE");
+  v1::UpdateRequest parked;
+  parked.set_table(table);
+  *parked.mutable_key() = RowOf({{"id", Int(1)}});
+  *parked.mutable_set() = RowOf({{"note", Str(large)}});
+  grpc::Status parked_status;
+  std::thread first([&] {
+    grpc::ClientContext context;
+    v1::UpdateResponse response;
+    parked_status = server->Stub()->Update(&context, parked, &response);
+  });
+  ASSERT_TRUE(Eventually([&] { return db.LockWaiters(table) == 1; }))
+      << server->Log();
+
+  auto insert = [&](int64_t id, const std::string& note) {
+    v1::InsertRequest request;
+    request.set_table(table);
+    *request.add_rows() = RowOf({{"id", Int(id)}, {"note", Str(note)}});
+    grpc::ClientContext context;
+    v1::InsertResponse response;
+    return server->Stub()->Insert(&context, request, &response);
+  };
+  const grpc::Status refused = insert(2, large);
+  EXPECT_EQ(refused.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED)
+      << refused.error_message();
+  EXPECT_EQ(ReasonOf(refused), "OVERLOADED");
+  EXPECT_TRUE(insert(3, "small").ok());
+  lock.commit();
+  first.join();
+  EXPECT_TRUE(parked_status.ok()) << parked_status.error_message();
+  EXPECT_TRUE(insert(2, large).ok());  // alone now
+  EXPECT_EQ(db.Scalar("SELECT count(*) FROM " + table), "3");
 }
 
 // A replica whose wall clock is behind the database's (here by 90 s,
