@@ -32,6 +32,19 @@ using grpc::health::v1::Health;
 using grpc::health::v1::HealthCheckRequest;
 using grpc::health::v1::HealthCheckResponse;
 
+// The status of `service` through `health`; UNKNOWN when the check fails.
+HealthCheckResponse::ServingStatus HealthOf(Health::Stub& health,
+                                            const std::string& service) {
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() +
+                       std::chrono::seconds(2));
+  HealthCheckRequest request;
+  request.set_service(service);
+  HealthCheckResponse response;
+  grpc::Status status = health.Check(&context, request, &response);
+  return status.ok() ? response.status() : HealthCheckResponse::UNKNOWN;
+}
+
 class OperationsTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -398,14 +411,7 @@ TEST_F(OperationsTest, ADatabaseOutageFailsReadinessButNotLiveness) {
   auto server = ServerProcess::Start(options);
   auto health = Health::NewStub(server->Channel());
   auto status_now = [&](const std::string& service) {
-    grpc::ClientContext context;
-    context.set_deadline(std::chrono::system_clock::now() +
-                         std::chrono::seconds(2));
-    HealthCheckRequest request;
-    request.set_service(service);
-    HealthCheckResponse response;
-    grpc::Status status = health->Check(&context, request, &response);
-    return status.ok() ? response.status() : HealthCheckResponse::UNKNOWN;
+    return HealthOf(*health, service);
   };
   ASSERT_TRUE(Eventually([&] {
     return status_now("") == HealthCheckResponse::SERVING;
@@ -479,14 +485,7 @@ TEST_F(OperationsTest, TheProbePortServesHealthAloneAndFollowsTheDrain) {
       grpc::CreateChannel(probe_address, grpc::InsecureChannelCredentials());
   auto health = Health::NewStub(probe);
   auto status_now = [&](const std::string& service) {
-    grpc::ClientContext context;
-    context.set_deadline(std::chrono::system_clock::now() +
-                         std::chrono::seconds(2));
-    HealthCheckRequest request;
-    request.set_service(service);
-    HealthCheckResponse response;
-    grpc::Status status = health->Check(&context, request, &response);
-    return status.ok() ? response.status() : HealthCheckResponse::UNKNOWN;
+    return HealthOf(*health, service);
   };
   ASSERT_TRUE(Eventually([&] {
     return status_now("") == HealthCheckResponse::SERVING;
