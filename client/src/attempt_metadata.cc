@@ -46,24 +46,23 @@ absl::Status ToAbslStatus(const grpc::Status& status) {
   return FromRpcStatus(rpc);
 }
 
-absl::Status AttemptStatus(const grpc::Status& status, int attempt,
-                           grpc::Channel& channel) {
-  absl::Status result = ToAbslStatus(status);
-  if (attempt > 1 && result.code() == absl::StatusCode::kDeadlineExceeded &&
-      ErrorReason(result).empty() &&
-      channel.GetState(/*try_to_connect=*/false) != GRPC_CHANNEL_READY) {
-    return absl::UnavailableError(
+AttemptStatus ReadAttemptStatus(const grpc::Status& status, int attempt,
+                                grpc::Channel& channel) {
+  AttemptStatus read{ToAbslStatus(status)};
+  if (read.status.ok() || !ErrorReason(read.status).empty() ||
+      channel.GetState(/*try_to_connect=*/false) == GRPC_CHANNEL_READY) {
+    return read;
+  }
+  if (attempt > 1 &&
+      read.status.code() == absl::StatusCode::kDeadlineExceeded) {
+    read.status = absl::UnavailableError(
         absl::StrCat("no connection to the server within the attempt's "
                      "deadline (",
-                     result.message(), ")"));
+                     read.status.message(), ")"));
   }
-  return result;
-}
-
-bool NoConnection(const absl::Status& status, grpc::Channel& channel) {
-  return status.code() == absl::StatusCode::kUnavailable &&
-         ErrorReason(status).empty() &&
-         channel.GetState(/*try_to_connect=*/false) != GRPC_CHANNEL_READY;
+  read.without_connection =
+      read.status.code() == absl::StatusCode::kUnavailable;
+  return read;
 }
 
 }  // namespace idem::internal

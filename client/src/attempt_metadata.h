@@ -31,16 +31,18 @@ std::optional<absl::string_view> FindTrailer(const grpc::ClientContext& context,
 // The status with the details of its grpc-status-details-bin (error_info.h).
 absl::Status ToAbslStatus(const grpc::Status& status);
 
-// An attempt's status (ToAbslStatus). A retry waits for the channel
-// (PrepareAttempt); one whose deadline passed with the channel still not
-// connected never reached a server, and is UNAVAILABLE, not
+// An attempt's status (ToAbslStatus) as the retry decision reads it, with
+// whether the attempt found no connection: gRPC's own failure (no reason
+// of idem's) while `channel` is not connected. A retry waits for the
+// channel (PrepareAttempt); one whose deadline passed with the channel
+// still not connected never reached a server, and is UNAVAILABLE, not
 // DEADLINE_EXCEEDED, which would say a server was too slow to answer.
-absl::Status AttemptStatus(const grpc::Status& status, int attempt,
-                           grpc::Channel& channel);
-
-// Whether `status` (an attempt's, AttemptStatus) is gRPC's own UNAVAILABLE
-// while `channel` has no connection: the attempt reached no server.
-bool NoConnection(const absl::Status& status, grpc::Channel& channel);
+struct AttemptStatus {
+  absl::Status status;
+  bool without_connection = false;
+};
+AttemptStatus ReadAttemptStatus(const grpc::Status& status, int attempt,
+                                grpc::Channel& channel);
 
 }  // namespace idem::internal
 

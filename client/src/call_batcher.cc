@@ -204,8 +204,10 @@ void CallBatcher::Send(const std::shared_ptr<ClientCore>& core,
           return;
         }
         BatchedAttempt failed;
-        failed.status =
-            AttemptStatus(grpc_status, attempt_number, *core->channel);
+        AttemptStatus read =
+            ReadAttemptStatus(grpc_status, attempt_number, *core->channel);
+        failed.status = std::move(read.status);
+        failed.without_connection = read.without_connection;
         failed.pushback =
             ParsePushback(FindTrailer(rpc->context, kPushbackTrailer));
         const size_t calls = rpc->attempts.size();
@@ -216,7 +218,6 @@ void CallBatcher::Send(const std::shared_ptr<ClientCore>& core,
                            " results to a batch of ", calls, " calls"));
         }
         failed.whole_batch_failed = !failed.status.ok();
-        failed.without_connection = NoConnection(failed.status, *core->channel);
         for (size_t i = 0; i < calls; ++i) {
           rpc->attempts[i].done(
               failed.status.ok() ? FromResult(*rpc->response.mutable_results(i))

@@ -28,7 +28,7 @@ struct AttemptResult {
   // The failure of a Batch RPC as a whole, which every call in it got.
   bool whole_batch_failed = false;
   // UNAVAILABLE from gRPC itself while the channel had no connection: the
-  // attempt reached no server (NoConnection in attempt_metadata.h).
+  // attempt reached no server (ReadAttemptStatus in attempt_metadata.h).
   bool without_connection = false;
 };
 

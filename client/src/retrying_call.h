@@ -124,9 +124,11 @@ class RetryingCall
   }
 
   void OnAttemptDone(const grpc::Status& grpc_status) {
+    AttemptStatus read =
+        ReadAttemptStatus(grpc_status, info_.attempts, *core_->channel);
     AttemptResult result;
-    result.status = AttemptStatus(grpc_status, info_.attempts, *core_->channel);
-    result.without_connection = NoConnection(result.status, *core_->channel);
+    result.status = std::move(read.status);
+    result.without_connection = read.without_connection;
     result.pushback =
         ParsePushback(FindTrailer(*contexts_.back(), kPushbackTrailer));
     info_.replayed =

@@ -4,6 +4,7 @@ stopped with SIGTERM (a clean exit is part of the check)."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -12,7 +13,7 @@ import subprocess
 import threading
 import time
 from pathlib import Path
-from typing import Optional
+from typing import Iterator, Optional
 
 SOURCE_DIR = Path(__file__).resolve().parents[2]
 DATABASE_URL = os.environ.get("IDEM_TEST_DATABASE_URL", "")
@@ -52,6 +53,17 @@ def freeze(pid: int) -> None:
             return
         time.sleep(0.001)
     raise TimeoutError(f"process {pid} did not stop")
+
+
+@contextlib.contextmanager
+def frozen(process: subprocess.Popen) -> Iterator[None]:
+    """The server process stopped (freeze) for the block, then resumed:
+    its connections stay up and answer nothing."""
+    freeze(process.pid)
+    try:
+        yield
+    finally:
+        os.kill(process.pid, signal.SIGCONT)
 
 
 def hold_row_lock(table, row, seconds):

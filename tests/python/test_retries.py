@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import concurrent.futures
 import logging
-import os
-import signal
 import time
 
 import pytest
@@ -15,7 +13,7 @@ import pytest
 import idem
 from idem import RowOutcome, StopReason, UpdateOutcome
 from fault_proxy import FaultProxy
-from servers import (Server, closed_port, freeze, hold_row_lock, psql,
+from servers import (Server, closed_port, frozen, hold_row_lock, psql,
                      restarted_later)
 
 FAST = idem.RetryPolicy(initial_backoff=0.01, max_backoff=0.05)
@@ -180,15 +178,11 @@ def test_retry_budget_exhausted_stops_retrying(server, tables, new_id):
     with idem.Client(server.address, retry=FAST_GIVE_UP,
                      budget=budget) as client:
         client.insert(tables.items, [{"id": new_id()}])  # connected
-        pid = server.process.pid
-        freeze(pid)
-        try:
+        with frozen(server.process):
             with pytest.raises(idem.DeadlineExceededError) as first:
                 client.insert(tables.items, [{"id": new_id()}])
             with pytest.raises(idem.DeadlineExceededError) as second:
                 client.insert(tables.items, [{"id": new_id()}])
-        finally:
-            os.kill(pid, signal.SIGCONT)
     # Five failed attempts took five tokens: half the bucket is gone.
     assert first.value.call.attempts == 5
     assert first.value.call.stop_reason == StopReason.MAX_ATTEMPTS
@@ -273,12 +267,8 @@ def test_per_attempt_timeout(server, tables, new_id):
                               total_timeout=5, initial_backoff=0.01)
     with idem.Client(server.address, retry=policy) as client:
         client.insert(tables.items, [{"id": new_id()}])  # connected
-        pid = server.process.pid
-        freeze(pid)
-        try:
+        with frozen(server.process):
             with pytest.raises(idem.DeadlineExceededError) as caught:
                 client.insert(tables.items, [{"id": new_id()}])
-        finally:
-            os.kill(pid, signal.SIGCONT)
     assert caught.value.call.attempts == 3
     assert caught.value.call.stop_reason == StopReason.MAX_ATTEMPTS

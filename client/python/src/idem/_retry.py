@@ -228,8 +228,10 @@ class Attempts:
         call's idem.Error when there is none."""
         code, message = error.code(), error.details()
         details = parse_trailers(error.trailing_metadata())
+        # gRPC's own failure while the channel has no connection.
+        unconnected = details.reason is None and not self._connected()
         if (code == grpc.StatusCode.DEADLINE_EXCEEDED and self.waits_for_ready
-                and details.reason is None and not self._connected()):
+                and unconnected):
             # A retry that waited for a connection that never came reached
             # no server: DEADLINE_EXCEEDED would say one was too slow.
             code = grpc.StatusCode.UNAVAILABLE
@@ -245,7 +247,7 @@ class Attempts:
                           deadline=self._deadline, policy=self._policy,
                           budget=self._budget, jitter=random.random(),
                           shared_since=self._started if dropped else None,
-                          without_connection=dropped and not self._connected())
+                          without_connection=dropped and unconnected)
         if decision.retry:
             log.debug("idem %s attempt %d: %s (%s); retrying in %.3f s",
                       self._method, self.count, code.name, message,
