@@ -165,7 +165,7 @@ WITH held AS (
 gone AS (
   DELETE FROM idem.idempotency_keys
   WHERE tenant = $1 AND idempotency_key = $2
-    AND (state = 2 OR (state = 1 AND lease_expires_at <= now()))
+    AND (SELECT state = 2 OR lapsed FROM held)
   RETURNING 1)
 SELECT (SELECT state FROM held), (SELECT live FROM held),
        (SELECT lapsed FROM held), (SELECT pg_notify($3, $4) FROM gone)

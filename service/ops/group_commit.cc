@@ -28,9 +28,7 @@ GroupCommitter::~GroupCommitter() {
 }
 
 PendingWrites::PendingWrites(std::function<bool()> caller_gone)
-    : caller_gone_(caller_gone ? std::make_shared<const std::function<bool()>>(
-                                     std::move(caller_gone))
-                               : nullptr) {}
+    : caller_gone_(std::move(caller_gone)) {}
 
 void PendingWrites::Add(WriteCall call,
                         std::function<void(keys::Answer)> done) {
@@ -92,7 +90,7 @@ GroupCommitter::Taken GroupCommitter::TakeNext() {
 void GroupCommitter::Commit(Taken batch) {
   std::vector<Pending> live;
   for (Pending& pending : batch.calls) {
-    if (pending.caller_gone != nullptr && (*pending.caller_gone)()) {
+    if (pending.caller_gone && pending.caller_gone()) {
       pending.done(keys::Answer::OfStatus(absl::CancelledError(
           "the call was cancelled before it ran; nothing was done")));
     } else {

@@ -3,7 +3,6 @@
 
 #include <deque>
 #include <functional>
-#include <memory>
 #include <string>
 #include <thread>
 #include <vector>
@@ -58,9 +57,9 @@ class PendingWrites {
   struct Write {
     WriteCall call;
     std::function<void(keys::Answer)> done;
-    std::shared_ptr<const std::function<bool()>> caller_gone;
+    std::function<bool()> caller_gone;  // may be empty
   };
-  std::shared_ptr<const std::function<bool()>> caller_gone_;
+  const std::function<bool()> caller_gone_;
   std::vector<Write> writes_;
 };
 
