@@ -88,10 +88,10 @@ ABSL_FLAG(int, tenant_max_in_flight, 1000,
           "that one tenant cannot fill the queue for all; the default holds "
           "the largest Batch (1000 calls, each one call)");
 ABSL_FLAG(int64_t, max_bytes_in_flight, 64 << 20,
-          "request bytes of all calls in flight before RESOURCE_EXHAUSTED "
-          "OVERLOADED (a call alone always runs): a call holds its rows "
-          "several times over while it runs, so this bounds the server's "
-          "memory; 1 KiB to 64 GiB");
+          "bytes of the requests in flight and of the answers not yet sent "
+          "before RESOURCE_EXHAUSTED OVERLOADED (a call alone always runs): "
+          "a call holds its rows several times over while it runs, so this "
+          "bounds the server's memory; 1 KiB to 64 GiB");
 ABSL_FLAG(int64_t, max_rows, 10000, "rows per Insert request");
 ABSL_FLAG(int64_t, max_message_bytes, 16 << 20,
           "largest request message in bytes");
@@ -107,6 +107,10 @@ ABSL_FLAG(absl::Duration, shutdown_grace, absl::Seconds(20),
           "after the drain delay: longest wait for in-flight calls");
 ABSL_FLAG(absl::Duration, max_connection_age, absl::Minutes(5),
           "clients reconnect after this, so new replicas receive traffic");
+ABSL_FLAG(absl::Duration, keepalive_time, absl::Seconds(30),
+          "how often the server pings each client connection");
+ABSL_FLAG(absl::Duration, keepalive_timeout, absl::Seconds(10),
+          "a connection whose peer answers no ping within this is closed");
 ABSL_FLAG(absl::Duration, reaper_interval, absl::Minutes(1),
           "how often expired idempotency keys are removed");
 ABSL_FLAG(int, reaper_batch, 1000, "keys removed per reaper statement");
@@ -154,6 +158,8 @@ constexpr const char* kFlagNames[] = {"listen",
                                       "drain_delay",
                                       "shutdown_grace",
                                       "max_connection_age",
+                                      "keepalive_time",
+                                      "keepalive_timeout",
                                       "reaper_interval",
                                       "reaper_batch",
                                       "copy_lease",
@@ -258,6 +264,10 @@ absl::Status ValidateDurations(const Config& config) {
        absl::Hours(1)},
       {"max_connection_age", config.max_connection_age, absl::Seconds(1),
        absl::Hours(24 * 24)},
+      {"keepalive_time", config.keepalive_time, absl::Seconds(1),
+       absl::Hours(24)},
+      {"keepalive_timeout", config.keepalive_timeout, absl::Seconds(1),
+       absl::Hours(1)},
       {"reaper_interval", config.reaper_interval, absl::Milliseconds(10),
        absl::Hours(24)},
   };
@@ -487,6 +497,8 @@ absl::StatusOr<Config> LoadConfig(int argc, char** argv) {
   config.drain_delay = absl::GetFlag(FLAGS_drain_delay);
   config.shutdown_grace = absl::GetFlag(FLAGS_shutdown_grace);
   config.max_connection_age = absl::GetFlag(FLAGS_max_connection_age);
+  config.keepalive_time = absl::GetFlag(FLAGS_keepalive_time);
+  config.keepalive_timeout = absl::GetFlag(FLAGS_keepalive_timeout);
   config.reaper_interval = absl::GetFlag(FLAGS_reaper_interval);
   config.reaper_batch = absl::GetFlag(FLAGS_reaper_batch);
   config.copy_lease = absl::GetFlag(FLAGS_copy_lease);

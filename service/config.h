@@ -54,7 +54,7 @@ struct Config {
   // because reflection (like health) answers without credentials.
   bool reflection = true;
   int tenant_max_in_flight = 0;     // calls in flight per tenant
-  int64_t max_bytes_in_flight = 0;  // request bytes in flight, all calls
+  int64_t max_bytes_in_flight = 0;  // requests and unsent answers, all calls
 
   size_t max_rows = 0;
   size_t max_message_bytes = 0;
@@ -64,6 +64,11 @@ struct Config {
   absl::Duration drain_delay;
   absl::Duration shutdown_grace;
   absl::Duration max_connection_age;
+  // The server pings every connection this often; one whose peer does not
+  // answer within the timeout (a frozen process, a vanished node) is
+  // closed, and the calls and unsent answers it held go with it.
+  absl::Duration keepalive_time;
+  absl::Duration keepalive_timeout;
   absl::Duration reaper_interval;
   int reaper_batch = 0;
   absl::Duration copy_lease;

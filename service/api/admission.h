@@ -43,6 +43,9 @@ class Admission {
   absl::StatusOr<std::unique_ptr<TenantLimiter::Permit>> Admit(
       const auth::Caller& caller, const google::protobuf::Message& call) const;
 
+  // The limiter that admitted calls hold slots and bytes of.
+  TenantLimiter& limiter() const { return limiter_; }
+
   // Whether `caller` may make every access without asking the catalog
   // (which may read the database): so on a gRPC thread.
   static bool AllowedWithoutCatalog(const auth::Caller& caller,

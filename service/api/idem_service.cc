@@ -268,8 +268,8 @@ IdemService::Call IdemService::MakeKeyedCall(
 grpc::ServerUnaryReactor* IdemService::Insert(
     grpc::CallbackServerContext* context, const grpc::ByteBuffer* wire_request,
     grpc::ByteBuffer* wire_response) {
-  auto* rpc =
-      new TypedRpc<v1::InsertRequest, v1::InsertResponse>(wire_response);
+  auto* rpc = new TypedRpc<v1::InsertRequest, v1::InsertResponse>(
+      wire_response, admission_.limiter());
   if (!rpc->Parse(*wire_request))
     return RefuseMalformed("Insert", context, rpc);
   return Dispatch(context, rpc, rpc->request(),
@@ -279,8 +279,8 @@ grpc::ServerUnaryReactor* IdemService::Insert(
 grpc::ServerUnaryReactor* IdemService::Update(
     grpc::CallbackServerContext* context, const grpc::ByteBuffer* wire_request,
     grpc::ByteBuffer* wire_response) {
-  auto* rpc =
-      new TypedRpc<v1::UpdateRequest, v1::UpdateResponse>(wire_response);
+  auto* rpc = new TypedRpc<v1::UpdateRequest, v1::UpdateResponse>(
+      wire_response, admission_.limiter());
   if (!rpc->Parse(*wire_request))
     return RefuseMalformed("Update", context, rpc);
   const v1::UpdateRequest* request = &rpc->request();
@@ -297,8 +297,8 @@ grpc::ServerUnaryReactor* IdemService::Update(
 grpc::ServerUnaryReactor* IdemService::GetKey(
     grpc::CallbackServerContext* context, const grpc::ByteBuffer* wire_request,
     grpc::ByteBuffer* wire_response) {
-  auto* rpc =
-      new TypedRpc<v1::GetKeyRequest, v1::GetKeyResponse>(wire_response);
+  auto* rpc = new TypedRpc<v1::GetKeyRequest, v1::GetKeyResponse>(
+      wire_response, admission_.limiter());
   if (!rpc->Parse(*wire_request))
     return RefuseMalformed("GetKey", context, rpc);
   const v1::GetKeyRequest* request = &rpc->request();
@@ -325,8 +325,8 @@ grpc::ServerUnaryReactor* IdemService::GetKey(
 grpc::ServerUnaryReactor* IdemService::ForgetKey(
     grpc::CallbackServerContext* context, const grpc::ByteBuffer* wire_request,
     grpc::ByteBuffer* wire_response) {
-  auto* rpc =
-      new TypedRpc<v1::ForgetKeyRequest, v1::ForgetKeyResponse>(wire_response);
+  auto* rpc = new TypedRpc<v1::ForgetKeyRequest, v1::ForgetKeyResponse>(
+      wire_response, admission_.limiter());
   if (!rpc->Parse(*wire_request)) {
     return RefuseMalformed("ForgetKey", context, rpc);
   }
@@ -353,8 +353,8 @@ grpc::ServerUnaryReactor* IdemService::ForgetKey(
 grpc::ServerUnaryReactor* IdemService::CopyFile(
     grpc::CallbackServerContext* context, const grpc::ByteBuffer* wire_request,
     grpc::ByteBuffer* wire_response) {
-  auto* rpc =
-      new TypedRpc<v1::CopyFileRequest, v1::CopyFileResponse>(wire_response);
+  auto* rpc = new TypedRpc<v1::CopyFileRequest, v1::CopyFileResponse>(
+      wire_response, admission_.limiter());
   if (!rpc->Parse(*wire_request)) {
     return RefuseMalformed("CopyFile", context, rpc);
   }
@@ -385,8 +385,8 @@ void IdemService::FinishKeyedCall(const std::string& tenant,
 grpc::ServerUnaryReactor* IdemService::KeyedCall(
     grpc::CallbackServerContext* context, const grpc::ByteBuffer* wire_request,
     grpc::ByteBuffer* wire_response) {
-  auto* rpc =
-      new TypedRpc<v1::KeyedCallRequest, v1::KeyedCallResponse>(wire_response);
+  auto* rpc = new TypedRpc<v1::KeyedCallRequest, v1::KeyedCallResponse>(
+      wire_response, admission_.limiter());
   if (!rpc->Parse(*wire_request)) {
     return RefuseMalformed("KeyedCall", context, rpc);
   }
@@ -397,7 +397,8 @@ grpc::ServerUnaryReactor* IdemService::KeyedCall(
 grpc::ServerUnaryReactor* IdemService::Batch(
     grpc::CallbackServerContext* context, const grpc::ByteBuffer* wire_request,
     grpc::ByteBuffer* wire_response) {
-  auto* rpc = new TypedRpc<v1::BatchRequest, v1::BatchResponse>(wire_response);
+  auto* rpc = new TypedRpc<v1::BatchRequest, v1::BatchResponse>(
+      wire_response, admission_.limiter());
   std::vector<bool> malformed;  // calls refused alone: they do not parse
   if (!rpc->Parse(*wire_request) &&
       !ParseBatchCallByCall(*wire_request, *rpc->mutable_request(),

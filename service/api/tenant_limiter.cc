@@ -8,6 +8,8 @@ namespace idem::api {
 
 TenantLimiter::Permit::~Permit() { limiter_.Release(tenant_, bytes_); }
 
+TenantLimiter::Hold::~Hold() { limiter_.ReleaseBytes(bytes_); }
+
 TenantLimiter::TenantLimiter(int max_in_flight, size_t max_bytes_in_flight)
     : max_in_flight_(max_in_flight),
       max_bytes_in_flight_(max_bytes_in_flight) {}
@@ -21,8 +23,9 @@ absl::StatusOr<std::unique_ptr<TenantLimiter::Permit>> TenantLimiter::Acquire(
       return WithRetryDelay(
           Error(Reason::kOverloaded,
                 absl::StrCat("the calls in flight hold ", bytes_in_flight_,
-                             " request bytes; with this call's ", bytes,
-                             " that is over IDEM_MAX_BYTES_IN_FLIGHT (",
+                             " bytes of requests and unsent answers; with "
+                             "this call's ",
+                             bytes, " that is over IDEM_MAX_BYTES_IN_FLIGHT (",
                              max_bytes_in_flight_, "); retry after the delay")),
           kRetryDelay);
     }
@@ -41,6 +44,14 @@ absl::StatusOr<std::unique_ptr<TenantLimiter::Permit>> TenantLimiter::Acquire(
   return std::unique_ptr<Permit>(new Permit(*this, tenant, bytes));
 }
 
+std::unique_ptr<TenantLimiter::Hold> TenantLimiter::HoldBytes(size_t bytes) {
+  {
+    absl::MutexLock lock(&mu_);
+    bytes_in_flight_ += bytes;
+  }
+  return std::unique_ptr<Hold>(new Hold(*this, bytes));
+}
+
 int TenantLimiter::in_flight(const std::string& tenant) const {
   absl::MutexLock lock(&mu_);
   auto it = in_flight_.find(tenant);
@@ -52,6 +63,11 @@ void TenantLimiter::Release(const std::string& tenant, size_t bytes) {
   bytes_in_flight_ -= bytes;
   auto it = in_flight_.find(tenant);
   if (it != in_flight_.end() && --it->second <= 0) in_flight_.erase(it);
+}
+
+void TenantLimiter::ReleaseBytes(size_t bytes) {
+  absl::MutexLock lock(&mu_);
+  bytes_in_flight_ -= bytes;
 }
 
 }  // namespace idem::api

@@ -15,8 +15,10 @@ namespace idem::api {
 // Caps the calls one tenant has in flight (accepted, not yet answered), so
 // that a noisy tenant fills at most its share of the worker queue and the
 // other tenants' calls still reach a worker (IDEM_TENANT_MAX_IN_FLIGHT);
-// and the request bytes of all calls in flight, which bound the server's
-// memory (IDEM_MAX_BYTES_IN_FLIGHT; a call alone is always let in).
+// and the bytes that all calls hold, which bound the server's memory
+// (IDEM_MAX_BYTES_IN_FLIGHT; a call alone is always let in): a call's
+// request while it runs, then its request and answer until the answer has
+// left, however slowly its caller reads.
 class TenantLimiter {
  public:
   // Holds one of a tenant's slots, and the call's bytes, until destroyed.
@@ -35,6 +37,23 @@ class TenantLimiter {
     const size_t bytes_;
   };
 
+  // Counts bytes that the server holds whatever it decides (an answer
+  // waiting to be sent) until destroyed: calls admitted meanwhile make room
+  // for them.
+  class Hold {
+   public:
+    ~Hold();
+    Hold(const Hold&) = delete;
+    Hold& operator=(const Hold&) = delete;
+
+   private:
+    friend class TenantLimiter;
+    Hold(TenantLimiter& limiter, size_t bytes)
+        : limiter_(limiter), bytes_(bytes) {}
+    TenantLimiter& limiter_;
+    const size_t bytes_;
+  };
+
   // How long a refused caller is asked to wait before trying again.
   static constexpr absl::Duration kRetryDelay = absl::Milliseconds(100);
 
@@ -49,10 +68,14 @@ class TenantLimiter {
   absl::StatusOr<std::unique_ptr<Permit>> Acquire(const std::string& tenant,
                                                   size_t bytes);
 
+  // Counts `bytes` in flight, without a tenant's slot, until the hold goes.
+  std::unique_ptr<Hold> HoldBytes(size_t bytes);
+
   int in_flight(const std::string& tenant) const;
 
  private:
   void Release(const std::string& tenant, size_t bytes);
+  void ReleaseBytes(size_t bytes);
 
   const int max_in_flight_;
   const size_t max_bytes_in_flight_;

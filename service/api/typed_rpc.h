@@ -4,6 +4,10 @@
 #include <grpcpp/grpcpp.h>
 #include <grpcpp/impl/codegen/proto_utils.h>
 
+#include <memory>
+
+#include "service/api/tenant_limiter.h"
+
 namespace idem::api {
 
 // One RPC as the service serves it: gRPC hands over raw bytes, and the
@@ -20,15 +24,18 @@ class Rpc : public grpc::ServerUnaryReactor {
 
 // An Rpc of typed messages: the request parsed from the wire, the response
 // that the handler fills and that goes out serialized. Deletes itself when
-// gRPC is done with the RPC.
+// gRPC is done with the RPC, which is when the answer has left: until then
+// its bytes and the request's count in `limiter`, since a caller that reads
+// slowly (or not at all) keeps them in the server's memory.
 template <typename Request, typename Response>
 class TypedRpc final : public Rpc {
  public:
-  explicit TypedRpc(grpc::ByteBuffer* wire_response)
-      : wire_response_(wire_response) {}
+  TypedRpc(grpc::ByteBuffer* wire_response, TenantLimiter& limiter)
+      : wire_response_(wire_response), limiter_(limiter) {}
 
   // Parses `wire_request` into request(); false when it is no Request.
   bool Parse(const grpc::ByteBuffer& wire_request) {
+    request_bytes_ = wire_request.Length();
     grpc::ByteBuffer bytes(wire_request);  // Deserialize consumes it
     return grpc::SerializationTraits<Request>::Deserialize(&bytes, &request_)
         .ok();
@@ -40,22 +47,27 @@ class TypedRpc final : public Rpc {
 
   void Send(const grpc::Status& status) override {
     bool own_buffer;
+    grpc::Status sent = status;
     if (status.ok()) {
       grpc::Status serialized = grpc::SerializationTraits<Response>::Serialize(
           response_, wire_response_, &own_buffer);
       if (!serialized.ok()) {
-        Finish(grpc::Status(grpc::StatusCode::INTERNAL,
-                            "the response could not be encoded"));
-        return;
+        sent = grpc::Status(grpc::StatusCode::INTERNAL,
+                            "the response could not be encoded");
       }
     }
-    Finish(status);
+    held_ = limiter_.HoldBytes(request_bytes_ +
+                               (sent.ok() ? wire_response_->Length() : 0));
+    Finish(sent);
   }
 
   void OnDone() override { delete this; }
 
  private:
   grpc::ByteBuffer* const wire_response_;
+  TenantLimiter& limiter_;
+  size_t request_bytes_ = 0;
+  std::unique_ptr<TenantLimiter::Hold> held_;
   Request request_;
   Response response_;
 };

@@ -47,5 +47,17 @@ TEST(TenantLimiterTest, BoundsTheRequestBytesInFlight) {
   EXPECT_TRUE(limiter.Acquire("b", 500).ok());  // alone
 }
 
+// An answer waiting for its caller is held whatever the limiter decides,
+// and the calls that come meanwhile make room for it.
+TEST(TenantLimiterTest, HeldAnswerBytesCountUntilReleased) {
+  TenantLimiter limiter(100, 100);
+  std::unique_ptr<TenantLimiter::Hold> answer = limiter.HoldBytes(150);
+  absl::StatusOr<std::unique_ptr<TenantLimiter::Permit>> refused =
+      limiter.Acquire("a", 1);
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kResourceExhausted);
+  answer.reset();
+  EXPECT_TRUE(limiter.Acquire("a", 1).ok());
+}
+
 }  // namespace
 }  // namespace idem::api
