@@ -56,8 +56,11 @@ class TypedRpc final : public Rpc {
                             "the response could not be encoded");
       }
     }
-    held_ = limiter_.HoldBytes(request_bytes_ +
-                               (sent.ok() ? wire_response_->Length() : 0));
+    // A failure goes out in headers alone, which no flow control holds
+    // back; an answer with a message waits for the caller's window.
+    if (sent.ok()) {
+      held_ = limiter_.HoldBytes(request_bytes_ + wire_response_->Length());
+    }
     Finish(sent);
   }
 
