@@ -193,29 +193,29 @@ void IdemService::Start(const grpc::CallbackServerContext& context,
   }
   if (for_worker.empty()) return;
   auto work = std::make_shared<std::vector<Call>>(std::move(for_worker));
-  bool queued =
-      workers_.Submit([this, caller_gone, caller = std::move(caller), work] {
-        if (caller_gone()) {
-          const absl::Status cancelled = absl::CancelledError(
-              "the call was cancelled before it ran; nothing was done");
-          for (Call& call : *work) call.done(cancelled, false);
-          return;
-        }
-        // The writes among them reach the group committer together.
-        ops::PendingWrites writes(caller_gone);
-        for (Call& call : *work) {
-          absl::Status allowed =
-              admission_.Authorize(caller, call.info.accesses);
-          if (!allowed.ok()) {
-            call.done(allowed, false);
-          } else if (!call.answer_now || !call.answer_now(caller, call.done)) {
-            call.operation(caller, call.done, writes, ops::RunsOn::kWorker);
-          }
-        }
-        if (!writes.empty()) {
-          ops_.committer->SubmitAll(std::move(writes), ops::RunsOn::kWorker);
-        }
-      });
+  const std::string tenant = caller.tenant;
+  bool queued = workers_.Submit(tenant, [this, caller_gone,
+                                         caller = std::move(caller), work] {
+    if (caller_gone()) {
+      const absl::Status cancelled = absl::CancelledError(
+          "the call was cancelled before it ran; nothing was done");
+      for (Call& call : *work) call.done(cancelled, false);
+      return;
+    }
+    // The writes among them reach the group committer together.
+    ops::PendingWrites writes(caller_gone);
+    for (Call& call : *work) {
+      absl::Status allowed = admission_.Authorize(caller, call.info.accesses);
+      if (!allowed.ok()) {
+        call.done(allowed, false);
+      } else if (!call.answer_now || !call.answer_now(caller, call.done)) {
+        call.operation(caller, call.done, writes, ops::RunsOn::kWorker);
+      }
+    }
+    if (!writes.empty()) {
+      ops_.committer->SubmitAll(std::move(writes), ops::RunsOn::kWorker);
+    }
+  });
   if (!queued) {
     const absl::Status overloaded = Overloaded();
     for (Call& call : *work) call.done(overloaded, false);

@@ -1,9 +1,12 @@
 #include "service/api/worker_pool.h"
 
+#include <algorithm>
+
 namespace idem {
 
 WorkerPool::WorkerPool(int threads, int max_queued)
-    : max_queued_(static_cast<size_t>(max_queued)) {
+    : max_queued_(static_cast<size_t>(max_queued)),
+      max_running_per_tenant_(std::max(1, threads - 1)) {
   for (int i = 0; i < threads; ++i) threads_.emplace_back([this] { Run(); });
 }
 
@@ -15,28 +18,58 @@ WorkerPool::~WorkerPool() {
   for (std::thread& thread : threads_) thread.join();
 }
 
-bool WorkerPool::Submit(std::function<void()> task) {
+bool WorkerPool::Submit(const std::string& tenant, std::function<void()> task) {
   absl::MutexLock lock(&mu_);
-  if (stopping_ || tasks_.size() >= max_queued_) return false;
-  tasks_.push_back(std::move(task));
+  if (stopping_ || queued_ >= max_queued_) return false;
+  tenants_[tenant].queued.emplace_back(submitted_++, std::move(task));
+  ++queued_;
   return true;
+}
+
+absl::flat_hash_map<std::string, WorkerPool::TenantTasks>::iterator
+WorkerPool::Next() {
+  auto next = tenants_.end();
+  for (auto it = tenants_.begin(); it != tenants_.end(); ++it) {
+    const TenantTasks& tasks = it->second;
+    if (tasks.queued.empty() || tasks.running >= max_running_per_tenant_) {
+      continue;
+    }
+    if (next == tenants_.end() || tasks.running < next->second.running ||
+        (tasks.running == next->second.running &&
+         tasks.queued.front().first < next->second.queued.front().first)) {
+      next = it;
+    }
+  }
+  return next;
 }
 
 void WorkerPool::Run() {
   while (true) {
+    std::string tenant;
     std::function<void()> task;
     {
       absl::MutexLock lock(&mu_);
       mu_.Await(absl::Condition(
           +[](WorkerPool* pool) ABSL_EXCLUSIVE_LOCKS_REQUIRED(pool->mu_) {
-            return pool->stopping_ || !pool->tasks_.empty();
+            return (pool->stopping_ && pool->queued_ == 0) ||
+                   pool->Next() != pool->tenants_.end();
           },
           this));
-      if (tasks_.empty()) return;  // stopping, and nothing left to run
-      task = std::move(tasks_.front());
-      tasks_.pop_front();
+      auto next = Next();
+      if (next == tenants_.end()) return;  // stopping, and nothing left
+      tenant = next->first;
+      task = std::move(next->second.queued.front().second);
+      next->second.queued.pop_front();
+      ++next->second.running;
+      --queued_;
     }
     task();
+    task = nullptr;  // what it holds goes before its thread counts as free
+    absl::MutexLock lock(&mu_);
+    auto it = tenants_.find(tenant);
+    if (--it->second.running == 0 && it->second.queued.empty()) {
+      tenants_.erase(it);
+    }
   }
 }
 

@@ -1,12 +1,16 @@
 #ifndef IDEM_SERVICE_API_WORKER_POOL_H_
 #define IDEM_SERVICE_API_WORKER_POOL_H_
 
+#include <cstdint>
 #include <deque>
 #include <functional>
+#include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
 #include "absl/synchronization/mutex.h"
 
 namespace idem {
@@ -14,6 +18,13 @@ namespace idem {
 // The server's own threads for blocking database and file work, so that no
 // gRPC thread ever waits on PostgreSQL. The queue is bounded: when it is
 // full, Submit refuses and the caller answers RESOURCE_EXHAUSTED.
+//
+// Tasks belong to tenants, and one tenant never runs on every thread: one
+// is always left to the others (when there are two or more), so that a
+// tenant whose calls wait (behind a row lock, on a long copy) cannot stall
+// everyone else's. A free thread takes the oldest task of the tenant that
+// runs the fewest, so that the threads are shared evenly among the tenants
+// that have work.
 class WorkerPool {
  public:
   WorkerPool(int threads, int max_queued);
@@ -23,14 +34,28 @@ class WorkerPool {
   WorkerPool& operator=(const WorkerPool&) = delete;
 
   // False when the queue is full or the pool is stopping.
-  bool Submit(std::function<void()> task);
+  bool Submit(const std::string& tenant, std::function<void()> task);
 
  private:
+  struct TenantTasks {
+    // Each task with its place in the order of submission.
+    std::deque<std::pair<uint64_t, std::function<void()>>> queued;
+    int running = 0;
+  };
+
   void Run();
+  // The tenant whose task runs next, or end() when no queued task may run
+  // now (none is queued, or their tenants run their most).
+  absl::flat_hash_map<std::string, TenantTasks>::iterator Next()
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   const size_t max_queued_;
+  const int max_running_per_tenant_;
   absl::Mutex mu_;
-  std::deque<std::function<void()>> tasks_ ABSL_GUARDED_BY(mu_);
+  // Tenants with tasks queued or running; erased when they have none.
+  absl::flat_hash_map<std::string, TenantTasks> tenants_ ABSL_GUARDED_BY(mu_);
+  size_t queued_ ABSL_GUARDED_BY(mu_) = 0;
+  uint64_t submitted_ ABSL_GUARDED_BY(mu_) = 0;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   std::vector<std::thread> threads_;
 };

@@ -3,10 +3,13 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <memory>
 #include <pqxx/transaction>
 #include <thread>
+#include <vector>
 
 #include "tests/security/security_env.h"
+#include "tests/support/polling.h"
 #include "tests/support/server_process.h"
 #include "tests/support/test_database.h"
 
@@ -117,6 +120,59 @@ TEST_F(LimitsTest, ANoisyTenantIsCappedWhileAnotherIsServed) {
   }
   // The slots were freed before the answers left.
   EXPECT_TRUE(Insert(kNoisy, OneRow(*free_, 3)).ok());
+}
+
+// Calls that wait on the database (here Updates behind a row lock, for as
+// long as the lock timeout) hold a worker thread each: one tenant with
+// enough of them must not hold every worker and stall the others' calls.
+TEST_F(LimitsTest, ATenantWaitingOnALockLeavesAWorkerToTheOthers) {
+  constexpr int kWorkers = 2;
+  auto server = StartServerWith(
+      {{"IDEM_AUTH_TOKENS",
+        WriteTokensFile({{kNoisy, "", "noisy"}, {kQuiet, "", "quiet"}})},
+       {"IDEM_TABLES", *locked_ + "," + *free_},
+       {"IDEM_WORKERS", std::to_string(kWorkers)},
+       {"IDEM_LOCK_TIMEOUT", "10m"},
+       {"IDEM_STATEMENT_TIMEOUT", "10m"}});
+  db_.Exec("INSERT INTO " + *locked_ +
+           " VALUES (50, '') ON CONFLICT DO NOTHING");
+  db_.Exec("INSERT INTO " + *free_ + " VALUES (50, '') ON CONFLICT DO NOTHING");
+  auto update = [&](const std::string& token, const std::string& table,
+                    std::chrono::seconds deadline) {
+    v1::UpdateRequest request;
+    request.set_table(table);
+    *request.mutable_key() = RowOf({{"id", Int(50)}});
+    *request.mutable_set() = RowOf({{"note", Str(token)}});
+    std::unique_ptr<grpc::ClientContext> context = CallContext(token);
+    context->set_deadline(std::chrono::system_clock::now() + deadline);
+    v1::UpdateResponse response;
+    return server->Stub()->Update(context.get(), request, &response);
+  };
+
+  pqxx::connection blocker(DatabaseUrl());
+  auto lock = std::make_unique<pqxx::work>(blocker);
+  lock->exec("SELECT 1 FROM " + *locked_ + " WHERE id = 50 FOR UPDATE");
+  std::vector<std::thread> parked;
+  std::vector<grpc::Status> parked_status(2 * kWorkers);
+  for (size_t i = 0; i < parked_status.size(); ++i) {
+    parked.emplace_back([&, i] {
+      parked_status[i] = update(kNoisy, *locked_, std::chrono::seconds(120));
+    });
+  }
+  ASSERT_TRUE(Eventually([&] { return db_.LockWaiters(*locked_) >= 1; }));
+
+  // The old pool gave the noisy tenant both workers, and this call waited
+  // behind its queued Updates until its deadline.
+  grpc::Status quiet = update(kQuiet, *free_, std::chrono::seconds(20));
+  EXPECT_TRUE(quiet.ok()) << quiet.error_message();
+  EXPECT_EQ(db_.Scalar("SELECT note FROM " + *free_ + " WHERE id = 50"),
+            kQuiet);
+
+  lock->commit();
+  for (std::thread& t : parked) t.join();
+  for (const grpc::Status& s : parked_status) {
+    EXPECT_TRUE(s.ok()) << s.error_message();
+  }
 }
 
 TEST_F(LimitsTest, AnOversizedRequestIsRefusedAndWritesNothing) {
