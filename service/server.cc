@@ -288,6 +288,13 @@ absl::Status Server::Listen(
   builder.AddChannelArgument(
       GRPC_ARG_MAX_CONNECTION_AGE_GRACE_MS,
       static_cast<int>(absl::ToInt64Milliseconds(config_.shutdown_grace)));
+  // Each call open on a connection holds memory of its own beyond the
+  // bytes IDEM_MAX_BYTES_IN_FLIGHT counts, answered or not, and a caller
+  // that reads no answers would otherwise open calls without end. Clients
+  // queue calls past this until one ends.
+  constexpr int kMaxCallsPerConnection = 1000;
+  builder.AddChannelArgument(GRPC_ARG_MAX_CONCURRENT_STREAMS,
+                             kMaxCallsPerConnection);
   builder.AddChannelArgument(
       GRPC_ARG_KEEPALIVE_TIME_MS,
       static_cast<int>(absl::ToInt64Milliseconds(config_.keepalive_time)));

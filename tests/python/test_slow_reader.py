@@ -15,6 +15,7 @@ import time
 
 import h2.config
 import h2.connection
+import h2.events
 import h2.settings
 import pytest
 
@@ -38,6 +39,15 @@ class SlowReader:
         self._h2.update_settings(
             {h2.settings.SettingCodes.INITIAL_WINDOW_SIZE: 0})
         self._socket.sendall(self._h2.data_to_send())
+
+    def server_settings(self) -> dict[int, int]:
+        """The settings the server announced (read before any call)."""
+        while True:
+            for event in self._h2.receive_data(self._socket.recv(65536)):
+                if isinstance(event, h2.events.RemoteSettingsChanged):
+                    self._socket.sendall(self._h2.data_to_send())
+                    return {code: setting.new_value for code, setting
+                            in event.changed_settings.items()}
 
     def call(self, method: str, request) -> None:
         stream = self._h2.get_next_available_stream_id()
@@ -133,3 +143,17 @@ def test_a_peer_that_answers_no_ping_is_disconnected(
                 assert time.monotonic() < deadline
         finally:
             reader.close()
+
+
+def test_a_connection_holds_at_most_a_thousand_calls(bounded_server):
+    """Each call open on a connection holds some server memory beyond its
+    bytes, whether or not its answer can leave: a connection may open at
+    most 1000 at once, and the server announces it (the old server let a
+    caller that reads nothing open calls without end)."""
+    reader = SlowReader(bounded_server().address)
+    try:
+        settings = reader.server_settings()
+        assert settings.get(
+            h2.settings.SettingCodes.MAX_CONCURRENT_STREAMS) == 1000
+    finally:
+        reader.close()
