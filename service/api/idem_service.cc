@@ -374,9 +374,15 @@ void IdemService::FinishKeyedCall(const std::string& tenant,
                                   keys::Answer outcome, const Done& done) {
   if (outcome.key_mismatch) metrics_.RecordKeyMismatch(tenant);
   if (outcome.response.answer_expired()) metrics_.RecordTombstoneHit(tenant);
-  if (!outcome.replayed && outcome.response.has_insert()) {
-    metrics_.RecordRowConflicts(tenant, outcome.response.insert().conflicts(),
-                                outcome.response.insert().stale());
+  if (!outcome.replayed) {
+    auto record = [&](const v1::InsertResponse& insert) {
+      metrics_.RecordRowConflicts(tenant, insert.conflicts(), insert.stale());
+    };
+    if (outcome.response.has_insert()) record(outcome.response.insert());
+    for (const v1::StepResult& step :
+         outcome.response.transaction().results()) {
+      if (step.has_insert()) record(step.insert());
+    }
   }
   if (outcome.status.ok()) *response = std::move(outcome.response);
   done(outcome.status, outcome.replayed);

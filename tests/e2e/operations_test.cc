@@ -102,6 +102,14 @@ TEST_F(OperationsTest, MetricsCountExactlyTheCallsMade) {
   *keyed.mutable_insert() = Insert(3, 3);
   EXPECT_EQ(call(&v1::IdemService::Stub::KeyedCall, keyed, &answer),
             grpc::StatusCode::FAILED_PRECONDITION);  // key reused
+  // A conflict met by a step of a transaction is a conflict too (the old
+  // server counted only those of Inserts).
+  v1::KeyedCallRequest transaction;
+  transaction.set_idempotency_key("metrics-step-" + table_);
+  *transaction.mutable_transaction()->add_steps()->mutable_insert() =
+      Insert(1, 3);
+  EXPECT_EQ(call(&v1::IdemService::Stub::KeyedCall, transaction, &answer),
+            grpc::StatusCode::OK);
 
   std::map<std::string, double> after = Samples(Scrape(metrics_port));
   auto delta = [&](const std::string& sample) {
@@ -117,7 +125,7 @@ TEST_F(OperationsTest, MetricsCountExactlyTheCallsMade) {
       1);
   EXPECT_EQ(delta("idem_requests_total{code=\"OK\",method=\"KeyedCall\"," +
                   tenant + "}"),
-            2);
+            3);
   EXPECT_EQ(delta("idem_requests_total{code=\"FAILED_PRECONDITION\",method="
                   "\"KeyedCall\"," +
                   tenant + "}"),
@@ -126,7 +134,7 @@ TEST_F(OperationsTest, MetricsCountExactlyTheCallsMade) {
   EXPECT_EQ(delta("idem_replays_total{" + tenant + "}"), 1);
   EXPECT_EQ(
       delta("idem_row_conflicts_total{outcome=\"CONFLICT\"," + tenant + "}"),
-      1);
+      2);
   EXPECT_EQ(delta("idem_key_mismatches_total{" + tenant + "}"), 1);
   EXPECT_EQ(after.count("idem_db_connections_in_use"), 1u);
 }
