@@ -856,6 +856,19 @@ function checkMonitoring(objs, podLabels, ports) {
       if (!dash.uid || !dash.title || !Array.isArray(dash.panels) || !dash.panels.length) problem(`${id(cm)} ${file}`, "a dashboard needs uid, title and panels");
       for (const panel of dash.panels ?? []) {
         for (const target of panel.targets ?? []) checkPromQL(`${id(cm)} panel "${panel.title}"`, target.expr);
+        // A rate is no duration: in a panel whose unit is time, a rate's
+        // series needs a unit of its own (an override for its refId).
+        const timeUnits = new Set(["s", "ms", "µs", "ns", "m", "h", "d"]);
+        if (timeUnits.has(panel.fieldConfig?.defaults?.unit)) {
+          for (const target of panel.targets ?? []) {
+            const own = (panel.fieldConfig.overrides ?? []).some((o) =>
+              o.matcher?.id === "byFrameRefID" && o.matcher?.options === target.refId &&
+              (o.properties ?? []).some((p) => p.id === "unit"));
+            if (/\brate\(/.test(target.expr ?? "") && !/histogram_quantile/.test(target.expr) && !own) {
+              problem(`${id(cm)} panel "${panel.title}"`, `target ${target.refId} is a rate shown in the panel's time unit`);
+            }
+          }
+        }
       }
     }
   }
