@@ -92,6 +92,10 @@ ABSL_FLAG(int64_t, max_bytes_in_flight, 64 << 20,
           "before RESOURCE_EXHAUSTED OVERLOADED (a call alone always runs): "
           "a call holds its rows several times over while it runs, so this "
           "bounds the server's memory; 1 KiB to 64 GiB");
+ABSL_FLAG(int64_t, max_transport_bytes, 256 << 20,
+          "memory gRPC's transport may hold for all connections (requests "
+          "still arriving, answers still leaving) before it closes "
+          "connections and resets calls instead of growing; 1 MiB to 64 GiB");
 ABSL_FLAG(int64_t, max_rows, 10000, "rows per Insert request");
 ABSL_FLAG(int64_t, max_message_bytes, 16 << 20,
           "largest request message in bytes");
@@ -167,7 +171,8 @@ constexpr const char* kFlagNames[] = {"listen",
                                       "tombstone_retention",
                                       "reflection",
                                       "tenant_max_in_flight",
-                                      "max_bytes_in_flight"};
+                                      "max_bytes_in_flight",
+                                      "max_transport_bytes"};
 
 std::string EnvName(absl::string_view flag) {
   return absl::StrCat("IDEM_", absl::AsciiStrToUpper(flag));
@@ -323,6 +328,10 @@ absl::Status Validate(const Config& config) {
   if (config.max_bytes_in_flight < 1024 ||
       config.max_bytes_in_flight > (int64_t{1} << 36)) {
     return Invalid("max_bytes_in_flight", "must be between 1 KiB and 64 GiB");
+  }
+  if (config.max_transport_bytes < (int64_t{1} << 20) ||
+      config.max_transport_bytes > (int64_t{1} << 36)) {
+    return Invalid("max_transport_bytes", "must be between 1 MiB and 64 GiB");
   }
   if (config.tenant_max_in_flight < 1) {
     return Invalid("tenant_max_in_flight", "must be positive");
@@ -487,6 +496,7 @@ absl::StatusOr<Config> LoadConfig(int argc, char** argv) {
   config.replay_cache_bytes = absl::GetFlag(FLAGS_replay_cache_bytes);
   config.tenant_max_in_flight = absl::GetFlag(FLAGS_tenant_max_in_flight);
   config.max_bytes_in_flight = absl::GetFlag(FLAGS_max_bytes_in_flight);
+  config.max_transport_bytes = absl::GetFlag(FLAGS_max_transport_bytes);
   config.max_rows =
       static_cast<size_t>(std::max<int64_t>(0, absl::GetFlag(FLAGS_max_rows)));
   config.max_message_bytes = static_cast<size_t>(

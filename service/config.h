@@ -55,6 +55,9 @@ struct Config {
   bool reflection = true;
   int tenant_max_in_flight = 0;     // calls in flight per tenant
   int64_t max_bytes_in_flight = 0;  // requests and unsent answers, all calls
+  // gRPC's memory quota: what its transport holds for all connections,
+  // including requests still arriving, which the service sees only whole.
+  int64_t max_transport_bytes = 0;
 
   size_t max_rows = 0;
   size_t max_message_bytes = 0;

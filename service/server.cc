@@ -4,6 +4,7 @@
 #include <grpcpp/health_check_service_interface.h>
 #include <grpcpp/impl/server_builder_option.h>
 #include <grpcpp/impl/server_builder_plugin.h>
+#include <grpcpp/resource_quota.h>
 #include <grpcpp/security/tls_certificate_provider.h>
 #include <grpcpp/security/tls_credentials_options.h>
 #include <signal.h>
@@ -295,6 +296,13 @@ absl::Status Server::Listen(
   constexpr int kMaxCallsPerConnection = 1000;
   builder.AddChannelArgument(GRPC_ARG_MAX_CONCURRENT_STREAMS,
                              kMaxCallsPerConnection);
+  // A request is admitted only once it has arrived whole, so callers that
+  // send parts of large messages and never finish them (no credentials
+  // needed) would make gRPC buffer without end; past this quota gRPC
+  // closes connections and resets calls with RESOURCE_EXHAUSTED instead.
+  grpc::ResourceQuota transport_memory("idem-transport");
+  transport_memory.Resize(static_cast<size_t>(config_.max_transport_bytes));
+  builder.SetResourceQuota(transport_memory);
   builder.AddChannelArgument(
       GRPC_ARG_KEEPALIVE_TIME_MS,
       static_cast<int>(absl::ToInt64Milliseconds(config_.keepalive_time)));

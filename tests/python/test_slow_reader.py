@@ -1,11 +1,14 @@
-"""The server's memory under a caller that does not read its answers.
+"""The server's memory under callers that do not read their answers, or
+never finish their requests.
 
 An answer waits in the server until its caller's HTTP/2 window lets it
 out. Its bytes count toward IDEM_MAX_BYTES_IN_FLIGHT until gRPC is done
 with the call, and a connection whose peer answers no keepalive ping is
-closed, which frees them. No gRPC client can be told not to read, so the
-slow reader here is a raw HTTP/2 connection (python3-h2) that announces a
-receive window of 0 and then reads nothing at all.
+closed, which frees them. A request is seen by the service only whole, so
+the parts of requests still arriving are bounded by gRPC's memory quota
+(IDEM_MAX_TRANSPORT_BYTES). No gRPC client can be told to behave so, so
+the callers here are raw HTTP/2 connections (python3-h2) that announce a
+receive window of 0 and then read nothing at all.
 """
 
 from __future__ import annotations
@@ -35,6 +38,7 @@ class SlowReader:
         self._socket = socket.create_connection((host, int(port)))
         self._h2 = h2.connection.H2Connection(
             h2.config.H2Configuration(client_side=True))
+        self._refused = False
         self._h2.initiate_connection()
         self._h2.update_settings(
             {h2.settings.SettingCodes.INITIAL_WINDOW_SIZE: 0})
@@ -50,16 +54,70 @@ class SlowReader:
                             in event.changed_settings.items()}
 
     def call(self, method: str, request) -> None:
+        body = request.SerializeToString()
+        stream = self._open(method)
+        self._h2.send_data(
+            stream, b"\0" + len(body).to_bytes(4, "big") + body,
+            end_stream=True)
+        self._socket.sendall(self._h2.data_to_send())
+
+    def send_part(self, method: str, length: int, part: int) -> bool:
+        """Opens a call whose message is `length` bytes long and sends its
+        first `part` bytes, never the rest; False once the server has
+        closed the connection."""
+        stream = self._open(method)
+        self._h2.send_data(stream, b"\0" + length.to_bytes(4, "big"))
+        sent = 0
+        while sent < part:
+            size = min(self._h2.local_flow_control_window(stream),
+                       self._h2.max_outbound_frame_size, part - sent)
+            if size <= 0:  # wait for the server to open its window
+                self._socket.settimeout(10)
+                try:
+                    data = self._socket.recv(1 << 20)
+                except (socket.timeout, ConnectionError):
+                    return False
+                if not data:
+                    return False
+                self._receive(data)
+            else:
+                self._h2.send_data(stream, b"x" * size)
+                sent += size
+            try:
+                self._socket.sendall(self._h2.data_to_send())
+            except ConnectionError:
+                return False
+        return True
+
+    def refused_by_server(self, seconds: float) -> bool:
+        """Whether the server has reset a call of this connection or ended
+        the connection, waiting at most `seconds` for it."""
+        self._socket.settimeout(seconds)
+        try:
+            while not self._refused:
+                data = self._socket.recv(1 << 20)
+                if not data:
+                    return True
+                self._receive(data)
+        except socket.timeout:
+            pass
+        except ConnectionError:
+            return True
+        return self._refused
+
+    def _receive(self, data: bytes) -> None:
+        for event in self._h2.receive_data(data):
+            if isinstance(event, (h2.events.StreamReset,
+                                  h2.events.ConnectionTerminated)):
+                self._refused = True
+
+    def _open(self, method: str) -> int:
         stream = self._h2.get_next_available_stream_id()
         self._h2.send_headers(stream, [
             (":method", "POST"), (":scheme", "http"),
             (":path", f"/idem.v1.IdemService/{method}"), (":authority", "idem"),
             ("content-type", "application/grpc"), ("te", "trailers")])
-        body = request.SerializeToString()
-        self._h2.send_data(
-            stream, b"\0" + len(body).to_bytes(4, "big") + body,
-            end_stream=True)
-        self._socket.sendall(self._h2.data_to_send())
+        return stream
 
     def close(self) -> None:
         self._socket.close()
@@ -157,3 +215,23 @@ def test_a_connection_holds_at_most_a_thousand_calls(bounded_server):
             h2.settings.SettingCodes.MAX_CONCURRENT_STREAMS) == 1000
     finally:
         reader.close()
+
+
+def test_requests_that_never_end_are_bounded(bounded_server, tables,
+                                             new_id):
+    """Parts of 30 MB requests, 4 MB each on 25 calls (100 MB), that never
+    end, sent without credentials: the old server kept buffering them all.
+    Past IDEM_MAX_TRANSPORT_BYTES gRPC resets calls (RESOURCE_EXHAUSTED)
+    or closes the connection instead, and the server goes on serving."""
+    server = bounded_server(IDEM_MAX_TRANSPORT_BYTES=str(32 << 20))
+    writer = SlowReader(server.address)
+    try:
+        for _ in range(25):
+            if not writer.send_part("Insert", 30 << 20, 4 << 20):
+                break
+        assert writer.refused_by_server(10)
+    finally:
+        writer.close()
+    with idem.Client(server.address, retry=NO_RETRY) as client:
+        assert client.insert(tables.items, [{"id": new_id()}]).outcomes == (
+            idem.RowOutcome.INSERTED,)
