@@ -13,8 +13,10 @@ receive window of 0 and then read nothing at all.
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import time
+from typing import Iterator
 
 import h2.config
 import h2.connection
@@ -161,24 +163,40 @@ def bounded_server(tables, tmp_path):
         started.stop()
 
 
+def admitted_within(client: idem.Client, new_key, seconds: float) -> None:
+    """Waits until small calls are admitted again, at most `seconds`."""
+    deadline = time.monotonic() + seconds
+    while overloaded_within(client, new_key(), 0.05):
+        assert time.monotonic() < deadline
+
+
+@contextlib.contextmanager
+def answer_held_by_a_slow_reader(server: Server, client: idem.Client, tables,
+                                 new_id, new_key) -> Iterator[str]:
+    """A slow reader that asked GetKey of a stored answer larger than
+    LIMIT, once the server holds that answer (a small call of another
+    connection is refused OVERLOADED); yields the key. The old server
+    counted only requests, so it let in any number of such calls, each
+    holding its answer."""
+    key = stored_large_answer(client, tables, new_id, new_key)
+    reader = SlowReader(server.address)
+    try:
+        reader.call("GetKey", idem_pb2.GetKeyRequest(idempotency_key=key))
+        assert overloaded_within(client, new_key(), 10)
+        yield key
+    finally:
+        reader.close()
+
+
 def test_answers_waiting_for_their_reader_count_as_bytes_in_flight(
         bounded_server, tables, new_id, new_key):
     server = bounded_server()
     with idem.Client(server.address, retry=NO_RETRY) as client:
-        key = stored_large_answer(client, tables, new_id, new_key)
-        reader = SlowReader(server.address)
-        try:
-            # Its answer (1.5 MiB) cannot leave: the server holds it.
-            reader.call("GetKey", idem_pb2.GetKeyRequest(idempotency_key=key))
-            # The old server counted only requests, so it let in any number
-            # of such calls, each holding its answer.
-            assert overloaded_within(client, new_key(), 10)
-        finally:
-            reader.close()
+        with answer_held_by_a_slow_reader(server, client, tables, new_id,
+                                          new_key) as key:
+            pass
         # The closed connection freed the answer.
-        deadline = time.monotonic() + 10
-        while overloaded_within(client, new_key(), 0.05):
-            assert time.monotonic() < deadline
+        admitted_within(client, new_key, 10)
         assert client.get_key(key).state == idem.KeyState.FINISHED
 
 
@@ -187,20 +205,13 @@ def test_a_peer_that_answers_no_ping_is_disconnected(
     server = bounded_server(IDEM_KEEPALIVE_TIME="3s",
                             IDEM_KEEPALIVE_TIMEOUT="2s")
     with idem.Client(server.address, retry=NO_RETRY) as client:
-        key = stored_large_answer(client, tables, new_id, new_key)
-        reader = SlowReader(server.address)
-        try:
-            reader.call("GetKey", idem_pb2.GetKeyRequest(idempotency_key=key))
+        with answer_held_by_a_slow_reader(server, client, tables, new_id,
+                                          new_key):
             # A peer that is gone without a word (a frozen process, a lost
             # node) answers no keepalive ping: its connection is closed
             # within the ping's interval and timeout, and its answers with
             # it, while the socket itself stays open here.
-            assert overloaded_within(client, new_key(), 10)
-            deadline = time.monotonic() + 15
-            while overloaded_within(client, new_key(), 0.05):
-                assert time.monotonic() < deadline
-        finally:
-            reader.close()
+            admitted_within(client, new_key, 15)
 
 
 def test_a_connection_holds_at_most_a_thousand_calls(bounded_server):
