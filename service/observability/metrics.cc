@@ -157,13 +157,15 @@ struct Metrics::Families {
                               "time); 0 before the first")
                         .Register(registry)
                         .Add({})),
-        batch_calls(prometheus::BuildHistogram()
-                        .Name("idem_batch_calls")
-                        .Help("Calls committed in one transaction")
-                        .Register(registry)
-                        .Add({},
-                             prometheus::Histogram::BucketBoundaries{
-                                 1, 2, 4, 8, 16, 32, 64, 128, 256})),
+        batch_calls(
+            prometheus::BuildHistogram()
+                .Name("idem_batch_calls")
+                .Help("Calls one group commit took, keyed calls it answered "
+                      "from the key store included")
+                .Register(registry)
+                .Add({},
+                     prometheus::Histogram::BucketBoundaries{1, 2, 4, 8, 16, 32,
+                                                             64, 128, 256})),
         build_info(prometheus::BuildGauge()
                        .Name("idem_build_info")
                        .Help("Always 1; labels name the build")
