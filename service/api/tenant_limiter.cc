@@ -8,8 +8,6 @@ namespace idem::api {
 
 TenantLimiter::Permit::~Permit() { limiter_.Release(tenant_, bytes_); }
 
-TenantLimiter::Hold::~Hold() { limiter_.ReleaseBytes(bytes_); }
-
 TenantLimiter::TenantLimiter(int max_in_flight, size_t max_bytes_in_flight)
     : max_in_flight_(max_in_flight),
       max_bytes_in_flight_(max_bytes_in_flight) {}
@@ -44,12 +42,12 @@ absl::StatusOr<std::unique_ptr<TenantLimiter::Permit>> TenantLimiter::Acquire(
   return std::unique_ptr<Permit>(new Permit(*this, tenant, bytes));
 }
 
-std::unique_ptr<TenantLimiter::Hold> TenantLimiter::HoldBytes(size_t bytes) {
+std::unique_ptr<TenantLimiter::Permit> TenantLimiter::HoldBytes(size_t bytes) {
   {
     absl::MutexLock lock(&mu_);
     bytes_in_flight_ += bytes;
   }
-  return std::unique_ptr<Hold>(new Hold(*this, bytes));
+  return std::unique_ptr<Permit>(new Permit(*this, std::nullopt, bytes));
 }
 
 int TenantLimiter::in_flight(const std::string& tenant) const {
@@ -58,16 +56,13 @@ int TenantLimiter::in_flight(const std::string& tenant) const {
   return it == in_flight_.end() ? 0 : it->second;
 }
 
-void TenantLimiter::Release(const std::string& tenant, size_t bytes) {
+void TenantLimiter::Release(const std::optional<std::string>& tenant,
+                            size_t bytes) {
   absl::MutexLock lock(&mu_);
   bytes_in_flight_ -= bytes;
-  auto it = in_flight_.find(tenant);
+  if (!tenant.has_value()) return;
+  auto it = in_flight_.find(*tenant);
   if (it != in_flight_.end() && --it->second <= 0) in_flight_.erase(it);
-}
-
-void TenantLimiter::ReleaseBytes(size_t bytes) {
-  absl::MutexLock lock(&mu_);
-  bytes_in_flight_ -= bytes;
 }
 
 }  // namespace idem::api

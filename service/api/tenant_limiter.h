@@ -2,6 +2,7 @@
 #define IDEM_SERVICE_API_TENANT_LIMITER_H_
 
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "absl/base/thread_annotations.h"
@@ -21,7 +22,8 @@ namespace idem::api {
 // left, however slowly its caller reads.
 class TenantLimiter {
  public:
-  // Holds one of a tenant's slots, and the call's bytes, until destroyed.
+  // Holds one of a tenant's slots, or none (HoldBytes), and bytes in
+  // flight, until destroyed.
   class Permit {
    public:
     ~Permit();
@@ -30,27 +32,11 @@ class TenantLimiter {
 
    private:
     friend class TenantLimiter;
-    Permit(TenantLimiter& limiter, std::string tenant, size_t bytes)
+    Permit(TenantLimiter& limiter, std::optional<std::string> tenant,
+           size_t bytes)
         : limiter_(limiter), tenant_(std::move(tenant)), bytes_(bytes) {}
     TenantLimiter& limiter_;
-    const std::string tenant_;
-    const size_t bytes_;
-  };
-
-  // Counts bytes that the server holds whatever it decides (an answer
-  // waiting to be sent) until destroyed: calls admitted meanwhile make room
-  // for them.
-  class Hold {
-   public:
-    ~Hold();
-    Hold(const Hold&) = delete;
-    Hold& operator=(const Hold&) = delete;
-
-   private:
-    friend class TenantLimiter;
-    Hold(TenantLimiter& limiter, size_t bytes)
-        : limiter_(limiter), bytes_(bytes) {}
-    TenantLimiter& limiter_;
+    const std::optional<std::string> tenant_;  // the slot's; none: no slot
     const size_t bytes_;
   };
 
@@ -68,14 +54,15 @@ class TenantLimiter {
   absl::StatusOr<std::unique_ptr<Permit>> Acquire(const std::string& tenant,
                                                   size_t bytes);
 
-  // Counts `bytes` in flight, without a tenant's slot, until the hold goes.
-  std::unique_ptr<Hold> HoldBytes(size_t bytes);
+  // Counts `bytes` in flight, without a tenant's slot, until the permit
+  // goes: bytes the server holds whatever it decides (an answer waiting to
+  // be sent), which calls admitted meanwhile make room for.
+  std::unique_ptr<Permit> HoldBytes(size_t bytes);
 
   int in_flight(const std::string& tenant) const;
 
  private:
-  void Release(const std::string& tenant, size_t bytes);
-  void ReleaseBytes(size_t bytes);
+  void Release(const std::optional<std::string>& tenant, size_t bytes);
 
   const int max_in_flight_;
   const size_t max_bytes_in_flight_;

@@ -70,7 +70,7 @@ class TypedRpc final : public Rpc {
   grpc::ByteBuffer* const wire_response_;
   TenantLimiter& limiter_;
   size_t request_bytes_ = 0;
-  std::unique_ptr<TenantLimiter::Hold> held_;
+  std::unique_ptr<TenantLimiter::Permit> held_;
   Request request_;
   Response response_;
 };

@@ -51,7 +51,7 @@ TEST(TenantLimiterTest, BoundsTheRequestBytesInFlight) {
 // and the calls that come meanwhile make room for it.
 TEST(TenantLimiterTest, HeldAnswerBytesCountUntilReleased) {
   TenantLimiter limiter(100, 100);
-  std::unique_ptr<TenantLimiter::Hold> answer = limiter.HoldBytes(150);
+  std::unique_ptr<TenantLimiter::Permit> answer = limiter.HoldBytes(150);
   absl::StatusOr<std::unique_ptr<TenantLimiter::Permit>> refused =
       limiter.Acquire("a", 1);
   EXPECT_EQ(refused.status().code(), absl::StatusCode::kResourceExhausted);
