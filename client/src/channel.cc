@@ -61,8 +61,13 @@ absl::StatusOr<std::shared_ptr<grpc::Channel>> OpenChannel(
   grpc::ChannelArguments args;
   // The client does its own retries. A service config from DNS could turn on
   // gRPC's retryPolicy as well and multiply attempts, so none is taken.
-  // (Transparent retries of calls that never left the client stay on.)
   args.SetInt(GRPC_ARG_SERVICE_CONFIG_DISABLE_RESOLUTION, 1);
+  // gRPC's transparent retries are off too. They resend a call the server
+  // "never saw" by gRPC's reckoning; but gRPC's server (1.51, under its
+  // memory quota) can name in a GOAWAY a last stream below a call it goes on
+  // to run, and a plain write then ran twice. Such a call now fails
+  // UNAVAILABLE (it may have run), and keyed calls are retried here.
+  args.SetInt(GRPC_ARG_ENABLE_RETRIES, 0);
   // While the server is down gRPC tries to reconnect with a growing backoff,
   // up to 2 minutes by default; a call waiting for the channel (a retry,
   // see attempt_metadata.cc) would wait that long past a server's restart.

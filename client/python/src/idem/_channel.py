@@ -45,8 +45,15 @@ def _options(tls: Optional[TLS]) -> list[tuple[str, object]]:
     # While the server is down gRPC reconnects with a backoff growing to
     # 2 minutes; a retry waiting for the channel would wait that long past
     # a restart. 2 s at most, as the C++ client.
+    #
+    # gRPC's transparent retries are off too. They resend a call the server
+    # "never saw" by gRPC's reckoning; but gRPC's server (1.51, under its
+    # memory quota) can name in a GOAWAY a last stream below a call it goes
+    # on to run, and a plain write then ran twice. Such a call now fails
+    # UNAVAILABLE (it may have run), and keyed calls are retried here.
     options: list[tuple[str, object]] = [
         ("grpc.service_config_disable_resolution", 1),
+        ("grpc.enable_retries", 0),
         ("grpc.max_reconnect_backoff_ms", 2000),
         # Answers of any size (gRPC stops at 4 MiB by default): an answer
         # describes a committed write, and refusing it would report a
