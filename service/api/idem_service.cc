@@ -133,14 +133,23 @@ grpc::ServerUnaryReactor* IdemService::RefuseMalformed(
     const char* method, grpc::CallbackServerContext* context, Rpc* rpc) {
   RequestRecord record(method, *context, metrics_, log_every_request_);
   absl::StatusOr<auth::Caller> caller = Authenticate(*context, record);
-  absl::Status refused =
-      caller.ok()
-          ? Error(Reason::kRequestInvalid,
-                  absl::StrCat("the request is not a valid idem.v1 ", method,
-                               " request: it does not parse (a string field "
-                               "that is not UTF-8, or bytes that are no "
-                               "protobuf message)"))
-          : caller.status();
+  absl::Status refused;
+  if (!caller.ok()) {
+    refused = caller.status();
+  } else if (!rpc->request_arrived()) {
+    // Most often a call that the transport reset under its quota: logged
+    // as what it is, not as a client that sends garbage.
+    refused = absl::CancelledError(
+        "the call ended before its request arrived whole (cancelled, reset "
+        "by the server's transport, or its connection lost), or it was "
+        "sent without one");
+  } else {
+    refused = Error(Reason::kRequestInvalid,
+                    absl::StrCat("the request is not a valid idem.v1 ", method,
+                                 " request: it does not parse (a string field "
+                                 "that is not UTF-8, or bytes that are no "
+                                 "protobuf message)"));
+  }
   record.Finish(refused);
   rpc->Send(ToGrpcStatus(refused, *context));
   return rpc;

@@ -126,8 +126,8 @@ class IdemService final
                                      Rpc* rpc,
                                      const google::protobuf::Message& request,
                                      Call call);
-  // Ends an RPC whose request did not parse: REQUEST_INVALID, or the
-  // caller's authentication failure first.
+  // Ends an RPC whose request did not parse: REQUEST_INVALID, CANCELLED
+  // when no request arrived, or the caller's authentication failure first.
   grpc::ServerUnaryReactor* RefuseMalformed(
       const char* method, grpc::CallbackServerContext* context, Rpc* rpc);
   // Starts admitted calls. When the caller's permissions need no catalog

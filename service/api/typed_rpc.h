@@ -20,6 +20,14 @@ class Rpc : public grpc::ServerUnaryReactor {
  public:
   // Ends the RPC with `status`, and with the response when it is OK.
   virtual void Send(const grpc::Status& status) = 0;
+
+  // False when gRPC handed over no request at all: the call ended (was
+  // cancelled, reset by the transport's quota, or lost its connection)
+  // before its message arrived whole, or was sent without one.
+  bool request_arrived() const { return request_arrived_; }
+
+ protected:
+  bool request_arrived_ = false;
 };
 
 // An Rpc of typed messages: the request parsed from the wire, the response
@@ -35,6 +43,7 @@ class TypedRpc final : public Rpc {
 
   // Parses `wire_request` into request(); false when it is no Request.
   bool Parse(const grpc::ByteBuffer& wire_request) {
+    request_arrived_ = wire_request.Valid();
     request_bytes_ = wire_request.Length();
     grpc::ByteBuffer bytes(wire_request);  // Deserialize consumes it
     return grpc::SerializationTraits<Request>::Deserialize(&bytes, &request_)

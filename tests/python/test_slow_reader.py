@@ -252,6 +252,14 @@ def test_requests_that_never_end_are_bounded(bounded_server, tables,
         assert client.exactly_once(new_key()).insert(
             tables.items, [{"id": new_id()}]).result.outcomes == (
                 idem.RowOutcome.INSERTED,)
+    # gRPC hands the service each call it reset, without a request: the old
+    # server logged (and counted) them as INVALID_ARGUMENT, "does not
+    # parse", and sent an operator looking for a client that sends garbage.
+    deadline = time.monotonic() + 10
+    while "before its request arrived" not in server.log_path.read_text():
+        assert time.monotonic() < deadline, "no call logged as cut short"
+        time.sleep(0.05)
+    assert "does not parse" not in server.log_path.read_text()
 
 
 def flood_until(address: str, stop: multiprocessing.synchronize.Event) -> None:
