@@ -100,7 +100,10 @@ class InteropTest(unittest.TestCase):
             cls.server = subprocess.Popen([SERVER_BINARY], env=env, stdout=log,
                                           stderr=subprocess.STDOUT)
         cls.address = wait_for_address(cls.server, cls.log_path)
-        cls.channel = grpc.insecure_channel(cls.address)
+        # As README advises a client of its own: no transparent retries,
+        # which can send again a call the server ran (docs/client.md).
+        cls.channel = grpc.insecure_channel(
+            cls.address, options=[("grpc.enable_retries", 0)])
         cls.stub = cls.pb2_grpc.IdemServiceStub(cls.channel)
 
     @classmethod
