@@ -7,7 +7,6 @@
 //
 // The tests share one server and run in declaration order; the last one
 // checks what the whole sweep left behind.
-#include <grpcpp/generic/generic_stub.h>
 #include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
 
@@ -16,7 +15,6 @@
 #include <cstdio>
 #include <fstream>
 #include <functional>
-#include <future>
 #include <limits>
 #include <memory>
 #include <optional>
@@ -26,6 +24,7 @@
 #include <vector>
 
 #include "grpc/health/v1/health.grpc.pb.h"
+#include "tests/support/raw_unary_call.h"
 #include "tests/support/server_process.h"
 #include "tests/support/test_database.h"
 #include "tests/support/values.h"
@@ -248,17 +247,10 @@ class BadInputTest : public ::testing::Test {
   // "/idem.v1.IdemService/Insert"), bypassing the client's own encoding.
   static grpc::Status RawCall(const std::string& method,
                               const std::string& bytes) {
-    grpc::GenericStub stub(server_->Channel());
     grpc::ClientContext context;
     context.set_deadline(std::chrono::system_clock::now() +
                          std::chrono::seconds(30));
-    grpc::Slice slice(bytes);
-    grpc::ByteBuffer request(&slice, 1);
-    grpc::ByteBuffer response;
-    std::promise<grpc::Status> done;
-    stub.UnaryCall(&context, method, grpc::StubOptions(), &request, &response,
-                   [&done](grpc::Status status) { done.set_value(status); });
-    return done.get_future().get();
+    return testing::RawUnaryCall(server_->Channel(), context, method, bytes);
   }
 
   // A clear refusal: the expected code and a message a person can act on,

@@ -1,12 +1,10 @@
 // Every error Insert and Update can produce: the gRPC status code, a message
 // without SQL in it, and not a byte changed in any table.
-#include <grpcpp/generic/generic_stub.h>
 #include <gtest/gtest.h>
-
-#include <future>
 
 #include "absl/strings/str_cat.h"
 #include "tests/integration/harness.h"
+#include "tests/support/raw_unary_call.h"
 #include "tests/support/rich_status.h"
 
 namespace idem::testing {
@@ -225,20 +223,15 @@ TEST_F(ErrorsTest, RequestWithAStringThatIsNotUtf8IsMalformed) {
 // Bytes that are no message at all, to every method: the same refusal.
 TEST_F(ErrorsTest, BytesThatAreNoMessageAreMalformed) {
   const std::string before = db().Dump(table_);
-  grpc::GenericStub stub(server().Channel());
   const std::string garbage = "\xff\xff\xff\xff\xff";
   for (const char* method : {"Insert", "Update", "CopyFile", "KeyedCall",
                              "Batch", "GetKey", "ForgetKey"}) {
     SCOPED_TRACE(method);
-    grpc::Slice slice(garbage);
-    grpc::ByteBuffer request(&slice, 1);
-    grpc::ByteBuffer response;
     grpc::ClientContext context;
-    std::promise<grpc::Status> answered;
-    stub.UnaryCall(&context, absl::StrCat("/idem.v1.IdemService/", method),
-                   grpc::StubOptions(), &request, &response,
-                   [&](grpc::Status status) { answered.set_value(status); });
-    ExpectRefusal(answered.get_future().get(), "REQUEST_INVALID");
+    ExpectRefusal(testing::RawUnaryCall(
+                      server().Channel(), context,
+                      absl::StrCat("/idem.v1.IdemService/", method), garbage),
+                  "REQUEST_INVALID");
   }
   EXPECT_EQ(db().Dump(table_), before);
 }

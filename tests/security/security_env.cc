@@ -1,6 +1,5 @@
 #include "tests/security/security_env.h"
 
-#include <grpcpp/generic/generic_stub.h>
 #include <stdlib.h>
 
 #include <chrono>
@@ -9,43 +8,9 @@
 
 #include "nlohmann/json.hpp"
 #include "service/common/sha256.h"
+#include "tests/support/raw_unary_call.h"
 
 namespace idem::testing {
-namespace {
-
-// Calls `method` with the serialized `request` and waits for its answer.
-grpc::Status RawUnaryCall(const std::shared_ptr<grpc::Channel>& channel,
-                          const std::string& method, const std::string& request,
-                          std::string* response) {
-  grpc::GenericStub stub(channel);
-  grpc::CompletionQueue cq;
-  std::unique_ptr<grpc::ClientContext> context = CallContext();
-  grpc::Slice slice(request);
-  grpc::ByteBuffer request_buffer(&slice, 1);
-  std::unique_ptr<grpc::GenericClientAsyncResponseReader> call =
-      stub.PrepareUnaryCall(context.get(), method, request_buffer, &cq);
-  call->StartCall();
-  grpc::ByteBuffer response_buffer;
-  grpc::Status status;
-  call->Finish(&response_buffer, &status, reinterpret_cast<void*>(1));
-  void* tag = nullptr;
-  bool ok = false;
-  cq.Next(&tag, &ok);
-  cq.Shutdown();
-  while (cq.Next(&tag, &ok)) {
-  }
-  if (status.ok() && response != nullptr) {
-    std::vector<grpc::Slice> slices;
-    (void)response_buffer.Dump(&slices);
-    response->clear();
-    for (const grpc::Slice& s : slices) {
-      response->append(reinterpret_cast<const char*>(s.begin()), s.size());
-    }
-  }
-  return status;
-}
-
-}  // namespace
 
 std::unique_ptr<ServerProcess> StartServerWith(
     const std::map<std::string, std::string>& env) {
@@ -114,8 +79,8 @@ grpc::Status CheckHealth(const std::shared_ptr<grpc::Channel>& channel,
                          bool* serving) {
   std::string response;
   // HealthCheckRequest{service: ""} encodes as no bytes.
-  grpc::Status status =
-      RawUnaryCall(channel, "/grpc.health.v1.Health/Check", "", &response);
+  grpc::Status status = RawUnaryCall(
+      channel, *CallContext(), "/grpc.health.v1.Health/Check", "", &response);
   // HealthCheckResponse{status: SERVING (1)}: field 1, varint 1.
   if (serving != nullptr) *serving = status.ok() && response == "\x08\x01";
   return status;
@@ -126,8 +91,9 @@ grpc::Status ListServicesByReflection(
   // ServerReflectionRequest{list_services: ""}: field 7, length 0. Sent as
   // one request and a half-close, which the bidi stream answers once.
   return RawUnaryCall(
-      channel, "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo",
-      std::string("\x3a\x00", 2), nullptr);
+      channel, *CallContext(),
+      "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo",
+      std::string("\x3a\x00", 2));
 }
 
 v1::InsertRequest InsertOf(const std::string& table,

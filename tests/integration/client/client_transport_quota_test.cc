@@ -1,12 +1,10 @@
 // The client against a server whose transport is short of memory (its
 // IDEM_MAX_TRANSPORT_BYTES quota under a flood of large requests): a plain
 // call answers as it ran, or fails.
-#include <grpcpp/generic/generic_stub.h>
 #include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
 
 #include <atomic>
-#include <future>
 #include <map>
 #include <memory>
 #include <string>
@@ -18,6 +16,7 @@
 #include "absl/time/time.h"
 #include "idem/client.h"
 #include "idem/rows.h"
+#include "tests/support/raw_unary_call.h"
 #include "tests/support/server_process.h"
 #include "tests/support/test_database.h"
 
@@ -46,19 +45,13 @@ class LargeRequestFlood {
     while (!stop_) {
       grpc::ChannelArguments args;
       args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);  // a new connection
-      grpc::GenericStub stub(grpc::CreateCustomChannel(
-          address_, grpc::InsecureChannelCredentials(), args));
-      grpc::Slice slice(large);
-      grpc::ByteBuffer request(&slice, 1);
-      grpc::ByteBuffer response;
       grpc::ClientContext context;
       context.set_deadline(
           absl::ToChronoTime(absl::Now() + absl::Milliseconds(300)));
-      std::promise<void> ended;
-      stub.UnaryCall(&context, "/idem.v1.IdemService/Insert",
-                     grpc::StubOptions(), &request, &response,
-                     [&](grpc::Status) { ended.set_value(); });
-      ended.get_future().wait();
+      testing::RawUnaryCall(
+          grpc::CreateCustomChannel(address_,
+                                    grpc::InsecureChannelCredentials(), args),
+          context, "/idem.v1.IdemService/Insert", large);
     }
   }
 
