@@ -23,6 +23,7 @@ from typing import Iterator
 import h2.config
 import h2.connection
 import h2.events
+import h2.exceptions
 import h2.settings
 import pytest
 
@@ -68,7 +69,15 @@ class SlowReader:
     def send_part(self, method: str, length: int, part: int) -> bool:
         """Opens a call whose message is `length` bytes long and sends its
         first `part` bytes, never the rest; False once the server has
-        closed the connection."""
+        reset the call or closed the connection."""
+        try:
+            return self._send_part(method, length, part)
+        except h2.exceptions.ProtocolError:
+            # The server reset the call (or ended the connection) while its
+            # parts were being sent: h2 refuses to send on a closed stream.
+            return False
+
+    def _send_part(self, method: str, length: int, part: int) -> bool:
         stream = self._open(method)
         self._h2.send_data(stream, b"\0" + length.to_bytes(4, "big"))
         sent = 0
@@ -271,8 +280,6 @@ def flood_until(address: str, stop: multiprocessing.synchronize.Event) -> None:
             for _ in range(6):
                 if not writer.send_part("Insert", 30 << 20, 1 << 20):
                     break
-        except h2.exceptions.ProtocolError:
-            pass  # a stream the server reset meanwhile
         finally:
             writer.close()
 
