@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <string>
 
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "idem/error_info.h"
 
@@ -15,19 +16,28 @@ Decision Stop(StopReason reason) {
   return decision;
 }
 
+// gRPC's transport reset the call with ENHANCE_YOUR_CALM, as a server does
+// while its memory quota (IDEM_MAX_TRANSPORT_BYTES) is spent. gRPC names no
+// reason but the HTTP/2 code, in the same words since long before 1.51.
+bool ResetByTransport(const absl::Status& status) {
+  return absl::StrContains(status.message(),
+                           "Received RST_STREAM with error code 11");
+}
+
 // Whether the failure may pass when the call is attempted again.
-bool IsTransient(absl::StatusCode code, const std::string& reason,
+bool IsTransient(const absl::Status& status, const std::string& reason,
                  const Pushback& pushback) {
-  if (!IsRetryableCode(code)) return false;
-  if (code != absl::StatusCode::kResourceExhausted) return true;
+  if (!IsRetryableCode(status.code())) return false;
+  if (status.code() != absl::StatusCode::kResourceExhausted) return true;
   if (reason == reasons::kOverloaded || reason == reasons::kTenantLimit) {
     return true;
   }
   if (reason == reasons::kDiskFull) return false;
-  // Without one of those reasons (an older server, or gRPC's transport
-  // refusing a message over its size limit) only a refusal with a retry
-  // delay is overload: idem sends one with every overload answer.
-  return pushback.present;
+  // Without one of those reasons (an older server, or gRPC's transport)
+  // only a refusal with a retry delay is overload (idem sends one with
+  // every overload answer), or a reset under the server's memory quota.
+  // A message over gRPC's size limit is neither, and final.
+  return pushback.present || (reason.empty() && ResetByTransport(status));
 }
 
 // Reasons that say the attempt changed nothing: refused before it ran, or
@@ -77,7 +87,7 @@ Decision DecideAfterAttempt(const RetryContext& context,
   }
   const std::string reason = ErrorReason(result.status);
   const Pushback pushback = ServerPushback(result);
-  if (!IsTransient(result.status.code(), reason, pushback)) {
+  if (!IsTransient(result.status, reason, pushback)) {
     return Stop(StopReason::kNotRetryable);
   }
   const bool shared = result.whole_batch_failed ||

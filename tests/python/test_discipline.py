@@ -57,6 +57,16 @@ def test_resource_exhausted_needs_a_delay():
     assert decision(code, Pushback(delay=0.25)).sleep == 0.25
 
 
+def test_a_transport_reset_is_retried_under_a_key_only():
+    """gRPC's transport resets calls (ENHANCE_YOUR_CALM) while the server's
+    memory quota is spent: the reset passes, but the call may have run."""
+    code = grpc.StatusCode.RESOURCE_EXHAUSTED
+    assert decision(code, reset_by_transport=True).sleep == 0.025
+    assert decision(code, reset_by_transport=True,
+                    retryable_call=False).stop_reason == (
+                        StopReason.NOT_IDEMPOTENT)
+
+
 def test_pushback_wins_over_backoff_and_a_refusal_stops():
     assert decision(pushback=Pushback(delay=2.0), jitter=0.0).sleep == 2.0
     assert decision(pushback=Pushback(refuses=True)).stop_reason == (

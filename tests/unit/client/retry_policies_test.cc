@@ -234,6 +234,28 @@ TEST_F(Decide, ReasonsTellOverloadFromAFullDisk) {
       StopReason::kNotRetryable);
 }
 
+// gRPC's transport resets a call (RST_STREAM, ENHANCE_YOUR_CALM) while the
+// server's memory quota (IDEM_MAX_TRANSPORT_BYTES) is spent: it passes with
+// the flood, but the call may have run, so only a call whose repeat answers
+// alike (under a key) is sent again. A message over gRPC's size limit is
+// RESOURCE_EXHAUSTED without a reason too, and final.
+TEST_F(Decide, ATransportResetIsRetriedUnderAKeyOnly) {
+  const absl::Status reset =
+      absl::ResourceExhaustedError("Received RST_STREAM with error code 11");
+  Decision keyed = After(reset, 1);
+  EXPECT_TRUE(keyed.retry);
+  EXPECT_EQ(keyed.sleep, absl::Milliseconds(100));
+  EXPECT_EQ(After(reset, 1, absl::ZeroDuration(), std::nullopt,
+                  /*repeat_answers_alike=*/false)
+                .stop_reason,
+            StopReason::kNotIdempotent);
+  EXPECT_EQ(After(absl::ResourceExhaustedError(
+                      "Received message larger than max (9 vs. 4)"),
+                  1)
+                .stop_reason,
+            StopReason::kNotRetryable);
+}
+
 TEST_F(Decide, RetryInfoWinsOverThePushbackTrailer) {
   const absl::Status locked = Failure(
       absl::StatusCode::kAborted, reasons::kRowLocked, absl::Milliseconds(300));

@@ -120,6 +120,11 @@ class Pushback:
         return cls(refuses=True) if ms < 0 else cls(delay=ms / 1000)
 
 
+# gRPC's words for a call its transport reset with ENHANCE_YOUR_CALM, the
+# same in every gRPC since long before 1.51: it names no other reason.
+TRANSPORT_RESET = "Received RST_STREAM with error code 11"
+
+
 @dataclasses.dataclass(frozen=True)
 class Decision:
     retry: bool
@@ -131,7 +136,8 @@ def decide(code: grpc.StatusCode, pushback: Pushback, *, retryable_call: bool,
            attempts_done: int, now: float, deadline: float,
            policy: RetryPolicy, budget: RetryBudget,
            jitter: float, shared_since: Optional[float] = None,
-           without_connection: bool = False) -> Decision:
+           without_connection: bool = False,
+           reset_by_transport: bool = False) -> Decision:
     """After a failed attempt: sleep and try again, or stop (and why).
     `jitter` is uniform in [0, 1). The budget is charged for every
     transient failure, retried or not, so that failures of calls that may
@@ -140,14 +146,16 @@ def decide(code: grpc.StatusCode, pushback: Pushback, *, retryable_call: bool,
     started; see RetryBudget.on_failure); not at all for a failure
     `without_connection`: it reached no server, and its retry waits for the
     connection, so retrying adds no load to a server and calls made while
-    one restarts keep their retries."""
+    one restarts keep their retries. `reset_by_transport`: gRPC's
+    transport reset the call (ENHANCE_YOUR_CALM), as a server does while
+    its memory quota is spent; it passes, but the call may have run."""
     if code not in RETRYABLE_CODES:
         return Decision(False, stop_reason=StopReason.NOT_RETRYABLE)
     # idem sends a delay with every overload answer: RESOURCE_EXHAUSTED
     # without one (a message over gRPC's size limit, a full disk) is a
-    # refusal that no retry mends.
+    # refusal that no retry mends, unless the transport reset the call.
     if (code == grpc.StatusCode.RESOURCE_EXHAUSTED and pushback.delay is None
-            and not pushback.refuses):
+            and not pushback.refuses and not reset_by_transport):
         return Decision(False, stop_reason=StopReason.NOT_RETRYABLE)
     budget_left = (budget.allows_retry() if without_connection
                    else budget.on_failure(shared_since))
@@ -247,7 +255,10 @@ class Attempts:
                           deadline=self._deadline, policy=self._policy,
                           budget=self._budget, jitter=random.random(),
                           shared_since=self._started if dropped else None,
-                          without_connection=dropped and unconnected)
+                          without_connection=dropped and unconnected,
+                          reset_by_transport=(
+                              details.reason is None
+                              and TRANSPORT_RESET in (message or "")))
         if decision.retry:
             log.debug("idem %s attempt %d: %s (%s); retrying in %.3f s",
                       self._method, self.count, code.name, message,
