@@ -9,6 +9,7 @@
 #include "absl/time/clock.h"
 #include "idem/v1/wire_names.h"
 #include "service/api/grpc_status.h"
+#include "service/api/log_safe_message.h"
 #include "service/api/trace_context.h"
 #include "service/common/error_reason.h"
 #include "service/common/sha256.h"
@@ -74,7 +75,9 @@ void RequestRecord::Finish(const absl::Status& status) {
         {{absl::StrCat("\"", key_, "\""), absl::StrCat("<key ", hash, ">")}},
         &message);
   }
-  if (!status.ok()) fields["message"] = BoundedStatusMessage(message);
+  if (!status.ok()) {
+    fields["message"] = BoundedStatusMessage(LogSafeMessage(message));
+  }
   if (std::optional<std::string> cause = OperatorCauseOf(status)) {
     fields["cause"] = *std::move(cause);
   }

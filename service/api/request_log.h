@@ -18,7 +18,8 @@ namespace idem::api {
 // header, and for a call under an idempotency key the key's hash
 // (`key_hash`: the first 12 hex digits of SHA-256 over the tenant, "\n" and
 // the key), never the key itself, which may carry a business identifier:
-// the message names it by the hash too. Successful calls are not logged one
+// the message names it by the hash too, and keeps no value of the request
+// that PostgreSQL quoted (LogSafeMessage). Successful calls are not logged one
 // by one by default: at thousands of calls a second the line cost the
 // server a fifth of its CPU, and the metrics count them.
 class RequestRecord {

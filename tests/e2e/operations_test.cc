@@ -350,6 +350,72 @@ TEST_F(OperationsTest, RequestLogCarriesTheTraceIdAndOnlyAHashOfTheKey) {
   EXPECT_EQ(keyed_lines, 4) << log;
 }
 
+// Values of the caller's rows that PostgreSQL quotes when it refuses them
+// ('invalid input syntax for type bigint: "..."') stay out of the log, as
+// keys do: a pipeline's rows may hold personal data, and logs go where the
+// data must not. The caller's own answer keeps them; the log keeps the
+// rest of the message, and the names of columns and constraints.
+TEST_F(OperationsTest, RequestLogWithholdsTheValuesOfRows) {
+  ServerProcess::Options options;
+  options.env = {{"IDEM_TABLES", table_}};
+  auto server = ServerProcess::Start(options);
+  auto stub = server->Stub();
+  const std::vector<std::string> values = {"jane.doe@example.com",
+                                           "99999999999999999999", "x\"y\"z"};
+  int64_t id = 0;
+  for (const std::string& value : values) {
+    v1::InsertRequest insert;
+    insert.set_table(table_);
+    *insert.add_rows() = RowOf({{"id", Int(++id)}, {"n", Str(value)}});
+    v1::InsertResponse response;
+    grpc::ClientContext context;
+    const grpc::Status status = stub->Insert(&context, insert, &response);
+    ASSERT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+    EXPECT_NE(status.error_message().find(value), std::string::npos)
+        << status.error_message();
+    // Under a key, twice: the failure is stored, then replayed from it.
+    v1::KeyedCallRequest keyed;
+    keyed.set_idempotency_key("withheld-" + std::to_string(id) + table_);
+    *keyed.mutable_insert() = insert;
+    for (int attempt = 0; attempt < 2; ++attempt) {
+      v1::KeyedCallResponse answer;
+      grpc::ClientContext keyed_context;
+      EXPECT_EQ(stub->KeyedCall(&keyed_context, keyed, &answer).error_code(),
+                grpc::StatusCode::INVALID_ARGUMENT);
+    }
+  }
+  // A check's failing row, which PostgreSQL shows in its DETAIL.
+  db_.Exec("ALTER TABLE " + table_ + " ADD CONSTRAINT " + table_ +
+           "_small CHECK (n < 1000)");
+  {
+    v1::InsertResponse response;
+    grpc::ClientContext context;
+    ASSERT_EQ(
+        stub->Insert(&context, Insert(7, 271828182), &response).error_code(),
+        grpc::StatusCode::FAILED_PRECONDITION);
+  }
+
+  const std::string log = server->Log();
+  for (const std::string& value : values) {
+    EXPECT_EQ(log.find(value), std::string::npos) << value << "\n" << log;
+  }
+  EXPECT_EQ(log.find("271828182"), std::string::npos) << log;
+  int refused = 0;
+  for (const nlohmann::json& line : RequestLines(log)) {
+    for (const std::string& value : values) {
+      EXPECT_EQ(line.value("message", "").find(value), std::string::npos)
+          << line.dump();
+    }
+    if (line["code"] != "INVALID_ARGUMENT") continue;
+    ++refused;
+    EXPECT_NE(line.value("message", "").find("for type bigint"),
+              std::string::npos)
+        << line.dump();
+  }
+  EXPECT_EQ(refused, 9) << log;
+  EXPECT_NE(log.find(table_ + "_small"), std::string::npos) << log;
+}
+
 // Lines of `log` for finished calls of `method` that ended with `code`.
 int RequestLines(const std::string& log, const std::string& method,
                  const std::string& code) {
