@@ -223,20 +223,19 @@ absl::Status MayCommit(const absl::StatusOr<Ledger::FinishResult>& run,
 }
 
 // Each call in a savepoint of one transaction, claiming its key before it
-// runs: a failing call fails alone (its slot's `failure`). Lock waits share
-// one lock timeout: a batch stuck behind held rows is answered after one
-// timeout, not one per call. Not OK when the transaction did not commit
-// (no result stands).
+// runs: a failing call fails alone (its slot's `failure`). Lock waits end
+// at `lock_deadline`, the one the batch's first attempt had: a batch stuck
+// behind held rows is answered after one lock timeout in all, not one per
+// call nor one per attempt, and a call that meets a lock past it fails
+// ROW_LOCKED at once. Not OK when the transaction did not commit (no
+// result stands).
 absl::Status RunEachInSavepoint(const OpsContext& context,
                                 absl::Span<Slot> slots,
-                                const std::function<void()>& committing) {
-  const absl::Duration lock_budget = context.pool->lock_timeout();
-  const absl::Time start = absl::Now();
+                                const std::function<void()>& committing,
+                                absl::Time lock_deadline) {
   return db::RunInTransaction(*context.pool, [&](db::Transaction& txn) {
-    bool first = true;
     for (size_t i : LockOrder(slots)) {
-      if (!first) txn.SetLockTimeout(lock_budget - (absl::Now() - start));
-      first = false;
+      txn.SetLockTimeout(lock_deadline - absl::Now());
       Slot& slot = slots[i];
       slot.failure = txn.InSavepoint([&] {
         bool lost_race = false;  // claiming first, no race is lost
@@ -295,6 +294,7 @@ std::vector<Answer> RunWriteBatch(const OpsContext& context,
                                   const std::vector<WriteCall*>& calls,
                                   const std::function<void()>& committing) {
   const auto started = keys::FinishedCallCache::Clock::now();
+  const absl::Time lock_deadline = absl::Now() + context.pool->lock_timeout();
   std::vector<Slot> slots;
   for (WriteCall* call : calls) slots.emplace_back(call);
   bool lost_race = false;
@@ -327,8 +327,8 @@ std::vector<Answer> RunWriteBatch(const OpsContext& context,
   if ((calls.size() == 1 && !lost_race) ||
       together.code() == absl::StatusCode::kUnavailable) {
     for (Slot& slot : slots) slot.failure = together;
-  } else if (absl::Status committed =
-                 RunEachInSavepoint(context, absl::MakeSpan(slots), committing);
+  } else if (absl::Status committed = RunEachInSavepoint(
+                 context, absl::MakeSpan(slots), committing, lock_deadline);
              committed.ok()) {
     Remember(context, slots, started);
   } else if (!db::IsTransient(committed)) {
