@@ -157,16 +157,32 @@ std::string Cause(const std::exception& error) {
   return cause;
 }
 
+// COMMIT_UNKNOWN, after `what_happened`.
+absl::Status CommitUnknown(absl::string_view what_happened,
+                           const std::exception& error) {
+  return WithOperatorCause(
+      Error(Reason::kCommitUnknown,
+            absl::StrCat(what_happened,
+                         ", so whether the call applied is unknown; a "
+                         "KeyedCall retried under the same idempotency key "
+                         "learns it, a call without a key cannot")),
+      Cause(error));
+}
+
 }  // namespace
 
 absl::Status MapDatabaseError(const std::exception& error) {
   if (dynamic_cast<const pqxx::in_doubt_error*>(&error) != nullptr) {
-    return WithOperatorCause(
-        Error(Reason::kCommitUnknown,
-              "the database connection was lost during commit, so whether "
-              "the call applied is unknown; a KeyedCall retried under the "
-              "same idempotency key learns it, a call without a key cannot"),
-        Cause(error));
+    return CommitUnknown("the database connection was lost during commit",
+                         error);
+  }
+  // A transaction_rollback, but one that says the statement may have
+  // completed (SQLSTATE 40003): not ROW_LOCKED, which tells clients that
+  // nothing ran and lets them send a call without a key again.
+  if (dynamic_cast<const pqxx::statement_completion_unknown*>(&error) !=
+      nullptr) {
+    return CommitUnknown(
+        "the database could not tell whether the statement completed", error);
   }
   if (dynamic_cast<const pqxx::broken_connection*>(&error) != nullptr) {
     return WithOperatorCause(Error(Reason::kDatabaseUnavailable,
@@ -204,7 +220,9 @@ absl::Status MapDatabaseError(const std::exception& error) {
 
 bool SessionUnusableAfter(const std::exception& error) {
   if (dynamic_cast<const pqxx::broken_connection*>(&error) != nullptr ||
-      dynamic_cast<const pqxx::in_doubt_error*>(&error) != nullptr) {
+      dynamic_cast<const pqxx::in_doubt_error*>(&error) != nullptr ||
+      dynamic_cast<const pqxx::statement_completion_unknown*>(&error) !=
+          nullptr) {
     return true;
   }
   const auto* sql = dynamic_cast<const pqxx::sql_error*>(&error);

@@ -1,0 +1,106 @@
+// The one place where libpqxx's exceptions become statuses, driven with the
+// exceptions libpqxx 6.4 raises: the reason and code each SQLSTATE class
+// gets, whether the call may be stored as a deterministic failure, and
+// whether its session may be used again. Failures the test database cannot
+// be made to produce on demand (a full disk, a standby, a crash) are here.
+#include "service/db/database_error.h"
+
+#include <gtest/gtest.h>
+
+#include <pqxx/except>
+#include <string>
+
+#include "service/common/error_reason.h"
+
+namespace idem::db {
+namespace {
+
+pqxx::sql_error Sql(const std::string& state, const std::string& message) {
+  return pqxx::sql_error("ERROR:  " + message + "\n", "INSERT ...",
+                         state.c_str());
+}
+
+struct Expected {
+  absl::StatusCode code;
+  const char* reason;
+  bool transient;
+  bool session_unusable;
+};
+
+void ExpectMapped(const std::exception& error, const Expected& expected) {
+  SCOPED_TRACE(error.what());
+  const absl::Status status = MapDatabaseError(error);
+  EXPECT_EQ(status.code(), expected.code) << status;
+  EXPECT_EQ(ReasonOf(status).value_or(""), expected.reason) << status;
+  EXPECT_EQ(IsTransient(status), expected.transient) << status;
+  EXPECT_EQ(SessionUnusableAfter(error), expected.session_unusable);
+}
+
+TEST(MapDatabaseError, ServerStatesThatPassAreTransient) {
+  using C = absl::StatusCode;
+  ExpectMapped(Sql("53100",
+                   "could not extend file \"base/1/2\": No space "
+                   "left on device"),
+               {C::kResourceExhausted, "DISK_FULL", true, false});
+  for (const char* state : {"57P01", "57P02", "57P03", "08006", "53300"}) {
+    ExpectMapped(Sql(state, "the server cannot serve"),
+                 {C::kUnavailable, "DATABASE_UNAVAILABLE", true,
+                  std::string(state) != "53300"});
+  }
+  // A standby, or a primary being demoted: the session is on the wrong
+  // server after a failover.
+  ExpectMapped(Sql("25006",
+                   "cannot execute INSERT in a read-only "
+                   "transaction"),
+               {C::kUnavailable, "DATABASE_UNAVAILABLE", true, true});
+  for (const char* state : {"40001", "40P01", "55P03"}) {
+    ExpectMapped(Sql(state, "could not obtain lock on row"),
+                 {C::kAborted, "ROW_LOCKED", true, false});
+  }
+  ExpectMapped(pqxx::deadlock_detected("deadlock detected"),
+               {C::kAborted, "ROW_LOCKED", true, false});
+  ExpectMapped(pqxx::serialization_failure("could not serialize access"),
+               {C::kAborted, "ROW_LOCKED", true, false});
+}
+
+// Whether the statement ran is unknown: never ROW_LOCKED, which tells the
+// clients it did not run, so that they send a call without a key again.
+TEST(MapDatabaseError, AnUnknownOutcomeIsNeverDidNotRun) {
+  using C = absl::StatusCode;
+  ExpectMapped(pqxx::in_doubt_error("connection lost during commit"),
+               {C::kUnavailable, "COMMIT_UNKNOWN", true, true});
+  ExpectMapped(pqxx::statement_completion_unknown("completion unknown"),
+               {C::kUnavailable, "COMMIT_UNKNOWN", true, true});
+  ExpectMapped(pqxx::broken_connection("server closed the connection"),
+               {C::kUnavailable, "DATABASE_UNAVAILABLE", true, true});
+}
+
+TEST(MapDatabaseError, TheCallsOwnFaultsAreDeterministic) {
+  using C = absl::StatusCode;
+  ExpectMapped(Sql("23505",
+                   "duplicate key value violates unique constraint "
+                   "\"t_pkey\""),
+               {C::kFailedPrecondition, "CONSTRAINT_VIOLATED", false, false});
+  EXPECT_EQ(MetadataOf(MapDatabaseError(
+                Sql("23514",
+                    "new row for relation \"t\" violates check "
+                    "constraint \"t_small\"")))["constraint"],
+            "t_small");
+  ExpectMapped(Sql("22P02", "invalid input syntax for type bigint: \"x\""),
+               {C::kInvalidArgument, "VALUE_INVALID", false, false});
+  ExpectMapped(Sql("23502",
+                   "null value in column \"n\" of relation \"t\" "
+                   "violates not-null constraint"),
+               {C::kInvalidArgument, "VALUE_INVALID", false, false});
+  ExpectMapped(Sql("P0001", "refused by the table's trigger"),
+               {C::kFailedPrecondition, "CONSTRAINT_VIOLATED", false, false});
+  ExpectMapped(Sql("42P01", "relation \"t\" does not exist"),
+               {C::kNotFound, "TABLE_NOT_FOUND", false, false});
+  ExpectMapped(Sql("42501", "permission denied for table t"),
+               {C::kPermissionDenied, "OPERATION_NOT_ALLOWED", false, false});
+  ExpectMapped(Sql("54000", "index row size exceeds maximum"),
+               {C::kInvalidArgument, "LIMIT_EXCEEDED", false, false});
+}
+
+}  // namespace
+}  // namespace idem::db
