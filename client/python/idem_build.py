@@ -5,7 +5,8 @@ setuptools into it, and the only registry reachable here is Debian's. A wheel
 is a zip file with three metadata files, which is little to write by hand.
 
 The gRPC stubs are generated at build time from the project's proto files
-(never checked in): `idem/v1/idem_pb2*.py` inside the package, and
+(never checked in): `idem/v1/idem_pb2*.py` and their `.pyi` stubs inside the
+package (it is typed: `idem/py.typed`), and
 `google/rpc/*_pb2.py` as a namespace package next to `google.protobuf`.
 `stage(folder)` lays out the importable tree; the tests use it directly.
 """
@@ -61,7 +62,7 @@ def stage(folder: str | os.PathLike) -> Path:
     root = _proto_root()
     subprocess.run(
         [_tool("protoc"), f"-I{root}", "-I/usr/include",
-         f"--python_out={out}", f"--grpc_out={out}",
+         f"--python_out={out}", f"--pyi_out={out}", f"--grpc_out={out}",
          f"--plugin=protoc-gen-grpc={_tool('grpc_python_plugin')}",
          *(str(root / proto) for proto in PROTOS)],
         check=True)
@@ -126,8 +127,9 @@ def build_sdist(sdist_directory, config_settings=None):
     base = f"{project['name']}-{project['version']}"
     members = {"pyproject.toml": HERE / "pyproject.toml",
                "idem_build.py": HERE / "idem_build.py"}
-    for path in sorted((HERE / "src").rglob("*.py")):
-        members[path.relative_to(HERE).as_posix()] = path
+    for path in sorted((HERE / "src").rglob("*")):
+        if path.is_file() and "__pycache__" not in path.parts:
+            members[path.relative_to(HERE).as_posix()] = path
     for proto in PROTOS:
         members[f"proto/{proto}"] = _proto_root() / proto
     sdist_name = f"{base}.tar.gz"

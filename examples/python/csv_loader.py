@@ -96,7 +96,11 @@ def load_chunk(client: idem.Client, loader: str, start: int,
         print(f"lines {start + 1}-{end}: replayed, already loaded",
               flush=True)
     else:
+        # A result is None only for a replay whose answer has expired; the
+        # first step is the Insert of the rows.
+        assert done.result is not None
         rows_step = done.result.results[0]
+        assert isinstance(rows_step, idem.InsertResult)
         print(f"lines {start + 1}-{end}: {rows_step.inserted} inserted, "
               f"{len(rows) - rows_step.inserted} already there", flush=True)
     return True

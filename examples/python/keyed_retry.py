@@ -30,9 +30,13 @@ with idem.Client(TARGET) as client:
     order = f"order-{uuid.uuid4()}"
     row = {"id": 300 + uuid.uuid4().int % 1_000_000, "name": order}
     first = client.exactly_once(order).insert("example_table", [row])
+    # A keyed result is None only once the key's answer has expired (the
+    # call ran long ago, answer_expired): not so minutes after it.
+    assert first.result is not None
     print(f"first call:  {first.result.outcomes[0].name}, "
           f"replayed={first.replayed}")
     resent = client.exactly_once(order).insert("example_table", [row])
+    assert resent.result is not None
     print(f"after crash: {resent.result.outcomes[0].name}, "
           f"replayed={resent.replayed}, first run at "
           f"{resent.first_executed_at:%H:%M:%S.%f}")
@@ -66,6 +70,7 @@ with idem.Client(TARGET) as client:
     deliver("second delivery, retried by idem.Client")
     other.join()
     for name, answer in answers.items():
+        assert answer.result is not None
         print(f"{name}: {answer.result.outcome.name}, "
               f"replayed={answer.replayed}")
     big.unlink()

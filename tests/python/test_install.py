@@ -55,6 +55,29 @@ def test_installed_package_is_importable_from_the_venv(venv_python):
     assert protobuf.startswith("/usr/lib/python3/dist-packages")
 
 
+def test_the_examples_type_check_against_the_installed_package(venv_python):
+    """What a caller who runs mypy gets: the package says it is typed
+    (py.typed) and the messages have the stubs protoc writes, so a wrong
+    call fails the caller's check instead of running. Debian has no stubs
+    for grpc or protobuf themselves; those imports are Any."""
+    check = subprocess.run(
+        ["/usr/bin/python3", "-m", "mypy", "--python-executable",
+         str(venv_python), "--no-incremental", "--ignore-missing-imports",
+         "--disable-error-code", "import", str(EXAMPLES)],
+        capture_output=True, text=True, cwd="/")
+    assert check.returncode == 0, check.stdout + check.stderr
+    wrong = subprocess.run(
+        ["/usr/bin/python3", "-m", "mypy", "--python-executable",
+         str(venv_python), "--no-incremental", "--ignore-missing-imports",
+         "--disable-error-code", "import", "-c",
+         "import idem\nidem.Client(target=42)\n"
+         "from idem.v1 import idem_pb2\n"
+         "idem_pb2.InsertRequest(table=7)\n"],
+        capture_output=True, text=True, cwd="/")
+    assert wrong.returncode == 1, wrong.stdout + wrong.stderr
+    assert wrong.stdout.count("error:") == 2, wrong.stdout
+
+
 def test_sdist_builds_away_from_the_checkout(tmp_path):
     import idem_build
     sdist = tmp_path / idem_build.build_sdist(tmp_path)
