@@ -76,6 +76,20 @@ def test_the_examples_type_check_against_the_installed_package(venv_python):
         capture_output=True, text=True, cwd="/")
     assert wrong.returncode == 1, wrong.stdout + wrong.stderr
     assert wrong.stdout.count("error:") == 2, wrong.stdout
+    # The asyncio client is Any to checkers (its aio.pyi): awaiting its
+    # calls must not fail a check, as it did while the checker read the
+    # sync client's results there.
+    asyncio_code = subprocess.run(
+        ["/usr/bin/python3", "-m", "mypy", "--python-executable",
+         str(venv_python), "--no-incremental", "--ignore-missing-imports",
+         "--disable-error-code", "import", "-c",
+         "import idem.aio\n"
+         "async def main() -> None:\n"
+         "    async with idem.aio.Client('idem:50051') as client:\n"
+         "        done = await client.exactly_once('k').insert('t', [])\n"
+         "        await client.insert('t', [{'id': 1}])\n"],
+        capture_output=True, text=True, cwd="/")
+    assert asyncio_code.returncode == 0, asyncio_code.stdout
 
 
 def test_sdist_builds_away_from_the_checkout(tmp_path):

@@ -4,7 +4,8 @@ Each method builds a plan (_plans) and hands it to the client's `_run`,
 which sends it with retries: the sync client's `_run` returns the result,
 the asyncio client's returns a coroutine, so `await client.insert(...)`
 works there with the same arguments. Return annotations name the result of
-the sync client; the asyncio client's methods return awaitables of them.
+the sync client; the asyncio client's methods return awaitables of them,
+which is why idem/aio.pyi shows that client to type checkers as Any.
 """
 
 from __future__ import annotations
