@@ -55,40 +55,39 @@ def test_installed_package_is_importable_from_the_venv(venv_python):
     assert protobuf.startswith("/usr/lib/python3/dist-packages")
 
 
+def type_check(python, *what):
+    """mypy over `what` (paths, or "-c", code) as a caller would run it:
+    packages from `python`'s venv, and no stubs for grpc or protobuf,
+    which Debian does not have (their imports are Any)."""
+    return subprocess.run(
+        ["/usr/bin/python3", "-m", "mypy", "--python-executable", str(python),
+         "--no-incremental", "--ignore-missing-imports",
+         "--disable-error-code", "import", *what],
+        capture_output=True, text=True, cwd="/")
+
+
 def test_the_examples_type_check_against_the_installed_package(venv_python):
     """What a caller who runs mypy gets: the package says it is typed
     (py.typed) and the messages have the stubs protoc writes, so a wrong
-    call fails the caller's check instead of running. Debian has no stubs
-    for grpc or protobuf themselves; those imports are Any."""
-    check = subprocess.run(
-        ["/usr/bin/python3", "-m", "mypy", "--python-executable",
-         str(venv_python), "--no-incremental", "--ignore-missing-imports",
-         "--disable-error-code", "import", str(EXAMPLES)],
-        capture_output=True, text=True, cwd="/")
+    call fails the caller's check instead of running."""
+    check = type_check(venv_python, str(EXAMPLES))
     assert check.returncode == 0, check.stdout + check.stderr
-    wrong = subprocess.run(
-        ["/usr/bin/python3", "-m", "mypy", "--python-executable",
-         str(venv_python), "--no-incremental", "--ignore-missing-imports",
-         "--disable-error-code", "import", "-c",
-         "import idem\nidem.Client(target=42)\n"
-         "from idem.v1 import idem_pb2\n"
-         "idem_pb2.InsertRequest(table=7)\n"],
-        capture_output=True, text=True, cwd="/")
+    wrong = type_check(venv_python, "-c",
+                       "import idem\nidem.Client(target=42)\n"
+                       "from idem.v1 import idem_pb2\n"
+                       "idem_pb2.InsertRequest(table=7)\n")
     assert wrong.returncode == 1, wrong.stdout + wrong.stderr
     assert wrong.stdout.count("error:") == 2, wrong.stdout
     # The asyncio client is Any to checkers (its aio.pyi): awaiting its
     # calls must not fail a check, as it did while the checker read the
     # sync client's results there.
-    asyncio_code = subprocess.run(
-        ["/usr/bin/python3", "-m", "mypy", "--python-executable",
-         str(venv_python), "--no-incremental", "--ignore-missing-imports",
-         "--disable-error-code", "import", "-c",
-         "import idem.aio\n"
-         "async def main() -> None:\n"
-         "    async with idem.aio.Client('idem:50051') as client:\n"
-         "        done = await client.exactly_once('k').insert('t', [])\n"
-         "        await client.insert('t', [{'id': 1}])\n"],
-        capture_output=True, text=True, cwd="/")
+    asyncio_code = type_check(
+        venv_python, "-c",
+        "import idem.aio\n"
+        "async def main() -> None:\n"
+        "    async with idem.aio.Client('idem:50051') as client:\n"
+        "        done = await client.exactly_once('k').insert('t', [])\n"
+        "        await client.insert('t', [{'id': 1}])\n")
     assert asyncio_code.returncode == 0, asyncio_code.stdout
 
 
