@@ -5,8 +5,9 @@
 namespace idem {
 
 WorkerPool::WorkerPool(int threads, int max_queued)
-    : max_queued_(static_cast<size_t>(max_queued)),
-      max_running_per_tenant_(std::max(1, threads - 1)) {
+    : thread_count_(threads),
+      max_queued_(static_cast<size_t>(max_queued)),
+      kept_free_(std::max(1, threads / 8)) {
   for (int i = 0; i < threads; ++i) threads_.emplace_back([this] { Run(); });
 }
 
@@ -28,10 +29,12 @@ bool WorkerPool::Submit(const std::string& tenant, std::function<void()> task) {
 
 absl::flat_hash_map<std::string, WorkerPool::TenantTasks>::iterator
 WorkerPool::Next() {
+  const int free = thread_count_ - running_;
+  if (free == 0) return tenants_.end();
   auto next = tenants_.end();
   for (auto it = tenants_.begin(); it != tenants_.end(); ++it) {
     const TenantTasks& tasks = it->second;
-    if (tasks.queued.empty() || tasks.running >= max_running_per_tenant_) {
+    if (tasks.queued.empty() || (tasks.running > 0 && free - 1 < kept_free_)) {
       continue;
     }
     if (next == tenants_.end() || tasks.running < next->second.running ||
@@ -61,11 +64,13 @@ void WorkerPool::Run() {
       task = std::move(next->second.queued.front().second);
       next->second.queued.pop_front();
       ++next->second.running;
+      ++running_;
       --queued_;
     }
     task();
     task = nullptr;  // what it holds goes before its thread counts as free
     absl::MutexLock lock(&mu_);
+    --running_;
     auto it = tenants_.find(tenant);
     if (--it->second.running == 0 && it->second.queued.empty()) {
       tenants_.erase(it);

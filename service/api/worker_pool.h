@@ -19,12 +19,15 @@ namespace idem {
 // gRPC thread ever waits on PostgreSQL. The queue is bounded: when it is
 // full, Submit refuses and the caller answers RESOURCE_EXHAUSTED.
 //
-// Tasks belong to tenants, and one tenant never runs on every thread: one
-// is always left to the others (when there are two or more), so that a
-// tenant whose calls wait (behind a row lock, on a long copy) cannot stall
-// everyone else's. A free thread takes the oldest task of the tenant that
-// runs the fewest, so that the threads are shared evenly among the tenants
-// that have work.
+// Tasks belong to tenants, and a tenant whose calls wait (behind a row
+// lock, on a long copy) must not stall everyone else's. So one thread in
+// eight (at least one) is kept for tenants that run nothing: a tenant that
+// already runs a task takes a free thread only while that many stay free,
+// and a tenant that runs nothing may take any. With sixteen threads, two
+// tenants whose calls wait hold fifteen between them, and a third still
+// runs. A free thread takes the oldest task of the tenant that runs the
+// fewest, so that the threads are shared evenly among the tenants that have
+// work.
 class WorkerPool {
  public:
   WorkerPool(int threads, int max_queued);
@@ -45,16 +48,19 @@ class WorkerPool {
 
   void Run();
   // The tenant whose task runs next, or end() when no queued task may run
-  // now (none is queued, or their tenants run their most).
+  // now (none is queued, or only by tenants that may not take a thread).
   absl::flat_hash_map<std::string, TenantTasks>::iterator Next()
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
+  const int thread_count_;
   const size_t max_queued_;
-  const int max_running_per_tenant_;
+  // Threads kept free for tenants that run nothing.
+  const int kept_free_;
   absl::Mutex mu_;
   // Tenants with tasks queued or running; erased when they have none.
   absl::flat_hash_map<std::string, TenantTasks> tenants_ ABSL_GUARDED_BY(mu_);
   size_t queued_ ABSL_GUARDED_BY(mu_) = 0;
+  int running_ ABSL_GUARDED_BY(mu_) = 0;
   uint64_t submitted_ ABSL_GUARDED_BY(mu_) = 0;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   std::vector<std::thread> threads_;
