@@ -3,7 +3,10 @@ Each test runs its own event loop with asyncio.run."""
 
 from __future__ import annotations
 
+import ast
 import asyncio
+import inspect
+import pathlib
 
 import pytest
 
@@ -143,3 +146,79 @@ def test_pushback_is_honoured(server, tables, new_id):
     assert result.outcome == UpdateOutcome.UPDATED
     assert result.call.attempts >= 2
     assert psql(f"SELECT n FROM {tables.counters} WHERE id = {row}") == "1"
+
+
+# The types checkers see (idem/aio.pyi) against the calls that run.
+AIO_STUB = pathlib.Path(idem.aio.__file__).with_suffix(".pyi")
+
+
+def stub_methods(class_name):
+    tree = ast.parse(AIO_STUB.read_text())
+    [stub] = [node for node in tree.body
+              if isinstance(node, ast.ClassDef) and node.name == class_name]
+    return {node.name: node for node in stub.body
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))}
+
+
+def stub_parameters(method):
+    """(name, kind, annotation, default) per parameter; a default of `...`
+    in the stub stands for any value."""
+    arguments = method.args
+    unparse = lambda node: None if node is None else ast.unparse(node)
+    positional = arguments.posonlyargs + arguments.args
+    defaults = ([None] * (len(positional) - len(arguments.defaults))
+                + list(arguments.defaults))
+    parameters = [(a.arg, inspect.Parameter.POSITIONAL_OR_KEYWORD,
+                   unparse(a.annotation), d)
+                  for a, d in zip(positional, defaults)]
+    if arguments.vararg:
+        parameters.append((arguments.vararg.arg,
+                           inspect.Parameter.VAR_POSITIONAL,
+                           unparse(arguments.vararg.annotation), None))
+    parameters += [(a.arg, inspect.Parameter.KEYWORD_ONLY,
+                    unparse(a.annotation), d)
+                   for a, d in zip(arguments.kwonlyargs,
+                                   arguments.kw_defaults)]
+    return parameters
+
+
+def same_default(stub_default, runtime_default):
+    if stub_default is None:
+        return runtime_default is inspect.Parameter.empty
+    if isinstance(stub_default, ast.Constant) and stub_default.value is ...:
+        return runtime_default is not inspect.Parameter.empty
+    return ast.literal_eval(stub_default) == runtime_default
+
+
+@pytest.mark.parametrize("runtime, special", [
+    (idem.aio.Client, {"__init__", "__aenter__", "__aexit__"}),
+    (idem.aio.ExactlyOnce, set())])  # made by Client.exactly_once only
+def test_the_stub_has_every_call_with_its_parameters_and_result(runtime,
+                                                                special):
+    """A call added to the shared surface, or a parameter, that the stub
+    lacks would fail a caller's correct asyncio code in mypy: each public
+    call and its parameters, annotations, defaults and result must match,
+    and it is a coroutine in the stub exactly when it sends a call."""
+    stub = stub_methods(runtime.__name__)
+    public = {name for name, member in inspect.getmembers(runtime)
+              if inspect.isfunction(member)
+              and (not name.startswith("_") or name in special)}
+    assert set(stub) == public
+    for name in public:
+        function = getattr(runtime, name)
+        signature = inspect.signature(function)
+        runtime_parameters = [
+            (p.name, p.kind, None if p.annotation is p.empty else p.annotation)
+            for p in signature.parameters.values()]
+        assert ([parameter[:3] for parameter in stub_parameters(stub[name])]
+                == runtime_parameters), name
+        for parameter, (*_, stub_default) in zip(
+                signature.parameters.values(), stub_parameters(stub[name])):
+            assert same_default(stub_default, parameter.default), (
+                name, parameter.name)
+        if name in ("__aenter__", "__aexit__", "close"):
+            continue  # async at run time too
+        assert ast.unparse(stub[name].returns) == signature.return_annotation
+        sends = any(f"self.{send}(" in inspect.getsource(function)
+                    for send in ("_run", "_send"))
+        assert isinstance(stub[name], ast.AsyncFunctionDef) == sends, name

@@ -78,17 +78,30 @@ def test_the_examples_type_check_against_the_installed_package(venv_python):
                        "idem_pb2.InsertRequest(table=7)\n")
     assert wrong.returncode == 1, wrong.stdout + wrong.stderr
     assert wrong.stdout.count("error:") == 2, wrong.stdout
-    # The asyncio client is Any to checkers (its aio.pyi): awaiting its
-    # calls must not fail a check, as it did while the checker read the
-    # sync client's results there.
+    # The asyncio client's calls are coroutines of the same results
+    # (idem/aio.pyi): correct code passes, as it did not while the checker
+    # read the sync client's results there, and wrong code fails.
     asyncio_code = type_check(
+        venv_python, "-c",
+        "import idem, idem.aio\n"
+        "async def main() -> idem.RowOutcome:\n"
+        "    async with idem.aio.Client('idem:50051') as client:\n"
+        "        done = await client.exactly_once('k').insert('t', [])\n"
+        "        assert done.result is not None\n"
+        "        info: idem.KeyInfo = await client.get_key('k')\n"
+        "        inserted = await client.insert('t', [{'id': 1}])\n"
+        "        return inserted.outcomes[0]\n")
+    assert asyncio_code.returncode == 0, asyncio_code.stdout
+    wrong = type_check(
         venv_python, "-c",
         "import idem.aio\n"
         "async def main() -> None:\n"
         "    async with idem.aio.Client('idem:50051') as client:\n"
-        "        done = await client.exactly_once('k').insert('t', [])\n"
-        "        await client.insert('t', [{'id': 1}])\n")
-    assert asyncio_code.returncode == 0, asyncio_code.stdout
+        "        count: int = await client.insert('t', [])\n"
+        "        await client.exactly_once('k').update('t', {}, sett={})\n"
+        "        client.insert('t', []).outcomes\n")
+    assert wrong.returncode == 1, wrong.stdout + wrong.stderr
+    assert wrong.stdout.count("error:") == 3, wrong.stdout
 
 
 def test_sdist_builds_away_from_the_checkout(tmp_path):

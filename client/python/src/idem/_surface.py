@@ -5,7 +5,8 @@ which sends it with retries: the sync client's `_run` returns the result,
 the asyncio client's returns a coroutine, so `await client.insert(...)`
 works there with the same arguments. Return annotations name the result of
 the sync client; the asyncio client's methods return awaitables of them,
-which is why idem/aio.pyi shows that client to type checkers as Any.
+which idem/aio.pyi declares to type checkers (tests/python/test_aio.py
+keeps it in step with this file).
 """
 
 from __future__ import annotations

@@ -15,7 +15,9 @@ import grpc.aio
 
 from idem._plans import Plan
 from idem._retry import is_replayed
-from idem._surface import Surface
+from idem._surface import ExactlyOnce, Surface
+
+__all__ = ["Client", "ExactlyOnce"]
 
 
 class Client(Surface):
