@@ -77,10 +77,14 @@ bool PreparesOnReceivingThread(const OpsContext& context,
 
 absl::StatusOr<PreparedTransaction> PrepareTransaction(
     const OpsContext& context, const v1::TransactionRequest& request) {
-  if (request.steps().empty() || request.steps_size() > kMaxTransactionSteps) {
-    return Error(Reason::kRequestInvalid,
-                 absl::StrCat("a transaction needs 1 to ", kMaxTransactionSteps,
-                              " steps; got ", request.steps_size()));
+  if (request.steps().empty()) {
+    return Error(Reason::kRequestInvalid, "a transaction needs a step");
+  }
+  if (request.steps_size() > kMaxTransactionSteps) {
+    return Error(
+        Reason::kLimitExceeded,
+        absl::StrCat("a transaction holds at most ", kMaxTransactionSteps,
+                     " steps; got ", request.steps_size()));
   }
   PreparedTransaction transaction;
   for (int i = 0; i < request.steps_size(); ++i) {

@@ -212,9 +212,11 @@ TEST_F(TransactionTest, MalformedTransactionsAreRefusedAndWriteNothing) {
       stub(),
       Transaction(NewKey(), {IncrementStep(counters(), counter, 1), empty}));
   ExpectRefusal(no_op.status, "REQUEST_INVALID");
+  // Over the 100 steps a transaction may hold: a limit, as too many rows or
+  // calls are.
   std::vector<v1::Step> too_many(101, IncrementStep(counters(), counter, 1));
   ExpectRefusal(Call(stub(), Transaction(NewKey(), too_many)).status,
-                "REQUEST_INVALID");
+                "LIMIT_EXCEEDED");
   ExpectRefusal(
       Call(stub(),
            Transaction(NewKey(), {IncrementStep(counters(), counter, 1),
