@@ -320,9 +320,24 @@ absl::Status WithTableNamed(absl::Status failure, const db::Table& table) {
   return WithErrorMetadata(std::move(failure), "table", table.name);
 }
 
+// Names row 0 on a failure about the rows of an insert that holds one
+// row, whatever PostgreSQL's message lets be found: there is no other.
+absl::Status WithOnlyRowNamed(absl::Status failure,
+                              const PreparedInsert& insert) {
+  std::optional<std::string> reason = ReasonOf(failure);
+  if (insert.row_count != 1 || !reason.has_value() ||
+      (*reason != v1::wire::reasons::kConstraintViolated &&
+       *reason != v1::wire::reasons::kValueInvalid) ||
+      MetadataOf(failure).count("row") != 0) {
+    return failure;
+  }
+  return WithErrorMetadata(std::move(failure), "row", "0");
+}
+
 }  // namespace
 
-absl::Status LocateFailure(absl::Status failure, const PreparedInsert& insert) {
+absl::Status LocateFailureByValues(absl::Status failure,
+                                   const PreparedInsert& insert) {
   const std::vector<Cell> cells = CellsOf(insert);
   return WithoutDatabaseDetail(WithTableNamed(
       WithViolatingRowLocated(
@@ -332,11 +347,23 @@ absl::Status LocateFailure(absl::Status failure, const PreparedInsert& insert) {
       *insert.table));
 }
 
+absl::Status LocateFailure(absl::Status failure, const PreparedInsert& insert) {
+  return WithOnlyRowNamed(LocateFailureByValues(std::move(failure), insert),
+                          insert);
+}
+
 absl::Status LocateFailure(absl::Status failure, const PreparedUpdate& update) {
   return WithoutDatabaseDetail(WithTableNamed(
       WithRefusedValueLocated(std::move(failure), *update.table,
                               CellsOf(update), /*name_row=*/false),
       *update.table));
+}
+
+absl::Status OfRequestFor(absl::Status refusal, const db::Table& table) {
+  if (refusal.ok() || MetadataOf(refusal).count("table") != 0) {
+    return refusal;
+  }
+  return WithErrorMetadata(std::move(refusal), "table", table.name);
 }
 
 }  // namespace idem::ops

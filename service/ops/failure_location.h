@@ -31,13 +31,26 @@ namespace idem::ops {
 //   values PostgreSQL's DETAIL shows (WithDatabaseDetail): a check's
 //   failing row, a unique or foreign key's values; none when no row or
 //   several do.
+// - CONSTRAINT_VIOLATED and VALUE_INVALID of an insert of one row name row
+//   0 when nothing above named a row (not LocateFailureByValues).
 // Any other failure comes back as it is. The DETAIL is dropped from what
 // comes back, as a stored failure has none.
 absl::Status LocateFailure(absl::Status failure, const PreparedInsert& insert);
+// The same for a failure that may be another insert's (a transaction's
+// COMMIT, which any step may have failed): a row is named only when the
+// values in PostgreSQL's message or DETAIL point to it, so that a named row
+// tells whose failure it is.
+absl::Status LocateFailureByValues(absl::Status failure,
+                                   const PreparedInsert& insert);
 // The same for `update`: its `table`, and the `column` of a refused value
 // (a key, a set value, or a delta whose sum leaves the column's range:
 // "smallint out of range", "numeric field overflow"); no `row`.
 absl::Status LocateFailure(absl::Status failure, const PreparedUpdate& update);
+
+// `refusal` of a request (an Insert or Update checked before it runs) that
+// named `table`, found in the catalog: it names the `table` unless it
+// already does, whatever its reason. OK stays OK.
+absl::Status OfRequestFor(absl::Status refusal, const db::Table& table);
 
 }  // namespace idem::ops
 

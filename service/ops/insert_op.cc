@@ -9,6 +9,7 @@
 #include "service/db/value_decoding.h"
 #include "service/db/value_encoding.h"
 #include "service/ops/column_resolution.h"
+#include "service/ops/failure_location.h"
 #include "service/ops/group_commit.h"
 #include "service/ops/insert_rounds.h"
 
@@ -96,7 +97,8 @@ absl::StatusOr<db::InsertShape> ShapeOf(const db::Table& table,
   if (!request.version_column().empty()) {
     if (!shape.do_update) {
       return Error(Reason::kRequestInvalid,
-                   "version_column applies only to ON_CONFLICT_DO_UPDATE");
+                   "version_column applies only to ON_CONFLICT_DO_UPDATE",
+                   {{"column", request.version_column()}});
     }
     std::optional<size_t> version = table.FindColumn(request.version_column());
     if (!version.has_value() || table.IsKeyColumn(*version) ||
@@ -105,7 +107,8 @@ absl::StatusOr<db::InsertShape> ShapeOf(const db::Table& table,
       return Error(
           Reason::kRequestInvalid,
           absl::StrCat("version_column \"", request.version_column(),
-                       "\" must be a non-key column given in every row"));
+                       "\" must be a non-key column given in every row"),
+          {{"column", request.version_column()}});
     }
     shape.version_column = version;
   }
@@ -130,26 +133,10 @@ absl::Status AllColumnsKnown(const db::Table& table,
   return absl::OkStatus();
 }
 
-}  // namespace
-
-absl::StatusOr<PreparedInsert> PrepareInsert(const OpsContext& context,
-                                             const v1::InsertRequest& request) {
-  if (request.rows().empty()) {
-    return Error(Reason::kRequestInvalid, "an insert needs at least one row");
-  }
-  if (static_cast<size_t>(request.rows_size()) >
-      context.limits.max_rows_per_insert) {
-    return Error(Reason::kLimitExceeded,
-                 absl::StrCat("an insert takes at most ",
-                              context.limits.max_rows_per_insert, " rows; got ",
-                              request.rows_size()));
-  }
-  PreparedInsert insert;
-  // A column missing from the catalog makes it look the table up again.
-  absl::StatusOr<std::shared_ptr<const db::Table>> table =
-      FindTableWithColumns(*context.catalog, request.table(), NamesIn(request));
-  if (!table.ok()) return table.status();
-  insert.table = *std::move(table);
+// The shape, values and statement of `insert`, whose table is found.
+absl::Status FillInsert(const OpsContext& context,
+                        const v1::InsertRequest& request,
+                        PreparedInsert& insert) {
   absl::StatusOr<db::InsertShape> shape = ShapeOf(*insert.table, request);
   if (!shape.ok()) return shape.status();
   insert.shape = *std::move(shape);
@@ -192,17 +179,13 @@ absl::StatusOr<PreparedInsert> PrepareInsert(const OpsContext& context,
         return Error(Reason::kRequestInvalid,
                      absl::StrCat("row ", r, ": the value of version_column \"",
                                   column.name, "\" cannot be null"),
-                     {{"table", insert.table->name},
-                      {"column", column.name},
-                      {"row", absl::StrCat(r)}});
+                     {{"column", column.name}, {"row", absl::StrCat(r)}});
       }
       absl::StatusOr<db::TextParam> text = db::EncodeValue(it->second, column);
       if (!text.ok()) {
         return WithErrorMetadata(
-            WithErrorMetadata(
-                WithMessagePrefix(text.status(), absl::StrCat("row ", r, ": ")),
-                "row", absl::StrCat(r)),
-            "table", insert.table->name);
+            WithMessagePrefix(text.status(), absl::StrCat("row ", r, ": ")),
+            "row", absl::StrCat(r));
       }
       values[c].push_back(*std::move(text));
       if (insert.table->IsKeyColumn(columns[c]) &&
@@ -213,6 +196,33 @@ absl::StatusOr<PreparedInsert> PrepareInsert(const OpsContext& context,
   }
   // Once the rows are good: a refused insert builds no SQL.
   insert.sql = context.insert_sql->Get(insert.table, insert.shape);
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::StatusOr<PreparedInsert> PrepareInsert(const OpsContext& context,
+                                             const v1::InsertRequest& request) {
+  if (request.rows().empty()) {
+    return Error(Reason::kRequestInvalid, "an insert needs at least one row");
+  }
+  if (static_cast<size_t>(request.rows_size()) >
+      context.limits.max_rows_per_insert) {
+    return Error(Reason::kLimitExceeded,
+                 absl::StrCat("an insert takes at most ",
+                              context.limits.max_rows_per_insert, " rows; got ",
+                              request.rows_size()));
+  }
+  PreparedInsert insert;
+  // A column missing from the catalog makes it look the table up again.
+  absl::StatusOr<std::shared_ptr<const db::Table>> table =
+      FindTableWithColumns(*context.catalog, request.table(), NamesIn(request));
+  if (!table.ok()) return table.status();
+  insert.table = *std::move(table);
+  if (absl::Status filled = FillInsert(context, request, insert);
+      !filled.ok()) {
+    return OfRequestFor(std::move(filled), *insert.table);
+  }
   return insert;
 }
 

@@ -124,9 +124,13 @@ absl::Status LocateCommitFailure(absl::Status failure,
   std::optional<size_t> found;
   absl::Status located;
   for (size_t i = 0; i < transaction.steps.size(); ++i) {
+    const auto& op = transaction.steps[i].op;
+    const auto* insert = std::get_if<PreparedInsert>(&op);
+    // Among several steps, only a row named by its values tells the step.
     absl::Status of_step =
-        std::visit([&](const auto& op) { return LocateFailure(failure, op); },
-                   transaction.steps[i].op);
+        insert == nullptr ? LocateFailure(failure, std::get<PreparedUpdate>(op))
+        : one_step        ? LocateFailure(failure, *insert)
+                          : LocateFailureByValues(failure, *insert);
     if (!one_step && MetadataOf(of_step).count("row") == 0) continue;
     if (found.has_value()) return WithoutDatabaseDetail(std::move(failure));
     found = i;

@@ -143,7 +143,8 @@ absl::StatusOr<size_t> VersionColumn(const db::Table& table,
   if (!version.has_value() || set.count(*version) == 0) {
     return Error(Reason::kRequestInvalid,
                  absl::StrCat("version_column \"", name,
-                              "\" must be one of the columns in set"));
+                              "\" must be one of the columns in set"),
+                 {{"column", name}});
   }
   if (set.at(*version)->has_null_value()) {
     return Error(Reason::kRequestInvalid,
@@ -153,15 +154,9 @@ absl::StatusOr<size_t> VersionColumn(const db::Table& table,
   return *version;
 }
 
-}  // namespace
-
-absl::StatusOr<PreparedUpdate> PrepareUpdate(const OpsContext& context,
-                                             const v1::UpdateRequest& request) {
-  PreparedUpdate update;
-  absl::StatusOr<std::shared_ptr<const db::Table>> found =
-      FindTableWithColumns(*context.catalog, request.table(), NamesIn(request));
-  if (!found.ok()) return found.status();
-  update.table = *std::move(found);
+// The key, changes, guard and statement of `update`, whose table is found.
+absl::Status FillUpdate(const v1::UpdateRequest& request,
+                        PreparedUpdate& update) {
   const db::Table& table = *update.table;
   update.shape.table = &table;
   if (table.primary_key.empty()) {
@@ -188,6 +183,21 @@ absl::StatusOr<PreparedUpdate> PrepareUpdate(const OpsContext& context,
     update.shape.version_column = *version;
   }
   update.sql = db::BuildUpdateSql(update.shape);
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::StatusOr<PreparedUpdate> PrepareUpdate(const OpsContext& context,
+                                             const v1::UpdateRequest& request) {
+  PreparedUpdate update;
+  absl::StatusOr<std::shared_ptr<const db::Table>> found =
+      FindTableWithColumns(*context.catalog, request.table(), NamesIn(request));
+  if (!found.ok()) return found.status();
+  update.table = *std::move(found);
+  if (absl::Status filled = FillUpdate(request, update); !filled.ok()) {
+    return OfRequestFor(std::move(filled), *update.table);
+  }
   return update;
 }
 

@@ -2,6 +2,10 @@
 // without SQL in it, and not a byte changed in any table.
 #include <gtest/gtest.h>
 
+#include <map>
+#include <optional>
+#include <string>
+
 #include "absl/strings/str_cat.h"
 #include "tests/integration/harness.h"
 #include "tests/support/raw_unary_call.h"
@@ -341,6 +345,72 @@ TEST_F(ErrorsTest, UpdateWithBadVersionColumn) {
       "REQUEST_INVALID");
   Refused(UpdateOf(table_, {{"id", Int(1)}}, {{"name", Str("x")}}, {}, "nope"),
           "REQUEST_INVALID");
+}
+
+// A refusal names what it knows of where the fault lies (brief 8.1: the
+// `table`, `column` and `row` metadata, "where they apply"): the table of
+// every refusal of a request that named an existing one, the version
+// column a guard names, and row 0 of a request that holds one row.
+TEST_F(ErrorsTest, ARefusalNamesItsTableColumnAndRow) {
+  db().Exec("ALTER TABLE " + table_ + " ADD COLUMN amount numeric(10, 2) " +
+            "CHECK (amount >= 0), ADD COLUMN tags bigint[]");
+  auto metadata_of = [](const grpc::Status& status) {
+    std::map<std::string, std::string> metadata;
+    std::optional<google::rpc::Status> rich = RichStatusOf(status);
+    if (!rich.has_value()) return metadata;
+    std::optional<google::rpc::ErrorInfo> info = ErrorInfoOf(*rich);
+    if (!info.has_value()) return metadata;
+    metadata.insert(info->metadata().begin(), info->metadata().end());
+    return metadata;
+  };
+  using Expected = std::map<std::string, std::string>;
+  auto expect = [&](const grpc::Status& status, const Expected& expected,
+                    const std::string& what) {
+    EXPECT_FALSE(status.ok()) << what;
+    std::map<std::string, std::string> metadata = metadata_of(status);
+    for (const auto& [key, value] : expected) {
+      EXPECT_EQ(metadata[key], value)
+          << what << ": " << key << " (" << status.error_message() << ")";
+    }
+  };
+  auto update = [](const v1::UpdateRequest& request) {
+    v1::UpdateResponse response;
+    return Update(request, &response);
+  };
+  auto insert = [](const v1::InsertRequest& request) {
+    v1::InsertResponse response;
+    return Insert(request, &response);
+  };
+  const std::string before = db().Dump(table_);
+  const std::string qualified = "public." + table_;  // as the catalog names it
+  const Expected table_only = {{"table", qualified}};
+  expect(update(UpdateOf(table_, {}, {{"name", Str("x")}})), table_only,
+         "update without its key");
+  expect(update(UpdateOf(table_, {{"id", Null()}}, {{"name", Str("x")}})),
+         table_only, "update with a NULL key");
+  expect(update(SetOnRow1({{"id", Int(5)}})), table_only,
+         "update that sets the key");
+  expect(update(UpdateOf(table_, {{"id", Int(1)}}, {{"n", Int(1)}},
+                         {{"n", Int(1)}})),
+         table_only, "update with a column in set and increment");
+  expect(update(UpdateOf(table_, {{"id", Int(1)}}, {{"name", Str("x")}}, {},
+                         "version")),
+         {{"table", qualified}, {"column", "version"}},
+         "update guarded by a column not in set");
+  expect(
+      insert(InsertOf(table_, {Row(1)}, v1::ON_CONFLICT_DO_UPDATE, "version")),
+      {{"table", qualified}, {"column", "version"}},
+      "insert guarded by a column not in its rows");
+  expect(insert(InsertOf(table_, {Row(3), Row(4, {{"note", Str("x")}})})),
+         {{"table", qualified}, {"row", "1"}}, "rows that name other columns");
+  expect(insert(InsertRow({{"amount", Int(-1)}})),
+         {{"table", qualified},
+          {"row", "0"},
+          {"constraint", table_ + "_amount_check"}},
+         "one row a check refuses");
+  expect(insert(InsertRow({{"tags", Str("{1,x}")}})),
+         {{"table", qualified}, {"row", "0"}}, "one row with a bad array");
+  EXPECT_EQ(db().Dump(table_), before);
 }
 
 TEST_F(ErrorsTest, OversizedUpdate) {

@@ -48,7 +48,7 @@ class IntegrationTest : public ::testing::Test {
   static void TearDownTestSuite();
 
  protected:
-  static constexpr int kTableCount = 64;
+  static constexpr int kTableCount = 96;
 
   static void StartServer(std::map<std::string, std::string> env);
   static TestDatabase& db() { return *db_; }

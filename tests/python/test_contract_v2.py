@@ -135,14 +135,18 @@ def test_malformed_calls_are_refused_and_change_nothing(client, tables,
         assert client.get_key(key).state == KeyState.ABSENT
     # A transaction of no step, and of 101: a deterministic failure of the
     # call, stored under its key like any other (docs/keyed-call.md).
-    for steps in ([], [idem.Insert(tables.items, [{"id": row}])] * 101):
+    # Over 100 steps is a limit, as too many rows are.
+    for steps, reason in (
+            ([], "REQUEST_INVALID"),
+            ([idem.Insert(tables.items, [{"id": row}])] * 101,
+             "LIMIT_EXCEEDED")):
         key = new_key()
         with pytest.raises(idem.InvalidArgumentError) as caught:
             client.exactly_once(key).transaction(steps)
-        assert caught.value.reason == "REQUEST_INVALID"
+        assert caught.value.reason == reason
         stored = client.get_key(key)
         assert stored.answer is None
-        assert stored.failure.reason == "REQUEST_INVALID"
+        assert stored.failure.reason == reason
     # Keys outside the rules: empty, a space, 256 characters.
     for bad in ("", "a b", "x" * 256):
         for call in (client.get_key, client.forget_key):
