@@ -360,7 +360,7 @@ TEST_F(Decide, AFailureWithoutAConnectionTakesNoToken) {
                                start_ + absl::Seconds(call),
                                start_ + absl::Hours(1),
                                start_ + absl::Seconds(call)};
-    AttemptResult refused{absl::UnavailableError("connection refused")};
+    AttemptResult refused{absl::UnavailableError("connection refused"), {}};
     refused.without_connection = true;
     EXPECT_TRUE(DecideAfterAttempt(context, refused, *budget_, 0).retry)
         << call;
