@@ -80,6 +80,18 @@ class RetryingCall
   const RetryEnvironment& env() const { return core_->options.environment; }
 
   void Attempt() {
+    // A caller that passes what is left of its own deadline may pass zero or
+    // less: an attempt past the deadline could still run on the server, so
+    // none is sent.
+    if (deadline_ <= env().now()) {
+      return End(absl::DeadlineExceededError(
+                     info_.attempts == 0
+                         ? "the call's time was spent before its first "
+                           "attempt: nothing was sent"
+                         : "the call's deadline passed before its next "
+                           "attempt"),
+                 StopReason::kDeadline);
+    }
     ++info_.attempts;
     attempt_started_ = env().now();
     const absl::Duration timeout =
@@ -161,16 +173,21 @@ class RetryingCall
                   [self = this->shared_from_this()] { self->Attempt(); });
       return;
     }
-    info_.final_status = result.status;
-    info_.stop_reason = decision.stop_reason;
+    End(result.status, decision.stop_reason);
+  }
+
+  // Ends the call: its response when `status` is OK, else `status`.
+  void End(const absl::Status& status, StopReason stop_reason) {
+    info_.final_status = status;
+    info_.stop_reason = stop_reason;
     // Released here, inside the caller's CallbackThreadScope, rather than
     // when gRPC destroys this call's last callback.
     core_.reset();
     Callback<Response> done = std::move(done_);
-    if (result.status.ok()) {
+    if (status.ok()) {
       done(std::move(response_), std::move(info_));
     } else {
-      done(result.status, std::move(info_));
+      done(status, std::move(info_));
     }
   }
 

@@ -4,6 +4,7 @@ not there (retry budget), and what is never retried."""
 
 from __future__ import annotations
 
+import asyncio
 import concurrent.futures
 import logging
 import time
@@ -11,6 +12,7 @@ import time
 import pytest
 
 import idem
+import idem.aio
 from idem import RowOutcome, StopReason, UpdateOutcome
 from fault_proxy import FaultProxy
 from servers import (Server, closed_port, frozen, hold_row_lock, psql,
@@ -261,6 +263,43 @@ def test_total_timeout_bounds_the_call(tables):
     assert time.monotonic() - started < 2
     assert caught.value.call.stop_reason == StopReason.DEADLINE
     assert caught.value.call.attempts > 1
+
+
+@pytest.mark.parametrize("client_type", ["sync", "asyncio"])
+def test_a_spent_timeout_sends_nothing(server, tables, new_id, client_type):
+    """A caller that passes what is left of its own deadline may pass 0 or
+    less: nothing is sent, on a connected client too (the old one sent a
+    1 ms attempt, which wrote the row on a fast connection)."""
+    rows = [new_id() for _ in range(3)]
+
+    async def aio_calls():
+        async with idem.aio.Client(server.address) as client:
+            await client.insert(tables.items, [{"id": rows[0]}])  # connected
+            failures = []
+            for row, timeout in ((rows[1], 0), (rows[2], -5)):
+                with pytest.raises(idem.DeadlineExceededError) as caught:
+                    await client.insert(tables.items, [{"id": row}],
+                                        timeout=timeout)
+                failures.append(caught.value)
+            return failures
+
+    if client_type == "asyncio":
+        failures = asyncio.run(aio_calls())
+    else:
+        failures = []
+        with idem.Client(server.address) as client:
+            client.insert(tables.items, [{"id": rows[0]}])  # connected
+            for row, timeout in ((rows[1], 0), (rows[2], -5)):
+                with pytest.raises(idem.DeadlineExceededError) as caught:
+                    client.insert(tables.items, [{"id": row}],
+                                  timeout=timeout)
+                failures.append(caught.value)
+    for failure in failures:
+        assert failure.call.attempts == 0
+        assert failure.call.stop_reason == StopReason.DEADLINE
+    time.sleep(0.2)  # an attempt sent would have committed by now
+    assert psql(f"SELECT count(*) FROM {tables.items} WHERE id IN "
+                f"({rows[1]}, {rows[2]})") == "0"
 
 
 def test_per_attempt_timeout(server, tables, new_id):

@@ -119,6 +119,26 @@ TEST_F(ClientRetryTest, AnExhaustedBudgetStopsRetriesForTheWholeClient) {
   EXPECT_EQ(server_.received().size(), 4u);
 }
 
+// A caller that passes what is left of its own deadline may pass zero or
+// less: nothing is sent (the old client sent an attempt whose deadline had
+// passed, which the server could still run).
+TEST_F(ClientRetryTest, ASpentDeadlineSendsNothing) {
+  Client client = MakeClient();
+  for (absl::Duration total : {absl::ZeroDuration(), absl::Seconds(-5)}) {
+    CallOptions options;
+    options.retry = options_.retry;
+    options.retry->total_timeout = total;
+    CallInfo info;
+    absl::StatusOr<v1::InsertResponse> result =
+        client.Insert(v1::InsertRequest(), options, &info);
+    EXPECT_EQ(result.status().code(), absl::StatusCode::kDeadlineExceeded)
+        << result.status();
+    EXPECT_EQ(info.attempts, 0);
+    EXPECT_EQ(info.stop_reason, StopReason::kDeadline);
+  }
+  EXPECT_TRUE(server_.received().empty());
+}
+
 TEST_F(ClientRetryTest, HonoursServerPushback) {
   env_.set_random(0);  // the backoff alone would not wait at all
   server_.Script(

@@ -215,15 +215,25 @@ class Attempts:
         return self.count > 1
 
     def next(self) -> tuple[float, list[tuple[str, str]]]:
-        """The next attempt's timeout (seconds) and metadata."""
+        """The next attempt's timeout (seconds) and metadata; raises the
+        call's DeadlineExceededError, sending nothing, when the call's time
+        is spent (a `timeout` of 0 or less: a caller's own deadline passed)."""
+        left = self._deadline - time.monotonic()
+        if left <= 0:
+            info = CallInfo(attempts=self.count, idempotency_key=self._key,
+                            replayed=False, stop_reason=StopReason.DEADLINE)
+            message = ("the call's time was spent before its first "
+                       "attempt: nothing was sent" if self.count == 0 else
+                       "the call's deadline passed before its next attempt")
+            raise make_error(grpc.StatusCode.DEADLINE_EXCEEDED, message,
+                             StatusDetails(), info, None)
         self.count += 1
         self._started = time.monotonic()
-        timeout = min(self._policy.per_attempt_timeout,
-                      self._deadline - time.monotonic())
+        timeout = min(self._policy.per_attempt_timeout, left)
         metadata = [(ATTEMPT_HEADER, str(self.count))]
         if self._token:
             metadata.append(("authorization", f"Bearer {self._token}"))
-        return max(timeout, 0.001), metadata
+        return timeout, metadata
 
     def succeeded(self, replayed: bool) -> CallInfo:
         self._budget.on_success()
