@@ -1,5 +1,6 @@
 #include "idem/client.h"
 
+#include <algorithm>
 #include <future>
 #include <utility>
 
@@ -86,6 +87,14 @@ Client::Client(std::shared_ptr<internal::ClientCore> core)
     : core_(std::move(core)) {}
 
 absl::StatusOr<Client> Client::Create(ClientOptions options) {
+  // gRPC would refuse such a token at the first call, and print it.
+  if (!std::all_of(options.bearer_token.begin(), options.bearer_token.end(),
+                   [](char c) { return c >= '!' && c <= '~'; })) {
+    return absl::InvalidArgumentError(
+        "bearer_token holds a space, a control character or a non-ASCII "
+        "character, which a header cannot carry (one read from a file may "
+        "end in a newline: strip it)");
+  }
   absl::StatusOr<std::shared_ptr<grpc::Channel>> channel =
       internal::OpenChannel(options);
   if (!channel.ok()) return channel.status();

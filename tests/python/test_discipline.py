@@ -223,3 +223,19 @@ def test_transaction_steps_must_be_insert_or_update():
     assert [s.require_applied for s in request.steps] == [True, False]
     with pytest.raises(TypeError):
         transaction_request(["INSERT INTO t"])
+
+
+@pytest.mark.parametrize("token", [
+    "good-token\n",  # read from a file with its newline
+    " good-token", "good token", "good-tökén", "good\x00token"])
+def test_a_token_a_header_cannot_carry_is_refused_when_the_client_is_made(
+        token):
+    """The old client let gRPC refuse it at the first call: a bare
+    ValueError naming the token (sync) or gRPC's internal
+    ExecuteBatchError (asyncio), the token in clear on stderr too."""
+    import idem.aio
+    for client_type in (idem.Client, idem.aio.Client):
+        with pytest.raises(ValueError) as caught:
+            client_type("127.0.0.1:1", token=token)
+        assert "good" not in str(caught.value)
+        assert "token" in str(caught.value)

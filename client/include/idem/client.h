@@ -49,6 +49,8 @@ struct ClientOptions {
   TlsOptions tls;
   // Sent as "authorization: Bearer <token>" on every attempt. Sent on
   // plaintext channels too: keep tokens to TLS outside a trusted network.
+  // Visible ASCII without spaces; Create refuses any other (a newline read
+  // with it from a file, say) with INVALID_ARGUMENT.
   std::string bearer_token;
   // With retries on (a policy with max_attempts > 1), Insert, Update and
   // CopyFile travel as KeyedCalls under a key made once per call, so that a

@@ -8,6 +8,7 @@
 #include <future>
 #include <iterator>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "fake_environment.h"
 #include "idem/client.h"
@@ -469,6 +470,21 @@ TEST_F(ClientRetryTest, SendsTheBearerToken) {
   ASSERT_TRUE(MakeClient().Insert(v1::InsertRequest()).ok());
   ASSERT_EQ(server_.received().size(), 1u);
   EXPECT_EQ(server_.received()[0].authorization, "Bearer s3cret");
+}
+
+// A token gRPC would refuse at the first call (a newline read with it from
+// a file, a space, a control or non-ASCII character) is refused when the
+// Client is made, without the token in the message.
+TEST_F(ClientRetryTest, ABearerTokenAHeaderCannotCarryIsRefused) {
+  for (const char* token :
+       {"good-token\n", " good-token", "good token", "good-t\xc3\xb6ken"}) {
+    options_.bearer_token = token;
+    absl::StatusOr<Client> client = Client::Create(options_);
+    EXPECT_EQ(client.status().code(), absl::StatusCode::kInvalidArgument)
+        << token;
+    EXPECT_FALSE(absl::StrContains(client.status().message(), "good"));
+  }
+  EXPECT_TRUE(server_.received().empty());
 }
 
 TEST_F(ClientRetryTest, KeepsHundredsOfAsyncCallsInFlight) {

@@ -24,6 +24,22 @@ from idem.results import (CopyResult, InsertResult, KeyInfo, Keyed,
                           OnConflict, TransactionResult, UpdateResult)
 
 
+def _checked_token(token: Optional[str]) -> Optional[str]:
+    """`token` if it can travel in the authorization header: visible ASCII
+    without spaces, as bearer tokens are. Refused here, not by gRPC at the
+    first call, whose error would print the token in clear."""
+    if token is None or token == "":
+        return None
+    if not isinstance(token, str):
+        raise TypeError("token must be a str")
+    if not all("!" <= c <= "~" for c in token):
+        raise ValueError(
+            "token holds a space, a control character or a non-ASCII "
+            "character, which a header cannot carry (one read from a file "
+            "may end in a newline: strip it)")
+    return token
+
+
 class Surface:
     """The calls, the retry settings and the channel; a client adds `_run`,
     which sends a plan through the channel with the attempts from
@@ -37,7 +53,7 @@ class Surface:
                  retry: RetryPolicy = RetryPolicy(),
                  budget: Optional[RetryBudget] = None,
                  auto_keys: bool = True) -> None:
-        self._token = token
+        self._token = _checked_token(token)
         self._policy = retry
         self._budget = budget or RetryBudget()
         self._auto_keys = auto_keys
