@@ -8,6 +8,7 @@ import asyncio
 import inspect
 import pathlib
 
+import grpc
 import pytest
 
 import idem
@@ -222,3 +223,47 @@ def test_the_stub_has_every_call_with_its_parameters_and_result(runtime,
         sends = any(f"self.{send}(" in inspect.getsource(function)
                     for send in ("_run", "_send"))
         assert isinstance(stub[name], ast.AsyncFunctionDef) == sends, name
+
+
+def test_closing_the_client_under_a_call_is_an_idem_error(server, tables,
+                                                          new_id):
+    """As with the sync client: the call ends with idem.Error, CANCELLED,
+    carrying its key, so that its caller can tell it from its own task's
+    cancellation and look the call up. The old client raised
+    asyncio.CancelledError into a task nobody had cancelled."""
+    row = new_id()
+    psql(f"INSERT INTO {tables.counters} VALUES ({row}, 0)")
+    holder = hold_row_lock(tables.counters, row, 30)
+
+    async def calls():
+        client = idem.aio.Client(server.address, retry=FAST)
+        task = asyncio.ensure_future(client.update(
+            tables.counters, {"id": row}, increment={"n": 1}))
+        deadline = asyncio.get_running_loop().time() + 20
+        while psql("SELECT count(*) FROM pg_stat_activity WHERE "
+                   "application_name = 'idem-server' AND "
+                   "wait_event_type = 'Lock'") == "0":
+            assert asyncio.get_running_loop().time() < deadline
+            await asyncio.sleep(0.02)
+        await client.close()
+        with pytest.raises(idem.Error) as caught:
+            await task
+        # A task its caller cancels is still cancelled.
+        async with idem.aio.Client(server.address, retry=FAST) as other:
+            cancelled = asyncio.ensure_future(other.update(
+                tables.counters, {"id": row}, increment={"n": 1}))
+            await asyncio.sleep(0.3)
+            cancelled.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await cancelled
+        return caught.value
+
+    try:
+        failure = run(calls())
+    finally:
+        psql("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+             "WHERE wait_event = 'PgSleep' AND query LIKE "
+             "'%FOR UPDATE; SELECT pg_sleep%'")
+        holder.wait()
+    assert failure.code == grpc.StatusCode.CANCELLED
+    assert failure.call.idempotency_key is not None

@@ -20,6 +20,13 @@ from idem._surface import ExactlyOnce, Surface
 __all__ = ["Client", "ExactlyOnce"]
 
 
+def _cancelled_by_its_caller() -> bool:
+    """Whether the running task itself is being cancelled (task.cancel()),
+    rather than the gRPC call it awaits."""
+    task = asyncio.current_task()
+    return task is not None and task.cancelling() > 0
+
+
 class Client(Surface):
     """As idem.Client (same arguments); create and use it inside the event
     loop that runs its calls."""
@@ -51,6 +58,16 @@ class Client(Surface):
                 response = await call
             except grpc.aio.AioRpcError as error:
                 await asyncio.sleep(attempts.failed(error))
+            except asyncio.CancelledError:
+                if _cancelled_by_its_caller():
+                    raise
+                # close() ended the channel under the call: CANCELLED, as
+                # the sync client's call ends, not a cancellation of a task
+                # that nobody cancelled.
+                await asyncio.sleep(attempts.failed(grpc.aio.AioRpcError(
+                    grpc.StatusCode.CANCELLED, grpc.aio.Metadata(),
+                    grpc.aio.Metadata(),
+                    "the client was closed while the call was in flight")))
             else:
                 replayed = is_replayed(await call.trailing_metadata(),
                                        response)
