@@ -46,11 +46,16 @@ absl::Status ToAbslStatus(const grpc::Status& status) {
   return FromRpcStatus(rpc);
 }
 
+bool Connected(grpc::Channel& channel) {
+  return channel.GetState(/*try_to_connect=*/false) == GRPC_CHANNEL_READY;
+}
+
 AttemptStatus ReadAttemptStatus(const grpc::Status& status, int attempt,
+                                bool connected_at_send,
                                 grpc::Channel& channel) {
   AttemptStatus read{ToAbslStatus(status)};
   if (read.status.ok() || !ErrorReason(read.status).empty() ||
-      channel.GetState(/*try_to_connect=*/false) == GRPC_CHANNEL_READY) {
+      connected_at_send || Connected(channel)) {
     return read;
   }
   if (attempt > 1 &&

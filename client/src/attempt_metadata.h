@@ -33,16 +33,21 @@ absl::Status ToAbslStatus(const grpc::Status& status);
 
 // An attempt's status (ToAbslStatus) as the retry decision reads it, with
 // whether the attempt found no connection: gRPC's own failure (no reason
-// of idem's) while `channel` is not connected. A retry waits for the
-// channel (PrepareAttempt); one whose deadline passed with the channel
-// still not connected never reached a server, and is UNAVAILABLE, not
+// of idem's) while `channel` was not connected when the attempt was sent
+// (`connected_at_send`) nor is now. A connection that dropped under the
+// attempt is not "no connection": gRPC may mark the channel unconnected
+// before the failure is read. A retry waits for the channel
+// (PrepareAttempt); one whose deadline passed with the channel still not
+// connected never reached a server, and is UNAVAILABLE, not
 // DEADLINE_EXCEEDED, which would say a server was too slow to answer.
 struct AttemptStatus {
   absl::Status status;
   bool without_connection = false;
 };
 AttemptStatus ReadAttemptStatus(const grpc::Status& status, int attempt,
-                                grpc::Channel& channel);
+                                bool connected_at_send, grpc::Channel& channel);
+// Whether `channel` is connected now, for ReadAttemptStatus.
+bool Connected(grpc::Channel& channel);
 
 }  // namespace idem::internal
 

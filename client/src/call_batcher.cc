@@ -187,10 +187,11 @@ void CallBatcher::Send(const std::shared_ptr<ClientCore>& core,
   // the caller's metadata: its first call's.
   PrepareAttempt(rpc->context, timeout, attempt_number,
                  core->options.bearer_token, rpc->attempts.front().metadata);
+  const bool connected_at_send = Connected(*core->channel);
   core->stub->async()->Batch(
       &rpc->context, &rpc->request, &rpc->response,
-      [this, core = core, rpc,
-       attempt_number](grpc::Status grpc_status) mutable {
+      [this, core = core, rpc, attempt_number,
+       connected_at_send](grpc::Status grpc_status) mutable {
         const CallbackThreadScope on_callback_thread;
         if (grpc_status.error_code() == grpc::StatusCode::UNIMPLEMENTED) {
           // A server without Batch (an older replica during an upgrade),
@@ -204,8 +205,8 @@ void CallBatcher::Send(const std::shared_ptr<ClientCore>& core,
           return;
         }
         BatchedAttempt failed;
-        AttemptStatus read =
-            ReadAttemptStatus(grpc_status, attempt_number, *core->channel);
+        AttemptStatus read = ReadAttemptStatus(
+            grpc_status, attempt_number, connected_at_send, *core->channel);
         failed.status = std::move(read.status);
         failed.without_connection = read.without_connection;
         failed.pushback =

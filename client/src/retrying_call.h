@@ -121,12 +121,13 @@ class RetryingCall
     PrepareAttempt(context, timeout, info_.attempts,
                    core_->options.bearer_token, metadata_);
     response_.Clear();
+    const bool connected_at_send = Connected(*core_->channel);
     (core_->stub->async()->*method_)(
         &context, &request_, &response_,
-        [self = this->shared_from_this(),
-         release = std::move(release)](grpc::Status status) mutable {
+        [self = this->shared_from_this(), release = std::move(release),
+         connected_at_send](grpc::Status status) mutable {
           const CallbackThreadScope on_callback_thread;
-          self->OnAttemptDone(status);
+          self->OnAttemptDone(status, connected_at_send);
           if (release) {
             release();
             // It holds the Client, which may end here, inside the scope.
@@ -135,9 +136,9 @@ class RetryingCall
         });
   }
 
-  void OnAttemptDone(const grpc::Status& grpc_status) {
-    AttemptStatus read =
-        ReadAttemptStatus(grpc_status, info_.attempts, *core_->channel);
+  void OnAttemptDone(const grpc::Status& grpc_status, bool connected_at_send) {
+    AttemptStatus read = ReadAttemptStatus(grpc_status, info_.attempts,
+                                           connected_at_send, *core_->channel);
     AttemptResult result;
     result.status = std::move(read.status);
     result.without_connection = read.without_connection;

@@ -235,6 +235,69 @@ def test_a_call_rides_through_a_restart_of_its_server(tables, new_id,
     assert psql(f"SELECT count(*) FROM {tables.items} WHERE id = {row}") == "1"
 
 
+@pytest.mark.parametrize("client_type", ["sync", "asyncio"])
+def test_a_server_killed_under_its_calls_takes_one_token(tables, new_id,
+                                                        tmp_path,
+                                                        client_type):
+    """Six calls in flight (waiting on a row lock) when their server is
+    killed: the drop is one failure for the budget, one token, however soon
+    gRPC marks the channel unconnected; the retries that then find no
+    connection take none. The old asyncio client read the channel after the
+    failure, found it unconnected and took no token: a server that kept
+    accepting connections and crashing never spent its budget."""
+    server = Server(tmp_path / "server", {
+        "IDEM_ALLOW_PLAINTEXT": "true", "IDEM_TABLES": str(tables)})
+    row = new_id()
+    psql(f"INSERT INTO {tables.counters} VALUES ({row}, 0)")
+    policy = idem.RetryPolicy(max_attempts=2, per_attempt_timeout=1,
+                              total_timeout=5, initial_backoff=0.01,
+                              max_backoff=0.05)
+    budget = idem.RetryBudget()
+
+    def wait_for_the_calls_then_kill():
+        # Group commit runs the six together, in one to three transactions.
+        deadline = time.monotonic() + 10
+        while psql("SELECT count(*) FROM pg_stat_activity WHERE "
+                   "application_name = 'idem-server' AND "
+                   "wait_event_type = 'Lock'") == "0":
+            assert time.monotonic() < deadline
+            time.sleep(0.02)
+        time.sleep(0.5)  # all six have arrived
+        server.process.kill()
+        server.process.wait()
+
+    async def aio_calls():
+        async with idem.aio.Client(server.address, retry=policy,
+                                   budget=budget) as client:
+            await client.insert(tables.items, [{"id": new_id()}])
+            calls = [asyncio.ensure_future(client.update(
+                tables.counters, {"id": row}, increment={"n": 1}))
+                for _ in range(6)]
+            await asyncio.to_thread(wait_for_the_calls_then_kill)
+            await asyncio.gather(*calls, return_exceptions=True)
+
+    holder = hold_row_lock(tables.counters, row, 30)
+    try:
+        if client_type == "asyncio":
+            asyncio.run(aio_calls())
+        else:
+            with idem.Client(server.address, retry=policy,
+                             budget=budget) as client:
+                client.insert(tables.items, [{"id": new_id()}])
+                with concurrent.futures.ThreadPoolExecutor(6) as pool:
+                    calls = [pool.submit(client.update, tables.counters,
+                                         {"id": row}, increment={"n": 1})
+                             for _ in range(6)]
+                    wait_for_the_calls_then_kill()
+                    concurrent.futures.wait(calls)
+    finally:
+        psql("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+             "WHERE wait_event = 'PgSleep' AND query LIKE "
+             "'%FOR UPDATE; SELECT pg_sleep%'")
+        holder.wait()
+    assert budget.tokens == pytest.approx(9)
+
+
 def test_a_server_that_stays_down_is_unavailable(tables):
     """Retries wait for the connection up to their deadline; one that ends
     without a connection is UNAVAILABLE (nothing reached a server), not

@@ -6,6 +6,7 @@
 #include <signal.h>
 
 #include <memory>
+#include <pqxx/pqxx>
 #include <string>
 #include <thread>
 #include <vector>
@@ -30,13 +31,17 @@ class ClientRestartTest : public ::testing::Test {
   void SetUp() override {
     table_ = TestDatabase::UniqueName("restart_rows");
     db_.Exec("CREATE TABLE " + table_ + " (id bigint PRIMARY KEY)");
+    counters_ = table_ + "_n";
+    db_.Exec("CREATE TABLE " + counters_ +
+             " (id bigint PRIMARY KEY, n bigint)");
     server_ = StartServer("127.0.0.1:0");
     address_ = server_->address();
   }
 
   std::unique_ptr<ServerProcess> StartServer(const std::string& listen) {
     ServerProcess::Options options;
-    options.env = {{"IDEM_TABLES", table_}, {"IDEM_LISTEN", listen}};
+    options.env = {{"IDEM_TABLES", table_ + "," + counters_},
+                   {"IDEM_LISTEN", listen}};
     return ServerProcess::Start(options);
   }
 
@@ -53,6 +58,7 @@ class ClientRestartTest : public ::testing::Test {
 
   TestDatabase db_;
   std::string table_;
+  std::string counters_;
   std::string address_;
   std::unique_ptr<ServerProcess> server_;
 };
@@ -126,6 +132,57 @@ TEST_F(ClientRestartTest, ConcurrentCallsInBatchesRideThroughARestart) {
   EXPECT_TRUE(failures.empty())
       << failures.size() << " failed, e.g. " << failures.front();
   EXPECT_EQ(Rows(), kCalls + 1);
+}
+
+// Six calls in flight (waiting on a row lock) when their server is killed:
+// the drop is one failure for the retry budget, one token, however soon
+// gRPC marks the channel unconnected; the retries that then find no
+// connection take none. The old client read the channel's state after the
+// failure, found it no longer connected and took no token, so a server that
+// kept accepting connections and crashing never spent the budget.
+TEST_F(ClientRestartTest, AServerKilledUnderItsCallsTakesOneToken) {
+  db_.Exec("INSERT INTO " + counters_ + " VALUES (1, 0)");
+  ClientOptions options;
+  options.target = address_;
+  options.retry =
+      RetryPolicy{/*max_attempts=*/2, absl::Seconds(5), absl::Seconds(1)};
+  options.batching.max_calls = 1;  // six RPCs, one connection
+  const Client client = *Client::Create(options);
+  ASSERT_TRUE(client.Insert(Row(1)).ok());  // connected
+  ASSERT_EQ(client.retry_budget_tokens(), 10);
+
+  pqxx::connection holder(testing::DatabaseUrl());
+  pqxx::work lock(holder);
+  lock.exec("SELECT 1 FROM " + table_ + "_n WHERE id = 1 FOR UPDATE");
+  constexpr int kCalls = 6;
+  absl::Mutex mu;
+  int done = 0;
+  for (int i = 0; i < kCalls; ++i) {
+    v1::UpdateRequest increment;
+    increment.set_table(counters_);
+    *increment.mutable_key() = MakeRow({{"id", 1}});
+    *increment.mutable_increment() = MakeRow({{"n", 1}});
+    client.UpdateAsync(increment,
+                       [&](absl::StatusOr<v1::UpdateResponse>, CallInfo) {
+                         absl::MutexLock hold(&mu);
+                         ++done;
+                       });
+  }
+  // Group commit runs the six together, in one to three transactions.
+  for (int i = 0; i < 400 && db_.LockWaiters(counters_) == 0; ++i) {
+    absl::SleepFor(absl::Milliseconds(25));
+  }
+  ASSERT_GE(db_.LockWaiters(counters_), 1);
+  absl::SleepFor(absl::Milliseconds(500));  // all six have arrived
+  server_->Signal(SIGKILL);
+  server_->Wait();
+  {
+    absl::MutexLock hold(&mu);
+    mu.Await(absl::Condition(
+        +[](int* done) { return *done == kCalls; }, &done));
+  }
+  lock.abort();
+  EXPECT_EQ(client.retry_budget_tokens(), 9);
 }
 
 // A server that does not come back: the call ends at its deadline as

@@ -204,6 +204,7 @@ class Attempts:
         self._deadline = time.monotonic() + (
             policy.total_timeout if timeout is None else timeout)
         self._started = 0.0  # of the latest attempt
+        self._connected_at_send = False  # of the latest attempt
         self.count = 0
 
     @property
@@ -229,6 +230,7 @@ class Attempts:
                              StatusDetails(), info, None)
         self.count += 1
         self._started = time.monotonic()
+        self._connected_at_send = self._connected()
         timeout = min(self._policy.per_attempt_timeout, left)
         metadata = [(ATTEMPT_HEADER, str(self.count))]
         if self._token:
@@ -246,8 +248,11 @@ class Attempts:
         call's idem.Error when there is none."""
         code, message = error.code(), error.details()
         details = parse_trailers(error.trailing_metadata())
-        # gRPC's own failure while the channel has no connection.
-        unconnected = details.reason is None and not self._connected()
+        # gRPC's own failure while the channel had no connection, when the
+        # attempt was sent and still: a connection that dropped under it
+        # is not "no connection", though gRPC may already say unconnected.
+        unconnected = (details.reason is None and not self._connected_at_send
+                       and not self._connected())
         if (code == grpc.StatusCode.DEADLINE_EXCEEDED and self.waits_for_ready
                 and unconnected):
             # A retry that waited for a connection that never came reached

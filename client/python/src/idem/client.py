@@ -12,6 +12,10 @@ from idem._retry import is_replayed
 from idem._surface import Surface
 
 
+# The core's number for READY (grpc.ChannelConnectivity.READY's first value).
+_READY = grpc.ChannelConnectivity.READY.value[0]
+
+
 class Client(Surface):
     """A connection to an idem server that retries safely.
 
@@ -29,14 +33,22 @@ class Client(Surface):
 
     def __init__(self, target: str, **settings: Any) -> None:
         super().__init__(target, **settings)
-        # grpc's blocking channel tells its state only to subscribers.
+        # grpc's blocking channel tells its state in public only to
+        # subscribers, whose callbacks can lag a dropped connection by a
+        # retry's backoff; its core channel answers at once (as grpc.aio's
+        # get_state does), so it is asked when it is there.
+        core = getattr(self._channel, "_channel", None)
+        self._check_state = getattr(core, "check_connectivity_state", None)
         self._state = grpc.ChannelConnectivity.IDLE
-        self._channel.subscribe(self._on_state)
+        if self._check_state is None:
+            self._channel.subscribe(self._on_state)
 
     def _on_state(self, state: grpc.ChannelConnectivity) -> None:
         self._state = state
 
     def _connected(self) -> bool:
+        if self._check_state is not None:
+            return self._check_state(False) == _READY
         return self._state == grpc.ChannelConnectivity.READY
 
     def __enter__(self) -> Client:
@@ -46,7 +58,8 @@ class Client(Surface):
         self.close()
 
     def close(self) -> None:
-        self._channel.unsubscribe(self._on_state)
+        if self._check_state is None:
+            self._channel.unsubscribe(self._on_state)
         self._channel.close()
 
     def _run(self, plan: Plan, timeout: Optional[float]) -> Any:
