@@ -1,12 +1,53 @@
 #include "attempt_metadata.h"
 
+#include <algorithm>
 #include <chrono>
 
+#include "absl/strings/ascii.h"
+#include "absl/strings/escaping.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "google/rpc/status.pb.h"
 #include "idem/error_info.h"
 
 namespace idem::internal {
+
+namespace {
+
+bool AllOf(absl::string_view text, bool (*allowed)(char)) {
+  return std::all_of(text.begin(), text.end(), allowed);
+}
+
+}  // namespace
+
+absl::Status CheckHeaders(const std::string& bearer_token,
+                          const CallMetadata& metadata) {
+  if (!AllOf(bearer_token, [](char c) { return c >= '!' && c <= '~'; })) {
+    return absl::InvalidArgumentError(
+        "bearer_token holds a space, a control character or a non-ASCII "
+        "character, which a header cannot carry (one read from a file may "
+        "end in a newline: strip it)");
+  }
+  for (const auto& [key, value] : metadata) {
+    if (key.empty() || !AllOf(key, [](char c) {
+          return absl::ascii_islower(c) || absl::ascii_isdigit(c) || c == '-' ||
+                 c == '_' || c == '.';
+        })) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "call metadata key \"", absl::CHexEscape(key),
+          "\" is not a header name: lower-case letters, digits, '-', '_' "
+          "and '.' only"));
+    }
+    if (!absl::EndsWith(key, "-bin") &&
+        !AllOf(value, [](char c) { return c >= ' ' && c <= '~'; })) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "the value of call metadata key \"", key,
+          "\" holds a character a header cannot carry; binary values need "
+          "a key ending in \"-bin\""));
+    }
+  }
+  return absl::OkStatus();
+}
 
 void PrepareAttempt(grpc::ClientContext& context, absl::Duration timeout,
                     int attempt, const std::string& bearer_token,

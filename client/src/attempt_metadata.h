@@ -25,6 +25,15 @@ void PrepareAttempt(grpc::ClientContext& context, absl::Duration timeout,
                     int attempt, const std::string& bearer_token,
                     const CallMetadata& metadata);
 
+// INVALID_ARGUMENT when gRPC could not send these as headers (it aborts the
+// process on them): a bearer token of other than visible ASCII (a newline
+// read with it from a file), a metadata key of other than lower-case
+// letters, digits, '-', '_' and '.', or a value, of a key not ending in
+// "-bin", with a character outside printable ASCII. The message names the
+// key, never the token nor a value.
+absl::Status CheckHeaders(const std::string& bearer_token,
+                          const CallMetadata& metadata);
+
 std::optional<absl::string_view> FindTrailer(const grpc::ClientContext& context,
                                              absl::string_view name);
 

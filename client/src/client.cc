@@ -1,9 +1,9 @@
 #include "idem/client.h"
 
-#include <algorithm>
 #include <future>
 #include <utility>
 
+#include "attempt_metadata.h"
 #include "channel.h"
 #include "client_core.h"
 #include "keyed_result.h"
@@ -87,13 +87,10 @@ Client::Client(std::shared_ptr<internal::ClientCore> core)
     : core_(std::move(core)) {}
 
 absl::StatusOr<Client> Client::Create(ClientOptions options) {
-  // gRPC would refuse such a token at the first call, and print it.
-  if (!std::all_of(options.bearer_token.begin(), options.bearer_token.end(),
-                   [](char c) { return c >= '!' && c <= '~'; })) {
-    return absl::InvalidArgumentError(
-        "bearer_token holds a space, a control character or a non-ASCII "
-        "character, which a header cannot carry (one read from a file may "
-        "end in a newline: strip it)");
+  // Refused here rather than at every call (RetryingCall::Start).
+  if (absl::Status token = internal::CheckHeaders(options.bearer_token, {});
+      !token.ok()) {
+    return token;
   }
   absl::StatusOr<std::shared_ptr<grpc::Channel>> channel =
       internal::OpenChannel(options);

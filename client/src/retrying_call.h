@@ -63,6 +63,13 @@ class RetryingCall
                          std::move(request), method, std::move(done)));
     call->info_.idempotency_key = std::move(idempotency_key);
     call->deadline_ = call->env().now() + call->policy_.total_timeout;
+    // A Client from FromChannel has had no check of its token, and the call
+    // metadata is new with every call: gRPC would abort on either.
+    if (absl::Status sendable =
+            CheckHeaders(call->core_->options.bearer_token, call->metadata_);
+        !sendable.ok()) {
+      return call->EndSoon(std::move(sendable), StopReason::kNotRetryable);
+    }
     call->Attempt();
   }
 
@@ -84,13 +91,13 @@ class RetryingCall
     // less: an attempt past the deadline could still run on the server, so
     // none is sent.
     if (deadline_ <= env().now()) {
-      return End(absl::DeadlineExceededError(
-                     info_.attempts == 0
-                         ? "the call's time was spent before its first "
-                           "attempt: nothing was sent"
-                         : "the call's deadline passed before its next "
-                           "attempt"),
-                 StopReason::kDeadline);
+      return EndSoon(absl::DeadlineExceededError(
+                         info_.attempts == 0
+                             ? "the call's time was spent before its first "
+                               "attempt: nothing was sent"
+                             : "the call's deadline passed before its next "
+                               "attempt"),
+                     StopReason::kDeadline);
     }
     ++info_.attempts;
     attempt_started_ = env().now();
@@ -175,6 +182,15 @@ class RetryingCall
       return;
     }
     End(result.status, decision.stop_reason);
+  }
+
+  // End, from a gRPC thread: a call that ends before its first attempt
+  // answers as every call does, never inside the caller's InsertAsync, where
+  // a lock the caller holds would deadlock its callback.
+  void EndSoon(absl::Status status, StopReason stop_reason) {
+    env().sleep(absl::ZeroDuration(),
+                [self = this->shared_from_this(), status = std::move(status),
+                 stop_reason] { self->End(status, stop_reason); });
   }
 
   // Ends the call: its response when `status` is OK, else `status`.

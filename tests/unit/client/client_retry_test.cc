@@ -7,6 +7,7 @@
 #include <atomic>
 #include <future>
 #include <iterator>
+#include <thread>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -485,6 +486,55 @@ TEST_F(ClientRetryTest, ABearerTokenAHeaderCannotCarryIsRefused) {
     EXPECT_FALSE(absl::StrContains(client.status().message(), "good"));
   }
   EXPECT_TRUE(server_.received().empty());
+}
+
+// Headers gRPC cannot send (it aborts the process on them): a call
+// metadata key that is not lower-case, a value with a control character, a
+// token with a newline given to FromChannel (which, unlike Create, cannot
+// refuse it). The call fails INVALID_ARGUMENT and sends nothing; the old
+// client took the whole process down (SIGABRT).
+TEST_F(ClientRetryTest, HeadersGrpcCannotSendFailTheCallNotTheProcess) {
+  for (const CallMetadata& bad :
+       {CallMetadata{{"TraceParent", "00-x-01"}},
+        CallMetadata{{"x-note", "line\nbreak"}}, CallMetadata{{"", "v"}}}) {
+    options_.call_metadata = [bad] { return bad; };
+    CallInfo info;
+    absl::StatusOr<v1::InsertResponse> result =
+        MakeClient().Insert(v1::InsertRequest(), {}, &info);
+    EXPECT_EQ(result.status().code(), absl::StatusCode::kInvalidArgument)
+        << result.status();
+    EXPECT_EQ(info.attempts, 0);
+  }
+  options_.call_metadata = nullptr;
+  options_.bearer_token = "good-token\n";
+  const Client from_channel = Client::FromChannel(
+      grpc::CreateChannel(server_.target(), grpc::InsecureChannelCredentials()),
+      options_);
+  absl::StatusOr<v1::KeyedCallResponse> keyed =
+      from_channel.KeyedCall(v1::KeyedCallRequest());
+  EXPECT_EQ(keyed.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_FALSE(absl::StrContains(keyed.status().message(), "good"));
+  EXPECT_TRUE(server_.received().empty());
+}
+
+// A call that ends before any attempt (its time spent) still answers on a
+// gRPC thread, as every async callback does, never inside InsertAsync on
+// the caller's thread, where a lock the caller holds would deadlock.
+TEST_F(ClientRetryTest, ACallEndedBeforeAnyAttemptCallsBackOnAGrpcThread) {
+  options_.environment = RetryEnvironment::Real();
+  const Client client = MakeClient();
+  CallOptions spent;
+  spent.retry = options_.retry;
+  spent.retry->total_timeout = absl::ZeroDuration();
+  std::promise<std::thread::id> called_on;
+  client.InsertAsync(
+      v1::InsertRequest(),
+      [&](absl::StatusOr<v1::InsertResponse> result, CallInfo) {
+        EXPECT_EQ(result.status().code(), absl::StatusCode::kDeadlineExceeded);
+        called_on.set_value(std::this_thread::get_id());
+      },
+      spent);
+  EXPECT_NE(called_on.get_future().get(), std::this_thread::get_id());
 }
 
 TEST_F(ClientRetryTest, KeepsHundredsOfAsyncCallsInFlight) {
