@@ -11,6 +11,7 @@
 #include <utility>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "attempt_metadata.h"
 #include "call_batcher.h"
 #include "client_core.h"
@@ -176,10 +177,26 @@ class RetryingCall
                                      attempt_started_};
     const Decision decision = DecideAfterAttempt(retry_context, result,
                                                  core_->budget, env().random());
+    if (first_connect_failure_.empty() &&
+        result.status.code() == absl::StatusCode::kUnavailable &&
+        ErrorReason(result.status).empty()) {
+      first_connect_failure_ = std::string(result.status.message());
+    }
     if (decision.retry) {
       env().sleep(decision.sleep,
                   [self = this->shared_from_this()] { self->Attempt(); });
       return;
+    }
+    if (result.without_connection && !first_connect_failure_.empty() &&
+        first_connect_failure_ != result.status.message()) {
+      // A retry that waited for a connection says only that none came; the
+      // first failure to connect says why (refused, a TLS mistake, a wrong
+      // name), which the caller needs. Neither has details of idem's.
+      return End(absl::Status(result.status.code(),
+                              absl::StrCat(result.status.message(),
+                                           "; the first attempt: ",
+                                           first_connect_failure_)),
+                 decision.stop_reason);
     }
     End(result.status, decision.stop_reason);
   }
@@ -236,6 +253,8 @@ class RetryingCall
   Callback<Response> done_;
   absl::Time deadline_;
   absl::Time attempt_started_;  // of the latest attempt
+  // The first UNAVAILABLE from gRPC itself (no reason of idem's).
+  std::string first_connect_failure_;
   std::vector<std::unique_ptr<grpc::ClientContext>> contexts_;
   Response response_;
   CallInfo info_;

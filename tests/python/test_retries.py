@@ -310,6 +310,11 @@ def test_a_server_that_stays_down_is_unavailable(tables):
             client.insert(tables.items, [{"id": 1}])
     assert time.monotonic() - started < 5
     assert caught.value.call.attempts > 1
+    # The retries that waited for a connection say only that none came;
+    # the first attempt's cause (refused here; a TLS mistake, a wrong name)
+    # is what the caller needs, and is kept.
+    assert "the first attempt: " in str(caught.value)
+    assert "Connection refused" in str(caught.value)
 
 
 def test_total_timeout_bounds_the_call(tables):

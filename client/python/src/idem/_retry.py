@@ -205,6 +205,8 @@ class Attempts:
             policy.total_timeout if timeout is None else timeout)
         self._started = 0.0  # of the latest attempt
         self._connected_at_send = False  # of the latest attempt
+        # The first UNAVAILABLE from gRPC itself (no reason of idem's).
+        self._first_connect_failure: Optional[str] = None
         self.count = 0
 
     @property
@@ -253,6 +255,9 @@ class Attempts:
         # is not "no connection", though gRPC may already say unconnected.
         unconnected = (details.reason is None and not self._connected_at_send
                        and not self._connected())
+        if (self._first_connect_failure is None and details.reason is None
+                and code == grpc.StatusCode.UNAVAILABLE):
+            self._first_connect_failure = message
         if (code == grpc.StatusCode.DEADLINE_EXCEEDED and self.waits_for_ready
                 and unconnected):
             # A retry that waited for a connection that never came reached
@@ -279,6 +284,13 @@ class Attempts:
                       self._method, self.count, code.name, message,
                       decision.sleep)
             return decision.sleep
+        if (unconnected and self._first_connect_failure
+                and self._first_connect_failure != message):
+            # A retry that waited for a connection says only that none
+            # came; the first failure to connect says why (refused, a TLS
+            # mistake, a wrong name), which the caller needs.
+            message = (f"{message}; the first attempt: "
+                       f"{self._first_connect_failure}")
         info = CallInfo(attempts=self.count, idempotency_key=self._key,
                         replayed=details.replayed,
                         stop_reason=decision.stop_reason)
