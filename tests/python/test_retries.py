@@ -295,7 +295,10 @@ def test_a_server_killed_under_its_calls_takes_one_token(tables, new_id,
              "WHERE wait_event = 'PgSleep' AND query LIKE "
              "'%FOR UPDATE; SELECT pg_sleep%'")
         holder.wait()
-    assert budget.tokens == pytest.approx(9)
+    # One token for the drop (the old asyncio client took none). A retry
+    # sent at once may still find the channel marked connected, and its
+    # failure then counts as its own: at most one more, never one per call.
+    assert 8 <= budget.tokens <= 9
 
 
 def test_a_server_that_stays_down_is_unavailable(tables):

@@ -183,7 +183,12 @@ TEST_F(ClientRestartTest, AServerKilledUnderItsCallsTakesOneToken) {
         +[](int* done) { return *done == kCalls; }, &done));
   }
   lock.abort();
-  EXPECT_EQ(client.retry_budget_tokens(), 9);
+  // One token for the drop (the old client took none). A retry that full
+  // jitter sends at once may still find the channel marked connected, and
+  // its failure then counts as its own: at most one more, never one per
+  // call (4 left).
+  EXPECT_LE(client.retry_budget_tokens(), 9);
+  EXPECT_GE(client.retry_budget_tokens(), 8);
 }
 
 // A server that does not come back: the call ends at its deadline as
