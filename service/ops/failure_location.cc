@@ -313,11 +313,10 @@ absl::Status WithTableNamed(absl::Status failure, const db::Table& table) {
   if (!reason.has_value() ||
       (*reason != v1::wire::reasons::kRowLocked &&
        *reason != v1::wire::reasons::kConstraintViolated &&
-       *reason != v1::wire::reasons::kValueInvalid) ||
-      MetadataOf(failure).count("table") != 0) {
+       *reason != v1::wire::reasons::kValueInvalid)) {
     return failure;
   }
-  return WithErrorMetadata(std::move(failure), "table", table.name);
+  return OfRequestFor(std::move(failure), table);
 }
 
 // Names row 0 on a failure about the rows of an insert that holds one

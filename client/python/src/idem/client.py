@@ -35,21 +35,14 @@ class Client(Surface):
         super().__init__(target, **settings)
         # grpc's blocking channel tells its state in public only to
         # subscribers, whose callbacks can lag a dropped connection by a
-        # retry's backoff; its core channel answers at once (as grpc.aio's
-        # get_state does), so it is asked when it is there.
+        # retry's backoff; its core channel answers at once, as grpc.aio's
+        # get_state does. Without it, every failure reads as unconnected.
         core = getattr(self._channel, "_channel", None)
         self._check_state = getattr(core, "check_connectivity_state", None)
-        self._state = grpc.ChannelConnectivity.IDLE
-        if self._check_state is None:
-            self._channel.subscribe(self._on_state)
-
-    def _on_state(self, state: grpc.ChannelConnectivity) -> None:
-        self._state = state
 
     def _connected(self) -> bool:
-        if self._check_state is not None:
-            return self._check_state(False) == _READY
-        return self._state == grpc.ChannelConnectivity.READY
+        return (self._check_state is not None
+                and self._check_state(False) == _READY)
 
     def __enter__(self) -> Client:
         return self
@@ -58,8 +51,6 @@ class Client(Surface):
         self.close()
 
     def close(self) -> None:
-        if self._check_state is None:
-            self._channel.unsubscribe(self._on_state)
         self._channel.close()
 
     def _run(self, plan: Plan, timeout: Optional[float]) -> Any:
