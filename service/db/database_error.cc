@@ -135,6 +135,16 @@ absl::Status FromSqlState(const std::string& state, const std::string& text) {
   if (cls == "22" || cls == "23" || state == "42804") {
     return Error(Reason::kValueInvalid, text);
   }
+  // A name that does not resolve (42704, 42883, 42725, 3F000) or cannot be
+  // a name (42601, 42602). The statements this server runs are built from
+  // shapes its catalog checked, so these come from a value of an
+  // object-identifier type (regtype, regproc, regrole, ...), which resolves
+  // its text when cast, or from the table's own trigger: deterministic, as
+  // a number that will not parse is, and no retry helps.
+  if (state == "42704" || state == "42883" || state == "42725" ||
+      state == "3F000" || state == "42601" || state == "42602") {
+    return Error(Reason::kValueInvalid, text);
+  }
   if (PlanOutdated(state, text)) {
     return Error(Reason::kDatabaseUnavailable,
                  "the table's definition changed under a prepared statement; "

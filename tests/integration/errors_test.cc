@@ -106,6 +106,30 @@ TEST_F(ErrorsTest, InsertOfValueThatWillNotCast) {
           "VALUE_INVALID");
 }
 
+// The object-identifier types resolve their text when it is cast: a name
+// that resolves to nothing is the value's fault, as a number that will not
+// parse is, and retrying it cannot help.
+TEST_F(ErrorsTest, ANameThatResolvesToNothingIsAnInvalidValue) {
+  const std::string names = CreateTable(
+      "id bigint PRIMARY KEY, t regtype, p regproc, o regoper, s "
+      "regnamespace, r regrole, c regconfig, f regprocedure");
+  db().Exec("INSERT INTO " + names + " (id) VALUES (1)");
+  const std::vector<std::string> tables = {names, table_};
+  for (const char* column : {"t", "p", "o", "s", "r", "c", "f"}) {
+    SCOPED_TRACE(column);
+    for (const char* value :
+         {"no_such_name", "\"Bad name\"", "a.b.c.d", "abs"}) {
+      SCOPED_TRACE(value);
+      ExpectInsertRefused(
+          InsertOf(names, {{{"id", Int(2)}, {column, Str(value)}}}),
+          "VALUE_INVALID", tables);
+      ExpectUpdateRefused(
+          UpdateOf(names, {{"id", Int(1)}}, {{column, Str(value)}}),
+          "VALUE_INVALID", tables);
+    }
+  }
+}
+
 TEST_F(ErrorsTest, InsertOfNullIntoNotNull) {
   Refused(InsertRow({{"name", Null()}}), "VALUE_INVALID");
   Refused(InsertOf(table_, {{{"id", Int(3)}}}),

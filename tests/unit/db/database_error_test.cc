@@ -94,6 +94,11 @@ TEST(MapDatabaseError, TheCallsOwnFaultsAreDeterministic) {
                {C::kInvalidArgument, "VALUE_INVALID", false, false});
   ExpectMapped(Sql("P0001", "refused by the table's trigger"),
                {C::kFailedPrecondition, "CONSTRAINT_VIOLATED", false, false});
+  for (const char* state :
+       {"42704", "42883", "42725", "3F000", "42601", "42602"}) {
+    ExpectMapped(Sql(state, "type \"no_such_type\" does not exist"),
+                 {C::kInvalidArgument, "VALUE_INVALID", false, false});
+  }
   ExpectMapped(Sql("42P01", "relation \"t\" does not exist"),
                {C::kNotFound, "TABLE_NOT_FOUND", false, false});
   ExpectMapped(Sql("42501", "permission denied for table t"),
