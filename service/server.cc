@@ -364,21 +364,13 @@ void Server::RunUntilSignalled() {
   log::Info("draining", {{"signal", signal_number},
                          {"drain_delay_ms",
                           absl::ToInt64Milliseconds(config_.drain_delay)}});
-  health_monitor_.reset();
-  reaper_.reset();
-  catalog_refresher_.reset();
-  // NOT_SERVING for good, so that endpoints drop this replica while it
-  // still serves the calls that arrive meanwhile.
-  grpc_server_->GetHealthCheckService()->Shutdown();
-  if (health_server_ != nullptr) {
-    health_server_->GetHealthCheckService()->Shutdown();
-  }
-  absl::SleepFor(config_.drain_delay);
-  const absl::Time grace_over = absl::Now() + config_.shutdown_grace;
+  const absl::Time drain_over = absl::Now() + config_.drain_delay;
+  const absl::Time grace_over = drain_over + config_.shutdown_grace;
   // A database that stopped answering (its processes or disk stalled)
-  // returns neither the calls' statements nor the requests that cancel
-  // them, and the steps below would wait for it for ever: a few seconds
-  // after the grace the process ends regardless, as a kill would end it.
+  // returns neither the calls' statements, nor the requests that cancel
+  // them, nor the reaper's and the catalog's own queries, and the steps
+  // below would wait for it for ever: a few seconds after the grace the
+  // process ends regardless, as a kill would end it.
   absl::Notification stopped;
   std::thread backstop([&stopped, grace_over] {
     if (!stopped.WaitForNotificationWithDeadline(grace_over +
@@ -389,6 +381,14 @@ void Server::RunUntilSignalled() {
       std::_Exit(1);
     }
   });
+  health_monitor_.reset();  // returns at once, whatever its probe waits on
+  // NOT_SERVING for good, so that endpoints drop this replica while it
+  // still serves the calls that arrive meanwhile.
+  grpc_server_->GetHealthCheckService()->Shutdown();
+  if (health_server_ != nullptr) {
+    health_server_->GetHealthCheckService()->Shutdown();
+  }
+  absl::SleepFor(drain_over - absl::Now());
   // When the grace is over, gRPC answers every call still running
   // UNAVAILABLE, and its Shutdown waits for their handlers. What those
   // calls do must then not commit behind their callers' backs (when the
@@ -408,6 +408,10 @@ void Server::RunUntilSignalled() {
   shut_down.Notify();
   cut_off.join();
   if (health_server_ != nullptr) health_server_->Shutdown();
+  // These wait for a query of theirs that runs, which a stalled database
+  // may never answer: only now, when no call waits behind them.
+  reaper_.reset();
+  catalog_refresher_.reset();
   workers_.reset();    // drops what is still queued: its RPC was cancelled
   committer_.reset();  // commits what the workers handed over
   pool_->Close();

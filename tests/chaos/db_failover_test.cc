@@ -331,6 +331,31 @@ TEST_F(DbFailoverTest, ADatabaseThatStopsAnsweringDoesNotHoldUpShutdown) {
   call.join();
 }
 
+// The same with no call in flight: the server's own background queries
+// (the catalog's refresh, the key reaper's pass) are what waits on the
+// database then, and the shutdown must neither wait for them before it
+// stops taking calls nor end later than its grace allows.
+TEST_F(DbFailoverTest, BackgroundQueriesStuckOnTheDatabaseDoNotHoldUpShutdown) {
+  testing::ServerProcess::Options options;
+  options.env = {{"IDEM_DATABASE_URL", *url_},
+                 {"IDEM_TABLES", "counters"},
+                 {"IDEM_REAPER_INTERVAL", "100ms"},
+                 {"IDEM_SHUTDOWN_GRACE", "1s"}};
+  std::unique_ptr<testing::ServerProcess> server =
+      testing::ServerProcess::Start(options);
+  const std::vector<pid_t> frozen = FreezePrimary(Sql(
+      "SELECT pid FROM pg_stat_activity WHERE backend_type = 'checkpointer'"));
+  auto thaw = absl::MakeCleanup([&] { Thaw(frozen); });
+  // Past the catalog's refresh interval (2 s): both queries now wait.
+  absl::SleepFor(absl::Seconds(3));
+  server->Signal(SIGTERM);
+  EXPECT_TRUE(
+      testing::Eventually([&] { return !server->Running(); }, seconds(15)))
+      << server->Log();
+  if (server->Running()) server->Signal(SIGKILL);
+  EXPECT_NE(server->Log().find("stuck"), std::string::npos) << server->Log();
+}
+
 TEST_F(DbFailoverTest, CommitTheStandbyNeverConfirmedIsInDoubtNotAcknowledged) {
   const int before = std::stoi(Count());
   PgLocal({"stop", standby_});
