@@ -204,8 +204,19 @@ absl::Status MapDatabaseError(const std::exception& error) {
     return RowLocked("concurrent change; retry");
   }
   if (const auto* sql = dynamic_cast<const pqxx::sql_error*>(&error)) {
-    absl::Status status = FromSqlState(
-        sql->sqlstate(), PrimaryMessage(sql->what(), sql->sqlstate()));
+    std::string state = sql->sqlstate();
+    // libpqxx 6.4 raises this one without its SQLSTATE.
+    if (state.empty() &&
+        dynamic_cast<const pqxx::insufficient_privilege*>(sql) != nullptr) {
+      state = "42501";
+    }
+    absl::Status status =
+        FromSqlState(state, PrimaryMessage(sql->what(), state));
+    // The message a caller gets names no more than the state; the
+    // operator's log line gets what PostgreSQL said.
+    if (status.code() == absl::StatusCode::kInternal) {
+      return WithOperatorCause(std::move(status), Cause(error));
+    }
     if (std::optional<std::string> detail = Detail(sql->what())) {
       status = WithDatabaseDetail(std::move(status), *detail);
     }
@@ -242,8 +253,11 @@ bool SessionUnusableAfter(const std::exception& error) {
 
 bool IsTransient(const absl::Status& status) {
   // A property of the replica that answered, not of the call: another
-  // replica, or this one once its storage is set up, runs it.
-  if (ReasonOf(status) == ReasonName(Reason::kStorageNotConfigured)) {
+  // replica, or this one once its storage is set up, runs it. So is a
+  // privilege the database refused the server's role (a token's refusal
+  // comes before any key): the call runs once the grant is back.
+  if (ReasonOf(status) == ReasonName(Reason::kStorageNotConfigured) ||
+      ReasonOf(status) == ReasonName(Reason::kOperationNotAllowed)) {
     return true;
   }
   switch (status.code()) {

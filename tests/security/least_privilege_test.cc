@@ -11,6 +11,7 @@
 #include <pqxx/nontransaction>
 
 #include "tests/security/security_env.h"
+#include "tests/support/rich_status.h"
 #include "tests/support/server_process.h"
 #include "tests/support/test_database.h"
 
@@ -199,6 +200,41 @@ TEST_F(LeastPrivilegeTest, EveryOperationWorks) {
                      "DELETE FROM idem.idempotency_keys WHERE expires_at < "
                      "now() - interval '100 years'"),
             "");
+}
+
+// A grant the role lost is the deployment's fault, not the call's: the
+// database's refusal reads as one, and a key it came back under is not
+// kept, so that the call runs once the grant is back.
+TEST_F(LeastPrivilegeTest, AGrantTakenAwayIsNotAllowedAndNotKeptUnderAKey) {
+  auto stub = server_->Stub();
+  v1::InsertRequest insert =
+      InsertOf("orders", {RowOf({{"id", Int(40)}, {"note", Str("g")}})});
+  v1::InsertResponse inserted;
+  ASSERT_TRUE(stub->Insert(CallContext().get(), insert, &inserted).ok());
+  v1::UpdateRequest update;
+  update.set_table("orders");
+  *update.mutable_key() = RowOf({{"id", Int(40)}});
+  *update.mutable_increment() = RowOf({{"n", Int(1)}});
+  v1::KeyedCallRequest keyed;
+  keyed.set_idempotency_key(TestDatabase::UniqueName("lp-revoked"));
+  *keyed.mutable_update() = update;
+  const std::string before = Orders();
+
+  ASSERT_EQ(SqlState(*admin_url_, "REVOKE UPDATE ON orders FROM " + *role_),
+            "");
+  v1::UpdateResponse updated;
+  ExpectRefusal(stub->Update(CallContext().get(), update, &updated),
+                "OPERATION_NOT_ALLOWED");
+  v1::KeyedCallResponse answer;
+  ExpectRefusal(stub->KeyedCall(CallContext().get(), keyed, &answer),
+                "OPERATION_NOT_ALLOWED");
+  EXPECT_EQ(Orders(), before);
+
+  ASSERT_EQ(SqlState(*admin_url_, "GRANT UPDATE ON orders TO " + *role_), "");
+  grpc::Status granted = stub->KeyedCall(CallContext().get(), keyed, &answer);
+  ASSERT_TRUE(granted.ok()) << granted.error_message();
+  EXPECT_FALSE(answer.replayed());
+  EXPECT_EQ(answer.update().outcome(), v1::UPDATE_OUTCOME_UPDATED);
 }
 
 TEST_F(LeastPrivilegeTest, TheRoleCannotChangeAnySchemaButItsOwn) {

@@ -101,8 +101,13 @@ TEST(MapDatabaseError, TheCallsOwnFaultsAreDeterministic) {
   }
   ExpectMapped(Sql("42P01", "relation \"t\" does not exist"),
                {C::kNotFound, "TABLE_NOT_FOUND", false, false});
+  // A grant the server's role lacks: not stored under a key, so that the
+  // call runs once the grant is back. libpqxx 6.4 leaves its state out.
   ExpectMapped(Sql("42501", "permission denied for table t"),
-               {C::kPermissionDenied, "OPERATION_NOT_ALLOWED", false, false});
+               {C::kPermissionDenied, "OPERATION_NOT_ALLOWED", true, false});
+  ExpectMapped(
+      pqxx::insufficient_privilege("ERROR:  permission denied for table t\n"),
+      {C::kPermissionDenied, "OPERATION_NOT_ALLOWED", true, false});
   ExpectMapped(Sql("54000", "index row size exceeds maximum"),
                {C::kInvalidArgument, "LIMIT_EXCEEDED", false, false});
 }
