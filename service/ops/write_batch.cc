@@ -1,6 +1,7 @@
 #include "service/ops/write_batch.h"
 
 #include <algorithm>
+#include <optional>
 
 #include "absl/status/statusor.h"
 #include "absl/time/clock.h"
@@ -290,15 +291,25 @@ size_t WriteCall::rows() const {
   return 1;
 }
 
-std::vector<Answer> RunWriteBatch(const OpsContext& context,
-                                  const std::vector<WriteCall*>& calls,
-                                  const std::function<void()>& committing) {
+namespace {
+
+// RunWriteBatch, whose lock waits end at `shared_lock_deadline` when it is
+// set (a batch's call run again alone) rather than one lock timeout from
+// now.
+std::vector<Answer> RunBatchUntil(
+    const OpsContext& context, const std::vector<WriteCall*>& calls,
+    const std::function<void()>& committing,
+    std::optional<absl::Time> shared_lock_deadline) {
   const auto started = keys::FinishedCallCache::Clock::now();
-  const absl::Time lock_deadline = absl::Now() + context.pool->lock_timeout();
+  const absl::Time lock_deadline =
+      shared_lock_deadline.value_or(absl::Now() + context.pool->lock_timeout());
   std::vector<Slot> slots;
   for (WriteCall* call : calls) slots.emplace_back(call);
   bool lost_race = false;
   auto run_together = [&](db::Transaction& txn) {
+    if (shared_lock_deadline.has_value()) {
+      txn.SetLockTimeout(lock_deadline - absl::Now());
+    }
     absl::Status may_commit =
         MayCommit(RunTogether(context, txn, absl::MakeSpan(slots),
                               KeyWrite::kRecordAfter),
@@ -308,7 +319,9 @@ std::vector<Answer> RunWriteBatch(const OpsContext& context,
   };
   // A lone plain insert that is one statement needs no BEGIN and COMMIT
   // round trips: the statement is atomic on its own.
-  const auto* lone_insert = calls.size() == 1 && !calls[0]->key.has_value()
+  // (A lock timeout of its own needs a transaction to be set in.)
+  const auto* lone_insert = calls.size() == 1 && !calls[0]->key.has_value() &&
+                                    !shared_lock_deadline.has_value()
                                 ? std::get_if<PreparedInsert>(&calls[0]->call)
                                 : nullptr;
   absl::Status together =
@@ -334,9 +347,11 @@ std::vector<Answer> RunWriteBatch(const OpsContext& context,
   } else if (!db::IsTransient(committed)) {
     // A constraint checked at COMMIT (DEFERRABLE INITIALLY DEFERRED) failed,
     // which savepoints do not check: which call broke it is known only to
-    // a transaction that holds that call alone.
+    // a transaction that holds that call alone. Their lock waits share the
+    // batch's one lock timeout.
     for (WriteCall* call : calls) {
-      answers.push_back(std::move(RunWriteBatch(context, {call}).front()));
+      answers.push_back(std::move(
+          RunBatchUntil(context, {call}, nullptr, lock_deadline).front()));
     }
     return answers;
   } else {
@@ -348,6 +363,14 @@ std::vector<Answer> RunWriteBatch(const OpsContext& context,
                           : AnswerFailure(context, *slot.call, slot.failure));
   }
   return answers;
+}
+
+}  // namespace
+
+std::vector<Answer> RunWriteBatch(const OpsContext& context,
+                                  const std::vector<WriteCall*>& calls,
+                                  const std::function<void()>& committing) {
+  return RunBatchUntil(context, calls, committing, std::nullopt);
 }
 
 }  // namespace idem::ops

@@ -144,6 +144,49 @@ TEST_F(DeferredConstraintTest, ADeferredUniqueConstraintFailsOnlyTheLaterCall) {
             "2/" + std::to_string(static_cast<int>(outcomes[2].status.code())));
 }
 
+// A batch whose deferred constraint fails at COMMIT while some of its
+// calls wait on rows the test holds: its calls end in transactions of their
+// own, which share the batch's one lock timeout (README: a call of a batch
+// waits for a lock at most IDEM_LOCK_TIMEOUT), not one each (the old
+// fallback: 1 s for the batch, then 1 s for each held row, 4 s here).
+TEST_F(DeferredConstraintTest, CallsEndingAloneShareTheBatchsLockTimeout) {
+  db_.Exec("INSERT INTO " + counters_ +
+           " SELECT g, 0 FROM generate_series(2, 3) g");
+  db::PoolOptions options;
+  options.url = DatabaseUrl();
+  options.size = 2;
+  options.lock_timeout = absl::Seconds(1);
+  db::ConnectionPool pool(options);
+  context_.pool = &pool;
+  LockHolder holder("UPDATE " + counters_ + " SET n = n");
+  std::vector<WriteCall> calls;
+  calls.push_back(InsertCall(Child(1), "orphan"));  // no parent 1
+  for (int id = 1; id <= 3; ++id) {
+    calls.push_back(KeyedIncrement("held-" + std::to_string(id), id));
+  }
+  calls.push_back(InsertCall(Child(2), "adopted"));
+  const absl::Time start = absl::Now();
+  std::vector<Answer> outcomes = RunBatch(calls);
+  const absl::Duration took = absl::Now() - start;
+
+  EXPECT_GE(took, absl::Seconds(1));
+  EXPECT_LT(took, absl::Milliseconds(2500));
+  EXPECT_EQ(idem::ReasonOf(outcomes[0].status).value_or(""),
+            "CONSTRAINT_VIOLATED")
+      << outcomes[0].status;
+  for (int i = 1; i <= 3; ++i) {
+    EXPECT_EQ(idem::ReasonOf(outcomes[i].status).value_or(""), "ROW_LOCKED")
+        << outcomes[i].status;
+    EXPECT_EQ(KeyRecord("held-" + std::to_string(i)), "");
+  }
+  EXPECT_TRUE(outcomes[4].status.ok()) << outcomes[4].status;
+  holder.Abort();
+  EXPECT_EQ(db_.Scalar("SELECT string_agg(id::text, ',' ORDER BY id) FROM " +
+                       children_),
+            "2");
+  EXPECT_EQ(db_.Scalar("SELECT sum(n) FROM " + counters_), "0");
+}
+
 }  // namespace
 }  // namespace idem::testing
 
