@@ -224,7 +224,8 @@ absl::Status MapDatabaseError(const std::exception& error) {
   }
   if (dynamic_cast<const pqxx::usage_error*>(&error) != nullptr ||
       dynamic_cast<const pqxx::internal_error*>(&error) != nullptr) {
-    return absl::InternalError("internal database client error");
+    return WithOperatorCause(
+        absl::InternalError("internal database client error"), Cause(error));
   }
   if (dynamic_cast<const pqxx::conversion_error*>(&error) != nullptr) {
     return absl::InternalError("unexpected value from the database");

@@ -236,6 +236,9 @@ absl::Status RunEachInSavepoint(const OpsContext& context,
                                 absl::Time lock_deadline) {
   return db::RunInTransaction(*context.pool, [&](db::Transaction& txn) {
     for (size_t i : LockOrder(slots)) {
+      // After a failed savepoint statement the transaction can only roll
+      // back (libpqxx may have closed it already): nothing more runs on it.
+      if (!txn.poisoned().ok()) break;
       txn.SetLockTimeout(lock_deadline - absl::Now());
       Slot& slot = slots[i];
       slot.failure = txn.InSavepoint([&] {

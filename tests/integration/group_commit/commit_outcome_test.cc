@@ -15,6 +15,7 @@
 #include "service/keys/finished_call_cache.h"
 #include "service/ops/update_op.h"
 #include "tests/integration/group_commit/group_commit_fixture.h"
+#include "tests/support/polling.h"
 #include "tests/support/values.h"
 
 namespace idem::testing {
@@ -83,6 +84,39 @@ TEST_F(CommitOutcomeTest, AFailedReleaseAbandonsTheBatch) {
   EXPECT_EQ(ReasonOf(outcomes[2].status), "CONSTRAINT_VIOLATED");
   EXPECT_FALSE(outcomes[0].replayed);
   EXPECT_EQ(db_.Scalar("SELECT count(*) FROM " + items_), "2");
+}
+
+// The database ends the batch's session between two calls' savepoints
+// (pg_terminate_backend, a failover): libpqxx closes the transaction when
+// the next savepoint statement fails, and no later call may be run on it
+// (it answered INTERNAL, "transaction ... already closed", which clients
+// do not retry): the batch is UNAVAILABLE, nothing written.
+TEST_F(CommitOutcomeTest, ASessionEndedBetweenSavepointsIsUnavailable) {
+  db::PoolOptions options;
+  options.url = DatabaseUrl();
+  options.size = 1;
+  options.application_name = TestDatabase::UniqueName("ended");
+  db::ConnectionPool pool(options);
+  context_.pool = &pool;
+  std::atomic<int> savepoints{0};
+  db::testing::Faults().fail_savepoint_statement = [&](absl::string_view sql) {
+    if (absl::StartsWith(sql, "SAVEPOINT") && ++savepoints == 2) {
+      db_.Exec(
+          "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE "
+          "application_name = '" +
+          options.application_name + "'");
+      EXPECT_TRUE(Eventually([&] {
+        return db_.Scalar(
+                   "SELECT count(*) FROM pg_stat_activity WHERE "
+                   "application_name = '" +
+                   options.application_name + "'") == "0";
+      }));
+    }
+    return false;  // the statement itself runs, on the ended session
+  };
+  std::vector<WriteCall> calls = GoodGoodBad();
+  ExpectNothingHappened(RunBatch(calls));
+  ASSERT_GE(savepoints.load(), 2) << "the fault point was not reached";
 }
 
 // The bad call's ROLLBACK TO fails: its row would stay and commit.
