@@ -254,6 +254,7 @@ absl::Status ListenAddress(absl::string_view flag, const std::string& address) {
 // "no limit" to PostgreSQL, a busy loop to the reaper, and overflow gRPC's
 // millisecond channel arguments past 2^31 ms (24 days).
 absl::Status ValidateDurations(const Config& config) {
+  constexpr absl::Duration kLongestRetention = absl::Hours(24 * 365 * 100);
   const struct {
     absl::string_view flag;
     absl::Duration value, least, most;
@@ -275,6 +276,12 @@ absl::Status ValidateDurations(const Config& config) {
        absl::Hours(1)},
       {"reaper_interval", config.reaper_interval, absl::Milliseconds(10),
        absl::Hours(24)},
+      // Expiry times must fit PostgreSQL's timestamps and protobuf's
+      // Duration: a century is plenty, "inf" is not a retention.
+      {"max_key_retention", config.max_key_retention, absl::Minutes(1),
+       kLongestRetention},
+      {"tombstone_retention", config.tombstone_retention, absl::ZeroDuration(),
+       kLongestRetention},
   };
   for (const auto& setting : bounded) {
     if (absl::Status s = DurationWithin(setting.flag, setting.value,
@@ -347,16 +354,10 @@ absl::Status Validate(const Config& config) {
   }
   if (config.reaper_batch < 1)
     return Invalid("reaper_batch", "must be positive");
-  if (config.max_key_retention < absl::Minutes(1)) {
-    return Invalid("max_key_retention", "must be at least 1m");
-  }
   if (config.key_retention > config.max_key_retention) {
     return Invalid("key_retention",
                    "must not exceed --max_key_retention "
                    "(IDEM_MAX_KEY_RETENTION)");
-  }
-  if (config.tombstone_retention < absl::ZeroDuration()) {
-    return Invalid("tombstone_retention", "must not be negative");
   }
   if (config.copy_lease < absl::Seconds(1)) {
     return Invalid("copy_lease", "must be at least 1s");
@@ -396,7 +397,7 @@ void ReadThreads(Config& config) {
   // waits for another's connection.
   config.pool_size = absl::GetFlag(FLAGS_pool_size);
   if (config.pool_size == 0) {
-    config.pool_size = config.workers + config.batch_threads;
+    config.pool_size = std::min(1000, config.workers + config.batch_threads);
   }
 }
 

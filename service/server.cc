@@ -148,6 +148,19 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const Config& config) {
 }
 
 absl::Status Server::OpenStorage() {
+  if (const int threads = config_.workers + config_.batch_threads;
+      config_.pool_size < threads) {
+    log::Warn("pool_size",
+              {{"pool_size", config_.pool_size},
+               {"workers", config_.workers},
+               {"batch_threads", config_.batch_threads},
+               {"message",
+                "IDEM_POOL_SIZE is below IDEM_WORKERS + IDEM_BATCH_THREADS: "
+                "threads wait for each other's connections, and calls that "
+                "wait on row locks can leave other tenants' calls none "
+                "(DATABASE_UNAVAILABLE on a healthy database); lower the "
+                "threads with the pool"}});
+  }
   pool_ = std::make_unique<db::ConnectionPool>(PoolOptionsFrom(config_));
   absl::StatusOr<std::vector<int>> applied = db::ApplyMigrations(*pool_);
   if (!applied.ok()) return CannotPrepare(applied.status());

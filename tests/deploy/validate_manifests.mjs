@@ -768,6 +768,10 @@ function checkConnections(deployment, objs, config, ofKind) {
   const dw = id(deployment);
   const pool = Number(config.IDEM_POOL_SIZE);
   if (!Number.isInteger(pool) || pool < 1) { problem(dw, "IDEM_POOL_SIZE must be set: the database's connections are counted from it"); return; }
+  // Unset, the server sizes its threads from the CPUs it sees (README):
+  // set with the pool, a connection for every thread that holds one.
+  const threads = Number(config.IDEM_WORKERS) + Number(config.IDEM_BATCH_THREADS);
+  if (!(threads <= pool)) problem(dw, `IDEM_WORKERS + IDEM_BATCH_THREADS (${config.IDEM_WORKERS} + ${config.IDEM_BATCH_THREADS}) must be set and at most IDEM_POOL_SIZE ${pool}: threads beyond the pool wait for each other's connections`);
   const hpa = ofKind("HorizontalPodAutoscaler")[0];
   const surge = deployment.spec?.strategy?.rollingUpdate?.maxSurge;
   const pods = (hpa?.spec?.maxReplicas ?? deployment.spec?.replicas ?? 1) + (Number.isInteger(surge) ? surge : 1);

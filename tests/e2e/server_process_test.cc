@@ -297,6 +297,16 @@ INSTANTIATE_TEST_SUITE_P(
                   {{"IDEM_TLS_CERT", "/nonexistent"}},
                   {},
                   "--tls_key"},
+        // A time PostgreSQL's timestamps and protobuf's Duration can hold.
+        BadConfig{"EndlessTombstones",
+                  {{"IDEM_TOMBSTONE_RETENTION", "inf"}},
+                  {},
+                  "IDEM_TOMBSTONE_RETENTION"},
+        BadConfig{
+            "EndlessRetention",
+            {{"IDEM_KEY_RETENTION", "inf"}, {"IDEM_MAX_KEY_RETENTION", "inf"}},
+            {},
+            "IDEM_MAX_KEY_RETENTION"},
         BadConfig{"ZeroMaxConnectionAge",
                   {{"IDEM_MAX_CONNECTION_AGE", "0s"}},
                   {},
