@@ -81,7 +81,21 @@ void RequestRecord::Finish(const absl::Status& status) {
   if (std::optional<std::string> cause = OperatorCauseOf(status)) {
     fields["cause"] = *std::move(cause);
   }
-  log::Info("request", std::move(fields));
+  // The operator's to look at: the server's own faults, and the database
+  // or the server unable to serve; a caller's mistakes and refusals stay
+  // information.
+  switch (status.code()) {
+    case absl::StatusCode::kInternal:
+    case absl::StatusCode::kUnknown:
+    case absl::StatusCode::kDataLoss:
+      log::Error("request", std::move(fields));
+      break;
+    case absl::StatusCode::kUnavailable:
+      log::Warn("request", std::move(fields));
+      break;
+    default:
+      log::Info("request", std::move(fields));
+  }
 }
 
 }  // namespace idem::api
