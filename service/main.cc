@@ -34,17 +34,21 @@ int main(int argc, char** argv) {
     idem::log::Warn("unknown_setting", std::move(fields));
   }
   if (config->command == idem::Config::Command::kMigrate) {
-    absl::Status migrated = idem::RunMigrations(*config);
+    absl::Status migrated = idem::StartUnlessStopped(
+        [&config] { return idem::RunMigrations(*config); });
     if (!migrated.ok()) {
       idem::log::Error("migrations", {{"message", migrated.message()}});
       return 1;
     }
     return 0;
   }
-  absl::StatusOr<std::unique_ptr<idem::Server>> server =
-      idem::Server::Start(*config);
-  if (!server.ok()) {
-    idem::log::Error("startup", {{"message", server.status().message()}});
+  absl::StatusOr<std::unique_ptr<idem::Server>> server;
+  if (absl::Status started = idem::StartUnlessStopped([&] {
+        server = idem::Server::Start(*config);
+        return server.status();
+      });
+      !started.ok()) {
+    idem::log::Error("startup", {{"message", started.message()}});
     return 1;
   }
   (*server)->RunUntilSignalled();

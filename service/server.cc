@@ -97,14 +97,40 @@ class NoReflection : public grpc::ServerBuilderOption {
   }
 };
 
-}  // namespace
-
-void BlockShutdownSignals() {
+sigset_t ShutdownSignals() {
   sigset_t signals;
   sigemptyset(&signals);
   sigaddset(&signals, SIGTERM);
   sigaddset(&signals, SIGINT);
+  return signals;
+}
+
+}  // namespace
+
+void BlockShutdownSignals() {
+  const sigset_t signals = ShutdownSignals();
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+}
+
+absl::Status StartUnlessStopped(const std::function<absl::Status()>& start) {
+  absl::Notification started;
+  absl::Status status;
+  std::thread starter([&] {
+    status = start();
+    started.Notify();
+  });
+  const sigset_t signals = ShutdownSignals();
+  constexpr timespec kPoll = {0, 50 * 1000 * 1000};
+  while (!started.HasBeenNotified()) {
+    if (const int signal_number = sigtimedwait(&signals, nullptr, &kPoll);
+        signal_number > 0) {
+      log::Info("stopped", {{"signal", signal_number},
+                            {"message", "stopped before serving"}});
+      std::_Exit(0);
+    }
+  }
+  starter.join();
+  return status;
 }
 
 // A start that failed on the database, for the operator: with libpq's
@@ -368,10 +394,7 @@ void Server::StartBackgroundWork() {
 }
 
 void Server::RunUntilSignalled() {
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGTERM);
-  sigaddset(&signals, SIGINT);
+  const sigset_t signals = ShutdownSignals();
   int signal_number = 0;
   sigwait(&signals, &signal_number);
   log::Info("draining", {{"signal", signal_number},

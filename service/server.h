@@ -4,6 +4,7 @@
 #include <grpcpp/generic/async_generic_service.h>
 #include <grpcpp/grpcpp.h>
 
+#include <functional>
 #include <memory>
 #include <vector>
 
@@ -88,6 +89,16 @@ class Server {
 // starts later, so that RunUntilSignalled can wait for them. Call first
 // thing in main.
 void BlockShutdownSignals();
+
+// Runs `start` (connecting, migrating) on a thread of its own while this
+// one waits for SIGTERM or SIGINT: a signal that comes first ends the
+// process at once with status 0, since nothing is served yet and nothing
+// drains (a migration's transaction rolls back with its connection), so
+// that a pod stopped while it waits for the database or for another
+// replica's migration does not wait out its grace period. What `start`
+// returned otherwise; a signal after it stays pending for
+// Server::RunUntilSignalled.
+absl::Status StartUnlessStopped(const std::function<absl::Status()>& start);
 
 // `idem-server migrate`: applies the migrations and returns.
 absl::Status RunMigrations(const Config& config);

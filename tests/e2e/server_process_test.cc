@@ -152,6 +152,37 @@ TEST(MigrateTest, WaitsForAnotherMigratorPastTheLockTimeout) {
   EXPECT_EQ(code, 0) << log;
 }
 
+// SIGTERM while the server waits for another replica's migration (or for
+// its database) ends it at once: nothing is served yet, so nothing drains,
+// and a pod stopped then must not wait out its grace period. The old
+// server waited for the lock and never saw the signal.
+TEST(StartupTest, ASignalBeforeServingEndsTheStartAtOnce) {
+  FreshDatabase database;
+  pqxx::connection other(database.Url());
+  pqxx::work migrating(other);
+  migrating.exec("SELECT pg_advisory_xact_lock(x'6964656d'::bigint)");
+  for (const std::vector<std::string>& args :
+       {std::vector<std::string>{}, std::vector<std::string>{"migrate"}}) {
+    SCOPED_TRACE(args.empty() ? "serve" : args[0]);
+    std::thread signaller;
+    std::string log;
+    const auto start = std::chrono::steady_clock::now();
+    const int code = RunServerCommand(
+        {{"IDEM_DATABASE_URL", database.Url()}}, args, &log, [&](pid_t pid) {
+          signaller = std::thread([pid] {
+            std::this_thread::sleep_for(std::chrono::seconds(1));
+            kill(pid, SIGTERM);
+          });
+        });
+    signaller.join();
+    EXPECT_EQ(code, 0) << log;
+    EXPECT_LT(std::chrono::steady_clock::now() - start,
+              std::chrono::seconds(30))
+        << log;
+    EXPECT_NE(log.find("stopped before serving"), std::string::npos) << log;
+  }
+}
+
 // --help lists every setting (README's promise), not "No flags matched".
 TEST(HelpTest, ListsEverySetting) {
   std::string log;

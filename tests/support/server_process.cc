@@ -152,9 +152,11 @@ bool ServerProcess::Running() {
 std::string ServerProcess::Log() const { return ReadAll(log_path_); }
 
 int RunServerCommand(const std::map<std::string, std::string>& env,
-                     const std::vector<std::string>& args, std::string* log) {
+                     const std::vector<std::string>& args, std::string* log,
+                     const std::function<void(pid_t)>& spawned) {
   std::string log_path = TempLogPath();
   pid_t pid = Spawn(env, args, log_path);
+  if (spawned) spawned(pid);
   // A command meant to end (a refused setting, migrate) that serves
   // instead is killed after a minute: the caller sees 128 + SIGKILL.
   const auto give_up =

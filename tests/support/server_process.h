@@ -4,6 +4,7 @@
 #include <grpcpp/grpcpp.h>
 #include <sys/types.h>
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -54,9 +55,11 @@ class ServerProcess {
 // Runs `idem-server` with `args` to completion (e.g. "migrate", or a bad
 // setting) and returns its exit status; its log goes to `log` if given. A
 // server still running after a minute is killed (128 + SIGKILL).
+// `spawned`, when set, is told the process id once it runs.
 int RunServerCommand(const std::map<std::string, std::string>& env,
                      const std::vector<std::string>& args,
-                     std::string* log = nullptr);
+                     std::string* log = nullptr,
+                     const std::function<void(pid_t)>& spawned = nullptr);
 
 }  // namespace idem::testing
 
