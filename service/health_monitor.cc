@@ -24,7 +24,9 @@ HealthMonitor::HealthMonitor(
       // Connecting to a database that accepts connections but does not
       // answer is bounded by the same limit as the query.
       database_url_(db::ConnectionStringWith(
-          database_url, "connect_timeout",
+          db::ConnectionStringWith(database_url, "application_name",
+                                   "idem-server-health"),
+          "connect_timeout",
           absl::StrCat(
               std::max<int64_t>(2, absl::ToInt64Seconds(absl::Ceil(
                                        answer_within, absl::Seconds(1))))))),
@@ -61,7 +63,8 @@ void HealthMonitor::Watch() {
   }
 }
 
-bool HealthMonitor::Probe(std::unique_ptr<db::PgSession>& session) {
+HealthMonitor::Outcome HealthMonitor::Probe(
+    std::unique_ptr<db::PgSession>& session) {
   try {
     // Opening is bounded by the connection string's connect_timeout.
     if (session == nullptr || !session->is_open()) {
@@ -69,7 +72,7 @@ bool HealthMonitor::Probe(std::unique_ptr<db::PgSession>& session) {
     }
     {
       absl::MutexLock lock(&mu_);
-      if (stopping_) return false;
+      if (stopping_) return Outcome::kLate;
       // A descriptor of the watchdog's own for the socket: libpq closes
       // its one when the server ends the connection, and the number may
       // then name another connection of this process.
@@ -87,15 +90,18 @@ bool HealthMonitor::Probe(std::unique_ptr<db::PgSession>& session) {
     const bool in_time = EndProbe();
     if (!in_time) {
       session.reset();
-      return false;
+      failure_ = "no answer within the probe's limit";
+      return Outcome::kLate;
     }
     clock_->Observe(sent, absl::FromUnixMicros(clock[0][0].as<int64_t>()),
                     received);
-    return true;
-  } catch (const std::exception&) {
-    EndProbe();
+    return Outcome::kAnswered;
+  } catch (const std::exception& error) {
+    const bool late = !EndProbe();
     session.reset();
-    return false;
+    failure_ = error.what();
+    failure_ = failure_.substr(0, failure_.find('\n'));
+    return late ? Outcome::kLate : Outcome::kFailed;
   }
 }
 
@@ -115,7 +121,13 @@ void HealthMonitor::Run() {
   std::unique_ptr<db::PgSession> session;
   bool last = true;
   do {
-    const bool serving = Probe(session);
+    const bool reused = session != nullptr;
+    Outcome outcome = Probe(session);
+    // A session that failed at once may have been ended while it sat idle
+    // (an operator's pg_terminate_backend, a pooler's restart, an idle
+    // timeout), which says nothing of the database: a fresh one tells.
+    if (outcome == Outcome::kFailed && reused) outcome = Probe(session);
+    const bool serving = outcome == Outcome::kAnswered;
     for (grpc::HealthCheckServiceInterface* service : health_) {
       // Readiness only: gRPC's SetServingStatus(bool) would set every
       // service, liveness too.
@@ -126,7 +138,11 @@ void HealthMonitor::Run() {
     // once parsed a 16 MiB request would keep its peak RSS for good.
     malloc_trim(0);
     if (serving != last) {
-      log::Info("health", {{"serving", serving}});
+      if (serving) {
+        log::Info("health", {{"serving", true}});
+      } else {
+        log::Warn("health", {{"serving", false}, {"cause", failure_}});
+      }
       last = serving;
     }
   } while (!stop_.WaitForNotificationWithTimeout(interval_));

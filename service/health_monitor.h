@@ -44,10 +44,13 @@ class HealthMonitor {
   ~HealthMonitor();
 
  private:
+  enum class Outcome { kAnswered, kLate, kFailed };
+
   void Run();
   // Whether `session` (opened first when needed) answers a query (of the
-  // database's clock) in time.
-  bool Probe(std::unique_ptr<db::PgSession>& session);
+  // database's clock) in time, or why not (`failure_` says more); the
+  // session is dropped when it does not.
+  Outcome Probe(std::unique_ptr<db::PgSession>& session);
   // Ends the connection of a probe whose answer is late, or of any probe
   // once stopping.
   void Watch();
@@ -69,6 +72,8 @@ class HealthMonitor {
   int probe_socket_ ABSL_GUARDED_BY(mu_) = -1;
   bool probe_ended_ ABSL_GUARDED_BY(mu_) = false;
   absl::Time probe_deadline_ ABSL_GUARDED_BY(mu_);
+  // Why the last probe failed, for the log; the probe thread's own.
+  std::string failure_;
   std::thread thread_;
   std::thread watchdog_;
 };

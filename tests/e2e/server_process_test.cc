@@ -100,6 +100,44 @@ class FreshDatabase {
   std::string name_;
 };
 
+// The database ends the health probe's idle session (an operator's
+// pg_terminate_backend, a pooler's restart, an idle timeout): that says
+// nothing about the database, and readiness must not blink, since every
+// replica's probe may be ended at once and the probes allow no failure.
+TEST(HealthTest, AProbeSessionTheDatabaseEndedDoesNotTurnNotServing) {
+  FreshDatabase database;
+  ServerProcess::Options options;
+  options.env = {{"IDEM_DATABASE_URL", database.Url()}};
+  auto server = ServerProcess::Start(options);
+  std::shared_ptr<grpc::Channel> channel = server->Channel();
+  auto serving = [&] {
+    HealthCheckResponse response;
+    return CheckHealth(channel, &response).ok() &&
+           response.status() == HealthCheckResponse::SERVING;
+  };
+  ASSERT_TRUE(Eventually(serving)) << server->Log();
+  // The probe's session: the one that last read the database's clock.
+  const std::string probes =
+      "FROM pg_stat_activity WHERE datname = current_database() AND pid <> "
+      "pg_backend_pid() AND query LIKE '%extract(epoch FROM "
+      "clock_timestamp())%'";
+  for (int round = 0; round < 3; ++round) {
+    SCOPED_TRACE(round);
+    ASSERT_TRUE(Eventually(
+        [&] { return database.Scalar("SELECT count(*) " + probes) == "1"; }));
+    // Named, so that an operator can tell it from the pool's sessions.
+    EXPECT_EQ(database.Scalar("SELECT max(application_name) " + probes),
+              "idem-server-health");
+    database.Scalar("SELECT count(pg_terminate_backend(pid)) " + probes);
+    const auto until =
+        std::chrono::steady_clock::now() + std::chrono::milliseconds(2500);
+    while (std::chrono::steady_clock::now() < until) {
+      ASSERT_TRUE(serving()) << server->Log();
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+  }
+}
+
 TEST(MigrateTest, AppliesAndExitsZero) {
   std::string log;
   EXPECT_EQ(RunServerCommand({}, {"migrate"}, &log), 0) << log;
