@@ -1,9 +1,13 @@
 #include "service/config.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
 #include <algorithm>
 #include <cstdlib>
 #include <regex>
 
+#include "absl/algorithm/container.h"
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/reflection.h"
@@ -215,11 +219,18 @@ size_t EditDistance(absl::string_view a, absl::string_view b) {
 // The variables Kubernetes sets for a Service named e.g. "idem" or
 // "idem-metrics": NAME_SERVICE_HOST, NAME_SERVICE_PORT[_PORTNAME],
 // NAME_PORT, NAME_PORT_<port>_<PROTOCOL>[_PROTO|_PORT|_ADDR].
-bool IsServiceLink(const std::string& name) {
+bool IsServiceLink(const std::string& name, absl::string_view value) {
   static const std::regex kServiceLink(
       "[A-Z0-9_]+_(SERVICE_HOST|SERVICE_PORT(_[A-Z0-9_]+)?|"
-      "PORT(_[0-9]+_(TCP|UDP|SCTP)(_(PROTO|PORT|ADDR))?)?)");
-  return std::regex_match(name, kServiceLink);
+      "PORT_[0-9]+_(TCP|UDP|SCTP)(_(PROTO|PORT|ADDR))?)");
+  // <SERVICE>_PORT alone is a link only with a link's value
+  // (tcp://10.0.0.1:50051): IDEM_LISTEN_PORT=50051 is a setting misnamed.
+  static const std::regex kLinkAddress("[A-Z0-9_]+_PORT");
+  return std::regex_match(name, kServiceLink) ||
+         (std::regex_match(name, kLinkAddress) &&
+          (absl::StartsWith(value, "tcp://") ||
+           absl::StartsWith(value, "udp://") ||
+           absl::StartsWith(value, "sctp://")));
 }
 
 absl::Status Invalid(absl::string_view flag, absl::string_view why) {
@@ -238,14 +249,33 @@ absl::Status DurationWithin(absl::string_view flag, absl::Duration value,
 
 // host:port with a port gRPC can listen on (0: any free one); gRPC itself
 // takes a larger number modulo 65536. A Unix socket (unix:path) has none.
+// A host written as an address must be one: a resolver would take
+// 999.1.1.1 for 231.1.1.1 (a number past 255 carries into the octet before).
 absl::Status ListenAddress(absl::string_view flag, const std::string& address) {
   if (absl::StartsWith(address, "unix:")) return absl::OkStatus();
   const size_t colon = address.rfind(':');
   int port = -1;
   if (colon == std::string::npos ||
+      absl::c_any_of(address, [](char c) { return absl::ascii_isspace(c); }) ||
       !absl::SimpleAtoi(absl::string_view(address).substr(colon + 1), &port) ||
       port < 0 || port > 65535) {
     return Invalid(flag, "must be host:port, with a port from 0 to 65535");
+  }
+  const std::string host = address.substr(0, colon);
+  in_addr ipv4;
+  in6_addr ipv6;
+  const bool written_as_ipv4 =
+      !host.empty() && absl::c_all_of(host, [](char c) {
+        return absl::ascii_isdigit(c) || c == '.';
+      });
+  if (written_as_ipv4 && inet_pton(AF_INET, host.c_str(), &ipv4) != 1) {
+    return Invalid(flag, absl::StrCat("\"", host, "\" is no IPv4 address"));
+  }
+  if (absl::StartsWith(host, "[") &&
+      (!absl::EndsWith(host, "]") ||
+       inet_pton(AF_INET6, host.substr(1, host.size() - 2).c_str(), &ipv6) !=
+           1)) {
+    return Invalid(flag, absl::StrCat("\"", host, "\" is no IPv6 address"));
   }
   return absl::OkStatus();
 }
@@ -300,6 +330,12 @@ absl::Status Validate(const Config& config) {
   }
   if (!config.health_listen.empty()) {
     if (absl::Status s = ListenAddress("health_listen", config.health_listen);
+        !s.ok()) {
+      return s;
+    }
+  }
+  if (!config.metrics_listen.empty()) {
+    if (absl::Status s = ListenAddress("metrics_listen", config.metrics_listen);
         !s.ok()) {
       return s;
     }
@@ -436,8 +472,13 @@ std::vector<UnknownSetting> UnknownSettings(char** environment) {
   std::vector<UnknownSetting> unknown;
   for (char** entry = environment; *entry != nullptr; ++entry) {
     const absl::string_view variable(*entry);
-    const std::string name(variable.substr(0, variable.find('=')));
-    if (!absl::StartsWith(name, "IDEM_") || IsServiceLink(name)) continue;
+    const size_t equals = variable.find('=');
+    const std::string name(variable.substr(0, equals));
+    const absl::string_view value =
+        equals == absl::string_view::npos ? "" : variable.substr(equals + 1);
+    if (!absl::StartsWith(name, "IDEM_") || IsServiceLink(name, value)) {
+      continue;
+    }
     UnknownSetting setting{name, ""};
     size_t closest = kMostEdits + 1;
     bool known = false;

@@ -18,11 +18,7 @@ int main(int argc, char** argv) {
   // the ThreadSanitizer runs instead (scripts/sanitize thread).
   absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
   idem::BlockShutdownSignals();
-  absl::StatusOr<idem::Config> config = idem::LoadConfig(argc, argv);
-  if (!config.ok()) {
-    idem::log::Error("config", {{"message", config.status().message()}});
-    return 2;
-  }
+  // First: a misspelt setting is often what the refusal below is about.
   for (const idem::UnknownSetting& unknown : idem::UnknownSettings(environ)) {
     nlohmann::json fields = {
         {"name", unknown.name},
@@ -32,6 +28,11 @@ int main(int argc, char** argv) {
       fields["did_you_mean"] = unknown.did_you_mean;
     }
     idem::log::Warn("unknown_setting", std::move(fields));
+  }
+  absl::StatusOr<idem::Config> config = idem::LoadConfig(argc, argv);
+  if (!config.ok()) {
+    idem::log::Error("config", {{"message", config.status().message()}});
+    return 2;
   }
   if (config->command == idem::Config::Command::kMigrate) {
     absl::Status migrated = idem::StartUnlessStopped(
@@ -43,11 +44,13 @@ int main(int argc, char** argv) {
     return 0;
   }
   absl::StatusOr<std::unique_ptr<idem::Server>> server;
-  if (absl::Status started = idem::StartUnlessStopped([&] {
-        server = idem::Server::Start(*config);
-        return server.status();
-      });
-      !started.ok()) {
+  absl::Status started = idem::StartUnlessStopped([&] {
+    server = idem::Server::Prepare(*config);
+    return server.status();
+  });
+  // From here a signal drains: once listening, calls may be in flight.
+  if (started.ok()) started = (*server)->Serve();
+  if (!started.ok()) {
     idem::log::Error("startup", {{"message", started.message()}});
     return 1;
   }

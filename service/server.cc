@@ -155,22 +155,27 @@ Server::Server(const Config& config) : config_(config) {}
 
 Server::~Server() = default;
 
-absl::StatusOr<std::unique_ptr<Server>> Server::Start(const Config& config) {
+absl::StatusOr<std::unique_ptr<Server>> Server::Prepare(const Config& config) {
   std::unique_ptr<Server> server(new Server(config));
   absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> credentials =
       Credentials(config);
   if (!credentials.ok()) return credentials.status();
+  server->credentials_ = *std::move(credentials);
   // Each step needs the one before it, so stop at the first that fails.
   using Step = absl::Status (Server::*)();
   for (Step step :
        {&Server::OpenStorage, &Server::BuildOperations, &Server::BuildApi}) {
     if (absl::Status done = (server.get()->*step)(); !done.ok()) return done;
   }
-  if (absl::Status listening = server->Listen(*credentials); !listening.ok()) {
+  return server;
+}
+
+absl::Status Server::Serve() {
+  if (absl::Status listening = Listen(credentials_); !listening.ok()) {
     return listening;
   }
-  server->StartBackgroundWork();
-  return server;
+  StartBackgroundWork();
+  return absl::OkStatus();
 }
 
 absl::Status Server::OpenStorage() {
@@ -351,7 +356,7 @@ absl::Status Server::Listen(
   grpc_server_ = builder.BuildAndStart();
   if (grpc_server_ == nullptr || port == 0) {
     return absl::UnavailableError(
-        absl::StrCat("cannot listen on ", config_.listen));
+        absl::StrCat("IDEM_LISTEN: cannot listen on ", config_.listen));
   }
   health_services_ = {grpc_server_->GetHealthCheckService()};
   if (!config_.health_listen.empty()) {

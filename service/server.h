@@ -33,9 +33,12 @@ namespace idem {
 // with health and reflection, and the orderly stop.
 class Server {
  public:
-  // Connects, applies migrations, loads the catalog and starts listening.
-  static absl::StatusOr<std::unique_ptr<Server>> Start(const Config& config);
+  // Connects, applies migrations and loads the catalog; serves nothing yet.
+  static absl::StatusOr<std::unique_ptr<Server>> Prepare(const Config& config);
   ~Server();
+
+  // Starts listening and the background work (health, reaper, catalog).
+  absl::Status Serve();
 
   // Blocks until SIGTERM or SIGINT (which the caller must have blocked in
   // every thread, see BlockShutdownSignals), then drains: health turns
@@ -46,8 +49,8 @@ class Server {
  private:
   explicit Server(const Config& config);
 
-  // The steps of Start, in order, each building its part from the parts
-  // before it: the database and storage root; the operations (key store,
+  // The steps of Prepare and Serve, in order, each building its part from the
+  // parts before it: the database and storage root; the operations (key store,
   // replay cache, metrics, group committer); the API (credentials,
   // admission, the service); the listeners; the background threads.
   absl::Status OpenStorage();
@@ -58,6 +61,7 @@ class Server {
   void StartBackgroundWork();
 
   const Config config_;
+  std::shared_ptr<grpc::ServerCredentials> credentials_;
   std::unique_ptr<db::ConnectionPool> pool_;
   std::unique_ptr<db::Catalog> catalog_;
   std::unique_ptr<keys::KeyStore> key_store_;
@@ -90,14 +94,14 @@ class Server {
 // thing in main.
 void BlockShutdownSignals();
 
-// Runs `start` (connecting, migrating) on a thread of its own while this
-// one waits for SIGTERM or SIGINT: a signal that comes first ends the
-// process at once with status 0, since nothing is served yet and nothing
-// drains (a migration's transaction rolls back with its connection), so
-// that a pod stopped while it waits for the database or for another
-// replica's migration does not wait out its grace period. What `start`
-// returned otherwise; a signal after it stays pending for
-// Server::RunUntilSignalled.
+// Runs `start` (connecting, migrating: Server::Prepare, never Serve) on a
+// thread of its own while this one waits for SIGTERM or SIGINT: a signal
+// that comes first ends the process at once with status 0, since nothing
+// is served yet and nothing drains (a migration's transaction rolls back
+// with its connection), so that a pod stopped while it waits for the
+// database or for another replica's migration does not wait out its grace
+// period. What `start` returned otherwise; a signal after it stays pending
+// for Server::RunUntilSignalled.
 absl::Status StartUnlessStopped(const std::function<absl::Status()>& start);
 
 // `idem-server migrate`: applies the migrations and returns.

@@ -257,6 +257,8 @@ TEST(StartupTest, AnUnknownSettingIsNamedWithTheOneItLikelyMeant) {
                  {"IDEM_SERVICE_HOST", "10.0.0.1"},
                  {"IDEM_SERVICE_PORT_GRPC", "50051"},
                  {"IDEM_PORT", "tcp://10.0.0.1:50051"},
+                 // Named like a link's variable, but no link has this value.
+                 {"IDEM_LISTEN_PORT", "50051"},
                  {"IDEM_PORT_50051_TCP_ADDR", "10.0.0.1"},
                  {"IDEM_METRICS_SERVICE_HOST", "10.0.0.2"}};
   auto server = ServerProcess::Start(options);
@@ -265,7 +267,7 @@ TEST(StartupTest, AnUnknownSettingIsNamedWithTheOneItLikelyMeant) {
        {R"("did_you_mean":"IDEM_TABLES","event":"unknown_setting")",
         R"("name":"IDEM_TABLE")",
         R"("did_you_mean":"IDEM_LOCK_TIMEOUT","event":"unknown_setting")",
-        R"("name":"IDEM_LOCKTIMEOUT")"}) {
+        R"("name":"IDEM_LOCKTIMEOUT")", R"("name":"IDEM_LISTEN_PORT")"}) {
     EXPECT_NE(log.find(expected), std::string::npos) << expected << "\n" << log;
   }
   for (const char* link : {"IDEM_SERVICE", "IDEM_PORT", "IDEM_METRICS"}) {
@@ -366,6 +368,26 @@ INSTANTIATE_TEST_SUITE_P(
                   {{"IDEM_TLS_CERT", "/nonexistent"}},
                   {},
                   "--tls_key"},
+        // The hint for a misspelt setting comes with the refusal it explains.
+        BadConfig{"MisspeltSettingBehindARefusal",
+                  {{"IDEM_ALLOW_PLAINTEXT", "false"},
+                   {"IDEM_ALLOW_PLAINTXT", "true"}},
+                  {},
+                  R"("did_you_mean":"IDEM_ALLOW_PLAINTEXT")"},
+        // Addresses no host has, refused at once and by the setting's name
+        // (the metrics listener bound 231.9.9.9 for 999.9.9.9).
+        BadConfig{"ListenOnNoAddress",
+                  {{"IDEM_LISTEN", "999.1.1.1:50051"}},
+                  {},
+                  "IDEM_LISTEN"},
+        BadConfig{"ListenWithATrailingSpace",
+                  {{"IDEM_LISTEN", "127.0.0.1:0 "}},
+                  {},
+                  "IDEM_LISTEN"},
+        BadConfig{"MetricsOnNoAddress",
+                  {{"IDEM_METRICS_LISTEN", "999.9.9.9:0"}},
+                  {},
+                  "IDEM_METRICS_LISTEN"},
         // A time PostgreSQL's timestamps and protobuf's Duration can hold.
         BadConfig{"EndlessTombstones",
                   {{"IDEM_TOMBSTONE_RETENTION", "inf"}},
