@@ -97,12 +97,27 @@ class NoReflection : public grpc::ServerBuilderOption {
   }
 };
 
+// SIGTERM and SIGINT stop the server; SIGHUP, which would end it at once
+// unhandled, is taken and ignored (what an operator may send it for, new
+// certificates and tokens, the server reads on its own).
 sigset_t ShutdownSignals() {
   sigset_t signals;
   sigemptyset(&signals);
   sigaddset(&signals, SIGTERM);
   sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGHUP);
   return signals;
+}
+
+// Whether `signal_number` stops the server; logs the one it ignores.
+bool Stops(int signal_number) {
+  if (signal_number != SIGHUP) return true;
+  log::Info("signal",
+            {{"signal", signal_number},
+             {"message",
+              "SIGHUP ignored: TLS files and the tokens file are read again "
+              "on their own (IDEM_CREDENTIALS_RELOAD); SIGTERM stops"}});
+  return false;
 }
 
 }  // namespace
@@ -123,7 +138,7 @@ absl::Status StartUnlessStopped(const std::function<absl::Status()>& start) {
   constexpr timespec kPoll = {0, 50 * 1000 * 1000};
   while (!started.HasBeenNotified()) {
     if (const int signal_number = sigtimedwait(&signals, nullptr, &kPoll);
-        signal_number > 0) {
+        signal_number > 0 && Stops(signal_number)) {
       log::Info("stopped", {{"signal", signal_number},
                             {"message", "stopped before serving"}});
       std::_Exit(0);
@@ -401,7 +416,9 @@ void Server::StartBackgroundWork() {
 void Server::RunUntilSignalled() {
   const sigset_t signals = ShutdownSignals();
   int signal_number = 0;
-  sigwait(&signals, &signal_number);
+  do {
+    sigwait(&signals, &signal_number);
+  } while (!Stops(signal_number));
   log::Info("draining", {{"signal", signal_number},
                          {"drain_delay_ms",
                           absl::ToInt64Milliseconds(config_.drain_delay)}});

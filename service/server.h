@@ -89,9 +89,9 @@ class Server {
   std::unique_ptr<CatalogRefresher> catalog_refresher_;
 };
 
-// Blocks SIGTERM and SIGINT in the calling thread and every thread it
-// starts later, so that RunUntilSignalled can wait for them. Call first
-// thing in main.
+// Blocks SIGTERM, SIGINT and SIGHUP in the calling thread and every thread
+// it starts later, so that RunUntilSignalled can wait for them (SIGHUP is
+// logged and ignored). Call first thing in main.
 void BlockShutdownSignals();
 
 // Runs `start` (connecting, migrating: Server::Prepare, never Serve) on a

@@ -221,6 +221,22 @@ TEST(StartupTest, ASignalBeforeServingEndsTheStartAtOnce) {
   }
 }
 
+// SIGHUP, unhandled, ended the server at once (129): no drain, calls cut.
+// It is ignored, with a line that says what to send instead.
+TEST(SignalTest, SighupIsIgnored) {
+  auto server = ServerProcess::Start({});
+  server->Signal(SIGHUP);
+  ASSERT_TRUE(Eventually([&] {
+    return server->Log().find("SIGHUP ignored") != std::string::npos ||
+           !server->Running();
+  })) << server->Log();
+  EXPECT_TRUE(server->Running()) << server->Log();
+  HealthCheckResponse response;
+  EXPECT_TRUE(CheckHealth(server->Channel(), &response).ok());
+  server->Signal(SIGTERM);
+  EXPECT_EQ(server->Wait(), 0) << server->Log();
+}
+
 // --help lists every setting (README's promise), not "No flags matched".
 TEST(HelpTest, ListsEverySetting) {
   std::string log;
