@@ -90,8 +90,9 @@ absl::Status FromSqlState(const std::string& state, const std::string& text) {
     // the statement timeout's answer.
     if (absl::StrContains(text, "due to user request")) {
       return Error(Reason::kShuttingDown,
-                   "the server is shutting down: its statement was "
-                   "cancelled and rolled back; retry");
+                   "the statement was cancelled (the server's shutdown "
+                   "grace ran out, or an operator's pg_cancel_backend) and "
+                   "rolled back; retry");
     }
     return absl::DeadlineExceededError("database statement timed out");
   }
