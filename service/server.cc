@@ -148,6 +148,8 @@ absl::Status StartUnlessStopped(const std::function<absl::Status()>& start) {
   return status;
 }
 
+namespace {
+
 // A start that failed on the database, for the operator: with libpq's
 // reason when there is one.
 absl::Status CannotPrepare(const absl::Status& failed) {
@@ -158,12 +160,31 @@ absl::Status CannotPrepare(const absl::Status& failed) {
                    cause.has_value() ? absl::StrCat(" (", *cause, ")") : ""));
 }
 
+// Applies the migrations and says what it did; warns of a schema newer
+// than this binary, which runs on it (migrations only add) but was not
+// tested with it: a rollback after a newer release migrated.
+absl::Status Migrate(db::ConnectionPool& pool) {
+  absl::StatusOr<db::MigrationOutcome> outcome = db::ApplyMigrations(pool);
+  if (!outcome.ok()) return CannotPrepare(outcome.status());
+  log::Info("migrations", {{"applied", outcome->applied},
+                           {"schema_version", outcome->schema_version}});
+  if (outcome->schema_version > outcome->known_version) {
+    log::Warn("schema_newer",
+              {{"schema_version", outcome->schema_version},
+               {"known_version", outcome->known_version},
+               {"message",
+                "the database's schema is newer than this idem-server "
+                "knows: a rollback? It serves, on a schema it was not "
+                "tested with"}});
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
 absl::Status RunMigrations(const Config& config) {
   db::ConnectionPool pool(PoolOptionsFrom(config));
-  absl::StatusOr<std::vector<int>> applied = db::ApplyMigrations(pool);
-  if (!applied.ok()) return CannotPrepare(applied.status());
-  log::Info("migrations", {{"applied", *applied}});
-  return absl::OkStatus();
+  return Migrate(pool);
 }
 
 Server::Server(const Config& config) : config_(config) {}
@@ -208,9 +229,9 @@ absl::Status Server::OpenStorage() {
                 "threads with the pool"}});
   }
   pool_ = std::make_unique<db::ConnectionPool>(PoolOptionsFrom(config_));
-  absl::StatusOr<std::vector<int>> applied = db::ApplyMigrations(*pool_);
-  if (!applied.ok()) return CannotPrepare(applied.status());
-  log::Info("migrations", {{"applied", *applied}});
+  if (absl::Status migrated = Migrate(*pool_); !migrated.ok()) {
+    return migrated;
+  }
   catalog_ = std::make_unique<db::Catalog>(*pool_, config_.tables);
   if (absl::Status loaded = catalog_->LoadAll(); !loaded.ok()) {
     return CannotPrepare(loaded);

@@ -1,5 +1,7 @@
 #include "service/db/migration_runner.h"
 
+#include <algorithm>
+
 #include "service/db/migrations.h"
 #include "service/db/transaction.h"
 
@@ -11,9 +13,9 @@ constexpr long long kMigrationLockId = 0x6964656d;
 
 }  // namespace
 
-absl::StatusOr<std::vector<int>> ApplyMigrations(ConnectionPool& pool) {
+absl::StatusOr<MigrationOutcome> ApplyMigrations(ConnectionPool& pool) {
   return RunInTransaction(
-      pool, [](Transaction& txn) -> absl::StatusOr<std::vector<int>> {
+      pool, [](Transaction& txn) -> absl::StatusOr<MigrationOutcome> {
         // Neither the wait for another replica's migrations nor a long
         // migration (an index over millions of keys) is bounded by the
         // timeouts meant for calls.
@@ -37,17 +39,21 @@ absl::StatusOr<std::vector<int>> ApplyMigrations(ConnectionPool& pool) {
                              "SELECT coalesce(max(version), 0) FROM "
                              "idem.schema_migrations")[0][0]
                           .as<int>();
-        std::vector<int> applied;
+        MigrationOutcome outcome;
+        outcome.schema_version = current;
         for (const Migration& migration : Migrations()) {
+          outcome.known_version =
+              std::max(outcome.known_version, migration.version);
           if (migration.version <= current) continue;
           txn.ExecScript(migration.sql);
           txn.ExecUnprepared(
               "INSERT INTO idem.schema_migrations (version, name) "
               "VALUES ($1::integer, $2)",
               {std::to_string(migration.version), migration.name});
-          applied.push_back(migration.version);
+          outcome.applied.push_back(migration.version);
+          outcome.schema_version = migration.version;
         }
-        return applied;
+        return outcome;
       });
 }
 

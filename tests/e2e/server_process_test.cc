@@ -169,6 +169,25 @@ TEST(MigrateTest, TwoAtOnceOnAFreshDatabaseApplyEachVersionOnce) {
   }
 }
 
+// A schema newer than the binary (a rollback after a newer release
+// migrated) is served, with a warning that says so: it started silently.
+TEST(MigrateTest, ASchemaNewerThanTheBinaryIsNamed) {
+  FreshDatabase database;
+  std::string log;
+  ASSERT_EQ(RunServerCommand({{"IDEM_DATABASE_URL", database.Url()}},
+                             {"migrate"}, &log),
+            0)
+      << log;
+  database.Scalar(
+      "INSERT INTO idem.schema_migrations (version, name) SELECT max(version) "
+      "+ 1, 'from a newer release' FROM idem.schema_migrations RETURNING 1");
+  EXPECT_EQ(RunServerCommand({{"IDEM_DATABASE_URL", database.Url()}},
+                             {"migrate"}, &log),
+            0)
+      << log;
+  EXPECT_NE(log.find(R"("event":"schema_newer")"), std::string::npos) << log;
+}
+
 // One replica migrates while another starts: the second waits for the
 // first however long its migrations take, not IDEM_LOCK_TIMEOUT (a
 // Kubernetes Job would otherwise fail while the first is still at work).
