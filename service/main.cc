@@ -7,6 +7,7 @@
 #include "absl/synchronization/mutex.h"
 #include "service/config.h"
 #include "service/freed_memory.h"
+#include "service/observability/library_logs.h"
 #include "service/observability/log.h"
 #include "service/server.h"
 
@@ -18,6 +19,7 @@ int main(int argc, char** argv) {
   // the ThreadSanitizer runs instead (scripts/sanitize thread).
   absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
   idem::BlockShutdownSignals();
+  idem::log::RouteLibraryLogs();
   // First: a misspelt setting is often what the refusal below is about.
   for (const idem::UnknownSetting& unknown : idem::UnknownSettings(environ)) {
     nlohmann::json fields = {

@@ -11,7 +11,9 @@
 
 #include <chrono>
 #include <functional>
+#include <nlohmann/json.hpp>
 #include <pqxx/pqxx>
+#include <sstream>
 #include <thread>
 
 #include "absl/time/clock.h"
@@ -335,6 +337,8 @@ TEST_P(BadConfigTest, ExitsNonZeroWithAClearMessage) {
 
 // A second server on a port one already listens on must fail, not share
 // the port (SO_REUSEPORT) and quietly take half of the first one's calls.
+// gRPC's own complaints (here about the port) come as JSON lines too: README
+// promises one JSON object per line, and a log pipeline drops the rest.
 TEST(ListenTest, APortInUseIsRefused) {
   auto first = ServerProcess::Start({});
   std::string log;
@@ -343,6 +347,14 @@ TEST(ListenTest, APortInUseIsRefused) {
   EXPECT_NE(log.find("cannot listen on " + first->address()), std::string::npos)
       << log;
   EXPECT_TRUE(first->Running());
+  std::istringstream lines(log);
+  bool from_grpc = false;
+  for (std::string line; std::getline(lines, line);) {
+    const nlohmann::json parsed = nlohmann::json::parse(line, nullptr, false);
+    ASSERT_TRUE(parsed.is_object()) << line;
+    from_grpc = from_grpc || parsed.value("event", "") == "grpc";
+  }
+  EXPECT_TRUE(from_grpc) << log;
 }
 
 const char kUnreachable[] =
