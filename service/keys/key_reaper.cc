@@ -1,9 +1,11 @@
 #include "service/keys/key_reaper.h"
 
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "service/common/error_reason.h"
 #include "service/db/transaction.h"
 #include "service/observability/log.h"
 
@@ -164,7 +166,11 @@ void KeyReaper::Run() {
   while (!stop_.WaitForNotificationWithTimeout(interval_)) {
     absl::StatusOr<Pass> pass = RunOnce(pool_, batch_);
     if (!pass.ok()) {
-      log::Warn("reaper", {{"message", pass.status().message()}});
+      nlohmann::json fields = {{"message", pass.status().message()}};
+      if (std::optional<std::string> cause = OperatorCauseOf(pass.status())) {
+        fields["cause"] = *std::move(cause);
+      }
+      log::Warn("reaper", std::move(fields));
       continue;
     }
     on_pass_(*pass);
