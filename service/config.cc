@@ -184,6 +184,20 @@ std::string EnvName(absl::string_view flag) {
 
 // IDEM_* variables become the flags' values before the command line is
 // parsed, so that the command line overrides them.
+// What a value of `flag`'s type is written as, for a value that did not
+// parse (abseil says only "Illegal value").
+std::string WrittenAs(const absl::CommandLineFlag& flag) {
+  if (flag.IsOfType<absl::Duration>()) {
+    return "a duration: a number and a unit, e.g. 500ms, 90s, 5m, 24h (no "
+           "days: 168h)";
+  }
+  if (flag.IsOfType<bool>()) return "true or false";
+  if (flag.IsOfType<int>() || flag.IsOfType<int64_t>()) {
+    return "a whole number (bytes as a number: 16777216, not 16MiB)";
+  }
+  return "";
+}
+
 absl::Status ApplyEnvironment() {
   for (const char* name : kFlagNames) {
     const char* value = std::getenv(EnvName(name).c_str());
@@ -191,8 +205,10 @@ absl::Status ApplyEnvironment() {
     absl::CommandLineFlag* flag = absl::FindCommandLineFlag(name);
     std::string error;
     if (!flag->ParseFrom(value, &error)) {
-      return absl::InvalidArgumentError(
-          absl::StrCat(EnvName(name), ": ", error));
+      const std::string written_as = WrittenAs(*flag);
+      return absl::InvalidArgumentError(absl::StrCat(
+          EnvName(name), ": ", error,
+          written_as.empty() ? "" : absl::StrCat("; expected ", written_as)));
     }
   }
   return absl::OkStatus();
