@@ -236,6 +236,7 @@ absl::Status Server::OpenStorage() {
   if (absl::Status loaded = catalog_->LoadAll(); !loaded.ok()) {
     return CannotPrepare(loaded);
   }
+  WarnOfUnusableTables();
   if (config_.storage_root.empty()) return absl::OkStatus();
   absl::StatusOr<std::unique_ptr<files::StorageRoot>> root =
       files::StorageRoot::Open(config_.storage_root);
@@ -246,6 +247,27 @@ absl::Status Server::OpenStorage() {
   }
   storage_root_ = *std::move(root);
   return absl::OkStatus();
+}
+
+void Server::WarnOfUnusableTables() const {
+  std::vector<std::string> absent, without_key;
+  for (const std::string& entry : config_.tables) {
+    const std::shared_ptr<const db::Table> table = catalog_->FindLoaded(entry);
+    if (table == nullptr) {
+      absent.push_back(entry);
+    } else if (table->primary_key.empty()) {
+      without_key.push_back(entry);
+    }
+  }
+  if (absent.empty() && without_key.empty()) return;
+  log::Warn("tables",
+            {{"absent", absent},
+             {"without_primary_key", without_key},
+             {"message",
+              "IDEM_TABLES names tables calls cannot use yet: absent ones "
+              "(or views, or a list not separated by commas) are "
+              "TABLE_NOT_FOUND until created, and a table without a "
+              "primary key is refused"}});
 }
 
 absl::Status Server::BuildOperations() {

@@ -54,6 +54,8 @@ class Server {
   // replay cache, metrics, group committer); the API (credentials,
   // admission, the service); the listeners; the background threads.
   absl::Status OpenStorage();
+  // Says at start which allow-listed tables calls cannot use.
+  void WarnOfUnusableTables() const;
   absl::Status BuildOperations();
   absl::Status BuildApi();
   absl::Status Listen(

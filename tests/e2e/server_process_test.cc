@@ -312,6 +312,25 @@ TEST(StartupTest, AnUnknownSettingIsNamedWithTheOneItLikelyMeant) {
   }
 }
 
+// Allow-listed tables that calls cannot use are named at start, not first
+// at a call: one absent (here a list separated by a semicolon, one name to
+// the server), one without a primary key.
+TEST(StartupTest, UnusableAllowListedTablesAreNamed) {
+  TestDatabase db;
+  const std::string keyless = TestDatabase::UniqueName("keyless");
+  db.Exec("CREATE TABLE " + keyless + " (n bigint)");
+  ServerProcess::Options options;
+  options.env = {{"IDEM_TABLES", "orders;counters," + keyless}};
+  auto server = ServerProcess::Start(options);
+  const std::string log = server->Log();
+  EXPECT_NE(log.find(R"("absent":["orders;counters"])"), std::string::npos)
+      << log;
+  EXPECT_NE(log.find(R"("without_primary_key":[")" + keyless + "\"]"),
+            std::string::npos)
+      << log;
+  db.Exec("DROP TABLE " + keyless);
+}
+
 struct BadConfig {
   std::string name;
   std::map<std::string, std::string> env;
