@@ -92,24 +92,20 @@ TEST_F(CommitOutcomeTest, AFailedReleaseAbandonsTheBatch) {
 // (it answered INTERNAL, "transaction ... already closed", which clients
 // do not retry): the batch is UNAVAILABLE, nothing written.
 TEST_F(CommitOutcomeTest, ASessionEndedBetweenSavepointsIsUnavailable) {
-  db::PoolOptions options;
-  options.url = DatabaseUrl();
-  options.size = 1;
-  options.application_name = TestDatabase::UniqueName("ended");
-  db::ConnectionPool pool(options);
-  context_.pool = &pool;
+  const std::string sessions = TestDatabase::UniqueName("ended");
+  UseOwnPool(absl::Minutes(10), sessions);
   std::atomic<int> savepoints{0};
   db::testing::Faults().fail_savepoint_statement = [&](absl::string_view sql) {
     if (absl::StartsWith(sql, "SAVEPOINT") && ++savepoints == 2) {
       db_.Exec(
           "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE "
           "application_name = '" +
-          options.application_name + "'");
+          sessions + "'");
       EXPECT_TRUE(Eventually([&] {
         return db_.Scalar(
                    "SELECT count(*) FROM pg_stat_activity WHERE "
                    "application_name = '" +
-                   options.application_name + "'") == "0";
+                   sessions + "'") == "0";
       }));
     }
     return false;  // the statement itself runs, on the ended session

@@ -150,14 +150,8 @@ TEST_F(DeferredConstraintTest, ADeferredUniqueConstraintFailsOnlyTheLaterCall) {
 // waits for a lock at most IDEM_LOCK_TIMEOUT), not one each (the old
 // fallback: 1 s for the batch, then 1 s for each held row, 4 s here).
 TEST_F(DeferredConstraintTest, CallsEndingAloneShareTheBatchsLockTimeout) {
-  db_.Exec("INSERT INTO " + counters_ +
-           " SELECT g, 0 FROM generate_series(2, 3) g");
-  db::PoolOptions options;
-  options.url = DatabaseUrl();
-  options.size = 2;
-  options.lock_timeout = absl::Seconds(1);
-  db::ConnectionPool pool(options);
-  context_.pool = &pool;
+  AddCounters(3);
+  UseOwnPool(absl::Seconds(1));
   LockHolder holder("UPDATE " + counters_ + " SET n = n");
   std::vector<WriteCall> calls;
   calls.push_back(InsertCall(Child(1), "orphan"));  // no parent 1

@@ -63,6 +63,23 @@ void GroupCommitTest::UseReplayCache(keys::FinishedCallCache* cache) {
   context_.ledger = ledger_.get();
 }
 
+void GroupCommitTest::UseOwnPool(absl::Duration lock_timeout,
+                                 const std::string& application_name) {
+  db::PoolOptions options;
+  options.url = DatabaseUrl();
+  options.size = 2;
+  options.lock_timeout = lock_timeout;
+  options.application_name = application_name;
+  own_pool_ = std::make_unique<db::ConnectionPool>(options);
+  context_.pool = own_pool_.get();
+}
+
+void GroupCommitTest::AddCounters(int last) {
+  db_.Exec("INSERT INTO " + counters_ +
+           " SELECT g, 0 FROM generate_series(2, " + std::to_string(last) +
+           ") g");
+}
+
 void GroupCommitTest::OpenOwnDatabase(int sessions) {
   own_database_ = TestDatabase::UniqueName("idem_own");
   db_.Exec("CREATE DATABASE " + own_database_);

@@ -75,6 +75,14 @@ class GroupCommitTest : public ::testing::Test {
 
   std::vector<keys::Answer> RunBatch(std::vector<ops::WriteCall>& calls);
 
+  // The operations then run on a pool of two sessions of their own, whose
+  // statements wait `lock_timeout` for a row lock (the fixture's pool waits
+  // ten minutes) and which name themselves `application_name`.
+  void UseOwnPool(absl::Duration lock_timeout,
+                  const std::string& application_name = "idem-server");
+  // Counters 2..`last` at 0, beside counter 1.
+  void AddCounters(int last);
+
   // The key's record as "state/status_code", or "" when there is none.
   std::string KeyRecord(const std::string& key);
 
@@ -83,6 +91,7 @@ class GroupCommitTest : public ::testing::Test {
   std::string items_;
   std::string counters_;
   std::unique_ptr<db::ConnectionPool> pool_;
+  std::unique_ptr<db::ConnectionPool> own_pool_;
   std::unique_ptr<db::Catalog> catalog_;
   std::unique_ptr<keys::KeyStore> key_store_;
   std::unique_ptr<keys::Ledger> ledger_;

@@ -208,14 +208,8 @@ TEST_F(WriteBatchTest, UpdatesLockRowsInKeyOrderWhateverTheCallOrder) {
 // 4 s here), and the call that needs no lock commits. README promises a
 // call of a batch waits for another's lock at most IDEM_LOCK_TIMEOUT.
 TEST_F(WriteBatchTest, AStuckBatchWaitsOneLockTimeoutInAll) {
-  db_.Exec("INSERT INTO " + counters_ +
-           " SELECT g, 0 FROM generate_series(2, 7) g");
-  db::PoolOptions options;
-  options.url = DatabaseUrl();
-  options.size = 2;
-  options.lock_timeout = absl::Seconds(2);
-  db::ConnectionPool pool(options);
-  context_.pool = &pool;
+  AddCounters(7);
+  UseOwnPool(absl::Seconds(2));
   LockHolder holder("UPDATE " + counters_ + " SET n = n");
   std::vector<WriteCall> calls;
   for (int id = 1; id <= 7; ++id) {
