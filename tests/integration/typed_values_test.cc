@@ -234,5 +234,43 @@ TEST_F(TypedValuesTest, IntervalsThatAddDifferentlyAreDifferentValues) {
   EXPECT_EQ(db().Scalar("SELECT during FROM " + table), "{24:00:00}");
 }
 
+// Types without an equality operator (xml, jsonpath, the geometric ones,
+// json) and arrays of them: a resend of a row is still DUPLICATE and an
+// Update to the stored values UNCHANGED. The old statements asked
+// PostgreSQL for an = it does not have: every jsonpath write, and the
+// resend of any row with such an array, failed VALUE_INVALID (a retry of a
+// write that had committed answered as the caller's mistake).
+TEST_F(TypedValuesTest, TypesWithoutEqualityCompareAsTheyPrint) {
+  const std::string table = CreateTable(
+      "id bigint PRIMARY KEY, p jsonpath, ps jsonpath[], x xml[], pt point[], "
+      "j json[]");
+  const Columns row = {{"id", Int(1)},
+                       {"p", Str("$.a")},
+                       {"ps", Str(R"v({"$.a","$[*] ? (@ > 1)"})v")},
+                       {"x", Str("{<a>1</a>}")},
+                       {"pt", Str("{\"(1,2)\"}")},
+                       {"j", Str(R"({"{\"a\": 1}"})")}};
+  auto insert = [&](const Columns& values) {
+    v1::InsertResponse response = InsertOk(InsertOf(table, {values}));
+    return response.outcomes_size() == 1
+               ? static_cast<v1::RowOutcome>(response.outcomes(0))
+               : v1::ROW_OUTCOME_UNSPECIFIED;
+  };
+  EXPECT_EQ(insert(row), v1::ROW_OUTCOME_INSERTED);
+  EXPECT_EQ(insert(row), v1::ROW_OUTCOME_DUPLICATE);
+  EXPECT_EQ(insert(row + Columns{{"j", Str(R"({"{\"a\":1}"})")}}),
+            v1::ROW_OUTCOME_DUPLICATE);  // json compares as jsonb
+  EXPECT_EQ(insert(row + Columns{{"pt", Str("{\"(1,3)\"}")}}),
+            v1::ROW_OUTCOME_CONFLICT);
+  const Columns key = {{"id", Int(1)}};
+  for (const char* column : {"p", "ps", "x", "pt", "j"}) {
+    SCOPED_TRACE(column);
+    EXPECT_EQ(UpdateOk(UpdateOf(table, key, {{column, row.at(column)}})),
+              v1::UPDATE_OUTCOME_UNCHANGED);
+  }
+  EXPECT_EQ(UpdateOk(UpdateOf(table, key, {{"p", Str("$.b")}})),
+            v1::UPDATE_OUTCOME_UPDATED);
+}
+
 }  // namespace
 }  // namespace idem::testing
