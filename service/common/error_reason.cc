@@ -16,6 +16,8 @@ constexpr char kReasonUrl[] = "type.idem.dev/error-reason";
 // Read only by the logs: ToGrpcStatus sends the reason, the metadata and
 // the retry delay, nothing else.
 constexpr char kOperatorCauseUrl[] = "type.idem.dev/operator-cause";
+constexpr char kOnTheDatabasesObjectsUrl[] =
+    "type.idem.dev/on-the-databases-objects";
 // Read only to locate a failure in its request (failure_location.h).
 constexpr char kDatabaseDetailUrl[] = "type.idem.dev/database-detail";
 constexpr absl::string_view kMetadataUrlPrefix =
@@ -124,6 +126,15 @@ std::optional<std::string> OperatorCauseOf(const absl::Status& status) {
   absl::optional<absl::Cord> cause = status.GetPayload(kOperatorCauseUrl);
   if (!cause.has_value()) return std::nullopt;
   return std::string(*cause);
+}
+
+absl::Status OnTheDatabasesObjects(absl::Status status) {
+  status.SetPayload(kOnTheDatabasesObjectsUrl, absl::Cord());
+  return status;
+}
+
+bool IsOnTheDatabasesObjects(const absl::Status& status) {
+  return status.GetPayload(kOnTheDatabasesObjectsUrl).has_value();
 }
 
 absl::Status WithDatabaseDetail(absl::Status status, absl::string_view detail) {

@@ -74,6 +74,14 @@ std::map<std::string, std::string> MetadataOf(const absl::Status& status);
 absl::Status WithOperatorCause(absl::Status status, absl::string_view cause);
 std::optional<std::string> OperatorCauseOf(const absl::Status& status);
 
+// `status` marked as a failure that depends on the database's objects as
+// they are now (a name that resolves to nothing, a function a trigger
+// calls, a grant the server's role lacks), not on the call alone: it is
+// not kept under a key, so that the call runs once they change. Never
+// sent to a caller.
+absl::Status OnTheDatabasesObjects(absl::Status status);
+bool IsOnTheDatabasesObjects(const absl::Status& status);
+
 // `status` with PostgreSQL's DETAIL of the failure ("Key (email)=(a@b)
 // already exists.", "Failing row contains (...)."), which quotes the
 // values at fault: read to find the request's row, never sent to a caller

@@ -97,7 +97,9 @@ absl::Status FromSqlState(const std::string& state, const std::string& text) {
     return absl::DeadlineExceededError("database statement timed out");
   }
   if (state == "42P01") return Error(Reason::kTableNotFound, text);
-  if (state == "42501") return Error(Reason::kOperationNotAllowed, text);
+  if (state == "42501") {
+    return OnTheDatabasesObjects(Error(Reason::kOperationNotAllowed, text));
+  }
   if (state == "23505" || state == "23503" || state == "23514" ||
       state == "23P01") {
     std::string constraint = QuotedAfter(text, "constraint \"");
@@ -136,15 +138,16 @@ absl::Status FromSqlState(const std::string& state, const std::string& text) {
   if (cls == "22" || cls == "23" || state == "42804") {
     return Error(Reason::kValueInvalid, text);
   }
-  // A name that does not resolve (42704, 42883, 42725, 3F000) or cannot be
-  // a name (42601, 42602). The statements this server runs are built from
-  // shapes its catalog checked, so these come from a value of an
-  // object-identifier type (regtype, regproc, regrole, ...), which resolves
-  // its text when cast, or from the table's own trigger: deterministic, as
-  // a number that will not parse is, and no retry helps.
+  // A name that does not resolve (42704, 42883, 42725, 42P02, 3F000) or
+  // cannot be a name (42601, 42602, 42622). The statements this server runs
+  // are built from shapes its catalog checked, so these come from a value
+  // of an object-identifier type (regtype, regproc, regrole, ...), which
+  // resolves its text when cast, or from the table's own trigger: no retry
+  // helps, but creating the object does, so it is not kept under a key.
   if (state == "42704" || state == "42883" || state == "42725" ||
-      state == "3F000" || state == "42601" || state == "42602") {
-    return Error(Reason::kValueInvalid, text);
+      state == "42P02" || state == "3F000" || state == "42601" ||
+      state == "42602" || state == "42622") {
+    return OnTheDatabasesObjects(Error(Reason::kValueInvalid, text));
   }
   if (PlanOutdated(state, text)) {
     return Error(Reason::kDatabaseUnavailable,
@@ -256,10 +259,10 @@ bool SessionUnusableAfter(const std::exception& error) {
 bool IsTransient(const absl::Status& status) {
   // A property of the replica that answered, not of the call: another
   // replica, or this one once its storage is set up, runs it. So is a
-  // privilege the database refused the server's role (a token's refusal
-  // comes before any key): the call runs once the grant is back.
+  // failure on the database's objects as they are now (a grant, a name):
+  // the call runs once they change.
   if (ReasonOf(status) == ReasonName(Reason::kStorageNotConfigured) ||
-      ReasonOf(status) == ReasonName(Reason::kOperationNotAllowed)) {
+      IsOnTheDatabasesObjects(status)) {
     return true;
   }
   switch (status.code()) {

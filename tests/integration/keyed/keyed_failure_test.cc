@@ -64,6 +64,39 @@ int64_t WaitingBehind(TestDatabase& db, const std::string& pid) {
                               pid + " = ANY(pg_blocking_pids(pid))"));
 }
 
+// The table's trigger calls a function that does not exist yet: the
+// refusal (VALUE_INVALID, PostgreSQL's "function ... does not exist") is
+// the database's state, not the call's, and is not kept under the key,
+// so that the call runs once the function is there; as a grant that is
+// missing. The old server kept it and replayed it after the fix.
+TEST_F(KeyedCallTest, AFailureOnAMissingDatabaseObjectIsNotKept) {
+  const int64_t id = 880000 + NewCounter();
+  const std::string function = TestDatabase::UniqueName("audit");
+  const std::string trigger = TestDatabase::UniqueName("audit_trigger");
+  db().Exec("CREATE FUNCTION " + trigger +
+            "() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN IF NEW.id = " +
+            std::to_string(id) + " THEN PERFORM " + function +
+            "(NEW.id); END IF; RETURN NEW; END $$");
+  db().Exec("CREATE TRIGGER " + trigger + " BEFORE INSERT ON " + items() +
+            " FOR EACH ROW EXECUTE FUNCTION " + trigger + "()");
+  const v1::KeyedCallRequest insert =
+      InsertRow(NewKey("missing-function"), items(),
+                {{"id", Int(id)}, {"name", Str("audited")}});
+  const Answer refused = Call(stub(), insert);
+  EXPECT_EQ(refused.status.error_code(), grpc::StatusCode::INVALID_ARGUMENT)
+      << refused.status.error_message();
+  EXPECT_EQ(KeyState(insert.idempotency_key()), "");
+
+  db().Exec("CREATE FUNCTION " + function +
+            "(bigint) RETURNS void LANGUAGE sql AS 'SELECT'");
+  const Answer ran = Call(stub(), insert);
+  ExpectExecuted(ran);
+  EXPECT_EQ(ItemCount(id), 1);
+  db().Exec("DROP TRIGGER " + trigger + " ON " + items());
+  db().Exec("DROP FUNCTION " + trigger + "()");
+  db().Exec("DROP FUNCTION " + function + "(bigint)");
+}
+
 // A long lock_timeout: a second caller waits for the first to finish.
 class KeyedTransientTest : public KeyedCallTest {
  public:

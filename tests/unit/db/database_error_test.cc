@@ -94,10 +94,12 @@ TEST(MapDatabaseError, TheCallsOwnFaultsAreDeterministic) {
                {C::kInvalidArgument, "VALUE_INVALID", false, false});
   ExpectMapped(Sql("P0001", "refused by the table's trigger"),
                {C::kFailedPrecondition, "CONSTRAINT_VIOLATED", false, false});
-  for (const char* state :
-       {"42704", "42883", "42725", "3F000", "42601", "42602"}) {
+  // A name that resolves to nothing: the value's fault, but not kept
+  // under a key, since creating the object makes the call run.
+  for (const char* state : {"42704", "42883", "42725", "42P02", "3F000",
+                            "42601", "42602", "42622"}) {
     ExpectMapped(Sql(state, "type \"no_such_type\" does not exist"),
-                 {C::kInvalidArgument, "VALUE_INVALID", false, false});
+                 {C::kInvalidArgument, "VALUE_INVALID", true, false});
   }
   ExpectMapped(Sql("42P01", "relation \"t\" does not exist"),
                {C::kNotFound, "TABLE_NOT_FOUND", false, false});
