@@ -313,7 +313,8 @@ absl::Status WithTableNamed(absl::Status failure, const db::Table& table) {
   if (!reason.has_value() ||
       (*reason != v1::wire::reasons::kRowLocked &&
        *reason != v1::wire::reasons::kConstraintViolated &&
-       *reason != v1::wire::reasons::kValueInvalid)) {
+       *reason != v1::wire::reasons::kValueInvalid &&
+       *reason != v1::wire::reasons::kOperationNotAllowed)) {
     return failure;
   }
   return OfRequestFor(std::move(failure), table);
