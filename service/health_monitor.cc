@@ -19,7 +19,8 @@ namespace idem {
 HealthMonitor::HealthMonitor(
     std::vector<grpc::HealthCheckServiceInterface*> health,
     std::string database_url, absl::Duration interval,
-    absl::Duration answer_within, db::DatabaseClock* clock)
+    absl::Duration answer_within, db::DatabaseClock* clock,
+    std::function<void()> unanswered)
     : health_(std::move(health)),
       // Connecting to a database that accepts connections but does not
       // answer is bounded by the same limit as the query.
@@ -33,6 +34,7 @@ HealthMonitor::HealthMonitor(
       interval_(interval),
       answer_within_(answer_within),
       clock_(clock),
+      unanswered_(std::move(unanswered)),
       thread_([this] { Run(); }),
       watchdog_([this] { Watch(); }) {}
 
@@ -127,6 +129,9 @@ void HealthMonitor::Run() {
     // (an operator's pg_terminate_backend, a pooler's restart, an idle
     // timeout), which says nothing of the database: a fresh one tells.
     if (outcome == Outcome::kFailed && reused) outcome = Probe(session);
+    if (outcome == Outcome::kLate && !stop_.HasBeenNotified() && unanswered_) {
+      unanswered_();
+    }
     const bool serving = outcome == Outcome::kAnswered;
     for (grpc::HealthCheckServiceInterface* service : health_) {
       // Readiness only: gRPC's SetServingStatus(bool) would set every

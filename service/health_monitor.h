@@ -3,6 +3,7 @@
 
 #include <grpcpp/health_check_service_interface.h>
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <thread>
@@ -34,10 +35,13 @@ class HealthMonitor {
  public:
   // Sets the status on every one of `health` (the main listener's and the
   // probe listener's). Each probe reads the database's clock into `clock`
-  // (borrowed; must outlive the monitor).
+  // (borrowed; must outlive the monitor). `unanswered` is told when a
+  // probe's answer did not come in time: the database stopped answering,
+  // and what else waits on it will not be answered either.
   HealthMonitor(std::vector<grpc::HealthCheckServiceInterface*> health,
                 std::string database_url, absl::Duration interval,
-                absl::Duration answer_within, db::DatabaseClock* clock);
+                absl::Duration answer_within, db::DatabaseClock* clock,
+                std::function<void()> unanswered);
   // Stops checking, without waiting for a query the database does not
   // answer (a connection it does not answer is bounded by `answer_within`
   // per host); the status stays as last set.
@@ -63,6 +67,7 @@ class HealthMonitor {
   const absl::Duration interval_;
   const absl::Duration answer_within_;
   db::DatabaseClock* const clock_;
+  const std::function<void()> unanswered_;
   absl::Notification stop_;
   absl::Mutex mu_;
   absl::CondVar changed_;

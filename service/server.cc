@@ -442,9 +442,16 @@ absl::Status Server::Listen(
 void Server::StartBackgroundWork() {
   // A second, so that readiness follows the database within seconds; an
   // answer later than 3 s is an outage, as a lost connection is.
+  constexpr absl::Duration kAnswerWithin = absl::Seconds(3);
   health_monitor_ = std::make_unique<HealthMonitor>(
-      health_services_, config_.database_url, absl::Seconds(1),
-      absl::Seconds(3), &pool_->clock());
+      health_services_, config_.database_url, absl::Seconds(1), kAnswerWithin,
+      &pool_->clock(),
+      // The calls that wait on it as long end as on a lost connection
+      // (UNAVAILABLE, or COMMIT_UNKNOWN for a COMMIT), and their sessions
+      // go: after a failover the pool's next sessions reach the new primary.
+      [pool = pool_.get(), kAnswerWithin] {
+        pool->EndWaitsLongerThan(kAnswerWithin);
+      });
   reaper_ = std::make_unique<keys::KeyReaper>(
       *pool_, config_.reaper_interval, config_.reaper_batch,
       [metrics = metrics_.get()](const keys::KeyReaper::Pass& pass) {

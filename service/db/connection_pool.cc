@@ -26,7 +26,26 @@ std::string TimeoutSettings(const PoolOptions& options, bool is_local) {
 }  // namespace
 
 ConnectionPool::ConnectionPool(PoolOptions options)
-    : options_(std::move(options)) {}
+    : options_(std::move(options)), watchdog_([this] {
+        // Past this, PostgreSQL's own statement_timeout would have ended
+        // a statement of a database that still runs, and the kernel's
+        // tcp_timeout one whose packets went unanswered: a wait that
+        // lasts longer is on a database that keeps its connections but
+        // answers nothing.
+        const absl::Duration limit =
+            options_.statement_timeout +
+            (options_.tcp_timeout > absl::ZeroDuration() ? options_.tcp_timeout
+                                                         : absl::Seconds(10));
+        while (
+            !stop_watching_.WaitForNotificationWithTimeout(absl::Seconds(1))) {
+          EndWaitsLongerThan(limit);
+        }
+      }) {}
+
+ConnectionPool::~ConnectionPool() {
+  stop_watching_.Notify();
+  watchdog_.join();
+}
 
 ConnectionPool::Lease::Lease(Lease&& other) noexcept
     : pool_(other.pool_),
@@ -150,6 +169,14 @@ void ConnectionPool::CancelRunningStatements() {
   // closed.
   absl::MutexLock lock(&mu_);
   for (PgSession* session : leased_) session->CancelStatement();
+}
+
+void ConnectionPool::EndWaitsLongerThan(absl::Duration limit) {
+  const absl::Time now = absl::Now();
+  absl::MutexLock lock(&mu_);
+  for (PgSession* session : leased_) {
+    session->EndIfWaitingLongerThan(limit, now);
+  }
 }
 
 void ConnectionPool::Release(std::unique_ptr<PgSession> session, bool discard) {

@@ -4,11 +4,13 @@
 #include <memory>
 #include <set>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/synchronization/notification.h"
 #include "absl/time/time.h"
 #include "service/db/database_clock.h"
 #include "service/db/pg_session.h"
@@ -42,6 +44,7 @@ struct PoolOptions {
 class ConnectionPool {
  public:
   explicit ConnectionPool(PoolOptions options);
+  ~ConnectionPool();
   ConnectionPool(const ConnectionPool&) = delete;
   ConnectionPool& operator=(const ConnectionPool&) = delete;
 
@@ -78,6 +81,12 @@ class ConnectionPool {
   // later behind their callers' backs. (A COMMIT already sent may still
   // land: that one is in doubt, as a lost connection's is.)
   void CancelRunningStatements();
+  // Ends the connection of every leased session that has waited for the
+  // database longer than `limit` (PgSession::EndIfWaitingLongerThan): what
+  // waited fails as on a lost connection. The pool itself does so past
+  // statement_timeout + tcp_timeout (10 s without one); the health monitor
+  // sooner, when the database stopped answering its probe.
+  void EndWaitsLongerThan(absl::Duration limit);
 
   int in_use() const;
   int waiting() const;
@@ -100,6 +109,9 @@ class ConnectionPool {
   int open_ ABSL_GUARDED_BY(mu_) = 0;  // idle + leased + being opened
   int waiting_ ABSL_GUARDED_BY(mu_) = 0;
   bool closed_ ABSL_GUARDED_BY(mu_) = false;
+  // Ends waits past statement_timeout + tcp_timeout, every second.
+  absl::Notification stop_watching_;
+  std::thread watchdog_;
 };
 
 }  // namespace idem::db

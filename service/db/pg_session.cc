@@ -1,6 +1,8 @@
 #include "service/db/pg_session.h"
 
 #include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <cstring>
 #include <pqxx/dbtransaction>
@@ -10,6 +12,7 @@
 
 #include "absl/cleanup/cleanup.h"
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 
 namespace idem::db {
 
@@ -41,9 +44,35 @@ PgSession::PgSession(const std::string& url, StatementMode mode)
 #include <pqxx/internal/ignore-deprecated-pre.hxx>
   connection_.inhibit_reactivation(true);
 #include <pqxx/internal/ignore-deprecated-post.hxx>
+  if (connection_.sock() >= 0) watch_socket_ = dup(connection_.sock());
 }
 
-PgSession::~PgSession() = default;
+PgSession::~PgSession() {
+  if (watch_socket_ >= 0) close(watch_socket_);
+}
+
+PgSession::Waiting::Waiting(PgSession& session)
+    : session_(session),
+      outermost_(session.waiting_since_.load(std::memory_order_relaxed) == 0) {
+  if (outermost_) {
+    session_.waiting_since_.store(absl::ToUnixNanos(absl::Now()),
+                                  std::memory_order_release);
+  }
+}
+
+PgSession::Waiting::~Waiting() {
+  if (outermost_) session_.waiting_since_.store(0, std::memory_order_release);
+}
+
+bool PgSession::EndIfWaitingLongerThan(absl::Duration limit, absl::Time now) {
+  const int64_t since = waiting_since_.load(std::memory_order_acquire);
+  if (since == 0 || watch_socket_ < 0 ||
+      now - absl::FromUnixNanos(since) <= limit) {
+    return false;
+  }
+  shutdown(watch_socket_, SHUT_RDWR);
+  return true;
+}
 
 void PgSession::Commit(pqxx::transaction_base& txn) {
   // A statement that failed on a lost connection has ended `txn` on this

@@ -1,6 +1,7 @@
 #ifndef IDEM_SERVICE_DB_PG_SESSION_H_
 #define IDEM_SERVICE_DB_PG_SESSION_H_
 
+#include <atomic>
 #include <list>
 #include <memory>
 #include <optional>
@@ -12,6 +13,7 @@
 #include <vector>
 
 #include "absl/functional/function_ref.h"
+#include "absl/time/time.h"
 
 namespace idem::db {
 
@@ -95,6 +97,28 @@ class PgSession {
   // (libpq's cancel request, which PgBouncer forwards); from any thread.
   void CancelStatement() noexcept;
 
+  // Marks the session as waiting for the database while it lives (a
+  // statement, a COMMIT, a ROLLBACK on their way): what
+  // EndIfWaitingLongerThan measures.
+  class Waiting {
+   public:
+    explicit Waiting(PgSession& session);
+    ~Waiting();
+    Waiting(const Waiting&) = delete;
+    Waiting& operator=(const Waiting&) = delete;
+
+   private:
+    PgSession& session_;
+    bool outermost_;
+  };
+  // Ends the connection when the session has waited for the database
+  // longer than `limit` by `now`: shuts its socket down, so that what
+  // waits fails at once on this side, as on a lost connection. A database
+  // whose processes or disk stalled keeps its connections and its kernel
+  // acknowledges, so neither PostgreSQL's timeouts nor TCP's ever end that
+  // wait. From any thread; whether it ended it.
+  bool EndIfWaitingLongerThan(absl::Duration limit, absl::Time now);
+
  private:
   class StandbyWaitWatch;
 
@@ -102,6 +126,13 @@ class PgSession {
   const StatementMode mode_;
   std::string transaction_settings_;
   std::unique_ptr<StandbyWaitWatch> standby_wait_;  // after connection_
+  // Since when the session waits for the database (Unix nanoseconds; 0:
+  // it does not).
+  std::atomic<int64_t> waiting_since_{0};
+  // A duplicate of the connection's socket, for EndIfWaitingLongerThan: it
+  // stays this connection's even after libpq closed its own descriptor,
+  // whose number another connection may then get.
+  int watch_socket_ = -1;
   // Statements prepared on this connection, the most recently used first,
   // at most kMaxPrepared: Insert statements differ by the columns callers
   // send, so their number has no bound of its own. The least recently used

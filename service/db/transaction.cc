@@ -42,10 +42,12 @@ Transaction::Transaction(PgSession& session, Mode mode)
       statements_(work_ != nullptr
                       ? static_cast<pqxx::transaction_base&>(*work_)
                       : *autocommit_) {
+  PgSession::Waiting waiting(session_);
   session_.BeginTransaction(statements_);
 }
 
 pqxx::result Transaction::Statement(absl::FunctionRef<pqxx::result()> run) {
+  PgSession::Waiting waiting(session_);
   if (autocommit_ == nullptr) return run();
   // Outside a transaction block the statement is its own commit: once it is
   // sent, a lost connection leaves that commit in doubt, as a lost answer
@@ -84,12 +86,14 @@ pqxx::result Transaction::ExecScript(const std::string& sql) {
 }
 
 int Transaction::BackendPid() {
+  PgSession::Waiting waiting(session_);
   return statements_.exec1("SELECT pg_backend_pid()")[0].as<int>();
 }
 
 void Transaction::SetLockTimeout(absl::Duration timeout) {
   // 0 would mean no limit at all.
   int64_t millis = std::max<int64_t>(1, absl::ToInt64Milliseconds(timeout));
+  PgSession::Waiting waiting(session_);
   statements_.exec0(absl::StrCat("SET LOCAL lock_timeout = ", millis));
 }
 
@@ -100,6 +104,7 @@ absl::Status Transaction::SavepointStatement(absl::string_view sql) {
       throw pqxx::sql_error("canceling statement due to user request",
                             std::string(sql), "57014");
     }
+    PgSession::Waiting waiting(session_);
     statements_.exec0(std::string(sql));
     return absl::OkStatus();
   } catch (const std::exception& error) {
@@ -127,11 +132,13 @@ absl::Status Transaction::Commit() {
                  "a statement of the transaction failed unnoticed, so the "
                  "database rolled it back; nothing was written; retry");
   }
+  PgSession::Waiting waiting(session_);
   session_.Commit(*work_);
   return absl::OkStatus();
 }
 
 void Transaction::Rollback() {
+  PgSession::Waiting waiting(session_);
   if (work_ != nullptr) work_->abort();
 }
 

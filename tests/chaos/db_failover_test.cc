@@ -19,6 +19,7 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <future>
 #include <memory>
 #include <pqxx/pqxx>
 #include <sstream>
@@ -329,6 +330,39 @@ TEST_F(DbFailoverTest, ADatabaseThatStopsAnsweringDoesNotHoldUpShutdown) {
   EXPECT_NE(server->Log().find("stuck"), std::string::npos) << server->Log();
   std::move(thaw).Invoke();
   call.join();
+}
+
+// A call in flight when the primary stops answering (its processes or disk
+// stalled; it keeps its connections and its kernel acknowledges) ends
+// within seconds, as on a lost connection, instead of waiting for the
+// database for ever: its session is ended once the health probe goes
+// unanswered, and after a failover the pool's new sessions reach the new
+// primary. The old server's call waited until the database came back.
+TEST_F(DbFailoverTest, ACallWaitingOnADatabaseThatStoppedAnsweringEnds) {
+  testing::ServerProcess::Options options;
+  options.env = {{"IDEM_DATABASE_URL", *url_}, {"IDEM_TABLES", "counters"}};
+  std::unique_ptr<testing::ServerProcess> server =
+      testing::ServerProcess::Start(options);
+  auto increment = [&] {
+    const v1::UpdateRequest request = IncrementOf("unused").update();
+    v1::UpdateResponse response;
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() + seconds(60));
+    return server->Stub()->Update(&context, request, &response);
+  };
+  ASSERT_TRUE(
+      testing::Eventually([&] { return increment().ok(); }, seconds(20)));
+  const std::vector<pid_t> frozen = FreezePrimary(Sql(
+      "SELECT pid FROM pg_stat_activity WHERE backend_type = 'checkpointer'"));
+  auto thaw = absl::MakeCleanup([&] { Thaw(frozen); });
+  std::future<grpc::Status> call = std::async(std::launch::async, increment);
+  ASSERT_EQ(call.wait_for(std::chrono::seconds(15)), std::future_status::ready)
+      << server->Log();
+  EXPECT_EQ(call.get().error_code(), grpc::StatusCode::UNAVAILABLE);
+  std::move(thaw).Invoke();
+  EXPECT_TRUE(
+      testing::Eventually([&] { return increment().ok(); }, seconds(30)))
+      << server->Log();
 }
 
 // The same with no call in flight: the server's own background queries
