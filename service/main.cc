@@ -38,7 +38,8 @@ int main(int argc, char** argv) {
   }
   if (config->command == idem::Config::Command::kMigrate) {
     absl::Status migrated = idem::StartUnlessStopped(
-        [&config] { return idem::RunMigrations(*config); });
+        [&config] { return idem::RunMigrations(*config); },
+        /*stopped_status=*/1);
     if (!migrated.ok()) {
       idem::log::Error("migrations", {{"message", migrated.message()}});
       return 1;
@@ -46,10 +47,12 @@ int main(int argc, char** argv) {
     return 0;
   }
   absl::StatusOr<std::unique_ptr<idem::Server>> server;
-  absl::Status started = idem::StartUnlessStopped([&] {
-    server = idem::Server::Prepare(*config);
-    return server.status();
-  });
+  absl::Status started = idem::StartUnlessStopped(
+      [&] {
+        server = idem::Server::Prepare(*config);
+        return server.status();
+      },
+      /*stopped_status=*/0);
   // From here a signal drains: once listening, calls may be in flight.
   if (started.ok()) started = (*server)->Serve();
   if (!started.ok()) {

@@ -127,7 +127,8 @@ void BlockShutdownSignals() {
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 }
 
-absl::Status StartUnlessStopped(const std::function<absl::Status()>& start) {
+absl::Status StartUnlessStopped(const std::function<absl::Status()>& start,
+                                int stopped_status) {
   absl::Notification started;
   absl::Status status;
   std::thread starter([&] {
@@ -141,7 +142,7 @@ absl::Status StartUnlessStopped(const std::function<absl::Status()>& start) {
         signal_number > 0 && Stops(signal_number)) {
       log::Info("stopped", {{"signal", signal_number},
                             {"message", "stopped before serving"}});
-      std::_Exit(0);
+      std::_Exit(stopped_status);
     }
   }
   starter.join();

@@ -98,13 +98,15 @@ void BlockShutdownSignals();
 
 // Runs `start` (connecting, migrating: Server::Prepare, never Serve) on a
 // thread of its own while this one waits for SIGTERM or SIGINT: a signal
-// that comes first ends the process at once with status 0, since nothing
-// is served yet and nothing drains (a migration's transaction rolls back
-// with its connection), so that a pod stopped while it waits for the
-// database or for another replica's migration does not wait out its grace
-// period. What `start` returned otherwise; a signal after it stays pending
-// for Server::RunUntilSignalled.
-absl::Status StartUnlessStopped(const std::function<absl::Status()>& start);
+// that comes first ends the process at once with `stopped_status`, since
+// nothing is served yet and nothing drains (a migration's transaction
+// rolls back with its connection), so that a pod stopped while it waits
+// for the database or for another replica's migration does not wait out
+// its grace period: 0 for a server that never served, not 0 for `migrate`,
+// whose Job must not read as done. What `start` returned otherwise; a
+// signal after it stays pending for Server::RunUntilSignalled.
+absl::Status StartUnlessStopped(const std::function<absl::Status()>& start,
+                                int stopped_status);
 
 // `idem-server migrate`: applies the migrations and returns.
 absl::Status RunMigrations(const Config& config);

@@ -155,6 +155,15 @@ absl::Status FromSqlState(const std::string& state, const std::string& text) {
                  "retry");
   }
   if (state == "0A000") return Error(Reason::kRequestInvalid, text);
+  // This server's prepared statements met another client's, or were gone:
+  // its sessions are shared, which only a pooler in transaction mode does.
+  if (state == "42P05" || state == "26000") {
+    return absl::InternalError(absl::StrCat(
+        "database error ", state,
+        ": the server's prepared statements are not its own; behind a "
+        "connection pooler in transaction mode set "
+        "IDEM_PREPARED_STATEMENTS=false"));
+  }
   return absl::InternalError(absl::StrCat("database error ", state));
 }
 

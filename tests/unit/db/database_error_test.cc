@@ -114,5 +114,19 @@ TEST(MapDatabaseError, TheCallsOwnFaultsAreDeterministic) {
                {C::kInvalidArgument, "LIMIT_EXCEEDED", false, false});
 }
 
+// Prepared statements that collide, behind a pooler in transaction mode
+// with IDEM_PREPARED_STATEMENTS left on (an operator's probe: every call
+// INTERNAL "database error 42P05"): the message says what to set.
+TEST(MapDatabaseError, PreparedStatementsThatCollideNameTheSetting) {
+  for (const char* state : {"42P05", "26000"}) {
+    const absl::Status status = MapDatabaseError(
+        Sql(state, "prepared statement \"idem_2\" already exists"));
+    EXPECT_EQ(status.code(), absl::StatusCode::kInternal);
+    EXPECT_NE(status.message().find("IDEM_PREPARED_STATEMENTS=false"),
+              absl::string_view::npos)
+        << status;
+  }
+}
+
 }  // namespace
 }  // namespace idem::db
