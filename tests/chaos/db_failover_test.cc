@@ -62,6 +62,47 @@ void PgLocal(std::vector<std::string> args) {
   ASSERT_EQ(RunCommand(args, &output), 0) << output;
 }
 
+// The processes of the primary's cluster: its postmaster and every child,
+// found through the checkpointer's parent.
+std::vector<pid_t> PrimaryProcesses(const std::string& checkpointer) {
+  auto parent_of = [](const std::string& pid) -> std::string {
+    std::ifstream stat("/proc/" + pid + "/stat");
+    std::string line;
+    std::getline(stat, line);
+    // pid (comm) state ppid ...: the comm may hold spaces, not ')'. A
+    // process that ended meanwhile has no line.
+    const size_t comm_end = line.rfind(')');
+    if (comm_end == std::string::npos) return "";
+    std::istringstream rest(line.substr(comm_end + 1));
+    std::string state, ppid;
+    rest >> state >> ppid;
+    return ppid;
+  };
+  const std::string postmaster = parent_of(checkpointer);
+  std::vector<pid_t> processes = {std::stoi(postmaster)};
+  for (const auto& entry : std::filesystem::directory_iterator("/proc")) {
+    const std::string pid = entry.path().filename();
+    if (std::isdigit(static_cast<unsigned char>(pid[0])) &&
+        parent_of(pid) == postmaster) {
+      processes.push_back(std::stoi(pid));
+    }
+  }
+  return processes;
+}
+
+// Stops the primary's processes (SIGSTOP): it keeps its connections but
+// answers nothing, as on a stalled disk. No query fails and no TCP timeout
+// fires. Returns the processes, for Thaw.
+std::vector<pid_t> FreezePrimary(const std::string& checkpointer) {
+  const std::vector<pid_t> frozen = PrimaryProcesses(checkpointer);
+  for (pid_t pid : frozen) kill(pid, SIGSTOP);
+  return frozen;
+}
+
+void Thaw(const std::vector<pid_t>& frozen) {
+  for (pid_t pid : frozen) kill(pid, SIGCONT);
+}
+
 class DbFailoverTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
@@ -108,6 +149,24 @@ class DbFailoverTest : public ::testing::Test {
     pqxx::connection connection(*url_ + " target_session_attrs=primary");
     pqxx::result result = pqxx::nontransaction(connection).exec(sql);
     return result.empty() || result[0].empty() ? "" : result[0][0].c_str();
+  }
+
+  // Stops the primary's processes (FreezePrimary); Thaw them after.
+  static std::vector<pid_t> FreezeThePrimary() {
+    return FreezePrimary(
+        Sql("SELECT pid FROM pg_stat_activity WHERE backend_type = "
+            "'checkpointer'"));
+  }
+
+  // Counter 1 plus one through `server`, without a key; its deadline
+  // `wait` away.
+  static grpc::Status PlainIncrement(testing::ServerProcess& server,
+                                     seconds wait) {
+    const v1::UpdateRequest request = IncrementOf("unused").update();
+    v1::UpdateResponse response;
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() + wait);
+    return server.Stub()->Update(&context, request, &response);
   }
 
   static v1::KeyedCallRequest IncrementOf(const std::string& key) {
@@ -223,47 +282,6 @@ TEST_F(DbFailoverTest, SessionsTheDatabaseEndedWhileIdleAreNotLent) {
   EXPECT_EQ(std::stoi(Count()), before + 1);
 }
 
-// The processes of the primary's cluster: its postmaster and every child,
-// found through the checkpointer's parent.
-std::vector<pid_t> PrimaryProcesses(const std::string& checkpointer) {
-  auto parent_of = [](const std::string& pid) -> std::string {
-    std::ifstream stat("/proc/" + pid + "/stat");
-    std::string line;
-    std::getline(stat, line);
-    // pid (comm) state ppid ...: the comm may hold spaces, not ')'. A
-    // process that ended meanwhile has no line.
-    const size_t comm_end = line.rfind(')');
-    if (comm_end == std::string::npos) return "";
-    std::istringstream rest(line.substr(comm_end + 1));
-    std::string state, ppid;
-    rest >> state >> ppid;
-    return ppid;
-  };
-  const std::string postmaster = parent_of(checkpointer);
-  std::vector<pid_t> processes = {std::stoi(postmaster)};
-  for (const auto& entry : std::filesystem::directory_iterator("/proc")) {
-    const std::string pid = entry.path().filename();
-    if (std::isdigit(static_cast<unsigned char>(pid[0])) &&
-        parent_of(pid) == postmaster) {
-      processes.push_back(std::stoi(pid));
-    }
-  }
-  return processes;
-}
-
-// Stops the primary's processes (SIGSTOP): it keeps its connections but
-// answers nothing, as on a stalled disk. No query fails and no TCP timeout
-// fires. Returns the processes, for Thaw.
-std::vector<pid_t> FreezePrimary(const std::string& checkpointer) {
-  const std::vector<pid_t> frozen = PrimaryProcesses(checkpointer);
-  for (pid_t pid : frozen) kill(pid, SIGSTOP);
-  return frozen;
-}
-
-void Thaw(const std::vector<pid_t>& frozen) {
-  for (pid_t pid : frozen) kill(pid, SIGCONT);
-}
-
 // A primary that keeps its connections but stops answering: readiness must
 // turn NOT_SERVING within seconds, and SERVING again once it answers.
 TEST_F(DbFailoverTest, ADatabaseThatStopsAnsweringIsNotReady) {
@@ -282,8 +300,7 @@ TEST_F(DbFailoverTest, ADatabaseThatStopsAnsweringIsNotReady) {
         return status() == grpc::health::v1::HealthCheckResponse::SERVING;
       },
       seconds(10)));
-  const std::vector<pid_t> frozen = FreezePrimary(Sql(
-      "SELECT pid FROM pg_stat_activity WHERE backend_type = 'checkpointer'"));
+  const std::vector<pid_t> frozen = FreezeThePrimary();
   auto thaw = absl::MakeCleanup([&] { Thaw(frozen); });
   EXPECT_TRUE(testing::Eventually(
       [&] {
@@ -308,17 +325,10 @@ TEST_F(DbFailoverTest, ADatabaseThatStopsAnsweringDoesNotHoldUpShutdown) {
                  {"IDEM_SHUTDOWN_GRACE", "1s"}};
   std::unique_ptr<testing::ServerProcess> server =
       testing::ServerProcess::Start(options);
-  auto increment = [&] {
-    const v1::UpdateRequest request = IncrementOf("unused").update();
-    v1::UpdateResponse response;
-    grpc::ClientContext context;
-    context.set_deadline(std::chrono::system_clock::now() + seconds(30));
-    return server->Stub()->Update(&context, request, &response);
-  };
+  auto increment = [&] { return PlainIncrement(*server, seconds(30)); };
   ASSERT_TRUE(
       testing::Eventually([&] { return increment().ok(); }, seconds(20)));
-  const std::vector<pid_t> frozen = FreezePrimary(Sql(
-      "SELECT pid FROM pg_stat_activity WHERE backend_type = 'checkpointer'"));
+  const std::vector<pid_t> frozen = FreezeThePrimary();
   auto thaw = absl::MakeCleanup([&] { Thaw(frozen); });
   std::thread call(increment);
   absl::SleepFor(absl::Milliseconds(500));  // it waits on the database
@@ -343,17 +353,10 @@ TEST_F(DbFailoverTest, ACallWaitingOnADatabaseThatStoppedAnsweringEnds) {
   options.env = {{"IDEM_DATABASE_URL", *url_}, {"IDEM_TABLES", "counters"}};
   std::unique_ptr<testing::ServerProcess> server =
       testing::ServerProcess::Start(options);
-  auto increment = [&] {
-    const v1::UpdateRequest request = IncrementOf("unused").update();
-    v1::UpdateResponse response;
-    grpc::ClientContext context;
-    context.set_deadline(std::chrono::system_clock::now() + seconds(60));
-    return server->Stub()->Update(&context, request, &response);
-  };
+  auto increment = [&] { return PlainIncrement(*server, seconds(60)); };
   ASSERT_TRUE(
       testing::Eventually([&] { return increment().ok(); }, seconds(20)));
-  const std::vector<pid_t> frozen = FreezePrimary(Sql(
-      "SELECT pid FROM pg_stat_activity WHERE backend_type = 'checkpointer'"));
+  const std::vector<pid_t> frozen = FreezeThePrimary();
   auto thaw = absl::MakeCleanup([&] { Thaw(frozen); });
   std::future<grpc::Status> call = std::async(std::launch::async, increment);
   ASSERT_EQ(call.wait_for(std::chrono::seconds(15)), std::future_status::ready)
@@ -377,8 +380,7 @@ TEST_F(DbFailoverTest, BackgroundQueriesStuckOnTheDatabaseDoNotHoldUpShutdown) {
                  {"IDEM_SHUTDOWN_GRACE", "1s"}};
   std::unique_ptr<testing::ServerProcess> server =
       testing::ServerProcess::Start(options);
-  const std::vector<pid_t> frozen = FreezePrimary(Sql(
-      "SELECT pid FROM pg_stat_activity WHERE backend_type = 'checkpointer'"));
+  const std::vector<pid_t> frozen = FreezeThePrimary();
   auto thaw = absl::MakeCleanup([&] { Thaw(frozen); });
   // Past the catalog's refresh interval (2 s): both queries now wait.
   absl::SleepFor(absl::Seconds(3));
