@@ -193,7 +193,9 @@ std::string WrittenAs(const absl::CommandLineFlag& flag) {
   }
   if (flag.IsOfType<bool>()) return "true or false";
   if (flag.IsOfType<int>() || flag.IsOfType<int64_t>()) {
-    return "a whole number (bytes as a number: 16777216, not 16MiB)";
+    return absl::EndsWith(flag.Name(), "_bytes")
+               ? "a whole number of bytes: 16777216, not 16MiB"
+               : "a whole number";
   }
   return "";
 }

@@ -92,7 +92,8 @@ HealthMonitor::Outcome HealthMonitor::Probe(
     const bool in_time = EndProbe();
     if (!in_time) {
       session.reset();
-      failure_ = "no answer within the probe's limit";
+      failure_ = absl::StrCat("no answer within ",
+                              absl::FormatDuration(answer_within_));
       return Outcome::kLate;
     }
     clock_->Observe(sent, absl::FromUnixMicros(clock[0][0].as<int64_t>()),
@@ -101,9 +102,16 @@ HealthMonitor::Outcome HealthMonitor::Probe(
   } catch (const std::exception& error) {
     const bool late = !EndProbe();
     session.reset();
+    if (late) {
+      // What libpq says of the connection the watchdog ended ("not
+      // connected") would hide that the database did not answer.
+      failure_ = absl::StrCat("no answer within ",
+                              absl::FormatDuration(answer_within_));
+      return Outcome::kLate;
+    }
     failure_ = error.what();
     failure_ = failure_.substr(0, failure_.find('\n'));
-    return late ? Outcome::kLate : Outcome::kFailed;
+    return Outcome::kFailed;
   }
 }
 

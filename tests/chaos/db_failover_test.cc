@@ -307,6 +307,21 @@ TEST_F(DbFailoverTest, ADatabaseThatStopsAnsweringIsNotReady) {
         return status() == grpc::health::v1::HealthCheckResponse::NOT_SERVING;
       },
       seconds(10)));
+  // The log says why (no answer within 3 s, or a connect that timed out),
+  // not the text of the connection the watchdog ended ("Could not obtain
+  // client encoding: not connected.").
+  std::istringstream lines(server_->Log());
+  int not_serving = 0;
+  for (std::string line; std::getline(lines, line);) {
+    if (line.find(R"("event":"health")") == std::string::npos ||
+        line.find(R"("serving":false)") == std::string::npos) {
+      continue;
+    }
+    ++not_serving;
+    EXPECT_NE(line.find(R"("cause":)"), std::string::npos) << line;
+    EXPECT_EQ(line.find("client encoding"), std::string::npos) << line;
+  }
+  EXPECT_GT(not_serving, 0) << server_->Log();
   std::move(thaw).Invoke();
   EXPECT_TRUE(testing::Eventually(
       [&] {
