@@ -92,9 +92,7 @@ HealthMonitor::Outcome HealthMonitor::Probe(
     const bool in_time = EndProbe();
     if (!in_time) {
       session.reset();
-      failure_ = absl::StrCat("no answer within ",
-                              absl::FormatDuration(answer_within_));
-      return Outcome::kLate;
+      return Late();
     }
     clock_->Observe(sent, absl::FromUnixMicros(clock[0][0].as<int64_t>()),
                     received);
@@ -102,17 +100,19 @@ HealthMonitor::Outcome HealthMonitor::Probe(
   } catch (const std::exception& error) {
     const bool late = !EndProbe();
     session.reset();
-    if (late) {
-      // What libpq says of the connection the watchdog ended ("not
-      // connected") would hide that the database did not answer.
-      failure_ = absl::StrCat("no answer within ",
-                              absl::FormatDuration(answer_within_));
-      return Outcome::kLate;
-    }
+    // What libpq says of the connection the watchdog ended ("not
+    // connected") would hide that the database did not answer.
+    if (late) return Late();
     failure_ = error.what();
     failure_ = failure_.substr(0, failure_.find('\n'));
     return Outcome::kFailed;
   }
+}
+
+HealthMonitor::Outcome HealthMonitor::Late() {
+  failure_ =
+      absl::StrCat("no answer within ", absl::FormatDuration(answer_within_));
+  return Outcome::kLate;
 }
 
 bool HealthMonitor::EndProbe() {

@@ -55,6 +55,8 @@ class HealthMonitor {
   // database's clock) in time, or why not (`failure_` says more); the
   // session is dropped when it does not.
   Outcome Probe(std::unique_ptr<db::PgSession>& session);
+  // A probe's answer that did not come in time, and why, in `failure_`.
+  Outcome Late();
   // Ends the connection of a probe whose answer is late, or of any probe
   // once stopping.
   void Watch();

@@ -64,14 +64,12 @@ PgSession::Waiting::~Waiting() {
   if (outermost_) session_.waiting_since_.store(0, std::memory_order_release);
 }
 
-bool PgSession::EndIfWaitingLongerThan(absl::Duration limit, absl::Time now) {
+void PgSession::EndIfWaitingLongerThan(absl::Duration limit, absl::Time now) {
   const int64_t since = waiting_since_.load(std::memory_order_acquire);
-  if (since == 0 || watch_socket_ < 0 ||
-      now - absl::FromUnixNanos(since) <= limit) {
-    return false;
+  if (since != 0 && watch_socket_ >= 0 &&
+      now - absl::FromUnixNanos(since) > limit) {
+    shutdown(watch_socket_, SHUT_RDWR);
   }
-  shutdown(watch_socket_, SHUT_RDWR);
-  return true;
 }
 
 void PgSession::Commit(pqxx::transaction_base& txn) {

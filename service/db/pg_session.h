@@ -116,8 +116,8 @@ class PgSession {
   // waits fails at once on this side, as on a lost connection. A database
   // whose processes or disk stalled keeps its connections and its kernel
   // acknowledges, so neither PostgreSQL's timeouts nor TCP's ever end that
-  // wait. From any thread; whether it ended it.
-  bool EndIfWaitingLongerThan(absl::Duration limit, absl::Time now);
+  // wait. From any thread.
+  void EndIfWaitingLongerThan(absl::Duration limit, absl::Time now);
 
  private:
   class StandbyWaitWatch;
