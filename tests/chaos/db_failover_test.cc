@@ -377,6 +377,19 @@ TEST_F(DbFailoverTest, ACallWaitingOnADatabaseThatStoppedAnsweringEnds) {
   ASSERT_EQ(call.wait_for(std::chrono::seconds(15)), std::future_status::ready)
       << server->Log();
   EXPECT_EQ(call.get().error_code(), grpc::StatusCode::UNAVAILABLE);
+  // The operator's to look at: its request line is a warning (README,
+  // Logs), not information.
+  std::istringstream lines(server->Log());
+  int unavailable = 0;
+  for (std::string line; std::getline(lines, line);) {
+    if (line.find(R"("event":"request")") == std::string::npos ||
+        line.find(R"("code":"UNAVAILABLE")") == std::string::npos) {
+      continue;
+    }
+    ++unavailable;
+    EXPECT_NE(line.find(R"("level":"warn")"), std::string::npos) << line;
+  }
+  EXPECT_GT(unavailable, 0) << server->Log();
   std::move(thaw).Invoke();
   EXPECT_TRUE(
       testing::Eventually([&] { return increment().ok(); }, seconds(30)))
