@@ -16,7 +16,6 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/notification.h"
-#include "service/auth/tls_files.h"
 #include "service/common/error_reason.h"
 #include "service/db/migration_runner.h"
 #include "service/observability/log.h"
@@ -45,40 +44,6 @@ db::PoolOptions PoolOptionsFrom(const Config& config) {
                                                   : db::StatementMode::kUnnamed;
   options.tcp_timeout = config.db_tcp_timeout;
   return options;
-}
-
-// TLS from files that gRPC reads again every `config.credentials_reload`
-// (FileWatcherCertificateProvider), so that a renewed certificate, key or
-// client CA (a Kubernetes Secret updated in place) is served without a
-// restart; gRPC keeps the last good pair while a new one does not load.
-// Each file is checked once here, so that one missing or unusable stops
-// the start.
-absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> Credentials(
-    const Config& config) {
-  if (config.tls_cert.empty()) {
-    log::Warn("plaintext", {{"message",
-                             "serving WITHOUT TLS because IDEM_ALLOW_PLAINTEXT "
-                             "is set: traffic and tokens travel in clear"}});
-    return grpc::InsecureServerCredentials();
-  }
-  if (absl::Status usable = auth::CheckTlsFiles(config.tls_cert, config.tls_key,
-                                                config.tls_client_ca);
-      !usable.ok()) {
-    return usable;
-  }
-  auto files =
-      std::make_shared<grpc::experimental::FileWatcherCertificateProvider>(
-          config.tls_key, config.tls_cert, config.tls_client_ca,
-          static_cast<unsigned int>(
-              absl::ToInt64Seconds(config.credentials_reload)));
-  grpc::experimental::TlsServerCredentialsOptions options(files);
-  options.watch_identity_key_cert_pairs();
-  if (!config.tls_client_ca.empty()) {
-    options.watch_root_certs();
-    options.set_cert_request_type(
-        GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY);
-  }
-  return grpc::experimental::TlsServerCredentials(options);
 }
 
 // Linking gRPC's reflection library registers its plugin for every server
@@ -194,17 +159,60 @@ Server::~Server() = default;
 
 absl::StatusOr<std::unique_ptr<Server>> Server::Prepare(const Config& config) {
   std::unique_ptr<Server> server(new Server(config));
-  absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> credentials =
-      Credentials(config);
-  if (!credentials.ok()) return credentials.status();
-  server->credentials_ = *std::move(credentials);
   // Each step needs the one before it, so stop at the first that fails.
   using Step = absl::Status (Server::*)();
-  for (Step step :
-       {&Server::OpenStorage, &Server::BuildOperations, &Server::BuildApi}) {
+  for (Step step : {&Server::BuildCredentials, &Server::OpenStorage,
+                    &Server::BuildOperations, &Server::BuildApi}) {
     if (absl::Status done = (server.get()->*step)(); !done.ok()) return done;
   }
   return server;
+}
+
+// TLS from the operator's files, through copies taken only when they check
+// (VettedTlsFiles), so that a renewed certificate, key or client CA (a
+// Kubernetes Secret updated in place) is served without a restart and a
+// broken one is named in the log and not served. The files are checked once
+// here, so that one missing or unusable stops the start.
+absl::Status Server::BuildCredentials() {
+  if (config_.tls_cert.empty()) {
+    log::Warn("plaintext", {{"message",
+                             "serving WITHOUT TLS because IDEM_ALLOW_PLAINTEXT "
+                             "is set: traffic and tokens travel in clear"}});
+    credentials_ = grpc::InsecureServerCredentials();
+    return absl::OkStatus();
+  }
+  absl::StatusOr<std::unique_ptr<auth::VettedTlsFiles>> files =
+      auth::VettedTlsFiles::Create(
+          {config_.tls_cert, config_.tls_key, config_.tls_client_ca},
+          config_.credentials_reload, [](const absl::Status& reloaded) {
+            if (reloaded.ok()) {
+              log::Info("tls", {{"reloaded", true}});
+            } else {
+              log::Warn("tls", {{"reloaded", false},
+                                {"message", reloaded.message()},
+                                {"kept",
+                                 "the certificate and key served "
+                                 "before"}});
+            }
+          });
+  if (!files.ok()) return files.status();
+  tls_files_ = *std::move(files);
+  const auth::TlsFilePaths& served = tls_files_->served();
+  // The copies change only when a checked set is taken: gRPC may read them
+  // often.
+  auto provider =
+      std::make_shared<grpc::experimental::FileWatcherCertificateProvider>(
+          served.key, served.cert, served.client_ca,
+          /*refresh_interval_sec=*/1);
+  grpc::experimental::TlsServerCredentialsOptions options(provider);
+  options.watch_identity_key_cert_pairs();
+  if (!served.client_ca.empty()) {
+    options.watch_root_certs();
+    options.set_cert_request_type(
+        GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY);
+  }
+  credentials_ = grpc::experimental::TlsServerCredentials(options);
+  return absl::OkStatus();
 }
 
 absl::Status Server::Serve() {

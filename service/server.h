@@ -12,6 +12,7 @@
 #include "service/api/idem_service.h"
 #include "service/api/worker_pool.h"
 #include "service/auth/authenticator.h"
+#include "service/auth/vetted_tls_files.h"
 #include "service/catalog_refresher.h"
 #include "service/config.h"
 #include "service/db/catalog.h"
@@ -50,9 +51,11 @@ class Server {
   explicit Server(const Config& config);
 
   // The steps of Prepare and Serve, in order, each building its part from the
-  // parts before it: the database and storage root; the operations (key store,
-  // replay cache, metrics, group committer); the API (credentials,
-  // admission, the service); the listeners; the background threads.
+  // parts before it: the TLS credentials; the database and storage root; the
+  // operations (key store, replay cache, metrics, group committer); the API
+  // (authentication, admission, the service); the listeners; the background
+  // threads.
+  absl::Status BuildCredentials();
   absl::Status OpenStorage();
   // Says at start which allow-listed tables calls cannot use.
   void WarnOfUnusableTables() const;
@@ -63,6 +66,7 @@ class Server {
   void StartBackgroundWork();
 
   const Config config_;
+  std::unique_ptr<auth::VettedTlsFiles> tls_files_;  // outlives credentials_
   std::shared_ptr<grpc::ServerCredentials> credentials_;
   std::unique_ptr<db::ConnectionPool> pool_;
   std::unique_ptr<db::Catalog> catalog_;

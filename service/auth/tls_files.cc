@@ -51,51 +51,51 @@ Certificate FirstCertificate(const std::string& pem) {
 // Declines a passphrase, where OpenSSL's default would ask the terminal.
 int NoPassphrase(char*, int, int, void*) { return 0; }
 
-absl::Status CheckFiles(const std::string& cert_path,
-                        const std::string& key_path,
-                        const std::string& client_ca_path) {
+absl::StatusOr<TlsFileContents> ReadAndCheck(const TlsFilePaths& paths) {
+  TlsFileContents read;
   absl::StatusOr<std::string> cert_pem =
-      ReadSetting("IDEM_TLS_CERT", cert_path);
+      ReadSetting("IDEM_TLS_CERT", paths.cert);
   if (!cert_pem.ok()) return cert_pem.status();
-  Certificate cert = FirstCertificate(*cert_pem);
+  read.cert = *std::move(cert_pem);
+  Certificate cert = FirstCertificate(read.cert);
   if (cert == nullptr) {
-    return Unusable("IDEM_TLS_CERT", cert_path, "holds no PEM certificate");
+    return Unusable("IDEM_TLS_CERT", paths.cert, "holds no PEM certificate");
   }
-  absl::StatusOr<std::string> key_pem = ReadSetting("IDEM_TLS_KEY", key_path);
+  absl::StatusOr<std::string> key_pem = ReadSetting("IDEM_TLS_KEY", paths.key);
   if (!key_pem.ok()) return key_pem.status();
-  Bio key_in = MemoryOf(*key_pem);
+  read.key = *std::move(key_pem);
+  Bio key_in = MemoryOf(read.key);
   PrivateKey key(
       PEM_read_bio_PrivateKey(key_in.get(), nullptr, &NoPassphrase, nullptr),
       &EVP_PKEY_free);
   if (key == nullptr) {
-    return Unusable("IDEM_TLS_KEY", key_path,
+    return Unusable("IDEM_TLS_KEY", paths.key,
                     "holds no unencrypted PEM private key");
   }
   if (X509_check_private_key(cert.get(), key.get()) != 1) {
-    return Unusable("IDEM_TLS_KEY", key_path,
+    return Unusable("IDEM_TLS_KEY", paths.key,
                     absl::StrCat("is not the key of the certificate in ",
-                                 cert_path, " (IDEM_TLS_CERT)"));
+                                 paths.cert, " (IDEM_TLS_CERT)"));
   }
-  if (client_ca_path.empty()) return absl::OkStatus();
+  if (paths.client_ca.empty()) return read;
   absl::StatusOr<std::string> ca_pem =
-      ReadSetting("IDEM_TLS_CLIENT_CA", client_ca_path);
+      ReadSetting("IDEM_TLS_CLIENT_CA", paths.client_ca);
   if (!ca_pem.ok()) return ca_pem.status();
-  if (FirstCertificate(*ca_pem) == nullptr) {
-    return Unusable("IDEM_TLS_CLIENT_CA", client_ca_path,
+  read.client_ca = *std::move(ca_pem);
+  if (FirstCertificate(read.client_ca) == nullptr) {
+    return Unusable("IDEM_TLS_CLIENT_CA", paths.client_ca,
                     "holds no PEM certificate");
   }
-  return absl::OkStatus();
+  return read;
 }
 
 }  // namespace
 
-absl::Status CheckTlsFiles(const std::string& cert_path,
-                           const std::string& key_path,
-                           const std::string& client_ca_path) {
-  absl::Status checked = CheckFiles(cert_path, key_path, client_ca_path);
+absl::StatusOr<TlsFileContents> ReadTlsFiles(const TlsFilePaths& paths) {
+  absl::StatusOr<TlsFileContents> read = ReadAndCheck(paths);
   // What OpenSSL queued while parsing is not for whoever asks it next.
   ERR_clear_error();
-  return checked;
+  return read;
 }
 
 }  // namespace idem::auth

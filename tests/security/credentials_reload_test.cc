@@ -192,5 +192,46 @@ TEST(CredentialsReloadTest, RotatedUnderLoadWithoutAFailedCall) {
   EXPECT_NE(server->Log().find("\"reloaded\":true"), std::string::npos);
 }
 
+// A rotation that writes files the server cannot serve (a certificate
+// with the key of another, a certificate file that holds no certificate)
+// is named in the log and ignored: new connections still get the last good
+// pair, until a good one arrives. gRPC's own file watcher would take the
+// broken files and fail every new handshake.
+TEST(CredentialsReloadTest, ABrokenRotationKeepsTheLastGoodCertificate) {
+  const TestPki& pki = TestPki::Get();
+  SecretVolume tls(
+      {{"tls.crt", pki.server.cert_pem}, {"tls.key", pki.server.key_pem}});
+  auto server = StartServerWith({{"IDEM_TLS_CERT", tls.Path("tls.crt")},
+                                 {"IDEM_TLS_KEY", tls.Path("tls.key")},
+                                 {"IDEM_CREDENTIALS_RELOAD", "1s"},
+                                 {"IDEM_ALLOW_PLAINTEXT", "false"}});
+  ASSERT_EQ(PresentedCertificate(server->address()), pki.server.cert_pem);
+  auto logged = [&](const std::string& text) {
+    return Eventually(
+        [&] { return server->Log().find(text) != std::string::npos; }, 15s);
+  };
+
+  tls.Update({{"tls.crt", pki.server_renewed.cert_pem},
+              {"tls.key", pki.server.key_pem}});
+  EXPECT_TRUE(logged("is not the key of the certificate in"));
+  std::this_thread::sleep_for(3s);  // gRPC's own reads of the files
+  EXPECT_EQ(PresentedCertificate(server->address()), pki.server.cert_pem);
+
+  tls.Update({{"tls.crt", "not a certificate"},
+              {"tls.key", pki.server_renewed.key_pem}});
+  EXPECT_TRUE(logged("holds no PEM certificate"));
+  std::this_thread::sleep_for(3s);
+  EXPECT_EQ(PresentedCertificate(server->address()), pki.server.cert_pem);
+
+  tls.Update({{"tls.crt", pki.server_renewed.cert_pem},
+              {"tls.key", pki.server_renewed.key_pem}});
+  EXPECT_TRUE(Eventually(
+      [&] {
+        return PresentedCertificate(server->address()) ==
+               pki.server_renewed.cert_pem;
+      },
+      15s));
+}
+
 }  // namespace
 }  // namespace idem::testing

@@ -204,5 +204,21 @@ TEST(TlsSettingsTest, UnusableTlsFilesDoNotStart) {
   }
 }
 
+// gRPC serves copies of the TLS files from a private folder under $TMPDIR;
+// where none can be made, the start stops and says where it tried.
+TEST(TlsSettingsTest, ATmpdirWithoutRoomForTheServedCopiesDoesNotStart) {
+  const TestPki& pki = TestPki::Get();
+  std::string log;
+  EXPECT_EQ(RunServerCommand({{"IDEM_ALLOW_PLAINTEXT", "false"},
+                              {"IDEM_TLS_CERT", pki.server.cert_path},
+                              {"IDEM_TLS_KEY", pki.server.key_path},
+                              {"TMPDIR", "/proc/self"}},
+                             {}, &log),
+            1)
+      << log;
+  EXPECT_NE(log.find("TMPDIR"), std::string::npos) << log;
+  EXPECT_NE(log.find("/proc/self/idem-tls-"), std::string::npos) << log;
+}
+
 }  // namespace
 }  // namespace idem::testing
