@@ -20,7 +20,7 @@ HealthMonitor::HealthMonitor(
     std::vector<grpc::HealthCheckServiceInterface*> health,
     std::string database_url, absl::Duration interval,
     absl::Duration answer_within, db::DatabaseClock* clock,
-    std::function<void()> unanswered)
+    std::function<void()> unanswered, std::function<void(bool)> database_up)
     : health_(std::move(health)),
       // Connecting to a database that accepts connections but does not
       // answer is bounded by the same limit as the query.
@@ -35,6 +35,7 @@ HealthMonitor::HealthMonitor(
       answer_within_(answer_within),
       clock_(clock),
       unanswered_(std::move(unanswered)),
+      database_up_(std::move(database_up)),
       thread_([this] { Run(); }),
       watchdog_([this] { Watch(); }) {}
 
@@ -141,6 +142,7 @@ void HealthMonitor::Run() {
       unanswered_();
     }
     const bool serving = outcome == Outcome::kAnswered;
+    if (database_up_) database_up_(serving);
     for (grpc::HealthCheckServiceInterface* service : health_) {
       // Readiness only: gRPC's SetServingStatus(bool) would set every
       // service, liveness too.

@@ -37,11 +37,13 @@ class HealthMonitor {
   // probe listener's). Each probe reads the database's clock into `clock`
   // (borrowed; must outlive the monitor). `unanswered` is told when a
   // probe's answer did not come in time: the database stopped answering,
-  // and what else waits on it will not be answered either.
+  // and what else waits on it will not be answered either. `database_up`
+  // is told after every probe whether the database answered in time.
   HealthMonitor(std::vector<grpc::HealthCheckServiceInterface*> health,
                 std::string database_url, absl::Duration interval,
                 absl::Duration answer_within, db::DatabaseClock* clock,
-                std::function<void()> unanswered);
+                std::function<void()> unanswered,
+                std::function<void(bool)> database_up);
   // Stops checking, without waiting for a query the database does not
   // answer (a connection it does not answer is bounded by `answer_within`
   // per host); the status stays as last set.
@@ -70,6 +72,7 @@ class HealthMonitor {
   const absl::Duration answer_within_;
   db::DatabaseClock* const clock_;
   const std::function<void()> unanswered_;
+  const std::function<void(bool)> database_up_;
   absl::Notification stop_;
   absl::Mutex mu_;
   absl::CondVar changed_;

@@ -460,7 +460,8 @@ void Server::StartBackgroundWork() {
       // go: after a failover the pool's next sessions reach the new primary.
       [pool = pool_.get(), kAnswerWithin] {
         pool->EndWaitsLongerThan(kAnswerWithin);
-      });
+      },
+      [metrics = metrics_.get()](bool up) { metrics->RecordDatabaseUp(up); });
   reaper_ = std::make_unique<keys::KeyReaper>(
       *pool_, config_.reaper_interval, config_.reaper_batch,
       [metrics = metrics_.get()](const keys::KeyReaper::Pass& pass) {

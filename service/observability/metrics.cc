@@ -166,6 +166,13 @@ struct Metrics::Families {
                 .Add({},
                      prometheus::Histogram::BucketBoundaries{1, 2, 4, 8, 16, 32,
                                                              64, 128, 256})),
+        database_up(prometheus::BuildGauge()
+                        .Name("idem_database_up")
+                        .Help("1 while PostgreSQL answers the health probe "
+                              "within 3 s (every second); 0 before the first "
+                              "answer")
+                        .Register(registry)
+                        .Add({})),
         build_info(prometheus::BuildGauge()
                        .Name("idem_build_info")
                        .Help("Always 1; labels name the build")
@@ -183,6 +190,7 @@ struct Metrics::Families {
   prometheus::Counter& reaped;
   prometheus::Gauge& reaper_pass;
   prometheus::Histogram& batch_calls;
+  prometheus::Gauge& database_up;
   prometheus::Family<prometheus::Gauge>& build_info;
   SeriesCache<prometheus::Counter> request_series;    // method, code, tenant
   SeriesCache<prometheus::Histogram> latency_series;  // method
@@ -282,6 +290,10 @@ void Metrics::RecordReaped(int64_t keys) {
 
 void Metrics::RecordBatch(size_t calls) {
   families_->batch_calls.Observe(static_cast<double>(calls));
+}
+
+void Metrics::RecordDatabaseUp(bool up) {
+  families_->database_up.Set(up ? 1 : 0);
 }
 
 }  // namespace idem::observability

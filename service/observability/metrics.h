@@ -62,6 +62,10 @@ class Metrics {
   void RecordKeys(int64_t in_flight, int64_t finished, int64_t expired);
   // Calls committed together by the group committer.
   void RecordBatch(size_t calls);
+  // Whether the database answered the health probe in time (readiness
+  // follows it, but also turns NOT_SERVING while draining, and is not
+  // scraped).
+  void RecordDatabaseUp(bool up);
 
  private:
   struct Families;

@@ -20,6 +20,7 @@
 #include <fstream>
 #include <functional>
 #include <future>
+#include <map>
 #include <memory>
 #include <pqxx/pqxx>
 #include <sstream>
@@ -33,6 +34,7 @@
 #include "absl/time/clock.h"
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "tests/chaos/command.h"
+#include "tests/support/metrics_scrape.h"
 #include "tests/support/polling.h"
 #include "tests/support/server_process.h"
 #include "tests/support/values.h"
@@ -125,9 +127,12 @@ class DbFailoverTest : public ::testing::Test {
         "CREATE TABLE checked (id bigint PRIMARY KEY, n bigint CHECK (n >= "
         "0))");
     testing::ServerProcess::Options options;
-    options.env = {{"IDEM_DATABASE_URL", *url_},
-                   {"IDEM_TABLES", "counters,checked"},
-                   {"IDEM_ACQUIRE_TIMEOUT", "2s"}};
+    metrics_port_ = testing::FreeLoopbackPort();
+    options.env = {
+        {"IDEM_DATABASE_URL", *url_},
+        {"IDEM_TABLES", "counters,checked"},
+        {"IDEM_ACQUIRE_TIMEOUT", "2s"},
+        {"IDEM_METRICS_LISTEN", absl::StrCat("127.0.0.1:", metrics_port_)}};
     server_ = testing::ServerProcess::Start(options).release();
   }
 
@@ -228,12 +233,14 @@ class DbFailoverTest : public ::testing::Test {
   static std::string folder_, primary_, standby_;
   static std::string* url_;
   static testing::ServerProcess* server_;
+  static int metrics_port_;
 };
 
 std::string DbFailoverTest::folder_, DbFailoverTest::primary_,
     DbFailoverTest::standby_;
 std::string* DbFailoverTest::url_ = nullptr;
 testing::ServerProcess* DbFailoverTest::server_ = nullptr;
+int DbFailoverTest::metrics_port_ = 0;
 
 TEST_F(DbFailoverTest, FollowsThePromotedStandbyAndNeverWritesToAStandby) {
   const int before = std::stoi(Count());
@@ -283,7 +290,9 @@ TEST_F(DbFailoverTest, SessionsTheDatabaseEndedWhileIdleAreNotLent) {
 }
 
 // A primary that keeps its connections but stops answering: readiness must
-// turn NOT_SERVING within seconds, and SERVING again once it answers.
+// turn NOT_SERVING within seconds, and SERVING again once it answers; the
+// metric idem_database_up says the same to Prometheus (readiness alone is
+// also NOT_SERVING while draining, and is not scraped).
 TEST_F(DbFailoverTest, ADatabaseThatStopsAnsweringIsNotReady) {
   EventuallyOk("stalled-before");
   auto health = grpc::health::v1::Health::NewStub(server_->Channel());
@@ -300,6 +309,13 @@ TEST_F(DbFailoverTest, ADatabaseThatStopsAnsweringIsNotReady) {
         return status() == grpc::health::v1::HealthCheckResponse::SERVING;
       },
       seconds(10)));
+  auto database_up = [&] {
+    const std::map<std::string, double> samples =
+        testing::Samples(testing::Scrape(metrics_port_));
+    auto up = samples.find("idem_database_up");
+    return up == samples.end() ? -1.0 : up->second;
+  };
+  EXPECT_EQ(database_up(), 1.0);
   const std::vector<pid_t> frozen = FreezeThePrimary();
   auto thaw = absl::MakeCleanup([&] { Thaw(frozen); });
   EXPECT_TRUE(testing::Eventually(
@@ -307,6 +323,7 @@ TEST_F(DbFailoverTest, ADatabaseThatStopsAnsweringIsNotReady) {
         return status() == grpc::health::v1::HealthCheckResponse::NOT_SERVING;
       },
       seconds(10)));
+  EXPECT_EQ(database_up(), 0.0);
   // The log says why (no answer within 3 s, or a connect that timed out),
   // not the text of the connection the watchdog ended ("Could not obtain
   // client encoding: not connected.").
@@ -328,6 +345,7 @@ TEST_F(DbFailoverTest, ADatabaseThatStopsAnsweringIsNotReady) {
         return status() == grpc::health::v1::HealthCheckResponse::SERVING;
       },
       seconds(30)));
+  EXPECT_EQ(database_up(), 1.0);
 }
 
 // SIGTERM must end the server soon after its grace even when the database
