@@ -18,6 +18,7 @@
 #include "absl/synchronization/notification.h"
 #include "service/common/error_reason.h"
 #include "service/db/migration_runner.h"
+#include "service/db/transaction.h"
 #include "service/observability/log.h"
 
 namespace idem {
@@ -246,6 +247,7 @@ absl::Status Server::OpenStorage() {
     return CannotPrepare(loaded);
   }
   WarnOfUnusableTables();
+  if (config_.prepared_statements) WarnOfAPooler();
   if (config_.storage_root.empty()) return absl::OkStatus();
   absl::StatusOr<std::unique_ptr<files::StorageRoot>> root =
       files::StorageRoot::Open(config_.storage_root);
@@ -256,6 +258,21 @@ absl::Status Server::OpenStorage() {
   }
   storage_root_ = *std::move(root);
   return absl::OkStatus();
+}
+
+void Server::WarnOfAPooler() const {
+  absl::StatusOr<bool> pooled = db::RunAutocommit(
+      *pool_, [](db::Transaction& txn) -> absl::StatusOr<bool> {
+        return txn.ThroughAPooler();
+      });
+  if (!pooled.ok() || !*pooled) return;
+  log::Warn("pooler",
+            {{"message",
+              "IDEM_DATABASE_URL reaches PostgreSQL through a connection "
+              "pooler, and prepared statements are on: in transaction mode "
+              "(PgBouncer's pool_mode=transaction) they collide with other "
+              "clients' and every call fails; set "
+              "IDEM_PREPARED_STATEMENTS=false (session mode is fine)"}});
 }
 
 void Server::WarnOfUnusableTables() const {

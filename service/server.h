@@ -57,8 +57,10 @@ class Server {
   // threads.
   absl::Status BuildCredentials();
   absl::Status OpenStorage();
-  // Says at start which allow-listed tables calls cannot use.
+  // Says at start which allow-listed tables calls cannot use, and when
+  // prepared statements go through a connection pooler.
   void WarnOfUnusableTables() const;
+  void WarnOfAPooler() const;
   absl::Status BuildOperations();
   absl::Status BuildApi();
   absl::Status Listen(

@@ -85,9 +85,10 @@ pqxx::result Transaction::ExecScript(const std::string& sql) {
   return Statement([&] { return statements_.exec(sql); });
 }
 
-int Transaction::BackendPid() {
+bool Transaction::ThroughAPooler() {
   PgSession::Waiting waiting(session_);
-  return statements_.exec1("SELECT pg_backend_pid()")[0].as<int>();
+  return statements_.exec1("SELECT pg_backend_pid()")[0].as<int>() !=
+         session_.connection().backendpid();
 }
 
 void Transaction::SetLockTimeout(absl::Duration timeout) {

@@ -59,10 +59,10 @@ class Transaction {
   // set in is undone): how long a statement may wait for a row lock.
   void SetLockTimeout(absl::Duration timeout);
 
-  // The process id of the backend that runs this transaction, by which
-  // PostgreSQL names it to others (as the sender of a notification). Asked
-  // of the database: through a pooler, libpq knows only the pooler's.
-  int BackendPid();
+  // Whether the session reaches PostgreSQL through a connection pooler
+  // (PgBouncer): libpq then knows a process id the pooler made up, not
+  // that of the backend that answers.
+  bool ThroughAPooler();
 
   // Not OK once a savepoint statement has failed: why.
   const absl::Status& poisoned() const { return poisoned_; }

@@ -247,5 +247,24 @@ TEST_F(PgBouncerTest, ForgetListenerRefusesASessionThroughPgBouncer) {
   }
 }
 
+// Prepared statements (the default) through a pooler in transaction mode
+// collide with other clients' or vanish with the server connection: every
+// call would fail (42P05, 26000). A start through a pooler says so at once,
+// naming the setting; the suite's server, with them off, does not.
+TEST_F(PgBouncerTest, PreparedStatementsThroughAPoolerAreNamedAtStart) {
+  std::unique_ptr<ServerProcess> server = ServerProcess::Start(
+      {.env =
+           ServerEnv({table_}, {{"IDEM_DATABASE_URL", PgBouncerUrl()},
+                                {"IDEM_NOTIFY_DATABASE_URL", DatabaseUrl()}}),
+       .args = {}});
+  EXPECT_NE(server->Log().find(R"("event":"pooler")"), std::string::npos)
+      << server->Log();
+  EXPECT_NE(server->Log().find("IDEM_PREPARED_STATEMENTS=false"),
+            std::string::npos)
+      << server->Log();
+  EXPECT_EQ(server_->Log().find(R"("event":"pooler")"), std::string::npos)
+      << server_->Log();
+}
+
 }  // namespace
 }  // namespace idem::testing::keyed
