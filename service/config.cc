@@ -5,7 +5,9 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <optional>
 #include <regex>
+#include <utility>
 
 #include "absl/algorithm/container.h"
 #include "absl/flags/flag.h"
@@ -265,12 +267,19 @@ absl::Status DurationWithin(absl::string_view flag, absl::Duration value,
                               " and ", absl::FormatDuration(most)));
 }
 
+struct HostPort {
+  std::string host;
+  int port = 0;
+};
+
 // host:port with a port gRPC can listen on (0: any free one); gRPC itself
-// takes a larger number modulo 65536. A Unix socket (unix:path) has none.
-// A host written as an address must be one: a resolver would take
+// takes a larger number modulo 65536. A Unix socket (unix:path) has none:
+// nullopt. A host written as an address must be one: a resolver would take
 // 999.1.1.1 for 231.1.1.1 (a number past 255 carries into the octet before).
-absl::Status ListenAddress(absl::string_view flag, const std::string& address) {
-  if (absl::StartsWith(address, "unix:")) return absl::OkStatus();
+// A missing host gRPC takes and fails to bind, with its own words.
+absl::StatusOr<std::optional<HostPort>> ListenAddress(
+    absl::string_view flag, const std::string& address) {
+  if (absl::StartsWith(address, "unix:")) return std::nullopt;
   const size_t colon = address.rfind(':');
   int port = -1;
   if (colon == std::string::npos ||
@@ -280,6 +289,11 @@ absl::Status ListenAddress(absl::string_view flag, const std::string& address) {
     return Invalid(flag, "must be host:port, with a port from 0 to 65535");
   }
   const std::string host = address.substr(0, colon);
+  if (host.empty()) {
+    return Invalid(flag, absl::StrCat("needs a host: 0.0.0.0:", port,
+                                      " for every interface, 127.0.0.1:", port,
+                                      " for this machine only"));
+  }
   in_addr ipv4;
   in6_addr ipv6;
   const bool written_as_ipv4 =
@@ -294,6 +308,38 @@ absl::Status ListenAddress(absl::string_view flag, const std::string& address) {
        inet_pton(AF_INET6, host.substr(1, host.size() - 2).c_str(), &ipv6) !=
            1)) {
     return Invalid(flag, absl::StrCat("\"", host, "\" is no IPv6 address"));
+  }
+  return HostPort{host, port};
+}
+
+bool AnyInterface(const std::string& host) {
+  return host == "0.0.0.0" || host == "[::]";
+}
+
+// The listeners besides gRPC's, each parsed and on a port of its own: one
+// on gRPC's port would bind first and leave gRPC's refusal to blame
+// IDEM_LISTEN.
+absl::Status ValidateListeners(const Config& config) {
+  if (config.listen.empty()) return Invalid("listen", "must not be empty");
+  absl::StatusOr<std::optional<HostPort>> grpc =
+      ListenAddress("listen", config.listen);
+  if (!grpc.ok()) return grpc.status();
+  for (const auto& [flag, address] :
+       {std::pair<absl::string_view, const std::string&>{"health_listen",
+                                                         config.health_listen},
+        {"metrics_listen", config.metrics_listen}}) {
+    if (address.empty()) continue;
+    absl::StatusOr<std::optional<HostPort>> other =
+        ListenAddress(flag, address);
+    if (!other.ok()) return other.status();
+    if (!grpc->has_value() || !other->has_value()) continue;
+    const HostPort& a = **grpc;
+    const HostPort& b = **other;
+    if (a.port != 0 && a.port == b.port &&
+        (a.host == b.host || AnyInterface(a.host) || AnyInterface(b.host))) {
+      return Invalid(flag, absl::StrCat("uses the port of IDEM_LISTEN (",
+                                        config.listen, "): give it another"));
+    }
   }
   return absl::OkStatus();
 }
@@ -342,22 +388,7 @@ absl::Status ValidateDurations(const Config& config) {
 }
 
 absl::Status Validate(const Config& config) {
-  if (config.listen.empty()) return Invalid("listen", "must not be empty");
-  if (absl::Status s = ListenAddress("listen", config.listen); !s.ok()) {
-    return s;
-  }
-  if (!config.health_listen.empty()) {
-    if (absl::Status s = ListenAddress("health_listen", config.health_listen);
-        !s.ok()) {
-      return s;
-    }
-  }
-  if (!config.metrics_listen.empty()) {
-    if (absl::Status s = ListenAddress("metrics_listen", config.metrics_listen);
-        !s.ok()) {
-      return s;
-    }
-  }
+  if (absl::Status s = ValidateListeners(config); !s.ok()) return s;
   if (absl::Status s = ValidateDurations(config); !s.ok()) return s;
   if (config.max_queued < 1 || config.max_queued > 1000000) {
     return Invalid("max_queued", "must be between 1 and 1000000");

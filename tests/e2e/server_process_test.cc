@@ -448,6 +448,18 @@ INSTANTIATE_TEST_SUITE_P(
                   {{"IDEM_REQUEST_LOG", "some"}},
                   {},
                   "IDEM_REQUEST_LOG"},
+        // gRPC took it and failed only at bind, with its own words.
+        BadConfig{"ListenWithoutAHost",
+                  {{"IDEM_LISTEN", ":55651"}},
+                  {},
+                  "IDEM_LISTEN): needs a host"},
+        // The metrics listener binds first; gRPC's refusal then blamed
+        // IDEM_LISTEN.
+        BadConfig{"MetricsOnTheGrpcPort",
+                  {{"IDEM_LISTEN", "127.0.0.1:55652"},
+                   {"IDEM_METRICS_LISTEN", "0.0.0.0:55652"}},
+                  {},
+                  "IDEM_METRICS_LISTEN): uses the port of IDEM_LISTEN"},
         BadConfig{"CertificateWithoutKey",
                   {{"IDEM_TLS_CERT", "/nonexistent"}},
                   {},
