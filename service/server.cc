@@ -287,8 +287,8 @@ void Server::WarnOfUnusableTables() const {
   }
   if (absent.empty() && without_key.empty()) return;
   log::Warn("tables",
-            {{"absent", absent},
-             {"without_primary_key", without_key},
+            {{"absent", log::FirstNames(absent)},
+             {"without_primary_key", log::FirstNames(without_key)},
              {"message",
               "IDEM_TABLES names tables calls cannot use yet: absent ones "
               "(or views, or a list not separated by commas) are "
@@ -461,7 +461,7 @@ absl::Status Server::Listen(
   std::string host = config_.listen.substr(0, config_.listen.rfind(':'));
   log::Info("listening", {{"address", absl::StrCat(host, ":", port)},
                           {"tls", !config_.tls_cert.empty()},
-                          {"tables", config_.tables}});
+                          {"tables", log::FirstNames(config_.tables)}});
   return absl::OkStatus();
 }
 

@@ -37,6 +37,14 @@ void Write(spdlog::level::level_enum level, std::string_view level_name,
 
 }  // namespace
 
+nlohmann::json FirstNames(const std::vector<std::string>& names) {
+  constexpr size_t kShown = 20;
+  if (names.size() <= kShown) return names;
+  std::vector<std::string> first(names.begin(), names.begin() + kShown);
+  first.push_back("(" + std::to_string(names.size() - kShown) + " more)");
+  return first;
+}
+
 void Info(std::string_view event, nlohmann::json fields) {
   Write(spdlog::level::info, "info", event, std::move(fields));
 }
