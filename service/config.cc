@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <functional>
 #include <optional>
 #include <regex>
 #include <utility>
@@ -234,6 +235,25 @@ size_t EditDistance(absl::string_view a, absl::string_view b) {
     }
   }
   return row[b.size()];
+}
+
+// The setting whose name, as `as` writes it (EnvName, or the flag's own),
+// is closest to `name` by at most 3 edits; "" when none is. Farther than
+// that from every setting, a name is not a misspelling of one
+// (IDEM_TABLE and IDEM_LOCKTIMEOUT are 1 away from theirs).
+std::string ClosestSetting(absl::string_view name,
+                           const std::function<std::string(const char*)>& as) {
+  constexpr size_t kMostEdits = 3;
+  std::string closest;
+  size_t fewest = kMostEdits + 1;
+  for (const char* flag : kFlagNames) {
+    const std::string written = as(flag);
+    if (const size_t edits = EditDistance(name, written); edits < fewest) {
+      fewest = edits;
+      closest = written;
+    }
+  }
+  return closest;
 }
 
 // The variables Kubernetes sets for a Service named e.g. "idem" or
@@ -512,12 +532,74 @@ absl::Status ReadServing(Config& config) {
   return absl::OkStatus();
 }
 
+// Flags abseil defines and handles itself (--help, --version, ...).
+bool IsAbseilFlag(absl::string_view name) {
+  static constexpr absl::string_view kAbseil[] = {
+      "help",     "helpfull",  "helpshort",  "helppackage",
+      "helpon",   "helpmatch", "version",    "only_check_args",
+      "flagfile", "fromenv",   "tryfromenv", "undefok"};
+  return absl::c_linear_search(kAbseil, name);
+}
+
+// Every setting given on the command line, checked as ApplyEnvironment
+// checks variables, so that a mistake there is refused in the same words
+// (and by main as a JSON line) instead of abseil's text on stderr and exit 1.
+// What passes is then parsed by absl::ParseCommandLine, which also answers
+// --help.
+absl::Status CheckCommandLine(int argc, char** argv) {
+  for (int i = 1; i < argc; ++i) {
+    absl::string_view arg(argv[i]);
+    if (arg == "--") break;
+    if (!absl::ConsumePrefix(&arg, "-")) continue;  // the command
+    absl::ConsumePrefix(&arg, "-");
+    const size_t equals = arg.find('=');
+    std::string name(arg.substr(0, equals));
+    if (IsAbseilFlag(name)) continue;
+    absl::CommandLineFlag* flag = absl::c_linear_search(kFlagNames, name)
+                                      ? absl::FindCommandLineFlag(name)
+                                      : nullptr;
+    if (flag == nullptr && absl::StartsWith(name, "no") &&
+        absl::c_linear_search(kFlagNames, name.substr(2))) {
+      absl::CommandLineFlag* negated =
+          absl::FindCommandLineFlag(name.substr(2));
+      if (negated->IsOfType<bool>() && equals == absl::string_view::npos) {
+        continue;
+      }
+    }
+    if (flag == nullptr) {
+      const std::string closest = ClosestSetting(
+          name, [](const char* setting) { return std::string(setting); });
+      return absl::InvalidArgumentError(absl::StrCat(
+          "--", name, " is not a flag of idem-server",
+          closest.empty() ? ""
+                          : absl::StrCat("; did you mean --", closest, "?"),
+          " (see --help)"));
+    }
+    std::string value;
+    if (equals != absl::string_view::npos) {
+      value = std::string(arg.substr(equals + 1));
+    } else if (flag->IsOfType<bool>()) {
+      value = "true";
+    } else if (i + 1 < argc) {
+      value = argv[++i];
+    } else {
+      return Invalid(name, "needs a value: --" + name + "=...");
+    }
+    std::string error;
+    if (!flag->ParseFrom(value, &error)) {
+      const std::string written_as = WrittenAs(*flag);
+      return Invalid(name, absl::StrCat(error, written_as.empty()
+                                                   ? ""
+                                                   : absl::StrCat("; expected ",
+                                                                  written_as)));
+    }
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 std::vector<UnknownSetting> UnknownSettings(char** environment) {
-  // Farther than this from every setting, a name is not a misspelling of
-  // one (IDEM_TABLE and IDEM_LOCKTIMEOUT are 1 away from theirs).
-  constexpr size_t kMostEdits = 3;
   std::vector<UnknownSetting> unknown;
   for (char** entry = environment; *entry != nullptr; ++entry) {
     const absl::string_view variable(*entry);
@@ -525,25 +607,15 @@ std::vector<UnknownSetting> UnknownSettings(char** environment) {
     const std::string name(variable.substr(0, equals));
     const absl::string_view value =
         equals == absl::string_view::npos ? "" : variable.substr(equals + 1);
-    if (!absl::StartsWith(name, "IDEM_") || IsServiceLink(name, value)) {
+    if (!absl::StartsWith(name, "IDEM_") || IsServiceLink(name, value) ||
+        absl::c_any_of(kFlagNames, [&](const char* flag) {
+          return EnvName(flag) == name;
+        })) {
       continue;
     }
-    UnknownSetting setting{name, ""};
-    size_t closest = kMostEdits + 1;
-    bool known = false;
-    for (const char* flag : kFlagNames) {
-      const std::string setting_name = EnvName(flag);
-      if (setting_name == name) {
-        known = true;
-        break;
-      }
-      if (const size_t edits = EditDistance(name, setting_name);
-          edits < closest) {
-        closest = edits;
-        setting.did_you_mean = setting_name;
-      }
-    }
-    if (!known) unknown.push_back(std::move(setting));
+    unknown.push_back({name, ClosestSetting(name, [](const char* flag) {
+                         return EnvName(flag);
+                       })});
   }
   return unknown;
 }
@@ -564,6 +636,7 @@ absl::StatusOr<Config> LoadConfig(int argc, char** argv) {
   };
   absl::SetFlagsUsageConfig(usage);
   if (absl::Status env = ApplyEnvironment(); !env.ok()) return env;
+  if (absl::Status args = CheckCommandLine(argc, argv); !args.ok()) return args;
   std::vector<char*> positional = absl::ParseCommandLine(argc, argv);
 
   Config config;

@@ -381,6 +381,13 @@ TEST_P(BadConfigTest, ExitsNonZeroWithAClearMessage) {
   EXPECT_LT(code, 128) << "killed by a signal, not a clean refusal: " << log;
   EXPECT_NE(log.find(GetParam().says), std::string::npos) << log;
   EXPECT_EQ(log.find("\"listening\""), std::string::npos) << log;
+  // One JSON object per line, as README promises: a log pipeline drops the
+  // rest, and with it the reason.
+  std::istringstream lines(log);
+  for (std::string line; std::getline(lines, line);) {
+    EXPECT_TRUE(nlohmann::json::parse(line, nullptr, false).is_object())
+        << line;
+  }
 }
 
 // A second server on a port one already listens on must fail, not share
@@ -476,6 +483,18 @@ INSTANTIATE_TEST_SUITE_P(
                   {{"IDEM_REQUEST_LOG", "some"}},
                   {},
                   "IDEM_REQUEST_LOG"},
+        // On the command line, the same words as for a variable (abseil
+        // printed text of its own and exited 1).
+        BadConfig{"FlagThatDoesNotParse",
+                  {},
+                  {"--workers=abc"},
+                  "--workers (IDEM_WORKERS): "},
+        BadConfig{
+            "MisspeltFlag", {}, {"--wrokers=4"}, "did you mean --workers?"},
+        BadConfig{"FlagWithoutItsValue",
+                  {},
+                  {"--lock_timeout"},
+                  "--lock_timeout (IDEM_LOCK_TIMEOUT): needs a value"},
         // gRPC took it and failed only at bind, with its own words.
         BadConfig{"ListenWithoutAHost",
                   {{"IDEM_LISTEN", ":55651"}},
