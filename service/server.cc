@@ -507,12 +507,16 @@ void Server::RunUntilSignalled() {
   // below would wait for it for ever: a few seconds after the grace the
   // process ends regardless, as a kill would end it.
   absl::Notification stopped;
-  std::thread backstop([&stopped, grace_over] {
+  // The calls still running then end without a request line of their own:
+  // this line counts them by tenant (their callers see the connection drop
+  // and retry under their keys).
+  std::thread backstop([&stopped, grace_over, limiter = limiter_.get()] {
     if (!stopped.WaitForNotificationWithDeadline(grace_over +
                                                  kStuckWorkBackstop)) {
       log::Error(
           "stopping with work stuck on the database",
-          {{"after_grace_ms", absl::ToInt64Milliseconds(kStuckWorkBackstop)}});
+          {{"after_grace_ms", absl::ToInt64Milliseconds(kStuckWorkBackstop)},
+           {"calls_cut", limiter->in_flight_by_tenant()}});
       std::_Exit(1);
     }
   });

@@ -56,6 +56,11 @@ int TenantLimiter::in_flight(const std::string& tenant) const {
   return it == in_flight_.end() ? 0 : it->second;
 }
 
+std::map<std::string, int> TenantLimiter::in_flight_by_tenant() const {
+  absl::MutexLock lock(&mu_);
+  return {in_flight_.begin(), in_flight_.end()};
+}
+
 void TenantLimiter::Release(const std::optional<std::string>& tenant,
                             size_t bytes) {
   absl::MutexLock lock(&mu_);

@@ -1,6 +1,7 @@
 #ifndef IDEM_SERVICE_API_TENANT_LIMITER_H_
 #define IDEM_SERVICE_API_TENANT_LIMITER_H_
 
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -60,6 +61,8 @@ class TenantLimiter {
   std::unique_ptr<Permit> HoldBytes(size_t bytes);
 
   int in_flight(const std::string& tenant) const;
+  // The calls in flight of every tenant that has some.
+  std::map<std::string, int> in_flight_by_tenant() const;
 
  private:
   void Release(const std::optional<std::string>& tenant, size_t bytes);

@@ -371,6 +371,11 @@ TEST_F(DbFailoverTest, ADatabaseThatStopsAnsweringDoesNotHoldUpShutdown) {
       << server->Log();
   if (server->Running()) server->Signal(SIGKILL);
   EXPECT_NE(server->Log().find("stuck"), std::string::npos) << server->Log();
+  // The call cut off this way leaves no request line: the stop line counts
+  // it, by tenant.
+  EXPECT_NE(server->Log().find(R"("calls_cut":{"default":1})"),
+            std::string::npos)
+      << server->Log();
   std::move(thaw).Invoke();
   call.join();
 }
