@@ -1,5 +1,6 @@
 #include "service/files/copy_file.h"
 
+#include <fcntl.h>
 #include <sys/stat.h>
 
 #include <cerrno>
@@ -67,7 +68,7 @@ absl::StatusOr<CopyFileResponse> Unchanged(int dest_fd, int folder_fd,
 
 absl::StatusOr<CopyFileResponse> CopyFile(
     const StorageRoot& root, const idem::v1::CopyFileRequest& request,
-    absl::Duration most_lock_wait) {
+    absl::Duration most_lock_wait, const PointOfNoReturn& point_of_no_return) {
   // Both paths are checked before anything is opened.
   absl::StatusOr<RelativePath> src_path =
       ParseRelativePath("source_path", request.source_path());
@@ -137,11 +138,55 @@ absl::StatusOr<CopyFileResponse> CopyFile(
     response.set_backup_path(
         parent.empty() ? *backup : absl::StrCat(parent, "/", *backup));
   }
+  if (point_of_no_return) {
+    if (absl::Status go_on = point_of_no_return(response); !go_on.ok()) {
+      return go_on;
+    }
+  }
 #ifdef IDEM_FILES_FAULT_POINTS
   if (testing::Faults().before_rename) testing::Faults().before_rename();
 #endif
   if (absl::Status status = temp->Commit(); !status.ok()) return status;
   return response;
+}
+
+absl::StatusOr<bool> StagedCopyLanded(
+    const StorageRoot& root, const idem::v1::CopyFileRequest& request,
+    const idem::v1::CopyFileResponse& staged) {
+  absl::StatusOr<RelativePath> dest_path =
+      ParseRelativePath("destination_path", request.destination_path());
+  if (!dest_path.ok()) return dest_path.status();
+  const std::string dest_what =
+      absl::StrCat("destination_path ", dest_path->display);
+  absl::StatusOr<UniqueFd> folder = OpenDestinationFolder(root, *dest_path);
+  if (!folder.ok()) return folder.status();
+  absl::StatusOr<UniqueFd> existing =
+      OpenExistingDestination(folder->get(), *dest_path);
+  if (!existing.ok()) return existing.status();
+  if (!existing->valid()) {
+    if (staged.outcome() == idem::v1::COPY_OUTCOME_COPIED) return false;
+  } else if (staged.outcome() == idem::v1::COPY_OUTCOME_REPLACED) {
+    // The backup is a hard link to the file the copy replaced, in the
+    // destination's folder.
+    const std::string& backup_path = staged.backup_path();
+    const std::string backup = backup_path.substr(backup_path.rfind('/') + 1);
+    struct stat now, kept;
+    if (fstat(existing->get(), &now) != 0) return ErrnoStatus(errno, dest_what);
+    if (fstatat(folder->get(), backup.c_str(), &kept, AT_SYMLINK_NOFOLLOW) ==
+            0 &&
+        now.st_dev == kept.st_dev && now.st_ino == kept.st_ino) {
+      return false;
+    }
+  }
+  if (existing->valid()) {
+    if (absl::Status synced = Sync(existing->get(), dest_what); !synced.ok()) {
+      return synced;
+    }
+  }
+  if (absl::Status synced = Sync(folder->get(), dest_what); !synced.ok()) {
+    return synced;
+  }
+  return true;
 }
 
 }  // namespace idem::files

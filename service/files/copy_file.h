@@ -1,6 +1,8 @@
 #ifndef IDEM_SERVICE_FILES_COPY_FILE_H_
 #define IDEM_SERVICE_FILES_COPY_FILE_H_
 
+#include <functional>
+
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "idem/v1/idem.pb.h"
@@ -24,9 +26,30 @@ namespace idem::files {
 // longer than `most_lock_wait`; nothing written). Messages quote the
 // caller's paths, never the root's. Thread-safe; copies into one folder run
 // one at a time (FolderLock).
+//
+// `point_of_no_return`, when set, is called with the answer the copy will
+// give right before the rename that makes it take effect (a backup, when
+// one is kept, exists by then): a status it returns ends the copy there,
+// with the destination untouched.
+using PointOfNoReturn =
+    std::function<absl::Status(const idem::v1::CopyFileResponse& intended)>;
 absl::StatusOr<idem::v1::CopyFileResponse> CopyFile(
     const StorageRoot& root, const idem::v1::CopyFileRequest& request,
-    absl::Duration most_lock_wait);
+    absl::Duration most_lock_wait,
+    const PointOfNoReturn& point_of_no_return = nullptr);
+
+// Whether a copy of `request` that reached its point of no return with the
+// answer `staged` and then stopped (its server died) may have renamed its
+// file into place. False only when the destination is provably as that copy
+// found it: still absent for COPIED, still the very file (inode) its backup
+// links to for REPLACED; then the copy did not take effect and may run
+// again. True otherwise, also when another writer changed the destination
+// since: then the copy is not done again over it. When true, the
+// destination and its folder are made durable (that copy may have died
+// before it synced them).
+absl::StatusOr<bool> StagedCopyLanded(const StorageRoot& root,
+                                      const idem::v1::CopyFileRequest& request,
+                                      const idem::v1::CopyFileResponse& staged);
 
 }  // namespace idem::files
 

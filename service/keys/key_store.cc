@@ -88,7 +88,9 @@ ORDER BY c.tenant, c.idempotency_key
 ON CONFLICT (tenant, idempotency_key) DO UPDATE SET
   fingerprint = EXCLUDED.fingerprint, state = EXCLUDED.state,
   status_code = NULL, status_message = NULL, status_details = NULL,
-  response = NULL,
+  -- A lapsed claim keeps the answer its run staged: the run that takes it
+  -- over must learn that the first may have taken effect.
+  response = CASE WHEN k.state = 1 THEN k.response END,
   first_executed_at = EXCLUDED.first_executed_at,
   last_seen_at = EXCLUDED.last_seen_at,
   lease_expires_at = EXCLUDED.lease_expires_at,
@@ -174,7 +176,8 @@ SELECT (SELECT state FROM held), (SELECT live FROM held),
 constexpr char kRenewSql[] = R"sql(
 UPDATE idem.idempotency_keys
 SET lease_expires_at = now() + $4::interval, last_seen_at = now(),
-    expires_at = greatest(expires_at, now() + $4::interval)
+    expires_at = greatest(expires_at, now() + $4::interval),
+    response = coalesce($5::bytea, response)
 WHERE tenant = $1 AND idempotency_key = $2 AND state = 1
   AND lease_owner = $3::bytea
 )sql";
@@ -295,8 +298,8 @@ std::vector<std::optional<StoredCall>> KeyStore::LookupAll(
         call.status = absl::Status(
             static_cast<absl::StatusCode>(row[kStatusCode].as<int>()), "");
         call.tombstone_until = FromMicros(row[kTombstoneUntilMicros]);
-      } else if (call.done) {
-        call.status = StoredStatus(row);
+      } else {
+        if (call.done) call.status = StoredStatus(row);
         if (!row[kResponse].is_null())
           call.response = pqxx::binarystring(row[kResponse]).str();
       }
@@ -383,9 +386,11 @@ bool KeyStore::RecordAll(db::Transaction& txn,
 }
 
 bool KeyStore::Renew(db::Transaction& txn, const KeyClaim& claim,
-                     const LeaseTerms& lease) const {
-  return txn.Exec(kRenewSql, {claim.id.tenant, claim.id.key, Bytea(lease.owner),
-                              Interval(lease.length)})
+                     const LeaseTerms& lease, const std::string* staged) const {
+  return txn.Exec(kRenewSql,
+                  {claim.id.tenant, claim.id.key, Bytea(lease.owner),
+                   Interval(lease.length),
+                   staged == nullptr ? db::TextParam() : Bytea(*staged)})
              .affected_rows() == 1;
 }
 

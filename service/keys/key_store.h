@@ -76,8 +76,10 @@ struct StoredCall {
   // A tombstone: the call ran, but its answer has expired; `status` keeps
   // only its code.
   bool answer_expired = false;
-  absl::Status status;   // the stored outcome; OK for a response
-  std::string response;  // serialized KeyedCallResponse, when OK
+  absl::Status status;  // the stored outcome; OK for a response
+  // Serialized KeyedCallResponse: the answer, when OK; in progress, the
+  // answer a leased run staged (KeyStore::Renew), if it did.
+  std::string response;
   absl::Time first_executed_at;
   absl::Duration lease_remaining;  // in progress only; <= 0: lapsed
   absl::Time lease_expires_at;     // in progress only
@@ -128,9 +130,13 @@ class KeyStore {
                                   const LeaseTerms* lease) const;
 
   // Extends a leased claim that `lease.owner` still holds by
-  // `lease.length` from now; false when it no longer holds it.
+  // `lease.length` from now; false when it no longer holds it. With
+  // `staged` (a serialized KeyedCallResponse), also records the answer the
+  // run is about to give, which a run that takes the claim over after a
+  // crash is given (Lookup's `response` of a claim in progress).
   bool Renew(db::Transaction& txn, const KeyClaim& claim,
-             const LeaseTerms& lease) const;
+             const LeaseTerms& lease,
+             const std::string* staged = nullptr) const;
 
   // Stores the outcomes of claimed calls in one statement. Returns how many
   // were stored: a claim whose owner lost it to a takeover is not.

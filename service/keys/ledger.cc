@@ -174,7 +174,8 @@ void Ledger::Remember(const KeyId& id, const StoredCall& finished,
 
 Answer Ledger::RunLeased(
     const KeyClaim& claim, absl::Duration lease_length,
-    absl::FunctionRef<absl::StatusOr<v1::KeyedCallResponse>()> work) const {
+    absl::FunctionRef<absl::StatusOr<v1::KeyedCallResponse>(const LeasedRun&)>
+        work) const {
   const Clock::time_point started = Clock::now();
   // A finished key is answered from a single autocommit read: replays
   // write nothing and cost one round trip.
@@ -188,11 +189,15 @@ Answer Ledger::RunLeased(
   }
   const LeaseTerms lease{NewLeaseOwner(), lease_length};
   std::optional<absl::Time> first;
+  LeasedRun run;
   absl::StatusOr<std::optional<Answer>> claimed = db::RunInTransaction(
       pool_,
       [&](db::Transaction& txn) -> absl::StatusOr<std::optional<Answer>> {
         first = store_.Claim(txn, claim, &lease);
-        if (first.has_value()) return std::optional<Answer>();
+        if (first.has_value()) {
+          run.staged = StagedBefore(txn, claim);
+          return std::optional<Answer>();
+        }
         absl::StatusOr<Answer> holder = AnswerOfHolder(txn, claim);
         if (!holder.ok()) return holder.status();
         return std::optional<Answer>(*std::move(holder));
@@ -200,13 +205,25 @@ Answer Ledger::RunLeased(
   if (!claimed.ok()) return Answer::OfStatus(claimed.status());
   if (claimed->has_value()) return **std::move(claimed);
 
+  bool changed_hands = false;
+  run.stage = [&](const v1::KeyedCallResponse& intended) -> absl::Status {
+    const std::string staged = intended.SerializeAsString();
+    absl::StatusOr<bool> held =
+        db::RunAutocommit(pool_, [&](db::Transaction& txn) {
+          return absl::StatusOr<bool>(store_.Renew(txn, claim, lease, &staged));
+        });
+    if (!held.ok()) return held.status();
+    changed_hands = !*held;
+    return changed_hands ? KeyChangedHands() : absl::OkStatus();
+  };
   absl::StatusOr<v1::KeyedCallResponse> ran = [&] {
     LeaseKeeper keeper(pool_, store_, claim, lease);
-    return work();
+    return work(run);
   }();
   std::optional<StoredCall> finished;
   absl::StatusOr<Answer> answer = db::RunInTransaction(
       pool_, [&](db::Transaction& txn) -> absl::StatusOr<Answer> {
+        if (changed_hands) return AnswerOfHolder(txn, claim);
         if (!ran.ok() && db::IsTransient(ran.status())) {
           store_.Release(txn, claim, lease.owner);
           return Answer::OfStatus(ran.status());
@@ -294,6 +311,17 @@ absl::StatusOr<Ledger::Forgetting> Ledger::Forget(const KeyId& id) const {
   // heard every forget committed until then. Whether this replica listens
   // or not, other replicas may.
   return Forgetting{*forgotten, committed + kReplayLease};
+}
+
+std::optional<v1::KeyedCallResponse> Ledger::StagedBefore(
+    db::Transaction& txn, const KeyClaim& claim) const {
+  std::optional<StoredCall> stored = store_.Lookup(txn, claim.id);
+  v1::KeyedCallResponse staged;
+  if (!stored.has_value() || stored->response.empty() ||
+      !staged.ParseFromString(stored->response)) {
+    return std::nullopt;
+  }
+  return staged;
 }
 
 absl::StatusOr<Answer> Ledger::AnswerOfHolder(db::Transaction& txn,

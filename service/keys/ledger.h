@@ -1,6 +1,7 @@
 #ifndef IDEM_SERVICE_KEYS_LEDGER_H_
 #define IDEM_SERVICE_KEYS_LEDGER_H_
 
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -116,17 +117,33 @@ class Ledger {
   void Remember(const Turn& turn,
                 FinishedCallCache::Clock::time_point observed_at) const;
 
+  // What RunLeased gives its `work`.
+  struct LeasedRun {
+    // The answer a run before this one staged (below) before its lease
+    // lapsed: it got as far as its point of no return, so its effect may
+    // have happened. `work` decides from the effect itself whether it did.
+    std::optional<v1::KeyedCallResponse> staged;
+    // To be called by `work` right before its effect becomes irreversible,
+    // with the answer it will give: checks in the database that the claim
+    // is still this run's, renews its lease and stages that answer under
+    // the key. Not OK: `work` must stop without the effect (the claim
+    // changed hands, or the database cannot tell).
+    std::function<absl::Status(const v1::KeyedCallResponse&)> stage;
+  };
+
   // Runs `work` at most once under `claim`: claims the key with a lease of
   // `lease`, committed on its own, runs `work` while renewing the lease (so
   // a live run is never taken over), then stores its answer. A run that
-  // died leaves a lease that the next retry takes over once it lapses, so
-  // `work` must be safe to run again. The claim's owner token fences it: a
-  // run whose claim was taken over can neither complete nor release the
-  // new one, and answers with what the key holds instead. A transient
-  // failure of `work` releases the claim, so that a retry runs afresh.
+  // died leaves a lease that the next retry takes over once it lapses;
+  // a run that died past its `stage` leaves the answer it staged to the
+  // next. The claim's owner token fences it: a run whose claim was taken
+  // over cannot stage, complete nor release the new one, and answers with
+  // what the key holds instead. A transient failure of `work` releases the
+  // claim, so that a retry runs afresh.
   Answer RunLeased(
       const KeyClaim& claim, absl::Duration lease,
-      absl::FunctionRef<absl::StatusOr<v1::KeyedCallResponse>()> work) const;
+      absl::FunctionRef<absl::StatusOr<v1::KeyedCallResponse>(const LeasedRun&)>
+          work) const;
 
   // Stores a deterministic failure under the key, in a transaction of its
   // own (the failed one was rolled back), and answers with it; or replays
@@ -160,6 +177,9 @@ class Ledger {
  private:
   // The live record of `id`, if any: one autocommit read.
   absl::StatusOr<std::optional<StoredCall>> ReadRecord(const KeyId& id) const;
+  // The answer staged under a claim just taken over (RunLeased), if any.
+  std::optional<v1::KeyedCallResponse> StagedBefore(
+      db::Transaction& txn, const KeyClaim& claim) const;
   // When a claim fails, a live record holds the key: its answer.
   absl::StatusOr<Answer> AnswerOfHolder(db::Transaction& txn,
                                         const KeyClaim& claim) const;

@@ -55,21 +55,37 @@ absl::StatusOr<WriteCall> PrepareWrite(const OpsContext& context,
   return WriteCall{claim.id.tenant, *std::move(update), claim};
 }
 
+v1::KeyedCallResponse Keyed(v1::CopyFileResponse copied) {
+  v1::KeyedCallResponse response;
+  *response.mutable_copy_file() = std::move(copied);
+  return response;
+}
+
 // CopyFile: the file system shares no transaction with the key, so the
-// ledger holds the key with a lease while the copy runs (the copy is
-// idempotent, so a retry that takes over a dead run's lease may run it
-// again).
+// ledger holds the key with a lease while the copy runs. Right before its
+// rename the copy stages its answer under the key, which also checks that
+// the key is still its own: a run whose key was taken over (its replica
+// stalled past the lease) writes nothing. A run that takes over a dead
+// run's key that had staged copies again only when the destination shows
+// that the rename never happened; otherwise the staged answer stands.
 keys::Answer RunKeyedCopy(const OpsContext& context, const KeyClaim& claim,
                           const v1::CopyFileRequest& request) {
   return context.ledger->RunLeased(
       claim, context.copy_lease,
-      [&]() -> absl::StatusOr<v1::KeyedCallResponse> {
-        absl::StatusOr<v1::CopyFileResponse> copied =
-            RunCopyFile(context, request);
+      [&](const keys::Ledger::LeasedRun& run)
+          -> absl::StatusOr<v1::KeyedCallResponse> {
+        if (run.staged.has_value() && context.storage_root != nullptr) {
+          absl::StatusOr<bool> landed = files::StagedCopyLanded(
+              *context.storage_root, request, run.staged->copy_file());
+          if (!landed.ok()) return landed.status();
+          if (*landed) return *run.staged;
+        }
+        absl::StatusOr<v1::CopyFileResponse> copied = RunCopyFile(
+            context, request, [&](const v1::CopyFileResponse& intended) {
+              return run.stage(Keyed(intended));
+            });
         if (!copied.ok()) return copied.status();
-        v1::KeyedCallResponse response;
-        *response.mutable_copy_file() = *std::move(copied);
-        return response;
+        return Keyed(*std::move(copied));
       });
 }
 

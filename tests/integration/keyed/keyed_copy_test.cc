@@ -55,15 +55,58 @@ class KeyedCopyTest : public KeyedCallTest {
   }
   // What a server that died while copying leaves behind: the key in
   // progress under this call's fingerprint, with a lease of `lease_ms`.
-  void InsertInProgress(const v1::KeyedCallRequest& request, int lease_ms) {
+  // With `staged`: a server that died past its point of no return, having
+  // recorded the answer it was about to give.
+  void InsertInProgress(const v1::KeyedCallRequest& request, int lease_ms,
+                        const v1::CopyFileResponse* staged = nullptr) {
+    std::string response = "NULL";
+    if (staged != nullptr) {
+      v1::KeyedCallResponse answer;
+      *answer.mutable_copy_file() = *staged;
+      response = "decode(" +
+                 Quote(absl::BytesToHexString(answer.SerializeAsString())) +
+                 ", 'hex')";
+    }
     db().Exec(
         "INSERT INTO idem.idempotency_keys (tenant, idempotency_key, "
         "fingerprint, state, first_executed_at, last_seen_at, "
-        "lease_expires_at, expires_at) VALUES ('default', " +
+        "lease_expires_at, expires_at, response) VALUES ('default', " +
         Quote(request.idempotency_key()) + ", decode(" +
         Quote(absl::BytesToHexString(keys::Fingerprint(request))) +
         ", 'hex'), 1, now(), now(), now() + interval '" +
-        std::to_string(lease_ms) + " milliseconds', now() + interval '1 day')");
+        std::to_string(lease_ms) +
+        " milliseconds', now() + interval '1 day', " + response + ")");
+  }
+  // A run that was replacing a destination with "first run's content" and
+  // died past staging its answer (REPLACED, with a backup beside the
+  // destination); the key in progress, its lease lapsed. The destination
+  // now holds `at_destination`; `renamed`: whether the run got to its
+  // rename (else the destination is still the file its backup links to).
+  struct StagedRun {
+    std::string source, destination;
+    v1::KeyedCallRequest request;
+    v1::CopyFileResponse staged;
+  };
+  StagedRun DiedAfterStaging(const std::string& at_destination, bool renamed) {
+    StagedRun run;
+    run.source = NewSource("first run's content");
+    run.destination = NewDestination();
+    const std::string backup = run.destination + ".idem-backup-0ld";
+    Write(run.destination, at_destination);
+    if (renamed) {
+      Write(backup, "what was there before");
+    } else {
+      fs::create_hard_link(fs::path(root_) / run.destination,
+                           fs::path(root_) / backup);
+    }
+    run.staged.set_outcome(v1::COPY_OUTCOME_REPLACED);
+    run.staged.set_sha256(Sha256Hex("first run's content"));
+    run.staged.set_size_bytes(19);
+    run.staged.set_backup_path(backup);
+    run.request = Copy(NewKey("staged"), run.source, run.destination);
+    InsertInProgress(run.request, 100, &run.staged);
+    WaitForLeaseToLapse(run.request.idempotency_key());
+    return run;
   }
   void ShortenLease(const std::string& key) {
     db().Exec(
@@ -260,6 +303,70 @@ TEST_F(KeyedCopyTest, ALiveCopyKeepsItsLeaseWhileItWaits) {
   ExpectExecuted(done);
   EXPECT_EQ(done.response.copy_file().outcome(), v1::COPY_OUTCOME_COPIED);
   ExpectReplayOf(Call(stub(), request), done);
+}
+
+// A copy waiting for its folder whose key another replica took over (its
+// lease lapsed while this replica stalled, say): it must not copy when it
+// gets the folder, over whatever the key's new holder did. Here the key
+// changes hands while the copy waits; the copy then writes nothing and
+// answers what the key holds.
+TEST_F(KeyedCopyTest, ACopyWhoseKeyChangedHandsWritesNothing) {
+  std::string source = NewSource("stale run");
+  std::string folder = TestDatabase::UniqueName("taken");
+  std::string key = NewKey("taken");
+  v1::KeyedCallRequest request = Copy(key, source, folder + "/out.txt");
+  HeldFolder held(fs::path(root_) / folder);
+  std::future<Answer> first =
+      std::async(std::launch::async, [&] { return Call(stub(), request); });
+  ASSERT_TRUE(Eventually([&] { return KeyState(key) == "1"; }));
+  db().Exec(
+      "UPDATE idem.idempotency_keys SET lease_owner = '\\x0badc0de' "
+      "WHERE idempotency_key = " +
+      Quote(key));
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  held.Release();
+  Answer answer = first.get();
+  EXPECT_FALSE(fs::exists(fs::path(root_) / folder / "out.txt"))
+      << "copied under a key another run holds";
+  ExpectAbortedWithPushback(answer);
+  EXPECT_EQ(KeyState(key), "1");
+}
+
+// A server died after its rename and before it recorded the answer, which
+// it had staged: the retry that takes the key over answers what that run
+// did (REPLACED, its backup), not UNCHANGED, and copies nothing again, even
+// though the source changed since.
+TEST_F(KeyedCopyTest, ATakeoverAfterTheRenameAnswersTheStagedCopy) {
+  const StagedRun died = DiedAfterStaging("first run's content", true);
+  Write(died.source, "changed since");
+  Answer retry = Call(stub(), died.request);
+  ExpectExecuted(retry);
+  EXPECT_EQ(retry.response.copy_file().outcome(), v1::COPY_OUTCOME_REPLACED);
+  EXPECT_EQ(retry.response.copy_file().backup_path(),
+            died.staged.backup_path());
+  EXPECT_EQ(retry.response.copy_file().sha256(), died.staged.sha256());
+  EXPECT_EQ(Read(died.destination), "first run's content");
+  ExpectReplayOf(Call(stub(), died.request), retry);
+}
+
+// The same, when another writer replaced the destination after the rename:
+// the key's copy happened, and is not done again over the newer file.
+TEST_F(KeyedCopyTest, ATakeoverAfterTheRenameDoesNotCopyOverANewerFile) {
+  const StagedRun died = DiedAfterStaging("a later writer's content", true);
+  Answer retry = Call(stub(), died.request);
+  ExpectExecuted(retry);
+  EXPECT_EQ(retry.response.copy_file().outcome(), v1::COPY_OUTCOME_REPLACED);
+  EXPECT_EQ(Read(died.destination), "a later writer's content");
+}
+
+// A server died past staging but before its rename: the destination is
+// still the very file its backup links to, so the retry copies.
+TEST_F(KeyedCopyTest, ATakeoverBeforeTheRenameCopies) {
+  const StagedRun died = DiedAfterStaging("what was there before", false);
+  Answer retry = Call(stub(), died.request);
+  ExpectExecuted(retry);
+  EXPECT_EQ(retry.response.copy_file().outcome(), v1::COPY_OUTCOME_REPLACED);
+  EXPECT_EQ(Read(died.destination), "first run's content");
 }
 
 }  // namespace
