@@ -8,6 +8,7 @@
 #include <string>
 
 #include "absl/strings/str_cat.h"
+#include "service/common/error_reason.h"
 #include "service/files/backup.h"
 #include "service/files/durable_sync.h"
 #include "service/files/errno_status.h"
@@ -64,6 +65,79 @@ absl::StatusOr<CopyFileResponse> Unchanged(int dest_fd, int folder_fd,
   return Response(idem::v1::COPY_OUTCOME_UNCHANGED, digest);
 }
 
+// The copy once its folder is open (`folder_fd`): what CopyFile describes
+// from the folder's lock on.
+absl::StatusOr<CopyFileResponse> CopyIntoFolder(
+    int folder_fd, int src_fd, const struct stat& src_stat,
+    const RelativePath& dest_path, const std::string& src_what,
+    const std::string& dest_what, absl::Duration most_lock_wait,
+    const PointOfNoReturn& point_of_no_return) {
+  const std::string& name = dest_path.name();
+  absl::StatusOr<FolderLock> lock =
+      FolderLock::Acquire(folder_fd, dest_what, most_lock_wait);
+  if (!lock.ok()) return lock.status();
+  if (absl::Status status =
+          TempFile::RemoveLeftover(folder_fd, name, dest_what);
+      !status.ok()) {
+    return status;
+  }
+
+  absl::StatusOr<UniqueFd> existing =
+      OpenExistingDestination(folder_fd, dest_path);
+  if (!existing.ok()) return existing.status();
+  std::optional<FileDigest> old_digest;
+  if (existing->valid()) {
+    absl::StatusOr<std::optional<FileDigest>> same = SameContent(
+        src_fd, src_stat, existing->get(), src_what, dest_what, &old_digest);
+    if (!same.ok()) return same.status();
+    if (same->has_value()) {
+      return Unchanged(existing->get(), folder_fd, **same, dest_what);
+    }
+  }
+
+  absl::StatusOr<TempFile> temp = TempFile::Create(folder_fd, name, dest_what);
+  if (!temp.ok()) return temp.status();
+  absl::StatusOr<FileDigest> digest = temp->Fill(src_fd, src_stat.st_mode);
+  if (!digest.ok()) return digest.status();
+
+  CopyFileResponse response = Response(idem::v1::COPY_OUTCOME_COPIED, *digest);
+  if (existing->valid()) {
+    if (!old_digest) {
+      absl::StatusOr<FileDigest> old = DigestFile(existing->get(), dest_what);
+      if (!old.ok()) return old.status();
+      old_digest = *old;
+    }
+    // The source may have changed since the first comparison into what the
+    // destination already holds; then there is nothing to replace.
+    if (*old_digest == *digest) {
+      return Unchanged(existing->get(), folder_fd, *digest, dest_what);
+    }
+    absl::StatusOr<std::string> backup =
+        KeepBackup(folder_fd, name, *old_digest, dest_what);
+    if (!backup.ok()) return backup.status();
+    const std::string parent = dest_path.ParentJoined();
+    response.set_outcome(idem::v1::COPY_OUTCOME_REPLACED);
+    response.set_backup_path(
+        parent.empty() ? *backup : absl::StrCat(parent, "/", *backup));
+  }
+  if (point_of_no_return) {
+    if (absl::Status go_on = point_of_no_return(response); !go_on.ok()) {
+      return go_on;
+    }
+  }
+#ifdef IDEM_FILES_FAULT_POINTS
+  if (testing::Faults().before_rename) testing::Faults().before_rename();
+#endif
+  if (absl::Status status = temp->Commit(); !status.ok()) return status;
+  return response;
+}
+
+// Whether the folder `folder_fd` was removed (it has no name left).
+bool Removed(int folder_fd) {
+  struct stat folder;
+  return fstat(folder_fd, &folder) == 0 && folder.st_nlink == 0;
+}
+
 }  // namespace
 
 absl::StatusOr<CopyFileResponse> CopyFile(
@@ -79,7 +153,6 @@ absl::StatusOr<CopyFileResponse> CopyFile(
   const std::string src_what = absl::StrCat("source_path ", src_path->display);
   const std::string dest_what =
       absl::StrCat("destination_path ", dest_path->display);
-  const std::string& name = dest_path->name();
 
   // The source first: a bad source must not create destination folders.
   absl::StatusOr<UniqueFd> src = OpenSourceFile(root, *src_path);
@@ -87,67 +160,23 @@ absl::StatusOr<CopyFileResponse> CopyFile(
   struct stat src_stat;
   if (fstat(src->get(), &src_stat) != 0) return ErrnoStatus(errno, src_what);
 
-  absl::StatusOr<UniqueFd> folder = OpenDestinationFolder(root, *dest_path);
-  if (!folder.ok()) return folder.status();
-  absl::StatusOr<FolderLock> lock =
-      FolderLock::Acquire(folder->get(), dest_what, most_lock_wait);
-  if (!lock.ok()) return lock.status();
-  if (absl::Status status =
-          TempFile::RemoveLeftover(folder->get(), name, dest_what);
-      !status.ok()) {
-    return status;
-  }
-
-  absl::StatusOr<UniqueFd> existing =
-      OpenExistingDestination(folder->get(), *dest_path);
-  if (!existing.ok()) return existing.status();
-  std::optional<FileDigest> old_digest;
-  if (existing->valid()) {
-    absl::StatusOr<std::optional<FileDigest>> same =
-        SameContent(src->get(), src_stat, existing->get(), src_what, dest_what,
-                    &old_digest);
-    if (!same.ok()) return same.status();
-    if (same->has_value()) {
-      return Unchanged(existing->get(), folder->get(), **same, dest_what);
+  // A folder removed while the copy ran (a cleanup job) fails what the copy
+  // does in it; a new start creates it again, as a new call would. Twice
+  // is a concurrent change to retry, not the caller's mistake.
+  for (int attempt = 1;; ++attempt) {
+    absl::StatusOr<UniqueFd> folder = OpenDestinationFolder(root, *dest_path);
+    if (!folder.ok()) return folder.status();
+    absl::StatusOr<CopyFileResponse> copied =
+        CopyIntoFolder(folder->get(), src->get(), src_stat, *dest_path,
+                       src_what, dest_what, most_lock_wait, point_of_no_return);
+    if (copied.ok() || !Removed(folder->get())) return copied;
+    if (attempt == 2) {
+      return Error(Reason::kRowLocked,
+                   absl::StrCat(dest_what,
+                                ": its folder was removed while the copy ran, "
+                                "twice; retry"));
     }
   }
-
-  absl::StatusOr<TempFile> temp =
-      TempFile::Create(folder->get(), name, dest_what);
-  if (!temp.ok()) return temp.status();
-  absl::StatusOr<FileDigest> digest = temp->Fill(src->get(), src_stat.st_mode);
-  if (!digest.ok()) return digest.status();
-
-  CopyFileResponse response = Response(idem::v1::COPY_OUTCOME_COPIED, *digest);
-  if (existing->valid()) {
-    if (!old_digest) {
-      absl::StatusOr<FileDigest> old = DigestFile(existing->get(), dest_what);
-      if (!old.ok()) return old.status();
-      old_digest = *old;
-    }
-    // The source may have changed since the first comparison into what the
-    // destination already holds; then there is nothing to replace.
-    if (*old_digest == *digest) {
-      return Unchanged(existing->get(), folder->get(), *digest, dest_what);
-    }
-    absl::StatusOr<std::string> backup =
-        KeepBackup(folder->get(), name, *old_digest, dest_what);
-    if (!backup.ok()) return backup.status();
-    const std::string parent = dest_path->ParentJoined();
-    response.set_outcome(idem::v1::COPY_OUTCOME_REPLACED);
-    response.set_backup_path(
-        parent.empty() ? *backup : absl::StrCat(parent, "/", *backup));
-  }
-  if (point_of_no_return) {
-    if (absl::Status go_on = point_of_no_return(response); !go_on.ok()) {
-      return go_on;
-    }
-  }
-#ifdef IDEM_FILES_FAULT_POINTS
-  if (testing::Faults().before_rename) testing::Faults().before_rename();
-#endif
-  if (absl::Status status = temp->Commit(); !status.ok()) return status;
-  return response;
 }
 
 absl::StatusOr<bool> StagedCopyLanded(

@@ -169,6 +169,28 @@ TEST_F(FaultTest, AnUnchangedCopyMakesTheDestinationDurable) {
                                                InodeOf(Root() / "dir")}));
 }
 
+// The destination's folder removed while a copy ran (an operator's rm -rf,
+// a cleanup job): the copy starts over once, creating the folder again, as
+// a new call would. It used to answer INVALID_ARGUMENT, which under a key
+// was stored and replayed for a valid request. Removed again: ABORTED
+// ROW_LOCKED, a concurrent change to retry, never stored.
+TEST_F(FaultTest, AFolderRemovedDuringTheCopyIsCreatedAgain) {
+  Write(Root() / "in", "content");
+  int removals = 0;
+  Faults().before_rename = [&] {
+    if (removals++ == 0) fs::remove_all(Root() / "dir");
+  };
+  ExpectCopied(Copy("in", "dir/out"), v1::COPY_OUTCOME_COPIED, "content");
+  EXPECT_EQ(Read(Root() / "dir/out"), "content");
+  EXPECT_EQ(removals, 2);
+
+  Faults().before_rename = [&] { fs::remove_all(Root() / "again"); };
+  auto response = Copy("in", "again/out");
+  EXPECT_EQ(response.status().code(), absl::StatusCode::kAborted)
+      << response.status();
+  EXPECT_EQ(ReasonOf(response.status()), ReasonName(Reason::kRowLocked));
+}
+
 TEST_F(FaultTest, DiskFullLeavesDestinationAndNoTempFile) {
   for (int error : {ENOSPC, EDQUOT}) {
     Write(Root() / "in", "new content");
