@@ -532,12 +532,14 @@ void Server::RunUntilSignalled() {
   // UNAVAILABLE, and its Shutdown waits for their handlers. What those
   // calls do must then not commit behind their callers' backs (when the
   // row lock they wait for goes), nor be tried again: the pool closes and
-  // their statements are cancelled, so that they roll back and end.
+  // their statements are cancelled, so that they roll back and end; file
+  // copies stop at their next chunk, before their rename.
   absl::Notification shut_down;
   std::thread cut_off([&] {
     if (!shut_down.WaitForNotificationWithDeadline(grace_over)) {
       pool_->Close();
       pool_->CancelRunningStatements();
+      if (storage_root_ != nullptr) storage_root_->StopCopies();
     }
   });
   // gRPC's own cut-off comes a little later, so that the calls whose

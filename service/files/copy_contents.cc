@@ -37,8 +37,9 @@ absl::Status WriteAll(int fd, const char* data, size_t size, off_t offset,
 
 }  // namespace
 
-absl::Status CopyContents(int src_fd, int dst_fd, absl::string_view what,
-                          absl::FunctionRef<void(uint64_t)> copied_up_to) {
+absl::Status CopyContents(
+    int src_fd, int dst_fd, absl::string_view what,
+    absl::FunctionRef<absl::Status(uint64_t)> copied_up_to) {
   bool use_range = true;
 #ifdef IDEM_FILES_FAULT_POINTS
   use_range = !testing::Faults().disable_copy_file_range;
@@ -60,7 +61,9 @@ absl::Status CopyContents(int src_fd, int dst_fd, absl::string_view what,
           copy_file_range(src_fd, &in, dst_fd, &out, kRangeChunkBytes, 0);
       if (copied > 0) {
         offset += copied;
-        copied_up_to(offset);
+        if (absl::Status go_on = copied_up_to(offset); !go_on.ok()) {
+          return go_on;
+        }
         continue;
       }
       // 0 at offset 0 is also how some pseudo file systems answer for a
@@ -85,7 +88,7 @@ absl::Status CopyContents(int src_fd, int dst_fd, absl::string_view what,
       return status;
     }
     offset += got;
-    copied_up_to(offset);
+    if (absl::Status go_on = copied_up_to(offset); !go_on.ok()) return go_on;
   }
 }
 

@@ -14,9 +14,11 @@ namespace idem::files {
 // the kernel accepts it for this pair of files (no data through user space,
 // reflinks where the file system has them), pread/pwrite otherwise. `what`
 // names the copy in errors; a full volume is RESOURCE_EXHAUSTED. After each
-// chunk, `copied_up_to(end)`: every byte before `end` is written.
-absl::Status CopyContents(int src_fd, int dst_fd, absl::string_view what,
-                          absl::FunctionRef<void(uint64_t)> copied_up_to);
+// chunk, `copied_up_to(end)`: every byte before `end` is written; a status
+// it returns that is not OK ends the copy with it.
+absl::Status CopyContents(
+    int src_fd, int dst_fd, absl::string_view what,
+    absl::FunctionRef<absl::Status(uint64_t)> copied_up_to);
 
 }  // namespace idem::files
 

@@ -68,10 +68,10 @@ absl::StatusOr<CopyFileResponse> Unchanged(int dest_fd, int folder_fd,
 // The copy once its folder is open (`folder_fd`): what CopyFile describes
 // from the folder's lock on.
 absl::StatusOr<CopyFileResponse> CopyIntoFolder(
-    int folder_fd, int src_fd, const struct stat& src_stat,
-    const RelativePath& dest_path, const std::string& src_what,
-    const std::string& dest_what, absl::Duration most_lock_wait,
-    const PointOfNoReturn& point_of_no_return) {
+    const StorageRoot& root, int folder_fd, int src_fd,
+    const struct stat& src_stat, const RelativePath& dest_path,
+    const std::string& src_what, const std::string& dest_what,
+    absl::Duration most_lock_wait, const PointOfNoReturn& point_of_no_return) {
   const std::string& name = dest_path.name();
   absl::StatusOr<FolderLock> lock =
       FolderLock::Acquire(folder_fd, dest_what, most_lock_wait);
@@ -97,7 +97,8 @@ absl::StatusOr<CopyFileResponse> CopyIntoFolder(
 
   absl::StatusOr<TempFile> temp = TempFile::Create(folder_fd, name, dest_what);
   if (!temp.ok()) return temp.status();
-  absl::StatusOr<FileDigest> digest = temp->Fill(src_fd, src_stat.st_mode);
+  absl::StatusOr<FileDigest> digest = temp->Fill(
+      src_fd, src_stat.st_mode, [&root] { return root.CopiesGoOn(); });
   if (!digest.ok()) return digest.status();
 
   CopyFileResponse response = Response(idem::v1::COPY_OUTCOME_COPIED, *digest);
@@ -167,7 +168,7 @@ absl::StatusOr<CopyFileResponse> CopyFile(
     absl::StatusOr<UniqueFd> folder = OpenDestinationFolder(root, *dest_path);
     if (!folder.ok()) return folder.status();
     absl::StatusOr<CopyFileResponse> copied =
-        CopyIntoFolder(folder->get(), src->get(), src_stat, *dest_path,
+        CopyIntoFolder(root, folder->get(), src->get(), src_stat, *dest_path,
                        src_what, dest_what, most_lock_wait, point_of_no_return);
     if (copied.ok() || !Removed(folder->get())) return copied;
     if (attempt == 2) {

@@ -9,6 +9,7 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "service/common/error_reason.h"
 #include "service/files/open_beneath.h"
 
 namespace idem::files {
@@ -47,6 +48,13 @@ absl::StatusOr<std::unique_ptr<StorageRoot>> StorageRoot::Open(
   }
   SweepResult sweep = RemoveLeftoverTempFiles(fd.get(), sweep_limits);
   return std::unique_ptr<StorageRoot>(new StorageRoot(std::move(fd), sweep));
+}
+
+absl::Status StorageRoot::CopiesGoOn() const {
+  if (!copies_stopped_.load(std::memory_order_relaxed)) return absl::OkStatus();
+  return Error(Reason::kShuttingDown,
+               "the copy was stopped unfinished (the server's shutdown grace "
+               "ran out); nothing was written; retry");
 }
 
 }  // namespace idem::files

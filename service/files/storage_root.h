@@ -1,6 +1,7 @@
 #ifndef IDEM_SERVICE_FILES_STORAGE_ROOT_H_
 #define IDEM_SERVICE_FILES_STORAGE_ROOT_H_
 
+#include <atomic>
 #include <memory>
 #include <string>
 
@@ -28,6 +29,13 @@ class StorageRoot {
       const std::string& path, const SweepLimits& sweep_limits = {});
 
   int fd() const { return fd_.get(); }
+
+  // From now on, every copy still running stops at its next chunk with
+  // UNAVAILABLE SHUTTING_DOWN (the server's shutdown grace ran out: another
+  // replica may run it), leaving its destination as it was.
+  void StopCopies() { copies_stopped_.store(true, std::memory_order_relaxed); }
+  // OK while copies may go on; the status a stopped copy ends with.
+  absl::Status CopiesGoOn() const;
   // What the sweep at Open did.
   const SweepResult& start_sweep() const { return start_sweep_; }
 
@@ -36,6 +44,7 @@ class StorageRoot {
       : fd_(std::move(fd)), start_sweep_(start_sweep) {}
   UniqueFd fd_;
   SweepResult start_sweep_;
+  std::atomic<bool> copies_stopped_{false};
 };
 
 }  // namespace idem::files

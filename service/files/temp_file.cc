@@ -61,14 +61,17 @@ TempFile::~TempFile() {
   if (owned_) unlinkat(folder_fd_, temp_name_.c_str(), 0);
 }
 
-absl::StatusOr<FileDigest> TempFile::Fill(int src_fd, mode_t mode) {
+absl::StatusOr<FileDigest> TempFile::Fill(
+    int src_fd, mode_t mode, absl::FunctionRef<absl::Status()> go_on) {
   const std::string what = absl::StrCat("writing ", what_);
   // Hashes what was written, not what was read: that is what the caller
   // gets. It follows the copy and then the fsync on a thread of its own.
   FollowingDigest digest(fd_.get(), what);
-  if (absl::Status status =
-          CopyContents(src_fd, fd_.get(), what,
-                       [&digest](uint64_t end) { digest.WrittenUpTo(end); });
+  if (absl::Status status = CopyContents(src_fd, fd_.get(), what,
+                                         [&](uint64_t end) {
+                                           digest.WrittenUpTo(end);
+                                           return go_on();
+                                         });
       !status.ok()) {
     return status;
   }

@@ -5,6 +5,7 @@
 
 #include <string>
 
+#include "absl/functional/function_ref.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
@@ -36,8 +37,10 @@ class TempFile {
   ~TempFile();
 
   // Copies all of `src_fd` in, sets the permission bits of `mode`, fsyncs,
-  // and returns the digest of what is now on disk.
-  absl::StatusOr<FileDigest> Fill(int src_fd, mode_t mode);
+  // and returns the digest of what is now on disk. After each chunk asks
+  // `go_on`, whose status, when not OK, ends the copy.
+  absl::StatusOr<FileDigest> Fill(int src_fd, mode_t mode,
+                                  absl::FunctionRef<absl::Status()> go_on);
 
   // Renames the file over its destination and fsyncs the folder, making the
   // new name durable. Afterwards the destructor leaves the file alone.

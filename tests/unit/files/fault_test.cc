@@ -191,6 +191,27 @@ TEST_F(FaultTest, AFolderRemovedDuringTheCopyIsCreatedAgain) {
   EXPECT_EQ(ReasonOf(response.status()), ReasonName(Reason::kRowLocked));
 }
 
+// A copy still running when the server's shutdown grace runs out stops at
+// its next chunk (SHUTTING_DOWN, to retry on another replica), leaving the
+// destination as it was and no temporary file, instead of running on until
+// the process ends under it.
+TEST_F(FaultTest, ACopyStopsWhenTheServerStopsCopies) {
+  const std::string content = WriteSource(20u << 20);
+  Write(Root() / "out", "old content");
+  const auto before = Snapshot();
+  int chunks = 0;
+  Faults().chunk_error = [&] {
+    if (++chunks == 2) root_->StopCopies();
+    return 0;
+  };
+  auto response = Copy("in", "out");
+  EXPECT_EQ(response.status().code(), absl::StatusCode::kUnavailable)
+      << response.status();
+  EXPECT_EQ(ReasonOf(response.status()), ReasonName(Reason::kShuttingDown));
+  EXPECT_LE(chunks, 3);
+  EXPECT_EQ(Snapshot(), before);
+}
+
 TEST_F(FaultTest, DiskFullLeavesDestinationAndNoTempFile) {
   for (int error : {ENOSPC, EDQUOT}) {
     Write(Root() / "in", "new content");
