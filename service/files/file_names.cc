@@ -21,7 +21,14 @@ std::string BackupName(absl::string_view name, absl::string_view sha256_hex,
                        int attempt) {
   std::string suffix = absl::StrCat(".idem-backup-", sha256_hex.substr(0, 16));
   if (attempt > 1) absl::StrAppend(&suffix, ".", attempt);
-  return absl::StrCat(name.substr(0, NAME_MAX - suffix.size()), suffix);
+  if (name.size() + suffix.size() <= NAME_MAX)
+    return absl::StrCat(name, suffix);
+  // Cut short, the name keeps a hash of its whole self, so that names that
+  // differ only past the cut do not share a backup.
+  const std::string whole_name_hash =
+      Sha256Hex(std::string_view(name.data(), name.size())).substr(0, 8);
+  return absl::StrCat(name.substr(0, NAME_MAX - suffix.size() - 9), "~",
+                      whole_name_hash, suffix);
 }
 
 }  // namespace idem::files

@@ -20,8 +20,9 @@ std::string TempName(absl::string_view name);
 
 // Backup of the old content of `name` whose SHA-256 is `sha256_hex`:
 // "<name>.idem-backup-<first 16 hex digits>", and ".2", ".3"... appended for
-// `attempt` > 1 when a different file already has that name. The name part is
-// shortened when the result would exceed NAME_MAX.
+// `attempt` > 1 when a different file already has that name. When the result
+// would exceed NAME_MAX, the name part is shortened and ends with "~" and 8
+// hex digits of the whole name's SHA-256.
 std::string BackupName(absl::string_view name, absl::string_view sha256_hex,
                        int attempt);
 

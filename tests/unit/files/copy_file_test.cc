@@ -155,6 +155,23 @@ TEST_F(CopyFileTest, LongDestinationNamesGetValidTempAndBackupNames) {
   EXPECT_EQ(Read(Root() / response->backup_path()), "old");
 }
 
+// Two long names that differ only past where a backup name cuts them must
+// not share one backup: each destination's REPLACED names a backup of its
+// own (they used to name the same file when the old contents were equal).
+TEST_F(CopyFileTest, LongNamesThatDifferAtTheEndGetBackupsOfTheirOwn) {
+  const std::string first(255, 'a');
+  const std::string second = std::string(250, 'a') + "bbbbb";
+  Write(Root() / "in", "new");
+  Write(Root() / first, "old");
+  Write(Root() / second, "old");
+  auto one = Copy("in", first);
+  auto other = Copy("in", second);
+  ASSERT_TRUE(one.ok()) << one.status();
+  ASSERT_TRUE(other.ok()) << other.status();
+  EXPECT_NE(one->backup_path(), other->backup_path());
+  EXPECT_EQ(Read(Root() / other->backup_path()), "old");
+}
+
 TEST_F(CopyFileTest, SixteenConcurrentIdenticalCopiesEndWithOneWholeFile) {
   const std::string content(3 << 20, 'c');
   Write(Root() / "in", content);
