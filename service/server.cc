@@ -257,6 +257,10 @@ absl::Status Server::OpenStorage() {
         absl::StrCat("IDEM_STORAGE_ROOT: ", root.status().message()));
   }
   storage_root_ = *std::move(root);
+  const files::SweepResult& swept = storage_root_->start_sweep();
+  log::Info("storage_root", {{"temporary_files_removed", swept.removed},
+                             {"busy_folders_skipped", swept.busy_folders},
+                             {"sweep_complete", swept.complete}});
   return absl::OkStatus();
 }
 

@@ -88,6 +88,13 @@ TEST(CopyFileStartTest, CrashedCopiesTemporaryFilesAreRemovedAtStart) {
   EXPECT_TRUE(fs::is_directory(root / "dir/.idem-tmp.folder"));
   EXPECT_TRUE(fs::is_symlink(root / ".idem-tmp.link"));
   EXPECT_EQ(ReadFile(outside / ".idem-tmp.elsewhere"), "not ours");
+  // The start says what it removed, before it listens.
+  const std::string log = server->Log();
+  const size_t swept = log.find(R"("event":"storage_root")");
+  ASSERT_NE(swept, std::string::npos) << log;
+  EXPECT_LT(swept, log.find(R"("event":"listening")")) << log;
+  EXPECT_NE(log.find(R"("temporary_files_removed":3)"), std::string::npos)
+      << log;
 }
 
 }  // namespace
