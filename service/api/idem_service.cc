@@ -13,6 +13,7 @@
 #include "service/api/batch_calls.h"
 #include "service/api/grpc_status.h"
 #include "service/api/request_log.h"
+#include "service/api/requested_table.h"
 #include "service/common/error_reason.h"
 #include "service/common/refusals.h"
 #include "service/ops/copy_file_op.h"
@@ -105,9 +106,11 @@ grpc::ServerUnaryReactor* IdemService::Dispatch(
   if (call.info.idempotency_key != nullptr) {
     record->set_idempotency_key(*call.info.idempotency_key);
   }
+  const db::Catalog& catalog = *ops_.catalog;
   auto refuse = [&](const absl::Status& status) {
     record->Finish(status);
-    rpc->Send(ToGrpcStatus(status, *context));
+    rpc->Send(
+        ToGrpcStatus(WithTableAsRequested(status, request, catalog), *context));
     return rpc;
   };
   absl::StatusOr<auth::Caller> caller = Authenticate(*context, *record);
@@ -117,11 +120,13 @@ grpc::ServerUnaryReactor* IdemService::Dispatch(
   if (!permit.ok()) return refuse(permit.status());
   call.done = Admitted(
       std::move(record), *std::move(permit),
-      [context, rpc](const absl::Status& status, bool replayed) {
+      [context, rpc, request = &request, catalog = &catalog](
+          const absl::Status& status, bool replayed) {
         if (replayed) {
           context->AddTrailingMetadata(v1::wire::kReplayedTrailer, "true");
         }
-        rpc->Send(ToGrpcStatus(status, *context));
+        rpc->Send(ToGrpcStatus(WithTableAsRequested(status, *request, *catalog),
+                               *context));
       });
   std::vector<Call> calls;
   calls.push_back(std::move(call));
@@ -452,9 +457,11 @@ grpc::ServerUnaryReactor* IdemService::Batch(
   for (int i = 0; i < size; ++i) {
     const v1::BatchCall& item = request->calls(i);
     v1::BatchResult* result = response->mutable_results(i);
-    Done answer = [result, unfinished, finish](const absl::Status& status,
-                                               bool replayed) {
-      ToBatchResult(status, replayed, *result);
+    Done answer = [result, unfinished, finish, item = &item,
+                   catalog = ops_.catalog](const absl::Status& status,
+                                           bool replayed) {
+      ToBatchResult(WithTableAsRequested(status, *item, *catalog), replayed,
+                    *result);
       if (unfinished->fetch_sub(1, std::memory_order_acq_rel) == 1) {
         finish(absl::OkStatus());
       }

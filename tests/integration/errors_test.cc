@@ -406,7 +406,9 @@ TEST_F(ErrorsTest, ARefusalNamesItsTableColumnAndRow) {
     return Insert(request, &response);
   };
   const std::string before = db().Dump(table_);
-  const std::string qualified = "public." + table_;  // as the catalog names it
+  // The table as the request named it, not as the catalog does
+  // ("public.<name>"): a program compares it with what it sent.
+  const std::string qualified = table_;
   const Expected table_only = {{"table", qualified}};
   expect(update(UpdateOf(table_, {}, {{"name", Str("x")}})), table_only,
          "update without its key");
@@ -434,6 +436,9 @@ TEST_F(ErrorsTest, ARefusalNamesItsTableColumnAndRow) {
          "one row a check refuses");
   expect(insert(InsertRow({{"tags", Str("{1,x}")}})),
          {{"table", qualified}, {"row", "0"}}, "one row with a bad array");
+  // Named with its schema, it comes back with its schema.
+  expect(update(UpdateOf("public." + table_, {}, {{"name", Str("x")}})),
+         {{"table", "public." + table_}}, "a qualified name as sent");
   EXPECT_EQ(db().Dump(table_), before);
 }
 

@@ -152,7 +152,23 @@ TEST_F(ErrorReasonsTest, ColumnUnknownNamesTableAndColumn) {
              "COLUMN_UNKNOWN");
   EXPECT_EQ(info.metadata().at("column"), "colour");
   EXPECT_EQ(MetadataValue(info, "row"), "0");  // the first row is a row too
-  EXPECT_NE(info.metadata().at("table").find(items()), std::string::npos);
+  // As the request named it, not as the catalog does ("public.<name>").
+  EXPECT_EQ(info.metadata().at("table"), items());
+
+  // In a transaction, the table of the step that failed.
+  v1::KeyedCallRequest transaction;
+  transaction.set_idempotency_key(NewKey());
+  v1::Step& first = *transaction.mutable_transaction()->add_steps();
+  first.mutable_update()->set_table(counters());
+  *first.mutable_update()->mutable_key() = RowOf({{"id", Int(NewCounter())}});
+  *first.mutable_update()->mutable_increment() = RowOf({{"n", Int(1)}});
+  v1::Step& second = *transaction.mutable_transaction()->add_steps();
+  second.mutable_insert()->set_table(items());
+  *second.mutable_insert()->add_rows() =
+      RowOf({{"id", Int(1)}, {"colour", Str("red")}});
+  info = Expect(Call(stub(), transaction), "COLUMN_UNKNOWN");
+  EXPECT_EQ(MetadataValue(info, "step"), "1");
+  EXPECT_EQ(info.metadata().at("table"), items());
 }
 
 // A later row naming a column the table lacks, in place of one or beside
