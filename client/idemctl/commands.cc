@@ -7,9 +7,12 @@
 #include <functional>
 #include <iostream>
 #include <string>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "idem/client.h"
 #include "json_output.h"
 #include "json_requests.h"
@@ -341,6 +344,30 @@ idem::ClientOptions ClientOptionsOf(const Flags& flags) {
 
 }  // namespace
 
+// What is wrong with a command line CLI11 refused, in one line: the
+// command it does not know by name, else CLI11's words.
+std::string UsageProblem(CLI::App& app, const CLI::ParseError& error, int argc,
+                         char** argv) {
+  if (dynamic_cast<const CLI::RequiredError*>(&error) != nullptr &&
+      app.get_subcommands().empty()) {
+    std::vector<std::string> commands;
+    for (const CLI::App* command :
+         app.get_subcommands([](CLI::App*) { return true; })) {
+      commands.push_back(command->get_name());
+    }
+    const std::string known = absl::StrJoin(commands, ", ");
+    for (int i = 1; i < argc; ++i) {
+      if (argv[i][0] != '-' && argv[i][0] != '\0' &&
+          (i == 1 || argv[i - 1][0] != '-')) {
+        return absl::StrCat("unknown command \"", argv[i], "\"; one of ",
+                            known);
+      }
+    }
+    return absl::StrCat("a command is needed: one of ", known);
+  }
+  return absl::StrCat(error.what(), " (see idemctl --help)");
+}
+
 int Main(int argc, char** argv) {
   Arguments arguments;
   CLI::App app(
@@ -359,8 +386,9 @@ int Main(int argc, char** argv) {
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& error) {
-    const int code = app.exit(error);  // prints help or the error
-    return code == 0 ? 0 : kUsageError;
+    if (error.get_exit_code() == 0) return app.exit(error);  // --help
+    return PrintUsageError(
+        absl::InvalidArgumentError(UsageProblem(app, error, argc, argv)));
   }
   absl::StatusOr<idem::Client> client =
       idem::Client::Create(ClientOptionsOf(arguments.flags));
