@@ -14,6 +14,7 @@ import importlib.util
 import json
 import os
 import signal
+import shutil
 import subprocess
 import tempfile
 import time
@@ -244,6 +245,23 @@ class InteropTest(unittest.TestCase):
                                       "--rows", '[{"id": 1}]')
         self.assertEqual(code, 1)
         self.assertEqual(out["error"]["code"], "PERMISSION_DENIED")
+
+    def test_idem_py_outside_a_checkout_uses_the_installed_package(self):
+        # The script copied away from its checkout, beside an installed
+        # package (here: the package staged into a folder on PYTHONPATH).
+        staged = Path(self.temp.name) / "installed"
+        load_idem_py().load_package(staged)
+        [site] = [path for path in staged.iterdir() if (path / "idem").is_dir()]
+        alone = Path(self.temp.name) / "bin" / "idem-py"
+        alone.parent.mkdir()
+        shutil.copy(IDEM_PY, alone)
+        result = subprocess.run(
+            ["/usr/bin/python3", str(alone), "--target", self.address,
+             "insert", "--table", self.table, "--rows", '[{"id": 20}]'],
+            capture_output=True, text=True, timeout=60,
+            env=dict(os.environ, PYTHONPATH=str(site)))
+        self.assertEqual(result.returncode, 0, result.stderr)
+        self.assertEqual(json.loads(result.stdout)["outcomes"], ["INSERTED"])
 
 
 if __name__ == "__main__":
