@@ -13,7 +13,6 @@
 #include "service/api/batch_calls.h"
 #include "service/api/grpc_status.h"
 #include "service/api/request_log.h"
-#include "service/api/requested_table.h"
 #include "service/common/error_reason.h"
 #include "service/common/refusals.h"
 #include "service/ops/copy_file_op.h"
@@ -21,6 +20,7 @@
 #include "service/ops/insert_op.h"
 #include "service/ops/key_management_op.h"
 #include "service/ops/keyed_call_op.h"
+#include "service/ops/requested_table.h"
 #include "service/ops/update_op.h"
 
 namespace idem::api {
@@ -109,8 +109,8 @@ grpc::ServerUnaryReactor* IdemService::Dispatch(
   const db::Catalog& catalog = *ops_.catalog;
   auto refuse = [&](const absl::Status& status) {
     record->Finish(status);
-    rpc->Send(
-        ToGrpcStatus(WithTableAsRequested(status, request, catalog), *context));
+    rpc->Send(ToGrpcStatus(ops::WithTableAsRequested(status, request, catalog),
+                           *context));
     return rpc;
   };
   absl::StatusOr<auth::Caller> caller = Authenticate(*context, *record);
@@ -125,8 +125,8 @@ grpc::ServerUnaryReactor* IdemService::Dispatch(
         if (replayed) {
           context->AddTrailingMetadata(v1::wire::kReplayedTrailer, "true");
         }
-        rpc->Send(ToGrpcStatus(WithTableAsRequested(status, *request, *catalog),
-                               *context));
+        rpc->Send(ToGrpcStatus(
+            ops::WithTableAsRequested(status, *request, *catalog), *context));
       });
   std::vector<Call> calls;
   calls.push_back(std::move(call));
@@ -460,8 +460,8 @@ grpc::ServerUnaryReactor* IdemService::Batch(
     Done answer = [result, unfinished, finish, item = &item,
                    catalog = ops_.catalog](const absl::Status& status,
                                            bool replayed) {
-      ToBatchResult(WithTableAsRequested(status, *item, *catalog), replayed,
-                    *result);
+      ToBatchResult(ops::WithTableAsRequested(status, *item, *catalog),
+                    replayed, *result);
       if (unfinished->fetch_sub(1, std::memory_order_acq_rel) == 1) {
         finish(absl::OkStatus());
       }

@@ -12,6 +12,7 @@
 #include "service/keys/ledger.h"
 #include "service/ops/copy_file_op.h"
 #include "service/ops/group_commit.h"
+#include "service/ops/requested_table.h"
 
 namespace idem::ops {
 namespace {
@@ -41,18 +42,18 @@ absl::StatusOr<WriteCall> PrepareWrite(const OpsContext& context,
     absl::StatusOr<PreparedTransaction> transaction =
         PrepareTransaction(context, request.transaction());
     if (!transaction.ok()) return transaction.status();
-    return WriteCall{claim.id.tenant, *std::move(transaction), claim};
+    return WriteCall{claim.id.tenant, *std::move(transaction), claim, &request};
   }
   if (request.has_insert()) {
     absl::StatusOr<PreparedInsert> insert =
         PrepareInsert(context, request.insert());
     if (!insert.ok()) return insert.status();
-    return WriteCall{claim.id.tenant, *std::move(insert), claim};
+    return WriteCall{claim.id.tenant, *std::move(insert), claim, &request};
   }
   absl::StatusOr<PreparedUpdate> update =
       PrepareUpdate(context, request.update());
   if (!update.ok()) return update.status();
-  return WriteCall{claim.id.tenant, *std::move(update), claim};
+  return WriteCall{claim.id.tenant, *std::move(update), claim, &request};
 }
 
 v1::KeyedCallResponse Keyed(v1::CopyFileResponse copied) {
@@ -176,7 +177,9 @@ bool RunKeyedCall(const OpsContext& context, const std::string& tenant,
     } else if (on_receiving_thread) {
       return false;  // storing the failure writes to the database
     } else {
-      done(context.ledger->StoreFailure(claim, write.status()));
+      done(context.ledger->StoreFailure(
+          claim,
+          WithTableAsRequested(write.status(), request, *context.catalog)));
     }
     return true;
   }

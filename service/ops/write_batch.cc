@@ -14,6 +14,7 @@
 #include "service/keys/ledger.h"
 #include "service/ops/failure_location.h"
 #include "service/ops/insert_rounds.h"
+#include "service/ops/requested_table.h"
 #include "service/ops/row_locks.h"
 
 namespace idem::ops {
@@ -277,6 +278,10 @@ Answer AnswerFailure(const OpsContext& context, const WriteCall& call,
                                   std::get<PreparedTransaction>(call.call));
   }
   if (call.key.has_value() && !db::IsTransient(failure)) {
+    if (call.keyed_request != nullptr) {
+      failure = WithTableAsRequested(std::move(failure), *call.keyed_request,
+                                     *context.catalog);
+    }
     return context.ledger->StoreFailure(*call.key, failure);
   }
   return Answer::OfStatus(failure);

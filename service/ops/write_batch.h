@@ -23,6 +23,9 @@ struct WriteCall {
   std::string tenant;
   std::variant<PreparedInsert, PreparedUpdate, PreparedTransaction> call;
   std::optional<keys::KeyClaim> key;  // its tenant is `tenant`
+  // The KeyedCall it came from (alive until answered): a failure stored
+  // under the key names its table as this request did.
+  const v1::KeyedCallRequest* keyed_request = nullptr;
 
   size_t rows() const;
 };

@@ -146,14 +146,25 @@ TEST_F(ErrorReasonsTest, RequestInvalid) {
 }
 
 TEST_F(ErrorReasonsTest, ColumnUnknownNamesTableAndColumn) {
-  google::rpc::ErrorInfo info =
-      Expect(Call(stub(), InsertRow(NewKey(), items(),
-                                    {{"id", Int(1)}, {"colour", Str("red")}})),
-             "COLUMN_UNKNOWN");
+  const std::string key = NewKey();
+  google::rpc::ErrorInfo info = Expect(
+      Call(stub(),
+           InsertRow(key, items(), {{"id", Int(1)}, {"colour", Str("red")}})),
+      "COLUMN_UNKNOWN");
   EXPECT_EQ(info.metadata().at("column"), "colour");
   EXPECT_EQ(MetadataValue(info, "row"), "0");  // the first row is a row too
-  // As the request named it, not as the catalog does ("public.<name>").
+  // As the request named it, not as the catalog does ("public.<name>"); and
+  // the failure GetKey shows is the one the call answered.
   EXPECT_EQ(info.metadata().at("table"), items());
+  grpc::ClientContext context;
+  v1::GetKeyRequest get;
+  get.set_idempotency_key(key);
+  v1::GetKeyResponse stored;
+  ASSERT_TRUE(stub().GetKey(&context, get, &stored).ok());
+  ASSERT_EQ(stored.failure().details_size(), 1);
+  google::rpc::ErrorInfo stored_info;
+  ASSERT_TRUE(stored.failure().details(0).UnpackTo(&stored_info));
+  EXPECT_EQ(stored_info.metadata().at("table"), items());
 
   // In a transaction, the table of the step that failed.
   v1::KeyedCallRequest transaction;

@@ -1,4 +1,4 @@
-#include "service/api/requested_table.h"
+#include "service/ops/requested_table.h"
 
 #include <map>
 #include <memory>
@@ -8,7 +8,7 @@
 #include "idem/v1/idem.pb.h"
 #include "service/common/error_reason.h"
 
-namespace idem::api {
+namespace idem::ops {
 namespace {
 
 // The table the part of `call` that failed named; null when none did.
@@ -65,4 +65,4 @@ absl::Status WithTableAsRequested(absl::Status status,
   return WithErrorMetadata(std::move(status), "table", *requested);
 }
 
-}  // namespace idem::api
+}  // namespace idem::ops

@@ -1,12 +1,12 @@
-#ifndef IDEM_SERVICE_API_REQUESTED_TABLE_H_
-#define IDEM_SERVICE_API_REQUESTED_TABLE_H_
+#ifndef IDEM_SERVICE_OPS_REQUESTED_TABLE_H_
+#define IDEM_SERVICE_OPS_REQUESTED_TABLE_H_
 
 #include <google/protobuf/message.h>
 
 #include "absl/status/status.h"
 #include "service/db/catalog.h"
 
-namespace idem::api {
+namespace idem::ops {
 
 // `status` with its `table` metadata spelled as `request` named the table
 // ("items"), not as the catalog does ("public.items"), so that a program
@@ -15,11 +15,12 @@ namespace idem::api {
 // (metadata `step`). Only a name the request's resolves to is replaced: a
 // failure in another table (a trigger's) keeps that table's name. Requests:
 // InsertRequest, UpdateRequest, KeyedCallRequest, BatchCall; others pass
-// unchanged.
+// unchanged. Applied where answers leave (api) and before a failure is
+// stored under a key, so that GetKey shows the failure the call answered.
 absl::Status WithTableAsRequested(absl::Status status,
                                   const google::protobuf::Message& request,
                                   const db::Catalog& catalog);
 
-}  // namespace idem::api
+}  // namespace idem::ops
 
-#endif  // IDEM_SERVICE_API_REQUESTED_TABLE_H_
+#endif  // IDEM_SERVICE_OPS_REQUESTED_TABLE_H_
