@@ -226,13 +226,14 @@ TEST_F(LeastPrivilegeTest, AGrantTakenAwayIsNotAllowedAndNotKeptUnderAKey) {
   const grpc::Status refused =
       stub->Update(CallContext().get(), update, &updated);
   ExpectRefusal(refused, "OPERATION_NOT_ALLOWED");
-  // Which table the grant is missing on (brief 8.1: `table`).
+  // Which table the grant is missing on (brief 8.1: `table`), as the
+  // request named it.
   std::optional<google::rpc::Status> rich = RichStatusOf(refused);
   ASSERT_TRUE(rich.has_value());
   std::optional<google::rpc::ErrorInfo> info = ErrorInfoOf(*rich);
   ASSERT_TRUE(info.has_value());
   EXPECT_EQ(info->metadata().count("table") ? info->metadata().at("table") : "",
-            "public.orders");
+            "orders");
   v1::KeyedCallResponse answer;
   ExpectRefusal(stub->KeyedCall(CallContext().get(), keyed, &answer),
                 "OPERATION_NOT_ALLOWED");
