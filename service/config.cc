@@ -203,17 +203,25 @@ std::string WrittenAs(const absl::CommandLineFlag& flag) {
   return "";
 }
 
+// Sets `flag` from `value`; when it does not parse, what is wrong and how
+// such a value is written. The same words for a variable and a flag.
+std::optional<std::string> ParseProblem(absl::CommandLineFlag& flag,
+                                        absl::string_view value) {
+  std::string error;
+  if (flag.ParseFrom(value, &error)) return std::nullopt;
+  const std::string written_as = WrittenAs(flag);
+  return absl::StrCat(
+      error, written_as.empty() ? "" : absl::StrCat("; expected ", written_as));
+}
+
 absl::Status ApplyEnvironment() {
   for (const char* name : kFlagNames) {
     const char* value = std::getenv(EnvName(name).c_str());
     if (value == nullptr) continue;
-    absl::CommandLineFlag* flag = absl::FindCommandLineFlag(name);
-    std::string error;
-    if (!flag->ParseFrom(value, &error)) {
-      const std::string written_as = WrittenAs(*flag);
-      return absl::InvalidArgumentError(absl::StrCat(
-          EnvName(name), ": ", error,
-          written_as.empty() ? "" : absl::StrCat("; expected ", written_as)));
+    if (std::optional<std::string> problem =
+            ParseProblem(*absl::FindCommandLineFlag(name), value)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(EnvName(name), ": ", *problem));
     }
   }
   return absl::OkStatus();
@@ -585,13 +593,8 @@ absl::Status CheckCommandLine(int argc, char** argv) {
     } else {
       return Invalid(name, "needs a value: --" + name + "=...");
     }
-    std::string error;
-    if (!flag->ParseFrom(value, &error)) {
-      const std::string written_as = WrittenAs(*flag);
-      return Invalid(name, absl::StrCat(error, written_as.empty()
-                                                   ? ""
-                                                   : absl::StrCat("; expected ",
-                                                                  written_as)));
+    if (std::optional<std::string> problem = ParseProblem(*flag, value)) {
+      return Invalid(name, *problem);
     }
   }
   return absl::OkStatus();

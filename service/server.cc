@@ -11,6 +11,7 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <functional>
 #include <optional>
 #include <thread>
 
@@ -45,6 +46,22 @@ db::PoolOptions PoolOptionsFrom(const Config& config) {
                                                   : db::StatementMode::kUnnamed;
   options.tcp_timeout = config.db_tcp_timeout;
   return options;
+}
+
+// A listener for the reloads of a credentials file (TLS, tokens): each one
+// taken is `event` info, each refused a warning saying that `kept` stays.
+std::function<void(const absl::Status&)> LogReloads(std::string event,
+                                                    std::string kept) {
+  return [event = std::move(event),
+          kept = std::move(kept)](const absl::Status& reloaded) {
+    if (reloaded.ok()) {
+      log::Info(event, {{"reloaded", true}});
+    } else {
+      log::Warn(event, {{"reloaded", false},
+                        {"message", reloaded.message()},
+                        {"kept", kept}});
+    }
+  };
 }
 
 // Linking gRPC's reflection library registers its plugin for every server
@@ -185,17 +202,8 @@ absl::Status Server::BuildCredentials() {
   absl::StatusOr<std::unique_ptr<auth::VettedTlsFiles>> files =
       auth::VettedTlsFiles::Create(
           {config_.tls_cert, config_.tls_key, config_.tls_client_ca},
-          config_.credentials_reload, [](const absl::Status& reloaded) {
-            if (reloaded.ok()) {
-              log::Info("tls", {{"reloaded", true}});
-            } else {
-              log::Warn("tls", {{"reloaded", false},
-                                {"message", reloaded.message()},
-                                {"kept",
-                                 "the certificate and key served "
-                                 "before"}});
-            }
-          });
+          config_.credentials_reload,
+          LogReloads("tls", "the certificate and key served before"));
   if (!files.ok()) return files.status();
   tls_files_ = *std::move(files);
   const auth::TlsFilePaths& served = tls_files_->served();
@@ -369,15 +377,7 @@ absl::Status Server::BuildApi() {
   absl::StatusOr<std::unique_ptr<auth::Authenticator>> authenticator =
       auth::Authenticator::Create(
           config_.auth_tokens, config_.credentials_reload,
-          [](const absl::Status& reloaded) {
-            if (reloaded.ok()) {
-              log::Info("tokens", {{"reloaded", true}});
-            } else {
-              log::Warn("tokens", {{"reloaded", false},
-                                   {"message", reloaded.message()},
-                                   {"kept", "the tokens loaded before"}});
-            }
-          });
+          LogReloads("tokens", "the tokens loaded before"));
   if (!authenticator.ok()) return authenticator.status();
   authenticator_ = *std::move(authenticator);
   if (authenticator_->maps_client_certificates() &&
