@@ -88,9 +88,11 @@ ORDER BY c.tenant, c.idempotency_key
 ON CONFLICT (tenant, idempotency_key) DO UPDATE SET
   fingerprint = EXCLUDED.fingerprint, state = EXCLUDED.state,
   status_code = NULL, status_message = NULL, status_details = NULL,
-  -- A lapsed claim keeps the answer its run staged: the run that takes it
-  -- over must learn that the first may have taken effect.
-  response = CASE WHEN k.state = 1 THEN k.response END,
+  -- A lapsed claim of the same call keeps the answer its run staged: the
+  -- run that takes it over must learn that the first may have taken
+  -- effect. Another call, under a key that expired meanwhile, starts clean.
+  response = CASE WHEN k.state = 1 AND k.fingerprint = EXCLUDED.fingerprint
+                  THEN k.response END,
   first_executed_at = EXCLUDED.first_executed_at,
   last_seen_at = EXCLUDED.last_seen_at,
   lease_expires_at = EXCLUDED.lease_expires_at,

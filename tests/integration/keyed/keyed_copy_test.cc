@@ -369,5 +369,24 @@ TEST_F(KeyedCopyTest, ATakeoverBeforeTheRenameCopies) {
   EXPECT_EQ(Read(died.destination), "first run's content");
 }
 
+// A staged answer belongs to its call: a key whose record expired while a
+// dead run's claim sat staged, used again for another call, runs that call
+// and never answers with the other's staged copy.
+TEST_F(KeyedCopyTest, AStagedAnswerIsNotAnotherCallsAfterTheKeyExpired) {
+  const StagedRun died = DiedAfterStaging("first run's content", true);
+  db().Exec(
+      "UPDATE idem.idempotency_keys SET expires_at = now() - interval '1 "
+      "second' WHERE idempotency_key = " +
+      Quote(died.request.idempotency_key()));
+  const std::string destination = NewDestination();
+  Write(destination, "old");
+  const v1::KeyedCallRequest other =
+      Copy(died.request.idempotency_key(), NewSource("new"), destination);
+  Answer answer = Call(stub(), other);
+  ExpectExecuted(answer);
+  EXPECT_EQ(answer.response.copy_file().sha256(), Sha256Hex("new"));
+  EXPECT_EQ(Read(destination), "new");
+}
+
 }  // namespace
 }  // namespace idem::testing::keyed
